@@ -1,0 +1,113 @@
+#include "cli/call_command.hpp"
+
+#include <cstdio>
+#include <iostream>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "core/files.hpp"
+#include "core/log.hpp"
+#include "host/plugin.hpp"
+
+namespace wasimancer::cli {
+
+namespace {
+
+struct CallArgs {
+  std::string file;
+  std::string function;
+  std::string input;
+  std::string input_file;
+  std::vector<std::string> config;
+  std::vector<std::string> allow_hosts;
+  uint32_t timeout_ms = 0;
+  uint32_t max_pages = host::PluginLimits::kDefaultMaxPages;
+  std::string log_level = "error";
+  bool no_http_headers = false;
+};
+
+int run_call(const CallArgs& a) {
+  auto level = parse_log_level(a.log_level);
+  if (!level) {
+    fmt::print(stderr, "error: unknown log level \"{}\" (trace, debug, info, warn, error, off)\n", a.log_level);
+    return 2;
+  }
+  init_logging(*level);
+
+  auto bytes = read_file(a.file, 512ull << 20);
+  if (!bytes) {
+    fmt::print(stderr, "error: {}\n", bytes.error().message);
+    return 1;
+  }
+  std::string input = a.input;
+  if (!a.input_file.empty()) {
+    auto in = read_file(a.input_file);
+    if (!in) {
+      fmt::print(stderr, "error: {}\n", in.error().message);
+      return 1;
+    }
+    input = std::move(*in);
+  }
+
+  host::PluginOptions opts;
+  opts.name = a.file;
+  for (const auto& kv : a.config) {
+    auto eq = kv.find('=');
+    if (eq == std::string::npos) {
+      fmt::print(stderr, "error: --config takes KEY=VALUE, got \"{}\"\n", kv);
+      return 2;
+    }
+    opts.config[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  opts.allowed_hosts = a.allow_hosts;  // like extism call: no host unless given
+  opts.limits.timeout_ms = a.timeout_ms;
+  opts.limits.max_pages = a.max_pages;
+  opts.log_level = *level;
+  opts.http_response_headers = !a.no_http_headers;
+
+  const auto* data = reinterpret_cast<const uint8_t*>(bytes->data());
+  auto plugin = host::CompiledPlugin::load(std::span<const uint8_t>(data, bytes->size()), std::move(opts));
+  if (!plugin) {
+    fmt::print(stderr, "error: cannot load {}: {}\n", a.file, plugin.error().message);
+    return 1;
+  }
+  if (auto chk = (*plugin)->check_function(a.function); !chk) {
+    fmt::print(stderr, "error: {}\n", chk.error().message);
+    return 1;
+  }
+  auto instance = host::PluginInstance::create(*plugin);
+  if (!instance) {
+    fmt::print(stderr, "error: {}\n", instance.error().message);
+    return 1;
+  }
+  host::CallOutcome out = (*instance)->call(a.function, input);
+  if (!out.ok()) {
+    fmt::print(stderr, "error ({}): {}\n", to_string(out.error->kind), out.error->message);
+    return 1;
+  }
+  std::fwrite(out.output.data(), 1, out.output.size(), stdout);
+  std::fflush(stdout);
+  return 0;
+}
+
+}  // namespace
+
+void add_call_command(CLI::App& app, int* exit_code) {
+  auto args = std::make_shared<CallArgs>();
+  CLI::App* cmd = app.add_subcommand("call", "Call one function of a plugin, like `extism call`");
+  cmd->add_option("file", args->file, "The plugin's .wasm file")->required();
+  cmd->add_option("function", args->function, "The exported function to call")->required();
+  auto* in = cmd->add_option("--input", args->input, "The input text");
+  cmd->add_option("--input-file", args->input_file, "Read the input from a file")->excludes(in);
+  cmd->add_option("--config", args->config, "A config value KEY=VALUE for config_get (repeatable)");
+  cmd->add_option("--allow-host", args->allow_hosts, "A host glob the plugin may send HTTP requests to (repeatable)");
+  cmd->add_option("--timeout-ms", args->timeout_ms, "Stop the call after this many milliseconds (0: no limit)");
+  cmd->add_option("--max-pages", args->max_pages, "Memory limit in 64 KiB pages")->capture_default_str();
+  cmd->add_option("--log-level", args->log_level, "Plugin log level: trace, debug, info, warn, error, off")
+      ->capture_default_str();
+  cmd->add_flag("--no-http-headers", args->no_http_headers, "Make http_headers return nothing");
+  cmd->callback([args, exit_code] { *exit_code = run_call(*args); });
+}
+
+}  // namespace wasimancer::cli

@@ -1,0 +1,17 @@
+// cli/main.cpp: the composition root. The only code that sees every layer.
+#include <CLI/CLI.hpp>
+
+#include "cli/call_command.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"wasimancer: an MCP server for Extism WebAssembly plugins"};
+  app.require_subcommand(0, 1);
+  int exit_code = 0;
+  wasimancer::cli::add_call_command(app, &exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return exit_code;
+}

@@ -1,0 +1,22 @@
+#include "core/error.hpp"
+
+namespace wasimancer {
+
+std::string_view to_string(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::Trap: return "trap";
+    case ErrorKind::Timeout: return "timeout";
+    case ErrorKind::OutOfMemory: return "out of memory";
+    case ErrorKind::PluginError: return "plugin error";
+    case ErrorKind::HostError: return "host error";
+    case ErrorKind::InvalidModule: return "invalid module";
+    case ErrorKind::InvalidArgument: return "invalid argument";
+    case ErrorKind::NotFound: return "not found";
+    case ErrorKind::AlreadyExists: return "already exists";
+    case ErrorKind::Io: return "i/o error";
+    case ErrorKind::Internal: return "internal error";
+  }
+  return "unknown";
+}
+
+}  // namespace wasimancer

@@ -1,0 +1,26 @@
+// core/log.hpp: the process logger (spdlog) and the log levels shared by every layer.
+//
+// Ownership: the logger is a process-wide spdlog logger created by init_logging(); until then
+// a default stderr logger is used. Thread safety: all functions are safe from any thread.
+#pragma once
+
+#include <optional>
+#include <string_view>
+
+#include <spdlog/spdlog.h>
+
+namespace wasimancer {
+
+// Extism's plugin log levels, in its numbering (get_log_level returns these).
+enum class LogLevel : int { Trace = 0, Debug = 1, Info = 2, Warn = 3, Error = 4, Off = 0x7fffffff };
+
+std::string_view to_string(LogLevel level);
+std::optional<LogLevel> parse_log_level(std::string_view text);  // trace|debug|info|warn|error|off
+spdlog::level::level_enum to_spdlog(LogLevel level);
+
+// Sends every log line to stderr (stdout must stay clean for stdio transports and `call`).
+void init_logging(LogLevel level);
+
+inline spdlog::logger& log() { return *spdlog::default_logger_raw(); }
+
+}  // namespace wasimancer

@@ -1,0 +1,21 @@
+// engine/interp_code.hpp: the interpreter's prepared form of a Module (internal to engine).
+#pragma once
+
+#include <cstdint>
+
+#include "engine/module.hpp"
+#include "engine/types.hpp"
+#include "wabt/interp/interp.h"
+
+namespace wasimancer::engine {
+
+struct Module::InterpCode {
+  wabt::interp::ModuleDesc desc;  // parsed and validated once; copied into each instance's Store
+  uint32_t tick_import = 0;       // index of the instrumentation import in desc.imports
+};
+
+ValType from_wabt(wabt::Type t);
+ExternKind from_wabt(wabt::ExternalKind k);
+FuncType from_wabt(const wabt::interp::FuncType& ft);
+
+}  // namespace wasimancer::engine

@@ -1,0 +1,64 @@
+// engine/module.hpp: a validated, instrumented wasm module, ready to instantiate on any tier.
+//
+// Ownership: Module is immutable after compile() and shared through shared_ptr<const Module>;
+// every Instance keeps its Module alive. Thread safety: all const methods are safe from any
+// thread; instantiate concurrently as much as you like.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.hpp"
+#include "engine/types.hpp"
+
+namespace wasimancer::engine {
+
+struct MemoryInfo {
+  uint64_t initial_pages = 0;
+  std::optional<uint64_t> max_pages;
+};
+
+class Module {
+ public:
+  // Validates, instruments and prepares `wasm`. Errors are InvalidModule with offset and reason.
+  static Result<std::shared_ptr<const Module>> compile(std::span<const uint8_t> wasm);
+
+  ~Module();
+  Module(const Module&) = delete;
+  Module& operator=(const Module&) = delete;
+
+  const std::string& sha256() const { return sha256_; }          // of the original bytes
+  size_t original_size() const { return original_size_; }
+  const std::vector<uint8_t>& instrumented() const { return instrumented_; }
+
+  // The module's own imports (the instrumentation import is not listed).
+  const std::vector<ImportDesc>& imports() const { return imports_; }
+  const std::vector<ExportDesc>& exports() const { return exports_; }
+  const ExportDesc* find_export(std::string_view name) const;
+  // The exported memory named "memory" (what host functions read and write), if any.
+  std::optional<MemoryInfo> memory() const { return memory_; }
+  bool has_start() const { return has_start_; }
+
+  // Tier-private prepared code; see interp.cpp.
+  struct InterpCode;
+  const InterpCode& interp_code() const { return *interp_; }
+
+ private:
+  Module();
+
+  std::string sha256_;
+  size_t original_size_ = 0;
+  std::vector<uint8_t> instrumented_;
+  std::vector<ImportDesc> imports_;
+  std::vector<ExportDesc> exports_;
+  std::optional<MemoryInfo> memory_;
+  bool has_start_ = false;
+  std::unique_ptr<InterpCode> interp_;
+};
+
+}  // namespace wasimancer::engine

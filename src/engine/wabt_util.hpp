@@ -1,0 +1,18 @@
+// engine/wabt_util.hpp: helpers shared by the engine's uses of wabt (internal to engine).
+#pragma once
+
+#include <string>
+
+#include "wabt/error.h"
+#include "wabt/feature.h"
+
+namespace wasimancer::engine {
+
+// The wasm features plugins need: bulk memory, sign extension, non-trapping float-to-int,
+// reference types, multi-value, mutable globals (and SIMD, which wabt enables by default).
+wabt::Features wasm_features();
+
+// "at offset 0x1a: <message>" for each error, joined by "; ".
+std::string format_wabt_errors(const wabt::Errors& errors);
+
+}  // namespace wasimancer::engine

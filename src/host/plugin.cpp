@@ -1,0 +1,296 @@
+#include "host/plugin.hpp"
+
+#include <fmt/format.h>
+
+#include "engine/interp.hpp"
+#include "host/state.hpp"
+
+namespace wasimancer::host {
+
+// ---- CallSink defaults ------------------------------------------------------------------------
+
+void CallSink::plugin_log(const PluginOptions& plugin, LogLevel level, std::string_view message) {
+  log().log(to_spdlog(level), "[{}] {}", plugin.name, message);
+}
+
+void CallSink::plugin_stdout(const PluginOptions& plugin, int fd, std::string_view text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
+  log().info("[{}] {}: {}", plugin.name, fd == 2 ? "stderr" : "stdout", text);
+}
+
+bool CallSink::progress(std::string_view) { return false; }
+void CallSink::client_log(int, std::string_view) {}
+Result<std::string> CallSink::sample(std::string_view) {
+  return Error(ErrorKind::HostError, "sampling needs an MCP client, and this call has none");
+}
+Result<std::string> CallSink::elicit(std::string_view) {
+  return Error(ErrorKind::HostError, "elicitation needs an MCP client, and this call has none");
+}
+
+namespace {
+
+CallSink& default_sink() {
+  static CallSink sink;
+  return sink;
+}
+
+bool is_plugin_signature(const engine::FuncType& t) {
+  return t.params.empty() && (t.results.empty() || (t.results.size() == 1 && t.results[0] == engine::ValType::I32));
+}
+
+std::string missing_import_message(const engine::ImportDesc& imp) {
+  if (imp.kind != engine::ExternKind::Func) {
+    return fmt::format("the plugin imports the {} \"{}\".\"{}\"; the host provides only functions",
+                       engine::to_string(imp.kind), imp.module, imp.name);
+  }
+  if (imp.module == "extism:host/env") {
+    return fmt::format("Invalid function import from extism:host/env: \"{}\" is not part of the Extism host ABI", imp.name);
+  }
+  if (imp.module == "extism:host/user") {
+    return fmt::format(
+        "the plugin imports the user host function \"extism:host/user\".\"{}\", which this server does not provide "
+        "(user host functions are supplied by an embedding SDK)",
+        imp.name);
+  }
+  if (imp.module == "wasi_snapshot_preview1" || imp.module == "wasimancer:host/mcp") {
+    return fmt::format("the plugin imports \"{}\".\"{}\", which this server does not provide", imp.module, imp.name);
+  }
+  return fmt::format("the plugin imports \"{}\".\"{}\" from a module this server does not provide (linking several "
+                     "modules is not supported)",
+                     imp.module, imp.name);
+}
+
+}  // namespace
+
+// ---- CompiledPlugin ---------------------------------------------------------------------------
+
+Result<std::shared_ptr<const CompiledPlugin>> CompiledPlugin::load(std::span<const uint8_t> wasm, PluginOptions options) {
+  auto module = engine::Module::compile(wasm);
+  if (!module) return module.take_error();
+
+  std::shared_ptr<CompiledPlugin> p(new CompiledPlugin());
+  std::vector<std::string> problems;
+  for (const auto& imp : (*module)->imports()) {
+    const engine::HostFunc* f =
+        imp.kind == engine::ExternKind::Func ? find_host_function(imp.module, imp.name) : nullptr;
+    if (!f) {
+      problems.push_back(missing_import_message(imp));
+    } else if (!(f->type == imp.type)) {
+      problems.push_back(fmt::format("the plugin imports \"{}\".\"{}\" with type {}, but the host function has type {}",
+                                     imp.module, imp.name, imp.type.to_string(), f->type.to_string()));
+    }
+    p->imports_.push_back(f);
+  }
+  if (!problems.empty()) {
+    std::string msg = problems.front();
+    for (size_t i = 1; i < problems.size(); ++i) msg += "; " + problems[i];
+    return Error(ErrorKind::InvalidModule, msg);
+  }
+  for (const auto& imp : (*module)->imports()) {
+    if (imp.module == "wasi_snapshot_preview1" && imp.name == "path_open") p->uses_file_system_ = true;
+  }
+  p->module_ = std::move(*module);
+  p->vars_ = std::make_unique<VarStore>(options.limits.max_var_bytes);
+  p->options_ = std::move(options);
+  return std::shared_ptr<const CompiledPlugin>(std::move(p));
+}
+
+Result<void> CompiledPlugin::check_function(std::string_view name) const {
+  const engine::ExportDesc* e = module_->find_export(name);
+  if (!e || e->kind != engine::ExternKind::Func) {
+    return Error(ErrorKind::NotFound, fmt::format("function \"{}\" does not exist in plugin \"{}\"", name, options_.name));
+  }
+  if (!is_plugin_signature(e->type)) {
+    return Error(ErrorKind::InvalidArgument,
+                 fmt::format("function \"{}\" of plugin \"{}\" has type {}; plugin functions must be ()->() or ()->(i32)",
+                             name, options_.name, e->type.to_string()));
+  }
+  return {};
+}
+
+std::vector<std::string> CompiledPlugin::plugin_functions() const {
+  static const char* lifecycle[] = {"_start", "_initialize", "__wasm_call_ctors", "hs_init"};
+  std::vector<std::string> out;
+  for (const auto& e : module_->exports()) {
+    if (e.kind != engine::ExternKind::Func || !is_plugin_signature(e.type)) continue;
+    bool skip = false;
+    for (const char* l : lifecycle) skip = skip || e.name == l;
+    if (!skip) out.push_back(e.name);
+  }
+  return out;
+}
+
+// ---- PluginInstance ---------------------------------------------------------------------------
+
+PluginInstance::~PluginInstance() = default;
+
+std::unique_ptr<InstanceState> PluginInstance::new_state(const CompiledPlugin& plugin) {
+  return std::make_unique<InstanceState>(plugin);
+}
+
+void* PluginInstance::user_data(InstanceState& state) { return &state; }
+
+namespace {
+
+engine::CallControl control_for(const PluginOptions& opts, const CallOptions* call) {
+  engine::CallControl ctl;
+  std::optional<std::chrono::milliseconds> t = call ? call->timeout : std::nullopt;
+  if (!t && opts.limits.timeout_ms > 0) t = std::chrono::milliseconds(opts.limits.timeout_ms);
+  if (t) ctl.deadline = Deadline::after(*t);
+  ctl.cancel = call ? call->cancel : nullptr;
+  return ctl;
+}
+
+Error error_from_trap(const engine::Trap& t, std::string_view during) {
+  if (during.empty()) return Error(t.kind, t.message);
+  return Error(t.kind, fmt::format("{} failed: {}", during, t.message));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<PluginInstance>> PluginInstance::create(std::shared_ptr<const CompiledPlugin> plugin) {
+  auto state = new_state(*plugin);
+  engine::CallControl ctl = control_for(plugin->options(), nullptr);
+  state->begin_call(&default_sink(), &ctl);
+  engine::InstanceLimits limits{plugin->options().limits.max_pages};
+  auto inst = engine::instantiate_interp(plugin->module_ptr(), plugin->imports(), state.get(), limits, ctl);
+  if (auto* trap = std::get_if<engine::Trap>(&inst)) {
+    return error_from_trap(*trap, "instantiation");
+  }
+  return adopt(std::move(plugin), std::move(state), std::move(std::get<0>(inst)));
+}
+
+Result<std::unique_ptr<PluginInstance>> PluginInstance::adopt(std::shared_ptr<const CompiledPlugin> plugin,
+                                                              std::unique_ptr<InstanceState> state,
+                                                              std::unique_ptr<engine::Instance> instance) {
+  std::unique_ptr<PluginInstance> p(new PluginInstance());
+  p->plugin_ = std::move(plugin);
+  p->state_ = std::move(state);
+  p->instance_ = std::move(instance);
+  if (auto r = p->initialize(); !r) return r.take_error();
+  return p;
+}
+
+Result<void> PluginInstance::initialize() {
+  const engine::Module& m = plugin_->module();
+  auto is_void = [&](const char* name) {
+    const engine::ExportDesc* e = m.find_export(name);
+    return e && e->kind == engine::ExternKind::Func && e->type.params.empty() && e->type.results.empty();
+  };
+  std::vector<std::pair<std::string, std::vector<engine::Slot>>> steps;
+  const engine::ExportDesc* hs = m.find_export("hs_init");
+  if (hs && hs->kind == engine::ExternKind::Func) {
+    if (is_void("_initialize")) steps.push_back({"_initialize", {}});
+    steps.push_back({"hs_init", std::vector<engine::Slot>(hs->type.params.size(), 0)});
+  } else if (is_void("__wasm_call_ctors")) {
+    steps.push_back({"__wasm_call_ctors", {}});
+  } else if (is_void("_initialize")) {
+    steps.push_back({"_initialize", {}});
+  }
+  for (auto& [name, args] : steps) {
+    engine::CallControl ctl = control_for(plugin_->options(), nullptr);
+    state_->begin_call(&default_sink(), &ctl);
+    state_->kernel.reset();
+    auto res = instance_->call(name, args, ctl);
+    if (auto* trap = std::get_if<engine::Trap>(&res)) {
+      if (trap->exit_code && *trap->exit_code == 0) continue;
+      return error_from_trap(*trap, fmt::format("plugin initialisation ({})", name));
+    }
+  }
+  state_->kernel.reset();
+  return {};
+}
+
+CallOutcome PluginInstance::call(std::string_view function, std::string_view input, const CallOptions& options) {
+  CallOutcome out;
+  const PluginOptions& opts = plugin_->options();
+  if (auto chk = plugin_->check_function(function); !chk) {
+    out.error = chk.take_error();
+    out.rc = -1;
+    return out;
+  }
+  engine::CallControl ctl = control_for(opts, &options);
+  CallSink* sink = options.sink ? options.sink : &default_sink();
+  state_->begin_call(sink, &ctl);
+  Kernel& k = state_->kernel;
+  k.reset();
+  if (!input.empty()) {
+    uint64_t off = k.alloc_bytes(input);
+    if (off == 0) {
+      out.error = Error(ErrorKind::OutOfMemory,
+                        fmt::format("oom: the input ({} bytes) does not fit in the plugin's memory limit ({} bytes)",
+                                    input.size(), k.max_bytes()));
+      out.rc = -1;
+      return out;
+    }
+    k.input_set(off, input.size());
+  }
+
+  engine::CallResult res = instance_->call(function, {}, ctl);
+  if (function == "_start") reusable_ = false;  // as Extism: a called _start means a fresh instance next
+
+  std::optional<std::string> error_text;
+  if (uint64_t eoff = k.error_get(); eoff != 0) {
+    if (auto b = k.block(eoff); b && !b->empty()) error_text = std::string(*b);
+  }
+
+  const engine::Trap* trap = std::get_if<engine::Trap>(&res);
+  bool exit_ok = false;
+  if (trap) {
+    if (trap->exit_code) {
+      reusable_ = false;
+      out.rc = *trap->exit_code;
+      exit_ok = out.rc == 0;
+    } else if (trap->kind == ErrorKind::Timeout || trap->kind == ErrorKind::OutOfMemory) {
+      reusable_ = false;
+    }
+  } else {
+    const auto& values = std::get<std::vector<engine::Slot>>(res);
+    out.rc = values.empty() ? 0 : static_cast<int32_t>(static_cast<uint32_t>(values[0]));
+  }
+
+  // Error precedence: the host's limits (timeout, out of memory) first, then the plugin's error
+  // text, then a trap or a host error, then the exit code or return code.
+  if (trap && !trap->exit_code && (trap->kind == ErrorKind::Timeout || trap->kind == ErrorKind::OutOfMemory)) {
+    out.error = Error(trap->kind, trap->message);
+    out.rc = -1;
+  } else if (error_text) {
+    out.error = Error(ErrorKind::PluginError, *error_text);
+    if (trap && !trap->exit_code) out.rc = trap->kind == ErrorKind::Trap ? 134 : -1;
+  } else if (trap && !trap->exit_code) {
+    out.error = Error(trap->kind, trap->message);
+    out.rc = trap->kind == ErrorKind::Trap ? 134 : -1;
+  } else if (trap && !exit_ok) {
+    out.error = Error(ErrorKind::PluginError, fmt::format("the plugin exited with code {}", out.rc));
+  } else if (!trap && out.rc != 0) {
+    out.error = Error(ErrorKind::PluginError, fmt::format("Returned non-zero exit code: {}", out.rc));
+  }
+
+  if (!out.error) {
+    uint64_t olen = k.output_length();
+    auto bytes = k.range(k.output_offset(), olen);
+    if (!bytes) {
+      out.error = Error(ErrorKind::HostError,
+                        fmt::format("output_set: the range of {} bytes at offset {} lies outside the plugin's kernel memory",
+                                    olen, k.output_offset()));
+      out.rc = -1;
+    } else {
+      out.output.assign(bytes->data(), bytes->size());
+    }
+  }
+  if (out.error) {
+    std::string& msg = out.error->message;
+    std::string captured = state_->captured_stdout;
+    while (!captured.empty() && (captured.back() == '\n' || captured.back() == '\r')) captured.pop_back();
+    if (!captured.empty() && msg.find(captured) == std::string::npos) {
+      if (captured.size() > 4096) captured = captured.substr(0, 4096) + "...";
+      msg += "; plugin output: " + captured;
+    }
+    if (state_->fs_attempted || plugin_->uses_file_system()) {
+      msg += " (note: plugins have no file system access on this server)";
+    }
+  }
+  return out;
+}
+
+}  // namespace wasimancer::host

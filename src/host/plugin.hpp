@@ -1,0 +1,153 @@
+// host/plugin.hpp: Extism plugins on top of the engine: load, instantiate, call.
+//
+//   CompiledPlugin  validated module + resolved host imports + options + the version's vars.
+//                   Immutable (except its VarStore, which is internally synchronised) and shared
+//                   through shared_ptr<const CompiledPlugin>; safe from any thread.
+//   PluginInstance  one instantiation with its own kernel memory. One call at a time, from one
+//                   thread at a time; it may move between threads between calls.
+//   CallSink        where a call's side effects go (plugin logs, stdout, MCP progress...). The
+//                   caller owns it and keeps it alive for the duration of the call; it is invoked
+//                   on the thread running the call.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/log.hpp"
+#include "engine/instance.hpp"
+#include "engine/module.hpp"
+#include "host/vars.hpp"
+
+namespace wasimancer::host {
+
+// Per-plugin limits. Each has a plugins.yml key (in parentheses) and the default shown.
+struct PluginLimits {
+  static constexpr uint32_t kDefaultMaxPages = 1024;                   // 64 MiB (maxPages)
+  static constexpr uint32_t kDefaultTimeoutMs = 30000;                 // 30 s (timeoutMs)
+  static constexpr uint64_t kDefaultMaxHttpResponseBytes = 50ull << 20; // 50 MiB (maxHttpResponseBytes)
+  static constexpr uint64_t kDefaultMaxVarBytes = 1ull << 20;          // 1 MiB (maxVarBytes)
+  static constexpr uint64_t kDefaultMaxLogBytes = 1ull << 20;          // 1 MiB per call (maxLogBytes)
+
+  // Pages of 64 KiB that the plugin memory may grow to; the kernel memory (input, output,
+  // logs, HTTP bodies) is capped at the same size.
+  uint32_t max_pages = kDefaultMaxPages;
+  // Wall-clock limit of one call (and of instantiation); 0 means no limit.
+  uint32_t timeout_ms = kDefaultTimeoutMs;
+  uint64_t max_http_response_bytes = kDefaultMaxHttpResponseBytes;
+  // Size of the version's var store; 0 disables vars.
+  uint64_t max_var_bytes = kDefaultMaxVarBytes;
+  // Bytes of log messages and stdout/stderr a single call may produce.
+  uint64_t max_log_bytes = kDefaultMaxLogBytes;
+};
+
+struct PluginOptions {
+  std::string name = "plugin";                 // for log lines and messages
+  std::map<std::string, std::string> config;   // what config_get sees
+  std::vector<std::string> allowed_hosts;      // globs; empty denies every HTTP request
+  bool http_response_headers = true;           // http_headers returns the headers (else 0)
+  PluginLimits limits;
+  LogLevel log_level = LogLevel::Info;         // what get_log_level reports; lower levels dropped
+};
+
+// Receives a call's side effects. Every method has a working default: plugin logs and stdout
+// go to the server log, and the MCP-only features report that no client is attached.
+class CallSink {
+ public:
+  virtual ~CallSink() = default;
+  virtual void plugin_log(const PluginOptions& plugin, LogLevel level, std::string_view message);
+  virtual void plugin_stdout(const PluginOptions& plugin, int fd, std::string_view text);
+  // wasimancer:host/mcp (see docs/host-abi.md). `json` is the plugin's request.
+  virtual bool progress(std::string_view json);
+  virtual void client_log(int level, std::string_view message);
+  virtual Result<std::string> sample(std::string_view request_json);
+  virtual Result<std::string> elicit(std::string_view request_json);
+};
+
+struct CallOptions {
+  CallSink* sink = nullptr;                     // nullptr: the default CallSink
+  const std::atomic<bool>* cancel = nullptr;    // set to stop the call
+  std::optional<std::chrono::milliseconds> timeout;  // overrides limits.timeout_ms
+};
+
+struct CallOutcome {
+  std::string output;
+  int32_t rc = 0;
+  // Set when the call failed: PluginError (error_set, non-zero rc or exit code), Trap,
+  // Timeout, OutOfMemory or HostError.
+  std::optional<Error> error;
+
+  bool ok() const { return !error.has_value(); }
+};
+
+class CompiledPlugin {
+ public:
+  // Validates and compiles `wasm`, and resolves every import against the host ABI. Fails with
+  // InvalidModule naming every import the host does not provide.
+  static Result<std::shared_ptr<const CompiledPlugin>> load(std::span<const uint8_t> wasm, PluginOptions options);
+
+  const engine::Module& module() const { return *module_; }
+  std::shared_ptr<const engine::Module> module_ptr() const { return module_; }
+  const PluginOptions& options() const { return options_; }
+  VarStore& vars() const { return *vars_; }
+  const engine::ImportTable& imports() const { return imports_; }
+
+  // Ok if `name` is an exported function of type ()->() or ()->i32.
+  Result<void> check_function(std::string_view name) const;
+  // Whether the module imports WASI file functions (which this host never grants).
+  bool uses_file_system() const { return uses_file_system_; }
+  // The exported functions a caller may use as plugin functions.
+  std::vector<std::string> plugin_functions() const;
+
+ private:
+  CompiledPlugin() = default;
+  std::shared_ptr<const engine::Module> module_;
+  PluginOptions options_;
+  std::unique_ptr<VarStore> vars_;
+  engine::ImportTable imports_;
+  bool uses_file_system_ = false;
+};
+
+struct InstanceState;
+
+class PluginInstance {
+ public:
+  // Instantiates on the interpreter tier and runs the guest's initialisation (_initialize,
+  // __wasm_call_ctors or hs_init; never _start) under the plugin's timeout.
+  static Result<std::unique_ptr<PluginInstance>> create(std::shared_ptr<const CompiledPlugin> plugin);
+  // Same, on an engine instance made by another tier (instantiated with this plugin's imports
+  // and an InstanceState from new_state()).
+  static Result<std::unique_ptr<PluginInstance>> adopt(std::shared_ptr<const CompiledPlugin> plugin,
+                                                       std::unique_ptr<InstanceState> state,
+                                                       std::unique_ptr<engine::Instance> instance);
+  static std::unique_ptr<InstanceState> new_state(const CompiledPlugin& plugin);
+  static void* user_data(InstanceState& state);
+
+  ~PluginInstance();
+
+  CallOutcome call(std::string_view function, std::string_view input, const CallOptions& options = {});
+
+  // False after a call that may have left the guest inconsistent (timeout, out of memory,
+  // proc_exit, an explicit _start): the owner should discard this instance.
+  bool reusable() const { return reusable_; }
+  const CompiledPlugin& plugin() const { return *plugin_; }
+  std::string_view tier_name() const { return instance_->tier_name(); }
+
+ private:
+  PluginInstance() = default;
+  Result<void> initialize();
+
+  std::shared_ptr<const CompiledPlugin> plugin_;
+  std::unique_ptr<InstanceState> state_;
+  std::unique_ptr<engine::Instance> instance_;
+  bool reusable_ = true;
+};
+
+}  // namespace wasimancer::host

@@ -1,0 +1,46 @@
+// host/state.hpp: per-instance host state that host functions reach through Caller::user_data()
+// (internal to the host layer). Owned by its PluginInstance; used only by the thread running
+// that instance's call.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/instance.hpp"
+#include "host/kernel.hpp"
+#include "host/plugin.hpp"
+
+namespace wasimancer::host {
+
+struct InstanceState {
+  explicit InstanceState(const CompiledPlugin& p)
+      : plugin(&p), kernel(uint64_t(p.options().limits.max_pages) * 65536) {}
+
+  const CompiledPlugin* plugin;
+  Kernel kernel;
+
+  // Per call; reset by begin_call().
+  CallSink* sink = nullptr;
+  const engine::CallControl* control = nullptr;
+  uint64_t log_bytes = 0;
+  std::string captured_stdout;      // fd 1 and 2, kept for the error text of a failed call
+  bool fs_attempted = false;        // the guest tried to use the (ungranted) file system
+  int http_status = 0;
+  std::vector<std::pair<std::string, std::string>> http_headers;
+
+  void begin_call(CallSink* s, const engine::CallControl* c) {
+    sink = s;
+    control = c;
+    log_bytes = 0;
+    captured_stdout.clear();
+    fs_attempted = false;
+    http_status = 0;
+    http_headers.clear();
+  }
+};
+
+// The host functions of one import namespace, by name.
+const engine::HostFunc* find_host_function(std::string_view module, std::string_view name);
+
+}  // namespace wasimancer::host
