@@ -25,6 +25,9 @@ struct CallArgs {
   uint32_t max_pages = host::PluginLimits::kDefaultMaxPages;
   std::string log_level = "error";
   bool no_http_headers = false;
+  uint32_t loop = 1;
+  uint64_t max_var_bytes = host::PluginLimits::kDefaultMaxVarBytes;
+  uint64_t max_http_response_bytes = host::PluginLimits::kDefaultMaxHttpResponseBytes;
 };
 
 int run_call(const CallArgs& a) {
@@ -63,6 +66,8 @@ int run_call(const CallArgs& a) {
   opts.allowed_hosts = a.allow_hosts;  // like extism call: no host unless given
   opts.limits.timeout_ms = a.timeout_ms;
   opts.limits.max_pages = a.max_pages;
+  opts.limits.max_var_bytes = a.max_var_bytes;
+  opts.limits.max_http_response_bytes = a.max_http_response_bytes;
   opts.log_level = *level;
   opts.http_response_headers = !a.no_http_headers;
 
@@ -81,13 +86,23 @@ int run_call(const CallArgs& a) {
     fmt::print(stderr, "error: {}\n", instance.error().message);
     return 1;
   }
-  host::CallOutcome out = (*instance)->call(a.function, input);
-  if (!out.ok()) {
-    fmt::print(stderr, "error ({}): {}\n", to_string(out.error->kind), out.error->message);
-    return 1;
+  for (uint32_t i = 0; i < a.loop; ++i) {
+    if (!(*instance)->reusable()) {
+      instance = host::PluginInstance::create(*plugin);
+      if (!instance) {
+        fmt::print(stderr, "error: {}\n", instance.error().message);
+        return 1;
+      }
+    }
+    host::CallOutcome out = (*instance)->call(a.function, input);
+    if (!out.ok()) {
+      fmt::print(stderr, "error ({}): {}\n", to_string(out.error->kind), out.error->message);
+      return 1;
+    }
+    std::fwrite(out.output.data(), 1, out.output.size(), stdout);
+    if (a.loop > 1) std::fputc('\n', stdout);
+    std::fflush(stdout);
   }
-  std::fwrite(out.output.data(), 1, out.output.size(), stdout);
-  std::fflush(stdout);
   return 0;
 }
 
@@ -104,8 +119,13 @@ void add_call_command(CLI::App& app, int* exit_code) {
   cmd->add_option("--allow-host", args->allow_hosts, "A host glob the plugin may send HTTP requests to (repeatable)");
   cmd->add_option("--timeout-ms", args->timeout_ms, "Stop the call after this many milliseconds (0: no limit)");
   cmd->add_option("--max-pages", args->max_pages, "Memory limit in 64 KiB pages")->capture_default_str();
+  cmd->add_option("--max-var-bytes", args->max_var_bytes, "Size of the var store (0 disables vars)")->capture_default_str();
+  cmd->add_option("--max-http-response-bytes", args->max_http_response_bytes, "Largest HTTP response body accepted")
+      ->capture_default_str();
   cmd->add_option("--log-level", args->log_level, "Plugin log level: trace, debug, info, warn, error, off")
       ->capture_default_str();
+  cmd->add_option("--loop", args->loop, "Call the function this many times on one instance (outputs end with a newline)")
+      ->check(CLI::Range(1u, 1000000u));
   cmd->add_flag("--no-http-headers", args->no_http_headers, "Make http_headers return nothing");
   cmd->callback([args, exit_code] { *exit_code = run_call(*args); });
 }

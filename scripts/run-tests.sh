@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Runs every test suite and ends with one line: "N passed, N failed".
+#   unit + plugin suites: the GoogleTest binaries in BUILD/tests (run in parallel)
+#   integration suites:   tests/integration/*.test.mjs (node --test) and tests/integration/*.sh
+# Exit status is non-zero if anything failed (or a suite crashed before reporting).
+set -uo pipefail
+build="${1:-build}"
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+results="$build/test-results"
+rm -rf "$results"
+mkdir -p "$results"
+jobs="${JOBS:-$(nproc 2>/dev/null || echo 2)}"
+
+passed=0
+failed=0
+crashed=()
+
+# --- GoogleTest binaries ---------------------------------------------------------------------
+run_gtest() {
+  local bin="$1" name
+  name="$(basename "$bin")"
+  "$bin" --gtest_output="json:$results/$name.json" >"$results/$name.log" 2>&1
+  echo $? >"$results/$name.rc"
+}
+export -f run_gtest
+export results
+mapfile -t bins < <(find "$build/tests" -maxdepth 1 -type f -name '*_test' -perm -u+x | sort)
+printf '%s\n' "${bins[@]}" | xargs -P "$jobs" -I{} bash -c 'run_gtest "$@"' _ {}
+for bin in "${bins[@]}"; do
+  name="$(basename "$bin")"
+  if [[ -f "$results/$name.json" ]]; then
+    p=$(jq '[.testsuites[].testsuite[] | select(.result != "SKIPPED") | select(has("failures") | not)] | length' "$results/$name.json")
+    f=$(jq '[.testsuites[].testsuite[] | select(has("failures"))] | length' "$results/$name.json")
+    passed=$((passed + p)); failed=$((failed + f))
+    printf '%-40s %4d passed, %d failed\n' "$name" "$p" "$f"
+    if ((f > 0)); then
+      jq -r '.testsuites[].testsuite[] | select(has("failures")) | "  FAILED \(.classname).\(.name): \(.failures[0].failure | split("\n")[0:6] | join(" | "))"' "$results/$name.json"
+    fi
+  else
+    crashed+=("$name")
+    failed=$((failed + 1))
+    printf '%-40s CRASHED (exit %s); log: %s\n' "$name" "$(cat "$results/$name.rc" 2>/dev/null)" "$results/$name.log"
+    tail -20 "$results/$name.log" | sed 's/^/  | /'
+  fi
+done
+
+# --- integration suites -----------------------------------------------------------------------
+export WASIMANCER_BUILD="$root/$build"
+if compgen -G "tests/integration/*.test.mjs" >/dev/null; then
+  for t in tests/integration/*.test.mjs; do
+    name="$(basename "$t")"
+    node --test --test-reporter=tap "$t" >"$results/$name.tap" 2>&1
+    p=$(grep -E '^# pass ' "$results/$name.tap" | awk '{print $3}')
+    f=$(grep -E '^# fail ' "$results/$name.tap" | awk '{print $3}')
+    if [[ -z "$p" || -z "$f" ]]; then
+      crashed+=("$name"); failed=$((failed + 1))
+      printf '%-40s CRASHED; log: %s\n' "$name" "$results/$name.tap"
+      tail -20 "$results/$name.tap" | sed 's/^/  | /'
+      continue
+    fi
+    passed=$((passed + p)); failed=$((failed + f))
+    printf '%-40s %4d passed, %d failed\n' "$name" "$p" "$f"
+    if ((f > 0)); then grep -E '^\s*not ok' "$results/$name.tap" | sed 's/^/  /'; fi
+  done
+fi
+if compgen -G "tests/integration/*.sh" >/dev/null; then
+  for t in tests/integration/*.sh; do
+    name="$(basename "$t")"
+    bash "$t" >"$results/$name.log" 2>&1
+    rc=$?
+    p=$(grep -c '^PASS ' "$results/$name.log")
+    f=$(grep -c '^FAIL ' "$results/$name.log")
+    if ((rc != 0 && f == 0)); then f=1; crashed+=("$name"); fi
+    passed=$((passed + p)); failed=$((failed + f))
+    printf '%-40s %4d passed, %d failed\n' "$name" "$p" "$f"
+    if ((f > 0)); then grep -E '^FAIL ' "$results/$name.log" | sed 's/^/  /'; tail -5 "$results/$name.log" | sed 's/^/  | /'; fi
+  done
+fi
+
+echo "$passed passed, $failed failed"
+((failed == 0))

@@ -1,0 +1,93 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "core/crypto.hpp"
+#include "core/files.hpp"
+#include "core/glob.hpp"
+
+using namespace wasimancer;
+
+TEST(Glob, StarMatchesAnythingIncludingDots) {
+  EXPECT_TRUE(glob_match("*", "jsonplaceholder.typicode.com"));
+  EXPECT_TRUE(glob_match("*.typicode.com", "jsonplaceholder.typicode.com"));
+  EXPECT_TRUE(glob_match("*.typicode.com", "a.b.typicode.com"));
+  EXPECT_FALSE(glob_match("*.typicode.com", "typicode.com"));
+  EXPECT_TRUE(glob_match("jsonplaceholder.*.com", "jsonplaceholder.typicode.com"));
+  EXPECT_FALSE(glob_match("google.*", "jsonplaceholder.typicode.com"));
+  EXPECT_FALSE(glob_match("google*", "jsonplaceholder.typicode.com"));
+}
+
+TEST(Glob, QuestionMarkAndClasses) {
+  EXPECT_TRUE(glob_match("host?.example", "host1.example"));
+  EXPECT_FALSE(glob_match("host?.example", "host.example"));
+  EXPECT_TRUE(glob_match("10.0.0.[0-9]", "10.0.0.7"));
+  EXPECT_FALSE(glob_match("10.0.0.[!0-9]", "10.0.0.7"));
+  EXPECT_TRUE(glob_match("[ab]x", "bx"));
+}
+
+TEST(Glob, CaseSensitiveAndExact) {
+  EXPECT_FALSE(glob_match("Example.com", "example.com"));
+  EXPECT_TRUE(glob_match("example.com", "example.com"));
+  EXPECT_FALSE(glob_match("example.com", "example.com.evil"));
+  EXPECT_FALSE(glob_match("", "a"));
+  EXPECT_TRUE(glob_match("", ""));
+}
+
+TEST(Glob, UnparsablePatternComparesExactly) {
+  EXPECT_TRUE(glob_match("[abc", "[abc"));
+  EXPECT_FALSE(glob_match("[abc", "a"));
+}
+
+TEST(Crypto, Sha256) {
+  EXPECT_EQ(sha256_hex(std::string_view("abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(sha256_hex(std::string_view("")), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
+TEST(Crypto, TokensAreRandomHex) {
+  std::string a = random_token(32), b = random_token(32);
+  EXPECT_EQ(a.size(), 64u);
+  EXPECT_NE(a, b);
+  EXPECT_EQ(a.find_first_not_of("0123456789abcdef"), std::string::npos);
+}
+
+TEST(Crypto, ConstantTimeEqual) {
+  EXPECT_TRUE(constant_time_equal("secret", "secret"));
+  EXPECT_FALSE(constant_time_equal("secret", "secreT"));
+  EXPECT_FALSE(constant_time_equal("secret", "secret2"));
+  EXPECT_FALSE(constant_time_equal("", "x"));
+  EXPECT_TRUE(constant_time_equal("", ""));
+}
+
+TEST(Crypto, Base64RoundTrip) {
+  for (std::string s : {"", "a", "ab", "abc", "abcd", "hello world\n\x01\xff"}) {
+    std::string enc = base64_encode(s), dec;
+    ASSERT_TRUE(base64_decode(enc, dec)) << enc;
+    EXPECT_EQ(dec, s);
+  }
+  EXPECT_EQ(base64_encode(std::string_view("hello")), "aGVsbG8=");
+  std::string out;
+  EXPECT_FALSE(base64_decode("a$==", out));
+  EXPECT_FALSE(base64_decode("abc", out));
+}
+
+TEST(Files, AtomicWriteReplacesContentAndLeavesNoTemporaries) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / ("wm-files-" + random_token(4));
+  fs::create_directories(dir);
+  fs::path f = dir / "x.yml";
+  ASSERT_TRUE(write_file_atomic(f, "one").ok());
+  ASSERT_TRUE(write_file_atomic(f, "two").ok());
+  auto r = read_file(f);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(*r, "two");
+  size_t entries = 0;
+  for (auto& e : fs::directory_iterator(dir)) { (void)e; ++entries; }
+  EXPECT_EQ(entries, 1u);
+  auto missing = read_file(dir / "nope");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().kind, ErrorKind::NotFound);
+  auto big = read_file(f, 2);
+  EXPECT_FALSE(big.ok());
+  fs::remove_all(dir);
+}
