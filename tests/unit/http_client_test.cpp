@@ -1,0 +1,142 @@
+// Outbound HTTP for plugins: allowed hosts, the non-public address guard, limits, redirects.
+#include <gtest/gtest.h>
+
+#include "host/http_client.hpp"
+#include "http_server.hpp"
+
+using namespace wasimancer;
+using namespace wasimancer::host;
+using namespace std::chrono_literals;
+
+namespace {
+
+HttpPolicy allow(std::vector<std::string> hosts, uint64_t max = 1 << 20) { return HttpPolicy{std::move(hosts), max}; }
+
+}  // namespace
+
+TEST(HttpClient, GetsAndLowerCasesHeaderNames) {
+  test::TestHttpServer srv;
+  HttpRequest req{srv.url("/headers"), "GET", {}, "", false};
+  auto r = http_fetch(req, allow({"127.0.0.1"}), Deadline::after(5s));
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "<html>ok</html>");
+  bool found = false;
+  for (const auto& h : r->headers) {
+    if (h.first == "x-test-header") found = h.second == "hello";
+    EXPECT_EQ(h.first.find_first_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ"), std::string::npos) << h.first;
+  }
+  EXPECT_TRUE(found);
+}
+
+TEST(HttpClient, PostsBodyMethodAndHeaders) {
+  test::TestHttpServer srv;
+  HttpRequest req{srv.url("/echo"), "post", {{"some-name", "some-value"}}, "testing 123...", true};
+  auto r = http_fetch(req, allow({"127.0.0.1"}), Deadline::after(5s));
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->body, "testing 123...");
+  auto reqs = srv.requests();
+  ASSERT_EQ(reqs.size(), 1u);
+  EXPECT_EQ(reqs[0].method, "POST");
+  bool header = false;
+  for (auto& [k, v] : reqs[0].headers) header = header || (k == "some-name" && v == "some-value");
+  EXPECT_TRUE(header);
+}
+
+TEST(HttpClient, ErrorStatusesAreNotErrors) {
+  test::TestHttpServer srv;
+  auto r = http_fetch({srv.url("/status/404"), "GET", {}, "", false}, allow({"127.0.0.1"}), Deadline::after(5s));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 404);
+  EXPECT_EQ(r->body, "status 404");
+}
+
+TEST(HttpClient, DeniedHostNamesTheUrl) {
+  test::TestHttpServer srv;
+  std::string url = srv.url("/todos/1");
+  for (auto hosts : {std::vector<std::string>{}, std::vector<std::string>{"*.example.com"}}) {
+    auto r = http_fetch({url, "GET", {}, "", false}, allow(hosts), Deadline::after(5s));
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().kind, ErrorKind::HostError);
+    EXPECT_EQ(r.error().message, "HTTP request to " + url + " is not allowed");
+  }
+  EXPECT_TRUE(srv.requests().empty());
+}
+
+TEST(HttpClient, WildcardDoesNotReachLoopbackOrPrivateAddresses) {
+  test::TestHttpServer srv;
+  for (std::string url : {srv.url("/todos/1"), "http://localhost:" + std::to_string(srv.port()) + "/todos/1"}) {
+    auto r = http_fetch({url, "GET", {}, "", false}, allow({"*"}), Deadline::after(5s));
+    ASSERT_FALSE(r.ok()) << url;
+    EXPECT_EQ(r.error().kind, ErrorKind::HostError);
+    EXPECT_NE(r.error().message.find("allowedHosts"), std::string::npos) << r.error().message;
+  }
+  EXPECT_TRUE(srv.requests().empty());
+  // Named explicitly, loopback is fine.
+  auto ok = http_fetch({srv.url("/todos/1"), "GET", {}, "", false}, allow({"*", "127.0.0.1"}), Deadline::after(5s));
+  EXPECT_TRUE(ok.ok());
+  auto ok2 = http_fetch({"http://localhost:" + std::to_string(srv.port()) + "/todos/1", "GET", {}, "", false},
+                        allow({"local*"}), Deadline::after(5s));
+  EXPECT_TRUE(ok2.ok()) << ok2.error().message;
+}
+
+TEST(HttpClient, CloudMetadataAddressIsRefusedWithoutExplicitName) {
+  // 169.254.169.254 is link-local: refused before any packet leaves (the socket is never opened).
+  auto r = http_fetch({"http://169.254.169.254/latest/meta-data/", "GET", {}, "", false}, allow({"*"}),
+                      Deadline::after(2s));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("169.254.169.254"), std::string::npos);
+  EXPECT_NE(r.error().message.find("not allowed"), std::string::npos);
+}
+
+TEST(HttpClient, AddressClassification) {
+  for (const char* ip : {"127.0.0.1", "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1", "169.254.169.254",
+                         "0.0.0.0", "100.64.0.1", "::1", "::", "fe80::1", "fc00::1", "fd12:3456::1",
+                         "::ffff:127.0.0.1", "::ffff:10.0.0.1", "224.0.0.1"}) {
+    EXPECT_TRUE(is_non_public_address(ip)) << ip;
+  }
+  for (const char* ip : {"8.8.8.8", "1.1.1.1", "172.32.0.1", "192.169.0.1", "2606:4700::1111", "::ffff:8.8.8.8"}) {
+    EXPECT_FALSE(is_non_public_address(ip)) << ip;
+  }
+}
+
+TEST(HttpClient, ResponseSizeLimit) {
+  test::TestHttpServer srv;
+  auto big = http_fetch({srv.url("/bytes/5000"), "GET", {}, "", false}, allow({"127.0.0.1"}, 1000), Deadline::after(5s));
+  ASSERT_FALSE(big.ok());
+  EXPECT_EQ(big.error().message, "HTTP response exceeds the configured maximum number of bytes: 1000");
+  auto fits = http_fetch({srv.url("/bytes/1000"), "GET", {}, "", false}, allow({"127.0.0.1"}, 1000), Deadline::after(5s));
+  ASSERT_TRUE(fits.ok());
+  EXPECT_EQ(fits->body.size(), 1000u);
+}
+
+TEST(HttpClient, DeadlineBoundsTheRequest) {
+  test::TestHttpServer srv;
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = http_fetch({srv.url("/slow/3000"), "GET", {}, "", false}, allow({"127.0.0.1"}), Deadline::after(200ms));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, ErrorKind::Timeout);
+}
+
+TEST(HttpClient, RedirectsAreFollowedAndRechecked) {
+  test::TestHttpServer srv;
+  auto r = http_fetch({srv.url("/redirect?to=/todos/1"), "GET", {}, "", false}, allow({"127.0.0.1"}), Deadline::after(5s));
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->status, 200);
+  EXPECT_NE(r->body.find("delectus aut autem"), std::string::npos);
+  // A redirect to a host that is not allowed is refused.
+  auto out = http_fetch({srv.url("/redirect?to=http://localhost:" + std::to_string(srv.port()) + "/todos/1"), "GET", {},
+                         "", false},
+                        allow({"127.0.0.1"}), Deadline::after(5s));
+  ASSERT_FALSE(out.ok());
+  EXPECT_NE(out.error().message.find("localhost"), std::string::npos);
+}
+
+TEST(HttpClient, OnlyHttpAndHttps) {
+  auto r = http_fetch({"file:///etc/passwd", "GET", {}, "", false}, allow({"*"}), Deadline::after(5s));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("scheme"), std::string::npos);
+  auto g = http_fetch({"gopher://127.0.0.1/", "GET", {}, "", false}, allow({"*"}), Deadline::after(5s));
+  EXPECT_FALSE(g.ok());
+}
