@@ -41,6 +41,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef uint64_t wm_handle;
 
 #define WM_ENV_IMPORT(n) __attribute__((import_module("extism:host/env"), import_name(#n)))
@@ -513,5 +517,9 @@ static inline wm_handle wm_sample_json(const char *json) { return wm_mcp_sample(
 static inline wm_handle wm_elicit_json(const char *json) { return wm_mcp_elicit(wm_block_from_str(json)); }
 
 #endif /* WASIMANCER_PDK_NO_MCP */
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
 
 #endif /* WASIMANCER_PDK_H */

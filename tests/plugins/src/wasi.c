@@ -1,4 +1,5 @@
 /* wasi.c: plugins that use wasi-libc (and so wasi_snapshot_preview1 imports). */
+#define _DEFAULT_SOURCE /* getentropy, clock_gettime with -std=c11 */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,0 +1,211 @@
+#include "registry/plugin_spec.hpp"
+
+#include <fmt/format.h>
+
+namespace wasimancer::registry {
+
+namespace json = boost::json;
+
+namespace {
+
+Error field_error(const std::string& where, const std::string& what) {
+  return Error(ErrorKind::InvalidArgument, where.empty() ? what : fmt::format("{}: {}", where, what));
+}
+
+// Reads an optional string; numbers and booleans are accepted and turned into text.
+Result<std::string> get_string(const json::object& o, std::string_view key, const std::string& where, bool required) {
+  auto* v = o.if_contains(key);
+  if (!v || v->is_null()) {
+    if (required) return field_error(where, fmt::format("\"{}\" is required", key));
+    return std::string();
+  }
+  if (v->is_string()) return std::string(v->as_string());
+  if (v->is_number() || v->is_bool()) return json::serialize(*v);
+  return field_error(where, fmt::format("\"{}\" must be a string", key));
+}
+
+template <typename T>
+Result<void> get_uint(const json::object& o, std::string_view key, const std::string& where, T* out, uint64_t max) {
+  auto* v = o.if_contains(key);
+  if (!v || v->is_null()) return {};
+  std::optional<uint64_t> n;
+  if (v->is_uint64()) n = v->as_uint64();
+  else if (v->is_int64() && v->as_int64() >= 0) n = static_cast<uint64_t>(v->as_int64());
+  else if (v->is_double() && v->as_double() >= 0 && v->as_double() == static_cast<double>(static_cast<uint64_t>(v->as_double())))
+    n = static_cast<uint64_t>(v->as_double());
+  if (!n || *n > max) {
+    return field_error(where, fmt::format("\"{}\" must be a whole number between 0 and {}", key, max));
+  }
+  *out = static_cast<T>(*n);
+  return {};
+}
+
+Result<std::optional<json::object>> get_object(const json::object& o, std::string_view key, const std::string& where) {
+  auto* v = o.if_contains(key);
+  if (!v || v->is_null()) return std::optional<json::object>();
+  if (!v->is_object()) return field_error(where, fmt::format("\"{}\" must be an object", key));
+  return std::optional<json::object>(v->as_object());
+}
+
+Result<FunctionSpec> parse_function(const json::value& v, const std::string& where) {
+  if (!v.is_object()) return field_error(where, "must be an object");
+  const auto& o = v.as_object();
+  FunctionSpec f;
+  auto fn = get_string(o, "function", where, true);
+  if (!fn) return fn.take_error();
+  f.function = *fn;
+  if (f.function.empty()) return field_error(where, "\"function\" must not be empty");
+  auto display = get_string(o, "displayName", where, false);
+  if (!display) return display.take_error();
+  f.tool_name = display->empty() ? f.function : *display;
+  auto desc = get_string(o, "description", where, false);
+  if (!desc) return desc.take_error();
+  f.description = *desc;
+  auto title = get_string(o, "title", where, false);
+  if (!title) return title.take_error();
+  f.title = *title;
+  if (auto* args = o.if_contains("arguments"); args && !args->is_null()) {
+    if (!args->is_array()) return field_error(where, "\"arguments\" must be a list");
+    size_t i = 0;
+    for (const auto& a : args->as_array()) {
+      std::string aw = fmt::format("{}.arguments[{}]", where, i++);
+      if (!a.is_object()) return field_error(aw, "must be an object with a name");
+      ArgumentSpec arg;
+      auto name = get_string(a.as_object(), "name", aw, true);
+      if (!name) return name.take_error();
+      if (name->empty()) return field_error(aw, "\"name\" must not be empty");
+      for (const auto& other : f.arguments) {
+        if (other.name == *name) return field_error(aw, fmt::format("duplicate argument \"{}\"", *name));
+      }
+      arg.name = *name;
+      auto type = get_string(a.as_object(), "type", aw, false);
+      if (!type) return type.take_error();
+      arg.type = *type;
+      auto ad = get_string(a.as_object(), "description", aw, false);
+      if (!ad) return ad.take_error();
+      arg.description = *ad;
+      f.arguments.push_back(std::move(arg));
+    }
+  }
+  auto output = get_string(o, "output", where, false);
+  if (!output) return output.take_error();
+  if (*output == "mcp") f.mcp_output = true;
+  else if (!output->empty() && *output != "text") {
+    return field_error(where, fmt::format("\"output\" must be \"text\" or \"mcp\", not \"{}\"", *output));
+  }
+  auto in_schema = get_object(o, "inputSchema", where);
+  if (!in_schema) return in_schema.take_error();
+  f.input_schema = std::move(*in_schema);
+  if (f.input_schema) {
+    auto* t = f.input_schema->if_contains("type");
+    if (!t || !t->is_string() || t->as_string() != "object") return field_error(where, "\"inputSchema\" must have \"type\": \"object\"");
+  }
+  auto out_schema = get_object(o, "outputSchema", where);
+  if (!out_schema) return out_schema.take_error();
+  f.output_schema = std::move(*out_schema);
+  if (f.output_schema) {
+    auto* t = f.output_schema->if_contains("type");
+    if (!t || !t->is_string() || t->as_string() != "object") return field_error(where, "\"outputSchema\" must have \"type\": \"object\"");
+  }
+  auto ann = get_object(o, "annotations", where);
+  if (!ann) return ann.take_error();
+  f.annotations = std::move(*ann);
+  return f;
+}
+
+}  // namespace
+
+Result<PluginSpec> parse_plugin_spec(const json::value& entry) {
+  if (!entry.is_object()) return field_error("", "a plugin entry must be an object");
+  const auto& o = entry.as_object();
+  PluginSpec p;
+  p.raw = o;
+  auto name = get_string(o, "name", "", true);
+  if (!name) return name.take_error();
+  p.name = *name;
+  if (p.name.empty()) return field_error("", "\"name\" must not be empty");
+  std::string where = fmt::format("plugin \"{}\"", p.name);
+  for (auto [key, out] : {std::pair<const char*, std::string*>{"path", &p.path}, {"version", &p.version},
+                          {"description", &p.description}}) {
+    auto s = get_string(o, key, where, false);
+    if (!s) return s.take_error();
+    *out = *s;
+  }
+  auto* fns = o.if_contains("functions");
+  if (!fns || !fns->is_array() || fns->as_array().empty()) {
+    return field_error(where, "\"functions\" must be a non-empty list");
+  }
+  size_t i = 0;
+  for (const auto& f : fns->as_array()) {
+    auto fn = parse_function(f, fmt::format("{}.functions[{}]", where, i++));
+    if (!fn) return fn.take_error();
+    for (const auto& other : p.functions) {
+      if (other.tool_name == fn->tool_name) {
+        return field_error(where, fmt::format("two functions have the tool name \"{}\"", fn->tool_name));
+      }
+    }
+    p.functions.push_back(std::move(*fn));
+  }
+  if (auto* cfg = o.if_contains("config"); cfg && !cfg->is_null()) {
+    if (!cfg->is_object()) return field_error(where, "\"config\" must be a map of names to values");
+    for (const auto& kv : cfg->as_object()) {
+      if (kv.value().is_string()) p.config[std::string(kv.key())] = std::string(kv.value().as_string());
+      else if (kv.value().is_null()) p.config[std::string(kv.key())] = "";
+      else if (kv.value().is_number() || kv.value().is_bool()) p.config[std::string(kv.key())] = json::serialize(kv.value());
+      else return field_error(where, fmt::format("config \"{}\" must be a string", std::string(kv.key())));
+    }
+  }
+  if (auto* hosts = o.if_contains("allowedHosts"); hosts && !hosts->is_null()) {
+    if (!hosts->is_array()) return field_error(where, "\"allowedHosts\" must be a list of host globs");
+    std::vector<std::string> list;
+    for (const auto& h : hosts->as_array()) {
+      if (!h.is_string() || h.as_string().empty()) return field_error(where, "\"allowedHosts\" entries must be non-empty strings");
+      list.emplace_back(h.as_string());
+    }
+    p.allowed_hosts = std::move(list);
+  }
+  if (auto r = get_uint(o, "maxPages", where, &p.limits.max_pages, 65536); !r) return r.take_error();
+  if (p.limits.max_pages == 0) return field_error(where, "\"maxPages\" must be at least 1");
+  if (auto r = get_uint(o, "timeoutMs", where, &p.limits.timeout_ms, 24ull * 3600 * 1000); !r) return r.take_error();
+  if (auto r = get_uint(o, "maxHttpResponseBytes", where, &p.limits.max_http_response_bytes, 1ull << 32); !r) return r.take_error();
+  if (auto r = get_uint(o, "maxVarBytes", where, &p.limits.max_var_bytes, 1ull << 32); !r) return r.take_error();
+  if (auto r = get_uint(o, "maxLogBytes", where, &p.limits.max_log_bytes, 1ull << 32); !r) return r.take_error();
+  if (auto* h = o.if_contains("httpResponseHeaders"); h && !h->is_null()) {
+    if (!h->is_bool()) return field_error(where, "\"httpResponseHeaders\" must be true or false");
+    p.http_response_headers = h->as_bool();
+  }
+  return p;
+}
+
+json::object tool_input_schema(const FunctionSpec& fn) {
+  if (fn.input_schema) return *fn.input_schema;
+  json::object schema;
+  schema["type"] = "object";
+  json::object props;
+  json::array required;
+  for (const auto& a : fn.arguments) {
+    json::object p;
+    static const char* known[] = {"string", "number", "integer", "boolean", "object", "array"};
+    for (const char* k : known) {
+      if (a.type == k) p["type"] = k;
+    }
+    if (!a.description.empty()) p["description"] = a.description;
+    props[a.name] = std::move(p);
+    required.push_back(json::string(a.name));
+  }
+  schema["properties"] = std::move(props);
+  if (!required.empty()) schema["required"] = std::move(required);
+  else schema["additionalProperties"] = false;
+  return schema;
+}
+
+bool is_recommended_tool_name(std::string_view name) {
+  if (name.empty() || name.size() > 128) return false;
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+}  // namespace wasimancer::registry

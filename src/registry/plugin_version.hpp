@@ -1,0 +1,104 @@
+// registry/plugin_version.hpp: one loaded version of a plugin and its pool of instances.
+//
+// Ownership: a PluginVersion is immutable once published and shared through
+// shared_ptr<const PluginVersion>. A call copies the pointer, so an update swaps in a new
+// version while calls already running finish on the old one; the old version (its code, vars
+// and instances) goes away when its last call ends.
+// Thread safety: PluginVersion is read-only; its InstancePool is internally synchronised.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+#include "host/plugin.hpp"
+#include "registry/plugin_spec.hpp"
+
+namespace wasimancer::registry {
+
+// Makes a ready-to-call instance (on the interpreter, or on the native tier once it is built).
+using InstanceFactory = std::function<Result<std::unique_ptr<host::PluginInstance>>()>;
+
+// Instances of one plugin version. acquire() hands out an idle instance or makes a new one, so
+// a plugin serves as many calls at once as there are workers; release keeps at most `max_idle`
+// instances warm. An instance that a call left unusable (timeout, out of memory, exit) is
+// dropped instead of returned.
+class InstancePool {
+ public:
+  InstancePool(std::shared_ptr<const host::CompiledPlugin> plugin, size_t max_idle);
+  ~InstancePool();
+
+  class Lease {
+   public:
+    Lease(Lease&& other) noexcept;
+    Lease& operator=(Lease&&) = delete;
+    ~Lease();
+    host::PluginInstance& operator*() const { return *instance_; }
+    host::PluginInstance* operator->() const { return instance_.get(); }
+
+   private:
+    friend class InstancePool;
+    Lease(InstancePool* pool, std::unique_ptr<host::PluginInstance> instance, uint64_t generation)
+        : pool_(pool), instance_(std::move(instance)), generation_(generation) {}
+    InstancePool* pool_;
+    std::unique_ptr<host::PluginInstance> instance_;
+    uint64_t generation_;
+  };
+
+  Result<Lease> acquire();
+
+  // Switches to a new way of making instances (the native tier); idle instances made the old
+  // way are dropped and busy ones are dropped when returned. Calls in progress are not affected.
+  void set_factory(InstanceFactory factory, std::string tier);
+  std::string tier() const;
+
+  size_t idle() const;
+  size_t created() const;
+  void drain();  // drops idle instances
+
+ private:
+  void release(std::unique_ptr<host::PluginInstance> instance, uint64_t generation);
+
+  std::shared_ptr<const host::CompiledPlugin> plugin_;
+  const size_t max_idle_;
+  mutable std::mutex mu_;
+  InstanceFactory factory_;
+  std::string tier_ = "interpreter";
+  uint64_t generation_ = 0;
+  std::vector<std::unique_ptr<host::PluginInstance>> idle_;
+  size_t created_ = 0;
+};
+
+struct PluginVersion {
+  PluginSpec spec;
+  std::shared_ptr<const host::CompiledPlugin> plugin;
+  std::filesystem::path file;  // where the wasm was loaded from
+  std::string sha256;
+  uint64_t serial = 0;         // unique for every version loaded by this process
+  std::chrono::system_clock::time_point loaded_at;
+  mutable InstancePool pool;
+
+  PluginVersion(PluginSpec s, std::shared_ptr<const host::CompiledPlugin> p, std::filesystem::path f, size_t max_idle);
+
+  // Runs one function on a pooled instance (blocks the calling thread; call it from a worker).
+  host::CallOutcome call(std::string_view function, std::string_view input, const host::CallOptions& options) const;
+};
+
+// Compiles `wasm` for `spec` (with server-wide config merged under the plugin's own), checks
+// that every declared function is an export of an accepted type, and instantiates once so a
+// broken start function or initialiser is caught before anything is published.
+struct LoadOptions {
+  std::map<std::string, std::string> global_config;  // WASM_* environment variables
+  LogLevel log_level = LogLevel::Info;
+  size_t max_idle_instances = 2;
+};
+Result<std::shared_ptr<const PluginVersion>> load_plugin_version(PluginSpec spec, std::span<const uint8_t> wasm,
+                                                                  std::filesystem::path file, const LoadOptions& options);
+
+}  // namespace wasimancer::registry

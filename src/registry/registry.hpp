@@ -1,0 +1,77 @@
+// registry/registry.hpp: which plugins (and so which tools) exist right now.
+//
+// Readers take a snapshot (one atomic load) and use it for as long as they like; writers build
+// a new snapshot and swap it in, so a reader never sees a half-applied change and an update
+// never leaves a moment where a tool is missing. Plugins keep the order they were added in (an
+// update keeps its place), which gives tools/list a stable order.
+//
+// Thread safety: every method is safe from any thread. Writers are serialised by a mutex.
+// Listeners run on the writer's thread after the swap, outside the lock.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+#include "registry/plugin_version.hpp"
+
+namespace wasimancer::registry {
+
+struct ToolRef {
+  std::shared_ptr<const PluginVersion> plugin;
+  const FunctionSpec* function;  // points into plugin->spec
+};
+
+class PluginSnapshot {
+ public:
+  const std::vector<std::shared_ptr<const PluginVersion>>& plugins() const { return plugins_; }
+  const std::vector<ToolRef>& tools() const { return tools_; }
+  const ToolRef* find_tool(std::string_view name) const;
+  std::shared_ptr<const PluginVersion> find_plugin(std::string_view name) const;
+  uint64_t revision() const { return revision_; }
+
+ private:
+  friend class Registry;
+  void index();
+  std::vector<std::shared_ptr<const PluginVersion>> plugins_;
+  std::vector<ToolRef> tools_;
+  std::map<std::string, size_t, std::less<>> tool_index_;
+  uint64_t revision_ = 0;
+};
+
+class Registry {
+ public:
+  Registry();
+
+  std::shared_ptr<const PluginSnapshot> snapshot() const { return std::atomic_load(&snapshot_); }
+
+  // Checks without changing anything: AlreadyExists for a taken plugin name or tool name.
+  Result<void> check_add(const PluginSpec& spec) const;
+  // NotFound for an unknown name; AlreadyExists if a tool name clashes with another plugin.
+  Result<void> check_replace(const PluginSpec& spec) const;
+
+  Result<void> add(std::shared_ptr<const PluginVersion> version);
+  // Returns the version it replaced.
+  Result<std::shared_ptr<const PluginVersion>> replace(std::shared_ptr<const PluginVersion> version);
+  Result<std::shared_ptr<const PluginVersion>> remove(std::string_view name);
+
+  // Called after every change with the new snapshot.
+  void on_change(std::function<void(const PluginSnapshot&)> listener);
+
+ private:
+  Result<void> check_locked(const PluginSpec& spec, bool replacing) const;
+  void publish_locked(std::shared_ptr<PluginSnapshot> next);
+  void notify(const std::shared_ptr<const PluginSnapshot>& snap);
+
+  mutable std::mutex write_mu_;
+  std::shared_ptr<const PluginSnapshot> snapshot_;
+  std::mutex listeners_mu_;
+  std::vector<std::function<void(const PluginSnapshot&)>> listeners_;
+};
+
+}  // namespace wasimancer::registry

@@ -1,0 +1,152 @@
+#include "registry/yaml_json.hpp"
+
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <regex>
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+namespace wasimancer::registry {
+
+namespace json = boost::json;
+
+namespace {
+
+bool is_null_word(const std::string& s) { return s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL"; }
+bool is_true_word(const std::string& s) { return s == "true" || s == "True" || s == "TRUE"; }
+bool is_false_word(const std::string& s) { return s == "false" || s == "False" || s == "FALSE"; }
+
+bool parse_int(const std::string& s, json::value* out) {
+  static const std::regex dec("[-+]?[0-9]+"), oct("0o[0-7]+"), hex("0x[0-9a-fA-F]+");
+  int base = 10;
+  std::string digits = s;
+  if (std::regex_match(s, oct)) { base = 8; digits = s.substr(2); }
+  else if (std::regex_match(s, hex)) { base = 16; digits = s.substr(2); }
+  else if (!std::regex_match(s, dec)) return false;
+  errno = 0;
+  if (digits[0] == '-') {
+    long long v = std::strtoll(digits.c_str(), nullptr, base);
+    if (errno == ERANGE) return false;
+    *out = static_cast<int64_t>(v);
+  } else {
+    unsigned long long v = std::strtoull(digits.c_str() + (digits[0] == '+' ? 1 : 0), nullptr, base);
+    if (errno == ERANGE) return false;
+    if (v <= static_cast<unsigned long long>(INT64_MAX)) *out = static_cast<int64_t>(v);
+    else *out = static_cast<uint64_t>(v);
+  }
+  return true;
+}
+
+bool parse_float(const std::string& s, json::value* out) {
+  static const std::regex flt("[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?");
+  if (std::regex_match(s, flt)) {
+    try {
+      *out = std::stod(s);
+      return true;
+    } catch (...) {
+      return false;
+    }
+  }
+  return false;
+}
+
+json::value resolve_plain(const std::string& s) {
+  if (is_null_word(s)) return nullptr;
+  if (is_true_word(s)) return true;
+  if (is_false_word(s)) return false;
+  json::value v;
+  if (parse_int(s, &v)) return v;
+  if (parse_float(s, &v)) return v;
+  return json::string(s);
+}
+
+json::value convert(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Undefined:
+    case YAML::NodeType::Null: return nullptr;
+    case YAML::NodeType::Scalar:
+      if (n.Tag() == "!" || n.Tag() == "tag:yaml.org,2002:str") return json::string(n.Scalar());
+      return resolve_plain(n.Scalar());
+    case YAML::NodeType::Sequence: {
+      json::array a;
+      for (const auto& item : n) a.push_back(convert(item));
+      return a;
+    }
+    case YAML::NodeType::Map: {
+      json::object o;
+      for (const auto& kv : n) o[kv.first.as<std::string>()] = convert(kv.second);
+      return o;
+    }
+  }
+  return nullptr;
+}
+
+bool needs_quotes(const std::string& s) {
+  json::value r = resolve_plain(s);
+  return !r.is_string() || s.empty() || s != json::string_view(r.as_string());
+}
+
+void emit(YAML::Emitter& e, const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::null: e << YAML::Null; break;
+    case json::kind::bool_: e << (v.as_bool() ? "true" : "false"); break;
+    case json::kind::int64: e << v.as_int64(); break;
+    case json::kind::uint64: e << v.as_uint64(); break;
+    case json::kind::double_: {
+      double d = v.as_double();
+      std::string s = json::serialize(json::value(d));
+      e << s;
+      break;
+    }
+    case json::kind::string: {
+      std::string s(v.as_string());
+      if (needs_quotes(s)) e << YAML::DoubleQuoted << s;
+      else if (s.find('\n') != std::string::npos) e << YAML::Literal << s;
+      else e << s;
+      break;
+    }
+    case json::kind::array:
+      e << YAML::BeginSeq;
+      for (const auto& item : v.as_array()) emit(e, item);
+      e << YAML::EndSeq;
+      break;
+    case json::kind::object:
+      e << YAML::BeginMap;
+      for (const auto& kv : v.as_object()) {
+        e << YAML::Key;
+        std::string k(kv.key());
+        if (needs_quotes(k)) e << YAML::DoubleQuoted << k; else e << k;
+        e << YAML::Value;
+        emit(e, kv.value());
+      }
+      e << YAML::EndMap;
+      break;
+  }
+}
+
+}  // namespace
+
+Result<json::value> parse_yaml(std::string_view text) {
+  try {
+    YAML::Node n = YAML::Load(std::string(text));
+    return convert(n);
+  } catch (const YAML::Exception& e) {
+    return Error(ErrorKind::InvalidArgument,
+                 fmt::format("YAML syntax error at line {}, column {}: {}", e.mark.line + 1, e.mark.column + 1, e.msg));
+  }
+}
+
+std::string to_yaml(const json::value& v) {
+  YAML::Emitter e;
+  e.SetIndent(2);
+  e.SetSeqFormat(YAML::Block);
+  e.SetMapFormat(YAML::Block);
+  emit(e, v);
+  std::string out = e.c_str();
+  if (out.empty() || out.back() != '\n') out += '\n';
+  return out;
+}
+
+}  // namespace wasimancer::registry
