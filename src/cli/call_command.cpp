@@ -78,19 +78,19 @@ int run_call(const CallArgs& a) {
     return 1;
   }
   if (auto chk = (*plugin)->check_function(a.function); !chk) {
-    fmt::print(stderr, "error: {}\n", chk.error().message);
+    fmt::print(stderr, "error ({}): {}\n", to_string(chk.error().kind), chk.error().message);
     return 1;
   }
   auto instance = host::PluginInstance::create(*plugin);
   if (!instance) {
-    fmt::print(stderr, "error: {}\n", instance.error().message);
+    fmt::print(stderr, "error ({}): {}\n", to_string(instance.error().kind), instance.error().message);
     return 1;
   }
   for (uint32_t i = 0; i < a.loop; ++i) {
     if (!(*instance)->reusable()) {
       instance = host::PluginInstance::create(*plugin);
       if (!instance) {
-        fmt::print(stderr, "error: {}\n", instance.error().message);
+        fmt::print(stderr, "error ({}): {}\n", to_string(instance.error().kind), instance.error().message);
         return 1;
       }
     }

@@ -74,7 +74,7 @@ HostResult k_memory_bytes(Caller& c, Args, Results r) { r[0] = state(c).kernel.m
 HostResult config_get(Caller& c, Args a, Results r) {
   InstanceState& s = state(c);
   Trap err;
-  auto key = read_handle(s, a[0], "config key", false, &err);
+  auto key = read_handle(s, a[0], "config key", true, &err);
   if (!key) return err;
   s.kernel.free(a[0]);
   const auto& cfg = s.plugin->options().config;
@@ -86,7 +86,7 @@ HostResult config_get(Caller& c, Args a, Results r) {
 HostResult var_get(Caller& c, Args a, Results r) {
   InstanceState& s = state(c);
   Trap err;
-  auto key = read_handle(s, a[0], "var key", false, &err);
+  auto key = read_handle(s, a[0], "var key", true, &err);
   if (!key) return err;
   s.kernel.free(a[0]);
   auto v = s.plugin->vars().get(*key);
@@ -98,7 +98,7 @@ HostResult var_set(Caller& c, Args a, Results) {
   InstanceState& s = state(c);
   if (s.plugin->options().limits.max_var_bytes == 0) return host_trap("Vars are disabled by this host");
   Trap err;
-  auto key = read_handle(s, a[0], "var key", false, &err);
+  auto key = read_handle(s, a[0], "var key", true, &err);
   if (!key) return err;
   std::optional<std::string> value;
   if (a[1] != 0) {

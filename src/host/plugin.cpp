@@ -141,9 +141,11 @@ engine::CallControl control_for(const PluginOptions& opts, const CallOptions* ca
   return ctl;
 }
 
+// The trap's own message comes first (it starts with "timeout", "oom" or "wasm trap"), then
+// the phase it happened in.
 Error error_from_trap(const engine::Trap& t, std::string_view during) {
-  if (during.empty()) return Error(t.kind, t.message);
-  return Error(t.kind, fmt::format("{} failed: {}", during, t.message));
+  if (t.exit_code) return Error(ErrorKind::PluginError, fmt::format("the plugin exited with code {} during {}", *t.exit_code, during));
+  return Error(t.kind, fmt::format("{} (during {})", t.message, during));
 }
 
 }  // namespace
@@ -152,7 +154,17 @@ Result<std::unique_ptr<PluginInstance>> PluginInstance::create(std::shared_ptr<c
   auto state = new_state(*plugin);
   engine::CallControl ctl = control_for(plugin->options(), nullptr);
   state->begin_call(&default_sink(), &ctl);
-  engine::InstanceLimits limits{plugin->options().limits.max_pages};
+  // Extism's memory limit: a module whose initial memory exceeds max_pages cannot start; after
+  // that, max_pages is the budget for growth (Extism charges the initial pages at
+  // instantiation and then resets the budget).
+  const uint32_t max_pages = plugin->options().limits.max_pages;
+  uint64_t initial = plugin->module().memory() ? plugin->module().memory()->initial_pages : 0;
+  if (initial > max_pages) {
+    return Error(ErrorKind::OutOfMemory,
+                 fmt::format("oom: the module needs {} pages of memory at start, more than its limit of {} pages",
+                             initial, max_pages));
+  }
+  engine::InstanceLimits limits{static_cast<uint32_t>(std::min<uint64_t>(65536, initial + max_pages))};
   auto inst = engine::instantiate_interp(plugin->module_ptr(), plugin->imports(), state.get(), limits, ctl);
   if (auto* trap = std::get_if<engine::Trap>(&inst)) {
     return error_from_trap(*trap, "instantiation");
@@ -266,6 +278,14 @@ CallOutcome PluginInstance::call(std::string_view function, std::string_view inp
     out.error = Error(ErrorKind::PluginError, fmt::format("Returned non-zero exit code: {}", out.rc));
   }
 
+  if (!out.error && state_->fs_attempted) {
+    // The plugin looked for files (a WASI preopen scan or path call during the call). It may
+    // have coped, but the user should know why it saw no files rather than get a silent success.
+    out.error = Error(ErrorKind::HostError,
+                      "file system access is not granted: the plugin tried to use files through WASI, and plugins "
+                      "have no file system access on this server");
+    out.rc = -1;
+  }
   if (!out.error) {
     uint64_t olen = k.output_length();
     auto bytes = k.range(k.output_offset(), olen);
@@ -286,7 +306,7 @@ CallOutcome PluginInstance::call(std::string_view function, std::string_view inp
       if (captured.size() > 4096) captured = captured.substr(0, 4096) + "...";
       msg += "; plugin output: " + captured;
     }
-    if (state_->fs_attempted || plugin_->uses_file_system()) {
+    if ((state_->fs_attempted || plugin_->uses_file_system()) && msg.find("file system access") == std::string::npos) {
       msg += " (note: plugins have no file system access on this server)";
     }
   }

@@ -20,12 +20,13 @@ struct InstanceState {
   const CompiledPlugin* plugin;
   Kernel kernel;
 
-  // Per call; reset by begin_call().
+  // Per call; reset by begin_call() (except the HTTP response).
   CallSink* sink = nullptr;
   const engine::CallControl* control = nullptr;
   uint64_t log_bytes = 0;
   std::string captured_stdout;      // fd 1 and 2, kept for the error text of a failed call
   bool fs_attempted = false;        // the guest tried to use the (ungranted) file system
+  // The last HTTP response of this instance (kept across calls, as Extism does).
   int http_status = 0;
   std::vector<std::pair<std::string, std::string>> http_headers;
 
@@ -35,8 +36,6 @@ struct InstanceState {
     log_bytes = 0;
     captured_stdout.clear();
     fs_attempted = false;
-    http_status = 0;
-    http_headers.clear();
   }
 };
 

@@ -1,0 +1,93 @@
+// registry/plugin_manager.hpp: plugins.yml, the wasm files it references, and the registry,
+// kept consistent through start-up, publish, update and remove.
+//
+// Every change follows one sequence, and a failure at any step rolls back to the old state:
+//   1. validate everything (data, file name, target directory, name clashes, the module itself:
+//      it compiles, links, exports the declared functions and instantiates);
+//   2. write the wasm to a temporary file, fsync, rename it to a name of its own (a file the
+//      committed YAML references is never overwritten);           crash points wasm-written,
+//                                                                   wasm-renamed
+//   3. write the new plugins.yml to a temporary file, fsync,       yaml-written
+//   4. rename it over plugins.yml: this is the commit point;       yaml-renamed
+//   5. swap the registry snapshot (one atomic store);              swapped
+//   6. delete the file the old entry referenced, if nothing references it any more.
+// After a crash at any point a restart loads either the old or the new plugin, never a broken
+// file or a dangling entry (at worst an unreferenced .wasm file is left behind).
+//
+// Thread safety: all methods are safe from any thread; changes are serialised by one mutex.
+#pragma once
+
+#include <filesystem>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/json.hpp>
+
+#include "core/error.hpp"
+#include "registry/registry.hpp"
+
+namespace wasimancer::registry {
+
+struct PluginPaths {
+  std::filesystem::path plugins_dir = "plugins";       // PLUGINS_PATH
+  std::string definition_file = "plugins.yml";         // PLUGINS_DEFINITION_FILE
+  std::filesystem::path upload_dir = "plugins";        // UPLOAD_PATH
+  std::filesystem::path definition_path() const { return plugins_dir / definition_file; }
+};
+
+struct UploadRequest {
+  std::string plugin_data;  // the JSON text of one plugins.yml entry
+  std::string file_name;    // the uploaded file's name
+  std::string wasm;
+  std::optional<std::string> dir;  // ?dir=
+};
+
+struct UploadResult {
+  std::string file_path;             // where the file was stored (as a path from the working directory)
+  boost::json::object metadata;      // the entry as committed to plugins.yml
+  std::optional<std::string> note;   // e.g. the client's path was replaced
+  std::shared_ptr<const PluginVersion> version;
+};
+
+struct StartupProblem {
+  std::string where;   // "plugins.yml entry 2 (\"roll dice\")"
+  std::string reason;
+};
+
+class PluginManager {
+ public:
+  PluginManager(Registry& registry, PluginPaths paths, LoadOptions options);
+
+  // Loads plugins.yml (a missing file means no plugins). With skip_broken, broken entries are
+  // reported and skipped; otherwise the first problem fails the whole load and nothing is published.
+  Result<std::vector<StartupProblem>> load(bool skip_broken);
+
+  // Errors: InvalidArgument / InvalidModule (400), AlreadyExists (409), NotFound (404), Io (500).
+  Result<UploadResult> publish(const UploadRequest& request);
+  Result<UploadResult> update(const UploadRequest& request);
+  Result<std::shared_ptr<const PluginVersion>> remove(std::string_view name);
+
+  const PluginPaths& paths() const { return paths_; }
+
+ private:
+  Result<UploadResult> upload(const UploadRequest& request, bool replacing);
+  Result<std::filesystem::path> target_dir(const std::optional<std::string>& dir) const;
+  std::string relative_to_plugins(const std::filesystem::path& file) const;
+  std::filesystem::path resolve_entry_path(const std::string& path) const;
+  Result<void> commit_yaml(const boost::json::value& doc);
+  bool referenced(const boost::json::value& doc, const std::filesystem::path& file) const;
+
+  Registry& registry_;
+  PluginPaths paths_;
+  LoadOptions options_;
+  std::mutex mu_;
+  boost::json::value doc_;  // the committed plugins.yml
+};
+
+// A plain file name for an upload: letters, digits, '.', '_', '-', ending in ".wasm", not
+// starting with '.', at most 128 characters.
+bool is_plain_wasm_file_name(std::string_view name);
+
+}  // namespace wasimancer::registry
