@@ -98,8 +98,10 @@ class CatalogFile {
 
   // Reads the file (missing: an empty document). Returns the entries of every list.
   Result<std::vector<std::vector<boost::json::value>>> load();
-  // Writes a copy of the document with list `which` changed by `edit`, atomically; then keeps it.
-  Result<void> commit(size_t which, const std::function<void(boost::json::array&)>& edit);
+  // Gives `edit` a copy of the document's lists (by index) to change, writes the result
+  // atomically (one rename: the commit point), then keeps it.
+  using ListAccess = std::function<boost::json::array&(size_t which)>;
+  Result<void> commit(const std::function<void(const ListAccess& list)>& edit);
   const std::filesystem::path& path() const { return file_; }
 
  private:

@@ -1,0 +1,570 @@
+#include "registry/catalog.hpp"
+
+#include <regex>
+
+#include <fmt/format.h>
+
+#include "core/crypto.hpp"
+#include "core/files.hpp"
+#include "core/log.hpp"
+#include "registry/yaml_json.hpp"
+
+namespace wasimancer::registry {
+
+namespace json = boost::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+Error bad(const std::string& where, const std::string& what) {
+  return Error(ErrorKind::InvalidArgument, where.empty() ? what : fmt::format("{}: {}", where, what));
+}
+
+Result<std::string> opt_string(const json::object& o, std::string_view key, const std::string& where) {
+  auto* v = o.if_contains(key);
+  if (!v || v->is_null()) return std::string();
+  if (!v->is_string()) return bad(where, fmt::format("\"{}\" must be a string", key));
+  return std::string(v->as_string());
+}
+
+Result<std::vector<CatalogArgument>> parse_arguments(const json::object& o, const std::string& where) {
+  std::vector<CatalogArgument> out;
+  auto* v = o.if_contains("arguments");
+  if (!v || v->is_null()) return out;
+  if (!v->is_array()) return bad(where, "\"arguments\" must be a list");
+  size_t i = 0;
+  for (const auto& a : v->as_array()) {
+    std::string aw = fmt::format("{}.arguments[{}]", where, i++);
+    if (!a.is_object()) return bad(aw, "must be an object with a name");
+    const auto& ao = a.as_object();
+    CatalogArgument arg;
+    auto name = opt_string(ao, "name", aw);
+    if (!name) return name.take_error();
+    if (name->empty()) return bad(aw, "\"name\" is required");
+    arg.name = *name;
+    auto type = opt_string(ao, "type", aw);
+    if (!type) return type.take_error();
+    arg.type = *type;
+    auto desc = opt_string(ao, "description", aw);
+    if (!desc) return desc.take_error();
+    arg.description = *desc;
+    if (auto* r = ao.if_contains("required"); r && !r->is_null()) {
+      if (!r->is_bool()) return bad(aw, "\"required\" must be true or false");
+      arg.required = r->as_bool();
+    }
+    if (auto* vals = ao.if_contains("values"); vals && !vals->is_null()) {
+      if (!vals->is_array()) return bad(aw, "\"values\" must be a list of strings");
+      for (const auto& x : vals->as_array()) {
+        if (!x.is_string()) return bad(aw, "\"values\" must be a list of strings");
+        arg.values.emplace_back(x.as_string());
+      }
+    }
+    for (const auto& other : out) {
+      if (other.name == arg.name) return bad(aw, fmt::format("duplicate argument \"{}\"", arg.name));
+    }
+    out.push_back(std::move(arg));
+  }
+  return out;
+}
+
+std::string percent_decode(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out.push_back(static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16)));
+      i += 2;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<ResourceSpec> parse_resource_spec(const json::value& entry, bool dynamic) {
+  if (!entry.is_object()) return bad("", "a resource must be an object");
+  const auto& o = entry.as_object();
+  ResourceSpec r;
+  r.raw = o;
+  r.dynamic = dynamic;
+  auto name = opt_string(o, "name", "resource");
+  if (!name) return name.take_error();
+  if (name->empty()) return bad("resource", "\"name\" is required");
+  r.name = *name;
+  std::string where = fmt::format("resource \"{}\"", r.name);
+  auto uri = opt_string(o, "uri", where);
+  if (!uri) return uri.take_error();
+  if (uri->empty()) return bad(where, "\"uri\" is required");
+  r.uri = *uri;
+  bool has_var = r.uri.find('{') != std::string::npos;
+  if (dynamic && !has_var) return bad(where, "a dynamic resource's uri must be a template with {variables}");
+  if (!dynamic && has_var) return bad(where, "a static resource's uri must not contain {variables}");
+  if (r.uri.find(':') == std::string::npos) return bad(where, fmt::format("\"{}\" is not a URI (no scheme)", r.uri));
+  for (auto [key, out] : {std::pair<const char*, std::string*>{"title", &r.title}, {"description", &r.description},
+                          {"mimeType", &r.mime_type}}) {
+    auto s = opt_string(o, key, where);
+    if (!s) return s.take_error();
+    *out = *s;
+  }
+  auto args = parse_arguments(o, where);
+  if (!args) return args.take_error();
+  r.arguments = std::move(*args);
+  auto* c = o.if_contains("contents");
+  if (!c || !c->is_array() || c->as_array().empty()) return bad(where, "\"contents\" must be a non-empty list");
+  size_t i = 0;
+  for (const auto& item : c->as_array()) {
+    std::string iw = fmt::format("{}.contents[{}]", where, i++);
+    if (!item.is_object()) return bad(iw, "must be an object with text or blob");
+    const auto& io = item.as_object();
+    auto* text = io.if_contains("text");
+    auto* blob = io.if_contains("blob");
+    if ((text == nullptr) == (blob == nullptr)) return bad(iw, "must have exactly one of \"text\" and \"blob\"");
+    if (text && !text->is_string()) return bad(iw, "\"text\" must be a string");
+    if (blob) {
+      std::string decoded;
+      if (!blob->is_string() || !base64_decode(blob->as_string(), decoded)) return bad(iw, "\"blob\" must be base64 text");
+    }
+  }
+  r.contents = c->as_array();
+  return r;
+}
+
+Result<PromptSpec> parse_prompt_spec(const json::value& entry) {
+  if (!entry.is_object()) return bad("", "a prompt must be an object");
+  const auto& o = entry.as_object();
+  PromptSpec p;
+  p.raw = o;
+  auto name = opt_string(o, "name", "prompt");
+  if (!name) return name.take_error();
+  if (name->empty()) return bad("prompt", "\"name\" is required");
+  p.name = *name;
+  std::string where = fmt::format("prompt \"{}\"", p.name);
+  for (auto [key, out] : {std::pair<const char*, std::string*>{"title", &p.title}, {"description", &p.description}}) {
+    auto s = opt_string(o, key, where);
+    if (!s) return s.take_error();
+    *out = *s;
+  }
+  auto args = parse_arguments(o, where);
+  if (!args) return args.take_error();
+  p.arguments = std::move(*args);
+  auto* m = o.if_contains("messages");
+  if (!m || !m->is_array() || m->as_array().empty()) return bad(where, "\"messages\" must be a non-empty list");
+  size_t i = 0;
+  for (const auto& msg : m->as_array()) {
+    std::string mw = fmt::format("{}.messages[{}]", where, i++);
+    if (!msg.is_object()) return bad(mw, "must be an object with role and text");
+    const auto& mo = msg.as_object();
+    auto role = opt_string(mo, "role", mw);
+    if (!role) return role.take_error();
+    if (*role != "user" && *role != "assistant") return bad(mw, "\"role\" must be \"user\" or \"assistant\"");
+    auto* text = mo.if_contains("text");
+    auto* content = mo.if_contains("content");
+    if ((text == nullptr) == (content == nullptr)) return bad(mw, "must have exactly one of \"text\" and \"content\"");
+    if (text && !text->is_string()) return bad(mw, "\"text\" must be a string");
+    if (content) {
+      if (!content->is_object()) return bad(mw, "\"content\" must be an object with a type");
+      auto* type = content->as_object().if_contains("type");
+      static const char* types[] = {"text", "image", "audio", "resource", "resource_link"};
+      bool known = false;
+      for (const char* t : types) known = known || (type && type->is_string() && type->as_string() == t);
+      if (!known) return bad(mw, "\"content.type\" must be text, image, audio, resource or resource_link");
+    }
+  }
+  p.messages = m->as_array();
+  return p;
+}
+
+bool match_uri_template(std::string_view tmpl, std::string_view uri, std::map<std::string, std::string>* vars) {
+  std::string pattern = "^";
+  std::vector<std::string> names;
+  for (size_t i = 0; i < tmpl.size(); ++i) {
+    char c = tmpl[i];
+    if (c == '{') {
+      size_t end = tmpl.find('}', i);
+      if (end == std::string_view::npos) return tmpl == uri;
+      names.emplace_back(tmpl.substr(i + 1, end - i - 1));
+      pattern += "([^/]+?)";
+      i = end;
+    } else {
+      if (std::string_view("\\^$.|?*+()[]{}").find(c) != std::string_view::npos) pattern += '\\';
+      pattern += c;
+    }
+  }
+  pattern += "$";
+  std::smatch m;
+  std::string u(uri);
+  if (!std::regex_match(u, m, std::regex(pattern))) return false;
+  if (vars) {
+    for (size_t i = 0; i < names.size(); ++i) (*vars)[names[i]] = percent_decode(m[i + 1].str());
+  }
+  return true;
+}
+
+std::string substitute(std::string_view text, const std::map<std::string, std::string>& vars) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '$' && i + 1 < text.size() && text[i + 1] == '{') {
+      size_t end = text.find('}', i + 2);
+      if (end != std::string_view::npos) {
+        auto it = vars.find(std::string(text.substr(i + 2, end - i - 2)));
+        if (it != vars.end()) {
+          out += it->second;
+          i = end;
+          continue;
+        }
+      }
+    }
+    out += text[i];
+  }
+  return out;
+}
+
+// ---- CatalogFile ------------------------------------------------------------------------------
+
+json::array& CatalogFile::list_in(json::value& doc, size_t which) {
+  json::value* cur = &doc;
+  for (const auto& key : lists_.at(which).path) {
+    if (!cur->is_object()) *cur = json::object{};
+    json::value& next = cur->as_object()[key];
+    cur = &next;
+  }
+  if (!cur->is_array()) *cur = json::array{};
+  return cur->as_array();
+}
+
+Result<std::vector<std::vector<json::value>>> CatalogFile::load() {
+  std::vector<std::vector<json::value>> out(lists_.size());
+  auto text = read_file(file_, 64 << 20);
+  if (!text) {
+    if (text.error().kind == ErrorKind::NotFound) {
+      doc_ = json::object{};
+      return out;
+    }
+    return text.take_error();
+  }
+  auto doc = parse_yaml(*text);
+  if (!doc) return Error(ErrorKind::InvalidArgument, fmt::format("{}: {}", file_.string(), doc.error().message));
+  if (doc->is_null()) *doc = json::object{};
+  if (!doc->is_object()) return Error(ErrorKind::InvalidArgument, fmt::format("{}: the document must be a map", file_.string()));
+  for (size_t i = 0; i < lists_.size(); ++i) {
+    const json::value* cur = &*doc;
+    std::string path;
+    for (const auto& key : lists_[i].path) {
+      path += (path.empty() ? "" : ".") + key;
+      cur = cur->is_object() ? cur->as_object().if_contains(key) : nullptr;
+      if (!cur || cur->is_null()) break;
+    }
+    if (!cur || cur->is_null()) continue;
+    if (!cur->is_array()) return Error(ErrorKind::InvalidArgument, fmt::format("{}: \"{}\" must be a list", file_.string(), path));
+    out[i].assign(cur->as_array().begin(), cur->as_array().end());
+  }
+  doc_ = std::move(*doc);
+  return out;
+}
+
+Result<void> CatalogFile::commit(const std::function<void(const ListAccess& list)>& edit) {
+  json::value next = doc_;
+  edit([&](size_t which) -> json::array& { return list_in(next, which); });
+  std::error_code ec;
+  if (file_.has_parent_path()) fs::create_directories(file_.parent_path(), ec);
+  if (auto r = write_file_atomic(file_, "# Written by wasimancer (comments are not preserved).\n" + to_yaml(next)); !r) return r;
+  doc_ = std::move(next);
+  return {};
+}
+
+// ---- shared helpers for both catalogs ----------------------------------------------------------
+
+namespace {
+
+template <typename Spec>
+std::vector<std::shared_ptr<const Spec>> without(const std::vector<std::shared_ptr<const Spec>>& items, std::string_view name) {
+  std::vector<std::shared_ptr<const Spec>> out;
+  for (const auto& i : items) {
+    if (i->name != name) out.push_back(i);
+  }
+  return out;
+}
+
+bool same_name(const json::value& v, std::string_view name) {
+  if (!v.is_object()) return false;
+  auto* n = v.as_object().if_contains("name");
+  return n && n->is_string() && n->as_string() == name;
+}
+
+Result<json::value> body_with_name(const json::value& body, std::string_view name, std::string_view what) {
+  if (!body.is_object()) return bad("", fmt::format("the {} must be a JSON object", what));
+  json::value b = body;
+  auto* n = b.as_object().if_contains("name");
+  if (!n || n->is_null()) {
+    b.as_object()["name"] = name;
+  } else if (!n->is_string() || n->as_string() != name) {
+    return bad("", fmt::format("the {} name in the body does not match \"{}\" in the URL", what, name));
+  }
+  return b;
+}
+
+}  // namespace
+
+// ---- ResourceCatalog --------------------------------------------------------------------------
+
+ResourceCatalog::ResourceCatalog(std::optional<fs::path> file) : snap_(std::make_shared<ResourceSnapshot>()) {
+  if (file) file_.emplace(*file, std::vector<CatalogFile::List>{{{"resources", "static"}}, {{"resources", "dynamic"}}});
+}
+
+Result<std::vector<std::string>> ResourceCatalog::load(bool skip_broken) {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> problems;
+  if (!file_) return problems;
+  auto lists = file_->load();
+  if (!lists) return lists.take_error();
+  std::vector<std::shared_ptr<const ResourceSpec>> items;
+  for (size_t which = 0; which < 2; ++which) {
+    size_t i = 0;
+    for (const auto& e : (*lists)[which]) {
+      std::string label = fmt::format("{} {}[{}]", file_->path().string(), which == 0 ? "static" : "dynamic", i++);
+      auto r = parse_resource_spec(e, which == 1);
+      std::string problem;
+      if (!r) problem = r.error().message;
+      else {
+        for (const auto& other : items) {
+          if (other->name == r->name) problem = fmt::format("a resource named \"{}\" is defined twice", r->name);
+          else if (other->uri == r->uri) problem = fmt::format("the uri \"{}\" is defined twice", r->uri);
+        }
+      }
+      if (!problem.empty()) {
+        if (!skip_broken) return Error(ErrorKind::InvalidArgument, fmt::format("{}: {}", label, problem));
+        log().error("{}: {} (skipped)", label, problem);
+        problems.push_back(fmt::format("{}: {}", label, problem));
+        continue;
+      }
+      items.push_back(std::make_shared<const ResourceSpec>(std::move(*r)));
+    }
+  }
+  auto snap = std::make_shared<ResourceSnapshot>();
+  snap->items = std::move(items);
+  snap->revision = snapshot()->revision + 1;
+  std::atomic_store(&snap_, std::shared_ptr<const ResourceSnapshot>(std::move(snap)));
+  return problems;
+}
+
+Result<std::shared_ptr<const ResourceSpec>> ResourceCatalog::parse_body(const json::value& body) const {
+  if (!body.is_object()) return bad("", "the resource must be a JSON object");
+  auto* uri = body.as_object().if_contains("uri");
+  bool dynamic = uri && uri->is_string() && std::string_view(uri->as_string()).find('{') != std::string_view::npos;
+  auto r = parse_resource_spec(body, dynamic);
+  if (!r) return r.take_error();
+  return std::make_shared<const ResourceSpec>(std::move(*r));
+}
+
+void ResourceCatalog::publish(std::vector<std::shared_ptr<const ResourceSpec>> items, const CatalogChange& change) {
+  auto snap = std::make_shared<ResourceSnapshot>();
+  snap->items = std::move(items);
+  snap->revision = snapshot()->revision + 1;
+  std::atomic_store(&snap_, std::shared_ptr<const ResourceSnapshot>(std::move(snap)));
+  std::vector<std::function<void(const CatalogChange&)>> ls;
+  {
+    std::lock_guard lock(listeners_mu_);
+    ls = listeners_;
+  }
+  for (auto& l : ls) l(change);
+}
+
+Result<std::shared_ptr<const ResourceSpec>> ResourceCatalog::add(const json::value& body) {
+  auto spec = parse_body(body);
+  if (!spec) return spec;
+  std::lock_guard lock(mu_);
+  auto snap = snapshot();
+  for (const auto& other : snap->items) {
+    if (other->name == (*spec)->name) {
+      return Error(ErrorKind::AlreadyExists, fmt::format("a resource named \"{}\" already exists", (*spec)->name));
+    }
+    if (other->uri == (*spec)->uri) {
+      return Error(ErrorKind::AlreadyExists, fmt::format("the resource \"{}\" already uses the uri \"{}\"", other->name, other->uri));
+    }
+  }
+  if (file_) {
+    if (auto r = file_->commit([&](const auto& list) { list((*spec)->dynamic ? 1 : 0).push_back((*spec)->raw); }); !r) {
+      return r.take_error();
+    }
+  }
+  auto items = snap->items;
+  items.push_back(*spec);
+  publish(std::move(items), CatalogChange{CatalogChange::Added, (*spec)->name, (*spec)->uri});
+  return spec;
+}
+
+Result<std::shared_ptr<const ResourceSpec>> ResourceCatalog::update(std::string_view name, const json::value& body) {
+  auto named = body_with_name(body, name, "resource");
+  if (!named) return named.take_error();
+  auto spec = parse_body(*named);
+  if (!spec) return spec;
+  std::lock_guard lock(mu_);
+  auto snap = snapshot();
+  auto old = snap->find(name);
+  if (!old) return Error(ErrorKind::NotFound, fmt::format("no resource named \"{}\"", name));
+  for (const auto& other : snap->items) {
+    if (other->name != name && other->uri == (*spec)->uri) {
+      return Error(ErrorKind::AlreadyExists, fmt::format("the resource \"{}\" already uses the uri \"{}\"", other->name, other->uri));
+    }
+  }
+  if (file_) {
+    // Possibly moving between the static and dynamic lists: one document, one commit.
+    auto r = file_->commit([&](const auto& list) {
+      if (old->dynamic == (*spec)->dynamic) {
+        for (auto& e : list(old->dynamic ? 1 : 0)) {
+          if (same_name(e, name)) e = (*spec)->raw;
+        }
+      } else {
+        auto& from = list(old->dynamic ? 1 : 0);
+        for (auto it = from.begin(); it != from.end();) it = same_name(*it, name) ? from.erase(it) : it + 1;
+        list((*spec)->dynamic ? 1 : 0).push_back((*spec)->raw);
+      }
+    });
+    if (!r) return r.take_error();
+  }
+  auto items = snap->items;
+  for (auto& i : items) {
+    if (i->name == name) i = *spec;
+  }
+  publish(std::move(items), CatalogChange{CatalogChange::Updated, (*spec)->name, old->uri});
+  return spec;
+}
+
+Result<std::shared_ptr<const ResourceSpec>> ResourceCatalog::remove(std::string_view name) {
+  std::lock_guard lock(mu_);
+  auto snap = snapshot();
+  auto old = snap->find(name);
+  if (!old) return Error(ErrorKind::NotFound, fmt::format("no resource named \"{}\"", name));
+  if (file_) {
+    auto r = file_->commit([&](const auto& list) {
+      auto& l = list(old->dynamic ? 1 : 0);
+      for (auto it = l.begin(); it != l.end();) it = same_name(*it, name) ? l.erase(it) : it + 1;
+    });
+    if (!r) return r.take_error();
+  }
+  publish(without(snap->items, name), CatalogChange{CatalogChange::Removed, old->name, old->uri});
+  return old;
+}
+
+void ResourceCatalog::on_change(std::function<void(const CatalogChange&)> listener) {
+  std::lock_guard lock(listeners_mu_);
+  listeners_.push_back(std::move(listener));
+}
+
+// ---- PromptCatalog ----------------------------------------------------------------------------
+
+PromptCatalog::PromptCatalog(std::optional<fs::path> file) : snap_(std::make_shared<PromptSnapshot>()) {
+  if (file) file_.emplace(*file, std::vector<CatalogFile::List>{{{"prompts", "predefined"}}});
+}
+
+Result<std::vector<std::string>> PromptCatalog::load(bool skip_broken) {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> problems;
+  if (!file_) return problems;
+  auto lists = file_->load();
+  if (!lists) return lists.take_error();
+  std::vector<std::shared_ptr<const PromptSpec>> items;
+  size_t i = 0;
+  for (const auto& e : (*lists)[0]) {
+    std::string label = fmt::format("{} predefined[{}]", file_->path().string(), i++);
+    auto p = parse_prompt_spec(e);
+    std::string problem;
+    if (!p) problem = p.error().message;
+    else {
+      for (const auto& other : items) {
+        if (other->name == p->name) problem = fmt::format("a prompt named \"{}\" is defined twice", p->name);
+      }
+    }
+    if (!problem.empty()) {
+      if (!skip_broken) return Error(ErrorKind::InvalidArgument, fmt::format("{}: {}", label, problem));
+      log().error("{}: {} (skipped)", label, problem);
+      problems.push_back(fmt::format("{}: {}", label, problem));
+      continue;
+    }
+    items.push_back(std::make_shared<const PromptSpec>(std::move(*p)));
+  }
+  auto snap = std::make_shared<PromptSnapshot>();
+  snap->items = std::move(items);
+  snap->revision = snapshot()->revision + 1;
+  std::atomic_store(&snap_, std::shared_ptr<const PromptSnapshot>(std::move(snap)));
+  return problems;
+}
+
+void PromptCatalog::publish(std::vector<std::shared_ptr<const PromptSpec>> items, const CatalogChange& change) {
+  auto snap = std::make_shared<PromptSnapshot>();
+  snap->items = std::move(items);
+  snap->revision = snapshot()->revision + 1;
+  std::atomic_store(&snap_, std::shared_ptr<const PromptSnapshot>(std::move(snap)));
+  std::vector<std::function<void(const CatalogChange&)>> ls;
+  {
+    std::lock_guard lock(listeners_mu_);
+    ls = listeners_;
+  }
+  for (auto& l : ls) l(change);
+}
+
+Result<std::shared_ptr<const PromptSpec>> PromptCatalog::add(const json::value& body) {
+  auto p = parse_prompt_spec(body);
+  if (!p) return p.take_error();
+  auto spec = std::make_shared<const PromptSpec>(std::move(*p));
+  std::lock_guard lock(mu_);
+  auto snap = snapshot();
+  if (snap->find(spec->name)) return Error(ErrorKind::AlreadyExists, fmt::format("a prompt named \"{}\" already exists", spec->name));
+  if (file_) {
+    if (auto r = file_->commit([&](const auto& list) { list(0).push_back(spec->raw); }); !r) return r.take_error();
+  }
+  auto items = snap->items;
+  items.push_back(spec);
+  publish(std::move(items), CatalogChange{CatalogChange::Added, spec->name, ""});
+  return std::shared_ptr<const PromptSpec>(spec);
+}
+
+Result<std::shared_ptr<const PromptSpec>> PromptCatalog::update(std::string_view name, const json::value& body) {
+  auto named = body_with_name(body, name, "prompt");
+  if (!named) return named.take_error();
+  auto p = parse_prompt_spec(*named);
+  if (!p) return p.take_error();
+  auto spec = std::make_shared<const PromptSpec>(std::move(*p));
+  std::lock_guard lock(mu_);
+  auto snap = snapshot();
+  if (!snap->find(name)) return Error(ErrorKind::NotFound, fmt::format("no prompt named \"{}\"", name));
+  if (file_) {
+    auto r = file_->commit([&](const auto& list) {
+      for (auto& e : list(0)) {
+        if (same_name(e, name)) e = spec->raw;
+      }
+    });
+    if (!r) return r.take_error();
+  }
+  auto items = snap->items;
+  for (auto& i : items) {
+    if (i->name == name) i = spec;
+  }
+  publish(std::move(items), CatalogChange{CatalogChange::Updated, spec->name, ""});
+  return std::shared_ptr<const PromptSpec>(spec);
+}
+
+Result<std::shared_ptr<const PromptSpec>> PromptCatalog::remove(std::string_view name) {
+  std::lock_guard lock(mu_);
+  auto snap = snapshot();
+  auto old = snap->find(name);
+  if (!old) return Error(ErrorKind::NotFound, fmt::format("no prompt named \"{}\"", name));
+  if (file_) {
+    auto r = file_->commit([&](const auto& list) {
+      auto& l = list(0);
+      for (auto it = l.begin(); it != l.end();) it = same_name(*it, name) ? l.erase(it) : it + 1;
+    });
+    if (!r) return r.take_error();
+  }
+  publish(without(snap->items, name), CatalogChange{CatalogChange::Removed, old->name, ""});
+  return old;
+}
+
+void PromptCatalog::on_change(std::function<void(const CatalogChange&)> listener) {
+  std::lock_guard lock(listeners_mu_);
+  listeners_.push_back(std::move(listener));
+}
+
+}  // namespace wasimancer::registry
