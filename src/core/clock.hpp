@@ -25,6 +25,10 @@ class Deadline {
     return r.count() < 0 ? std::chrono::milliseconds(0) : r;
   }
   Clock::time_point at() const { return at_; }
+  // Moves the deadline later by `d` (for time spent waiting on someone else, e.g. a client).
+  void extend(Clock::duration d) {
+    if (set_) at_ += d;
+  }
 
  private:
   Clock::time_point at_{};

@@ -364,7 +364,10 @@ HostResult mcp_ask(Caller& c, Args a, Results r, bool sampling) {
   auto req = read_handle(s, a[0], sampling ? "sampling request" : "elicitation request", false, &err);
   if (!req) return err;
   s.kernel.free(a[0]);
+  // Time spent waiting on the client (or the user) does not count against the plugin's limit.
+  auto waited_from = Clock::now();
   auto res = sampling ? s.sink->sample(*req) : s.sink->elicit(*req);
+  s.control->deadline.extend(Clock::now() - waited_from);
   if (!res) {
     s.sink->plugin_log(s.plugin->options(), LogLevel::Warn,
                        fmt::format("{} failed: {}", sampling ? "sampling" : "elicitation", res.error().message));

@@ -22,7 +22,7 @@ struct InstanceState {
 
   // Per call; reset by begin_call() (except the HTTP response).
   CallSink* sink = nullptr;
-  const engine::CallControl* control = nullptr;
+  engine::CallControl* control = nullptr;  // the engine reads it at every deadline check
   uint64_t log_bytes = 0;
   std::string captured_stdout;      // fd 1 and 2, kept for the error text of a failed call
   bool fs_attempted = false;        // the guest tried to use the (ungranted) file system
@@ -30,7 +30,7 @@ struct InstanceState {
   int http_status = 0;
   std::vector<std::pair<std::string, std::string>> http_headers;
 
-  void begin_call(CallSink* s, const engine::CallControl* c) {
+  void begin_call(CallSink* s, engine::CallControl* c) {
     sink = s;
     control = c;
     log_bytes = 0;
