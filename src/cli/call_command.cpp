@@ -97,6 +97,7 @@ int run_call(const CallArgs& a) {
     host::CallOutcome out = (*instance)->call(a.function, input);
     if (!out.ok()) {
       fmt::print(stderr, "error ({}): {}\n", to_string(out.error->kind), out.error->message);
+      if (out.note) fmt::print(stderr, "note: {}\n", *out.note);
       return 1;
     }
     std::fwrite(out.output.data(), 1, out.output.size(), stdout);

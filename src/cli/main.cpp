@@ -2,14 +2,17 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/call_command.hpp"
+#include "cli/serve_command.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"wasimancer: an MCP server for Extism WebAssembly plugins"};
   app.require_subcommand(0, 1);
   int exit_code = 0;
   wasimancer::cli::add_call_command(app, &exit_code);
+  CLI::App* serve = wasimancer::cli::add_serve_command(app, &exit_code);
   try {
     app.parse(argc, argv);
+    if (app.get_subcommands().empty()) serve->parse(std::vector<std::string>{});  // `wasimancer` = `wasimancer serve`
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }

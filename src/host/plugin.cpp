@@ -87,7 +87,7 @@ Result<std::shared_ptr<const CompiledPlugin>> CompiledPlugin::load(std::span<con
     return Error(ErrorKind::InvalidModule, msg);
   }
   for (const auto& imp : (*module)->imports()) {
-    if (imp.module == "wasi_snapshot_preview1" && imp.name == "path_open") p->uses_file_system_ = true;
+    if (imp.module == "wasi_snapshot_preview1" && imp.name.rfind("path_", 0) == 0) p->uses_file_system_ = true;
   }
   p->module_ = std::move(*module);
   p->vars_ = std::make_unique<VarStore>(options.limits.max_var_bytes);
@@ -298,7 +298,9 @@ CallOutcome PluginInstance::call(std::string_view function, std::string_view inp
       out.output.assign(bytes->data(), bytes->size());
     }
   }
-  if (out.error) {
+  // The plugin's own error text stays exactly as it set it; host messages get what helps: the
+  // plugin's stdout (TinyGo panics land there) and a note when it looked for files.
+  if (out.error && !error_text) {
     std::string& msg = out.error->message;
     std::string captured = state_->captured_stdout;
     while (!captured.empty() && (captured.back() == '\n' || captured.back() == '\r')) captured.pop_back();
@@ -306,9 +308,10 @@ CallOutcome PluginInstance::call(std::string_view function, std::string_view inp
       if (captured.size() > 4096) captured = captured.substr(0, 4096) + "...";
       msg += "; plugin output: " + captured;
     }
-    if ((state_->fs_attempted || plugin_->uses_file_system()) && msg.find("file system access") == std::string::npos) {
-      msg += " (note: plugins have no file system access on this server)";
-    }
+  }
+  if (out.error && (state_->fs_attempted || plugin_->uses_file_system()) &&
+      out.error->message.find("file system access") == std::string::npos) {
+    out.note = "the plugin uses WASI file functions, and plugins have no file system access on this server";
   }
   return out;
 }

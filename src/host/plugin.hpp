@@ -36,8 +36,9 @@ struct PluginLimits {
   static constexpr uint64_t kDefaultMaxVarBytes = 1ull << 20;          // 1 MiB (maxVarBytes)
   static constexpr uint64_t kDefaultMaxLogBytes = 1ull << 20;          // 1 MiB per call (maxLogBytes)
 
-  // Pages of 64 KiB that the plugin memory may grow to; the kernel memory (input, output,
-  // logs, HTTP bodies) is capped at the same size.
+  // Memory limit in 64 KiB pages, with Extism's meaning: a module whose initial memory is
+  // larger cannot start, and the plugin memory may then grow by up to this many pages. The
+  // kernel memory (input, output, logs, HTTP bodies) is capped at this size too.
   uint32_t max_pages = kDefaultMaxPages;
   // Wall-clock limit of one call (and of instantiation); 0 means no limit.
   uint32_t timeout_ms = kDefaultTimeoutMs;
@@ -83,6 +84,9 @@ struct CallOutcome {
   // Set when the call failed: PluginError (error_set, non-zero rc or exit code), Trap,
   // Timeout, OutOfMemory or HostError.
   std::optional<Error> error;
+  // Advice for a failed call that the error text itself does not give (the plugin's own error
+  // text is never altered): e.g. that plugins have no file system access.
+  std::optional<std::string> note;
 
   bool ok() const { return !error.has_value(); }
 };

@@ -101,7 +101,7 @@ const char* kContentTypes[] = {"text", "image", "audio", "resource", "resource_l
 // The result of a tools/call from what the plugin returned.
 json::object tool_result(const host::CallOutcome& out, const registry::FunctionSpec& fn, const std::string& version) {
   VersionFeatures f = features_of(version);
-  if (!out.ok()) return text_result(out.error->message, true);
+  if (!out.ok()) return text_result(out.note ? out.error->message + "\n(note: " + *out.note + ")" : out.error->message, true);
   if (fn.mcp_output) {
     boost::system::error_code ec;
     json::value v = json::parse(to_valid_utf8(out.output), ec);

@@ -112,6 +112,16 @@ void Session::detach_stream(const Outbound* stream) {
   if (stream_.get() == stream) stream_.reset();
 }
 
+std::shared_ptr<Outbound> Session::stream() const {
+  std::lock_guard lock(mu_);
+  return stream_;
+}
+
+void Session::set_protocol_version(std::string version) {
+  std::lock_guard lock(mu_);
+  version_ = std::move(version);
+}
+
 bool Session::has_stream() const {
   std::lock_guard lock(mu_);
   return stream_ && stream_->is_open();

@@ -49,6 +49,8 @@ class Session {
   enum class Kind { Streamable, Legacy, Stdio, Stateless };
 
   Session(std::string id, Kind kind, std::string protocol_version);
+  // For stateless requests: the version named by the MCP-Protocol-Version header.
+  void set_protocol_version(std::string version);
 
   const std::string& id() const { return id_; }
   Kind kind() const { return kind_; }
@@ -76,6 +78,7 @@ class Session {
   bool attach_stream(std::shared_ptr<Outbound> stream);
   void detach_stream(const Outbound* stream);
   bool has_stream() const;
+  std::shared_ptr<Outbound> stream() const;
   // Sends a server-initiated notification on the standalone stream, queued (bounded) until the
   // session is initialized and has a stream.
   void notify(json::object message);

@@ -1,0 +1,299 @@
+#include "admin/admin_api.hpp"
+
+#include <chrono>
+
+#include <boost/json.hpp>
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include "admin/multipart.hpp"
+#include "core/crypto.hpp"
+#include "core/log.hpp"
+
+namespace wasimancer::admin {
+
+namespace json = boost::json;
+
+namespace {
+
+struct Route {
+  http::verb method;
+  std::string path;   // without the trailing /:name
+  bool has_name;
+};
+
+std::string lower(std::string_view s) {
+  std::string o(s);
+  for (auto& c : o) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return o;
+}
+
+std::string url_decode(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out.push_back(static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16)));
+      i += 2;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+struct Parsed {
+  std::string base;  // e.g. "/remove-plugin"
+  std::string name;  // the :name segment, decoded ("" if none)
+  bool has_name = false;
+  std::optional<std::string> dir;
+};
+
+Parsed parse(std::string_view target) {
+  Parsed p;
+  auto q = target.find('?');
+  std::string_view path = target.substr(0, q);
+  if (q != std::string_view::npos) {
+    std::string_view query = target.substr(q + 1);
+    while (!query.empty()) {
+      auto amp = query.find('&');
+      std::string_view kv = query.substr(0, amp);
+      auto eq = kv.find('=');
+      if (url_decode(kv.substr(0, eq)) == "dir") p.dir = eq == std::string_view::npos ? "" : url_decode(kv.substr(eq + 1));
+      if (amp == std::string_view::npos) break;
+      query.remove_prefix(amp + 1);
+    }
+  }
+  auto slash = path.find('/', 1);
+  p.base = std::string(path.substr(0, slash));
+  if (slash != std::string_view::npos) {
+    p.has_name = true;
+    p.name = url_decode(path.substr(slash + 1));
+  }
+  return p;
+}
+
+const std::vector<std::pair<std::string, http::verb>>& routes() {
+  static const std::vector<std::pair<std::string, http::verb>> r = {
+      {"/upload-plugin", http::verb::post},   {"/update-plugin", http::verb::put},    {"/remove-plugin", http::verb::delete_},
+      {"/plugins", http::verb::get},          {"/add-resource", http::verb::post},    {"/update-resource", http::verb::put},
+      {"/remove-resource", http::verb::delete_}, {"/add-prompt", http::verb::post},   {"/update-prompt", http::verb::put},
+      {"/remove-prompt", http::verb::delete_}};
+  return r;
+}
+
+Response json_response(http::status status, const json::value& body, unsigned version = 11) {
+  Response res{status, version};
+  res.set(http::field::content_type, "application/json; charset=utf-8");
+  res.body() = json::serialize(body);
+  return res;
+}
+
+Response error_response(http::status status, std::string_view message) {
+  return json_response(status, json::object{{"error", message}});
+}
+
+http::status status_of(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::InvalidArgument:
+    case ErrorKind::InvalidModule: return http::status::bad_request;
+    case ErrorKind::NotFound: return http::status::not_found;
+    case ErrorKind::AlreadyExists: return http::status::conflict;
+    default: return http::status::internal_server_error;
+  }
+}
+
+Response error_response(const Error& e) {
+  if (status_of(e.kind) == http::status::internal_server_error) log().error("admin request failed: {}", e.message);
+  return error_response(status_of(e.kind), e.message);
+}
+
+bool is_upload(const std::string& base) { return base == "/upload-plugin" || base == "/update-plugin"; }
+
+Result<json::value> json_body(const Request& req) {
+  std::string ctype = lower(req[http::field::content_type]);
+  if (ctype.rfind("application/json", 0) != 0) {
+    return Error(ErrorKind::InvalidArgument, "Content-Type must be application/json");
+  }
+  boost::system::error_code ec;
+  json::value v = json::parse(req.body(), ec);
+  if (ec) return Error(ErrorKind::InvalidArgument, fmt::format("the body is not valid JSON: {}", ec.message()));
+  return v;
+}
+
+}  // namespace
+
+AdminApi::AdminApi(registry::PluginManager& plugins, registry::Registry& registry, registry::ResourceCatalog& resources,
+                   registry::PromptCatalog& prompts, WorkerPool& workers, AdminConfig config)
+    : plugins_(plugins), registry_(registry), resources_(resources), prompts_(prompts), workers_(workers),
+      config_(std::move(config)) {}
+
+bool AdminApi::matches(const Header& header) const {
+  Parsed p = parse(header.target());
+  for (const auto& [path, verb] : routes()) {
+    if (p.base == path) return true;
+  }
+  return false;
+}
+
+std::optional<Response> AdminApi::check(const Header& header) const {
+  std::string_view auth = header[http::field::authorization];
+  bool ok = auth.size() > 7 && lower(auth.substr(0, 7)) == "bearer " && constant_time_equal(auth.substr(7), config_.token);
+  if (!ok) {
+    return error_response(http::status::forbidden, auth.empty() ? "the admin API needs Authorization: Bearer <WASIMANCER_ADMIN_TOKEN>"
+                                                                 : "the admin token is not valid");
+  }
+  Parsed p = parse(header.target());
+  bool method_ok = false;
+  for (const auto& [path, verb] : routes()) {
+    if (p.base == path && header.method() == verb) method_ok = true;
+  }
+  if (!method_ok) {
+    Response res = error_response(http::status::method_not_allowed, fmt::format("{} does not accept {}", p.base, std::string(header.method_string())));
+    return res;
+  }
+  uint64_t limit = body_limit(header);
+  auto len = header[http::field::content_length];
+  if (!len.empty()) {
+    try {
+      if (std::stoull(std::string(len)) > limit) {
+        return error_response(http::status::payload_too_large, fmt::format("the request is larger than the limit of {} bytes", limit));
+      }
+    } catch (...) {
+      return error_response(http::status::bad_request, "invalid Content-Length");
+    }
+  }
+  return std::nullopt;
+}
+
+uint64_t AdminApi::body_limit(const Header& header) const {
+  // The multipart envelope adds a little to the file itself.
+  return is_upload(parse(header.target()).base) ? config_.max_upload_bytes + 64 * 1024 : config_.max_json_bytes;
+}
+
+void AdminApi::handle(Request request, std::function<void(Response)> done) {
+  workers_.post([this, req = std::move(request), done = std::move(done)] {
+    Response res;
+    try {
+      res = serve(req);
+    } catch (const std::exception& e) {
+      log().error("admin request {} failed: {}", std::string(req.target()), e.what());
+      res = error_response(http::status::internal_server_error, "internal error");
+    }
+    done(std::move(res));
+  });
+}
+
+Response AdminApi::serve(const Request& req) {
+  if (auto early = check(req)) return *early;
+  Parsed p = parse(req.target());
+  const std::string& b = p.base;
+  auto need_name = [&](std::string_view what) -> std::optional<Response> {
+    if (!p.has_name || p.name.empty()) return error_response(http::status::bad_request, fmt::format("the {} name is missing from the URL", what));
+    return std::nullopt;
+  };
+
+  if (b == "/upload-plugin") return upload(req, false, p.dir);
+  if (b == "/update-plugin") return upload(req, true, p.dir);
+  if (b == "/plugins") return list_plugins(req, p.has_name ? p.name : "");
+  if (b == "/remove-plugin") {
+    if (auto e = need_name("plugin")) return *e;
+    auto r = plugins_.remove(p.name);
+    if (!r) return error_response(r.error());
+    return json_response(http::status::ok, json::object{{"message", "🙂 Plugin removed successfully"}});
+  }
+  if (b == "/add-resource" || b == "/update-resource") {
+    bool updating = b == "/update-resource";
+    if (updating) {
+      if (auto e = need_name("resource")) return *e;
+    }
+    auto body = json_body(req);
+    if (!body) return error_response(body.error());
+    auto r = updating ? resources_.update(p.name, *body) : resources_.add(*body);
+    if (!r) return error_response(r.error());
+    return json_response(http::status::ok,
+                         json::object{{"message", fmt::format("🎉 Resource {} {} successfully", (*r)->name, updating ? "updated" : "added")},
+                                      {"resource", (*r)->raw}});
+  }
+  if (b == "/remove-resource") {
+    if (auto e = need_name("resource")) return *e;
+    auto r = resources_.remove(p.name);
+    if (!r) return error_response(r.error());
+    return json_response(http::status::ok, json::object{{"message", fmt::format("🙂 Resource {} removed successfully", p.name)},
+                                                        {"type", (*r)->dynamic ? "dynamic" : "static"}});
+  }
+  if (b == "/add-prompt" || b == "/update-prompt") {
+    bool updating = b == "/update-prompt";
+    if (updating) {
+      if (auto e = need_name("prompt")) return *e;
+    }
+    auto body = json_body(req);
+    if (!body) return error_response(body.error());
+    auto r = updating ? prompts_.update(p.name, *body) : prompts_.add(*body);
+    if (!r) return error_response(r.error());
+    return json_response(http::status::ok,
+                         json::object{{"message", fmt::format("🎉 Prompt {} {} successfully", (*r)->name, updating ? "updated" : "added")},
+                                      {"prompt", (*r)->raw}});
+  }
+  if (b == "/remove-prompt") {
+    if (auto e = need_name("prompt")) return *e;
+    auto r = prompts_.remove(p.name);
+    if (!r) return error_response(r.error());
+    return json_response(http::status::ok, json::object{{"message", fmt::format("🙂 Prompt {} removed successfully", p.name)}});
+  }
+  return error_response(http::status::not_found, "no such admin route");
+}
+
+Response AdminApi::upload(const Request& req, bool replacing, const std::optional<std::string>& dir) {
+  auto parts = parse_multipart(req[http::field::content_type], req.body());
+  if (!parts) return error_response(parts.error());
+  const FormPart* wasm = nullptr;
+  const FormPart* data = nullptr;
+  for (const auto& part : *parts) {
+    if (part.name == "wasmFile") wasm = &part;
+    if (part.name == "pluginData") data = &part;
+  }
+  if (!wasm) return error_response(http::status::bad_request, "the wasmFile part is missing (curl -F \"wasmFile=@plugin.wasm\")");
+  if (wasm->filename.empty()) return error_response(http::status::bad_request, "wasmFile must be a file upload (curl -F \"wasmFile=@plugin.wasm\")");
+  if (!data) return error_response(http::status::bad_request, "the pluginData part is missing (curl -F \"pluginData=<JSON>\")");
+  if (wasm->data.size() > config_.max_upload_bytes) {
+    return error_response(http::status::payload_too_large, fmt::format("the wasm file is larger than the limit of {} bytes", config_.max_upload_bytes));
+  }
+  registry::UploadRequest up{data->data, wasm->filename, wasm->data, dir};
+  auto r = replacing ? plugins_.update(up) : plugins_.publish(up);
+  if (!r) return error_response(r.error());
+  json::object body{{"message", "🎉 File uploaded successfully"}, {"filePath", r->file_path}, {"metadata", r->metadata}};
+  if (r->note) body["note"] = *r->note;
+  return json_response(http::status::ok, body);
+}
+
+Response AdminApi::list_plugins(const Request&, const std::string& name) {
+  auto snap = registry_.snapshot();
+  auto describe = [](const registry::PluginVersion& v) {
+    json::array fns;
+    for (const auto& f : v.spec.functions) {
+      fns.push_back(json::object{{"tool", f.tool_name}, {"function", f.function}, {"description", f.description}});
+    }
+    return json::object{{"name", v.spec.name},
+                        {"version", v.spec.version},
+                        {"description", v.spec.description},
+                        {"path", v.spec.path},
+                        {"file", v.file.generic_string()},
+                        {"sha256", v.sha256},
+                        {"size", v.plugin->module().original_size()},
+                        {"tier", v.pool.tier()},
+                        {"functions", std::move(fns)},
+                        {"instances", json::object{{"idle", v.pool.idle()}, {"created", v.pool.created()}}},
+                        {"loadedAt", fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(std::chrono::system_clock::to_time_t(v.loaded_at)))}};
+  };
+  if (!name.empty()) {
+    auto v = snap->find_plugin(name);
+    if (!v) return error_response(http::status::not_found, fmt::format("no plugin named \"{}\" is loaded", name));
+    return json_response(http::status::ok, describe(*v));
+  }
+  json::array list;
+  for (const auto& v : snap->plugins()) list.push_back(describe(*v));
+  return json_response(http::status::ok, json::object{{"plugins", std::move(list)}});
+}
+
+}  // namespace wasimancer::admin

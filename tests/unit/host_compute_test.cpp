@@ -1,0 +1,124 @@
+// Pure computation through compute.wasm (tests/plugins/README.md): the interpreter computes the
+// same values as native code (compute_core.h is shared with the benchmark).
+#include <gtest/gtest.h>
+
+#include <span>
+#include <string>
+
+#include "../plugins/src/compute_core.h"
+#include "core/files.hpp"
+#include "host/plugin.hpp"
+#include "paths.hpp"
+
+using namespace wasimancer;
+using namespace wasimancer::host;
+
+namespace {
+
+std::shared_ptr<const CompiledPlugin> load_plugin(const std::string& name, PluginOptions opts = {}) {
+  auto bytes = read_file(test::test_plugin(name));
+  EXPECT_TRUE(bytes.ok()) << test::test_plugin(name);
+  if (!bytes.ok()) return nullptr;
+  const std::string& b = *bytes;
+  opts.name = name;
+  auto p = CompiledPlugin::load(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(b.data()), b.size()), opts);
+  EXPECT_TRUE(p.ok()) << name << ": " << p.error().message;
+  return p.ok() ? *p : nullptr;
+}
+
+std::unique_ptr<PluginInstance> make_instance(const std::shared_ptr<const CompiledPlugin>& plugin) {
+  if (!plugin) return nullptr;
+  auto inst = PluginInstance::create(plugin);
+  EXPECT_TRUE(inst.ok()) << inst.error().message;
+  return inst.ok() ? std::move(*inst) : nullptr;
+}
+
+std::string describe(const CallOutcome& r) {
+  std::string s = "rc=" + std::to_string(r.rc) + " output=[" + r.output.substr(0, 200) + "]";
+  if (r.error) s += " error(" + std::string(to_string(r.error->kind)) + ")=[" + r.error->message + "]";
+  return s;
+}
+
+#define EXPECT_OUT(outcome, expected)                 \
+  do {                                                \
+    const CallOutcome& o_ = (outcome);                \
+    EXPECT_TRUE(o_.ok()) << describe(o_);             \
+    EXPECT_EQ(o_.rc, 0) << describe(o_);              \
+    EXPECT_EQ(o_.output, (expected)) << describe(o_); \
+  } while (0)
+
+#define EXPECT_PLUGIN_ERR(outcome, text)                               \
+  do {                                                                 \
+    const CallOutcome& o_ = (outcome);                                 \
+    ASSERT_TRUE(o_.error.has_value()) << describe(o_);                 \
+    EXPECT_EQ(o_.error->kind, ErrorKind::PluginError) << describe(o_); \
+    EXPECT_EQ(o_.error->message, (text)) << describe(o_);              \
+    EXPECT_EQ(o_.rc, 1) << describe(o_);                               \
+  } while (0)
+
+class Compute : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    plugin = load_plugin("compute");
+    ASSERT_TRUE(plugin);
+    inst = make_instance(plugin);
+    ASSERT_TRUE(inst);
+  }
+  std::shared_ptr<const CompiledPlugin> plugin;
+  std::unique_ptr<PluginInstance> inst;
+};
+
+}  // namespace
+
+TEST_F(Compute, FibDocumentedValues) {
+  EXPECT_OUT(inst->call("fib", ""), "6765");
+  EXPECT_OUT(inst->call("fib", "0"), "0");
+  EXPECT_OUT(inst->call("fib", "1"), "1");
+  EXPECT_OUT(inst->call("fib", "2"), "1");
+  EXPECT_OUT(inst->call("fib", "10"), "55");
+  EXPECT_OUT(inst->call("fib", " 20\n"), "6765");
+  EXPECT_OUT(inst->call("fib", "30"), "832040");
+}
+
+TEST_F(Compute, FibMatchesNative) {
+  for (uint32_t n = 0; n <= 22; ++n) {
+    SCOPED_TRACE(n);
+    EXPECT_OUT(inst->call("fib", std::to_string(n)), std::to_string(compute_fib(n)));
+  }
+}
+
+TEST_F(Compute, FibOutOfRange) {
+  EXPECT_PLUGIN_ERR(inst->call("fib", "94"), "fib: n must be 0..93");
+  EXPECT_PLUGIN_ERR(inst->call("fib", "-1"), "fib: n must be 0..93");
+  // Invalid input gives the default.
+  EXPECT_OUT(inst->call("fib", "twenty"), "6765");
+}
+
+TEST_F(Compute, SumLoopDocumentedValues) {
+  EXPECT_OUT(inst->call("sum_loop", ""), "584144992");
+  EXPECT_OUT(inst->call("sum_loop", "10"), "285");
+  EXPECT_OUT(inst->call("sum_loop", "0"), "0");
+  EXPECT_OUT(inst->call("sum_loop", "1"), "0");
+  EXPECT_OUT(inst->call("sum_loop", "+3"), "5");
+}
+
+TEST_F(Compute, SumLoopMatchesNativeIncludingWraparound) {
+  // 2,000,000 squares overflow 2^32 many times.
+  for (uint32_t n : {100u, 65536u, 65537u, 2000000u}) {
+    SCOPED_TRACE(n);
+    EXPECT_OUT(inst->call("sum_loop", std::to_string(n)), std::to_string(compute_sum_squares(n)));
+  }
+}
+
+TEST_F(Compute, SumLoopOutOfRange) {
+  EXPECT_PLUGIN_ERR(inst->call("sum_loop", "4294967296"), "sum_loop: n must be 0..4294967295");
+  EXPECT_PLUGIN_ERR(inst->call("sum_loop", "-5"), "sum_loop: n must be 0..4294967295");
+}
+
+TEST_F(Compute, RepeatedCallsAreStable) {
+  for (int k = 0; k < 5; ++k) {
+    EXPECT_OUT(inst->call("fib", "15"), "610");
+    EXPECT_OUT(inst->call("sum_loop", "10"), "285");
+  }
+  EXPECT_TRUE(inst->reusable());
+}

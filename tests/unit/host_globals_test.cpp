@@ -1,0 +1,150 @@
+// Instance lifecycle (extism-abi.md §2.1, §2.7): guest globals live as long as the instance,
+// _initialize runs exactly once, start sections run at instantiation, _start is never called
+// implicitly and an explicit _start makes the instance non-reusable. Plugins: globals.wasm,
+// start_ok.wasm, exported_start.wasm, version_a.wasm and version_b.wasm (tests/plugins/README.md).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <span>
+#include <string>
+
+#include "core/files.hpp"
+#include "host/plugin.hpp"
+#include "paths.hpp"
+
+using namespace wasimancer;
+using namespace wasimancer::host;
+
+namespace {
+
+std::shared_ptr<const CompiledPlugin> load_plugin(const std::string& name, PluginOptions opts = {}) {
+  auto bytes = read_file(test::test_plugin(name));
+  EXPECT_TRUE(bytes.ok()) << test::test_plugin(name);
+  if (!bytes.ok()) return nullptr;
+  const std::string& b = *bytes;
+  opts.name = name;
+  auto p = CompiledPlugin::load(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(b.data()), b.size()), opts);
+  EXPECT_TRUE(p.ok()) << name << ": " << p.error().message;
+  return p.ok() ? *p : nullptr;
+}
+
+std::unique_ptr<PluginInstance> make_instance(const std::shared_ptr<const CompiledPlugin>& plugin) {
+  if (!plugin) return nullptr;
+  auto inst = PluginInstance::create(plugin);
+  EXPECT_TRUE(inst.ok()) << inst.error().message;
+  return inst.ok() ? std::move(*inst) : nullptr;
+}
+
+std::string describe(const CallOutcome& r) {
+  std::string s = "rc=" + std::to_string(r.rc) + " output=[" + r.output.substr(0, 200) + "]";
+  if (r.error) s += " error(" + std::string(to_string(r.error->kind)) + ")=[" + r.error->message + "]";
+  return s;
+}
+
+#define EXPECT_OUT(outcome, expected)                 \
+  do {                                                \
+    const CallOutcome& o_ = (outcome);                \
+    EXPECT_TRUE(o_.ok()) << describe(o_);             \
+    EXPECT_EQ(o_.rc, 0) << describe(o_);              \
+    EXPECT_EQ(o_.output, (expected)) << describe(o_); \
+  } while (0)
+
+}  // namespace
+
+TEST(HostGlobals, CounterIncrementsOnOneInstance) {
+  auto p = load_plugin("globals");
+  ASSERT_TRUE(p);
+  auto i = make_instance(p);
+  ASSERT_TRUE(i);
+  for (int n = 1; n <= 5; ++n) EXPECT_OUT(i->call("counter", ""), std::to_string(n));
+  EXPECT_TRUE(i->reusable());
+}
+
+TEST(HostGlobals, CounterRestartsOnANewInstance) {
+  auto p = load_plugin("globals");
+  ASSERT_TRUE(p);
+  auto a = make_instance(p);
+  ASSERT_TRUE(a);
+  EXPECT_OUT(a->call("counter", ""), "1");
+  EXPECT_OUT(a->call("counter", ""), "2");
+  auto b = make_instance(p);
+  ASSERT_TRUE(b);
+  EXPECT_OUT(b->call("counter", ""), "1");
+  // The instances are independent.
+  EXPECT_OUT(a->call("counter", ""), "3");
+  EXPECT_OUT(b->call("counter", ""), "2");
+}
+
+TEST(HostGlobals, InitializeRunsExactlyOnce) {
+  auto p = load_plugin("globals");
+  ASSERT_TRUE(p);
+  auto i = make_instance(p);
+  ASSERT_TRUE(i);
+  // "0": _initialize never ran; "84": it ran twice.
+  EXPECT_OUT(i->call("ctor_ran", ""), "42");
+  EXPECT_OUT(i->call("counter", ""), "1");
+  EXPECT_OUT(i->call("ctor_ran", ""), "42");
+  auto j = make_instance(p);
+  ASSERT_TRUE(j);
+  EXPECT_OUT(j->call("ctor_ran", ""), "42");
+}
+
+TEST(HostGlobals, LifecycleExportsAreNotPluginFunctions) {
+  auto p = load_plugin("globals");
+  ASSERT_TRUE(p);
+  auto fns = p->plugin_functions();
+  std::sort(fns.begin(), fns.end());
+  EXPECT_EQ(fns, (std::vector<std::string>{"counter", "ctor_ran"}));
+}
+
+TEST(HostGlobals, StartSectionRunsAtInstantiation) {
+  auto p = load_plugin("start_ok");
+  ASSERT_TRUE(p);
+  auto i = make_instance(p);
+  ASSERT_TRUE(i);
+  // rc 1 would mean the start function did not run.
+  EXPECT_OUT(i->call("run", ""), "");
+  EXPECT_OUT(i->call("run", ""), "");
+}
+
+TEST(HostGlobals, ExportedStartIsNeverCalledImplicitly) {
+  auto p = load_plugin("exported_start");
+  ASSERT_TRUE(p);
+  auto i = make_instance(p);
+  ASSERT_TRUE(i);
+  EXPECT_OUT(i->call("run", ""), "started=0");
+  EXPECT_OUT(i->call("run", ""), "started=0");
+  EXPECT_TRUE(i->reusable());
+  auto fns = p->plugin_functions();
+  EXPECT_EQ(fns, std::vector<std::string>{"run"});
+}
+
+TEST(HostGlobals, ExplicitStartMakesTheInstanceNotReusable) {
+  auto p = load_plugin("exported_start");
+  ASSERT_TRUE(p);
+  auto i = make_instance(p);
+  ASSERT_TRUE(i);
+  EXPECT_OUT(i->call("run", ""), "started=0");
+  // An explicit call is allowed: _start is ()->().
+  EXPECT_TRUE(p->check_function("_start").ok());
+  EXPECT_OUT(i->call("_start", ""), "started");
+  // As Extism, the next call must see a fresh instance: the owner discards this one.
+  EXPECT_FALSE(i->reusable());
+  auto rebuilt = make_instance(p);
+  ASSERT_TRUE(rebuilt);
+  EXPECT_OUT(rebuilt->call("run", ""), "started=0");
+  EXPECT_TRUE(rebuilt->reusable());
+}
+
+TEST(HostGlobals, VersionsAreDistinctPlugins) {
+  auto a = load_plugin("version_a");
+  auto b = load_plugin("version_b");
+  ASSERT_TRUE(a && b);
+  auto ia = make_instance(a);
+  auto ib = make_instance(b);
+  ASSERT_TRUE(ia && ib);
+  EXPECT_OUT(ia->call("whoami", ""), "{\"version\":\"a\"}");
+  EXPECT_OUT(ib->call("whoami", ""), "{\"version\":\"b\"}");
+  EXPECT_OUT(ia->call("rollDice", "{\"numFaces\":6}"), "A");
+  EXPECT_OUT(ib->call("rollDice", ""), "B");
+}

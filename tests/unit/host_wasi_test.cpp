@@ -1,0 +1,221 @@
+// The WASI preview1 subset (extism-abi.md §3) through wasi.wasm (tests/plugins/README.md):
+// stdout/stderr captured through a CallSink, random, clocks, args/env, exit codes and proc_exit,
+// and the file system that is never granted.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <set>
+#include <span>
+#include <string>
+
+#include "core/files.hpp"
+#include "host/plugin.hpp"
+#include "paths.hpp"
+
+using namespace wasimancer;
+using namespace wasimancer::host;
+
+namespace {
+
+std::shared_ptr<const CompiledPlugin> load_plugin(const std::string& name, PluginOptions opts = {}) {
+  auto bytes = read_file(test::test_plugin(name));
+  EXPECT_TRUE(bytes.ok()) << test::test_plugin(name);
+  if (!bytes.ok()) return nullptr;
+  const std::string& b = *bytes;
+  opts.name = name;
+  auto p = CompiledPlugin::load(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(b.data()), b.size()), opts);
+  EXPECT_TRUE(p.ok()) << name << ": " << p.error().message;
+  return p.ok() ? *p : nullptr;
+}
+
+std::unique_ptr<PluginInstance> make_instance(const std::shared_ptr<const CompiledPlugin>& plugin) {
+  if (!plugin) return nullptr;
+  auto inst = PluginInstance::create(plugin);
+  EXPECT_TRUE(inst.ok()) << inst.error().message;
+  return inst.ok() ? std::move(*inst) : nullptr;
+}
+
+std::string describe(const CallOutcome& r) {
+  std::string s = "rc=" + std::to_string(r.rc) + " output=[" + r.output.substr(0, 200) + "]";
+  if (r.error) s += " error(" + std::string(to_string(r.error->kind)) + ")=[" + r.error->message + "]";
+  return s;
+}
+
+#define EXPECT_OUT(outcome, expected)                 \
+  do {                                                \
+    const CallOutcome& o_ = (outcome);                \
+    EXPECT_TRUE(o_.ok()) << describe(o_);             \
+    EXPECT_EQ(o_.rc, 0) << describe(o_);              \
+    EXPECT_EQ(o_.output, (expected)) << describe(o_); \
+  } while (0)
+
+class StdioSink : public CallSink {
+ public:
+  void plugin_stdout(const PluginOptions& plugin, int fd, std::string_view text) override {
+    EXPECT_EQ(plugin.name, "wasi");
+    (fd == 1 ? out : fd == 2 ? err : other) += std::string(text);
+  }
+  void plugin_log(const PluginOptions&, LogLevel, std::string_view message) override { logs += std::string(message); }
+  std::string out, err, other, logs;
+};
+
+CallOptions with_sink(CallSink* sink) {
+  CallOptions o;
+  o.sink = sink;
+  return o;
+}
+
+class Wasi : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    plugin = load_plugin("wasi");
+    ASSERT_TRUE(plugin);
+    // _initialize runs wasi-libc's preopen scan: it must see EBADF, or it calls proc_exit(71).
+    inst = make_instance(plugin);
+    ASSERT_TRUE(inst);
+  }
+  std::shared_ptr<const CompiledPlugin> plugin;
+  std::unique_ptr<PluginInstance> inst;
+};
+
+bool is_lower_hex(const std::string& s) { return s.find_first_not_of("0123456789abcdef") == std::string::npos; }
+
+}  // namespace
+
+TEST_F(Wasi, PrintGoesToStdout) {
+  StdioSink sink;
+  EXPECT_OUT(inst->call("print", "hello wasi", with_sink(&sink)), "");
+  EXPECT_EQ(sink.out, "printed: hello wasi\n");
+  EXPECT_EQ(sink.err, "");
+  EXPECT_EQ(sink.other, "");
+  // Again on the same instance: stdio keeps working and nothing is repeated.
+  StdioSink sink2;
+  EXPECT_OUT(inst->call("print", "second", with_sink(&sink2)), "");
+  EXPECT_EQ(sink2.out, "printed: second\n");
+}
+
+TEST_F(Wasi, PrintStderrGoesToStderr) {
+  StdioSink sink;
+  EXPECT_OUT(inst->call("print_stderr", "oops", with_sink(&sink)), "");
+  EXPECT_EQ(sink.err, "stderr: oops\n");
+  EXPECT_EQ(sink.out, "");
+}
+
+TEST_F(Wasi, DefaultSinkAcceptsStdout) { EXPECT_OUT(inst->call("print", "to the server log"), ""); }
+
+TEST_F(Wasi, StdoutCountsAgainstTheLogLimit) {
+  PluginOptions o;
+  o.limits.max_log_bytes = 64;
+  auto p = load_plugin("wasi", o);
+  ASSERT_TRUE(p);
+  auto i = make_instance(p);
+  ASSERT_TRUE(i);
+  StdioSink sink;
+  EXPECT_OUT(i->call("print", "short", with_sink(&sink)), "");
+  auto r = i->call("print", std::string(200, 'y'), with_sink(&sink));
+  ASSERT_FALSE(r.ok()) << describe(r);
+  EXPECT_EQ(r.error->kind, ErrorKind::HostError) << describe(r);
+  EXPECT_NE(r.error->message.find("log limit exceeded"), std::string::npos) << describe(r);
+}
+
+TEST_F(Wasi, FailWithStdoutShowsTheOutputInTheError) {
+  StdioSink sink;
+  auto r = inst->call("fail_with_stdout", "", with_sink(&sink));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(r.error->kind, ErrorKind::PluginError);
+  EXPECT_EQ(r.error->message.rfind("Returned non-zero exit code: 1; plugin output: something went wrong", 0), 0u)
+      << r.error->message;
+  EXPECT_EQ(sink.out, "something went wrong\n");
+  // The captured stdout belongs to that call only.
+  StdioSink sink2;
+  EXPECT_OUT(inst->call("print", "fine", with_sink(&sink2)), "");
+}
+
+TEST_F(Wasi, CapturedStdoutIsPerCall) {
+  StdioSink sink;
+  EXPECT_OUT(inst->call("print", "earlier call", with_sink(&sink)), "");
+  auto r = inst->call("exit_code", "5", with_sink(&sink));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error->message.find("earlier call"), std::string::npos) << r.error->message;
+}
+
+TEST_F(Wasi, RandomDiffersBetweenCalls) {
+  std::set<std::string> seen;
+  for (int k = 0; k < 3; ++k) {
+    auto r = inst->call("random", "");
+    ASSERT_TRUE(r.ok()) << describe(r);
+    EXPECT_EQ(r.output.size(), 64u) << r.output;
+    EXPECT_TRUE(is_lower_hex(r.output)) << r.output;
+    EXPECT_NE(r.output, std::string(64, '0'));
+    seen.insert(r.output);
+  }
+  EXPECT_EQ(seen.size(), 3u);
+  // A second instance does not repeat the first one's bytes either.
+  auto other = make_instance(plugin);
+  ASSERT_TRUE(other);
+  auto r = other->call("random", "");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(seen.count(r.output), 0u);
+}
+
+TEST_F(Wasi, Clock) {
+  auto r = inst->call("clock", "");
+  ASSERT_TRUE(r.ok()) << describe(r);
+  const std::string prefix = "{\"realtime\":", suffix = ",\"monotonic\":\"ok\"}";
+  ASSERT_EQ(r.output.rfind(prefix, 0), 0u) << r.output;
+  ASSERT_GT(r.output.size(), prefix.size() + suffix.size()) << r.output;
+  ASSERT_EQ(r.output.substr(r.output.size() - suffix.size()), suffix) << r.output;
+  std::string secs = r.output.substr(prefix.size(), r.output.size() - prefix.size() - suffix.size());
+  ASSERT_EQ(secs.find_first_not_of("0123456789"), std::string::npos) << secs;
+  long long now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  EXPECT_LE(std::llabs(std::stoll(secs) - now), 60) << secs << " vs " << now;
+}
+
+TEST_F(Wasi, NoArgsNoEnv) { EXPECT_OUT(inst->call("args_env", ""), "{\"argc\":0,\"envc\":0}"); }
+
+TEST_F(Wasi, ExitZeroIsSuccessWithOutput) {
+  for (const char* fn : {"exit_code", "proc_exit"}) {
+    for (const char* in : {"0", ""}) {
+      SCOPED_TRACE(std::string(fn) + "(" + in + ")");
+      auto i = make_instance(plugin);
+      ASSERT_TRUE(i);
+      EXPECT_OUT(i->call(fn, in), "bye");
+      // proc_exit leaves the guest unwound mid-call: the owner should rebuild the instance.
+      EXPECT_FALSE(i->reusable());
+    }
+  }
+}
+
+TEST_F(Wasi, NonZeroExitIsAFailureWithThatCode) {
+  for (const char* fn : {"exit_code", "proc_exit"}) {
+    SCOPED_TRACE(fn);
+    auto i = make_instance(plugin);
+    ASSERT_TRUE(i);
+    auto r = i->call(fn, "3");
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.rc, 3);
+    EXPECT_EQ(r.error->kind, ErrorKind::PluginError);
+    EXPECT_EQ(r.error->message.rfind("the plugin exited with code 3", 0), 0u) << r.error->message;
+    EXPECT_EQ(r.output, "");
+    EXPECT_FALSE(i->reusable());
+  }
+}
+
+TEST_F(Wasi, ErrorWinsOverProcExitZero) {
+  auto r = inst->call("exit_after_error", "");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error->kind, ErrorKind::PluginError);
+  EXPECT_EQ(r.error->message, "exit after error");
+  EXPECT_EQ(r.output, "");
+}
+
+TEST_F(Wasi, FileSystemIsDenied) {
+  // wasi-libc scanned for preopens in _initialize (none): fopen fails inside the guest and the
+  // plugin copes, so the call succeeds.
+  EXPECT_OUT(inst->call("fs_denied", ""), "denied");
+  EXPECT_OUT(inst->call("fs_denied", ""), "denied");
+  EXPECT_TRUE(inst->reusable());
+}
+
