@@ -46,12 +46,15 @@ if ((${#missing[@]})); then
   "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# npm packages for the client-side tests, pinned by the committed lockfile.
-if [[ -f "$root/tests/node/package-lock.json" ]]; then
-  stamp="$root/tests/node/node_modules/.lock-stamp"
-  if [[ ! -f "$stamp" ]] || ! cmp -s "$root/tests/node/package-lock.json" "$stamp"; then
-    echo "install-deps: npm ci in tests/node"
-    (cd "$root/tests/node" && npm ci --no-audit --no-fund --loglevel=error)
-    cp "$root/tests/node/package-lock.json" "$stamp"
+# npm packages for the client-side tests, pinned by the committed lockfiles:
+#   tests/node         the MCP TypeScript SDK client (integration tests, on the system Node)
+#   tests/conformance  the official conformance suite and the Node 22 it needs
+for dir in tests/node tests/conformance; do
+  [[ -f "$root/$dir/package-lock.json" ]] || continue
+  stamp="$root/$dir/node_modules/.lock-stamp"
+  if [[ ! -f "$stamp" ]] || ! cmp -s "$root/$dir/package-lock.json" "$stamp"; then
+    echo "install-deps: npm ci in $dir"
+    (cd "$root/$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    cp "$root/$dir/package-lock.json" "$stamp"
   fi
-fi
+done
