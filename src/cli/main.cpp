@@ -1,6 +1,7 @@
 // cli/main.cpp: the composition root. The only code that sees every layer.
 #include <CLI/CLI.hpp>
 
+#include "cli/admin_client.hpp"
 #include "cli/call_command.hpp"
 #include "cli/serve_command.hpp"
 
@@ -10,6 +11,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   wasimancer::cli::add_call_command(app, &exit_code);
   CLI::App* serve = wasimancer::cli::add_serve_command(app, &exit_code);
+  wasimancer::cli::add_admin_commands(app, &exit_code);
   try {
     app.parse(argc, argv);
     if (app.get_subcommands().empty()) serve->parse(std::vector<std::string>{});  // `wasimancer` = `wasimancer serve`

@@ -1,0 +1,291 @@
+#include "cli/admin_client.hpp"
+
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+
+#include <boost/json.hpp>
+#include <curl/curl.h>
+#include <fmt/format.h>
+
+#include "core/files.hpp"
+
+namespace wasimancer::cli {
+
+namespace json = boost::json;
+
+namespace {
+
+struct Connection {
+  std::string url;
+  std::string token;
+};
+
+struct HttpResult {
+  long status = 0;
+  std::string body;
+  std::string transport_error;
+};
+
+size_t collect(char* p, size_t size, size_t n, void* ud) {
+  static_cast<std::string*>(ud)->append(p, size * n);
+  return size * n;
+}
+
+std::string escape_path_segment(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') out.push_back(static_cast<char>(c));
+    else out += fmt::format("%{:02X}", c);
+  }
+  return out;
+}
+
+// One request. `form` (file part + pluginData) is used for uploads, `json_body` otherwise.
+HttpResult request(const Connection& c, const std::string& method, const std::string& path, const std::string* json_body,
+                   const std::pair<std::string, std::string>* upload_file = nullptr, const std::string* plugin_data = nullptr) {
+  HttpResult r;
+  CURL* h = curl_easy_init();
+  std::string url = c.url;
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  url += path;
+  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &r.body);
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
+  curl_slist* headers = nullptr;
+  std::string auth = "Authorization: Bearer " + c.token;
+  headers = curl_slist_append(headers, auth.c_str());
+  curl_mime* mime = nullptr;
+  if (upload_file) {
+    mime = curl_mime_init(h);
+    curl_mimepart* part = curl_mime_addpart(mime);
+    curl_mime_name(part, "wasmFile");
+    curl_mime_filedata(part, upload_file->first.c_str());
+    curl_mime_filename(part, upload_file->second.c_str());
+    part = curl_mime_addpart(mime);
+    curl_mime_name(part, "pluginData");
+    curl_mime_data(part, plugin_data->data(), plugin_data->size());
+    curl_easy_setopt(h, CURLOPT_MIMEPOST, mime);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
+  } else if (json_body) {
+    headers = curl_slist_append(headers, "Content-Type: application/json");
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, json_body->data());
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, static_cast<long>(json_body->size()));
+  }
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+  CURLcode rc = curl_easy_perform(h);
+  if (rc != CURLE_OK) r.transport_error = curl_easy_strerror(rc);
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.status);
+  curl_slist_free_all(headers);
+  if (mime) curl_mime_free(mime);
+  curl_easy_cleanup(h);
+  return r;
+}
+
+int report(const HttpResult& r, const Connection& c) {
+  if (!r.transport_error.empty()) {
+    std::cerr << fmt::format("error: cannot reach {}: {}\n", c.url, r.transport_error);
+    return 3;
+  }
+  if (r.status >= 200 && r.status < 300) {
+    std::cout << r.body << (r.body.empty() || r.body.back() != '\n' ? "\n" : "");
+    return 0;
+  }
+  std::string msg = r.body;
+  boost::system::error_code ec;
+  json::value v = json::parse(r.body, ec);
+  if (!ec && v.is_object()) {
+    if (auto* e = v.as_object().if_contains("error"); e && e->is_string()) msg = std::string(e->as_string());
+  }
+  std::cerr << fmt::format("error ({}): {}\n", r.status, msg);
+  return 1;
+}
+
+std::optional<std::string> env(const char* name) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return std::nullopt;
+  return std::string(v);
+}
+
+void connection_flags(CLI::App* cmd, std::shared_ptr<Connection> c) {
+  c->url = env("WASIMANCER_URL").value_or("http://localhost:3001");
+  c->token = env("WASIMANCER_ADMIN_TOKEN").value_or(env("WASIMANCER_TOKEN").value_or(""));
+  cmd->add_option("--url", c->url, "Server URL (WASIMANCER_URL; default http://localhost:3001)");
+  cmd->add_option("--token", c->token, "Admin token (WASIMANCER_ADMIN_TOKEN or WASIMANCER_TOKEN)");
+}
+
+Result<std::string> read_json_file(const std::string& path) {
+  auto text = read_file(path, 16 << 20);
+  if (!text) return text.take_error();
+  boost::system::error_code ec;
+  json::parse(*text, ec);
+  if (ec) return Error(ErrorKind::InvalidArgument, fmt::format("{} is not valid JSON: {}", path, ec.message()));
+  return text;
+}
+
+struct PublishArgs {
+  std::string wasm;
+  std::string data_file;
+  std::string name, version = "1.0.0", description, path;
+  std::vector<std::string> functions;  // DISPLAY[:EXPORT[:DESCRIPTION]]
+  std::vector<std::string> args;       // DISPLAY.ARG:TYPE[:DESCRIPTION]
+  std::string dir;
+};
+
+// pluginData from a file, or built from the flags.
+Result<std::string> plugin_data(const PublishArgs& a) {
+  if (!a.data_file.empty()) return read_json_file(a.data_file);
+  if (a.name.empty() || a.functions.empty()) {
+    return Error(ErrorKind::InvalidArgument, "give --data FILE, or --name and at least one --function");
+  }
+  json::object data{{"name", a.name}, {"version", a.version}, {"description", a.description}};
+  data["path"] = a.path.empty() ? "./" + std::filesystem::path(a.wasm).filename().string() : a.path;
+  json::array fns;
+  for (const auto& spec : a.functions) {
+    std::vector<std::string> parts;
+    size_t start = 0;
+    for (int i = 0; i < 2; ++i) {
+      size_t colon = spec.find(':', start);
+      if (colon == std::string::npos) break;
+      parts.push_back(spec.substr(start, colon - start));
+      start = colon + 1;
+    }
+    parts.push_back(spec.substr(start));
+    std::string display = parts[0];
+    std::string exported = parts.size() > 1 && !parts[1].empty() ? parts[1] : display;
+    json::object fn{{"displayName", display}, {"function", exported},
+                    {"description", parts.size() > 2 ? parts[2] : ""}, {"arguments", json::array{}}};
+    for (const auto& arg : a.args) {
+      auto dot = arg.find('.');
+      if (dot == std::string::npos || arg.substr(0, dot) != display) continue;
+      std::string rest = arg.substr(dot + 1);
+      auto c1 = rest.find(':');
+      auto c2 = c1 == std::string::npos ? std::string::npos : rest.find(':', c1 + 1);
+      json::object ao{{"name", rest.substr(0, c1)}, {"type", c1 == std::string::npos ? "string" : rest.substr(c1 + 1, c2 - c1 - 1)}};
+      if (c2 != std::string::npos) ao["description"] = rest.substr(c2 + 1);
+      fn["arguments"].as_array().push_back(std::move(ao));
+    }
+    fns.push_back(std::move(fn));
+  }
+  data["functions"] = std::move(fns);
+  return json::serialize(data);
+}
+
+void add_plugin_commands(CLI::App& app, int* exit_code) {
+  CLI::App* plugin = app.add_subcommand("plugin", "Publish, update, remove or list plugins on a running server");
+  plugin->require_subcommand(1);
+  for (bool replacing : {false, true}) {
+    auto a = std::make_shared<PublishArgs>();
+    auto c = std::make_shared<Connection>();
+    CLI::App* cmd = plugin->add_subcommand(replacing ? "update" : "publish",
+                                           replacing ? "Replace a plugin (PUT /update-plugin)" : "Publish a plugin (POST /upload-plugin)");
+    cmd->add_option("wasm", a->wasm, "The plugin's .wasm file")->required()->check(CLI::ExistingFile);
+    auto* data = cmd->add_option("--data", a->data_file, "pluginData as a JSON file (one plugins.yml entry)");
+    cmd->add_option("--name", a->name, "Plugin name")->excludes(data);
+    cmd->add_option("--version", a->version, "Plugin version")->capture_default_str();
+    cmd->add_option("--description", a->description, "Plugin description");
+    cmd->add_option("--path", a->path, "path recorded in plugins.yml (the server may replace it)");
+    cmd->add_option("--function", a->functions, "A tool: DISPLAY_NAME[:EXPORT[:DESCRIPTION]] (repeatable)");
+    cmd->add_option("--arg", a->args, "A tool argument: DISPLAY_NAME.ARG:TYPE[:DESCRIPTION] (repeatable)");
+    cmd->add_option("--dir", a->dir, "Target directory on the server (?dir=)");
+    connection_flags(cmd, c);
+    cmd->callback([a, c, exit_code, replacing] {
+      auto body = plugin_data(*a);
+      if (!body) {
+        std::cerr << "error: " << body.error().message << "\n";
+        *exit_code = 2;
+        return;
+      }
+      std::string path = replacing ? "/update-plugin" : "/upload-plugin";
+      if (!a->dir.empty()) path += "?dir=" + escape_path_segment(a->dir);
+      std::pair<std::string, std::string> file{a->wasm, std::filesystem::path(a->wasm).filename().string()};
+      *exit_code = report(request(*c, replacing ? "PUT" : "POST", path, nullptr, &file, &*body), *c);
+    });
+  }
+  {
+    auto name = std::make_shared<std::string>();
+    auto c = std::make_shared<Connection>();
+    CLI::App* cmd = plugin->add_subcommand("remove", "Remove a plugin (DELETE /remove-plugin/:name)");
+    cmd->add_option("name", *name, "Plugin name")->required();
+    connection_flags(cmd, c);
+    cmd->callback([name, c, exit_code] {
+      *exit_code = report(request(*c, "DELETE", "/remove-plugin/" + escape_path_segment(*name), nullptr), *c);
+    });
+  }
+  {
+    auto name = std::make_shared<std::string>();
+    auto c = std::make_shared<Connection>();
+    CLI::App* cmd = plugin->add_subcommand("list", "List loaded plugins (GET /plugins[/:name])");
+    cmd->add_option("name", *name, "Only this plugin");
+    connection_flags(cmd, c);
+    cmd->callback([name, c, exit_code] {
+      std::string path = name->empty() ? "/plugins" : "/plugins/" + escape_path_segment(*name);
+      *exit_code = report(request(*c, "GET", path, nullptr), *c);
+    });
+  }
+}
+
+// resource|prompt add FILE; update NAME FILE; remove NAME
+void add_catalog_commands(CLI::App& app, int* exit_code, const std::string& kind) {
+  CLI::App* group = app.add_subcommand(kind, fmt::format("Add, update or remove {}s on a running server", kind));
+  group->require_subcommand(1);
+  {
+    auto file = std::make_shared<std::string>();
+    auto c = std::make_shared<Connection>();
+    CLI::App* cmd = group->add_subcommand("add", fmt::format("Add a {} (POST /add-{}) from a JSON file", kind, kind));
+    cmd->add_option("file", *file, "The definition as JSON")->required()->check(CLI::ExistingFile);
+    connection_flags(cmd, c);
+    cmd->callback([file, c, exit_code, kind] {
+      auto body = read_json_file(*file);
+      if (!body) {
+        std::cerr << "error: " << body.error().message << "\n";
+        *exit_code = 2;
+        return;
+      }
+      *exit_code = report(request(*c, "POST", "/add-" + kind, &*body), *c);
+    });
+  }
+  {
+    auto name = std::make_shared<std::string>();
+    auto file = std::make_shared<std::string>();
+    auto c = std::make_shared<Connection>();
+    CLI::App* cmd = group->add_subcommand("update", fmt::format("Replace a {} (PUT /update-{}/:name) from a JSON file", kind, kind));
+    cmd->add_option("name", *name, "Its name")->required();
+    cmd->add_option("file", *file, "The new definition as JSON")->required()->check(CLI::ExistingFile);
+    connection_flags(cmd, c);
+    cmd->callback([name, file, c, exit_code, kind] {
+      auto body = read_json_file(*file);
+      if (!body) {
+        std::cerr << "error: " << body.error().message << "\n";
+        *exit_code = 2;
+        return;
+      }
+      *exit_code = report(request(*c, "PUT", "/update-" + kind + "/" + escape_path_segment(*name), &*body), *c);
+    });
+  }
+  {
+    auto name = std::make_shared<std::string>();
+    auto c = std::make_shared<Connection>();
+    CLI::App* cmd = group->add_subcommand("remove", fmt::format("Remove a {} (DELETE /remove-{}/:name)", kind, kind));
+    cmd->add_option("name", *name, "Its name")->required();
+    connection_flags(cmd, c);
+    cmd->callback([name, c, exit_code, kind] {
+      *exit_code = report(request(*c, "DELETE", "/remove-" + kind + "/" + escape_path_segment(*name), nullptr), *c);
+    });
+  }
+}
+
+}  // namespace
+
+void add_admin_commands(CLI::App& app, int* exit_code) {
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  add_plugin_commands(app, exit_code);
+  add_catalog_commands(app, exit_code, "resource");
+  add_catalog_commands(app, exit_code, "prompt");
+}
+
+}  // namespace wasimancer::cli
