@@ -1,6 +1,7 @@
 #include "mcp/server.hpp"
 
 #include <algorithm>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -379,6 +380,14 @@ void Server::handle_request(const std::shared_ptr<Session>& session, const json:
   const json::object& params = params_of(req);
   Session& s = *session;
 
+  static const std::set<std::string, std::less<>> known = {
+      "initialize", "ping", "tools/list", "tools/call", "resources/list", "resources/templates/list",
+      "resources/read", "resources/subscribe", "resources/unsubscribe", "prompts/list", "prompts/get",
+      "completion/complete", "logging/setLevel"};
+  if (!known.count(method)) {
+    // Also before initialize: dual-era clients probe with server/discover and fall back on -32601.
+    return answer(reply, id, RpcError{kMethodNotFound, fmt::format("Method not found: {}", method), std::nullopt});
+  }
   if (method != "initialize" && method != "ping" && !s.initialize_received() &&
       (s.kind() == Session::Kind::Legacy || s.kind() == Session::Kind::Stdio)) {
     return answer(reply, id, RpcError{kInvalidRequest, "the session is not initialized: send initialize first", std::nullopt});

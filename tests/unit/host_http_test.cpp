@@ -305,8 +305,8 @@ TEST_F(Http, ResponseLargerThanKernelMemoryIsOom) {
 }
 
 TEST_F(Http, TimeoutBoundsTheRequest) {
-  // A server that outlives the test: its handler is still sleeping when the call gives up.
-  static test::TestHttpServer* slow = new test::TestHttpServer();
+  test::TestHttpServer slow_server;  // its destructor interrupts the handler still sleeping
+  auto* slow = &slow_server;
   PluginOptions o;
   o.allowed_hosts = {"127.0.0.1"};
   auto i = instance_with(o);
