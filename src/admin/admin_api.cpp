@@ -282,6 +282,7 @@ Response AdminApi::list_plugins(const Request&, const std::string& name) {
                         {"sha256", v.sha256},
                         {"size", v.plugin->module().original_size()},
                         {"tier", v.pool.tier()},
+                        {"native", v.native_status()},
                         {"functions", std::move(fns)},
                         {"instances", json::object{{"idle", v.pool.idle()}, {"created", v.pool.created()}}},
                         {"loadedAt", fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(std::chrono::system_clock::to_time_t(v.loaded_at)))}};

@@ -14,6 +14,7 @@
 #include "core/worker_pool.hpp"
 #include "mcp/server.hpp"
 #include "registry/catalog.hpp"
+#include "registry/native_tier.hpp"
 #include "registry/plugin_manager.hpp"
 #include "transport/http_server.hpp"
 #include "transport/stdio.hpp"
@@ -47,6 +48,8 @@ struct ServeOptions {
   std::string log_level = "info";
   bool skip_broken = false;
   bool stdio = false;
+  std::string native = "on";   // on | quick | off
+  std::string native_cache;    // default: host::default_native_options().cache_dir
 };
 
 std::optional<std::string> env(const char* name) {
@@ -104,6 +107,8 @@ bool load_env(ServeOptions& o, std::string* problem) {
   if (auto v = env("WASIMANCER_ALLOWED_ORIGINS")) o.allowed_origins = split_list(*v);
   if (env("DEBUG")) o.log_level = "debug";
   if (auto v = env("WASIMANCER_LOG_LEVEL")) o.log_level = *v;
+  if (auto v = env("WASIMANCER_NATIVE")) o.native = *v;
+  if (auto v = env("WASIMANCER_NATIVE_CACHE")) o.native_cache = *v;
   return env_number("WASIMANCER_MAX_BODY_BYTES", &o.max_body_bytes, problem) &&
          env_number("WASIMANCER_MAX_UPLOAD_BYTES", &o.max_upload_bytes, problem) &&
          env_number("WASIMANCER_MAX_HEADER_BYTES", &o.max_header_bytes, problem) &&
@@ -153,6 +158,10 @@ void add_flags(CLI::App& cmd, ServeOptions& o) {
   cmd.add_option("--workers", o.workers, "Threads that run plugins (WASIMANCER_WORKERS; default: one per core)");
   cmd.add_option("--network-threads", o.network_threads, "Threads that serve HTTP (WASIMANCER_NETWORK_THREADS)");
   cmd.add_option("--log-level", o.log_level, "trace, debug, info, warn, error, off (WASIMANCER_LOG_LEVEL; DEBUG=1 means debug)");
+  cmd.add_option("--native", o.native,
+                 "Native tier: on (quick then optimised builds), quick (quick builds only), off (WASIMANCER_NATIVE)")
+      ->check(CLI::IsMember({"on", "quick", "off"}));
+  cmd.add_option("--native-cache", o.native_cache, "Where native builds are cached (WASIMANCER_NATIVE_CACHE)");
   cmd.add_flag("--skip-broken", o.skip_broken, "Start even if some plugins, resources or prompts cannot be loaded");
   cmd.add_flag("--stdio", o.stdio, "Serve MCP on stdin/stdout instead of HTTP");
 }
@@ -174,11 +183,20 @@ int run_serve(ServeOptions o) {
 
   size_t workers = o.workers ? o.workers : std::max<unsigned>(2, std::thread::hardware_concurrency());
   WorkerPool pool(workers);
+  registry::NativeTierConfig native_config;
+  native_config.enabled = o.native != "off";
+  native_config.quick = host::default_native_options();
+  if (!o.native_cache.empty()) native_config.quick.cache_dir = o.native_cache;
+  native_config.quick.opt_level = "-O0";
+  native_config.optimised = native_config.quick;
+  native_config.optimised.opt_level = o.native == "quick" ? "-O0" : "-O2";
+  registry::NativeTier native(native_config);
   registry::Registry plugins;
   registry::LoadOptions load_opts;
   load_opts.global_config = wasm_config_from_env();
   load_opts.log_level = *level;
   load_opts.max_idle_instances = workers;
+  load_opts.native = &native;
   registry::PluginManager manager(plugins, paths, load_opts);
   registry::ResourceCatalog resources(resources_file);
   registry::PromptCatalog prompts(prompts_file);

@@ -27,6 +27,29 @@ Result<std::string> CallSink::elicit(std::string_view) {
   return Error(ErrorKind::HostError, "elicitation needs an MCP client, and this call has none");
 }
 
+Tier default_tier() {
+  static const Tier tier = [] {
+    const char* e = std::getenv("WASIMANCER_TIER");
+    return (e && std::string_view(e) == "native") ? Tier::Native : Tier::Interpreter;
+  }();
+  return tier;
+}
+
+engine::NativeOptions default_native_options() {
+  engine::NativeOptions o;
+  if (const char* c = std::getenv("WASIMANCER_NATIVE_CACHE"); c && *c) {
+    o.cache_dir = c;
+  } else if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) {
+    o.cache_dir = std::filesystem::path(x) / "wasimancer" / "native";
+  } else if (const char* h = std::getenv("HOME"); h && *h) {
+    o.cache_dir = std::filesystem::path(h) / ".cache" / "wasimancer" / "native";
+  } else {
+    o.cache_dir = std::filesystem::temp_directory_path() / "wasimancer-native";
+  }
+  if (const char* opt = std::getenv("WASIMANCER_NATIVE_OPT"); opt && *opt) o.opt_level = opt;
+  return o;
+}
+
 namespace {
 
 CallSink& default_sink() {
@@ -90,6 +113,12 @@ Result<std::shared_ptr<const CompiledPlugin>> CompiledPlugin::load(std::span<con
     if (imp.module == "wasi_snapshot_preview1" && imp.name.rfind("path_", 0) == 0) p->uses_file_system_ = true;
   }
   p->module_ = std::move(*module);
+  if (options.tier == Tier::Native) {
+    auto code = engine::load_native(*p->module_, options.native);
+    if (!code) return Error(code.error().kind == ErrorKind::Timeout ? ErrorKind::Timeout : ErrorKind::Internal,
+                            "native tier: " + code.error().message);
+    p->native_ = std::move(*code);
+  }
   p->vars_ = std::make_unique<VarStore>(options.limits.max_var_bytes);
   p->options_ = std::move(options);
   return std::shared_ptr<const CompiledPlugin>(std::move(p));
@@ -150,7 +179,9 @@ Error error_from_trap(const engine::Trap& t, std::string_view during) {
 
 }  // namespace
 
-Result<std::unique_ptr<PluginInstance>> PluginInstance::create(std::shared_ptr<const CompiledPlugin> plugin) {
+Result<std::unique_ptr<PluginInstance>> PluginInstance::create(std::shared_ptr<const CompiledPlugin> plugin,
+                                                               std::shared_ptr<const engine::NativeCode> native) {
+  if (!native) native = plugin->native_code();
   auto state = new_state(*plugin);
   engine::CallControl ctl = control_for(plugin->options(), nullptr);
   state->begin_call(&default_sink(), &ctl);
@@ -165,7 +196,8 @@ Result<std::unique_ptr<PluginInstance>> PluginInstance::create(std::shared_ptr<c
                              initial, max_pages));
   }
   engine::InstanceLimits limits{static_cast<uint32_t>(std::min<uint64_t>(65536, initial + max_pages))};
-  auto inst = engine::instantiate_interp(plugin->module_ptr(), plugin->imports(), state.get(), limits, ctl);
+  auto inst = native ? engine::instantiate_native(plugin->module_ptr(), native, plugin->imports(), state.get(), limits, ctl)
+                     : engine::instantiate_interp(plugin->module_ptr(), plugin->imports(), state.get(), limits, ctl);
   if (auto* trap = std::get_if<engine::Trap>(&inst)) {
     return error_from_trap(*trap, "instantiation");
   }

@@ -24,6 +24,7 @@
 #include "core/log.hpp"
 #include "engine/instance.hpp"
 #include "engine/module.hpp"
+#include "engine/native.hpp"
 #include "host/vars.hpp"
 
 namespace wasimancer::host {
@@ -49,6 +50,16 @@ struct PluginLimits {
   uint64_t max_log_bytes = kDefaultMaxLogBytes;
 };
 
+enum class Tier { Interpreter, Native };
+
+// The tier CompiledPlugin::load prepares when asked for none: WASIMANCER_TIER=native selects
+// the native tier (used by `wasimancer call` and to run the test suites on both tiers);
+// otherwise the interpreter. The server tiers up in the background instead (registry).
+Tier default_tier();
+// Where native builds are cached: WASIMANCER_NATIVE_CACHE, else $XDG_CACHE_HOME/wasimancer/native,
+// else ~/.cache/wasimancer/native. WASIMANCER_NATIVE_OPT (-O0, -O2...) picks the optimisation.
+engine::NativeOptions default_native_options();
+
 struct PluginOptions {
   std::string name = "plugin";                 // for log lines and messages
   std::map<std::string, std::string> config;   // what config_get sees
@@ -56,6 +67,8 @@ struct PluginOptions {
   bool http_response_headers = true;           // http_headers returns the headers (else 0)
   PluginLimits limits;
   LogLevel log_level = LogLevel::Info;         // what get_log_level reports; lower levels dropped
+  Tier tier = default_tier();                  // Native: load() builds (or finds) native code
+  engine::NativeOptions native = default_native_options();
 };
 
 // Receives a call's side effects. Every method has a working default: plugin logs and stdout
@@ -102,6 +115,8 @@ class CompiledPlugin {
   const PluginOptions& options() const { return options_; }
   VarStore& vars() const { return *vars_; }
   const engine::ImportTable& imports() const { return imports_; }
+  // The native code load() prepared (options().tier == Native), or null.
+  std::shared_ptr<const engine::NativeCode> native_code() const { return native_; }
 
   // Ok if `name` is an exported function of type ()->() or ()->i32.
   Result<void> check_function(std::string_view name) const;
@@ -117,15 +132,18 @@ class CompiledPlugin {
   std::unique_ptr<VarStore> vars_;
   engine::ImportTable imports_;
   bool uses_file_system_ = false;
+  std::shared_ptr<const engine::NativeCode> native_;
 };
 
 struct InstanceState;
 
 class PluginInstance {
  public:
-  // Instantiates on the interpreter tier and runs the guest's initialisation (_initialize,
-  // __wasm_call_ctors or hs_init; never _start) under the plugin's timeout.
-  static Result<std::unique_ptr<PluginInstance>> create(std::shared_ptr<const CompiledPlugin> plugin);
+  // Instantiates and runs the guest's initialisation (_initialize, __wasm_call_ctors or
+  // hs_init; never _start) under the plugin's timeout: on `native` code when given, else on the
+  // plugin's own native code when it has some, else on the interpreter.
+  static Result<std::unique_ptr<PluginInstance>> create(std::shared_ptr<const CompiledPlugin> plugin,
+                                                        std::shared_ptr<const engine::NativeCode> native = nullptr);
   // Same, on an engine instance made by another tier (instantiated with this plugin's imports
   // and an InstanceState from new_state()).
   static Result<std::unique_ptr<PluginInstance>> adopt(std::shared_ptr<const CompiledPlugin> plugin,

@@ -8,6 +8,7 @@
 #include "core/crypto.hpp"
 #include "core/files.hpp"
 #include "core/log.hpp"
+#include "registry/native_tier.hpp"
 #include "registry/yaml_json.hpp"
 
 namespace wasimancer::registry {
@@ -176,6 +177,7 @@ Result<std::vector<StartupProblem>> PluginManager::load(bool skip_broken) {
     if (auto r = registry_.add(v); !r) return r.take_error();
     log().info("plugin \"{}\" {} loaded from {} ({} tools)", v->spec.name, v->spec.version, v->file.string(),
                v->spec.functions.size());
+    if (options_.native) options_.native->schedule(v);
   }
   doc_ = std::move(*doc);
   return problems;
@@ -320,6 +322,7 @@ Result<UploadResult> PluginManager::upload(const UploadRequest& req, bool replac
   }
   doc_ = std::move(next);
   crash_point("swapped");
+  if (options_.native) options_.native->schedule(*version);
 
   // 6. The old file, once nothing references it.
   if (old_file && canonical_or_self(*old_file) != canonical_or_self(target) && !referenced(doc_, *old_file)) {

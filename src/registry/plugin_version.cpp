@@ -115,6 +115,16 @@ host::CallOutcome PluginVersion::call(std::string_view function, std::string_vie
   return (*lease)->call(function, input, options);
 }
 
+std::string PluginVersion::native_status() const {
+  std::lock_guard lock(status_mu_);
+  return native_status_;
+}
+
+void PluginVersion::set_native_status(std::string status) const {
+  std::lock_guard lock(status_mu_);
+  native_status_ = std::move(status);
+}
+
 Result<std::shared_ptr<const PluginVersion>> load_plugin_version(PluginSpec spec, std::span<const uint8_t> wasm,
                                                                   std::filesystem::path file, const LoadOptions& options) {
   host::PluginOptions opts;
@@ -125,6 +135,7 @@ Result<std::shared_ptr<const PluginVersion>> load_plugin_version(PluginSpec spec
   opts.http_response_headers = spec.http_response_headers;
   opts.limits = spec.limits;
   opts.log_level = options.log_level;
+  opts.tier = host::Tier::Interpreter;  // the native tier comes in the background (NativeTier)
 
   auto compiled = host::CompiledPlugin::load(wasm, std::move(opts));
   if (!compiled) return compiled.take_error();

@@ -88,15 +88,27 @@ struct PluginVersion {
 
   // Runs one function on a pooled instance (blocks the calling thread; call it from a worker).
   host::CallOutcome call(std::string_view function, std::string_view input, const host::CallOptions& options) const;
+
+  // What the native tier did for this version (for GET /plugins): e.g. "native (clang -O2)",
+  // "interpreter (native build in progress)", or the reason it stays on the interpreter.
+  std::string native_status() const;
+  void set_native_status(std::string status) const;
+
+ private:
+  mutable std::mutex status_mu_;
+  mutable std::string native_status_ = "interpreter";
 };
 
 // Compiles `wasm` for `spec` (with server-wide config merged under the plugin's own), checks
 // that every declared function is an export of an accepted type, and instantiates once so a
 // broken start function or initialiser is caught before anything is published.
+class NativeTier;
+
 struct LoadOptions {
   std::map<std::string, std::string> global_config;  // WASM_* environment variables
   LogLevel log_level = LogLevel::Info;
   size_t max_idle_instances = 2;
+  NativeTier* native = nullptr;  // tiers published versions up in the background (may be null)
 };
 Result<std::shared_ptr<const PluginVersion>> load_plugin_version(PluginSpec spec, std::span<const uint8_t> wasm,
                                                                   std::filesystem::path file, const LoadOptions& options);

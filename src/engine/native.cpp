@@ -1,0 +1,455 @@
+#include "engine/native.hpp"
+
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "core/crypto.hpp"
+#include "core/files.hpp"
+#include "core/log.hpp"
+#include "engine/instrument.hpp"
+#include "engine/native/glue.hpp"
+#include "engine/native/wm_native_abi.h"
+
+namespace wasimancer::engine {
+
+namespace native {
+extern const char* const kRuntimeSource;
+extern const char* const kAbiHeader;
+}  // namespace native
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr int32_t kNativeFuelRefill = 100000;
+constexpr const char* kFlagsVersion = "1";
+
+struct ProcessResult {
+  int exit_code = -1;
+  bool timed_out = false;
+  std::string output;  // stdout + stderr, truncated
+};
+
+// Runs argv with resource limits; `dir` is the working directory.
+ProcessResult run_limited(const std::vector<std::string>& argv, const fs::path& dir, std::chrono::seconds timeout,
+                          uint64_t memory_limit) {
+  ProcessResult r;
+  int pipefd[2];
+  if (pipe2(pipefd, O_CLOEXEC) != 0) return r;
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  std::string cwd = dir.string();
+  pid_t pid = fork();
+  if (pid < 0) {
+    close(pipefd[0]);
+    close(pipefd[1]);
+    return r;
+  }
+  if (pid == 0) {
+    setpgid(0, 0);
+    rlimit as{memory_limit, memory_limit};
+    setrlimit(RLIMIT_AS, &as);
+    rlimit cpu{static_cast<rlim_t>(timeout.count()), static_cast<rlim_t>(timeout.count() + 5)};
+    setrlimit(RLIMIT_CPU, &cpu);
+    rlimit core{0, 0};
+    setrlimit(RLIMIT_CORE, &core);
+    if (chdir(cwd.c_str()) != 0) _exit(126);
+    int devnull = open("/dev/null", O_RDONLY);
+    if (devnull >= 0) dup2(devnull, 0);
+    dup2(pipefd[1], 1);
+    dup2(pipefd[1], 2);
+    (void)nice(5);
+    execvp(args[0], args.data());
+    _exit(127);
+  }
+  close(pipefd[1]);
+  fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  int status = 0;
+  for (;;) {
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(pipefd[0], buf, sizeof buf)) > 0) {
+      if (r.output.size() < 64 * 1024) r.output.append(buf, static_cast<size_t>(n));
+    }
+    pid_t done = waitpid(pid, &status, WNOHANG);
+    if (done == pid) break;
+    if (std::chrono::steady_clock::now() > deadline) {
+      kill(-pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      r.timed_out = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(pipefd[0], buf, sizeof buf)) > 0) {
+    if (r.output.size() < 64 * 1024) r.output.append(buf, static_cast<size_t>(n));
+  }
+  close(pipefd[0]);
+  if (!r.timed_out && WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
+  return r;
+}
+
+bool on_path(const std::string& prog) {
+  if (prog.find('/') != std::string::npos) return access(prog.c_str(), X_OK) == 0;
+  const char* path = std::getenv("PATH");
+  std::string p = path ? path : "/usr/bin:/bin";
+  size_t start = 0;
+  while (start <= p.size()) {
+    size_t colon = p.find(':', start);
+    std::string dir = p.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
+    if (!dir.empty() && access((dir + "/" + prog).c_str(), X_OK) == 0) return true;
+    if (colon == std::string::npos) break;
+    start = colon + 1;
+  }
+  return false;
+}
+
+std::string pick_compiler(const NativeOptions& o) {
+  if (!o.compiler.empty()) return o.compiler;
+  if (const char* cc = std::getenv("CC"); cc && *cc) return cc;
+  if (on_path("clang")) return "clang";
+  return "cc";
+}
+
+// "<compiler> --version" first line, memoised per compiler.
+std::string tool_identity(const std::string& tool) {
+  static std::mutex mu;
+  static std::map<std::string, std::string> cache;
+  std::lock_guard lock(mu);
+  if (auto it = cache.find(tool); it != cache.end()) return it->second;
+  auto r = run_limited({tool, "--version"}, fs::temp_directory_path(), std::chrono::seconds(20), 1ull << 30);
+  std::string id = r.exit_code == 0 ? r.output.substr(0, r.output.find('\n')) : "";
+  cache[tool] = id;
+  return id;
+}
+
+std::vector<std::string> compile_flags(const NativeOptions& o) {
+  return {o.opt_level, "-shared", "-fPIC", "-fvisibility=hidden", "-fno-strict-aliasing", "-w",
+          "-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0", "-DWASM_RT_MAX_CALL_STACK_DEPTH=2500", "-DNDEBUG"};
+}
+
+std::string cache_key(const Module& m, const NativeOptions& o, const std::string& cc) {
+  std::string material = sha256_hex(std::span<const uint8_t>(m.instrumented().data(), m.instrumented().size()));
+  material += "|" + tool_identity("wasm2c") + "|" + cc + "|" + tool_identity(cc);
+  for (const auto& f : compile_flags(o)) material += "|" + f;
+  material += fmt::format("|abi{}|glue{}|pass{}|flags{}|", WM_NATIVE_ABI_VERSION, native::kGlueVersion, kInstrumentVersion,
+                          kFlagsVersion);
+  material += sha256_hex(std::string_view(native::kRuntimeSource)) + sha256_hex(std::string_view(native::kAbiHeader));
+  return sha256_hex(material).substr(0, 32) + (o.opt_level == "-O0" ? "-O0" : o.opt_level == "-O2" ? "-O2" : "-Ox");
+}
+
+std::string tail(const std::string& s, size_t n = 1500) { return s.size() > n ? "..." + s.substr(s.size() - n) : s; }
+
+}  // namespace
+
+// ---- NativeCode -----------------------------------------------------------------------------------
+
+class NativeCode {
+ public:
+  ~NativeCode() {
+    if (handle_) dlclose(handle_);
+  }
+
+  static Result<std::shared_ptr<const NativeCode>> open(const fs::path& so, std::string description) {
+    void* h = dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!h) return Error(ErrorKind::Internal, fmt::format("cannot load {}: {}", so.string(), dlerror()));
+    std::shared_ptr<NativeCode> c(new NativeCode());
+    c->handle_ = h;
+    c->description_ = std::move(description);
+    auto sym = [&](const char* name) { return dlsym(h, name); };
+    auto version = reinterpret_cast<wm_abi_version_fn>(sym("wm_abi_version"));
+    auto init = reinterpret_cast<wm_init_module_fn>(sym("wm_init_module"));
+    c->size_ = reinterpret_cast<wm_instance_size_fn>(sym("wm_instance_size"));
+    c->instantiate_ = reinterpret_cast<wm_instantiate_fn>(sym("wm_instantiate"));
+    c->free_ = reinterpret_cast<wm_free_fn>(sym("wm_free"));
+    c->memory_ = reinterpret_cast<wm_memory_fn>(sym("wm_memory"));
+    c->call_ = reinterpret_cast<wm_call_fn>(sym("wm_call"));
+    if (!version || !init || !c->size_ || !c->instantiate_ || !c->free_ || !c->memory_ || !c->call_) {
+      return Error(ErrorKind::Internal, fmt::format("{} lacks the native tier's entry points", so.string()));
+    }
+    if (version() != WM_NATIVE_ABI_VERSION) {
+      return Error(ErrorKind::Internal, fmt::format("{} was built for another native ABI", so.string()));
+    }
+    init();  // registers the function types: once, before any instance exists
+    return std::shared_ptr<const NativeCode>(std::move(c));
+  }
+
+  std::unordered_map<std::string, uint32_t> exports;
+  std::string description_;
+  void* handle_ = nullptr;
+  wm_instance_size_fn size_ = nullptr;
+  wm_instantiate_fn instantiate_ = nullptr;
+  wm_free_fn free_ = nullptr;
+  wm_memory_fn memory_ = nullptr;
+  wm_call_fn call_ = nullptr;
+
+ private:
+  NativeCode() = default;
+};
+
+std::string native_description(const NativeCode& code) { return code.description_; }
+
+namespace {
+
+Result<std::vector<native::GlueExport>> read_exports(const fs::path& file) {
+  auto text = read_file(file);
+  if (!text) return text.take_error();
+  std::vector<native::GlueExport> out;
+  size_t pos = 0;
+  while (pos < text->size()) {
+    size_t nl = text->find('\n', pos);
+    std::string line = text->substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+    pos = nl == std::string::npos ? text->size() : nl + 1;
+    auto tab = line.find('\t');
+    if (tab == std::string::npos) continue;
+    out.push_back({line.substr(tab + 1), static_cast<uint32_t>(std::stoul(line.substr(0, tab)))});
+  }
+  return out;
+}
+
+Result<std::shared_ptr<const NativeCode>> open_build(const fs::path& dir, const std::string& description) {
+  auto exports = read_exports(dir / "exports.txt");
+  if (!exports) return exports.take_error();
+  auto code = NativeCode::open(dir / "plugin.so", description);
+  if (!code) return code;
+  auto* mut = const_cast<NativeCode*>(code->get());
+  for (const auto& e : *exports) mut->exports.emplace(e.name, e.index);
+  return code;
+}
+
+}  // namespace
+
+bool native_cached(const Module& module, const NativeOptions& options) {
+  std::string cc = pick_compiler(options);
+  std::error_code ec;
+  return fs::exists(options.cache_dir / cache_key(module, options, cc) / "plugin.so", ec);
+}
+
+Result<std::shared_ptr<const NativeCode>> load_native(const Module& module, const NativeOptions& options) {
+  std::string cc = pick_compiler(options);
+  std::string description = fmt::format("native ({} {})", fs::path(cc).filename().string(), options.opt_level);
+  if (tool_identity("wasm2c").empty()) return Error(ErrorKind::Internal, "wasm2c is not installed (Debian package wabt)");
+  if (tool_identity(cc).empty()) return Error(ErrorKind::Internal, fmt::format("the C compiler \"{}\" is not available", cc));
+  const fs::path final_dir = options.cache_dir / cache_key(module, options, cc);
+  std::error_code ec;
+  if (fs::exists(final_dir / "plugin.so", ec)) return open_build(final_dir, description);
+
+  fs::create_directories(options.cache_dir, ec);
+  if (ec) return Error(ErrorKind::Io, fmt::format("cannot create {}: {}", options.cache_dir.string(), ec.message()));
+  fs::path work = options.cache_dir / (".build-" + random_token(8));
+  fs::create_directories(work, ec);
+  if (ec) return Error(ErrorKind::Io, fmt::format("cannot create {}: {}", work.string(), ec.message()));
+  struct Cleanup {
+    fs::path p;
+    ~Cleanup() {
+      std::error_code e;
+      fs::remove_all(p, e);
+    }
+  } cleanup{work};
+
+  std::string_view wasm(reinterpret_cast<const char*>(module.instrumented().data()), module.instrumented().size());
+  if (auto r = write_file_atomic(work / "m.wasm", wasm); !r) return r.take_error();
+  auto t0 = std::chrono::steady_clock::now();
+  auto w2c = run_limited({"wasm2c", "-n", "m", "m.wasm", "-o", "m.c"}, work, options.timeout, options.memory_limit_bytes);
+  if (w2c.timed_out) return Error(ErrorKind::Timeout, "wasm2c took longer than the time limit");
+  if (w2c.exit_code != 0) return Error(ErrorKind::Internal, "wasm2c failed: " + tail(w2c.output));
+  auto header = read_file(work / "m.h");
+  if (!header) return header.take_error();
+  auto glue = native::generate_glue(*header, module.imports());
+  if (!glue) return glue.take_error();
+  for (auto [name, text] : {std::pair<const char*, std::string_view>{"glue.c", glue->source},
+                            {"wm_rt.c", native::kRuntimeSource}, {"wm_native_abi.h", native::kAbiHeader}}) {
+    if (auto r = write_file_atomic(work / name, text); !r) return r.take_error();
+  }
+  std::vector<std::string> cmd = {cc};
+  for (const auto& f : compile_flags(options)) cmd.push_back(f);
+  cmd.insert(cmd.end(), {"-I.", "glue.c", "-o", "plugin.so", "-lm"});
+  auto left = options.timeout - std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - t0);
+  auto ccr = run_limited(cmd, work, std::max(left, std::chrono::seconds(1)), options.memory_limit_bytes);
+  if (ccr.timed_out) return Error(ErrorKind::Timeout, fmt::format("{} took longer than the time limit", cc));
+  if (ccr.exit_code != 0) return Error(ErrorKind::Internal, fmt::format("{} failed: {}", cc, tail(ccr.output)));
+  std::string exports;
+  for (const auto& e : glue->exports) exports += fmt::format("{}\t{}\n", e.index, e.name);
+  if (auto r = write_file_atomic(work / "exports.txt", exports); !r) return r.take_error();
+  // Keep only what loading needs, then publish the directory with one rename.
+  for (const char* f : {"m.wasm", "m.c", "m.h", "glue.c", "wm_rt.c", "wm_native_abi.h"}) fs::remove(work / f, ec);
+  fs::rename(work, final_dir, ec);
+  if (ec && !fs::exists(final_dir / "plugin.so")) {
+    return Error(ErrorKind::Io, fmt::format("cannot store the build in {}: {}", final_dir.string(), ec.message()));
+  }
+  return open_build(final_dir, description);
+}
+
+// ---- NativeInstance -------------------------------------------------------------------------------
+
+namespace {
+
+class NativeInstance final : public Instance, public Caller {
+ public:
+  NativeInstance(std::shared_ptr<const Module> module, std::shared_ptr<const NativeCode> code, const ImportTable& imports,
+                 void* user)
+      : module_(std::move(module)), code_(std::move(code)), imports_(imports), user_(user) {
+    ctx_.host_call = &NativeInstance::host_call;
+    ctx_.host = this;
+    storage_.reset(static_cast<uint8_t*>(std::aligned_alloc(64, ((code_->size_() + 63) / 64) * 64)));
+  }
+
+  ~NativeInstance() override {
+    if (instantiated_) code_->free_(storage_.get());
+  }
+
+  std::optional<Trap> init(const InstanceLimits& limits, const CallControl& control) {
+    for (size_t i = 0; i < module_->imports().size(); ++i) {
+      const auto& want = module_->imports()[i];
+      if (i >= imports_.size() || !imports_[i] || !(imports_[i]->type == want.type)) {
+        return Trap{ErrorKind::InvalidModule, fmt::format("import \"{}\".\"{}\" is not provided", want.module, want.name), std::nullopt};
+      }
+    }
+    ctx_.max_pages = limits.max_memory_pages;
+    control_ = &control;
+    int rc = code_->instantiate_(storage_.get(), &ctx_);
+    control_ = nullptr;
+    instantiated_ = true;  // free even a half-built instance (its memories may exist)
+    if (rc != WM_OK) return trap_for(rc, "instantiation");
+    return std::nullopt;
+  }
+
+  CallResult call(std::string_view name, std::span<const Slot> args, const CallControl& control) override {
+    auto it = code_->exports.find(std::string(name));
+    const ExportDesc* desc = module_->find_export(name);
+    if (it == code_->exports.end() || !desc || desc->kind != ExternKind::Func) {
+      return Trap{ErrorKind::NotFound, fmt::format("function \"{}\" does not exist", name), std::nullopt};
+    }
+    if (args.size() != desc->type.params.size()) {
+      return Trap{ErrorKind::InvalidArgument,
+                  fmt::format("function \"{}\" takes {} arguments, {} given", name, desc->type.params.size(), args.size()),
+                  std::nullopt};
+    }
+    Slot in[16] = {};
+    std::vector<Slot> big;
+    const Slot* a = in;
+    if (args.size() > 16) {
+      big.assign(args.begin(), args.end());
+      a = big.data();
+    } else {
+      std::copy(args.begin(), args.end(), in);
+    }
+    Slot result = 0;
+    control_ = &control;
+    pending_.reset();
+    int rc = code_->call_(storage_.get(), &ctx_, it->second, a, &result);
+    control_ = nullptr;
+    if (rc != WM_OK) return trap_for(rc, "call");
+    std::vector<Slot> out;
+    if (!desc->type.results.empty()) {
+      Slot v = result;
+      if (desc->type.results[0] == ValType::I32 || desc->type.results[0] == ValType::F32) v &= 0xffffffffu;
+      out.push_back(v);
+    }
+    return out;
+  }
+
+  bool has_function(std::string_view name) const override { return code_->exports.count(std::string(name)) != 0; }
+
+  std::span<uint8_t> memory() override {
+    uint8_t* data = nullptr;
+    uint64_t size = 0;
+    if (!code_->memory_(storage_.get(), &data, &size)) return {};
+    return {data, static_cast<size_t>(size)};
+  }
+  void* user_data() override { return user_; }
+  const Module& module() const override { return *module_; }
+  std::string_view tier_name() const override { return code_->description_; }
+
+ private:
+  Trap trap_for(int rc, std::string_view during) {
+    if (rc == WM_TRAP_HOST && pending_) {
+      Trap t = std::move(*pending_);
+      pending_.reset();
+      return t;
+    }
+    switch (rc) {
+      case WM_TRAP_OOM:
+        return Trap{ErrorKind::OutOfMemory, "oom: a memory or table exceeded the plugin's memory limit", std::nullopt};
+      case WM_TRAP_OOB: return Trap{ErrorKind::Trap, "wasm trap: out of bounds memory access", std::nullopt};
+      case WM_TRAP_INT_OVERFLOW: return Trap{ErrorKind::Trap, "wasm trap: integer overflow", std::nullopt};
+      case WM_TRAP_DIV_BY_ZERO: return Trap{ErrorKind::Trap, "wasm trap: integer divide by zero", std::nullopt};
+      case WM_TRAP_INVALID_CONVERSION: return Trap{ErrorKind::Trap, "wasm trap: invalid conversion to integer", std::nullopt};
+      case WM_TRAP_UNREACHABLE: return Trap{ErrorKind::Trap, "wasm trap: unreachable", std::nullopt};
+      case WM_TRAP_CALL_INDIRECT: return Trap{ErrorKind::Trap, "wasm trap: indirect call to an uninitialized table element or with a mismatched signature", std::nullopt};
+      case WM_TRAP_EXHAUSTION: return Trap{ErrorKind::Trap, "wasm trap: call stack exhausted", std::nullopt};
+      default: return Trap{ErrorKind::Trap, fmt::format("wasm trap (code {}) during {}", rc, during), std::nullopt};
+    }
+  }
+
+  static int host_call(wm_ctx* ctx, uint32_t index, const uint64_t* args, uint64_t* results) {
+    auto* self = static_cast<NativeInstance*>(ctx->host);
+    if (index == native::kTickImport) return self->tick(static_cast<int32_t>(args[0]), results);
+    const HostFunc* f = self->imports_[index];
+    HostResult r = f->fn(*self, std::span<const Slot>(args, f->type.params.size()),
+                         std::span<Slot>(results, f->type.results.size()));
+    if (r) {
+      self->pending_ = std::move(*r);
+      return 1;
+    }
+    return 0;
+  }
+
+  int tick(int32_t reason, uint64_t* results) {
+    if (reason == kMemoryGrowFailed) {
+      pending_ = Trap{ErrorKind::OutOfMemory, "oom: memory.grow exceeded the plugin's memory limit", std::nullopt};
+    } else if (control_ && control_->cancel && control_->cancel->load(std::memory_order_relaxed)) {
+      pending_ = Trap{ErrorKind::Timeout, "timeout: the call was cancelled", std::nullopt};
+    } else if (control_ && control_->deadline.expired()) {
+      pending_ = Trap{ErrorKind::Timeout, "timeout: the call exceeded its time limit", std::nullopt};
+    } else {
+      results[0] = static_cast<uint32_t>(kNativeFuelRefill);
+      return 0;
+    }
+    return 1;
+  }
+
+  struct FreeDeleter {
+    void operator()(uint8_t* p) const { std::free(p); }
+  };
+
+  std::shared_ptr<const Module> module_;
+  std::shared_ptr<const NativeCode> code_;
+  ImportTable imports_;
+  void* user_;
+  wm_ctx ctx_{};
+  std::unique_ptr<uint8_t, FreeDeleter> storage_;
+  bool instantiated_ = false;
+  const CallControl* control_ = nullptr;
+  std::optional<Trap> pending_;
+};
+
+}  // namespace
+
+std::variant<std::unique_ptr<Instance>, Trap> instantiate_native(std::shared_ptr<const Module> module,
+                                                                 std::shared_ptr<const NativeCode> code,
+                                                                 const ImportTable& imports, void* user_data,
+                                                                 const InstanceLimits& limits,
+                                                                 const CallControl& control) {
+  auto inst = std::make_unique<NativeInstance>(std::move(module), std::move(code), imports, user_data);
+  if (auto trap = inst->init(limits, control)) return std::move(*trap);
+  return std::unique_ptr<Instance>(std::move(inst));
+}
+
+}  // namespace wasimancer::engine

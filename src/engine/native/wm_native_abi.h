@@ -1,0 +1,58 @@
+/* engine/native/wm_native_abi.h: the interface between the host and a plugin compiled to a
+ * shared object by the native tier (wasm2c output + our glue + our runtime, wm_rt.c).
+ *
+ * The host fills a wm_ctx per instance and passes it as every import module's instance
+ * pointer; the glue's import functions call ctx->host_call. A trap anywhere inside the shared
+ * object (a wasm trap, or a host function asking to stop) longjmps back to the entry point,
+ * which returns a non-zero wm_trap code. Thread safety: one thread per instance at a time; the
+ * jump buffer is thread-local.
+ */
+#ifndef WM_NATIVE_ABI_H
+#define WM_NATIVE_ABI_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define WM_NATIVE_ABI_VERSION 1
+
+enum wm_trap {
+  WM_OK = 0,
+  WM_TRAP_OOB = 1,
+  WM_TRAP_INT_OVERFLOW = 2,
+  WM_TRAP_DIV_BY_ZERO = 3,
+  WM_TRAP_INVALID_CONVERSION = 4,
+  WM_TRAP_UNREACHABLE = 5,
+  WM_TRAP_CALL_INDIRECT = 6,
+  WM_TRAP_UNCAUGHT_EXCEPTION = 7,
+  WM_TRAP_EXHAUSTION = 8,
+  WM_TRAP_HOST = 100,      /* a host function returned a trap; the host holds the details */
+  WM_TRAP_OOM = 101,       /* a memory or table could not be allocated within the limit */
+  WM_TRAP_NO_EXPORT = 102, /* no such export index */
+};
+
+typedef struct wm_ctx {
+  /* Called by every import. Returns 0 to continue, non-zero to trap (WM_TRAP_HOST). */
+  int (*host_call)(struct wm_ctx* ctx, uint32_t import_index, const uint64_t* args, uint64_t* results);
+  uint32_t max_pages;  /* a linear memory may not grow beyond this many pages */
+  void* host;          /* the host's instance object */
+} wm_ctx;
+
+/* Entry points every compiled plugin exports. */
+typedef uint32_t (*wm_abi_version_fn)(void);
+typedef void (*wm_init_module_fn)(void);
+typedef uint64_t (*wm_instance_size_fn)(void);
+typedef int (*wm_instantiate_fn)(void* instance, wm_ctx* ctx);
+typedef void (*wm_free_fn)(void* instance);
+typedef int (*wm_memory_fn)(void* instance, uint8_t** data, uint64_t* size);
+typedef uint32_t (*wm_export_count_fn)(void);
+typedef const char* (*wm_export_name_fn)(uint32_t index);
+typedef int (*wm_call_fn)(void* instance, wm_ctx* ctx, uint32_t export_index, const uint64_t* args, uint64_t* results);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

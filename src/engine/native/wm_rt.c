@@ -1,0 +1,184 @@
+/* engine/native/wm_rt.c: wasimancer's implementation of wasm-rt.h for wasm2c output.
+ *
+ * Compiled into every native plugin together with the generated code (the glue includes it),
+ * with hidden visibility, so each plugin has its own copy and shares nothing with others.
+ *   - traps longjmp to a thread-local jump buffer set by the entry point: thread-safe;
+ *   - linear memory is a private anonymous mapping reserved up to the page limit, so growing
+ *     never moves it; allocation over the limit traps with WM_TRAP_OOM;
+ *   - the call-depth counter lives in the instance (see the glue), not in a global;
+ *   - the function-type registry is filled once per plugin, under the host's call_once.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "wasm-rt.h"
+#include "wm_native_abi.h"
+
+#define WM_HIDDEN __attribute__((visibility("hidden")))
+
+static __thread jmp_buf* wm_jmp;
+static __thread wm_ctx* wm_current;
+
+WM_HIDDEN void wasm_rt_init(void) {}
+WM_HIDDEN bool wasm_rt_is_initialized(void) { return true; }
+WM_HIDDEN void wasm_rt_free(void) {}
+
+WM_HIDDEN void wasm_rt_trap(wasm_rt_trap_t code) {
+  int c = (int)code;
+  if (c == WASM_RT_TRAP_EXHAUSTION) c = WM_TRAP_EXHAUSTION;
+  longjmp(*wm_jmp, c == 0 ? WM_TRAP_UNREACHABLE : c);
+}
+
+static void wm_trap(int code) { longjmp(*wm_jmp, code); }
+
+WM_HIDDEN const char* wasm_rt_strerror(wasm_rt_trap_t trap) {
+  switch (trap) {
+    case WASM_RT_TRAP_NONE: return "no error";
+    case WASM_RT_TRAP_OOB: return "out of bounds memory access";
+    case WASM_RT_TRAP_INT_OVERFLOW: return "integer overflow";
+    case WASM_RT_TRAP_DIV_BY_ZERO: return "integer divide by zero";
+    case WASM_RT_TRAP_INVALID_CONVERSION: return "invalid conversion to integer";
+    case WASM_RT_TRAP_UNREACHABLE: return "unreachable";
+    case WASM_RT_TRAP_CALL_INDIRECT: return "indirect call signature mismatch";
+    case WASM_RT_TRAP_UNCAUGHT_EXCEPTION: return "uncaught exception";
+    default: return "call stack exhausted";
+  }
+}
+
+/* ---- function types: each distinct signature gets one index ---- */
+typedef struct {
+  uint32_t params, results;
+  wasm_rt_type_t types[32];
+} wm_func_type;
+static wm_func_type* wm_types;
+static uint32_t wm_ntypes, wm_captypes;
+
+WM_HIDDEN uint32_t wasm_rt_register_func_type(uint32_t params, uint32_t results, ...) {
+  wm_func_type t;
+  memset(&t, 0, sizeof t);
+  t.params = params;
+  t.results = results;
+  va_list ap;
+  va_start(ap, results);
+  for (uint32_t i = 0; i < params + results; i++) {
+    wasm_rt_type_t ty = (wasm_rt_type_t)va_arg(ap, int);
+    if (i < 32) t.types[i] = ty;
+  }
+  va_end(ap);
+  for (uint32_t i = 0; i < wm_ntypes; i++) {
+    if (memcmp(&wm_types[i], &t, sizeof t) == 0) return i;
+  }
+  if (wm_ntypes == wm_captypes) {
+    wm_captypes = wm_captypes ? wm_captypes * 2 : 16;
+    wm_types = (wm_func_type*)realloc(wm_types, wm_captypes * sizeof *wm_types);
+  }
+  wm_types[wm_ntypes] = t;
+  return wm_ntypes++;
+}
+
+/* ---- exceptions (the exceptions proposal is not enabled; present for linking) ---- */
+static uint32_t wm_ntags;
+WM_HIDDEN uint32_t wasm_rt_register_tag(uint32_t size) { (void)size; return wm_ntags++; }
+WM_HIDDEN void wasm_rt_load_exception(uint32_t tag, uint32_t size, const void* values) { (void)tag; (void)size; (void)values; }
+WM_HIDDEN void wasm_rt_throw(void) { wm_trap(WM_TRAP_UNCAUGHT_EXCEPTION); }
+WM_HIDDEN WASM_RT_UNWIND_TARGET* wasm_rt_get_unwind_target(void) { return wm_jmp; }
+WM_HIDDEN void wasm_rt_set_unwind_target(WASM_RT_UNWIND_TARGET* target) { wm_jmp = target; }
+WM_HIDDEN uint32_t wasm_rt_exception_tag(void) { return 0; }
+WM_HIDDEN uint32_t wasm_rt_exception_size(void) { return 0; }
+WM_HIDDEN void* wasm_rt_exception(void) { return 0; }
+
+/* ---- linear memory ---- */
+#define WM_PAGE 65536ull
+
+static uint32_t wm_cap(uint32_t declared_max) {
+  uint32_t cap = wm_current ? wm_current->max_pages : 65536u;
+  return declared_max < cap ? declared_max : cap;
+}
+
+WM_HIDDEN void wasm_rt_allocate_memory(wasm_rt_memory_t* mem, uint32_t initial, uint32_t max) {
+  uint32_t cap = wm_cap(max);
+  if (initial > cap) wm_trap(WM_TRAP_OOM);
+  size_t reserve = (size_t)cap * WM_PAGE;
+  uint8_t* data = 0;
+  if (reserve) {
+    data = (uint8_t*)mmap(0, reserve, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (data == MAP_FAILED) wm_trap(WM_TRAP_OOM);
+    if (initial && mprotect(data, (size_t)initial * WM_PAGE, PROT_READ | PROT_WRITE) != 0) {
+      munmap(data, reserve);
+      wm_trap(WM_TRAP_OOM);
+    }
+  }
+  mem->data = data;
+  mem->pages = initial;
+  mem->max_pages = cap;
+  mem->size = (uint32_t)(initial * WM_PAGE);
+}
+
+WM_HIDDEN uint32_t wasm_rt_grow_memory(wasm_rt_memory_t* mem, uint32_t delta) {
+  uint32_t old = mem->pages;
+  if (delta == 0) return old;
+  if ((uint64_t)old + delta > mem->max_pages) return (uint32_t)-1;
+  if (mprotect(mem->data + (size_t)old * WM_PAGE, (size_t)delta * WM_PAGE, PROT_READ | PROT_WRITE) != 0) return (uint32_t)-1;
+  mem->pages = old + delta;
+  mem->size = (uint32_t)((uint64_t)mem->pages * WM_PAGE);
+  return old;
+}
+
+WM_HIDDEN void wasm_rt_free_memory(wasm_rt_memory_t* mem) {
+  if (mem->data && mem->max_pages) munmap(mem->data, (size_t)mem->max_pages * WM_PAGE);
+  mem->data = 0;
+}
+
+/* ---- tables ---- */
+WM_HIDDEN void wasm_rt_allocate_funcref_table(wasm_rt_funcref_table_t* t, uint32_t elements, uint32_t max) {
+  if (elements > 10000000u) wm_trap(WM_TRAP_OOM);
+  t->size = elements;
+  t->max_size = max;
+  t->data = (wasm_rt_funcref_t*)calloc(elements ? elements : 1, sizeof(wasm_rt_funcref_t));
+  if (!t->data) wm_trap(WM_TRAP_OOM);
+}
+WM_HIDDEN void wasm_rt_free_funcref_table(wasm_rt_funcref_table_t* t) { free(t->data); t->data = 0; }
+WM_HIDDEN void wasm_rt_allocate_externref_table(wasm_rt_externref_table_t* t, uint32_t elements, uint32_t max) {
+  if (elements > 10000000u) wm_trap(WM_TRAP_OOM);
+  t->size = elements;
+  t->max_size = max;
+  t->data = (wasm_rt_externref_t*)calloc(elements ? elements : 1, sizeof(wasm_rt_externref_t));
+  if (!t->data) wm_trap(WM_TRAP_OOM);
+}
+WM_HIDDEN void wasm_rt_free_externref_table(wasm_rt_externref_table_t* t) { free(t->data); t->data = 0; }
+
+#define WM_DEFINE_GROW(kind, type)                                                                  \
+  WM_HIDDEN uint32_t wasm_rt_grow_##kind##_table(wasm_rt_##kind##_table_t* t, uint32_t delta, type init) { \
+    uint32_t old = t->size;                                                                          \
+    uint64_t n = (uint64_t)old + delta;                                                              \
+    if (n > t->max_size || n > 10000000u) return (uint32_t)-1;                                       \
+    if (delta == 0) return old;                                                                      \
+    type* d = (type*)realloc(t->data, (size_t)n * sizeof(type));                                     \
+    if (!d) return (uint32_t)-1;                                                                     \
+    for (uint64_t i = old; i < n; i++) d[i] = init;                                                  \
+    t->data = d;                                                                                     \
+    t->size = (uint32_t)n;                                                                           \
+    return old;                                                                                      \
+  }
+WM_DEFINE_GROW(funcref, wasm_rt_funcref_t)
+WM_DEFINE_GROW(externref, wasm_rt_externref_t)
+
+/* ---- entry: runs `body` with the trap buffer and context installed ---- */
+#define WM_ENTER(ctx, body)                    \
+  do {                                         \
+    jmp_buf wm_buf;                            \
+    jmp_buf* wm_saved_jmp = wm_jmp;            \
+    wm_ctx* wm_saved_ctx = wm_current;         \
+    wm_jmp = &wm_buf;                          \
+    wm_current = (ctx);                        \
+    int wm_code = setjmp(wm_buf);              \
+    if (wm_code == 0) {                        \
+      body;                                    \
+    }                                          \
+    wm_jmp = wm_saved_jmp;                     \
+    wm_current = wm_saved_ctx;                 \
+    return wm_code;                            \
+  } while (0)

@@ -1,0 +1,99 @@
+#include "registry/native_tier.hpp"
+
+#include <fmt/format.h>
+
+#include "core/log.hpp"
+
+namespace wasimancer::registry {
+
+NativeTier::NativeTier(NativeTierConfig config) : config_(std::move(config)) {
+  config_.quick.opt_level = config_.quick.opt_level.empty() ? "-O0" : config_.quick.opt_level;
+  config_.optimised.opt_level = config_.optimised.opt_level.empty() ? "-O2" : config_.optimised.opt_level;
+  if (config_.enabled) thread_ = std::thread([this] { run(); });
+}
+
+NativeTier::~NativeTier() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool NativeTier::attach(const PluginVersion& v, const engine::NativeOptions& o, bool build) {
+  if (!build && !engine::native_cached(v.plugin->module(), o)) return false;
+  auto t0 = std::chrono::steady_clock::now();
+  auto code = engine::load_native(v.plugin->module(), o);
+  if (!code) {
+    std::string reason = code.error().message;
+    v.set_native_status("interpreter (native build failed: " + reason + ")");
+    log().warn("plugin \"{}\": native build ({}) failed, staying on the interpreter: {}", v.spec.name, o.opt_level, reason);
+    return false;
+  }
+  auto plugin = v.plugin;
+  std::shared_ptr<const engine::NativeCode> native = *code;
+  std::string tier = engine::native_description(*native);
+  v.pool.set_factory([plugin, native] { return host::PluginInstance::create(plugin, native); }, tier);
+  v.set_native_status(tier);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  log().info("plugin \"{}\" {} now runs on {} ({} ms{})", v.spec.name, v.spec.version, tier, ms, build ? "" : ", cached");
+  return true;
+}
+
+void NativeTier::schedule(const std::shared_ptr<const PluginVersion>& version) {
+  if (!config_.enabled) {
+    version->set_native_status("interpreter (native tier disabled)");
+    return;
+  }
+  // A cached optimised build: switch now (a restart is native at once).
+  if (attach(*version, config_.optimised, false)) return;
+  version->set_native_status("interpreter (native build queued)");
+  {
+    std::lock_guard lock(mu_);
+    quick_.push_back(version);
+  }
+  cv_.notify_all();
+}
+
+void NativeTier::wait_idle() {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [this] { return (quick_.empty() && optimise_.empty() && !busy_) || stopping_; });
+}
+
+void NativeTier::run() {
+  for (;;) {
+    std::shared_ptr<const PluginVersion> v;
+    bool quick = false;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || !quick_.empty() || !optimise_.empty(); });
+      if (stopping_) return;
+      quick = !quick_.empty();
+      auto& q = quick ? quick_ : optimise_;
+      v = q.front().lock();
+      q.pop_front();
+      busy_ = v != nullptr;
+    }
+    // A version nobody holds any more (removed or replaced) is skipped.
+    if (v && v.use_count() > 1) {
+      if (quick && !engine::native_cached(v->plugin->module(), config_.optimised)) {
+        v->set_native_status("interpreter (native build in progress)");
+        attach(*v, config_.quick, true);
+      }
+      if (quick) {
+        std::lock_guard lock(mu_);
+        optimise_.push_back(v);
+      } else {
+        attach(*v, config_.optimised, true);
+      }
+    }
+    {
+      std::lock_guard lock(mu_);
+      busy_ = false;
+    }
+    cv_.notify_all();
+  }
+}
+
+}  // namespace wasimancer::registry
