@@ -16,19 +16,39 @@ passed=0
 failed=0
 crashed=()
 
+# Native builds are cached across the run (and across runs in this build folder); the suites use
+# quick (-O0) builds. Servers started by the integration suites tier up with quick builds only.
+export WASIMANCER_NATIVE_CACHE="${WASIMANCER_NATIVE_CACHE:-$root/$build/native-cache}"
+export WASIMANCER_NATIVE_OPT="${WASIMANCER_NATIVE_OPT:--O0}"
+export WASIMANCER_NATIVE="${WASIMANCER_NATIVE:-quick}"
+
 # --- GoogleTest binaries ---------------------------------------------------------------------
+# Each binary runs on the interpreter; the engine, host ABI and catalog suites run again on the
+# native tier (WASIMANCER_TIER=native), as "<name>@native".
 run_gtest() {
-  local bin="$1" name
+  local bin="$1" tier="$2" name
   name="$(basename "$bin")"
-  "$bin" --gtest_output="json:$results/$name.json" >"$results/$name.log" 2>&1
+  [[ "$tier" == native ]] && name="$name@native"
+  WASIMANCER_TIER="$tier" "$bin" --gtest_output="json:$results/$name.json" >"$results/$name.log" 2>&1
   echo $? >"$results/$name.rc"
 }
 export -f run_gtest
 export results
 mapfile -t bins < <(find "$build/tests" -maxdepth 1 -type f -name '*_test' -perm -u+x | sort)
-printf '%s\n' "${bins[@]}" | xargs -P "$jobs" -I{} bash -c 'run_gtest "$@"' _ {}
+runs=()
 for bin in "${bins[@]}"; do
-  name="$(basename "$bin")"
+  runs+=("$bin interpreter")
+  case "$(basename "$bin")" in
+    unit_engine_test|unit_host_*|catalog_*) runs+=("$bin native") ;;
+  esac
+done
+printf '%s\n' "${runs[@]}" | xargs -P "$jobs" -L1 bash -c 'run_gtest "$@"' _
+names=()
+for r in "${runs[@]}"; do
+  set -- $r
+  if [[ "$2" == native ]]; then names+=("$(basename "$1")@native"); else names+=("$(basename "$1")"); fi
+done
+for name in "${names[@]}"; do
   if [[ -f "$results/$name.json" ]]; then
     p=$(jq '[.testsuites[].testsuite[] | select(.result != "SKIPPED") | select(has("failures") | not)] | length' "$results/$name.json")
     f=$(jq '[.testsuites[].testsuite[] | select(has("failures"))] | length' "$results/$name.json")

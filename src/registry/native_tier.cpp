@@ -77,14 +77,15 @@ void NativeTier::run() {
     }
     // A version nobody holds any more (removed or replaced) is skipped.
     if (v && v.use_count() > 1) {
+      bool ok = true;
       if (quick && !engine::native_cached(v->plugin->module(), config_.optimised)) {
         v->set_native_status("interpreter (native build in progress)");
-        attach(*v, config_.quick, true);
+        ok = attach(*v, config_.quick, true);
       }
-      if (quick) {
+      if (quick && ok && config_.optimised.opt_level != config_.quick.opt_level) {
         std::lock_guard lock(mu_);
         optimise_.push_back(v);
-      } else {
+      } else if (!quick) {
         attach(*v, config_.optimised, true);
       }
     }

@@ -40,11 +40,26 @@ bool is_within(const fs::path& child, const fs::path& root) {
   return true;
 }
 
+// Temporary files of an interrupted write (".<name>.tmp-<hex>", from write_file_atomic and the
+// upload sequence) anywhere below `dir`, since an upload may target a subdirectory (?dir=).
 void remove_stale_temporaries(const fs::path& dir) {
   std::error_code ec;
-  for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+  auto it = fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, ec);
+  for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (it.depth() > 8) {
+      it.disable_recursion_pending();
+      continue;
+    }
+    if (it->is_symlink(ec)) {
+      it.disable_recursion_pending();
+      continue;
+    }
     std::string n = it->path().filename().string();
-    if (n.size() > 1 && n[0] == '.' && n.find(".tmp-") != std::string::npos) fs::remove(it->path(), ec);
+    auto pos = n.rfind(".tmp-");
+    if (n.size() > 1 && n[0] == '.' && pos != std::string::npos && it->is_regular_file(ec)) {
+      std::error_code rm;
+      fs::remove(it->path(), rm);
+    }
   }
 }
 

@@ -367,7 +367,9 @@ net::awaitable<void> HttpServer::Impl::connection(tcp::socket socket) {
   for (;;) {
     Parser parser;
     parser.header_limit(config.max_header_bytes);
-    parser.body_limit(config.max_body_bytes);
+    // No body limit while reading the header: Beast would reject a large Content-Length there,
+    // before the route can answer 401/403 first. read_body() sets the route's limit.
+    parser.body_limit(boost::none);
     stream.expires_after(config.idle_timeout);
     auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, as_tuple(net::use_awaitable));
     if (ec) {
