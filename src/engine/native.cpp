@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -42,9 +43,10 @@ struct ProcessResult {
   std::string output;  // stdout + stderr, truncated
 };
 
-// Runs argv with resource limits; `dir` is the working directory.
+// Runs argv with resource limits; `dir` is the working directory. The process group is killed
+// when the time is up or `cancel` is set, and the child dies with its parent thread.
 ProcessResult run_limited(const std::vector<std::string>& argv, const fs::path& dir, std::chrono::seconds timeout,
-                          uint64_t memory_limit) {
+                          uint64_t memory_limit, const std::atomic<bool>* cancel = nullptr) {
   ProcessResult r;
   int pipefd[2];
   if (pipe2(pipefd, O_CLOEXEC) != 0) return r;
@@ -60,6 +62,7 @@ ProcessResult run_limited(const std::vector<std::string>& argv, const fs::path& 
   }
   if (pid == 0) {
     setpgid(0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     rlimit as{memory_limit, memory_limit};
     setrlimit(RLIMIT_AS, &as);
     rlimit cpu{static_cast<rlim_t>(timeout.count()), static_cast<rlim_t>(timeout.count() + 5)};
@@ -87,7 +90,8 @@ ProcessResult run_limited(const std::vector<std::string>& argv, const fs::path& 
     }
     pid_t done = waitpid(pid, &status, WNOHANG);
     if (done == pid) break;
-    if (std::chrono::steady_clock::now() > deadline) {
+    bool cancelled = cancel && cancel->load();
+    if (cancelled || std::chrono::steady_clock::now() > deadline) {
       kill(-pid, SIGKILL);
       waitpid(pid, &status, 0);
       r.timed_out = true;
@@ -266,7 +270,9 @@ Result<std::shared_ptr<const NativeCode>> load_native(const Module& module, cons
   std::string_view wasm(reinterpret_cast<const char*>(module.instrumented().data()), module.instrumented().size());
   if (auto r = write_file_atomic(work / "m.wasm", wasm); !r) return r.take_error();
   auto t0 = std::chrono::steady_clock::now();
-  auto w2c = run_limited({"wasm2c", "-n", "m", "m.wasm", "-o", "m.c"}, work, options.timeout, options.memory_limit_bytes);
+  auto w2c = run_limited({"wasm2c", "-n", "m", "m.wasm", "-o", "m.c"}, work, options.timeout, options.memory_limit_bytes,
+                         options.cancel);
+  if (options.cancel && options.cancel->load()) return Error(ErrorKind::Timeout, "the native build was cancelled");
   if (w2c.timed_out) return Error(ErrorKind::Timeout, "wasm2c took longer than the time limit");
   if (w2c.exit_code != 0) return Error(ErrorKind::Internal, "wasm2c failed: " + tail(w2c.output));
   auto header = read_file(work / "m.h");
@@ -281,7 +287,8 @@ Result<std::shared_ptr<const NativeCode>> load_native(const Module& module, cons
   for (const auto& f : compile_flags(options)) cmd.push_back(f);
   cmd.insert(cmd.end(), {"-I.", "glue.c", "-o", "plugin.so", "-lm"});
   auto left = options.timeout - std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - t0);
-  auto ccr = run_limited(cmd, work, std::max(left, std::chrono::seconds(1)), options.memory_limit_bytes);
+  auto ccr = run_limited(cmd, work, std::max(left, std::chrono::seconds(1)), options.memory_limit_bytes, options.cancel);
+  if (options.cancel && options.cancel->load()) return Error(ErrorKind::Timeout, "the native build was cancelled");
   if (ccr.timed_out) return Error(ErrorKind::Timeout, fmt::format("{} took longer than the time limit", cc));
   if (ccr.exit_code != 0) return Error(ErrorKind::Internal, fmt::format("{} failed: {}", cc, tail(ccr.output)));
   std::string exports;

@@ -17,6 +17,7 @@
 // instances follow engine::Instance's rules.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -35,6 +36,7 @@ struct NativeOptions {
   std::string opt_level = "-O2";           // "-O0" for a quick build
   std::chrono::seconds timeout{300};       // wall clock for wasm2c + the compiler
   uint64_t memory_limit_bytes = 4ull << 30;  // address space of the compiler processes
+  const std::atomic<bool>* cancel = nullptr; // set to stop a build (its processes are killed)
 };
 
 class NativeCode;

@@ -9,6 +9,8 @@ namespace wasimancer::registry {
 NativeTier::NativeTier(NativeTierConfig config) : config_(std::move(config)) {
   config_.quick.opt_level = config_.quick.opt_level.empty() ? "-O0" : config_.quick.opt_level;
   config_.optimised.opt_level = config_.optimised.opt_level.empty() ? "-O2" : config_.optimised.opt_level;
+  config_.quick.cancel = &cancel_;
+  config_.optimised.cancel = &cancel_;
   if (config_.enabled) thread_ = std::thread([this] { run(); });
 }
 
@@ -17,6 +19,7 @@ NativeTier::~NativeTier() {
     std::lock_guard lock(mu_);
     stopping_ = true;
   }
+  cancel_ = true;
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
@@ -26,6 +29,7 @@ bool NativeTier::attach(const PluginVersion& v, const engine::NativeOptions& o, 
   auto t0 = std::chrono::steady_clock::now();
   auto code = engine::load_native(v.plugin->module(), o);
   if (!code) {
+    if (cancel_) return false;  // shutting down
     std::string reason = code.error().message;
     v.set_native_status("interpreter (native build failed: " + reason + ")");
     log().warn("plugin \"{}\": native build ({}) failed, staying on the interpreter: {}", v.spec.name, o.opt_level, reason);

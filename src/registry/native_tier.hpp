@@ -10,6 +10,7 @@
 // Thread safety: schedule() and status() are safe from any thread.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -55,6 +56,7 @@ class NativeTier {
   std::deque<std::weak_ptr<const PluginVersion>> optimise_;
   bool busy_ = false;
   bool stopping_ = false;
+  std::atomic<bool> cancel_{false};  // kills the build in progress on shutdown
   std::thread thread_;
 };
 

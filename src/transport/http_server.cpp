@@ -352,6 +352,10 @@ net::awaitable<void> HttpServer::Impl::accept_loop() {
       log().warn("connection refused: the limit of {} connections is reached", config.max_connections);
       continue;
     }
+    // SSE answers are written as several small writes (header, events, final chunk); without
+    // TCP_NODELAY, Nagle's algorithm and delayed ACKs add ~40 ms to each answer.
+    boost::system::error_code nodelay_ec;
+    socket.set_option(tcp::no_delay(true), nodelay_ec);
     net::co_spawn(net::make_strand(io), connection(std::move(socket)), net::detached);
   }
 }
@@ -513,11 +517,6 @@ net::awaitable<bool> HttpServer::Impl::mcp_post(Stream& stream, beast::flat_buff
                                                                            version_header)));
   }
   std::string sid(hdr["mcp-session-id"]);
-  std::shared_ptr<mcp::Session> session;
-  if (!sid.empty()) {
-    session = mcp.find_session(sid);
-    if (!session) co_return co_await reply(stream, parser, http::status::not_found, rpc_error_body(mcp::kSessionNotFound, "Session not found"));
-  }
   if (!co_await read_body(stream, buffer, parser, config.max_body_bytes)) co_return false;
 
   boost::system::error_code ec;
@@ -534,12 +533,22 @@ net::awaitable<bool> HttpServer::Impl::mcp_post(Stream& stream, beast::flat_buff
   for (const auto& m : messages) {
     std::string why;
     auto kind = mcp::classify(m, &why);
-    if (kind == mcp::MessageKind::Invalid && !batch) {
-      co_return co_await reply(stream, parser, http::status::bad_request, rpc_error_body(mcp::kInvalidRequest, "Invalid Request: " + why));
+    if (kind == mcp::MessageKind::Invalid) {
+      co_return co_await reply(stream, parser, http::status::bad_request,
+                               rpc_error_body(mcp::kInvalidRequest, "Invalid Request: " + why + (batch ? " (in a batch)" : "")));
     }
     if (kind == mcp::MessageKind::Request) {
       request_ids.insert(json::serialize(m.as_object().at("id")));
       if (m.as_object().at("method").as_string() == "initialize") has_initialize = true;
+    }
+  }
+  std::shared_ptr<mcp::Session> session;
+  if (!sid.empty()) {
+    session = mcp.find_session(sid);
+    // An initialize that carries a stale session id starts a new session (clients that kept an
+    // old id must be able to recover); anything else with an unknown id is 404.
+    if (!session && !has_initialize) {
+      co_return co_await reply(stream, parser, http::status::not_found, rpc_error_body(mcp::kSessionNotFound, "Session not found"));
     }
   }
   bool new_session = false;

@@ -1,0 +1,37 @@
+#!/bin/bash
+TOKEN="wasimancer-rocks"
+UPDATE_ENDPOINT="http://localhost:3001/update-plugin"
+WASM_FILE="./wasimancer-plugin-roll-dice.wasm"
+
+read -r -d '' DATA <<- EOM
+{
+  "name": "roll-dice",
+  "path": "./bucket/wasimancer-plugin-roll-dice.wasm",
+  "version": "1.1.0",
+  "description": "enhanced dice rolling with detailed results",
+  "functions": [
+    {
+      "displayName": "rollDice",
+      "function": "rollDice",
+      "arguments": [
+        {
+          "name": "numFaces",
+          "type": "number",
+          "description": "number of faces on the dice"
+        },
+        {
+          "name": "numDice",
+          "type": "number",
+          "description": "number of dice to roll"
+        }
+      ],
+      "description": "a function to roll dice and get detailed results"
+    }
+  ]
+}
+EOM
+
+curl -X PUT ${UPDATE_ENDPOINT} \
+  -H "Authorization: Bearer ${TOKEN}" \
+  -F "wasmFile=@${WASM_FILE}" \
+  -F "pluginData=${DATA}"
