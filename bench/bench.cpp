@@ -26,6 +26,7 @@
 
 #include <boost/json.hpp>
 #include <curl/curl.h>
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 
 #include "core/files.hpp"
@@ -287,7 +288,13 @@ int main(int argc, char** argv) {
     auto interp_inst = host::PluginInstance::create(*plugin);
     auto native_inst = native ? host::PluginInstance::create(*plugin, *native) : interp_inst.error();
     volatile uint64_t sink = 0;
-    for (auto [fn, n_native, n_interp] : {std::tuple<const char*, int, int>{"fib", 32, 25}, {"sum_loop", 100000000, 2000000}}) {
+    struct Case {
+      const char* fn;
+      int n_native, n_interp;
+    };
+    for (const Case& k : {Case{"fib", 32, 25}, Case{"sum_loop", 100000000, 2000000}}) {
+      const char* fn = k.fn;
+      const int n_native = k.n_native, n_interp = k.n_interp;
       bool is_fib = std::string(fn) == "fib";
       auto native_c = [&](int n) { sink = is_fib ? bench_native_fib(n) : bench_native_sum_squares(n); };
       double c_big = time_ms([&] { native_c(n_native); }, 5);

@@ -35,7 +35,8 @@ std::string header_param(std::string_view value, std::string_view param) {
     if (start < value.size() && value[start] == '"') {
       std::string out;
       for (size_t i = start + 1; i < value.size(); ++i) {
-        if (value[i] == '\\' && i + 1 < value.size()) {
+        // Only \" and \\ are escapes; browsers and curl send other backslashes as they are.
+        if (value[i] == '\\' && i + 1 < value.size() && (value[i + 1] == '"' || value[i + 1] == '\\')) {
           out.push_back(value[++i]);
         } else if (value[i] == '"') {
           return out;

@@ -111,12 +111,12 @@ void prepend(ExprList& into, ExprList&& what) { into.splice(into.begin(), what);
 
 class Instrumenter {
  public:
-  Instrumenter(Index fuel, Index tick, const std::vector<Index>& grow_funcs)
-      : fuel_(fuel), tick_(tick), grow_funcs_(grow_funcs) {}
+  Instrumenter(Index fuel, Index tick, const std::vector<Index>& grow_funcs, bool entry_checks)
+      : fuel_(fuel), tick_(tick), grow_funcs_(grow_funcs), entry_checks_(entry_checks) {}
 
   void function(Func& f) {
     walk(f.exprs);
-    prepend(f.exprs, fuel_check(fuel_, tick_));
+    if (entry_checks_) prepend(f.exprs, fuel_check(fuel_, tick_));
   }
 
  private:
@@ -158,11 +158,12 @@ class Instrumenter {
 
   Index fuel_, tick_;
   const std::vector<Index>& grow_funcs_;
+  bool entry_checks_;
 };
 
 }  // namespace
 
-Result<Instrumented> instrument(std::span<const uint8_t> wasm) {
+Result<Instrumented> instrument(std::span<const uint8_t> wasm, const InstrumentOptions& options) {
   using namespace wabt;
   Features features = wasm_features();
   Errors errors;
@@ -253,7 +254,7 @@ Result<Instrumented> instrument(std::span<const uint8_t> wasm) {
   }
 
   // 5. Deadline checks in every original defined function (not in the wrappers).
-  Instrumenter inst(fuel, tick, grow_funcs);
+  Instrumenter inst(fuel, tick, grow_funcs, options.entry_checks);
   for (Index i = tick + 1; i < num_original_funcs; ++i) inst.function(*m.funcs[i]);
 
   MemoryStream stream;

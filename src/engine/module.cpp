@@ -36,7 +36,7 @@ Result<std::shared_ptr<const Module>> Module::compile(std::span<const uint8_t> w
 
   std::shared_ptr<Module> m(new Module());
   m->sha256_ = sha256_hex(wasm);
-  m->original_size_ = wasm.size();
+  m->original_.assign(wasm.begin(), wasm.end());
   const auto& desc = code->desc;
 
   uint32_t imported_memories = 0;

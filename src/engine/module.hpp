@@ -33,7 +33,8 @@ class Module {
   Module& operator=(const Module&) = delete;
 
   const std::string& sha256() const { return sha256_; }          // of the original bytes
-  size_t original_size() const { return original_size_; }
+  size_t original_size() const { return original_.size(); }
+  const std::vector<uint8_t>& original() const { return original_; }
   const std::vector<uint8_t>& instrumented() const { return instrumented_; }
 
   // The module's own imports (the instrumentation import is not listed).
@@ -52,7 +53,7 @@ class Module {
   Module();
 
   std::string sha256_;
-  size_t original_size_ = 0;
+  std::vector<uint8_t> original_;
   std::vector<uint8_t> instrumented_;
   std::vector<ImportDesc> imports_;
   std::vector<ExportDesc> exports_;

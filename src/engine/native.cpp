@@ -8,7 +8,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <cstring>
+#include <functional>
+#include <pthread.h>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -109,30 +112,55 @@ ProcessResult run_limited(const std::vector<std::string>& argv, const fs::path& 
   return r;
 }
 
-bool on_path(const std::string& prog) {
-  if (prog.find('/') != std::string::npos) return access(prog.c_str(), X_OK) == 0;
+std::string which(const std::string& prog);
+
+std::string pick_compiler(const NativeOptions& o) {
+  if (!o.compiler.empty()) return o.compiler;
+  if (const char* cc = std::getenv("CC"); cc && *cc) return cc;
+  if (!which("clang").empty()) return "clang";
+  return "cc";
+}
+
+// Where `prog` is on PATH ("" if nowhere).
+std::string which(const std::string& prog) {
+  if (prog.find('/') != std::string::npos) return access(prog.c_str(), X_OK) == 0 ? prog : "";
   const char* path = std::getenv("PATH");
   std::string p = path ? path : "/usr/bin:/bin";
   size_t start = 0;
   while (start <= p.size()) {
     size_t colon = p.find(':', start);
     std::string dir = p.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
-    if (!dir.empty() && access((dir + "/" + prog).c_str(), X_OK) == 0) return true;
+    if (!dir.empty() && access((dir + "/" + prog).c_str(), X_OK) == 0) return dir + "/" + prog;
     if (colon == std::string::npos) break;
     start = colon + 1;
   }
-  return false;
+  return "";
 }
 
-std::string pick_compiler(const NativeOptions& o) {
-  if (!o.compiler.empty()) return o.compiler;
-  if (const char* cc = std::getenv("CC"); cc && *cc) return cc;
-  if (on_path("clang")) return "clang";
-  return "cc";
-}
-
-// "<compiler> --version" first line, memoised per compiler.
+// Identifies a tool's version cheaply (no process start on the start-up path): the resolved
+// binary's path, size and modification time. Empty if the tool is missing. Memoised.
 std::string tool_identity(const std::string& tool) {
+  static std::mutex mu;
+  static std::map<std::string, std::string> cache;
+  std::lock_guard lock(mu);
+  if (auto it = cache.find(tool); it != cache.end()) return it->second;
+  std::string path = which(tool);
+  std::string id;
+  if (!path.empty()) {
+    std::error_code ec;
+    fs::path real = fs::canonical(path, ec);
+    if (!ec) {
+      auto size = fs::file_size(real, ec);
+      auto mtime = fs::last_write_time(real, ec).time_since_epoch().count();
+      id = fmt::format("{}:{}:{}", real.string(), size, mtime);
+    }
+  }
+  cache[tool] = id;
+  return id;
+}
+
+// "<tool> --version" first line, for messages.
+[[maybe_unused]] std::string tool_version(const std::string& tool) {
   static std::mutex mu;
   static std::map<std::string, std::string> cache;
   std::lock_guard lock(mu);
@@ -145,11 +173,18 @@ std::string tool_identity(const std::string& tool) {
 
 std::vector<std::string> compile_flags(const NativeOptions& o) {
   return {o.opt_level, "-shared", "-fPIC", "-fvisibility=hidden", "-fno-strict-aliasing", "-w",
-          "-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0", "-DWASM_RT_MAX_CALL_STACK_DEPTH=2500", "-DNDEBUG"};
+          "-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0", "-DWASM_RT_USE_STACK_DEPTH_COUNT=0", "-DNDEBUG"};
+}
+
+// The native flavour of the instrumentation pass (see instrument.hpp).
+InstrumentOptions native_flavour() {
+  InstrumentOptions o;
+  o.entry_checks = false;
+  return o;
 }
 
 std::string cache_key(const Module& m, const NativeOptions& o, const std::string& cc) {
-  std::string material = sha256_hex(std::span<const uint8_t>(m.instrumented().data(), m.instrumented().size()));
+  std::string material = m.sha256() + "|native-flavour";
   material += "|" + tool_identity("wasm2c") + "|" + cc + "|" + tool_identity(cc);
   for (const auto& f : compile_flags(o)) material += "|" + f;
   material += fmt::format("|abi{}|glue{}|pass{}|flags{}|", WM_NATIVE_ABI_VERSION, native::kGlueVersion, kInstrumentVersion,
@@ -184,7 +219,10 @@ class NativeCode {
     c->free_ = reinterpret_cast<wm_free_fn>(sym("wm_free"));
     c->memory_ = reinterpret_cast<wm_memory_fn>(sym("wm_memory"));
     c->call_ = reinterpret_cast<wm_call_fn>(sym("wm_call"));
-    if (!version || !init || !c->size_ || !c->instantiate_ || !c->free_ || !c->memory_ || !c->call_) {
+    c->interrupt_ = reinterpret_cast<wm_interrupt_fn>(sym("wm_interrupt"));
+    c->arm_ = reinterpret_cast<wm_arm_fn>(sym("wm_arm"));
+    if (!version || !init || !c->size_ || !c->instantiate_ || !c->free_ || !c->memory_ || !c->call_ || !c->interrupt_ ||
+        !c->arm_) {
       return Error(ErrorKind::Internal, fmt::format("{} lacks the native tier's entry points", so.string()));
     }
     if (version() != WM_NATIVE_ABI_VERSION) {
@@ -202,6 +240,8 @@ class NativeCode {
   wm_free_fn free_ = nullptr;
   wm_memory_fn memory_ = nullptr;
   wm_call_fn call_ = nullptr;
+  wm_interrupt_fn interrupt_ = nullptr;
+  wm_arm_fn arm_ = nullptr;
 
  private:
   NativeCode() = default;
@@ -267,7 +307,9 @@ Result<std::shared_ptr<const NativeCode>> load_native(const Module& module, cons
     }
   } cleanup{work};
 
-  std::string_view wasm(reinterpret_cast<const char*>(module.instrumented().data()), module.instrumented().size());
+  auto flavoured = instrument(module.original(), native_flavour());
+  if (!flavoured) return flavoured.take_error();
+  std::string_view wasm(reinterpret_cast<const char*>(flavoured->wasm.data()), flavoured->wasm.size());
   if (auto r = write_file_atomic(work / "m.wasm", wasm); !r) return r.take_error();
   auto t0 = std::chrono::steady_clock::now();
   auto w2c = run_limited({"wasm2c", "-n", "m", "m.wasm", "-o", "m.c"}, work, options.timeout, options.memory_limit_bytes,
@@ -277,6 +319,18 @@ Result<std::shared_ptr<const NativeCode>> load_native(const Module& module, cons
   if (w2c.exit_code != 0) return Error(ErrorKind::Internal, "wasm2c failed: " + tail(w2c.output));
   auto header = read_file(work / "m.h");
   if (!header) return header.take_error();
+  // Our function prologue (see native/glue.cpp) replaces wasm2c's empty one.
+  {
+    auto c_file = read_file(work / "m.c");
+    if (!c_file) return c_file.take_error();
+    const std::string empty = "#define FUNC_PROLOGUE\n";
+    auto at = c_file->find(empty);
+    if (at == std::string::npos || c_file->find(empty, at + 1) != std::string::npos) {
+      return Error(ErrorKind::Internal, "native tier: unexpected wasm2c output (FUNC_PROLOGUE)");
+    }
+    c_file->replace(at, empty.size(), "#define FUNC_PROLOGUE WM_FUNC_PROLOGUE\n");
+    if (auto r = write_file_atomic(work / "m.c", *c_file); !r) return r.take_error();
+  }
   auto glue = native::generate_glue(*header, module.imports());
   if (!glue) return glue.take_error();
   for (auto [name, text] : {std::pair<const char*, std::string_view>{"glue.c", glue->source},
@@ -302,6 +356,102 @@ Result<std::shared_ptr<const NativeCode>> load_native(const Module& module, cons
   }
   return open_build(final_dir, description);
 }
+
+// ---- the watchdog ---------------------------------------------------------------------------------
+
+namespace {
+
+// Interrupts native calls whose deadline passes or that are cancelled. One thread for the
+// process; a call registers for its duration. Loops stop themselves through the fuel checks;
+// this stops loop-free recursion (the function prologue's stack-limit check).
+class Watchdog {
+ public:
+  static Watchdog& get() {
+    static Watchdog* w = new Watchdog();  // never destroyed: calls may run until exit
+    return *w;
+  }
+
+  uint64_t add(Deadline deadline, const std::atomic<bool>* cancel, std::function<void()> fire) {
+    std::lock_guard lock(mu_);
+    uint64_t id = next_++;
+    entries_[id] = Entry{deadline, cancel, std::move(fire), false};
+    if (cancel || (deadline.is_set() && deadline.remaining() < kMaxSleep)) cv_.notify_one();
+    return id;
+  }
+
+  // The deadline moved (time spent waiting on a client is not counted): un-interrupt the call if
+  // the watchdog fired meanwhile. Runs on the call's thread, between wasm frames.
+  void update(uint64_t id, Deadline deadline, const std::function<void()>& rearm) {
+    std::lock_guard lock(mu_);
+    auto it = entries_.find(id);
+    if (it == entries_.end()) return;
+    it->second.deadline = deadline;
+    bool cancelled = it->second.cancel && it->second.cancel->load();
+    if (it->second.fired && !deadline.expired() && !cancelled) {
+      rearm();
+      it->second.fired = false;
+    }
+  }
+
+  void remove(uint64_t id) {
+    std::lock_guard lock(mu_);
+    entries_.erase(id);
+  }
+
+ private:
+  static constexpr std::chrono::milliseconds kMaxSleep{50};
+  struct Entry {
+    Deadline deadline;
+    const std::atomic<bool>* cancel;
+    std::function<void()> fire;
+    bool fired;
+  };
+
+  Watchdog() { std::thread([this] { run(); }).detach(); }
+
+  void run() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      auto wake = Clock::now() + kMaxSleep;
+      for (auto& [id, e] : entries_) {
+        if (e.fired) continue;
+        if (e.cancel) wake = std::min(wake, Clock::now() + std::chrono::milliseconds(5));
+        if (e.deadline.is_set()) wake = std::min(wake, e.deadline.at());
+      }
+      cv_.wait_until(lock, wake);
+      for (auto& [id, e] : entries_) {
+        if (e.fired) continue;
+        if (e.deadline.expired() || (e.cancel && e.cancel->load())) {
+          e.fire();
+          e.fired = true;
+        }
+      }
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<uint64_t, Entry> entries_;
+  uint64_t next_ = 1;
+};
+
+// The lowest stack address a wasm frame may use on this thread: the thread's stack bottom plus
+// a margin for host functions called from wasm (HTTP, WASI) and for the trap path.
+uintptr_t thread_stack_limit() {
+  thread_local uintptr_t limit = [] {
+    pthread_attr_t attr;
+    void* addr = nullptr;
+    size_t size = 0;
+    if (pthread_getattr_np(pthread_self(), &attr) != 0) return uintptr_t(0);
+    pthread_attr_getstack(&attr, &addr, &size);
+    pthread_attr_destroy(&attr);
+    size_t margin = std::max<size_t>(256 * 1024, size / 8);
+    return size > margin ? reinterpret_cast<uintptr_t>(addr) + margin : uintptr_t(0);
+  }();
+  return limit;
+}
+
+}  // namespace
 
 // ---- NativeInstance -------------------------------------------------------------------------------
 
@@ -329,8 +479,11 @@ class NativeInstance final : public Instance, public Caller {
       }
     }
     ctx_.max_pages = limits.max_memory_pages;
+    ctx_.stack_limit = thread_stack_limit();
     control_ = &control;
+    watch(control);
     int rc = code_->instantiate_(storage_.get(), &ctx_);
+    unwatch();
     control_ = nullptr;
     instantiated_ = true;  // free even a half-built instance (its memories may exist)
     if (rc != WM_OK) return trap_for(rc, "instantiation");
@@ -358,9 +511,12 @@ class NativeInstance final : public Instance, public Caller {
       std::copy(args.begin(), args.end(), in);
     }
     Slot result = 0;
+    ctx_.stack_limit = thread_stack_limit();
     control_ = &control;
     pending_.reset();
+    watch(control);
     int rc = code_->call_(storage_.get(), &ctx_, it->second, a, &result);
+    unwatch();
     control_ = nullptr;
     if (rc != WM_OK) return trap_for(rc, "call");
     std::vector<Slot> out;
@@ -385,11 +541,27 @@ class NativeInstance final : public Instance, public Caller {
   std::string_view tier_name() const override { return code_->description_; }
 
  private:
+  void watch(const CallControl& control) {
+    if (!control.deadline.is_set() && !control.cancel) return;
+    watched_deadline_ = control.deadline;
+    watch_id_ = Watchdog::get().add(control.deadline, control.cancel, [this] { code_->interrupt_(storage_.get()); });
+  }
+
+  void unwatch() {
+    if (watch_id_) Watchdog::get().remove(watch_id_);
+    watch_id_ = 0;
+  }
+
   Trap trap_for(int rc, std::string_view during) {
     if (rc == WM_TRAP_HOST && pending_) {
       Trap t = std::move(*pending_);
       pending_.reset();
       return t;
+    }
+    if (rc == WM_TRAP_INTERRUPTED) {
+      bool cancelled = control_ ? (control_->cancel && control_->cancel->load()) : false;
+      return Trap{ErrorKind::Timeout, cancelled ? "timeout: the call was cancelled" : "timeout: the call exceeded its time limit",
+                  std::nullopt};
     }
     switch (rc) {
       case WM_TRAP_OOM:
@@ -411,6 +583,12 @@ class NativeInstance final : public Instance, public Caller {
     const HostFunc* f = self->imports_[index];
     HostResult r = f->fn(*self, std::span<const Slot>(args, f->type.params.size()),
                          std::span<Slot>(results, f->type.results.size()));
+    // A host function may move the deadline (time spent waiting on the client): tell the watchdog.
+    if (self->watch_id_ && self->control_ && self->control_->deadline.at() != self->watched_deadline_.at()) {
+      self->watched_deadline_ = self->control_->deadline;
+      Watchdog::get().update(self->watch_id_, self->watched_deadline_,
+                             [self] { self->code_->arm_(self->storage_.get(), &self->ctx_); });
+    }
     if (r) {
       self->pending_ = std::move(*r);
       return 1;
@@ -445,6 +623,8 @@ class NativeInstance final : public Instance, public Caller {
   bool instantiated_ = false;
   const CallControl* control_ = nullptr;
   std::optional<Trap> pending_;
+  uint64_t watch_id_ = 0;
+  Deadline watched_deadline_;
 };
 
 }  // namespace

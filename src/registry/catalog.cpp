@@ -236,6 +236,18 @@ json::array& CatalogFile::list_in(json::value& doc, size_t which) {
 
 Result<std::vector<std::vector<json::value>>> CatalogFile::load() {
   std::vector<std::vector<json::value>> out(lists_.size());
+  {
+    // Temporary files of an interrupted write (".resources.yml.tmp-<hex>").
+    std::error_code ec;
+    std::string prefix = "." + file_.filename().string() + ".tmp-";
+    fs::path dir = file_.has_parent_path() ? file_.parent_path() : fs::path(".");
+    for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+      if (it->path().filename().string().rfind(prefix, 0) == 0) {
+        std::error_code rm;
+        fs::remove(it->path(), rm);
+      }
+    }
+  }
   auto text = read_file(file_, 64 << 20);
   if (!text) {
     if (text.error().kind == ErrorKind::NotFound) {

@@ -7,6 +7,15 @@
 namespace wasimancer::registry {
 
 NativeTier::NativeTier(NativeTierConfig config) : config_(std::move(config)) {
+  // Build folders an interrupted process left behind (old enough not to be another's in progress).
+  for (const auto& dir : {config_.quick.cache_dir, config_.optimised.cache_dir}) {
+    std::error_code ec;
+    for (auto it = std::filesystem::directory_iterator(dir, ec); !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+      if (it->path().filename().string().rfind(".build-", 0) != 0) continue;
+      auto age = std::filesystem::file_time_type::clock::now() - std::filesystem::last_write_time(it->path(), ec);
+      if (!ec && age > std::chrono::hours(1)) std::filesystem::remove_all(it->path(), ec);
+    }
+  }
   config_.quick.opt_level = config_.quick.opt_level.empty() ? "-O0" : config_.quick.opt_level;
   config_.optimised.opt_level = config_.optimised.opt_level.empty() ? "-O2" : config_.optimised.opt_level;
   config_.quick.cancel = &cancel_;

@@ -204,6 +204,10 @@ Result<fs::path> PluginManager::target_dir(const std::optional<std::string>& dir
   if (!dir || dir->empty()) return fs::path(paths_.upload_dir);
   if (dir->find('\0') != std::string::npos) return Error(ErrorKind::InvalidArgument, "dir contains a NUL byte");
   fs::path candidate = canonical_or_self(fs::path(*dir));
+  std::error_code ec;
+  if (fs::exists(candidate, ec) && !fs::is_directory(candidate, ec)) {
+    return Error(ErrorKind::InvalidArgument, fmt::format("dir \"{}\" is not a directory", *dir));
+  }
   if (!is_within(candidate, plugins_root) && !is_within(candidate, upload_root)) {
     return Error(ErrorKind::InvalidArgument,
                  fmt::format("dir \"{}\" is outside PLUGINS_PATH ({}) and UPLOAD_PATH ({})", *dir, plugins_root.string(),

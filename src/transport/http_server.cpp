@@ -400,8 +400,19 @@ net::awaitable<void> HttpServer::Impl::connection(tcp::socket socket) {
     }
     if (!keep) break;
   }
+  // Close gracefully: stop sending, then read and discard what the client still sends (an
+  // upload refused before its body was read) for a moment, so the kernel does not answer it
+  // with a reset that could destroy our response before the client reads it.
   boost::system::error_code ignore;
   stream.socket().shutdown(tcp::socket::shutdown_send, ignore);
+  stream.expires_after(std::chrono::seconds(2));
+  std::array<char, 16384> scratch;
+  size_t drained = 0;
+  for (;;) {
+    auto [ec, n] = co_await stream.async_read_some(net::buffer(scratch), as_tuple(net::use_awaitable));
+    drained += n;
+    if (ec || drained > (64u << 20)) break;
+  }
   stream.socket().close(ignore);
 }
 

@@ -96,6 +96,7 @@ invariants() {
 
 # --- 1. every crash point, every operation ---------------------------------------------------------
 points=(wasm-written wasm-renamed yaml-written yaml-renamed swapped)
+scenarios=0
 for op in publish update remove; do
   for i in "${!points[@]}"; do
     point="${points[$i]}"
@@ -148,8 +149,10 @@ for op in publish update remove; do
       expect_eq "$p/retry-new-state" "$got" "$([[ $op == remove ]] && echo absent || echo B)"
     fi
     stop_or_kill
+    scenarios=$((scenarios + 1))
   done
 done
+expect_eq "crash/points/all-scenarios-ran" "$scenarios" 15
 
 # A temporary file written under ?dir= (a folder inside PLUGINS_PATH) is cleaned at start too.
 p="crash/publish-dir/wasm-written"
@@ -191,6 +194,7 @@ ops_loop() {  # ops_loop SEED LOG: random publish/update/remove until killed; lo
   done
 }
 ok_ops=0
+rounds=0
 for round in $(seq 1 10); do
   p="crash/random/$round"
   d="$w/random-$round"
@@ -204,7 +208,8 @@ for round in $(seq 1 10); do
   for lp in "${loop_pids[@]}"; do kill "$lp" 2>/dev/null; wait "$lp" 2>/dev/null; done
   loop_pids=()
   server_pid=""
-  ok_ops=$((ok_ops + $(grep -c '^200$' "$d/ops.log" 2>/dev/null || echo 0)))
+  n="$(grep -c '^200$' "$d/ops.log" 2>/dev/null)"
+  ok_ops=$((ok_ops + ${n:-0}))
   if ! start_in "$d" "$d/restart.log"; then
     fail "$p/restart" "the server does not start again: $(tail -3 "$d/restart.log" | tr '\n' '|')"; continue
   fi
@@ -218,7 +223,9 @@ for round in $(seq 1 10); do
   if [[ -z "$bad" ]]; then pass "$p/each-tool-answers-its-entry-version"; else fail "$p/each-tool-answers-its-entry-version" "$bad"; fi
   expect_eq "$p/base-answers" "$(call_tool whoami)" "$ANS_A"
   stop_or_kill
+  rounds=$((rounds + 1))
 done
+expect_eq "crash/random/all-rounds-ran" "$rounds" 10
 if ((ok_ops >= 20)); then pass "crash/random/operations-were-running"
 else fail "crash/random/operations-were-running" "only $ok_ops operations succeeded before the kills"; fi
 finish

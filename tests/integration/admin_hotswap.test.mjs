@@ -35,7 +35,7 @@ describe('hot swap under load', () => {
   before(async () => {
     dir = tempDir('hotswap');
     fs.mkdirSync(path.join(dir, 'plugins'));
-    server = await startServer({ env: env() });
+    server = await startServer({ cwd: dir, env: env() });
     const r = await server.upload('POST', VERSIONS.a, data(0, 'a'), { fileName: 'whoami.wasm' });
     assert.equal(r.status, 200, r.text);
 
@@ -165,7 +165,7 @@ describe('hot swap under load', () => {
 
   it('a restart loads the last version', async () => {
     await server.stop();
-    server = await startServer({ env: env() });
+    server = await startServer({ cwd: dir, env: env() });
     assert.equal(await server.call('whoami'), ANSWER[UPDATES % 2 ? 'b' : 'a']);
   });
 });

@@ -16,7 +16,7 @@
 extern "C" {
 #endif
 
-#define WM_NATIVE_ABI_VERSION 1
+#define WM_NATIVE_ABI_VERSION 2
 
 enum wm_trap {
   WM_OK = 0,
@@ -31,13 +31,15 @@ enum wm_trap {
   WM_TRAP_HOST = 100,      /* a host function returned a trap; the host holds the details */
   WM_TRAP_OOM = 101,       /* a memory or table could not be allocated within the limit */
   WM_TRAP_NO_EXPORT = 102, /* no such export index */
+  WM_TRAP_INTERRUPTED = 103, /* wm_interrupt was called (the deadline passed or the call was cancelled) */
 };
 
 typedef struct wm_ctx {
   /* Called by every import. Returns 0 to continue, non-zero to trap (WM_TRAP_HOST). */
   int (*host_call)(struct wm_ctx* ctx, uint32_t import_index, const uint64_t* args, uint64_t* results);
-  uint32_t max_pages;  /* a linear memory may not grow beyond this many pages */
-  void* host;          /* the host's instance object */
+  uint32_t max_pages;     /* a linear memory may not grow beyond this many pages */
+  uintptr_t stack_limit;  /* a wasm function entered with the stack pointer below this traps */
+  void* host;             /* the host's instance object */
 } wm_ctx;
 
 /* Entry points every compiled plugin exports. */
@@ -50,6 +52,12 @@ typedef int (*wm_memory_fn)(void* instance, uint8_t** data, uint64_t* size);
 typedef uint32_t (*wm_export_count_fn)(void);
 typedef const char* (*wm_export_name_fn)(uint32_t index);
 typedef int (*wm_call_fn)(void* instance, wm_ctx* ctx, uint32_t export_index, const uint64_t* args, uint64_t* results);
+/* Stops the instance's running call at the next function entry (WM_TRAP_INTERRUPTED). Safe to
+ * call from another thread while the call runs; loops are stopped by the deadline checks. */
+typedef void (*wm_interrupt_fn)(void* instance);
+/* Re-installs ctx's stack limit after an interrupt that turned out not to be due (the deadline
+ * moved). Called on the call's own thread, from a host function. */
+typedef void (*wm_arm_fn)(void* instance, wm_ctx* ctx);
 
 #ifdef __cplusplus
 }
