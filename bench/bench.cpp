@@ -263,6 +263,10 @@ int main(int argc, char** argv) {
   root_dir = argc > 1 ? argv[1] : ".";
   build_dir = argc > 2 ? argv[2] : "build-release";
   std::string results_file = root_dir + "/bench/RESULTS.md";
+  // An optional third argument runs one section only (compute, http, publish, startup) and does
+  // not record the table.
+  std::string only = argc > 3 ? argv[3] : "";
+  auto want = [&](const char* section) { return only.empty() || only == section; };
   init_logging(LogLevel::Error);
   curl_global_init(CURL_GLOBAL_DEFAULT);
   std::vector<Row> rows;
@@ -274,7 +278,7 @@ int main(int argc, char** argv) {
   const std::string shared = root_dir + "/../shared/plugins";
 
   // ---- 2. compute-bound plugin (first: the machine is quiet) ----
-  {
+  if (want("compute")) {
     std::cout << "compute: native C vs the interpreter and the native tier...\n" << std::flush;
     auto bytes = read_file(plugins_dir + "/compute.wasm");
     host::PluginOptions o;
@@ -316,7 +320,7 @@ int main(int argc, char** argv) {
   }
 
   // ---- 1. HTTP throughput ----
-  {
+  if (want("http")) {
     std::cout << "HTTP: tools/call throughput with wrk...\n" << std::flush;
     fs::path dir = work / "http";
     fs::create_directories(dir / "plugins");
@@ -349,7 +353,7 @@ int main(int argc, char** argv) {
   }
 
   // ---- 3 + 4. publish ----
-  {
+  if (want("publish")) {
     std::cout << "publish: to first call, and to native code...\n" << std::flush;
     fs::path dir = work / "publish";
     fs::create_directories(dir / "plugins");
@@ -396,7 +400,7 @@ int main(int argc, char** argv) {
   }
 
   // ---- 5 + 6. start with 8 plugins whose native code is cached ----
-  {
+  if (want("startup")) {
     std::cout << "startup: 8 plugins with cached native code...\n" << std::flush;
     fs::path dir = work / "startup";
     fs::create_directories(dir / "plugins");
@@ -472,7 +476,7 @@ int main(int argc, char** argv) {
   table << "| measurement | figure | target | |\n|---|---|---|---|\n";
   for (const auto& r : rows) table << fmt::format("| {} | {} | {} | {} |\n", r.what, r.figure, r.target, r.verdict);
   std::cout << table.str();
-  std::ofstream(results_file, std::ios::app) << table.str();
+  if (only.empty()) std::ofstream(results_file, std::ios::app) << table.str();
   std::error_code ec;
   fs::remove_all(work, ec);
   return 0;

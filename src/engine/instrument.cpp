@@ -109,6 +109,58 @@ ExprList fuel_check(Index fuel, Index tick) {
 
 void prepend(ExprList& into, ExprList&& what) { into.splice(into.begin(), what); }
 
+// Whether a branch (which could start the next iteration) appears anywhere in `list`.
+bool has_branch(const ExprList& list) {
+  for (const Expr& e : list) {
+    switch (e.type()) {
+      case ExprType::Br:
+      case ExprType::BrIf:
+      case ExprType::BrTable:
+      case ExprType::Loop: return true;
+      case ExprType::Block:
+        if (has_branch(cast<BlockExpr>(&e)->block.exprs)) return true;
+        break;
+      case ExprType::If: {
+        auto* x = cast<IfExpr>(&e);
+        if (has_branch(x->true_.exprs) || has_branch(x->false_)) return true;
+        break;
+      }
+      case ExprType::Try: return true;
+      default: break;
+    }
+  }
+  return false;
+}
+
+// Whether every iteration of a loop with this body calls a function defined in the module
+// before it can branch back: such a loop is stopped by the callee's entry check (native tier).
+bool every_iteration_calls(const ExprList& body, Index first_defined) {
+  for (const Expr& e : body) {
+    if (e.type() == ExprType::Call) {
+      const Var& v = cast<CallExpr>(&e)->var;
+      if (v.is_index() && v.index() >= first_defined) return true;
+      continue;
+    }
+    switch (e.type()) {
+      case ExprType::Br:
+      case ExprType::BrIf:
+      case ExprType::BrTable:
+      case ExprType::Loop:
+      case ExprType::Try: return false;
+      case ExprType::Block:
+        if (has_branch(cast<BlockExpr>(&e)->block.exprs)) return false;
+        break;
+      case ExprType::If: {
+        auto* x = cast<IfExpr>(&e);
+        if (has_branch(x->true_.exprs) || has_branch(x->false_)) return false;
+        break;
+      }
+      default: break;
+    }
+  }
+  return false;
+}
+
 class Instrumenter {
  public:
   Instrumenter(Index fuel, Index tick, const std::vector<Index>& grow_funcs, bool entry_checks)
@@ -127,8 +179,11 @@ class Instrumenter {
         case ExprType::Block: walk(cast<BlockExpr>(&e)->block.exprs); break;
         case ExprType::Loop: {
           auto& body = cast<LoopExpr>(&e)->block.exprs;
+          // Without entry checks (native tier), a loop that calls a defined function on every
+          // iteration is stopped by that function's prologue, so it needs no counter of its own.
+          bool skip = !entry_checks_ && every_iteration_calls(body, tick_ + 1);
           walk(body);
-          prepend(body, fuel_check(fuel_, tick_));
+          if (!skip) prepend(body, fuel_check(fuel_, tick_));
           break;
         }
         case ExprType::If: {

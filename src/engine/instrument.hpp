@@ -12,7 +12,8 @@
 //     the cancel flag, traps to stop the guest, or returns the next refill N. The native tier
 //     turns entry_checks off: its function prologue already compares the stack pointer with a
 //     limit (stack exhaustion), and a watchdog raises that limit when the deadline passes, so
-//     loop-free recursion stops without a counter store on every call;
+//     loop-free recursion stops without a counter store on every call; for the same reason it
+//     also skips the counter of a loop that calls a defined function before it can branch back;
 //   * routes every memory.grow through an added function that calls tick(kMemoryGrowFailed)
 //     when the grow fails, so exceeding the page limit traps with an out-of-memory error as
 //     Extism reports it instead of returning -1.
@@ -33,7 +34,7 @@ namespace wasimancer::engine {
 inline constexpr std::string_view kRuntimeModule = "wasimancer:engine";
 inline constexpr std::string_view kTickName = "tick";
 // Bumped whenever the output of the pass changes (it is part of the native code cache key).
-inline constexpr uint32_t kInstrumentVersion = 2;
+inline constexpr uint32_t kInstrumentVersion = 3;
 
 enum TickReason : int32_t {
   kFuelExhausted = 0,

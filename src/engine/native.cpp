@@ -349,7 +349,10 @@ Result<std::shared_ptr<const NativeCode>> load_native(const Module& module, cons
   for (const auto& e : glue->exports) exports += fmt::format("{}\t{}\n", e.index, e.name);
   if (auto r = write_file_atomic(work / "exports.txt", exports); !r) return r.take_error();
   // Keep only what loading needs, then publish the directory with one rename.
-  for (const char* f : {"m.wasm", "m.c", "m.h", "glue.c", "wm_rt.c", "wm_native_abi.h"}) fs::remove(work / f, ec);
+  // (WASIMANCER_NATIVE_KEEP_SOURCES=1 keeps the generated C, to read or debug it.)
+  if (!std::getenv("WASIMANCER_NATIVE_KEEP_SOURCES")) {
+    for (const char* f : {"m.wasm", "m.c", "m.h", "glue.c", "wm_rt.c", "wm_native_abi.h"}) fs::remove(work / f, ec);
+  }
   fs::rename(work, final_dir, ec);
   if (ec && !fs::exists(final_dir / "plugin.so")) {
     return Error(ErrorKind::Io, fmt::format("cannot store the build in {}: {}", final_dir.string(), ec.message()));
@@ -484,10 +487,11 @@ class NativeInstance final : public Instance, public Caller {
     watch(control);
     int rc = code_->instantiate_(storage_.get(), &ctx_);
     unwatch();
-    control_ = nullptr;
     instantiated_ = true;  // free even a half-built instance (its memories may exist)
-    if (rc != WM_OK) return trap_for(rc, "instantiation");
-    return std::nullopt;
+    std::optional<Trap> t;
+    if (rc != WM_OK) t = trap_for(rc, "instantiation");
+    control_ = nullptr;
+    return t;
   }
 
   CallResult call(std::string_view name, std::span<const Slot> args, const CallControl& control) override {
@@ -517,8 +521,12 @@ class NativeInstance final : public Instance, public Caller {
     watch(control);
     int rc = code_->call_(storage_.get(), &ctx_, it->second, a, &result);
     unwatch();
+    if (rc != WM_OK) {
+      Trap t = trap_for(rc, "call");
+      control_ = nullptr;
+      return t;
+    }
     control_ = nullptr;
-    if (rc != WM_OK) return trap_for(rc, "call");
     std::vector<Slot> out;
     if (!desc->type.results.empty()) {
       Slot v = result;
