@@ -228,7 +228,7 @@ Result<Instrumented> instrument(std::span<const uint8_t> wasm, const InstrumentO
   if (Failed(ReadBinaryIr("plugin.wasm", wasm.data(), wasm.size(), read_opts, &errors, &m))) {
     return Error(ErrorKind::InvalidModule, "malformed wasm module: " + format_wabt_errors(errors));
   }
-  if (Failed(ValidateModule(&m, &errors, ValidateOptions(features)))) {
+  if (options.validate && Failed(ValidateModule(&m, &errors, ValidateOptions(features)))) {
     return Error(ErrorKind::InvalidModule, "invalid wasm module: " + format_wabt_errors(errors));
   }
   for (const Import* imp : m.imports) {

@@ -47,6 +47,7 @@ struct Instrumented {
 
 struct InstrumentOptions {
   bool entry_checks = true;  // deadline checks at function entries (the interpreter needs them)
+  bool validate = true;      // off when the caller validated the module already
 };
 
 Result<Instrumented> instrument(std::span<const uint8_t> wasm, const InstrumentOptions& options = {});

@@ -74,6 +74,7 @@ class InterpInstance final : public Instance, public Caller {
 
   std::optional<Trap> init(const ImportTable& imports, const InstanceLimits& limits, const CallControl& control) {
     const auto& code = module_->interp_code();
+    if (code.error) return Trap{code.error->kind, code.error->message, std::nullopt};
     wi::ModuleDesc desc = code.desc;
     for (auto& mem : desc.memories) {
       auto& lim = mem.type.limits;

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cstdint>
+#include <mutex>
+#include <optional>
 
 #include "engine/module.hpp"
 #include "engine/types.hpp"
@@ -10,6 +12,8 @@
 namespace wasimancer::engine {
 
 struct Module::InterpCode {
+  std::once_flag once;
+  std::optional<Error> error;     // why the module could not be prepared (should not happen)
   wabt::interp::ModuleDesc desc;  // parsed and validated once; copied into each instance's Store
   uint32_t tick_import = 0;       // index of the instrumentation import in desc.imports
 };

@@ -7,8 +7,10 @@
 #include "engine/interp_code.hpp"
 #include "engine/wabt_util.hpp"
 
+#include "wabt/binary-reader-ir.h"
 #include "wabt/binary-reader.h"
 #include "wabt/interp/binary-reader-interp.h"
+#include "wabt/ir.h"
 
 namespace wasimancer::engine {
 
@@ -22,27 +24,45 @@ const ExportDesc* Module::find_export(std::string_view name) const {
   return nullptr;
 }
 
-Result<std::shared_ptr<const Module>> Module::compile(std::span<const uint8_t> wasm) {
-  auto inst = instrument(wasm);
-  if (!inst) return inst.take_error();
+namespace {
 
-  auto code = std::make_unique<InterpCode>();
+// wabt's interpreter reader both decodes and validates. On failure, decoding alone tells a
+// malformed module (bad bytes) from an invalid one (well-formed, but wrong).
+Error describe_failure(std::span<const uint8_t> wasm, const wabt::Errors& errors) {
+  wabt::Errors decode_errors;
+  wabt::Module ir;
+  wabt::ReadBinaryOptions opts(wasm_features(), nullptr, false, true, false);
+  bool malformed = wabt::Failed(wabt::ReadBinaryIr("plugin.wasm", wasm.data(), wasm.size(), opts, &decode_errors, &ir));
+  if (malformed) return Error(ErrorKind::InvalidModule, "malformed wasm module: " + format_wabt_errors(decode_errors));
+  return Error(ErrorKind::InvalidModule, "invalid wasm module: " + format_wabt_errors(errors));
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const Module>> Module::compile(std::span<const uint8_t> wasm) {
+  // Validate and read the module's shape; the instrumented form the interpreter needs is made
+  // only when an interpreter instance is first wanted (a plugin with cached native code never
+  // needs it, which keeps start-up fast).
+  wabt::interp::ModuleDesc desc;
   wabt::Errors errors;
   wabt::ReadBinaryOptions opts(wasm_features(), nullptr, false, true, false);
-  if (wabt::Failed(wabt::interp::ReadBinaryInterp("plugin.wasm", inst->wasm.data(), inst->wasm.size(), opts,
-                                                  &errors, &code->desc))) {
-    return Error(ErrorKind::InvalidModule, "invalid wasm module: " + format_wabt_errors(errors));
+  if (wabt::Failed(wabt::interp::ReadBinaryInterp("plugin.wasm", wasm.data(), wasm.size(), opts, &errors, &desc))) {
+    return describe_failure(wasm, errors);
+  }
+  if (desc.memories.size() > 1) {
+    return Error(ErrorKind::InvalidModule, "the module declares more than one memory (multi-memory is not supported)");
   }
 
   std::shared_ptr<Module> m(new Module());
   m->sha256_ = sha256_hex(wasm);
-  m->original_.assign(wasm.begin(), wasm.end());
-  const auto& desc = code->desc;
-
   uint32_t imported_memories = 0;
   std::optional<MemoryInfo> imported_memory;
-  for (size_t i = 0; i < desc.imports.size(); ++i) {
-    const auto& it = desc.imports[i].type;
+  for (const auto& imp : desc.imports) {
+    const auto& it = imp.type;
+    if (it.module == kRuntimeModule) {
+      return Error(ErrorKind::InvalidModule,
+                   fmt::format("the module imports \"{}\".\"{}\": that namespace is reserved by the host", it.module, it.name));
+    }
     ImportDesc d;
     d.module = it.module;
     d.name = it.name;
@@ -51,10 +71,6 @@ Result<std::shared_ptr<const Module>> Module::compile(std::span<const uint8_t> w
     if (auto* mt = wabt::dyn_cast<wabt::interp::MemoryType>(it.type.get())) {
       ++imported_memories;
       imported_memory = MemoryInfo{mt->limits.initial, mt->limits.has_max ? std::optional<uint64_t>(mt->limits.max) : std::nullopt};
-    }
-    if (d.module == kRuntimeModule) {
-      code->tick_import = static_cast<uint32_t>(i);
-      continue;
     }
     m->imports_.push_back(std::move(d));
   }
@@ -74,9 +90,32 @@ Result<std::shared_ptr<const Module>> Module::compile(std::span<const uint8_t> w
     m->exports_.push_back(std::move(d));
   }
   m->has_start_ = !desc.starts.empty();
-  m->instrumented_ = std::move(inst->wasm);
-  m->interp_ = std::move(code);
+  m->original_.assign(wasm.begin(), wasm.end());
+  m->interp_ = std::make_unique<InterpCode>();
   return std::shared_ptr<const Module>(std::move(m));
+}
+
+const Module::InterpCode& Module::interp_code() const {
+  std::call_once(interp_->once, [this] {
+    InstrumentOptions flavour;
+    flavour.validate = false;  // compile() validated it
+    auto inst = instrument(original_, flavour);
+    if (!inst) {
+      interp_->error = inst.take_error();
+      return;
+    }
+    wabt::Errors errors;
+    wabt::ReadBinaryOptions opts(wasm_features(), nullptr, false, true, false);
+    if (wabt::Failed(wabt::interp::ReadBinaryInterp("plugin.wasm", inst->wasm.data(), inst->wasm.size(), opts, &errors,
+                                                    &interp_->desc))) {
+      interp_->error = Error(ErrorKind::Internal, "the instrumented module does not validate: " + format_wabt_errors(errors));
+      return;
+    }
+    for (size_t i = 0; i < interp_->desc.imports.size(); ++i) {
+      if (interp_->desc.imports[i].type.module == kRuntimeModule) interp_->tick_import = static_cast<uint32_t>(i);
+    }
+  });
+  return *interp_;
 }
 
 }  // namespace wasimancer::engine

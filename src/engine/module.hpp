@@ -25,7 +25,7 @@ struct MemoryInfo {
 
 class Module {
  public:
-  // Validates, instruments and prepares `wasm`. Errors are InvalidModule with offset and reason.
+  // Validates `wasm` and reads its shape. Errors are InvalidModule with offset and reason.
   static Result<std::shared_ptr<const Module>> compile(std::span<const uint8_t> wasm);
 
   ~Module();
@@ -35,7 +35,6 @@ class Module {
   const std::string& sha256() const { return sha256_; }          // of the original bytes
   size_t original_size() const { return original_.size(); }
   const std::vector<uint8_t>& original() const { return original_; }
-  const std::vector<uint8_t>& instrumented() const { return instrumented_; }
 
   // The module's own imports (the instrumentation import is not listed).
   const std::vector<ImportDesc>& imports() const { return imports_; }
@@ -45,16 +44,17 @@ class Module {
   std::optional<MemoryInfo> memory() const { return memory_; }
   bool has_start() const { return has_start_; }
 
-  // Tier-private prepared code; see interp.cpp.
+  // The interpreter's prepared code (interp.cpp), made on first use: instrumentation and
+  // parsing cost ~50 ms per MB, so a plugin that only ever runs native code never pays it.
+  // Thread-safe (call_once).
   struct InterpCode;
-  const InterpCode& interp_code() const { return *interp_; }
+  const InterpCode& interp_code() const;
 
  private:
   Module();
 
   std::string sha256_;
   std::vector<uint8_t> original_;
-  std::vector<uint8_t> instrumented_;
   std::vector<ImportDesc> imports_;
   std::vector<ExportDesc> exports_;
   std::optional<MemoryInfo> memory_;

@@ -54,12 +54,17 @@ bool NativeTier::attach(const PluginVersion& v, const engine::NativeOptions& o, 
   return true;
 }
 
+bool NativeTier::attach_cached(const PluginVersion& version) {
+  return config_.enabled && attach(version, config_.optimised, false);
+}
+
 void NativeTier::schedule(const std::shared_ptr<const PluginVersion>& version) {
   if (!config_.enabled) {
     version->set_native_status("interpreter (native tier disabled)");
     return;
   }
-  // A cached optimised build: switch now (a restart is native at once).
+  // Already on cached optimised code (attach_cached at load), or switch now if it is cached.
+  if (version->pool.tier().find(config_.optimised.opt_level) != std::string::npos) return;
   if (attach(*version, config_.optimised, false)) return;
   version->set_native_status("interpreter (native build queued)");
   {

@@ -39,6 +39,11 @@ class NativeTier {
   // queues the builds it still needs.
   void schedule(const std::shared_ptr<const PluginVersion>& version);
 
+  // Switches `version` to cached optimised code if there is some, without building. Returns
+  // whether it did. load_plugin_version calls it before the first instance is made, so a plugin
+  // with cached native code never instantiates on the interpreter.
+  bool attach_cached(const PluginVersion& version);
+
   // Blocks until every queued build is done (tests and benchmarks).
   void wait_idle();
 

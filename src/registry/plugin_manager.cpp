@@ -2,6 +2,9 @@
 
 #include <unistd.h>
 
+#include <atomic>
+#include <thread>
+
 #include <fmt/format.h>
 
 #include "core/crash_point.hpp"
@@ -120,8 +123,15 @@ Result<std::vector<StartupProblem>> PluginManager::load(bool skip_broken) {
     list = plugin_list(*doc);
   }
 
-  std::vector<std::shared_ptr<const PluginVersion>> loaded;
-  json::array kept;
+  // 1. Check every entry (in order, so the first problem reported is the first in the file).
+  struct Job {
+    std::string label;
+    PluginSpec spec;
+    fs::path file;
+    std::string bytes;
+    Result<std::shared_ptr<const PluginVersion>> version = Error(ErrorKind::Internal, "not loaded");
+  };
+  std::vector<Job> jobs;
   size_t index = 0;
   for (const auto& entry : *list) {
     ++index;
@@ -138,7 +148,6 @@ Result<std::vector<StartupProblem>> PluginManager::load(bool skip_broken) {
     auto spec = parse_plugin_spec(entry);
     if (!spec) {
       if (auto r = fail(spec.error().message); !r) return r.take_error();
-      kept.push_back(entry);
       continue;
     }
     fs::path file = resolve_entry_path(spec->path);
@@ -146,47 +155,61 @@ Result<std::vector<StartupProblem>> PluginManager::load(bool skip_broken) {
     if (spec->path.empty()) bytes = Error(ErrorKind::InvalidArgument, "\"path\" is missing");
     if (!bytes) {
       if (auto r = fail(bytes.error().message); !r) return r.take_error();
-      kept.push_back(entry);
       continue;
     }
-    bool clash = false;
-    for (const auto& other : loaded) {
-      if (other->spec.name == spec->name) {
-        if (auto r = fail(fmt::format("a plugin named \"{}\" is defined twice", spec->name)); !r) return r.take_error();
-        clash = true;
-        break;
-      }
+    std::string clash;
+    for (const auto& other : jobs) {
+      if (other.spec.name == spec->name) clash = fmt::format("a plugin named \"{}\" is defined twice", spec->name);
       for (const auto& f : spec->functions) {
-        for (const auto& g : other->spec.functions) {
-          if (f.tool_name == g.tool_name && !clash) {
-            if (auto r = fail(fmt::format("the tool name \"{}\" is also used by plugin \"{}\"", f.tool_name, other->spec.name)); !r) {
-              return r.take_error();
-            }
-            clash = true;
+        for (const auto& g : other.spec.functions) {
+          if (clash.empty() && f.tool_name == g.tool_name) {
+            clash = fmt::format("the tool name \"{}\" is also used by plugin \"{}\"", f.tool_name, other.spec.name);
           }
         }
       }
-      if (clash) break;
+      if (!clash.empty()) break;
     }
-    if (clash) {
-      kept.push_back(entry);
+    if (!clash.empty()) {
+      if (auto r = fail(clash); !r) return r.take_error();
       continue;
     }
-    const auto* data = reinterpret_cast<const uint8_t*>(bytes->data());
-    auto version = load_plugin_version(std::move(*spec), std::span<const uint8_t>(data, bytes->size()), file, options_);
-    if (!version) {
-      if (auto r = fail(fmt::format("cannot load {}: {}", file.string(), version.error().message)); !r) return r.take_error();
-      kept.push_back(entry);
+    jobs.push_back(Job{label, std::move(*spec), file, std::move(*bytes)});
+  }
+
+  // 2. Compile and instantiate them in parallel (start-up time is mostly this).
+  {
+    std::atomic<size_t> next{0};
+    auto work = [&] {
+      for (size_t i; (i = next++) < jobs.size();) {
+        Job& j = jobs[i];
+        const auto* data = reinterpret_cast<const uint8_t*>(j.bytes.data());
+        j.version = load_plugin_version(j.spec, std::span<const uint8_t>(data, j.bytes.size()), j.file, options_);
+      }
+    };
+    size_t threads = std::min<size_t>(jobs.size(), std::max(1u, std::thread::hardware_concurrency()));
+    std::vector<std::thread> pool;
+    for (size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+    work();
+    for (auto& t : pool) t.join();
+  }
+
+  // 3. Report in file order.
+  std::vector<std::shared_ptr<const PluginVersion>> loaded;
+  for (auto& j : jobs) {
+    if (!j.version) {
+      std::string reason = fmt::format("cannot load {}: {}", j.file.string(), j.version.error().message);
+      problems.push_back({j.label, reason});
+      if (!skip_broken) return Error(ErrorKind::InvalidArgument, fmt::format("{}: {}", j.label, reason));
+      log().error("{}: {} (skipped)", j.label, reason);
       continue;
     }
-    for (const auto& f : (*version)->spec.functions) {
+    for (const auto& f : (*j.version)->spec.functions) {
       if (!is_recommended_tool_name(f.tool_name)) {
         log().warn("tool \"{}\" (plugin \"{}\"): some MCP clients reject tool names outside [A-Za-z0-9_.-]",
-                   f.tool_name, (*version)->spec.name);
+                   f.tool_name, (*j.version)->spec.name);
       }
     }
-    loaded.push_back(std::move(*version));
-    kept.push_back(entry);
+    loaded.push_back(std::move(*j.version));
   }
   for (auto& v : loaded) {
     if (auto r = registry_.add(v); !r) return r.take_error();

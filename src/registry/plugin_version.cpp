@@ -2,6 +2,8 @@
 
 #include <atomic>
 
+#include "registry/native_tier.hpp"
+
 #include <fmt/format.h>
 
 namespace wasimancer::registry {
@@ -152,6 +154,7 @@ Result<std::shared_ptr<const PluginVersion>> load_plugin_version(PluginSpec spec
     return Error(ErrorKind::InvalidArgument, fmt::format("{} (the module exports: {})", msg, list.empty() ? "none" : list));
   }
   auto version = std::make_shared<PluginVersion>(std::move(spec), *compiled, std::move(file), options.max_idle_instances);
+  if (options.native) options.native->attach_cached(*version);
   // Instantiate and initialise once now: a module that cannot start is refused before it is
   // published, and the first call finds a warm instance.
   {
