@@ -26,6 +26,7 @@ struct CallArgs {
   std::string log_level = "error";
   bool no_http_headers = false;
   uint32_t loop = 1;
+  bool native = false;
   uint64_t max_var_bytes = host::PluginLimits::kDefaultMaxVarBytes;
   uint64_t max_http_response_bytes = host::PluginLimits::kDefaultMaxHttpResponseBytes;
 };
@@ -70,6 +71,7 @@ int run_call(const CallArgs& a) {
   opts.limits.max_http_response_bytes = a.max_http_response_bytes;
   opts.log_level = *level;
   opts.http_response_headers = !a.no_http_headers;
+  if (a.native) opts.tier = host::Tier::Native;
 
   const auto* data = reinterpret_cast<const uint8_t*>(bytes->data());
   auto plugin = host::CompiledPlugin::load(std::span<const uint8_t>(data, bytes->size()), std::move(opts));
@@ -127,6 +129,8 @@ void add_call_command(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   cmd->add_option("--loop", args->loop, "Call the function this many times on one instance (outputs end with a newline)")
       ->check(CLI::Range(1u, 1000000u));
+  cmd->add_flag("--native", args->native,
+                "Run on the native tier (wasm2c + the C compiler; builds are cached; WASIMANCER_TIER=native does the same)");
   cmd->add_flag("--no-http-headers", args->no_http_headers, "Make http_headers return nothing");
   cmd->callback([args, exit_code] { *exit_code = run_call(*args); });
 }
