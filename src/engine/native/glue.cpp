@@ -160,7 +160,8 @@ Result<Glue> generate_glue(const std::string& header, const std::vector<ImportDe
 
   // Entry points.
   out += "\nWM_API uint32_t wm_abi_version(void) { return WM_NATIVE_ABI_VERSION; }\n";
-  out += "WM_API void wm_init_module(void) { Z_m_init_module(); }\n";
+  out += "static pthread_once_t wm_once = PTHREAD_ONCE_INIT;\n";
+  out += "WM_API void wm_init_module(void) { pthread_once(&wm_once, Z_m_init_module); }\n";
   out += "WM_API uint64_t wm_instance_size(void) { return sizeof(Z_m_instance_t) + sizeof(wm_tail); }\n";
   out += "WM_API void wm_interrupt(void* inst) {\n"
          "  wm_tail* t = WM_TAIL((Z_m_instance_t*)inst);\n  t->interrupted = 1;\n  t->stack_limit = (uintptr_t)-1;\n}\n";

@@ -10,7 +10,7 @@
 
 namespace wasimancer::engine::native {
 
-inline constexpr uint32_t kGlueVersion = 2;
+inline constexpr uint32_t kGlueVersion = 3;
 inline constexpr uint32_t kTickImport = 0xffffffffu;
 
 struct GlueExport {

@@ -6,8 +6,9 @@
  *   - linear memory is a private anonymous mapping reserved up to the page limit, so growing
  *     never moves it; allocation over the limit traps with WM_TRAP_OOM;
  *   - the call-depth counter lives in the instance (see the glue), not in a global;
- *   - the function-type registry is filled once per plugin, under the host's call_once.
+ *   - the function-type registry is filled once per loaded plugin (pthread_once) under a mutex.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -55,7 +56,22 @@ typedef struct {
 } wm_func_type;
 static wm_func_type* wm_types;
 static uint32_t wm_ntypes, wm_captypes;
+static pthread_mutex_t wm_types_mu = PTHREAD_MUTEX_INITIALIZER;
 
+static uint32_t wm_register(const wm_func_type* t) {
+  for (uint32_t i = 0; i < wm_ntypes; i++) {
+    if (memcmp(&wm_types[i], t, sizeof *t) == 0) return i;
+  }
+  if (wm_ntypes == wm_captypes) {
+    wm_captypes = wm_captypes ? wm_captypes * 2 : 16;
+    wm_types = (wm_func_type*)realloc(wm_types, wm_captypes * sizeof *wm_types);
+    if (!wm_types) abort();
+  }
+  wm_types[wm_ntypes] = *t;
+  return wm_ntypes++;
+}
+
+/* Thread-safe: equal signatures always get the same index. */
 WM_HIDDEN uint32_t wasm_rt_register_func_type(uint32_t params, uint32_t results, ...) {
   wm_func_type t;
   memset(&t, 0, sizeof t);
@@ -68,15 +84,10 @@ WM_HIDDEN uint32_t wasm_rt_register_func_type(uint32_t params, uint32_t results,
     if (i < 32) t.types[i] = ty;
   }
   va_end(ap);
-  for (uint32_t i = 0; i < wm_ntypes; i++) {
-    if (memcmp(&wm_types[i], &t, sizeof t) == 0) return i;
-  }
-  if (wm_ntypes == wm_captypes) {
-    wm_captypes = wm_captypes ? wm_captypes * 2 : 16;
-    wm_types = (wm_func_type*)realloc(wm_types, wm_captypes * sizeof *wm_types);
-  }
-  wm_types[wm_ntypes] = t;
-  return wm_ntypes++;
+  pthread_mutex_lock(&wm_types_mu);
+  uint32_t index = wm_register(&t);
+  pthread_mutex_unlock(&wm_types_mu);
+  return index;
 }
 
 /* ---- exceptions (the exceptions proposal is not enabled; present for linking) ---- */
