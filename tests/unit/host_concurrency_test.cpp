@@ -12,25 +12,18 @@
 
 #include "core/files.hpp"
 #include "host/plugin.hpp"
+#include "plugin_helpers.hpp"
 #include "paths.hpp"
 
 using namespace wasimancer;
 using namespace wasimancer::host;
+using wasimancer::test::describe;
+using wasimancer::test::load_plugin;
+using wasimancer::test::make_instance;
 
 namespace {
 
 constexpr int kThreads = 4;
-
-std::shared_ptr<const CompiledPlugin> load_plugin(const std::string& name, PluginOptions opts = {}) {
-  auto bytes = read_file(test::test_plugin(name));
-  EXPECT_TRUE(bytes.ok()) << test::test_plugin(name);
-  if (!bytes.ok()) return nullptr;
-  const std::string& b = *bytes;
-  opts.name = name;
-  auto p = CompiledPlugin::load(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(b.data()), b.size()), opts);
-  EXPECT_TRUE(p.ok()) << name << ": " << p.error().message;
-  return p.ok() ? *p : nullptr;
-}
 
 // Creates kThreads instances up front (so failures are reported on the test thread).
 std::vector<std::unique_ptr<PluginInstance>> instances(const std::shared_ptr<const CompiledPlugin>& p) {

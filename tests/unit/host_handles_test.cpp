@@ -8,10 +8,14 @@
 #include <string>
 
 #include "host/plugin.hpp"
+#include "plugin_helpers.hpp"
 #include "wat.hpp"
 
 using namespace wasimancer;
 using namespace wasimancer::host;
+using wasimancer::test::describe;
+using wasimancer::test::load_plugin;
+using wasimancer::test::make_instance;
 
 namespace {
 
@@ -56,12 +60,6 @@ const char kWat[] = R"((module
   (func (export "ok") (result i32)
     (call $output_set (call $input_offset) (call $input_length)) (i32.const 0))
 ))";
-
-std::string describe(const CallOutcome& r) {
-  std::string s = "rc=" + std::to_string(r.rc) + " output=[" + r.output.substr(0, 200) + "]";
-  if (r.error) s += " error(" + std::string(to_string(r.error->kind)) + ")=[" + r.error->message + "]";
-  return s;
-}
 
 class Handles : public ::testing::Test {
  protected:

@@ -9,46 +9,18 @@
 
 #include "core/files.hpp"
 #include "host/plugin.hpp"
+#include "plugin_helpers.hpp"
 #include "http_server.hpp"
 #include "paths.hpp"
 
 using namespace wasimancer;
 using namespace wasimancer::host;
+using wasimancer::test::describe;
+using wasimancer::test::load_plugin;
+using wasimancer::test::make_instance;
 using namespace std::chrono_literals;
 
 namespace {
-
-std::shared_ptr<const CompiledPlugin> load_plugin(const std::string& name, PluginOptions opts = {}) {
-  auto bytes = read_file(test::test_plugin(name));
-  EXPECT_TRUE(bytes.ok()) << test::test_plugin(name);
-  if (!bytes.ok()) return nullptr;
-  const std::string& b = *bytes;
-  opts.name = name;
-  auto p = CompiledPlugin::load(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(b.data()), b.size()), opts);
-  EXPECT_TRUE(p.ok()) << name << ": " << p.error().message;
-  return p.ok() ? *p : nullptr;
-}
-
-std::unique_ptr<PluginInstance> make_instance(const std::shared_ptr<const CompiledPlugin>& plugin) {
-  if (!plugin) return nullptr;
-  auto inst = PluginInstance::create(plugin);
-  EXPECT_TRUE(inst.ok()) << inst.error().message;
-  return inst.ok() ? std::move(*inst) : nullptr;
-}
-
-std::string describe(const CallOutcome& r) {
-  std::string s = "rc=" + std::to_string(r.rc) + " output=[" + r.output.substr(0, 200) + "]";
-  if (r.error) s += " error(" + std::string(to_string(r.error->kind)) + ")=[" + r.error->message + "]";
-  return s;
-}
-
-#define EXPECT_OUT(outcome, expected)                 \
-  do {                                                \
-    const CallOutcome& o_ = (outcome);                \
-    EXPECT_TRUE(o_.ok()) << describe(o_);             \
-    EXPECT_EQ(o_.rc, 0) << describe(o_);              \
-    EXPECT_EQ(o_.output, (expected)) << describe(o_); \
-  } while (0)
 
 std::string lower(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

@@ -10,46 +10,18 @@
 
 #include "core/files.hpp"
 #include "host/plugin.hpp"
+#include "plugin_helpers.hpp"
 #include "paths.hpp"
 
 using namespace wasimancer;
 using namespace wasimancer::host;
+using wasimancer::test::describe;
+using wasimancer::test::load_plugin;
+using wasimancer::test::make_instance;
 
 namespace {
 
-std::shared_ptr<const CompiledPlugin> load_plugin(const std::string& name, PluginOptions opts = {}) {
-  auto bytes = read_file(test::test_plugin(name));
-  EXPECT_TRUE(bytes.ok()) << test::test_plugin(name);
-  if (!bytes.ok()) return nullptr;
-  const std::string& b = *bytes;
-  opts.name = name;
-  auto p = CompiledPlugin::load(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(b.data()), b.size()), opts);
-  EXPECT_TRUE(p.ok()) << name << ": " << p.error().message;
-  return p.ok() ? *p : nullptr;
-}
-
-std::unique_ptr<PluginInstance> make_instance(const std::shared_ptr<const CompiledPlugin>& plugin) {
-  if (!plugin) return nullptr;
-  auto inst = PluginInstance::create(plugin);
-  EXPECT_TRUE(inst.ok()) << inst.error().message;
-  return inst.ok() ? std::move(*inst) : nullptr;
-}
-
-std::string describe(const CallOutcome& r) {
-  std::string s = "rc=" + std::to_string(r.rc) + " output=[" + r.output.substr(0, 200) + "]";
-  if (r.error) s += " error(" + std::string(to_string(r.error->kind)) + ")=[" + r.error->message + "]";
-  return s;
-}
-
-#define EXPECT_OUT(outcome, expected)                 \
-  do {                                                \
-    const CallOutcome& o_ = (outcome);                \
-    EXPECT_TRUE(o_.ok()) << describe(o_);             \
-    EXPECT_EQ(o_.rc, 0) << describe(o_);              \
-    EXPECT_EQ(o_.output, (expected)) << describe(o_); \
-  } while (0)
-
-#define EXPECT_PLUGIN_ERR(outcome, text)                               \
+#define EXPECT_PLUGIN_ERR_RC1(outcome, text)                               \
   do {                                                                 \
     const CallOutcome& o_ = (outcome);                                 \
     ASSERT_TRUE(o_.error.has_value()) << describe(o_);                 \
@@ -154,8 +126,8 @@ TEST_F(Mcp, RejectedProgressIsCounted) {
 }
 
 TEST_F(Mcp, ProgressOutOfRange) {
-  EXPECT_PLUGIN_ERR(call("progress_steps", "1001"), "progress_steps: N must be 0..1000");
-  EXPECT_PLUGIN_ERR(call("progress_steps", "-1"), "progress_steps: N must be 0..1000");
+  EXPECT_PLUGIN_ERR_RC1(call("progress_steps", "1001"), "progress_steps: N must be 0..1000");
+  EXPECT_PLUGIN_ERR_RC1(call("progress_steps", "-1"), "progress_steps: N must be 0..1000");
   EXPECT_TRUE(sink.progress_calls.empty());
 }
 
@@ -235,7 +207,7 @@ TEST_F(Mcp, AskModelAnswerIsVerbatim) {
 
 TEST_F(Mcp, FailedSamplingIsThePluginsError) {
   sink.fail = true;
-  EXPECT_PLUGIN_ERR(call("ask_model", "hello"), "sampling failed");
+  EXPECT_PLUGIN_ERR_RC1(call("ask_model", "hello"), "sampling failed");
   EXPECT_EQ(sink.sample_requests.size(), 1u);
   // The host explains the failure in the plugin's log.
   ASSERT_EQ(sink.plugin_logs.size(), 1u);
@@ -246,10 +218,10 @@ TEST_F(Mcp, FailedSamplingIsThePluginsError) {
 
 TEST_F(Mcp, EmptySamplingAnswerIsNull) {
   sink.answer = "";
-  EXPECT_PLUGIN_ERR(call("ask_model", "hello"), "sampling failed");
+  EXPECT_PLUGIN_ERR_RC1(call("ask_model", "hello"), "sampling failed");
 }
 
-TEST_F(Mcp, DefaultSinkCannotSample) { EXPECT_PLUGIN_ERR(inst->call("ask_model", "hello"), "sampling failed"); }
+TEST_F(Mcp, DefaultSinkCannotSample) { EXPECT_PLUGIN_ERR_RC1(inst->call("ask_model", "hello"), "sampling failed"); }
 
 // ---- elicit -----------------------------------------------------------------------------------------
 
@@ -272,13 +244,13 @@ TEST_F(Mcp, AskUserEscapesTheInput) {
 
 TEST_F(Mcp, FailedElicitationIsThePluginsError) {
   sink.fail = true;
-  EXPECT_PLUGIN_ERR(call("ask_user", "Your name?"), "elicitation failed");
+  EXPECT_PLUGIN_ERR_RC1(call("ask_user", "Your name?"), "elicitation failed");
   ASSERT_EQ(sink.plugin_logs.size(), 1u);
   EXPECT_EQ(sink.plugin_logs[0].first, LogLevel::Warn);
   EXPECT_NE(sink.plugin_logs[0].second.find("the client refused elicitation"), std::string::npos);
 }
 
-TEST_F(Mcp, DefaultSinkCannotElicit) { EXPECT_PLUGIN_ERR(inst->call("ask_user", "Your name?"), "elicitation failed"); }
+TEST_F(Mcp, DefaultSinkCannotElicit) { EXPECT_PLUGIN_ERR_RC1(inst->call("ask_user", "Your name?"), "elicitation failed"); }
 
 TEST_F(Mcp, DefaultCallSinkAnswers) {
   CallSink def;
