@@ -1,3 +1,4 @@
+#include "core/text.hpp"
 #include "admin/admin_api.hpp"
 
 #include <chrono>
@@ -22,25 +23,7 @@ struct Route {
   bool has_name;
 };
 
-std::string lower(std::string_view s) {
-  std::string o(s);
-  for (auto& c : o) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return o;
-}
 
-std::string url_decode(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
-        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-      out.push_back(static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16)));
-      i += 2;
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
-}
 
 struct Parsed {
   std::string base;  // e.g. "/remove-plugin"
@@ -59,7 +42,7 @@ Parsed parse(std::string_view target) {
       auto amp = query.find('&');
       std::string_view kv = query.substr(0, amp);
       auto eq = kv.find('=');
-      if (url_decode(kv.substr(0, eq)) == "dir") p.dir = eq == std::string_view::npos ? "" : url_decode(kv.substr(eq + 1));
+      if (percent_decode(kv.substr(0, eq)) == "dir") p.dir = eq == std::string_view::npos ? "" : percent_decode(kv.substr(eq + 1));
       if (amp == std::string_view::npos) break;
       query.remove_prefix(amp + 1);
     }
@@ -68,7 +51,7 @@ Parsed parse(std::string_view target) {
   p.base = std::string(path.substr(0, slash));
   if (slash != std::string_view::npos) {
     p.has_name = true;
-    p.name = url_decode(path.substr(slash + 1));
+    p.name = percent_decode(path.substr(slash + 1));
   }
   return p;
 }
@@ -111,7 +94,7 @@ Response error_response(const Error& e) {
 bool is_upload(const std::string& base) { return base == "/upload-plugin" || base == "/update-plugin"; }
 
 Result<json::value> json_body(const Request& req) {
-  std::string ctype = lower(req[http::field::content_type]);
+  std::string ctype = ascii_lower(req[http::field::content_type]);
   if (ctype.rfind("application/json", 0) != 0) {
     return Error(ErrorKind::InvalidArgument, "Content-Type must be application/json");
   }
@@ -138,7 +121,7 @@ bool AdminApi::matches(const Header& header) const {
 
 std::optional<Response> AdminApi::check(const Header& header) const {
   std::string_view auth = header[http::field::authorization];
-  bool ok = auth.size() > 7 && lower(auth.substr(0, 7)) == "bearer " && constant_time_equal(auth.substr(7), config_.token);
+  bool ok = auth.size() > 7 && ascii_lower(auth.substr(0, 7)) == "bearer " && constant_time_equal(auth.substr(7), config_.token);
   if (!ok) {
     return error_response(http::status::forbidden, auth.empty() ? "the admin API needs Authorization: Bearer <WASIMANCER_ADMIN_TOKEN>"
                                                                  : "the admin token is not valid");

@@ -1,3 +1,4 @@
+#include "core/text.hpp"
 #include "admin/multipart.hpp"
 
 #include <algorithm>
@@ -9,11 +10,6 @@ namespace wasimancer::admin {
 
 namespace {
 
-std::string lower(std::string_view s) {
-  std::string o(s);
-  std::transform(o.begin(), o.end(), o.begin(), [](unsigned char c) { return std::tolower(c); });
-  return o;
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -23,9 +19,9 @@ std::string_view trim(std::string_view s) {
 
 // The value of `param` in a header value like `form-data; name="x"; filename="y"`.
 std::string header_param(std::string_view value, std::string_view param) {
-  std::string lv = lower(value);
+  std::string lv = ascii_lower(value);
   size_t pos = 0;
-  while ((pos = lv.find(lower(param) + "=", pos)) != std::string::npos) {
+  while ((pos = lv.find(ascii_lower(param) + "=", pos)) != std::string::npos) {
     bool boundary_ok = pos == 0 || lv[pos - 1] == ';' || lv[pos - 1] == ' ';
     size_t start = pos + param.size() + 1;
     if (!boundary_ok) {
@@ -55,7 +51,7 @@ std::string header_param(std::string_view value, std::string_view param) {
 }  // namespace
 
 Result<std::vector<FormPart>> parse_multipart(std::string_view content_type, std::string_view body) {
-  if (lower(content_type).rfind("multipart/form-data", 0) != 0) {
+  if (ascii_lower(content_type).rfind("multipart/form-data", 0) != 0) {
     return Error(ErrorKind::InvalidArgument, "the request must be multipart/form-data (curl -F wasmFile=@... -F pluginData=...)");
   }
   std::string boundary = header_param(content_type, "boundary");
@@ -78,7 +74,7 @@ Result<std::vector<FormPart>> parse_multipart(std::string_view content_type, std
       std::string_view line = headers.substr(0, eol);
       auto colon = line.find(':');
       if (colon != std::string_view::npos) {
-        std::string name = lower(trim(line.substr(0, colon)));
+        std::string name = ascii_lower(trim(line.substr(0, colon)));
         std::string_view value = trim(line.substr(colon + 1));
         if (name == "content-disposition") {
           part.name = header_param(value, "name");

@@ -7,6 +7,7 @@
 
 #include "engine/instrument.hpp"
 #include "engine/interp_code.hpp"
+#include "engine/tick.hpp"
 #include "engine/wabt_util.hpp"
 
 namespace wasimancer::engine {
@@ -215,13 +216,8 @@ class InterpInstance final : public Instance, public Caller {
   }
 
   wabt::Result tick(int32_t reason, wi::Values& results, wi::Trap::Ptr* out_trap) {
-    if (reason == kMemoryGrowFailed) {
-      pending_ = Trap{ErrorKind::OutOfMemory, "oom: memory.grow exceeded the plugin's memory limit", std::nullopt};
-    } else if (control_ && control_->cancel && control_->cancel->load(std::memory_order_relaxed)) {
-      pending_ = Trap{ErrorKind::Timeout, "timeout: the call was cancelled", std::nullopt};
-    } else if (control_ && control_->deadline.expired()) {
-      pending_ = Trap{ErrorKind::Timeout, "timeout: the call exceeded its time limit", std::nullopt};
-    } else {
+    pending_ = tick_trap(reason, control_);
+    if (!pending_) {
       results[0] = wi::Value::Make(static_cast<wi::u32>(kInterpFuelRefill));
       return wabt::Result::Ok;
     }

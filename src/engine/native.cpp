@@ -24,6 +24,7 @@
 #include "core/log.hpp"
 #include "engine/instrument.hpp"
 #include "engine/native/glue.hpp"
+#include "engine/tick.hpp"
 #include "engine/native/wm_native_abi.h"
 
 namespace wasimancer::engine {
@@ -606,17 +607,10 @@ class NativeInstance final : public Instance, public Caller {
   }
 
   int tick(int32_t reason, uint64_t* results) {
-    if (reason == kMemoryGrowFailed) {
-      pending_ = Trap{ErrorKind::OutOfMemory, "oom: memory.grow exceeded the plugin's memory limit", std::nullopt};
-    } else if (control_ && control_->cancel && control_->cancel->load(std::memory_order_relaxed)) {
-      pending_ = Trap{ErrorKind::Timeout, "timeout: the call was cancelled", std::nullopt};
-    } else if (control_ && control_->deadline.expired()) {
-      pending_ = Trap{ErrorKind::Timeout, "timeout: the call exceeded its time limit", std::nullopt};
-    } else {
-      results[0] = static_cast<uint32_t>(kNativeFuelRefill);
-      return 0;
-    }
-    return 1;
+    pending_ = tick_trap(reason, control_);
+    if (pending_) return 1;
+    results[0] = static_cast<uint32_t>(kNativeFuelRefill);
+    return 0;
   }
 
   struct FreeDeleter {

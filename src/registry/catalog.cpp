@@ -1,3 +1,4 @@
+#include "core/text.hpp"
 #include "registry/catalog.hpp"
 
 #include <regex>
@@ -67,19 +68,6 @@ Result<std::vector<CatalogArgument>> parse_arguments(const json::object& o, cons
   return out;
 }
 
-std::string percent_decode(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
-        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-      out.push_back(static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16)));
-      i += 2;
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
-}
 
 }  // namespace
 

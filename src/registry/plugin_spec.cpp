@@ -8,6 +8,12 @@ namespace json = boost::json;
 
 namespace {
 
+// A number or boolean as a person wrote it (version: 2.5 -> "2.5", not "2.5E0").
+std::string scalar_text(const json::value& v) {
+  if (v.is_double()) return fmt::format("{}", v.as_double());
+  return json::serialize(v);
+}
+
 Error field_error(const std::string& where, const std::string& what) {
   return Error(ErrorKind::InvalidArgument, where.empty() ? what : fmt::format("{}: {}", where, what));
 }
@@ -20,7 +26,7 @@ Result<std::string> get_string(const json::object& o, std::string_view key, cons
     return std::string();
   }
   if (v->is_string()) return std::string(v->as_string());
-  if (v->is_number() || v->is_bool()) return json::serialize(*v);
+  if (v->is_number() || v->is_bool()) return scalar_text(*v);
   return field_error(where, fmt::format("\"{}\" must be a string", key));
 }
 
@@ -151,7 +157,7 @@ Result<PluginSpec> parse_plugin_spec(const json::value& entry) {
     for (const auto& kv : cfg->as_object()) {
       if (kv.value().is_string()) p.config[std::string(kv.key())] = std::string(kv.value().as_string());
       else if (kv.value().is_null()) p.config[std::string(kv.key())] = "";
-      else if (kv.value().is_number() || kv.value().is_bool()) p.config[std::string(kv.key())] = json::serialize(kv.value());
+      else if (kv.value().is_number() || kv.value().is_bool()) p.config[std::string(kv.key())] = scalar_text(kv.value());
       else return field_error(where, fmt::format("config \"{}\" must be a string", std::string(kv.key())));
     }
   }

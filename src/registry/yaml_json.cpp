@@ -1,5 +1,6 @@
 #include "registry/yaml_json.hpp"
 
+#include <cctype>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
@@ -83,9 +84,19 @@ json::value convert(const YAML::Node& n) {
   return nullptr;
 }
 
+// Plain (unquoted) only for simple text that reads back as the same string: letters, digits
+// and a few harmless characters, starting with a letter, digit, '_' or '/'. Everything else
+// (indicators, "---", leading or trailing spaces, ": ", " #") is double-quoted.
 bool needs_quotes(const std::string& s) {
+  if (s.empty() || s.back() == ' ') return true;
+  unsigned char c0 = static_cast<unsigned char>(s[0]);
+  if (!(std::isalnum(c0) || c0 == '_' || c0 == '/' || c0 >= 0x80)) return true;
+  for (unsigned char c : s) {
+    bool ok = std::isalnum(c) || c >= 0x80 || std::string_view("_./ +()-=,;").find(static_cast<char>(c)) != std::string_view::npos;
+    if (!ok) return true;
+  }
   json::value r = resolve_plain(s);
-  return !r.is_string() || s.empty() || s != json::string_view(r.as_string());
+  return !r.is_string() || s != json::string_view(r.as_string());
 }
 
 void emit(YAML::Emitter& e, const json::value& v) {
@@ -95,15 +106,16 @@ void emit(YAML::Emitter& e, const json::value& v) {
     case json::kind::int64: e << v.as_int64(); break;
     case json::kind::uint64: e << v.as_uint64(); break;
     case json::kind::double_: {
-      double d = v.as_double();
-      std::string s = json::serialize(json::value(d));
+      // Shortest text that reads back as the same number, and still as a float.
+      std::string s = fmt::format("{}", v.as_double());
+      if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
       e << s;
       break;
     }
     case json::kind::string: {
       std::string s(v.as_string());
-      if (needs_quotes(s)) e << YAML::DoubleQuoted << s;
-      else if (s.find('\n') != std::string::npos) e << YAML::Literal << s;
+      // Multi-line strings are double-quoted too: a literal block would add a final newline.
+      if (needs_quotes(s) || s.find_first_of("\n\r\t") != std::string::npos) e << YAML::DoubleQuoted << s;
       else e << s;
       break;
     }

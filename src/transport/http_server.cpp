@@ -1,3 +1,4 @@
+#include "core/text.hpp"
 #include "transport/http_server.hpp"
 
 #include <arpa/inet.h>
@@ -31,11 +32,6 @@ using Strand = net::strand<net::io_context::executor_type>;
 
 namespace {
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-  return out;
-}
 
 std::string strip_port(std::string_view host) {
   if (!host.empty() && host.front() == '[') {
@@ -54,7 +50,7 @@ bool is_ip_literal(const std::string& h) {
 
 bool name_allowed(const std::string& host, const std::vector<std::string>& allowed) {
   for (const auto& a : allowed) {
-    if (a == "*" || glob_match(lower(a), host)) return true;
+    if (a == "*" || glob_match(ascii_lower(a), host)) return true;
   }
   // Names a DNS-rebinding attacker cannot make a browser send: IP literals, single-label names
   // (localhost, docker service names) and *.localhost.
@@ -67,14 +63,14 @@ bool name_allowed(const std::string& host, const std::vector<std::string>& allow
 
 bool host_allowed(std::string_view host_header, const std::vector<std::string>& allowed) {
   if (host_header.empty()) return true;
-  return name_allowed(lower(strip_port(host_header)), allowed);
+  return name_allowed(ascii_lower(strip_port(host_header)), allowed);
 }
 
 bool origin_allowed(std::string_view origin, const std::vector<std::string>& allowed_hosts,
                     const std::vector<std::string>& allowed_origins) {
-  std::string o = lower(origin);
+  std::string o = ascii_lower(origin);
   for (const auto& a : allowed_origins) {
-    if (a == "*" || lower(a) == o) return true;
+    if (a == "*" || ascii_lower(a) == o) return true;
   }
   auto scheme_end = o.find("://");
   if (scheme_end == std::string::npos) return false;  // "null" and other opaque origins
@@ -152,7 +148,7 @@ std::string rpc_error_body(int code, std::string_view message) {
 }
 
 bool header_has_token(std::string_view header, std::string_view token) {
-  std::string h = lower(header);
+  std::string h = ascii_lower(header);
   return h.find(token) != std::string::npos;
 }
 
@@ -161,33 +157,18 @@ struct Target {
   std::map<std::string, std::string> query;
 };
 
-std::string url_decode(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
-        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-      out.push_back(static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16)));
-      i += 2;
-    } else if (s[i] == '+') {
-      out.push_back(' ');
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
-}
 
 Target parse_target(std::string_view t) {
   Target out;
   auto q = t.find('?');
-  out.path = url_decode(t.substr(0, q));
+  out.path = percent_decode(t.substr(0, q));
   if (q == std::string_view::npos) return out;
   std::string_view rest = t.substr(q + 1);
   while (!rest.empty()) {
     auto amp = rest.find('&');
     std::string_view kv = rest.substr(0, amp);
     auto eq = kv.find('=');
-    out.query[url_decode(kv.substr(0, eq))] = eq == std::string_view::npos ? "" : url_decode(kv.substr(eq + 1));
+    out.query[percent_decode(kv.substr(0, eq), true)] = eq == std::string_view::npos ? "" : percent_decode(kv.substr(eq + 1), true);
     if (amp == std::string_view::npos) break;
     rest = rest.substr(amp + 1);
   }
@@ -292,7 +273,7 @@ net::awaitable<bool> HttpServer::Impl::read_body(Stream& stream, beast::flat_buf
 bool HttpServer::Impl::authorized(const Parser& parser) const {
   if (!config.mcp_token) return true;
   std::string_view auth = parser.get()[http::field::authorization];
-  if (auth.size() < 7 || lower(auth.substr(0, 7)) != "bearer ") return false;
+  if (auth.size() < 7 || ascii_lower(auth.substr(0, 7)) != "bearer ") return false;
   return constant_time_equal(auth.substr(7), *config.mcp_token);
 }
 
@@ -507,7 +488,7 @@ net::awaitable<bool> HttpServer::Impl::route_request(Stream& stream, beast::flat
 
 net::awaitable<bool> HttpServer::Impl::mcp_post(Stream& stream, beast::flat_buffer& buffer, Parser& parser) {
   const auto& hdr = parser.get();
-  std::string accept = lower(hdr[http::field::accept]);
+  std::string accept = ascii_lower(hdr[http::field::accept]);
   bool any = accept.empty() || accept.find("*/*") != std::string::npos;
   bool accept_json = any || accept.find("application/json") != std::string::npos;
   bool accept_sse = accept.find("text/event-stream") != std::string::npos;
@@ -515,7 +496,7 @@ net::awaitable<bool> HttpServer::Impl::mcp_post(Stream& stream, beast::flat_buff
     co_return co_await reply(stream, parser, http::status::not_acceptable,
                              rpc_error_body(mcp::kServerError, "Not Acceptable: the client must accept application/json or text/event-stream"));
   }
-  std::string ctype = lower(hdr[http::field::content_type]);
+  std::string ctype = ascii_lower(hdr[http::field::content_type]);
   if (ctype.rfind("application/json", 0) != 0) {
     co_return co_await reply(stream, parser, http::status::unsupported_media_type,
                              rpc_error_body(mcp::kServerError, "Unsupported Media Type: Content-Type must be application/json"));
@@ -609,7 +590,7 @@ net::awaitable<bool> HttpServer::Impl::mcp_post(Stream& stream, beast::flat_buff
 
 net::awaitable<bool> HttpServer::Impl::mcp_get_stream(Stream& stream, Parser& parser, std::shared_ptr<mcp::Session> session) {
   const auto& hdr = parser.get();
-  if (lower(hdr[http::field::accept]).find("text/event-stream") == std::string::npos) {
+  if (ascii_lower(hdr[http::field::accept]).find("text/event-stream") == std::string::npos) {
     co_return co_await reply(stream, parser, http::status::not_acceptable,
                              rpc_error_body(mcp::kServerError, "Not Acceptable: the client must accept text/event-stream"));
   }
@@ -647,7 +628,7 @@ net::awaitable<bool> HttpServer::Impl::legacy_post(Stream& stream, beast::flat_b
   if (!session || session->kind() != mcp::Session::Kind::Legacy) {
     co_return co_await reply(stream, parser, http::status::not_found, rpc_error_body(mcp::kSessionNotFound, "Session not found"));
   }
-  if (lower(parser.get()[http::field::content_type]).rfind("application/json", 0) != 0) {
+  if (ascii_lower(parser.get()[http::field::content_type]).rfind("application/json", 0) != 0) {
     co_return co_await reply(stream, parser, http::status::unsupported_media_type,
                              rpc_error_body(mcp::kServerError, "Unsupported Media Type: Content-Type must be application/json"));
   }
