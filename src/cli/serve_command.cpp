@@ -237,7 +237,17 @@ int run_serve(ServeOptions o) {
              plugins.snapshot()->plugins().size(), plugins.snapshot()->tools().size(), resources.snapshot()->items.size(),
              prompts.snapshot()->items.size(), workers);
 
-  if (o.stdio) return transport::run_stdio(server);
+  // Shutdown order: stop taking requests, cancel the calls in flight, let the workers finish
+  // (admin changes included) while everything they use still exists.
+  auto drain = [&] {
+    server.shutdown();
+    pool.wait_idle();
+  };
+  if (o.stdio) {
+    int rc = transport::run_stdio(server);
+    drain();
+    return rc;
+  }
 
   transport::HttpConfig http_config;
   http_config.bind_address = o.bind;
@@ -285,6 +295,7 @@ int run_serve(ServeOptions o) {
   sigwait(&signals, &sig);
   log().info("signal {} received: shutting down", sig);
   http.stop();
+  drain();
   return 0;
 }
 

@@ -26,6 +26,11 @@ size_t WorkerPool::queued() const {
   return queue_.size();
 }
 
+void WorkerPool::wait_idle() {
+  std::unique_lock lock(mu_);
+  done_cv_.wait(lock, [this] { return queue_.empty() && running_ == 0; });
+}
+
 void WorkerPool::post(std::function<void()> task) {
   std::lock_guard lock(mu_);
   queue_.push_back(std::move(task));
@@ -49,10 +54,13 @@ void WorkerPool::run() {
     }
     auto task = std::move(queue_.front());
     queue_.pop_front();
+    ++running_;
     lock.unlock();
     task();
     task = nullptr;
     lock.lock();
+    --running_;
+    if (queue_.empty() && running_ == 0) done_cv_.notify_all();
   }
   --threads_;
   done_cv_.notify_all();

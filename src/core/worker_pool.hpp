@@ -28,6 +28,8 @@ class WorkerPool {
   void post(std::function<void()> task);
   size_t size() const { return target_; }
   size_t queued() const;
+  // Blocks until the queue is empty and no task is running (shutdown: nothing left in flight).
+  void wait_idle();
 
   // Marks the calling worker as blocked for the scope's lifetime. Harmless off the pool.
   class BlockingScope {
@@ -53,6 +55,7 @@ class WorkerPool {
   size_t threads_ = 0;
   size_t idle_ = 0;
   size_t blocked_ = 0;
+  size_t running_ = 0;
   bool stopping_ = false;
 };
 

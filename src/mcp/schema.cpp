@@ -42,6 +42,38 @@ std::string at(const std::string& path) { return path.empty() ? "arguments" : pa
 
 double num(const json::value& v) { return v.to_number<double>(); }
 
+// JSON Schema equality: numbers by value (2 equals 2.0), everything else structurally.
+bool json_equal(const json::value& a, const json::value& b) {
+  if (a.is_number() && b.is_number()) return num(a) == num(b);
+  if (a.is_array() && b.is_array()) {
+    const auto& x = a.as_array();
+    const auto& y = b.as_array();
+    if (x.size() != y.size()) return false;
+    for (size_t i = 0; i < x.size(); ++i) {
+      if (!json_equal(x[i], y[i])) return false;
+    }
+    return true;
+  }
+  if (a.is_object() && b.is_object()) {
+    const auto& x = a.as_object();
+    const auto& y = b.as_object();
+    if (x.size() != y.size()) return false;
+    for (const auto& kv : x) {
+      auto* other = y.if_contains(kv.key());
+      if (!other || !json_equal(kv.value(), *other)) return false;
+    }
+    return true;
+  }
+  return a == b;
+}
+
+// Length in code points, as JSON Schema counts it (UTF-8 continuation bytes are not counted).
+size_t code_points(std::string_view s) {
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xc0) != 0x80;
+  return n;
+}
+
 }  // namespace
 
 std::optional<std::string> validate_schema(const json::value& schema, const json::value& v, const std::string& path) {
@@ -70,16 +102,16 @@ std::optional<std::string> validate_schema(const json::value& schema, const json
   }
   if (auto* e = s.if_contains("enum"); e && e->is_array()) {
     bool found = false;
-    for (const auto& x : e->as_array()) found = found || x == v;
+    for (const auto& x : e->as_array()) found = found || json_equal(x, v);
     if (!found) return fmt::format("{}: must be one of {}", at(path), json::serialize(*e));
   }
-  if (auto* c = s.if_contains("const"); c && *c != v) return fmt::format("{}: must be {}", at(path), json::serialize(*c));
+  if (auto* c = s.if_contains("const"); c && !json_equal(*c, v)) return fmt::format("{}: must be {}", at(path), json::serialize(*c));
   if (v.is_number()) {
     if (auto* m = s.if_contains("minimum"); m && m->is_number() && num(v) < num(*m)) return fmt::format("{}: must be at least {}", at(path), json::serialize(*m));
     if (auto* m = s.if_contains("maximum"); m && m->is_number() && num(v) > num(*m)) return fmt::format("{}: must be at most {}", at(path), json::serialize(*m));
   }
   if (v.is_string()) {
-    size_t len = v.as_string().size();
+    size_t len = code_points(v.as_string());
     if (auto* m = s.if_contains("minLength"); m && m->is_number() && len < num(*m)) return fmt::format("{}: too short", at(path));
     if (auto* m = s.if_contains("maxLength"); m && m->is_number() && len > num(*m)) return fmt::format("{}: too long", at(path));
   }

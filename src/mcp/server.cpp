@@ -269,21 +269,37 @@ class ToolCallSink : public host::CallSink {
 
 Server::Server(Catalogs catalogs, WorkerPool& workers, ServerConfig config)
     : catalogs_(catalogs), workers_(workers), config_(std::move(config)) {
-  catalogs_.plugins.on_change([this](const registry::PluginSnapshot&) { mark_changed(0); });
-  catalogs_.resources.on_change([this](const registry::CatalogChange& c) { resource_changed(c); });
-  catalogs_.prompts.on_change([this](const registry::CatalogChange&) { mark_changed(2); });
+  listener_tokens_[0] = catalogs_.plugins.on_change([this](const registry::PluginSnapshot&) { mark_changed(0); });
+  listener_tokens_[1] = catalogs_.resources.on_change([this](const registry::CatalogChange& c) { resource_changed(c); });
+  listener_tokens_[2] = catalogs_.prompts.on_change([this](const registry::CatalogChange&) { mark_changed(2); });
   notifier_ = std::thread([this] { notifier_loop(); });
 }
 
+void Server::shutdown() {
+  catalogs_.plugins.remove_listener(listener_tokens_[0]);
+  catalogs_.resources.remove_listener(listener_tokens_[1]);
+  catalogs_.prompts.remove_listener(listener_tokens_[2]);
+  std::vector<std::shared_ptr<Session>> sessions;
+  {
+    std::lock_guard lock(sessions_mu_);
+    for (auto& [id, s] : sessions_) sessions.push_back(s);
+    sessions_.clear();
+  }
+  for (auto& s : sessions) s->close();
+  std::unique_lock lock(calls_mu_);
+  shut_down_ = true;
+  for (auto& flag : calls_) flag->store(true);
+  calls_cv_.wait(lock, [this] { return calls_.empty(); });
+}
+
 Server::~Server() {
+  shutdown();
   {
     std::lock_guard lock(notify_mu_);
     stopping_ = true;
   }
   notify_cv_.notify_all();
   notifier_.join();
-  std::lock_guard lock(sessions_mu_);
-  for (auto& [id, s] : sessions_) s->close();
 }
 
 std::shared_ptr<Session> Server::create_session(Session::Kind kind) {
@@ -485,6 +501,11 @@ void Server::tools_call(const std::shared_ptr<Session>& session, const json::val
     }
   }
   auto cancel = session->begin_request(id);
+  {
+    std::lock_guard lock(calls_mu_);
+    if (shut_down_) cancel->store(true);
+    calls_.insert(cancel);
+  }
   std::string input = plugin_input(*ref->function, args);
   workers_.post([this, session, id, reply, cancel, token, version, input = std::move(input), plugin = ref->plugin,
                  fn = ref->function] {
@@ -494,6 +515,15 @@ void Server::tools_call(const std::shared_ptr<Session>& session, const json::val
     opts.cancel = cancel.get();
     host::CallOutcome out = plugin->call(fn->function, input, opts);
     session->end_request(id);
+    struct Done {
+      Server* self;
+      std::shared_ptr<std::atomic<bool>> flag;
+      ~Done() {
+        std::lock_guard lock(self->calls_mu_);
+        self->calls_.erase(flag);
+        self->calls_cv_.notify_all();
+      }
+    } done{this, cancel};
     if (cancel->load()) {
       // Cancelled by the client (or the session ended): no response, as the spec requires.
       reply->request_done(id);

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <map>
+#include <set>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -46,7 +47,12 @@ struct Catalogs {
 class Server {
  public:
   Server(Catalogs catalogs, WorkerPool& workers, ServerConfig config);
+  // Cancels the calls still running and waits for them (see shutdown()).
   ~Server();
+
+  // Ends every session and cancels every tool call in flight (stateless ones too), then waits
+  // until their tasks have finished. Idempotent.
+  void shutdown();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
@@ -95,6 +101,13 @@ class Server {
 
   mutable std::mutex sessions_mu_;
   std::map<std::string, std::shared_ptr<Session>> sessions_;
+
+  // Cancel flags of the tool calls queued or running; shutdown() sets them and waits.
+  std::mutex calls_mu_;
+  std::condition_variable calls_cv_;
+  std::set<std::shared_ptr<std::atomic<bool>>> calls_;
+  bool shut_down_ = false;
+  uint64_t listener_tokens_[3] = {0, 0, 0};
 
   std::mutex notify_mu_;
   std::condition_variable notify_cv_;

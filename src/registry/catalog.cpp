@@ -363,12 +363,12 @@ void ResourceCatalog::publish(std::vector<std::shared_ptr<const ResourceSpec>> i
   snap->items = std::move(items);
   snap->revision = snapshot()->revision + 1;
   std::atomic_store(&snap_, std::shared_ptr<const ResourceSnapshot>(std::move(snap)));
-  std::vector<std::function<void(const CatalogChange&)>> ls;
+  std::vector<std::pair<uint64_t, std::function<void(const CatalogChange&)>>> ls;
   {
     std::lock_guard lock(listeners_mu_);
     ls = listeners_;
   }
-  for (auto& l : ls) l(change);
+  for (auto& [token, l] : ls) l(change);
 }
 
 Result<std::shared_ptr<const ResourceSpec>> ResourceCatalog::add(const json::value& body) {
@@ -448,9 +448,15 @@ Result<std::shared_ptr<const ResourceSpec>> ResourceCatalog::remove(std::string_
   return old;
 }
 
-void ResourceCatalog::on_change(std::function<void(const CatalogChange&)> listener) {
+uint64_t ResourceCatalog::on_change(std::function<void(const CatalogChange&)> listener) {
   std::lock_guard lock(listeners_mu_);
-  listeners_.push_back(std::move(listener));
+  listeners_.emplace_back(next_listener_, std::move(listener));
+  return next_listener_++;
+}
+
+void ResourceCatalog::remove_listener(uint64_t token) {
+  std::lock_guard lock(listeners_mu_);
+  std::erase_if(listeners_, [token](const auto& l) { return l.first == token; });
 }
 
 // ---- PromptCatalog ----------------------------------------------------------------------------
@@ -497,12 +503,12 @@ void PromptCatalog::publish(std::vector<std::shared_ptr<const PromptSpec>> items
   snap->items = std::move(items);
   snap->revision = snapshot()->revision + 1;
   std::atomic_store(&snap_, std::shared_ptr<const PromptSnapshot>(std::move(snap)));
-  std::vector<std::function<void(const CatalogChange&)>> ls;
+  std::vector<std::pair<uint64_t, std::function<void(const CatalogChange&)>>> ls;
   {
     std::lock_guard lock(listeners_mu_);
     ls = listeners_;
   }
-  for (auto& l : ls) l(change);
+  for (auto& [token, l] : ls) l(change);
 }
 
 Result<std::shared_ptr<const PromptSpec>> PromptCatalog::add(const json::value& body) {
@@ -562,9 +568,15 @@ Result<std::shared_ptr<const PromptSpec>> PromptCatalog::remove(std::string_view
   return old;
 }
 
-void PromptCatalog::on_change(std::function<void(const CatalogChange&)> listener) {
+uint64_t PromptCatalog::on_change(std::function<void(const CatalogChange&)> listener) {
   std::lock_guard lock(listeners_mu_);
-  listeners_.push_back(std::move(listener));
+  listeners_.emplace_back(next_listener_, std::move(listener));
+  return next_listener_++;
+}
+
+void PromptCatalog::remove_listener(uint64_t token) {
+  std::lock_guard lock(listeners_mu_);
+  std::erase_if(listeners_, [token](const auto& l) { return l.first == token; });
 }
 
 }  // namespace wasimancer::registry

@@ -123,7 +123,8 @@ class ResourceCatalog {
   Result<std::shared_ptr<const ResourceSpec>> update(std::string_view name, const boost::json::value& body);
   Result<std::shared_ptr<const ResourceSpec>> remove(std::string_view name);
 
-  void on_change(std::function<void(const CatalogChange&)> listener);
+  uint64_t on_change(std::function<void(const CatalogChange&)> listener);  // token for remove_listener
+  void remove_listener(uint64_t token);
 
  private:
   Result<std::shared_ptr<const ResourceSpec>> parse_body(const boost::json::value& body) const;
@@ -133,7 +134,8 @@ class ResourceCatalog {
   std::mutex mu_;
   std::shared_ptr<const ResourceSnapshot> snap_;
   std::mutex listeners_mu_;
-  std::vector<std::function<void(const CatalogChange&)>> listeners_;
+  std::vector<std::pair<uint64_t, std::function<void(const CatalogChange&)>>> listeners_;
+  uint64_t next_listener_ = 1;
 };
 
 class PromptCatalog {
@@ -147,7 +149,8 @@ class PromptCatalog {
   Result<std::shared_ptr<const PromptSpec>> update(std::string_view name, const boost::json::value& body);
   Result<std::shared_ptr<const PromptSpec>> remove(std::string_view name);
 
-  void on_change(std::function<void(const CatalogChange&)> listener);
+  uint64_t on_change(std::function<void(const CatalogChange&)> listener);  // token for remove_listener
+  void remove_listener(uint64_t token);
 
  private:
   void publish(std::vector<std::shared_ptr<const PromptSpec>> items, const CatalogChange& change);
@@ -156,7 +159,8 @@ class PromptCatalog {
   std::mutex mu_;
   std::shared_ptr<const PromptSnapshot> snap_;
   std::mutex listeners_mu_;
-  std::vector<std::function<void(const CatalogChange&)>> listeners_;
+  std::vector<std::pair<uint64_t, std::function<void(const CatalogChange&)>>> listeners_;
+  uint64_t next_listener_ = 1;
 };
 
 }  // namespace wasimancer::registry

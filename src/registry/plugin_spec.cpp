@@ -37,7 +37,8 @@ Result<void> get_uint(const json::object& o, std::string_view key, const std::st
   std::optional<uint64_t> n;
   if (v->is_uint64()) n = v->as_uint64();
   else if (v->is_int64() && v->as_int64() >= 0) n = static_cast<uint64_t>(v->as_int64());
-  else if (v->is_double() && v->as_double() >= 0 && v->as_double() == static_cast<double>(static_cast<uint64_t>(v->as_double())))
+  else if (v->is_double() && v->as_double() >= 0 && v->as_double() < 18446744073709551616.0 &&
+           v->as_double() == static_cast<double>(static_cast<uint64_t>(v->as_double())))
     n = static_cast<uint64_t>(v->as_double());
   if (!n || *n > max) {
     return field_error(where, fmt::format("\"{}\" must be a whole number between 0 and {}", key, max));

@@ -65,12 +65,12 @@ void Registry::publish_locked(std::shared_ptr<PluginSnapshot> next) {
 }
 
 void Registry::notify(const std::shared_ptr<const PluginSnapshot>& snap) {
-  std::vector<std::function<void(const PluginSnapshot&)>> ls;
+  std::vector<std::pair<uint64_t, std::function<void(const PluginSnapshot&)>>> ls;
   {
     std::lock_guard lock(listeners_mu_);
     ls = listeners_;
   }
-  for (auto& l : ls) l(*snap);
+  for (auto& [token, l] : ls) l(*snap);
 }
 
 Result<void> Registry::add(std::shared_ptr<const PluginVersion> version) {
@@ -129,9 +129,15 @@ Result<std::shared_ptr<const PluginVersion>> Registry::remove(std::string_view n
   return old;
 }
 
-void Registry::on_change(std::function<void(const PluginSnapshot&)> listener) {
+uint64_t Registry::on_change(std::function<void(const PluginSnapshot&)> listener) {
   std::lock_guard lock(listeners_mu_);
-  listeners_.push_back(std::move(listener));
+  listeners_.emplace_back(next_listener_, std::move(listener));
+  return next_listener_++;
+}
+
+void Registry::remove_listener(uint64_t token) {
+  std::lock_guard lock(listeners_mu_);
+  std::erase_if(listeners_, [token](const auto& l) { return l.first == token; });
 }
 
 }  // namespace wasimancer::registry

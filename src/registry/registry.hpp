@@ -60,8 +60,9 @@ class Registry {
   Result<std::shared_ptr<const PluginVersion>> replace(std::shared_ptr<const PluginVersion> version);
   Result<std::shared_ptr<const PluginVersion>> remove(std::string_view name);
 
-  // Called after every change with the new snapshot.
-  void on_change(std::function<void(const PluginSnapshot&)> listener);
+  // Called after every change with the new snapshot. Returns a token for remove_listener.
+  uint64_t on_change(std::function<void(const PluginSnapshot&)> listener);
+  void remove_listener(uint64_t token);
 
  private:
   Result<void> check_locked(const PluginSpec& spec, bool replacing) const;
@@ -71,7 +72,8 @@ class Registry {
   mutable std::mutex write_mu_;
   std::shared_ptr<const PluginSnapshot> snapshot_;
   std::mutex listeners_mu_;
-  std::vector<std::function<void(const PluginSnapshot&)>> listeners_;
+  std::vector<std::pair<uint64_t, std::function<void(const PluginSnapshot&)>>> listeners_;
+  uint64_t next_listener_ = 1;
 };
 
 }  // namespace wasimancer::registry

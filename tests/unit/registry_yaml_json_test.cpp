@@ -169,10 +169,18 @@ TEST(YamlParse, ErrorsCarryLineAndColumn) {
   ASSERT_FALSE(r2.ok());
   EXPECT_NE(r2.error().message.find("line 3"), std::string::npos) << r2.error().message;
 
-  // An unterminated quote on line 2: the line is named.
-  auto r3 = parse_yaml("ok: 1\nbad: \"unterminated\n");
+  // A list item inside a map, on line 2: the line is named.
+  auto r3 = parse_yaml("ok: 1\n- item\n");
   ASSERT_FALSE(r3.ok());
   EXPECT_NE(r3.error().message.find("line 2"), std::string::npos) << r3.error().message;
+
+  // The column is 1-based too: the second ':' of "a: b: c" is at column 5.
+  auto r4 = parse_yaml("a: b: c\n");
+  ASSERT_FALSE(r4.ok());
+  EXPECT_NE(r4.error().message.find("line 1, column 5"), std::string::npos) << r4.error().message;
+  auto r5 = parse_yaml("x: 1\ny: \"bad \\q escape\"\n");
+  ASSERT_FALSE(r5.ok());
+  EXPECT_NE(r5.error().message.find("line 2"), std::string::npos) << r5.error().message;
 }
 
 TEST(YamlWrite, RoundTripsTrickyStrings) {

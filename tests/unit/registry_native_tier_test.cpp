@@ -1,0 +1,163 @@
+// registry/native_tier: background builds move a version's pool to native code, calls keep
+// giving the same answers, a broken compiler leaves the version on the interpreter with the
+// reason, and a disabled tier says so. Builds use -O0/-O1 to stay quick; the cache is
+// WASIMANCER_NATIVE_CACHE when set (shared with the other native tests), else a temporary dir.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include <boost/json.hpp>
+
+#include "core/crypto.hpp"
+#include "core/files.hpp"
+#include "paths.hpp"
+#include "registry/native_tier.hpp"
+#include "registry/plugin_version.hpp"
+
+using namespace wasimancer;
+using namespace wasimancer::registry;
+namespace json = boost::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+class TempDir {
+ public:
+  TempDir() {
+    path_ = fs::temp_directory_path() / ("wm-native-tier-test-" + std::to_string(::getpid()) + "-" + random_token(6));
+    fs::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+fs::path cache_dir(const TempDir& fallback) {
+  const char* shared = std::getenv("WASIMANCER_NATIVE_CACHE");
+  return shared && *shared ? fs::path(shared) : fallback.path();
+}
+
+NativeTierConfig quick_config(const fs::path& cache) {
+  NativeTierConfig c;
+  c.quick.cache_dir = cache;
+  c.quick.opt_level = "-O0";
+  c.optimised.cache_dir = cache;
+  c.optimised.opt_level = "-O1";
+  c.quick.timeout = c.optimised.timeout = std::chrono::seconds(120);
+  return c;
+}
+
+std::shared_ptr<const PluginVersion> load(const std::string& plugin, std::string_view spec_json, NativeTier* native = nullptr) {
+  auto bytes = read_file(test::test_plugin(plugin));
+  if (!bytes) throw std::runtime_error(bytes.error().message);
+  auto spec = parse_plugin_spec(json::parse(spec_json));
+  if (!spec) throw std::runtime_error(spec.error().message);
+  LoadOptions opts;
+  opts.native = native;
+  auto v = load_plugin_version(*spec, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes->data()), bytes->size()),
+                               test::test_plugin(plugin), opts);
+  if (!v) throw std::runtime_error(v.error().message);
+  return *v;
+}
+
+std::string call_ok(const PluginVersion& v, std::string_view fn, std::string_view input = "") {
+  auto out = v.call(fn, input, {});
+  EXPECT_TRUE(out.ok()) << (out.error ? out.error->message : "");
+  return out.output;
+}
+
+std::string instance_tier(const PluginVersion& v) {
+  auto lease = v.pool.acquire();
+  if (!lease) return "error: " + lease.error().message;
+  return std::string((*lease)->tier_name());
+}
+
+}  // namespace
+
+TEST(NativeTierRegistry, ScheduleMovesPoolToNative) {
+  TempDir tmp;
+  NativeTier tier(quick_config(cache_dir(tmp)));
+  auto v = load("echo", R"({"name": "echo", "functions": [{"function": "echo"}, {"function": "upper"}]})");
+  EXPECT_EQ(v->pool.tier(), "interpreter");
+  EXPECT_EQ(call_ok(*v, "upper", "before"), "BEFORE");
+
+  tier.schedule(v);
+  tier.wait_idle();
+  std::string t = v->pool.tier();
+  EXPECT_NE(t.find("native"), std::string::npos) << t << " / status: " << v->native_status();
+  EXPECT_NE(t.find("-O1"), std::string::npos) << t;  // ends on the "optimised" build
+  EXPECT_EQ(v->native_status(), t);
+  EXPECT_NE(instance_tier(*v).find("native"), std::string::npos) << instance_tier(*v);
+
+  // Same answers on the native tier.
+  EXPECT_EQ(call_ok(*v, "echo", "hello native"), "hello native");
+  EXPECT_EQ(call_ok(*v, "upper", "hello_World!"), "HELLO_WORLD!");
+  std::string big(100000, 'q');
+  EXPECT_EQ(call_ok(*v, "echo", big), big);
+
+  // A second version of the same module now starts on the cached optimised code at once.
+  auto v2 = load("echo", R"({"name": "echo2", "functions": [{"function": "echo"}]})", &tier);
+  EXPECT_NE(v2->pool.tier().find("native"), std::string::npos) << v2->pool.tier();
+  EXPECT_NE(instance_tier(*v2).find("native"), std::string::npos);
+  EXPECT_EQ(call_ok(*v2, "echo", "cached"), "cached");
+  // Scheduling it again changes nothing.
+  std::string before = v2->pool.tier();
+  tier.schedule(v2);
+  tier.wait_idle();
+  EXPECT_EQ(v2->pool.tier(), before);
+}
+
+TEST(NativeTierRegistry, QuickOnlyWhenLevelsAreEqual) {
+  TempDir tmp;
+  NativeTierConfig c = quick_config(cache_dir(tmp));
+  c.optimised.opt_level = "-O0";
+  NativeTier tier(c);
+  auto v = load("version_a", R"({"name": "a", "functions": [{"function": "whoami"}, {"function": "rollDice"}]})");
+  tier.schedule(v);
+  tier.wait_idle();
+  EXPECT_NE(v->pool.tier().find("native"), std::string::npos) << v->native_status();
+  EXPECT_NE(v->pool.tier().find("-O0"), std::string::npos) << v->pool.tier();
+  EXPECT_EQ(call_ok(*v, "whoami"), R"({"version":"a"})");
+  EXPECT_EQ(call_ok(*v, "rollDice"), "A");
+}
+
+TEST(NativeTierRegistry, BrokenCompilerStaysOnInterpreterWithReason) {
+  TempDir tmp;  // always a fresh cache: nothing may be found there
+  NativeTierConfig c = quick_config(tmp.path());
+  c.quick.compiler = c.optimised.compiler = "/nonexistent/cc";
+  NativeTier tier(c);
+  auto v = load("echo", R"({"name": "echo", "functions": [{"function": "echo"}]})", &tier);
+  EXPECT_EQ(v->pool.tier(), "interpreter");
+  tier.schedule(v);
+  tier.wait_idle();
+  EXPECT_EQ(v->pool.tier(), "interpreter");
+  std::string status = v->native_status();
+  EXPECT_NE(status.find("interpreter"), std::string::npos) << status;
+  EXPECT_NE(status.find("failed"), std::string::npos) << status;
+  EXPECT_NE(status.find("/nonexistent/cc"), std::string::npos) << status;
+  EXPECT_EQ(instance_tier(*v).find("native"), std::string::npos) << instance_tier(*v);
+  EXPECT_EQ(call_ok(*v, "echo", "still works"), "still works");
+}
+
+TEST(NativeTierRegistry, DisabledTierSaysSo) {
+  TempDir tmp;
+  NativeTierConfig c = quick_config(tmp.path());
+  c.enabled = false;
+  NativeTier tier(c);
+  auto v = load("echo", R"({"name": "echo", "functions": [{"function": "echo"}]})", &tier);
+  tier.schedule(v);
+  tier.wait_idle();
+  EXPECT_EQ(v->pool.tier(), "interpreter");
+  EXPECT_NE(v->native_status().find("disabled"), std::string::npos) << v->native_status();
+  EXPECT_EQ(call_ok(*v, "echo", "x"), "x");
+  EXPECT_TRUE(fs::is_empty(tmp.path()));  // nothing was built
+}
