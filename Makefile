@@ -2,11 +2,12 @@
 #   make run     build, then start the server with the bundled examples on port 3001
 #   make test    build, then run every test suite (unit, plugin, integration)
 #   make bench   release build, then the benchmarks (bench/RESULTS.md)
+#   make sanitize  AddressSanitizer + UBSan build (build-asan), then every test suite with it
 BUILD      ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build run test bench clean
+.PHONY: all deps build run test bench sanitize clean
 
 all: build
 
@@ -29,5 +30,10 @@ bench:
 	@cmake --build build-release -j $(JOBS)
 	@scripts/run-bench.sh build-release
 
+sanitize: deps
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DWASIMANCER_SANITIZE=ON >/dev/null
+	@cmake --build build-asan -j $(JOBS)
+	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 scripts/run-tests.sh build-asan
+
 clean:
-	rm -rf $(BUILD) build-release
+	rm -rf $(BUILD) build-release build-asan

@@ -20,10 +20,12 @@ TEST(WorkerPool, RunsEveryTask) {
 }
 
 TEST(WorkerPool, RunsTasksInParallel) {
-  WorkerPool pool(2);
+  // The tasks refer to these, so they are declared before the pool (which joins its workers
+  // when destroyed) and outlive every task.
   std::promise<void> a_started, b_started;
   std::promise<void> release;
   auto rel = release.get_future().share();
+  WorkerPool pool(2);
   pool.post([&] { a_started.set_value(); rel.wait(); });
   pool.post([&] { b_started.set_value(); rel.wait(); });
   EXPECT_EQ(a_started.get_future().wait_for(5s), std::future_status::ready);
@@ -33,10 +35,11 @@ TEST(WorkerPool, RunsTasksInParallel) {
 
 TEST(WorkerPool, BlockedWorkersDoNotStarveQueuedTasks) {
   // Both workers wait on something outside the pool; a third task must still run.
-  WorkerPool pool(2);
   std::promise<void> release;
   auto rel = release.get_future().share();
   std::atomic<int> blocked{0};
+  std::promise<void> third;
+  WorkerPool pool(2);  // declared last: destroyed (joined) before what its tasks refer to
   for (int i = 0; i < 2; ++i) {
     pool.post([&] {
       WorkerPool::BlockingScope scope(pool);
@@ -45,7 +48,6 @@ TEST(WorkerPool, BlockedWorkersDoNotStarveQueuedTasks) {
     });
   }
   while (blocked.load() < 2) std::this_thread::sleep_for(1ms);
-  std::promise<void> third;
   pool.post([&] { third.set_value(); });
   EXPECT_EQ(third.get_future().wait_for(5s), std::future_status::ready);
   release.set_value();

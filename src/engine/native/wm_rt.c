@@ -6,7 +6,8 @@
  *   - linear memory is a private anonymous mapping reserved up to the page limit, so growing
  *     never moves it; allocation over the limit traps with WM_TRAP_OOM;
  *   - the call-depth counter lives in the instance (see the glue), not in a global;
- *   - the function-type registry is filled once per loaded plugin (pthread_once) under a mutex.
+ *   - the function-type registry is filled once per loaded plugin (pthread_once) under a mutex
+ *     and freed when the shared object is unloaded.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -69,6 +70,14 @@ static uint32_t wm_register(const wm_func_type* t) {
   }
   wm_types[wm_ntypes] = *t;
   return wm_ntypes++;
+}
+
+/* Runs when the plugin's shared object is unloaded (dlclose after its last instance is gone), so
+ * unloading a replaced plugin version returns the registry's memory. */
+__attribute__((destructor)) static void wm_types_free(void) {
+  free(wm_types);
+  wm_types = 0;
+  wm_ntypes = wm_captypes = 0;
 }
 
 /* Thread-safe: equal signatures always get the same index. */
