@@ -1,6 +1,6 @@
-#include "core/text.hpp"
 #include "admin/admin_api.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 #include <boost/json.hpp>
@@ -10,20 +10,13 @@
 #include "admin/multipart.hpp"
 #include "core/crypto.hpp"
 #include "core/log.hpp"
+#include "core/text.hpp"
 
 namespace wasimancer::admin {
 
 namespace json = boost::json;
 
 namespace {
-
-struct Route {
-  http::verb method;
-  std::string path;   // without the trailing /:name
-  bool has_name;
-};
-
-
 
 struct Parsed {
   std::string base;  // e.g. "/remove-plugin"
@@ -104,6 +97,28 @@ Result<json::value> json_body(const Request& req) {
   return v;
 }
 
+// A 400 answer if the URL has no :name segment.
+std::optional<Response> missing_name(const Parsed& p, std::string_view what) {
+  if (!p.has_name || p.name.empty()) return error_response(http::status::bad_request, fmt::format("the {} name is missing from the URL", what));
+  return std::nullopt;
+}
+
+// POST /add-<what> and PUT /update-<what>/:name, for resources and prompts.
+template <typename Spec>
+Response add_or_update(registry::Catalog<Spec>& catalog, const Request& req, const Parsed& p, bool updating, std::string_view what,
+                       std::string_view title) {
+  if (updating) {
+    if (auto e = missing_name(p, what)) return *e;
+  }
+  auto body = json_body(req);
+  if (!body) return error_response(body.error());
+  auto r = updating ? catalog.update(p.name, *body) : catalog.add(*body);
+  if (!r) return error_response(r.error());
+  return json_response(http::status::ok,
+                       json::object{{"message", fmt::format("🎉 {} {} {} successfully", title, (*r)->name, updating ? "updated" : "added")},
+                                    {what, (*r)->raw}});
+}
+
 }  // namespace
 
 AdminApi::AdminApi(registry::PluginManager& plugins, registry::Registry& registry, registry::ResourceCatalog& resources,
@@ -113,10 +128,7 @@ AdminApi::AdminApi(registry::PluginManager& plugins, registry::Registry& registr
 
 bool AdminApi::matches(const Header& header) const {
   Parsed p = parse(header.target());
-  for (const auto& [path, verb] : routes()) {
-    if (p.base == path) return true;
-  }
-  return false;
+  return std::any_of(routes().begin(), routes().end(), [&](const auto& r) { return r.first == p.base; });
 }
 
 std::optional<Response> AdminApi::check(const Header& header) const {
@@ -127,13 +139,10 @@ std::optional<Response> AdminApi::check(const Header& header) const {
                                                                  : "the admin token is not valid");
   }
   Parsed p = parse(header.target());
-  bool method_ok = false;
-  for (const auto& [path, verb] : routes()) {
-    if (p.base == path && header.method() == verb) method_ok = true;
-  }
+  bool method_ok = std::any_of(routes().begin(), routes().end(),
+                               [&](const auto& r) { return r.first == p.base && r.second == header.method(); });
   if (!method_ok) {
-    Response res = error_response(http::status::method_not_allowed, fmt::format("{} does not accept {}", p.base, std::string(header.method_string())));
-    return res;
+    return error_response(http::status::method_not_allowed, fmt::format("{} does not accept {}", p.base, std::string(header.method_string())));
   }
   uint64_t limit = body_limit(header);
   auto len = header[http::field::content_length];
@@ -171,55 +180,26 @@ Response AdminApi::serve(const Request& req) {
   if (auto early = check(req)) return *early;
   Parsed p = parse(req.target());
   const std::string& b = p.base;
-  auto need_name = [&](std::string_view what) -> std::optional<Response> {
-    if (!p.has_name || p.name.empty()) return error_response(http::status::bad_request, fmt::format("the {} name is missing from the URL", what));
-    return std::nullopt;
-  };
-
   if (b == "/upload-plugin") return upload(req, false, p.dir);
   if (b == "/update-plugin") return upload(req, true, p.dir);
   if (b == "/plugins") return list_plugins(req, p.has_name ? p.name : "");
   if (b == "/remove-plugin") {
-    if (auto e = need_name("plugin")) return *e;
+    if (auto e = missing_name(p, "plugin")) return *e;
     auto r = plugins_.remove(p.name);
     if (!r) return error_response(r.error());
     return json_response(http::status::ok, json::object{{"message", "🙂 Plugin removed successfully"}});
   }
-  if (b == "/add-resource" || b == "/update-resource") {
-    bool updating = b == "/update-resource";
-    if (updating) {
-      if (auto e = need_name("resource")) return *e;
-    }
-    auto body = json_body(req);
-    if (!body) return error_response(body.error());
-    auto r = updating ? resources_.update(p.name, *body) : resources_.add(*body);
-    if (!r) return error_response(r.error());
-    return json_response(http::status::ok,
-                         json::object{{"message", fmt::format("🎉 Resource {} {} successfully", (*r)->name, updating ? "updated" : "added")},
-                                      {"resource", (*r)->raw}});
-  }
+  if (b == "/add-resource" || b == "/update-resource") return add_or_update(resources_, req, p, b == "/update-resource", "resource", "Resource");
   if (b == "/remove-resource") {
-    if (auto e = need_name("resource")) return *e;
+    if (auto e = missing_name(p, "resource")) return *e;
     auto r = resources_.remove(p.name);
     if (!r) return error_response(r.error());
     return json_response(http::status::ok, json::object{{"message", fmt::format("🙂 Resource {} removed successfully", p.name)},
                                                         {"type", (*r)->dynamic ? "dynamic" : "static"}});
   }
-  if (b == "/add-prompt" || b == "/update-prompt") {
-    bool updating = b == "/update-prompt";
-    if (updating) {
-      if (auto e = need_name("prompt")) return *e;
-    }
-    auto body = json_body(req);
-    if (!body) return error_response(body.error());
-    auto r = updating ? prompts_.update(p.name, *body) : prompts_.add(*body);
-    if (!r) return error_response(r.error());
-    return json_response(http::status::ok,
-                         json::object{{"message", fmt::format("🎉 Prompt {} {} successfully", (*r)->name, updating ? "updated" : "added")},
-                                      {"prompt", (*r)->raw}});
-  }
+  if (b == "/add-prompt" || b == "/update-prompt") return add_or_update(prompts_, req, p, b == "/update-prompt", "prompt", "Prompt");
   if (b == "/remove-prompt") {
-    if (auto e = need_name("prompt")) return *e;
+    if (auto e = missing_name(p, "prompt")) return *e;
     auto r = prompts_.remove(p.name);
     if (!r) return error_response(r.error());
     return json_response(http::status::ok, json::object{{"message", fmt::format("🙂 Prompt {} removed successfully", p.name)}});

@@ -11,9 +11,10 @@
 // 413 too large, 500 only for real server faults (WASImancer answers 500 for "not found" and
 // "already exists"; we do not).
 //
-// Ownership: borrows the managers and the worker pool. Thread safety: check() and matches() are
-// const and safe from any thread; handle() runs the work on the worker pool (loading a plugin
-// runs wasm) and calls `done` from there.
+// Ownership: borrows the plugin manager, registry, catalogs and worker pool; they must outlive
+// it and the tasks it posted. Thread safety: matches(), check() and body_limit() are const and
+// safe from any thread; handle() runs the work on the worker pool (loading a plugin runs wasm)
+// and calls `done` from there.
 #pragma once
 
 #include <cstdint>
@@ -29,6 +30,8 @@
 
 namespace wasimancer::admin {
 
+// The same Beast types as transport::HttpRequest/HttpResponse/HttpHeader (admin does not depend
+// on transport; the composition root passes them straight through).
 namespace http = boost::beast::http;
 using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
@@ -50,7 +53,8 @@ class AdminApi {
   uint64_t body_limit(const Header& header) const;
   void handle(Request request, std::function<void(Response)> done);
 
-  // Runs one request synchronously (on the calling thread). Used by handle() and tests.
+  // Runs one request synchronously (on the calling thread, which must be a worker: it may load
+  // a plugin).
   Response serve(const Request& request);
 
  private:

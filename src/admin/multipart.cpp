@@ -1,15 +1,10 @@
-#include "core/text.hpp"
 #include "admin/multipart.hpp"
 
-#include <algorithm>
-#include <cctype>
-
-#include <fmt/format.h>
+#include "core/text.hpp"
 
 namespace wasimancer::admin {
 
 namespace {
-
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);

@@ -1,5 +1,6 @@
 #include "cli/admin_client.hpp"
 
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -70,7 +71,6 @@ HttpResult request(const Connection& c, const std::string& method, const std::st
     curl_mime_name(part, "pluginData");
     curl_mime_data(part, plugin_data->data(), plugin_data->size());
     curl_easy_setopt(h, CURLOPT_MIMEPOST, mime);
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
   } else if (json_body) {
     headers = curl_slist_append(headers, "Content-Type: application/json");
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, json_body->data());
@@ -125,6 +125,12 @@ Result<std::string> read_json_file(const std::string& path) {
   json::parse(*text, ec);
   if (ec) return Error(ErrorKind::InvalidArgument, fmt::format("{} is not valid JSON: {}", path, ec.message()));
   return text;
+}
+
+// A request body the command could not build (a bad flag or file): exit code 2.
+int usage_error(const Error& e) {
+  std::cerr << "error: " << e.message << "\n";
+  return 2;
 }
 
 struct PublishArgs {
@@ -196,8 +202,7 @@ void add_plugin_commands(CLI::App& app, int* exit_code) {
     cmd->callback([a, c, exit_code, replacing] {
       auto body = plugin_data(*a);
       if (!body) {
-        std::cerr << "error: " << body.error().message << "\n";
-        *exit_code = 2;
+        *exit_code = usage_error(body.error());
         return;
       }
       std::string path = replacing ? "/update-plugin" : "/upload-plugin";
@@ -242,8 +247,7 @@ void add_catalog_commands(CLI::App& app, int* exit_code, const std::string& kind
     cmd->callback([file, c, exit_code, kind] {
       auto body = read_json_file(*file);
       if (!body) {
-        std::cerr << "error: " << body.error().message << "\n";
-        *exit_code = 2;
+        *exit_code = usage_error(body.error());
         return;
       }
       *exit_code = report(request(*c, "POST", "/add-" + kind, &*body), *c);
@@ -260,8 +264,7 @@ void add_catalog_commands(CLI::App& app, int* exit_code, const std::string& kind
     cmd->callback([name, file, c, exit_code, kind] {
       auto body = read_json_file(*file);
       if (!body) {
-        std::cerr << "error: " << body.error().message << "\n";
-        *exit_code = 2;
+        *exit_code = usage_error(body.error());
         return;
       }
       *exit_code = report(request(*c, "PUT", "/update-" + kind + "/" + escape_path_segment(*name), &*body), *c);

@@ -3,7 +3,7 @@
 // Reads the server URL and admin token from flags or WASIMANCER_URL and WASIMANCER_ADMIN_TOKEN
 // (or WASIMANCER_TOKEN). Exit code 0 on success with the server's answer on stdout; on failure
 // the server's message on stderr and a non-zero code (1 for an HTTP error, 2 for usage errors,
-// 3 when the server cannot be reached).
+// 3 when the server cannot be reached). Main thread only (one blocking request per command).
 #pragma once
 
 #include <CLI/CLI.hpp>

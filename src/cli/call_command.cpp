@@ -83,20 +83,17 @@ int run_call(const CallArgs& a) {
     fmt::print(stderr, "error ({}): {}\n", to_string(chk.error().kind), chk.error().message);
     return 1;
   }
-  auto instance = host::PluginInstance::create(*plugin);
-  if (!instance) {
-    fmt::print(stderr, "error ({}): {}\n", to_string(instance.error().kind), instance.error().message);
-    return 1;
-  }
+  std::unique_ptr<host::PluginInstance> instance;
   for (uint32_t i = 0; i < a.loop; ++i) {
-    if (!(*instance)->reusable()) {
-      instance = host::PluginInstance::create(*plugin);
-      if (!instance) {
-        fmt::print(stderr, "error ({}): {}\n", to_string(instance.error().kind), instance.error().message);
+    if (!instance || !instance->reusable()) {  // a call that timed out or exited leaves it unusable
+      auto made = host::PluginInstance::create(*plugin);
+      if (!made) {
+        fmt::print(stderr, "error ({}): {}\n", to_string(made.error().kind), made.error().message);
         return 1;
       }
+      instance = std::move(*made);
     }
-    host::CallOutcome out = (*instance)->call(a.function, input);
+    host::CallOutcome out = instance->call(a.function, input);
     if (!out.ok()) {
       fmt::print(stderr, "error ({}): {}\n", to_string(out.error->kind), out.error->message);
       if (out.note) fmt::print(stderr, "note: {}\n", *out.note);

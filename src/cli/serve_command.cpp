@@ -1,9 +1,11 @@
 #include "cli/serve_command.hpp"
 
+#include <cctype>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <limits>
 #include <thread>
 
 #include <fmt/format.h>
@@ -73,26 +75,29 @@ std::vector<std::string> split_list(const std::string& s) {
   return out;
 }
 
+// A whole number in T's range (as the flags are checked), or a problem naming the variable.
 template <typename T>
 bool env_number(const char* name, T* out, std::string* problem) {
   auto v = env(name);
   if (!v) return true;
+  size_t used = 0;
+  unsigned long long n = 0;
   try {
-    size_t used = 0;
-    unsigned long long n = std::stoull(*v, &used);
-    if (used != v->size()) throw std::invalid_argument("trailing characters");
-    *out = static_cast<T>(n);
-    return true;
+    if (std::isdigit(static_cast<unsigned char>((*v)[0]))) n = std::stoull(*v, &used);
   } catch (...) {
-    *problem = fmt::format("{}={} is not a number", name, *v);
+    used = 0;
+  }
+  if (used == 0 || used != v->size() || n > std::numeric_limits<T>::max()) {
+    *problem = fmt::format("{}={} is not a whole number between 0 and {}", name, *v, std::numeric_limits<T>::max());
     return false;
   }
+  *out = static_cast<T>(n);
+  return true;
 }
 
 // Environment first; command-line flags (parsed afterwards into the same struct) override.
 bool load_env(ServeOptions& o, std::string* problem) {
-  if (auto v = env("HTTP_PORT")) o.port = static_cast<uint16_t>(std::atoi(v->c_str()));
-  else if (auto p = env("PORT")) o.port = static_cast<uint16_t>(std::atoi(p->c_str()));
+  if (!env_number(env("HTTP_PORT") ? "HTTP_PORT" : "PORT", &o.port, problem)) return false;
   if (auto v = env("WASIMANCER_BIND")) o.bind = *v;
   if (auto v = env("PLUGINS_PATH")) o.plugins_path = *v;
   if (auto v = env("PLUGINS_DEFINITION_FILE")) o.plugins_file = *v;

@@ -14,7 +14,6 @@ class Deadline {
  public:
   Deadline() = default;  // never expires
   static Deadline after(std::chrono::milliseconds d) { Deadline x; x.at_ = Clock::now() + d; x.set_ = true; return x; }
-  static Deadline never() { return {}; }
 
   bool is_set() const { return set_; }
   bool expired() const { return set_ && Clock::now() >= at_; }

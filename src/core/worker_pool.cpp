@@ -21,11 +21,6 @@ void WorkerPool::spawn_locked() {
   std::thread([this] { run(); }).detach();
 }
 
-size_t WorkerPool::queued() const {
-  std::lock_guard lock(mu_);
-  return queue_.size();
-}
-
 void WorkerPool::wait_idle() {
   std::unique_lock lock(mu_);
   done_cv_.wait(lock, [this] { return queue_.empty() && running_ == 0; });

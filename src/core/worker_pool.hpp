@@ -6,7 +6,8 @@
 // starved; extra workers exit once the pool is back to its normal size.
 //
 // Ownership: the pool owns its threads; the destructor stops accepting work, runs what is queued
-// and waits for every worker. Thread safety: post() and BlockingScope are safe from any thread.
+// and waits for every worker. Thread safety: post(), size() and wait_idle() are safe from any
+// thread; a BlockingScope belongs on one of the pool's workers.
 #pragma once
 
 #include <condition_variable>
@@ -27,11 +28,11 @@ class WorkerPool {
 
   void post(std::function<void()> task);
   size_t size() const { return target_; }
-  size_t queued() const;
   // Blocks until the queue is empty and no task is running (shutdown: nothing left in flight).
   void wait_idle();
 
-  // Marks the calling worker as blocked for the scope's lifetime. Harmless off the pool.
+  // Marks the calling worker as blocked for the scope's lifetime. Use it only on one of this
+  // pool's own workers (the accounting assumes every blocked thread is one of them).
   class BlockingScope {
    public:
     explicit BlockingScope(WorkerPool& pool);
@@ -48,7 +49,7 @@ class WorkerPool {
   void run();
 
   const size_t target_;
-  mutable std::mutex mu_;
+  std::mutex mu_;
   std::condition_variable work_cv_;
   std::condition_variable done_cv_;
   std::deque<std::function<void()>> queue_;

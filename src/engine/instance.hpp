@@ -63,7 +63,6 @@ class Instance {
   // Calls an exported function. Never throws; every failure is a Trap.
   virtual CallResult call(std::string_view export_name, std::span<const Slot> args, const CallControl& control) = 0;
 
-  virtual bool has_function(std::string_view export_name) const = 0;
   virtual std::span<uint8_t> memory() = 0;
   virtual const Module& module() const = 0;
   virtual std::string_view tier_name() const = 0;

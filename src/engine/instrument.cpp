@@ -109,27 +109,30 @@ ExprList fuel_check(Index fuel, Index tick) {
 
 void prepend(ExprList& into, ExprList&& what) { into.splice(into.begin(), what); }
 
-// Whether a branch (which could start the next iteration) appears anywhere in `list`.
-bool has_branch(const ExprList& list) {
+// Whether `e` is, or contains, a branch (which could start a loop's next iteration).
+bool may_branch(const Expr& e);
+
+bool any_branch(const ExprList& list) {
   for (const Expr& e : list) {
-    switch (e.type()) {
-      case ExprType::Br:
-      case ExprType::BrIf:
-      case ExprType::BrTable:
-      case ExprType::Loop: return true;
-      case ExprType::Block:
-        if (has_branch(cast<BlockExpr>(&e)->block.exprs)) return true;
-        break;
-      case ExprType::If: {
-        auto* x = cast<IfExpr>(&e);
-        if (has_branch(x->true_.exprs) || has_branch(x->false_)) return true;
-        break;
-      }
-      case ExprType::Try: return true;
-      default: break;
-    }
+    if (may_branch(e)) return true;
   }
   return false;
+}
+
+bool may_branch(const Expr& e) {
+  switch (e.type()) {
+    case ExprType::Br:
+    case ExprType::BrIf:
+    case ExprType::BrTable:
+    case ExprType::Loop:
+    case ExprType::Try: return true;
+    case ExprType::Block: return any_branch(cast<BlockExpr>(&e)->block.exprs);
+    case ExprType::If: {
+      auto* x = cast<IfExpr>(&e);
+      return any_branch(x->true_.exprs) || any_branch(x->false_);
+    }
+    default: return false;
+  }
 }
 
 // Whether every iteration of a loop with this body calls a function defined in the module
@@ -139,23 +142,8 @@ bool every_iteration_calls(const ExprList& body, Index first_defined) {
     if (e.type() == ExprType::Call) {
       const Var& v = cast<CallExpr>(&e)->var;
       if (v.is_index() && v.index() >= first_defined) return true;
-      continue;
-    }
-    switch (e.type()) {
-      case ExprType::Br:
-      case ExprType::BrIf:
-      case ExprType::BrTable:
-      case ExprType::Loop:
-      case ExprType::Try: return false;
-      case ExprType::Block:
-        if (has_branch(cast<BlockExpr>(&e)->block.exprs)) return false;
-        break;
-      case ExprType::If: {
-        auto* x = cast<IfExpr>(&e);
-        if (has_branch(x->true_.exprs) || has_branch(x->false_)) return false;
-        break;
-      }
-      default: break;
+    } else if (may_branch(e)) {
+      return false;
     }
   }
   return false;

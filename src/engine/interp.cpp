@@ -193,8 +193,6 @@ class InterpInstance final : public Instance, public Caller {
     return out;
   }
 
-  bool has_function(std::string_view name) const override { return funcs_.count(std::string(name)) != 0; }
-
   std::span<uint8_t> memory() override {
     if (!memory_) return {};
     return {memory_->UnsafeData(), static_cast<size_t>(memory_->ByteSize())};

@@ -1,4 +1,8 @@
 // engine/interp_code.hpp: the interpreter's prepared form of a Module (internal to engine).
+//
+// Ownership: owned by its Module, filled once by Module::interp_code() (call_once) and
+// immutable afterwards. Thread safety: once filled, read concurrently by every instantiation
+// (each copies `desc` into its own Store).
 #pragma once
 
 #include <cstdint>

@@ -89,7 +89,6 @@ Result<std::shared_ptr<const Module>> Module::compile(std::span<const uint8_t> w
     }
     m->exports_.push_back(std::move(d));
   }
-  m->has_start_ = !desc.starts.empty();
   m->original_.assign(wasm.begin(), wasm.end());
   m->interp_ = std::make_unique<InterpCode>();
   return std::shared_ptr<const Module>(std::move(m));

@@ -42,7 +42,6 @@ class Module {
   const ExportDesc* find_export(std::string_view name) const;
   // The exported memory named "memory" (what host functions read and write), if any.
   std::optional<MemoryInfo> memory() const { return memory_; }
-  bool has_start() const { return has_start_; }
 
   // The interpreter's prepared code (interp.cpp), made on first use: instrumentation and
   // parsing cost ~50 ms per MB, so a plugin that only ever runs native code never pays it.
@@ -58,7 +57,6 @@ class Module {
   std::vector<ImportDesc> imports_;
   std::vector<ExportDesc> exports_;
   std::optional<MemoryInfo> memory_;
-  bool has_start_ = false;
   std::unique_ptr<InterpCode> interp_;
 };
 

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <condition_variable>
 #include <cstring>
 #include <functional>
@@ -42,7 +43,8 @@ constexpr int32_t kNativeFuelRefill = 100000;
 constexpr const char* kFlagsVersion = "1";
 
 struct ProcessResult {
-  int exit_code = -1;
+  int exit_code = -1;  // -1: it could not be started, or a signal ended it
+  int signal = 0;      // the signal that ended it
   bool timed_out = false;
   std::string output;  // stdout + stderr, truncated
 };
@@ -53,13 +55,17 @@ ProcessResult run_limited(const std::vector<std::string>& argv, const fs::path& 
                           uint64_t memory_limit, const std::atomic<bool>* cancel = nullptr) {
   ProcessResult r;
   int pipefd[2];
-  if (pipe2(pipefd, O_CLOEXEC) != 0) return r;
+  if (pipe2(pipefd, O_CLOEXEC) != 0) {
+    r.output = fmt::format("pipe: {}", std::strerror(errno));
+    return r;
+  }
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   std::string cwd = dir.string();
   pid_t pid = fork();
   if (pid < 0) {
+    r.output = fmt::format("fork: {}", std::strerror(errno));
     close(pipefd[0]);
     close(pipefd[1]);
     return r;
@@ -74,7 +80,7 @@ ProcessResult run_limited(const std::vector<std::string>& argv, const fs::path& 
     rlimit core{0, 0};
     setrlimit(RLIMIT_CORE, &core);
     if (chdir(cwd.c_str()) != 0) _exit(126);
-    int devnull = open("/dev/null", O_RDONLY);
+    int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (devnull >= 0) dup2(devnull, 0);
     dup2(pipefd[1], 1);
     dup2(pipefd[1], 2);
@@ -84,14 +90,17 @@ ProcessResult run_limited(const std::vector<std::string>& argv, const fs::path& 
   }
   close(pipefd[1]);
   fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  int status = 0;
-  for (;;) {
+  auto drain = [&] {  // keeps the first 64 KiB of output
     char buf[4096];
     ssize_t n;
     while ((n = read(pipefd[0], buf, sizeof buf)) > 0) {
       if (r.output.size() < 64 * 1024) r.output.append(buf, static_cast<size_t>(n));
     }
+  };
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  int status = 0;
+  for (;;) {
+    drain();
     pid_t done = waitpid(pid, &status, WNOHANG);
     if (done == pid) break;
     bool cancelled = cancel && cancel->load();
@@ -103,23 +112,11 @@ ProcessResult run_limited(const std::vector<std::string>& argv, const fs::path& 
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(pipefd[0], buf, sizeof buf)) > 0) {
-    if (r.output.size() < 64 * 1024) r.output.append(buf, static_cast<size_t>(n));
-  }
+  drain();
   close(pipefd[0]);
   if (!r.timed_out && WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
+  if (!r.timed_out && WIFSIGNALED(status)) r.signal = WTERMSIG(status);
   return r;
-}
-
-std::string which(const std::string& prog);
-
-std::string pick_compiler(const NativeOptions& o) {
-  if (!o.compiler.empty()) return o.compiler;
-  if (const char* cc = std::getenv("CC"); cc && *cc) return cc;
-  if (!which("clang").empty()) return "clang";
-  return "cc";
 }
 
 // Where `prog` is on PATH ("" if nowhere).
@@ -136,6 +133,13 @@ std::string which(const std::string& prog) {
     start = colon + 1;
   }
   return "";
+}
+
+std::string pick_compiler(const NativeOptions& o) {
+  if (!o.compiler.empty()) return o.compiler;
+  if (const char* cc = std::getenv("CC"); cc && *cc) return cc;
+  if (!which("clang").empty()) return "clang";
+  return "cc";
 }
 
 // Identifies a tool's version cheaply (no process start on the start-up path): the resolved
@@ -156,18 +160,6 @@ std::string tool_identity(const std::string& tool) {
       id = fmt::format("{}:{}:{}", real.string(), size, mtime);
     }
   }
-  cache[tool] = id;
-  return id;
-}
-
-// "<tool> --version" first line, for messages.
-[[maybe_unused]] std::string tool_version(const std::string& tool) {
-  static std::mutex mu;
-  static std::map<std::string, std::string> cache;
-  std::lock_guard lock(mu);
-  if (auto it = cache.find(tool); it != cache.end()) return it->second;
-  auto r = run_limited({tool, "--version"}, fs::temp_directory_path(), std::chrono::seconds(20), 1ull << 30);
-  std::string id = r.exit_code == 0 ? r.output.substr(0, r.output.find('\n')) : "";
   cache[tool] = id;
   return id;
 }
@@ -197,6 +189,14 @@ std::string cache_key(const Module& m, const NativeOptions& o, const std::string
 
 std::string tail(const std::string& s, size_t n = 1500) { return s.size() > n ? "..." + s.substr(s.size() - n) : s; }
 
+// "<tool> failed (exit code 1): <the end of its output>".
+std::string failure(std::string_view tool, const ProcessResult& r) {
+  std::string why = r.signal           ? fmt::format("killed by signal {}", r.signal)
+                    : r.exit_code >= 0 ? fmt::format("exit code {}", r.exit_code)  // 127: exec failed
+                                       : "it could not be started";
+  return fmt::format("{} failed ({}): {}", tool, why, tail(r.output));
+}
+
 }  // namespace
 
 // ---- NativeCode -----------------------------------------------------------------------------------
@@ -207,12 +207,14 @@ class NativeCode {
     if (handle_) dlclose(handle_);
   }
 
-  static Result<std::shared_ptr<const NativeCode>> open(const fs::path& so, std::string description) {
+  static Result<std::shared_ptr<const NativeCode>> open(const fs::path& so, std::string description,
+                                                       const std::vector<native::GlueExport>& exports) {
     void* h = dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!h) return Error(ErrorKind::Internal, fmt::format("cannot load {}: {}", so.string(), dlerror()));
     std::shared_ptr<NativeCode> c(new NativeCode());
     c->handle_ = h;
     c->description_ = std::move(description);
+    for (const auto& e : exports) c->exports.emplace(e.name, e.index);
     auto sym = [&](const char* name) { return dlsym(h, name); };
     auto version = reinterpret_cast<wm_abi_version_fn>(sym("wm_abi_version"));
     auto init = reinterpret_cast<wm_init_module_fn>(sym("wm_init_module"));
@@ -234,7 +236,7 @@ class NativeCode {
     return std::shared_ptr<const NativeCode>(std::move(c));
   }
 
-  std::unordered_map<std::string, uint32_t> exports;
+  std::unordered_map<std::string, uint32_t> exports;  // export name -> wm_call's index
   std::string description_;
   void* handle_ = nullptr;
   wm_instance_size_fn size_ = nullptr;
@@ -264,7 +266,12 @@ Result<std::vector<native::GlueExport>> read_exports(const fs::path& file) {
     pos = nl == std::string::npos ? text->size() : nl + 1;
     auto tab = line.find('\t');
     if (tab == std::string::npos) continue;
-    out.push_back({line.substr(tab + 1), static_cast<uint32_t>(std::stoul(line.substr(0, tab)))});
+    uint32_t index = 0;
+    auto [end, ec] = std::from_chars(line.data(), line.data() + tab, index);
+    if (ec != std::errc() || end != line.data() + tab) {
+      return Error(ErrorKind::Internal, fmt::format("{} is corrupt", file.string()));
+    }
+    out.push_back({line.substr(tab + 1), index});
   }
   return out;
 }
@@ -272,11 +279,7 @@ Result<std::vector<native::GlueExport>> read_exports(const fs::path& file) {
 Result<std::shared_ptr<const NativeCode>> open_build(const fs::path& dir, const std::string& description) {
   auto exports = read_exports(dir / "exports.txt");
   if (!exports) return exports.take_error();
-  auto code = NativeCode::open(dir / "plugin.so", description);
-  if (!code) return code;
-  auto* mut = const_cast<NativeCode*>(code->get());
-  for (const auto& e : *exports) mut->exports.emplace(e.name, e.index);
-  return code;
+  return NativeCode::open(dir / "plugin.so", description, *exports);
 }
 
 }  // namespace
@@ -318,7 +321,7 @@ Result<std::shared_ptr<const NativeCode>> load_native(const Module& module, cons
                          options.cancel);
   if (options.cancel && options.cancel->load()) return Error(ErrorKind::Timeout, "the native build was cancelled");
   if (w2c.timed_out) return Error(ErrorKind::Timeout, "wasm2c took longer than the time limit");
-  if (w2c.exit_code != 0) return Error(ErrorKind::Internal, "wasm2c failed: " + tail(w2c.output));
+  if (w2c.exit_code != 0) return Error(ErrorKind::Internal, failure("wasm2c", w2c));
   auto header = read_file(work / "m.h");
   if (!header) return header.take_error();
   // Our function prologue (see native/glue.cpp) replaces wasm2c's empty one.
@@ -346,7 +349,7 @@ Result<std::shared_ptr<const NativeCode>> load_native(const Module& module, cons
   auto ccr = run_limited(cmd, work, std::max(left, std::chrono::seconds(1)), options.memory_limit_bytes, options.cancel);
   if (options.cancel && options.cancel->load()) return Error(ErrorKind::Timeout, "the native build was cancelled");
   if (ccr.timed_out) return Error(ErrorKind::Timeout, fmt::format("{} took longer than the time limit", cc));
-  if (ccr.exit_code != 0) return Error(ErrorKind::Internal, fmt::format("{} failed: {}", cc, tail(ccr.output)));
+  if (ccr.exit_code != 0) return Error(ErrorKind::Internal, failure(cc, ccr));
   std::string exports;
   for (const auto& e : glue->exports) exports += fmt::format("{}\t{}\n", e.index, e.name);
   if (auto r = write_file_atomic(work / "exports.txt", exports); !r) return r.take_error();
@@ -537,8 +540,6 @@ class NativeInstance final : public Instance, public Caller {
     }
     return out;
   }
-
-  bool has_function(std::string_view name) const override { return code_->exports.count(std::string(name)) != 0; }
 
   std::span<uint8_t> memory() override {
     uint8_t* data = nullptr;

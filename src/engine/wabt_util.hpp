@@ -1,4 +1,5 @@
 // engine/wabt_util.hpp: helpers shared by the engine's uses of wabt (internal to engine).
+// Thread safety: pure functions.
 #pragma once
 
 #include <string>

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "core/glob.hpp"
+#include "core/text.hpp"
 
 namespace wasimancer::host {
 
@@ -91,8 +92,7 @@ size_t on_header(char* p, size_t size, size_t n, void* ud) {
   }
   auto colon = line.find(':');
   if (colon == std::string_view::npos) return len;
-  std::string name(line.substr(0, colon));
-  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::string name = ascii_lower(line.substr(0, colon));
   std::string_view value = line.substr(colon + 1);
   while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
   while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) value.remove_suffix(1);
@@ -157,12 +157,11 @@ Target parse_target(const std::string& url) {
   char* host = nullptr;
   curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
   curl_url_get(u, CURLUPART_HOST, &host, 0);
-  std::string s = scheme ? scheme : "";
+  std::string s = ascii_lower(scheme ? scheme : "");
   t.host = host ? host : "";
   curl_free(scheme);
   curl_free(host);
   curl_url_cleanup(u);
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
   if (s != "http" && s != "https") {
     t.error = fmt::format("unsupported URL scheme \"{}\" (only http and https)", s);
     return t;
@@ -217,7 +216,7 @@ Result<HttpResponse> http_fetch(const HttpRequest& request, const HttpPolicy& po
     t.cancel = cancel;
 
     CURL* c = curl_easy_init();
-    if (!c) return Error(ErrorKind::Internal, "cannot create an HTTP client");
+    if (!c) return Error(ErrorKind::HostError, "cannot create an HTTP client");
     char errbuf[CURL_ERROR_SIZE] = {};
     curl_easy_setopt(c, CURLOPT_URL, url.c_str());
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
@@ -251,9 +250,7 @@ Result<HttpResponse> http_fetch(const HttpRequest& request, const HttpPolicy& po
     bool has_content_type = false;
     for (const auto& [k, v] : request.headers) {
       if (k.find_first_of("\r\n:") != std::string::npos || v.find_first_of("\r\n") != std::string::npos) continue;
-      std::string lk = k;
-      std::transform(lk.begin(), lk.end(), lk.begin(), [](unsigned char ch) { return std::tolower(ch); });
-      if (lk == "content-type") has_content_type = true;
+      if (ascii_lower(k) == "content-type") has_content_type = true;
       hdrs = curl_slist_append(hdrs, (v.empty() ? k + ";" : k + ": " + v).c_str());
     }
     if (send_body && !has_content_type) hdrs = curl_slist_append(hdrs, "Content-Type:");  // no form default

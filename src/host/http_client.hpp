@@ -8,7 +8,8 @@
 // Redirects are followed (at most 5), each hop checked again. Proxies from the environment are
 // ignored. Only http and https are allowed.
 //
-// Thread safety: http_fetch is safe to call from any thread; it uses its own curl handle.
+// Ownership: requests, policies and responses are plain values. Thread safety: http_fetch is
+// safe to call from any thread; it uses its own curl handle.
 #pragma once
 
 #include <atomic>

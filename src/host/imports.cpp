@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "core/crypto.hpp"
+#include "core/text.hpp"
 #include "host/http_client.hpp"
 #include "host/state.hpp"
 
@@ -37,16 +38,15 @@ InstanceState& state(Caller& c) { return *static_cast<InstanceState*>(c.user_dat
 
 Trap host_trap(std::string message) { return Trap{ErrorKind::HostError, std::move(message), std::nullopt}; }
 
-// Reads the active block `off` (0 is the empty string when `zero_is_empty`), or explains why not.
-std::optional<std::string> read_handle(InstanceState& s, uint64_t off, std::string_view what, bool zero_is_empty,
-                                       Trap* err) {
-  if (off == 0 && zero_is_empty) return std::string();
+// The active block `off` (0 is the empty string when `zero_is_empty`), or explains why not.
+// The view points into kernel memory: use it before the next kernel allocation (which may move
+// the arena or reuse the block once it is freed).
+std::optional<std::string_view> read_handle(InstanceState& s, uint64_t off, std::string_view what, bool zero_is_empty,
+                                            Trap* err) {
+  if (off == 0 && zero_is_empty) return std::string_view();
   auto b = s.kernel.block(off);
-  if (!b) {
-    *err = host_trap(fmt::format("invalid handle offset for {}: {}", what, off));
-    return std::nullopt;
-  }
-  return std::string(*b);
+  if (!b) *err = host_trap(fmt::format("invalid handle offset for {}: {}", what, off));
+  return b;
 }
 
 // ---- extism:host/env ---------------------------------------------------------------------------
@@ -78,7 +78,7 @@ HostResult config_get(Caller& c, Args a, Results r) {
   if (!key) return err;
   s.kernel.free(a[0]);
   const auto& cfg = s.plugin->options().config;
-  auto it = cfg.find(*key);
+  auto it = cfg.find(std::string(*key));
   r[0] = (it == cfg.end() || it->second.empty()) ? 0 : s.kernel.alloc_bytes(it->second);
   return {};
 }
@@ -100,14 +100,14 @@ HostResult var_set(Caller& c, Args a, Results) {
   Trap err;
   auto key = read_handle(s, a[0], "var key", true, &err);
   if (!key) return err;
-  std::optional<std::string> value;
+  std::optional<std::string_view> value;
   if (a[1] != 0) {
     value = read_handle(s, a[1], "var value", false, &err);
     if (!value) return err;
   }
   s.kernel.free(a[0]);
   if (a[1] != 0) s.kernel.free(a[1]);
-  auto res = value ? s.plugin->vars().set(*key, std::string_view(*value)) : s.plugin->vars().set(*key, std::nullopt);
+  auto res = s.plugin->vars().set(*key, value);
   if (!res) return host_trap(res.error().message);
   return {};
 }
@@ -156,7 +156,7 @@ HostResult http_request(Caller& c, Args a, Results r) {
   if (a[1] != 0) {
     auto body = read_handle(s, a[1], "HTTP request body", false, &err);
     if (!body) return err;
-    req.body = std::move(*body);
+    req.body = std::string(*body);
     req.has_body = true;
   }
   s.kernel.free(a[0]);
@@ -179,10 +179,8 @@ HostResult http_request(Caller& c, Args a, Results r) {
   } else if (h && !h->is_null()) {
     return host_trap("invalid HTTP request JSON: `headers` must be an object or null");
   }
-  // GET and HEAD carry no body (as Extism's hosts do).
-  if (req.method.empty() || req.method == "GET" || req.method == "get" || req.method == "HEAD" || req.method == "head") {
-    req.has_body = false;
-  }
+  // GET and HEAD carry no body (as Extism's hosts do); http_fetch reads methods in any case.
+  if (std::string m = ascii_lower(req.method); m.empty() || m == "get" || m == "head") req.has_body = false;
 
   const PluginOptions& opts = s.plugin->options();
   HttpPolicy policy{opts.allowed_hosts, opts.limits.max_http_response_bytes};

@@ -103,14 +103,12 @@ Result<std::shared_ptr<const CompiledPlugin>> CompiledPlugin::load(std::span<con
                                      imp.module, imp.name, imp.type.to_string(), f->type.to_string()));
     }
     p->imports_.push_back(f);
+    if (imp.module == "wasi_snapshot_preview1" && imp.name.starts_with("path_")) p->uses_file_system_ = true;
   }
   if (!problems.empty()) {
     std::string msg = problems.front();
     for (size_t i = 1; i < problems.size(); ++i) msg += "; " + problems[i];
     return Error(ErrorKind::InvalidModule, msg);
-  }
-  for (const auto& imp : (*module)->imports()) {
-    if (imp.module == "wasi_snapshot_preview1" && imp.name.rfind("path_", 0) == 0) p->uses_file_system_ = true;
   }
   p->module_ = std::move(*module);
   if (options.tier == Tier::Native) {
@@ -153,12 +151,6 @@ std::vector<std::string> CompiledPlugin::plugin_functions() const {
 
 PluginInstance::~PluginInstance() = default;
 
-std::unique_ptr<InstanceState> PluginInstance::new_state(const CompiledPlugin& plugin) {
-  return std::make_unique<InstanceState>(plugin);
-}
-
-void* PluginInstance::user_data(InstanceState& state) { return &state; }
-
 namespace {
 
 engine::CallControl control_for(const PluginOptions& opts, const CallOptions* call) {
@@ -182,7 +174,7 @@ Error error_from_trap(const engine::Trap& t, std::string_view during) {
 Result<std::unique_ptr<PluginInstance>> PluginInstance::create(std::shared_ptr<const CompiledPlugin> plugin,
                                                                std::shared_ptr<const engine::NativeCode> native) {
   if (!native) native = plugin->native_code();
-  auto state = new_state(*plugin);
+  auto state = std::make_unique<InstanceState>(*plugin);
   engine::CallControl ctl = control_for(plugin->options(), nullptr);
   state->begin_call(&default_sink(), &ctl);
   // Extism's memory limit: a module whose initial memory exceeds max_pages cannot start; after
@@ -201,16 +193,10 @@ Result<std::unique_ptr<PluginInstance>> PluginInstance::create(std::shared_ptr<c
   if (auto* trap = std::get_if<engine::Trap>(&inst)) {
     return error_from_trap(*trap, "instantiation");
   }
-  return adopt(std::move(plugin), std::move(state), std::move(std::get<0>(inst)));
-}
-
-Result<std::unique_ptr<PluginInstance>> PluginInstance::adopt(std::shared_ptr<const CompiledPlugin> plugin,
-                                                              std::unique_ptr<InstanceState> state,
-                                                              std::unique_ptr<engine::Instance> instance) {
   std::unique_ptr<PluginInstance> p(new PluginInstance());
   p->plugin_ = std::move(plugin);
   p->state_ = std::move(state);
-  p->instance_ = std::move(instance);
+  p->instance_ = std::move(std::get<0>(inst));
   if (auto r = p->initialize(); !r) return r.take_error();
   return p;
 }

@@ -144,13 +144,6 @@ class PluginInstance {
   // plugin's own native code when it has some, else on the interpreter.
   static Result<std::unique_ptr<PluginInstance>> create(std::shared_ptr<const CompiledPlugin> plugin,
                                                         std::shared_ptr<const engine::NativeCode> native = nullptr);
-  // Same, on an engine instance made by another tier (instantiated with this plugin's imports
-  // and an InstanceState from new_state()).
-  static Result<std::unique_ptr<PluginInstance>> adopt(std::shared_ptr<const CompiledPlugin> plugin,
-                                                       std::unique_ptr<InstanceState> state,
-                                                       std::unique_ptr<engine::Instance> instance);
-  static std::unique_ptr<InstanceState> new_state(const CompiledPlugin& plugin);
-  static void* user_data(InstanceState& state);
 
   ~PluginInstance();
 

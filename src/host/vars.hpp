@@ -1,7 +1,7 @@
 // host/vars.hpp: a plugin version's variable store (Extism vars).
 //
-// One store per plugin version, shared by all its instances and kept across calls; it is
-// cleared when the plugin is updated (a new version gets a new store).
+// One store per plugin version, owned by its CompiledPlugin, shared by all its instances and
+// kept across calls; it is cleared when the plugin is updated (a new version gets a new store).
 // Size accounting follows Extism: every entry costs key + value + 48 bytes, and a set that would
 // take the total past max_bytes fails with "Variable store is full"; max_bytes == 0 disables vars.
 // Thread safety: all methods are safe from any thread (one mutex).

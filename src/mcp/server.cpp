@@ -343,6 +343,13 @@ void Server::end_session(const std::string& id) {
   s->close();
 }
 
+std::vector<std::shared_ptr<Session>> Server::all_sessions() const {
+  std::lock_guard lock(sessions_mu_);
+  std::vector<std::shared_ptr<Session>> out;
+  for (const auto& [id, s] : sessions_) out.push_back(s);
+  return out;
+}
+
 size_t Server::session_count() const {
   std::lock_guard lock(sessions_mu_);
   return sessions_.size();
@@ -412,8 +419,8 @@ void Server::handle_request(const std::shared_ptr<Session>& session, const json:
   if (method == "ping") return answer(reply, id, json::object{});
   if (method == "tools/list") return answer(reply, id, tools_list(s, params));
   if (method == "tools/call") return tools_call(session, id, params, reply);
-  if (method == "resources/list") return answer(reply, id, resources_list(s, params));
-  if (method == "resources/templates/list") return answer(reply, id, resource_templates_list(s, params));
+  if (method == "resources/list") return answer(reply, id, resources_list(s, params, false));
+  if (method == "resources/templates/list") return answer(reply, id, resources_list(s, params, true));
   if (method == "resources/read") return answer(reply, id, resources_read(s, params));
   if (method == "resources/subscribe") return answer(reply, id, resources_subscribe(s, params, true));
   if (method == "resources/unsubscribe") return answer(reply, id, resources_subscribe(s, params, false));
@@ -537,50 +544,27 @@ void Server::tools_call(const std::shared_ptr<Session>& session, const json::val
   });
 }
 
-Server::Handled Server::resources_list(Session& s, const json::object& params) {
+Server::Handled Server::resources_list(Session& s, const json::object& params, bool templates) {
+  // resources/list: the static resources; resources/templates/list: the dynamic ones.
   auto snap = catalogs_.resources.snapshot();
-  std::vector<const registry::ResourceSpec*> statics;
+  std::vector<const registry::ResourceSpec*> items;
   for (const auto& r : snap->items) {
-    if (!r->dynamic) statics.push_back(r.get());
+    if (r->dynamic == templates) items.push_back(r.get());
   }
-  auto page = paginate(statics.size(), params, config_.page_size);
+  auto page = paginate(items.size(), params, config_.page_size);
   if (auto* e = std::get_if<RpcError>(&page)) return *e;
   const Page& p = std::get<Page>(page);
   VersionFeatures f = features_of(s.protocol_version());
   json::array list;
   for (size_t i = p.begin; i < p.end; ++i) {
-    const auto& r = *statics[i];
-    json::object item{{"uri", r.uri}, {"name", r.name}};
+    const auto& r = *items[i];
+    json::object item{{templates ? "uriTemplate" : "uri", r.uri}, {"name", r.name}};
     if (f.titles && !r.title.empty()) item["title"] = r.title;
     if (!r.description.empty()) item["description"] = r.description;
     if (!r.mime_type.empty()) item["mimeType"] = r.mime_type;
     list.push_back(std::move(item));
   }
-  json::object result{{"resources", std::move(list)}};
-  if (p.next) result["nextCursor"] = *p.next;
-  return json::value(std::move(result));
-}
-
-Server::Handled Server::resource_templates_list(Session& s, const json::object& params) {
-  auto snap = catalogs_.resources.snapshot();
-  std::vector<const registry::ResourceSpec*> dynamics;
-  for (const auto& r : snap->items) {
-    if (r->dynamic) dynamics.push_back(r.get());
-  }
-  auto page = paginate(dynamics.size(), params, config_.page_size);
-  if (auto* e = std::get_if<RpcError>(&page)) return *e;
-  const Page& p = std::get<Page>(page);
-  VersionFeatures f = features_of(s.protocol_version());
-  json::array list;
-  for (size_t i = p.begin; i < p.end; ++i) {
-    const auto& r = *dynamics[i];
-    json::object item{{"uriTemplate", r.uri}, {"name", r.name}};
-    if (f.titles && !r.title.empty()) item["title"] = r.title;
-    if (!r.description.empty()) item["description"] = r.description;
-    if (!r.mime_type.empty()) item["mimeType"] = r.mime_type;
-    list.push_back(std::move(item));
-  }
-  json::object result{{"resourceTemplates", std::move(list)}};
+  json::object result{{templates ? "resourceTemplates" : "resources", std::move(list)}};
   if (p.next) result["nextCursor"] = *p.next;
   return json::value(std::move(result));
 }
@@ -745,13 +729,8 @@ void Server::mark_changed(int which) {
 void Server::resource_changed(const registry::CatalogChange& change) {
   mark_changed(1);
   if (change.kind == registry::CatalogChange::Added) return;
-  std::vector<std::shared_ptr<Session>> sessions;
-  {
-    std::lock_guard lock(sessions_mu_);
-    for (auto& [id, s] : sessions_) sessions.push_back(s);
-  }
   bool is_template = change.uri.find('{') != std::string::npos;
-  for (auto& s : sessions) {
+  for (auto& s : all_sessions()) {
     for (const auto& sub : s->subscriptions()) {
       if (sub == change.uri || (is_template && registry::match_uri_template(change.uri, sub, nullptr))) {
         s->notify(make_notification("notifications/resources/updated", json::object{{"uri", sub}}));
@@ -774,11 +753,7 @@ void Server::notifier_loop() {
       bool which[3] = {changed_[0], changed_[1], changed_[2]};
       changed_[0] = changed_[1] = changed_[2] = false;
       lock.unlock();
-      std::vector<std::shared_ptr<Session>> sessions;
-      {
-        std::lock_guard sl(sessions_mu_);
-        for (auto& [id, s] : sessions_) sessions.push_back(s);
-      }
+      auto sessions = all_sessions();
       for (int i = 0; i < 3; ++i) {
         if (!which[i]) continue;
         for (auto& s : sessions) s->notify(make_notification(methods[i]));

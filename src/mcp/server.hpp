@@ -16,6 +16,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <boost/json.hpp>
 
@@ -81,14 +82,15 @@ class Server {
   Handled tools_list(Session& session, const json::object& params);
   void tools_call(const std::shared_ptr<Session>& session, const json::value& id, const json::object& params,
                   const std::shared_ptr<Outbound>& reply);
-  Handled resources_list(Session& session, const json::object& params);
-  Handled resource_templates_list(Session& session, const json::object& params);
+  Handled resources_list(Session& session, const json::object& params, bool templates);
   Handled resources_read(Session& session, const json::object& params);
   Handled resources_subscribe(Session& session, const json::object& params, bool subscribe);
   Handled prompts_list(Session& session, const json::object& params);
   Handled prompts_get(Session& session, const json::object& params);
   Handled completion_complete(Session& session, const json::object& params);
   Handled logging_set_level(Session& session, const json::object& params);
+
+  std::vector<std::shared_ptr<Session>> all_sessions() const;  // a copy of the session table
 
   // Change notifications: coalesced, then sent to every session.
   void mark_changed(int which);

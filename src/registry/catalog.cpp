@@ -1,4 +1,3 @@
-#include "core/text.hpp"
 #include "registry/catalog.hpp"
 
 #include <regex>
@@ -8,6 +7,7 @@
 #include "core/crypto.hpp"
 #include "core/files.hpp"
 #include "core/log.hpp"
+#include "core/text.hpp"
 #include "registry/yaml_json.hpp"
 
 namespace wasimancer::registry {
@@ -67,7 +67,6 @@ Result<std::vector<CatalogArgument>> parse_arguments(const json::object& o, cons
   }
   return out;
 }
-
 
 }  // namespace
 
@@ -211,12 +210,35 @@ std::string substitute(std::string_view text, const std::map<std::string, std::s
 
 // ---- CatalogFile ------------------------------------------------------------------------------
 
+// One YAML file holding named entries in one or more lists (resources: static + dynamic). It keeps
+// the committed document, so keys it does not know survive a rewrite.
+class CatalogFile {
+ public:
+  // Each list is a path of keys from the document root, e.g. {"resources", "static"}.
+  CatalogFile(fs::path file, std::vector<std::vector<std::string>> lists) : file_(std::move(file)), lists_(std::move(lists)) {}
+
+  // Reads the file (missing: an empty document). Returns the entries of every list.
+  Result<std::vector<std::vector<json::value>>> load();
+  // Gives `edit` a copy of the document's lists (by index) to change, writes the result
+  // atomically (one rename: the commit point), then keeps it.
+  using ListAccess = std::function<json::array&(size_t which)>;
+  Result<void> commit(const std::function<void(const ListAccess& list)>& edit);
+
+  const fs::path& path() const { return file_; }
+  const std::string& list_name(size_t which) const { return lists_.at(which).back(); }  // "static"
+
+ private:
+  json::array& list_in(json::value& doc, size_t which);
+  fs::path file_;
+  std::vector<std::vector<std::string>> lists_;
+  json::value doc_ = json::object{};
+};
+
 json::array& CatalogFile::list_in(json::value& doc, size_t which) {
   json::value* cur = &doc;
-  for (const auto& key : lists_.at(which).path) {
+  for (const auto& key : lists_.at(which)) {
     if (!cur->is_object()) *cur = json::object{};
-    json::value& next = cur->as_object()[key];
-    cur = &next;
+    cur = &cur->as_object()[key];
   }
   if (!cur->is_array()) *cur = json::array{};
   return cur->as_array();
@@ -251,7 +273,7 @@ Result<std::vector<std::vector<json::value>>> CatalogFile::load() {
   for (size_t i = 0; i < lists_.size(); ++i) {
     const json::value* cur = &*doc;
     std::string path;
-    for (const auto& key : lists_[i].path) {
+    for (const auto& key : lists_[i]) {
       path += (path.empty() ? "" : ".") + key;
       cur = cur->is_object() ? cur->as_object().if_contains(key) : nullptr;
       if (!cur || cur->is_null()) break;
@@ -274,23 +296,51 @@ Result<void> CatalogFile::commit(const std::function<void(const ListAccess& list
   return {};
 }
 
-// ---- shared helpers for both catalogs ----------------------------------------------------------
+// ---- Catalog ------------------------------------------------------------------------------------
 
 namespace {
 
+// What differs between resources and prompts.
 template <typename Spec>
-std::vector<std::shared_ptr<const Spec>> without(const std::vector<std::shared_ptr<const Spec>>& items, std::string_view name) {
-  std::vector<std::shared_ptr<const Spec>> out;
-  for (const auto& i : items) {
-    if (i->name != name) out.push_back(i);
+struct CatalogTraits;
+
+template <>
+struct CatalogTraits<ResourceSpec> {
+  static constexpr std::string_view noun = "resource";
+  static std::vector<std::vector<std::string>> lists() { return {{"resources", "static"}, {"resources", "dynamic"}}; }
+  static size_t list_of(const ResourceSpec& r) { return r.dynamic ? 1 : 0; }
+  static const std::string& uri_of(const ResourceSpec& r) { return r.uri; }
+  static Result<ResourceSpec> parse(const json::value& entry, size_t list) { return parse_resource_spec(entry, list == 1); }
+  // A body from the admin API: a URI template makes the resource dynamic.
+  static Result<ResourceSpec> parse_body(const json::value& body) {
+    if (!body.is_object()) return bad("", "the resource must be a JSON object");
+    auto* uri = body.as_object().if_contains("uri");
+    bool dynamic = uri && uri->is_string() && std::string_view(uri->as_string()).find('{') != std::string_view::npos;
+    return parse_resource_spec(body, dynamic);
   }
-  return out;
-}
+};
+
+template <>
+struct CatalogTraits<PromptSpec> {
+  static constexpr std::string_view noun = "prompt";
+  static std::vector<std::vector<std::string>> lists() { return {{"prompts", "predefined"}}; }
+  static size_t list_of(const PromptSpec&) { return 0; }
+  static const std::string& uri_of(const PromptSpec&) {
+    static const std::string none;
+    return none;
+  }
+  static Result<PromptSpec> parse(const json::value& entry, size_t) { return parse_prompt_spec(entry); }
+  static Result<PromptSpec> parse_body(const json::value& body) { return parse_prompt_spec(body); }
+};
 
 bool same_name(const json::value& v, std::string_view name) {
   if (!v.is_object()) return false;
   auto* n = v.as_object().if_contains("name");
   return n && n->is_string() && n->as_string() == name;
+}
+
+void erase_named(json::array& list, std::string_view name) {
+  for (auto it = list.begin(); it != list.end();) it = same_name(*it, name) ? list.erase(it) : it + 1;
 }
 
 Result<json::value> body_with_name(const json::value& body, std::string_view name, std::string_view what) {
@@ -307,30 +357,44 @@ Result<json::value> body_with_name(const json::value& body, std::string_view nam
 
 }  // namespace
 
-// ---- ResourceCatalog --------------------------------------------------------------------------
-
-ResourceCatalog::ResourceCatalog(std::optional<fs::path> file) : snap_(std::make_shared<ResourceSnapshot>()) {
-  if (file) file_.emplace(*file, std::vector<CatalogFile::List>{{{"resources", "static"}}, {{"resources", "dynamic"}}});
+template <typename Spec>
+Catalog<Spec>::Catalog(std::optional<fs::path> file) : snap_(std::make_shared<CatalogSnapshot<Spec>>()) {
+  if (file) file_ = std::make_unique<CatalogFile>(*file, CatalogTraits<Spec>::lists());
 }
 
-Result<std::vector<std::string>> ResourceCatalog::load(bool skip_broken) {
+template <typename Spec>
+Catalog<Spec>::~Catalog() = default;
+
+template <typename Spec>
+void Catalog<Spec>::publish(std::vector<std::shared_ptr<const Spec>> items) {
+  auto snap = std::make_shared<CatalogSnapshot<Spec>>();
+  snap->items = std::move(items);
+  snap->revision = snapshot()->revision + 1;
+  std::atomic_store(&snap_, std::shared_ptr<const CatalogSnapshot<Spec>>(std::move(snap)));
+}
+
+template <typename Spec>
+Result<std::vector<std::string>> Catalog<Spec>::load(bool skip_broken) {
+  using T = CatalogTraits<Spec>;
   std::lock_guard lock(mu_);
   std::vector<std::string> problems;
   if (!file_) return problems;
   auto lists = file_->load();
   if (!lists) return lists.take_error();
-  std::vector<std::shared_ptr<const ResourceSpec>> items;
-  for (size_t which = 0; which < 2; ++which) {
+  std::vector<std::shared_ptr<const Spec>> items;
+  for (size_t which = 0; which < lists->size(); ++which) {
     size_t i = 0;
     for (const auto& e : (*lists)[which]) {
-      std::string label = fmt::format("{} {}[{}]", file_->path().string(), which == 0 ? "static" : "dynamic", i++);
-      auto r = parse_resource_spec(e, which == 1);
+      std::string label = fmt::format("{} {}[{}]", file_->path().string(), file_->list_name(which), i++);
+      auto spec = T::parse(e, which);
       std::string problem;
-      if (!r) problem = r.error().message;
-      else {
+      if (!spec) {
+        problem = spec.error().message;
+      } else {
+        const std::string& uri = T::uri_of(*spec);
         for (const auto& other : items) {
-          if (other->name == r->name) problem = fmt::format("a resource named \"{}\" is defined twice", r->name);
-          else if (other->uri == r->uri) problem = fmt::format("the uri \"{}\" is defined twice", r->uri);
+          if (other->name == spec->name) problem = fmt::format("a {} named \"{}\" is defined twice", T::noun, spec->name);
+          else if (!uri.empty() && T::uri_of(*other) == uri) problem = fmt::format("the uri \"{}\" is defined twice", uri);
         }
       }
       if (!problem.empty()) {
@@ -339,207 +403,69 @@ Result<std::vector<std::string>> ResourceCatalog::load(bool skip_broken) {
         problems.push_back(fmt::format("{}: {}", label, problem));
         continue;
       }
-      items.push_back(std::make_shared<const ResourceSpec>(std::move(*r)));
+      items.push_back(std::make_shared<const Spec>(std::move(*spec)));
     }
   }
-  auto snap = std::make_shared<ResourceSnapshot>();
-  snap->items = std::move(items);
-  snap->revision = snapshot()->revision + 1;
-  std::atomic_store(&snap_, std::shared_ptr<const ResourceSnapshot>(std::move(snap)));
+  publish(std::move(items));
   return problems;
 }
 
-Result<std::shared_ptr<const ResourceSpec>> ResourceCatalog::parse_body(const json::value& body) const {
-  if (!body.is_object()) return bad("", "the resource must be a JSON object");
-  auto* uri = body.as_object().if_contains("uri");
-  bool dynamic = uri && uri->is_string() && std::string_view(uri->as_string()).find('{') != std::string_view::npos;
-  auto r = parse_resource_spec(body, dynamic);
-  if (!r) return r.take_error();
-  return std::make_shared<const ResourceSpec>(std::move(*r));
-}
-
-void ResourceCatalog::publish(std::vector<std::shared_ptr<const ResourceSpec>> items, const CatalogChange& change) {
-  auto snap = std::make_shared<ResourceSnapshot>();
-  snap->items = std::move(items);
-  snap->revision = snapshot()->revision + 1;
-  std::atomic_store(&snap_, std::shared_ptr<const ResourceSnapshot>(std::move(snap)));
-  std::vector<std::pair<uint64_t, std::function<void(const CatalogChange&)>>> ls;
-  {
-    std::lock_guard lock(listeners_mu_);
-    ls = listeners_;
-  }
-  for (auto& [token, l] : ls) l(change);
-}
-
-Result<std::shared_ptr<const ResourceSpec>> ResourceCatalog::add(const json::value& body) {
-  auto spec = parse_body(body);
-  if (!spec) return spec;
+template <typename Spec>
+Result<std::shared_ptr<const Spec>> Catalog<Spec>::add(const json::value& body) {
+  using T = CatalogTraits<Spec>;
+  auto parsed = T::parse_body(body);
+  if (!parsed) return parsed.take_error();
+  auto spec = std::make_shared<const Spec>(std::move(*parsed));
+  const std::string& uri = T::uri_of(*spec);
   std::lock_guard lock(mu_);
   auto snap = snapshot();
   for (const auto& other : snap->items) {
-    if (other->name == (*spec)->name) {
-      return Error(ErrorKind::AlreadyExists, fmt::format("a resource named \"{}\" already exists", (*spec)->name));
+    if (other->name == spec->name) {
+      return Error(ErrorKind::AlreadyExists, fmt::format("a {} named \"{}\" already exists", T::noun, spec->name));
     }
-    if (other->uri == (*spec)->uri) {
-      return Error(ErrorKind::AlreadyExists, fmt::format("the resource \"{}\" already uses the uri \"{}\"", other->name, other->uri));
-    }
-  }
-  if (file_) {
-    if (auto r = file_->commit([&](const auto& list) { list((*spec)->dynamic ? 1 : 0).push_back((*spec)->raw); }); !r) {
-      return r.take_error();
-    }
-  }
-  auto items = snap->items;
-  items.push_back(*spec);
-  publish(std::move(items), CatalogChange{CatalogChange::Added, (*spec)->name, (*spec)->uri});
-  return spec;
-}
-
-Result<std::shared_ptr<const ResourceSpec>> ResourceCatalog::update(std::string_view name, const json::value& body) {
-  auto named = body_with_name(body, name, "resource");
-  if (!named) return named.take_error();
-  auto spec = parse_body(*named);
-  if (!spec) return spec;
-  std::lock_guard lock(mu_);
-  auto snap = snapshot();
-  auto old = snap->find(name);
-  if (!old) return Error(ErrorKind::NotFound, fmt::format("no resource named \"{}\"", name));
-  for (const auto& other : snap->items) {
-    if (other->name != name && other->uri == (*spec)->uri) {
-      return Error(ErrorKind::AlreadyExists, fmt::format("the resource \"{}\" already uses the uri \"{}\"", other->name, other->uri));
+    if (!uri.empty() && T::uri_of(*other) == uri) {
+      return Error(ErrorKind::AlreadyExists, fmt::format("the {} \"{}\" already uses the uri \"{}\"", T::noun, other->name, uri));
     }
   }
   if (file_) {
-    // Possibly moving between the static and dynamic lists: one document, one commit.
-    auto r = file_->commit([&](const auto& list) {
-      if (old->dynamic == (*spec)->dynamic) {
-        for (auto& e : list(old->dynamic ? 1 : 0)) {
-          if (same_name(e, name)) e = (*spec)->raw;
-        }
-      } else {
-        auto& from = list(old->dynamic ? 1 : 0);
-        for (auto it = from.begin(); it != from.end();) it = same_name(*it, name) ? from.erase(it) : it + 1;
-        list((*spec)->dynamic ? 1 : 0).push_back((*spec)->raw);
-      }
-    });
-    if (!r) return r.take_error();
-  }
-  auto items = snap->items;
-  for (auto& i : items) {
-    if (i->name == name) i = *spec;
-  }
-  publish(std::move(items), CatalogChange{CatalogChange::Updated, (*spec)->name, old->uri});
-  return spec;
-}
-
-Result<std::shared_ptr<const ResourceSpec>> ResourceCatalog::remove(std::string_view name) {
-  std::lock_guard lock(mu_);
-  auto snap = snapshot();
-  auto old = snap->find(name);
-  if (!old) return Error(ErrorKind::NotFound, fmt::format("no resource named \"{}\"", name));
-  if (file_) {
-    auto r = file_->commit([&](const auto& list) {
-      auto& l = list(old->dynamic ? 1 : 0);
-      for (auto it = l.begin(); it != l.end();) it = same_name(*it, name) ? l.erase(it) : it + 1;
-    });
-    if (!r) return r.take_error();
-  }
-  publish(without(snap->items, name), CatalogChange{CatalogChange::Removed, old->name, old->uri});
-  return old;
-}
-
-uint64_t ResourceCatalog::on_change(std::function<void(const CatalogChange&)> listener) {
-  std::lock_guard lock(listeners_mu_);
-  listeners_.emplace_back(next_listener_, std::move(listener));
-  return next_listener_++;
-}
-
-void ResourceCatalog::remove_listener(uint64_t token) {
-  std::lock_guard lock(listeners_mu_);
-  std::erase_if(listeners_, [token](const auto& l) { return l.first == token; });
-}
-
-// ---- PromptCatalog ----------------------------------------------------------------------------
-
-PromptCatalog::PromptCatalog(std::optional<fs::path> file) : snap_(std::make_shared<PromptSnapshot>()) {
-  if (file) file_.emplace(*file, std::vector<CatalogFile::List>{{{"prompts", "predefined"}}});
-}
-
-Result<std::vector<std::string>> PromptCatalog::load(bool skip_broken) {
-  std::lock_guard lock(mu_);
-  std::vector<std::string> problems;
-  if (!file_) return problems;
-  auto lists = file_->load();
-  if (!lists) return lists.take_error();
-  std::vector<std::shared_ptr<const PromptSpec>> items;
-  size_t i = 0;
-  for (const auto& e : (*lists)[0]) {
-    std::string label = fmt::format("{} predefined[{}]", file_->path().string(), i++);
-    auto p = parse_prompt_spec(e);
-    std::string problem;
-    if (!p) problem = p.error().message;
-    else {
-      for (const auto& other : items) {
-        if (other->name == p->name) problem = fmt::format("a prompt named \"{}\" is defined twice", p->name);
-      }
-    }
-    if (!problem.empty()) {
-      if (!skip_broken) return Error(ErrorKind::InvalidArgument, fmt::format("{}: {}", label, problem));
-      log().error("{}: {} (skipped)", label, problem);
-      problems.push_back(fmt::format("{}: {}", label, problem));
-      continue;
-    }
-    items.push_back(std::make_shared<const PromptSpec>(std::move(*p)));
-  }
-  auto snap = std::make_shared<PromptSnapshot>();
-  snap->items = std::move(items);
-  snap->revision = snapshot()->revision + 1;
-  std::atomic_store(&snap_, std::shared_ptr<const PromptSnapshot>(std::move(snap)));
-  return problems;
-}
-
-void PromptCatalog::publish(std::vector<std::shared_ptr<const PromptSpec>> items, const CatalogChange& change) {
-  auto snap = std::make_shared<PromptSnapshot>();
-  snap->items = std::move(items);
-  snap->revision = snapshot()->revision + 1;
-  std::atomic_store(&snap_, std::shared_ptr<const PromptSnapshot>(std::move(snap)));
-  std::vector<std::pair<uint64_t, std::function<void(const CatalogChange&)>>> ls;
-  {
-    std::lock_guard lock(listeners_mu_);
-    ls = listeners_;
-  }
-  for (auto& [token, l] : ls) l(change);
-}
-
-Result<std::shared_ptr<const PromptSpec>> PromptCatalog::add(const json::value& body) {
-  auto p = parse_prompt_spec(body);
-  if (!p) return p.take_error();
-  auto spec = std::make_shared<const PromptSpec>(std::move(*p));
-  std::lock_guard lock(mu_);
-  auto snap = snapshot();
-  if (snap->find(spec->name)) return Error(ErrorKind::AlreadyExists, fmt::format("a prompt named \"{}\" already exists", spec->name));
-  if (file_) {
-    if (auto r = file_->commit([&](const auto& list) { list(0).push_back(spec->raw); }); !r) return r.take_error();
+    if (auto r = file_->commit([&](const auto& list) { list(T::list_of(*spec)).push_back(spec->raw); }); !r) return r.take_error();
   }
   auto items = snap->items;
   items.push_back(spec);
-  publish(std::move(items), CatalogChange{CatalogChange::Added, spec->name, ""});
-  return std::shared_ptr<const PromptSpec>(spec);
+  publish(std::move(items));
+  listeners_.notify(CatalogChange{CatalogChange::Added, spec->name, uri});
+  return std::shared_ptr<const Spec>(spec);
 }
 
-Result<std::shared_ptr<const PromptSpec>> PromptCatalog::update(std::string_view name, const json::value& body) {
-  auto named = body_with_name(body, name, "prompt");
+template <typename Spec>
+Result<std::shared_ptr<const Spec>> Catalog<Spec>::update(std::string_view name, const json::value& body) {
+  using T = CatalogTraits<Spec>;
+  auto named = body_with_name(body, name, T::noun);
   if (!named) return named.take_error();
-  auto p = parse_prompt_spec(*named);
-  if (!p) return p.take_error();
-  auto spec = std::make_shared<const PromptSpec>(std::move(*p));
+  auto parsed = T::parse_body(*named);
+  if (!parsed) return parsed.take_error();
+  auto spec = std::make_shared<const Spec>(std::move(*parsed));
+  const std::string& uri = T::uri_of(*spec);
   std::lock_guard lock(mu_);
   auto snap = snapshot();
-  if (!snap->find(name)) return Error(ErrorKind::NotFound, fmt::format("no prompt named \"{}\"", name));
+  auto old = snap->find(name);
+  if (!old) return Error(ErrorKind::NotFound, fmt::format("no {} named \"{}\"", T::noun, name));
+  for (const auto& other : snap->items) {
+    if (other->name != name && !uri.empty() && T::uri_of(*other) == uri) {
+      return Error(ErrorKind::AlreadyExists, fmt::format("the {} \"{}\" already uses the uri \"{}\"", T::noun, other->name, uri));
+    }
+  }
   if (file_) {
+    // A resource may move between the static and dynamic lists: one document, one commit.
     auto r = file_->commit([&](const auto& list) {
-      for (auto& e : list(0)) {
-        if (same_name(e, name)) e = spec->raw;
+      size_t from = T::list_of(*old), to = T::list_of(*spec);
+      if (from == to) {
+        for (auto& e : list(from)) {
+          if (same_name(e, name)) e = spec->raw;
+        }
+      } else {
+        erase_named(list(from), name);
+        list(to).push_back(spec->raw);
       }
     });
     if (!r) return r.take_error();
@@ -548,35 +474,31 @@ Result<std::shared_ptr<const PromptSpec>> PromptCatalog::update(std::string_view
   for (auto& i : items) {
     if (i->name == name) i = spec;
   }
-  publish(std::move(items), CatalogChange{CatalogChange::Updated, spec->name, ""});
-  return std::shared_ptr<const PromptSpec>(spec);
+  publish(std::move(items));
+  listeners_.notify(CatalogChange{CatalogChange::Updated, spec->name, T::uri_of(*old)});
+  return std::shared_ptr<const Spec>(spec);
 }
 
-Result<std::shared_ptr<const PromptSpec>> PromptCatalog::remove(std::string_view name) {
+template <typename Spec>
+Result<std::shared_ptr<const Spec>> Catalog<Spec>::remove(std::string_view name) {
+  using T = CatalogTraits<Spec>;
   std::lock_guard lock(mu_);
   auto snap = snapshot();
   auto old = snap->find(name);
-  if (!old) return Error(ErrorKind::NotFound, fmt::format("no prompt named \"{}\"", name));
+  if (!old) return Error(ErrorKind::NotFound, fmt::format("no {} named \"{}\"", T::noun, name));
   if (file_) {
-    auto r = file_->commit([&](const auto& list) {
-      auto& l = list(0);
-      for (auto it = l.begin(); it != l.end();) it = same_name(*it, name) ? l.erase(it) : it + 1;
-    });
-    if (!r) return r.take_error();
+    if (auto r = file_->commit([&](const auto& list) { erase_named(list(T::list_of(*old)), name); }); !r) return r.take_error();
   }
-  publish(without(snap->items, name), CatalogChange{CatalogChange::Removed, old->name, ""});
+  std::vector<std::shared_ptr<const Spec>> items;
+  for (const auto& i : snap->items) {
+    if (i->name != name) items.push_back(i);
+  }
+  publish(std::move(items));
+  listeners_.notify(CatalogChange{CatalogChange::Removed, old->name, T::uri_of(*old)});
   return old;
 }
 
-uint64_t PromptCatalog::on_change(std::function<void(const CatalogChange&)> listener) {
-  std::lock_guard lock(listeners_mu_);
-  listeners_.emplace_back(next_listener_, std::move(listener));
-  return next_listener_++;
-}
-
-void PromptCatalog::remove_listener(uint64_t token) {
-  std::lock_guard lock(listeners_mu_);
-  std::erase_if(listeners_, [token](const auto& l) { return l.first == token; });
-}
+template class Catalog<ResourceSpec>;
+template class Catalog<PromptSpec>;
 
 }  // namespace wasimancer::registry

@@ -12,10 +12,11 @@
 // `values` lists completion candidates for an argument (completion/complete).
 //
 // Ownership and thread safety: as for Registry: readers take an immutable snapshot (one atomic
-// load); changes go through the managers, which write the YAML file atomically first (the
-// commit point) and then swap the snapshot. Every method is safe from any thread.
+// load); changes go through the catalog, which writes the YAML file atomically first (the
+// commit point) and then swaps the snapshot. Every method is safe from any thread.
 #pragma once
 
+#include <atomic>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -23,11 +24,13 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/json.hpp>
 
 #include "core/error.hpp"
+#include "registry/listeners.hpp"
 
 namespace wasimancer::registry {
 
@@ -88,79 +91,42 @@ struct CatalogChange {
   std::string uri;  // resources: the URI (or template) affected
 };
 
-// One YAML file holding named entries in one or more lists (resources: static + dynamic).
-class CatalogFile {
+class CatalogFile;  // the YAML file (catalog.cpp)
+
+// The resources or the prompts: a snapshot, the YAML file behind it (optional: without one
+// nothing is persisted), and listeners. Every change validates, commits the file, swaps the
+// snapshot, then notifies the listeners on the caller's thread (under the change lock, so they
+// see changes in commit order; a listener must not change the catalog).
+// Ownership: owns its file and listeners; snapshots are shared with readers.
+template <typename Spec>
+class Catalog {
  public:
-  struct List {
-    std::vector<std::string> path;  // keys from the document root, e.g. {"resources", "static"}
-  };
-  CatalogFile(std::filesystem::path file, std::vector<List> lists) : file_(std::move(file)), lists_(std::move(lists)) {}
+  explicit Catalog(std::optional<std::filesystem::path> file);  // nullopt: nothing persisted
+  ~Catalog();
 
-  // Reads the file (missing: an empty document). Returns the entries of every list.
-  Result<std::vector<std::vector<boost::json::value>>> load();
-  // Gives `edit` a copy of the document's lists (by index) to change, writes the result
-  // atomically (one rename: the commit point), then keeps it.
-  using ListAccess = std::function<boost::json::array&(size_t which)>;
-  Result<void> commit(const std::function<void(const ListAccess& list)>& edit);
-  const std::filesystem::path& path() const { return file_; }
-
- private:
-  boost::json::array& list_in(boost::json::value& doc, size_t which);
-  std::filesystem::path file_;
-  std::vector<List> lists_;
-  boost::json::value doc_ = boost::json::object{};
-};
-
-class ResourceCatalog {
- public:
-  explicit ResourceCatalog(std::optional<std::filesystem::path> file);  // nullopt: nothing persisted
-
+  // Loads the file (missing: empty). With skip_broken, broken entries are reported (returned)
+  // and skipped; otherwise the first one fails the load.
   Result<std::vector<std::string>> load(bool skip_broken);
-  std::shared_ptr<const ResourceSnapshot> snapshot() const { return std::atomic_load(&snap_); }
+  std::shared_ptr<const CatalogSnapshot<Spec>> snapshot() const { return std::atomic_load(&snap_); }
 
   // Errors: InvalidArgument (400), AlreadyExists (409), NotFound (404), Io (500).
-  Result<std::shared_ptr<const ResourceSpec>> add(const boost::json::value& body);
-  Result<std::shared_ptr<const ResourceSpec>> update(std::string_view name, const boost::json::value& body);
-  Result<std::shared_ptr<const ResourceSpec>> remove(std::string_view name);
+  Result<std::shared_ptr<const Spec>> add(const boost::json::value& body);
+  Result<std::shared_ptr<const Spec>> update(std::string_view name, const boost::json::value& body);
+  Result<std::shared_ptr<const Spec>> remove(std::string_view name);
 
-  uint64_t on_change(std::function<void(const CatalogChange&)> listener);  // token for remove_listener
-  void remove_listener(uint64_t token);
-
- private:
-  Result<std::shared_ptr<const ResourceSpec>> parse_body(const boost::json::value& body) const;
-  void publish(std::vector<std::shared_ptr<const ResourceSpec>> items, const CatalogChange& change);
-
-  std::optional<CatalogFile> file_;
-  std::mutex mu_;
-  std::shared_ptr<const ResourceSnapshot> snap_;
-  std::mutex listeners_mu_;
-  std::vector<std::pair<uint64_t, std::function<void(const CatalogChange&)>>> listeners_;
-  uint64_t next_listener_ = 1;
-};
-
-class PromptCatalog {
- public:
-  explicit PromptCatalog(std::optional<std::filesystem::path> file);
-
-  Result<std::vector<std::string>> load(bool skip_broken);
-  std::shared_ptr<const PromptSnapshot> snapshot() const { return std::atomic_load(&snap_); }
-
-  Result<std::shared_ptr<const PromptSpec>> add(const boost::json::value& body);
-  Result<std::shared_ptr<const PromptSpec>> update(std::string_view name, const boost::json::value& body);
-  Result<std::shared_ptr<const PromptSpec>> remove(std::string_view name);
-
-  uint64_t on_change(std::function<void(const CatalogChange&)> listener);  // token for remove_listener
-  void remove_listener(uint64_t token);
+  uint64_t on_change(std::function<void(const CatalogChange&)> listener) { return listeners_.add(std::move(listener)); }
+  void remove_listener(uint64_t token) { listeners_.remove(token); }
 
  private:
-  void publish(std::vector<std::shared_ptr<const PromptSpec>> items, const CatalogChange& change);
+  void publish(std::vector<std::shared_ptr<const Spec>> items);
 
-  std::optional<CatalogFile> file_;
-  std::mutex mu_;
-  std::shared_ptr<const PromptSnapshot> snap_;
-  std::mutex listeners_mu_;
-  std::vector<std::pair<uint64_t, std::function<void(const CatalogChange&)>>> listeners_;
-  uint64_t next_listener_ = 1;
+  std::unique_ptr<CatalogFile> file_;
+  std::mutex mu_;  // serialises changes
+  std::shared_ptr<const CatalogSnapshot<Spec>> snap_;
+  Listeners<CatalogChange> listeners_;
 };
+
+using ResourceCatalog = Catalog<ResourceSpec>;
+using PromptCatalog = Catalog<PromptSpec>;
 
 }  // namespace wasimancer::registry

@@ -36,7 +36,23 @@ NativeTier::~NativeTier() {
 bool NativeTier::attach(const PluginVersion& v, const engine::NativeOptions& o, bool build) {
   if (!build && !engine::native_cached(v.plugin->module(), o)) return false;
   auto t0 = std::chrono::steady_clock::now();
-  auto code = engine::load_native(v.plugin->module(), o);
+  return use(v, engine::load_native(v.plugin->module(), o), o, t0, !build);
+}
+
+bool NativeTier::build(const std::weak_ptr<const PluginVersion>& version, const engine::NativeOptions& o) {
+  std::shared_ptr<const host::CompiledPlugin> plugin;
+  if (auto v = version.lock()) plugin = v->plugin;
+  if (!plugin) return false;
+  auto t0 = std::chrono::steady_clock::now();
+  // The version itself is not held while the compiler runs: one replaced or removed meanwhile
+  // goes away with its last call, and its build is dropped here.
+  auto code = engine::load_native(plugin->module(), o);
+  auto v = version.lock();
+  return v && use(*v, std::move(code), o, t0, false);
+}
+
+bool NativeTier::use(const PluginVersion& v, Result<std::shared_ptr<const engine::NativeCode>> code,
+                     const engine::NativeOptions& o, std::chrono::steady_clock::time_point t0, bool cached) {
   if (!code) {
     if (cancel_) return false;  // shutting down
     std::string reason = code.error().message;
@@ -50,7 +66,7 @@ bool NativeTier::attach(const PluginVersion& v, const engine::NativeOptions& o, 
   v.pool.set_factory([plugin, native] { return host::PluginInstance::create(plugin, native); }, tier);
   v.set_native_status(tier);
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
-  log().info("plugin \"{}\" {} now runs on {} ({} ms{})", v.spec.name, v.spec.version, tier, ms, build ? "" : ", cached");
+  log().info("plugin \"{}\" {} now runs on {} ({} ms{})", v.spec.name, v.spec.version, tier, ms, cached ? ", cached" : "");
   return true;
 }
 
@@ -81,7 +97,7 @@ void NativeTier::wait_idle() {
 
 void NativeTier::run() {
   for (;;) {
-    std::shared_ptr<const PluginVersion> v;
+    std::weak_ptr<const PluginVersion> weak;
     bool quick = false;
     {
       std::unique_lock lock(mu_);
@@ -89,23 +105,25 @@ void NativeTier::run() {
       if (stopping_) return;
       quick = !quick_.empty();
       auto& q = quick ? quick_ : optimise_;
-      v = q.front().lock();
+      weak = std::move(q.front());
       q.pop_front();
-      busy_ = v != nullptr;
+      busy_ = true;
     }
     // A version nobody holds any more (removed or replaced) is skipped.
-    if (v && v.use_count() > 1) {
-      bool ok = true;
-      if (quick && !engine::native_cached(v->plugin->module(), config_.optimised)) {
-        v->set_native_status("interpreter (native build in progress)");
-        ok = attach(*v, config_.quick, true);
-      }
-      if (quick && ok && config_.optimised.opt_level != config_.quick.opt_level) {
+    bool alive = false, optimised_cached = false;
+    if (auto v = weak.lock(); v && v.use_count() > 1) {
+      alive = true;
+      optimised_cached = engine::native_cached(v->plugin->module(), config_.optimised);
+      if (quick && !optimised_cached) v->set_native_status("interpreter (native build in progress)");
+    }
+    if (alive && quick) {
+      bool ok = optimised_cached || build(weak, config_.quick);
+      if (ok && config_.optimised.opt_level != config_.quick.opt_level) {
         std::lock_guard lock(mu_);
-        optimise_.push_back(v);
-      } else if (!quick) {
-        attach(*v, config_.optimised, true);
+        optimise_.push_back(weak);
       }
+    } else if (alive) {
+      build(weak, config_.optimised);
     }
     {
       std::lock_guard lock(mu_);

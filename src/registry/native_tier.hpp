@@ -6,11 +6,13 @@
 // logged and shown in GET /plugins. Builds are cached (engine/native.hpp), so after a restart a
 // version whose optimised build is cached starts native at once.
 //
-// Ownership: holds weak references to versions (a removed version is simply skipped).
+// Ownership: holds weak references to versions, also while a build runs (a version removed or
+// replaced meanwhile goes away with its last call; its build is then dropped). Owns its thread.
 // Thread safety: schedule() and status() are safe from any thread.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -51,7 +53,13 @@ class NativeTier {
 
  private:
   void run();
+  // Switches `v` to code built with `o`: from the cache only unless `build`.
   bool attach(const PluginVersion& v, const engine::NativeOptions& o, bool build);
+  // Builds for `version` (a background build) without keeping it alive meanwhile.
+  bool build(const std::weak_ptr<const PluginVersion>& version, const engine::NativeOptions& o);
+  // Switches `v` to `code`, or records why it stays on the interpreter.
+  bool use(const PluginVersion& v, Result<std::shared_ptr<const engine::NativeCode>> code, const engine::NativeOptions& o,
+           std::chrono::steady_clock::time_point t0, bool cached);
 
   NativeTierConfig config_;
   std::mutex mu_;

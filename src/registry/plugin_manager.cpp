@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <thread>
 
@@ -25,6 +26,31 @@ json::array* plugin_list(json::value& doc) {
   if (!doc.is_object()) return nullptr;
   auto* p = doc.as_object().if_contains("plugins");
   return (p && p->is_array()) ? &p->as_array() : nullptr;
+}
+
+const json::array* plugin_list(const json::value& doc) { return plugin_list(const_cast<json::value&>(doc)); }
+
+// The entry of `list` named `name`, or end().
+json::array::iterator find_entry(json::array& list, std::string_view name) {
+  return std::find_if(list.begin(), list.end(), [&](const json::value& e) {
+    auto* n = e.is_object() ? e.as_object().if_contains("name") : nullptr;
+    return n && n->is_string() && n->as_string() == name;
+  });
+}
+
+// An entry's "path" as a string, if it has one.
+std::optional<std::string> entry_path(const json::value& entry) {
+  auto* p = entry.is_object() ? entry.as_object().if_contains("path") : nullptr;
+  if (!p || !p->is_string()) return std::nullopt;
+  return std::string(p->as_string());
+}
+
+void warn_about_tool_names(const PluginSpec& spec) {
+  for (const auto& f : spec.functions) {
+    if (!is_recommended_tool_name(f.tool_name)) {
+      log().warn("tool \"{}\" (plugin \"{}\"): some MCP clients reject tool names outside [A-Za-z0-9_.-]", f.tool_name, spec.name);
+    }
+  }
 }
 
 fs::path canonical_or_self(const fs::path& p) {
@@ -203,12 +229,7 @@ Result<std::vector<StartupProblem>> PluginManager::load(bool skip_broken) {
       log().error("{}: {} (skipped)", j.label, reason);
       continue;
     }
-    for (const auto& f : (*j.version)->spec.functions) {
-      if (!is_recommended_tool_name(f.tool_name)) {
-        log().warn("tool \"{}\" (plugin \"{}\"): some MCP clients reject tool names outside [A-Za-z0-9_.-]",
-                   f.tool_name, (*j.version)->spec.name);
-      }
-    }
+    warn_about_tool_names((*j.version)->spec);
     loaded.push_back(std::move(*j.version));
   }
   for (auto& v : loaded) {
@@ -240,14 +261,11 @@ Result<fs::path> PluginManager::target_dir(const std::optional<std::string>& dir
 }
 
 bool PluginManager::referenced(const json::value& doc, const fs::path& file) const {
-  json::value copy = doc;
-  json::array* list = plugin_list(copy);
+  const json::array* list = plugin_list(doc);
   if (!list) return false;
   fs::path want = canonical_or_self(file);
   for (const auto& e : *list) {
-    if (!e.is_object()) continue;
-    auto* p = e.as_object().if_contains("path");
-    if (p && p->is_string() && canonical_or_self(resolve_entry_path(std::string(p->as_string()))) == want) return true;
+    if (auto p = entry_path(e); p && canonical_or_self(resolve_entry_path(*p)) == want) return true;
   }
   return false;
 }
@@ -336,29 +354,21 @@ Result<UploadResult> PluginManager::upload(const UploadRequest& req, bool replac
   if (!plugin_list(next)) next.as_object()["plugins"] = json::array{};
   json::array& list = *plugin_list(next);
   std::optional<fs::path> old_file;
-  if (replacing) {
-    for (auto& e : list) {
-      if (e.is_object() && e.as_object().contains("name") && e.as_object()["name"].is_string() &&
-          e.as_object()["name"].as_string() == spec->name) {
-        if (auto* p = e.as_object().if_contains("path"); p && p->is_string()) old_file = resolve_entry_path(std::string(p->as_string()));
-        e = spec->raw;
-        break;
-      }
-    }
-  } else {
+  if (!replacing) {
     list.push_back(spec->raw);
+  } else if (auto it = find_entry(list, spec->name); it != list.end()) {
+    if (auto p = entry_path(*it)) old_file = resolve_entry_path(*p);
+    *it = spec->raw;
   }
   if (auto r = commit_yaml(next); !r) {
     fs::remove(target, ec);
     return r.take_error();
   }
 
-  // 5. Publish.
-  std::shared_ptr<const PluginVersion> old;
+  // 5. Publish (cannot fail: checked under the same lock). The old version stays with the calls
+  // still running on it.
   if (replacing) {
-    auto r = registry_.replace(*version);
-    if (!r) return r.take_error();  // cannot happen: checked under the same lock
-    old = std::move(*r);
+    if (auto r = registry_.replace(*version); !r) return r.take_error();
   } else if (auto r = registry_.add(*version); !r) {
     return r.take_error();
   }
@@ -372,11 +382,7 @@ Result<UploadResult> PluginManager::upload(const UploadRequest& req, bool replac
   }
   log().info("plugin \"{}\" {} {} ({} tools, file {})", spec->name, spec->version, replacing ? "updated" : "published",
              spec->functions.size(), target.string());
-  for (const auto& f : spec->functions) {
-    if (!is_recommended_tool_name(f.tool_name)) {
-      log().warn("tool \"{}\" (plugin \"{}\"): some MCP clients reject tool names outside [A-Za-z0-9_.-]", f.tool_name, spec->name);
-    }
-  }
+  warn_about_tool_names(*spec);
   UploadResult res;
   res.file_path = target.generic_string();
   res.metadata = spec->raw;
@@ -393,16 +399,11 @@ Result<std::shared_ptr<const PluginVersion>> PluginManager::remove(std::string_v
   auto current = registry_.snapshot()->find_plugin(name);
   if (!current) return Error(ErrorKind::NotFound, fmt::format("no plugin named \"{}\" is loaded", name));
   json::value next = doc_;
-  json::array* list = plugin_list(next);
   std::optional<fs::path> file;
-  if (list) {
-    for (auto it = list->begin(); it != list->end(); ++it) {
-      if (it->is_object() && it->as_object().contains("name") && it->as_object()["name"].is_string() &&
-          it->as_object()["name"].as_string() == name) {
-        if (auto* p = it->as_object().if_contains("path"); p && p->is_string()) file = resolve_entry_path(std::string(p->as_string()));
-        list->erase(it);
-        break;
-      }
+  if (json::array* list = plugin_list(next)) {
+    if (auto it = find_entry(*list, name); it != list->end()) {
+      if (auto p = entry_path(*it)) file = resolve_entry_path(*p);
+      list->erase(it);
     }
   }
   if (auto r = commit_yaml(next); !r) return r.take_error();

@@ -14,7 +14,9 @@
 // After a crash at any point a restart loads either the old or the new plugin, never a broken
 // file or a dangling entry (at worst an unreferenced .wasm file is left behind).
 //
-// Thread safety: all methods are safe from any thread; changes are serialised by one mutex.
+// Ownership: borrows the Registry (and the NativeTier named in LoadOptions); they must outlive it.
+// Owns the committed plugins.yml document. Thread safety: all methods are safe from any thread;
+// changes are serialised by one mutex (and run on a worker: loading a plugin runs wasm).
 #pragma once
 
 #include <filesystem>

@@ -54,6 +54,17 @@ Result<std::optional<json::object>> get_object(const json::object& o, std::strin
   return std::optional<json::object>(v->as_object());
 }
 
+// A tool's input or output schema: an optional object with "type": "object", as MCP requires.
+Result<std::optional<json::object>> get_object_schema(const json::object& o, std::string_view key, const std::string& where) {
+  auto schema = get_object(o, key, where);
+  if (!schema || !*schema) return schema;
+  auto* t = (*schema)->if_contains("type");
+  if (!t || !t->is_string() || t->as_string() != "object") {
+    return field_error(where, fmt::format("\"{}\" must have \"type\": \"object\"", key));
+  }
+  return schema;
+}
+
 Result<FunctionSpec> parse_function(const json::value& v, const std::string& where) {
   if (!v.is_object()) return field_error(where, "must be an object");
   const auto& o = v.as_object();
@@ -100,20 +111,12 @@ Result<FunctionSpec> parse_function(const json::value& v, const std::string& whe
   else if (!output->empty() && *output != "text") {
     return field_error(where, fmt::format("\"output\" must be \"text\" or \"mcp\", not \"{}\"", *output));
   }
-  auto in_schema = get_object(o, "inputSchema", where);
+  auto in_schema = get_object_schema(o, "inputSchema", where);
   if (!in_schema) return in_schema.take_error();
   f.input_schema = std::move(*in_schema);
-  if (f.input_schema) {
-    auto* t = f.input_schema->if_contains("type");
-    if (!t || !t->is_string() || t->as_string() != "object") return field_error(where, "\"inputSchema\" must have \"type\": \"object\"");
-  }
-  auto out_schema = get_object(o, "outputSchema", where);
+  auto out_schema = get_object_schema(o, "outputSchema", where);
   if (!out_schema) return out_schema.take_error();
   f.output_schema = std::move(*out_schema);
-  if (f.output_schema) {
-    auto* t = f.output_schema->if_contains("type");
-    if (!t || !t->is_string() || t->as_string() != "object") return field_error(where, "\"outputSchema\" must have \"type\": \"object\"");
-  }
   auto ann = get_object(o, "annotations", where);
   if (!ann) return ann.take_error();
   f.annotations = std::move(*ann);

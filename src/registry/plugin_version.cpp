@@ -83,12 +83,6 @@ size_t InstancePool::created() const {
   return created_;
 }
 
-void InstancePool::drain() {
-  std::vector<std::unique_ptr<host::PluginInstance>> old;
-  std::lock_guard lock(mu_);
-  old.swap(idle_);
-}
-
 // ---- PluginVersion ----------------------------------------------------------------------------
 
 namespace {
@@ -146,12 +140,9 @@ Result<std::shared_ptr<const PluginVersion>> load_plugin_version(PluginSpec spec
     if (auto r = (*compiled)->check_function(fn.function); !r) problems.push_back(r.error().message);
   }
   if (!problems.empty()) {
-    std::string msg = problems[0];
-    for (size_t i = 1; i < problems.size(); ++i) msg += "; " + problems[i];
     auto exports = (*compiled)->plugin_functions();
-    std::string list;
-    for (const auto& e : exports) list += (list.empty() ? "" : ", ") + e;
-    return Error(ErrorKind::InvalidArgument, fmt::format("{} (the module exports: {})", msg, list.empty() ? "none" : list));
+    return Error(ErrorKind::InvalidArgument, fmt::format("{} (the module exports: {})", fmt::join(problems, "; "),
+                                                         exports.empty() ? "none" : fmt::format("{}", fmt::join(exports, ", "))));
   }
   auto version = std::make_shared<PluginVersion>(std::move(spec), *compiled, std::move(file), options.max_idle_instances);
   if (options.native) options.native->attach_cached(*version);

@@ -34,6 +34,8 @@ class InstancePool {
   InstancePool(std::shared_ptr<const host::CompiledPlugin> plugin, size_t max_idle);
   ~InstancePool();
 
+  // One instance for one call; returns it to the pool on destruction. Must not outlive the pool
+  // (a call holds the PluginVersion, and so the pool, for as long as its lease).
   class Lease {
    public:
     Lease(Lease&& other) noexcept;
@@ -60,7 +62,6 @@ class InstancePool {
 
   size_t idle() const;
   size_t created() const;
-  void drain();  // drops idle instances
 
  private:
   void release(std::unique_ptr<host::PluginInstance> instance, uint64_t generation);
@@ -99,9 +100,6 @@ struct PluginVersion {
   mutable std::string native_status_ = "interpreter";
 };
 
-// Compiles `wasm` for `spec` (with server-wide config merged under the plugin's own), checks
-// that every declared function is an export of an accepted type, and instantiates once so a
-// broken start function or initialiser is caught before anything is published.
 class NativeTier;
 
 struct LoadOptions {
@@ -110,6 +108,10 @@ struct LoadOptions {
   size_t max_idle_instances = 2;
   NativeTier* native = nullptr;  // tiers published versions up in the background (may be null)
 };
+
+// Compiles `wasm` for `spec` (with server-wide config merged under the plugin's own), checks
+// that every declared function is an export of an accepted type, and instantiates once so a
+// broken start function or initialiser is caught before anything is published.
 Result<std::shared_ptr<const PluginVersion>> load_plugin_version(PluginSpec spec, std::span<const uint8_t> wasm,
                                                                   std::filesystem::path file, const LoadOptions& options);
 

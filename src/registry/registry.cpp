@@ -58,19 +58,12 @@ Result<void> Registry::check_replace(const PluginSpec& spec) const {
   return check_locked(spec, true);
 }
 
-void Registry::publish_locked(std::shared_ptr<PluginSnapshot> next) {
+std::shared_ptr<const PluginSnapshot> Registry::publish_locked(std::shared_ptr<PluginSnapshot> next) {
   next->revision_ = snapshot()->revision() + 1;
   next->index();
-  std::atomic_store(&snapshot_, std::shared_ptr<const PluginSnapshot>(std::move(next)));
-}
-
-void Registry::notify(const std::shared_ptr<const PluginSnapshot>& snap) {
-  std::vector<std::pair<uint64_t, std::function<void(const PluginSnapshot&)>>> ls;
-  {
-    std::lock_guard lock(listeners_mu_);
-    ls = listeners_;
-  }
-  for (auto& [token, l] : ls) l(*snap);
+  std::shared_ptr<const PluginSnapshot> snap = std::move(next);
+  std::atomic_store(&snapshot_, snap);
+  return snap;
 }
 
 Result<void> Registry::add(std::shared_ptr<const PluginVersion> version) {
@@ -80,10 +73,9 @@ Result<void> Registry::add(std::shared_ptr<const PluginVersion> version) {
     if (auto r = check_locked(version->spec, false); !r) return r;
     auto next = std::make_shared<PluginSnapshot>(*snapshot());
     next->plugins_.push_back(std::move(version));
-    publish_locked(std::move(next));
-    snap = snapshot();
+    snap = publish_locked(std::move(next));
   }
-  notify(snap);
+  listeners_.notify(*snap);
   return {};
 }
 
@@ -101,10 +93,9 @@ Result<std::shared_ptr<const PluginVersion>> Registry::replace(std::shared_ptr<c
         break;
       }
     }
-    publish_locked(std::move(next));
-    snap = snapshot();
+    snap = publish_locked(std::move(next));
   }
-  notify(snap);
+  listeners_.notify(*snap);
   return old;
 }
 
@@ -122,22 +113,10 @@ Result<std::shared_ptr<const PluginVersion>> Registry::remove(std::string_view n
       }
     }
     if (!old) return Error(ErrorKind::NotFound, fmt::format("no plugin named \"{}\" is loaded", name));
-    publish_locked(std::move(next));
-    snap = snapshot();
+    snap = publish_locked(std::move(next));
   }
-  notify(snap);
+  listeners_.notify(*snap);
   return old;
-}
-
-uint64_t Registry::on_change(std::function<void(const PluginSnapshot&)> listener) {
-  std::lock_guard lock(listeners_mu_);
-  listeners_.emplace_back(next_listener_, std::move(listener));
-  return next_listener_++;
-}
-
-void Registry::remove_listener(uint64_t token) {
-  std::lock_guard lock(listeners_mu_);
-  std::erase_if(listeners_, [token](const auto& l) { return l.first == token; });
 }
 
 }  // namespace wasimancer::registry

@@ -5,6 +5,8 @@
 // never leaves a moment where a tool is missing. Plugins keep the order they were added in (an
 // update keeps its place), which gives tools/list a stable order.
 //
+// Ownership: a snapshot is immutable and shared by its readers; it holds its plugin versions,
+// and a ToolRef keeps the version its `function` points into alive.
 // Thread safety: every method is safe from any thread. Writers are serialised by a mutex.
 // Listeners run on the writer's thread after the swap, outside the lock.
 #pragma once
@@ -18,6 +20,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "registry/listeners.hpp"
 #include "registry/plugin_version.hpp"
 
 namespace wasimancer::registry {
@@ -61,19 +64,17 @@ class Registry {
   Result<std::shared_ptr<const PluginVersion>> remove(std::string_view name);
 
   // Called after every change with the new snapshot. Returns a token for remove_listener.
-  uint64_t on_change(std::function<void(const PluginSnapshot&)> listener);
-  void remove_listener(uint64_t token);
+  uint64_t on_change(std::function<void(const PluginSnapshot&)> listener) { return listeners_.add(std::move(listener)); }
+  void remove_listener(uint64_t token) { listeners_.remove(token); }
 
  private:
   Result<void> check_locked(const PluginSpec& spec, bool replacing) const;
-  void publish_locked(std::shared_ptr<PluginSnapshot> next);
-  void notify(const std::shared_ptr<const PluginSnapshot>& snap);
+  // Swaps in `next` and returns it (to notify with, once the lock is released).
+  std::shared_ptr<const PluginSnapshot> publish_locked(std::shared_ptr<PluginSnapshot> next);
 
   mutable std::mutex write_mu_;
   std::shared_ptr<const PluginSnapshot> snapshot_;
-  std::mutex listeners_mu_;
-  std::vector<std::pair<uint64_t, std::function<void(const PluginSnapshot&)>>> listeners_;
-  uint64_t next_listener_ = 1;
+  Listeners<PluginSnapshot> listeners_;
 };
 
 }  // namespace wasimancer::registry

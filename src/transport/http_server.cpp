@@ -1,4 +1,3 @@
-#include "core/text.hpp"
 #include "transport/http_server.hpp"
 
 #include <arpa/inet.h>
@@ -16,6 +15,7 @@
 #include "core/crypto.hpp"
 #include "core/glob.hpp"
 #include "core/log.hpp"
+#include "core/text.hpp"
 #include "mcp/protocol.hpp"
 #include "transport/async_queue.hpp"
 
@@ -31,7 +31,6 @@ using Strand = net::strand<net::io_context::executor_type>;
 // ---- Host / Origin ------------------------------------------------------------------------------
 
 namespace {
-
 
 std::string strip_port(std::string_view host) {
   if (!host.empty() && host.front() == '[') {
@@ -157,7 +156,6 @@ struct Target {
   std::map<std::string, std::string> query;
 };
 
-
 Target parse_target(std::string_view t) {
   Target out;
   auto q = t.find('?');
@@ -192,7 +190,8 @@ struct HttpServer::Impl {
   std::condition_variable stop_cv;
   bool stopped = false;
 
-  Impl(mcp::Server& m, HttpConfig c) : mcp(m), config(std::move(c)), io(static_cast<int>(std::max<size_t>(1, c.network_threads))) {}
+  Impl(mcp::Server& m, HttpConfig c)
+      : mcp(m), config(std::move(c)), io(static_cast<int>(std::max<size_t>(1, config.network_threads))) {}
 
   using Stream = beast::tcp_stream;
   using Parser = http::request_parser<http::string_body>;
@@ -217,6 +216,7 @@ struct HttpServer::Impl {
 
   bool authorized(const Parser& parser) const;
   net::awaitable<bool> unauthorized(Stream& stream, Parser& parser);
+  net::awaitable<bool> method_not_allowed(Stream& stream, Parser& parser, std::string_view allow);
 };
 
 namespace {
@@ -284,6 +284,11 @@ net::awaitable<bool> HttpServer::Impl::unauthorized(Stream& stream, Parser& pars
                            json::serialize(json::object{{"error", "invalid_token"}, {"error_description", desc}}),
                            "application/json",
                            {{"WWW-Authenticate", fmt::format("Bearer error=\"invalid_token\", error_description=\"{}\"", desc)}});
+}
+
+net::awaitable<bool> HttpServer::Impl::method_not_allowed(Stream& stream, Parser& parser, std::string_view allow) {
+  co_return co_await reply(stream, parser, http::status::method_not_allowed, rpc_error_body(mcp::kServerError, "Method not allowed"),
+                           "application/json", {{"Allow", std::string(allow)}});
 }
 
 net::awaitable<bool> HttpServer::Impl::stream_events(Stream& stream, std::shared_ptr<TextQueue> queue, HttpResponse head,
@@ -432,26 +437,17 @@ net::awaitable<bool> HttpServer::Impl::dispatch(Stream& stream, beast::flat_buff
         co_return co_await mcp_get_stream(stream, parser, session);
       }
       case http::verb::delete_: co_return co_await mcp_delete(stream, parser);
-      default:
-        co_return co_await reply(stream, parser, http::status::method_not_allowed,
-                                 rpc_error_body(mcp::kServerError, "Method not allowed"), "application/json",
-                                 {{"Allow", "GET, POST, DELETE"}});
+      default: co_return co_await method_not_allowed(stream, parser, "GET, POST, DELETE");
     }
   }
   if (target.path == "/sse") {
     if (!authorized(parser)) co_return co_await unauthorized(stream, parser);
-    if (req.method() != http::verb::get) {
-      co_return co_await reply(stream, parser, http::status::method_not_allowed, rpc_error_body(mcp::kServerError, "Method not allowed"),
-                               "application/json", {{"Allow", "GET"}});
-    }
+    if (req.method() != http::verb::get) co_return co_await method_not_allowed(stream, parser, "GET");
     co_return co_await legacy_sse(stream, parser);
   }
   if (target.path == "/messages") {
     if (!authorized(parser)) co_return co_await unauthorized(stream, parser);
-    if (req.method() != http::verb::post) {
-      co_return co_await reply(stream, parser, http::status::method_not_allowed, rpc_error_body(mcp::kServerError, "Method not allowed"),
-                               "application/json", {{"Allow", "POST"}});
-    }
+    if (req.method() != http::verb::post) co_return co_await method_not_allowed(stream, parser, "POST");
     co_return co_await legacy_post(stream, buffer, parser, target);
   }
   co_return co_await reply(stream, parser, http::status::not_found,

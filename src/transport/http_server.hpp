@@ -10,8 +10,9 @@
 // authentication (401 for MCP, the route's own check for others), the body size (413); a client
 // that sent `Expect: 100-continue` gets `100 Continue` only once those pass.
 //
-// Ownership: the server borrows the mcp::Server and the routes; they must outlive it.
-// Thread safety: start() and stop() from one thread; everything else runs on the network threads.
+// Ownership: the server borrows the mcp::Server and shares the routes; the mcp::Server must
+// outlive it. Thread safety: add_routes() before start(); start() and stop() from one thread,
+// wait() from any; everything else runs on the network threads.
 #pragma once
 
 #include <chrono>

@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -24,23 +25,28 @@ class StdoutOutbound : public mcp::Outbound {
     std::fwrite(line.data(), 1, line.size(), out_);
     std::fflush(out_);
   }
-  void request_done(const json::value&) override {
+  // A message the server will answer (and then call request_done for): a request, or an invalid
+  // message with a valid id.
+  void started(const json::value& message) {
+    std::string why;
+    auto* id = message.is_object() ? message.as_object().if_contains("id") : nullptr;
+    if (!id || !mcp::is_valid_id(*id) || mcp::classify(message, &why) == mcp::MessageKind::Response) return;
     std::lock_guard lock(mu_);
-    --in_flight_;
+    in_flight_.insert(json::serialize(*id));
   }
-  void started() {
+  void request_done(const json::value& id) override {
     std::lock_guard lock(mu_);
-    ++in_flight_;
+    if (auto it = in_flight_.find(json::serialize(id)); it != in_flight_.end()) in_flight_.erase(it);
   }
-  int in_flight() {
+  bool idle() {
     std::lock_guard lock(mu_);
-    return in_flight_;
+    return in_flight_.empty();
   }
 
  private:
   std::FILE* out_;
   std::mutex mu_;
-  int in_flight_ = 0;
+  std::multiset<std::string> in_flight_;  // ids of the requests not answered yet
 };
 
 }  // namespace
@@ -77,7 +83,7 @@ int run_stdio(mcp::Server& server, std::FILE* in, std::FILE* out) {
       continue;
     }
     auto handle_one = [&](const json::value& m) {
-      if (m.is_object() && m.as_object().contains("method") && m.as_object().contains("id")) stdout_stream->started();
+      stdout_stream->started(m);
       server.handle(session, m, stdout_stream);
     };
     if (msg.is_array()) {
@@ -87,7 +93,7 @@ int run_stdio(mcp::Server& server, std::FILE* in, std::FILE* out) {
     }
   }
   // stdin closed: let running calls answer (a client usually waits for them) for a short while.
-  for (int i = 0; i < 100 && stdout_stream->in_flight() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  for (int i = 0; i < 100 && !stdout_stream->idle(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   server.end_session(session->id());
   log().info("stdin closed: stdio session ended");
   return 0;

@@ -3,7 +3,8 @@
 // One JSON-RPC message per line in each direction. stdout carries protocol messages only (the
 // logger writes to stderr). Returns when stdin reaches end of file; requests still running then
 // are given a moment to finish.
-// Thread safety: run() blocks the calling thread; writes to stdout are serialised.
+// Ownership: borrows the server. Thread safety: run_stdio() blocks the calling thread; answers
+// come from workers too, and writes to `out` are serialised.
 #pragma once
 
 #include <cstdio>

@@ -5,6 +5,9 @@
 //   EXPECT_SUCCESS(r, "{...}\n{...}\n");
 //   EXPECT_CALL_ERROR(r, "out of memory");   // then inspect r.error_message
 //
+// The SDKs' HTTP plugins run against a TestHttpServer on 127.0.0.1 (url_input, expect_get_todo,
+// expect_post_echoes, expect_host_denied at the end of this file).
+//
 // Plugin paths are relative to the shared plugins folder and are written as string literals
 // ("owner-repo/file.wasm"): coverage_test.cpp scans the test sources for such literals to check
 // that every fixture has a test.
@@ -24,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "http_server.hpp"
 #include "paths.hpp"
 #include "process.hpp"
 
@@ -60,6 +64,13 @@ struct CliResult {
     std::vector<std::string> v;
     for (const auto& l : logs)
       if (l.level == level) v.push_back(l.message);
+    return v;
+  }
+
+  // {level, message} of every plugin log line, in order.
+  std::vector<std::pair<std::string, std::string>> levels_and_messages() const {
+    std::vector<std::pair<std::string, std::string>> v;
+    for (const auto& l : logs) v.emplace_back(l.level, l.message);
     return v;
   }
 
@@ -281,6 +292,60 @@ inline std::vector<std::string> split_lines(const std::string& s) {
   std::string line;
   while (std::getline(in, line)) v.push_back(line);
   return v;
+}
+
+// ---- the SDKs' HTTP plugins against TestHttpServer ----------------------------------------------
+// Each test owns its TestHttpServer (its requests() are what that test's calls sent).
+
+// What TestHttpServer serves at /todos/1: jsonplaceholder's todo 1, as the SDKs' tests expect it.
+inline const std::string kTodoBody =
+    "{\n  \"userId\": 1,\n  \"id\": 1,\n  \"title\": \"delectus aut autem\",\n  \"completed\": false\n}";
+
+// The input of the SDKs' HTTP plugins: {"url": URL}, plus `more` members (`"method": "POST"`).
+inline std::string url_input(const std::string& url, const std::string& more = "") {
+  return "{\"url\": \"" + url + "\"" + (more.empty() ? "" : ", " + more) + "}";
+}
+
+// `function` GETs /todos/1 with the host allowed by `allow`: the output is kTodoBody and the
+// server received one more request, a GET of /todos/1.
+inline void expect_get_todo(const TestHttpServer& server, const std::string& plugin, const std::string& function,
+                            const std::string& allow = "127.0.0.1") {
+  size_t before = server.requests().size();
+  EXPECT_SUCCESS(Cli(plugin, function).input(url_input(server.url("/todos/1"))).allow_host(allow).run(), kTodoBody);
+  auto reqs = server.requests();
+  ASSERT_EQ(reqs.size(), before + 1);
+  EXPECT_EQ(reqs.back().method, "GET");
+  EXPECT_EQ(reqs.back().target, "/todos/1");
+}
+
+// `function` POSTs `data` to /echo: the output is `data` (echoed) and the server received one
+// more request, a POST carrying `data`.
+inline void expect_post_echoes(const TestHttpServer& server, const std::string& plugin, const std::string& function,
+                               const std::string& data) {
+  size_t before = server.requests().size();
+  auto r = Cli(plugin, function)
+               .input(url_input(server.url("/echo"), "\"method\": \"POST\", \"data\": \"" + data + "\""))
+               .allow_host("127.0.0.1")
+               .run();
+  EXPECT_SUCCESS(r, data);
+  auto reqs = server.requests();
+  ASSERT_EQ(reqs.size(), before + 1);
+  EXPECT_EQ(reqs.back().method, "POST");
+  EXPECT_EQ(reqs.back().body, data);
+}
+
+// `function` is refused a request to `path` (allowed hosts: `allow`, none when empty): a host
+// error naming the URL, and nothing reached the server.
+inline void expect_host_denied(const TestHttpServer& server, const std::string& plugin, const std::string& function,
+                               const std::string& path, const std::string& allow = "") {
+  std::string url = server.url(path);
+  Cli cli(plugin, function);
+  cli.input(url_input(url));
+  if (!allow.empty()) cli.allow_host(allow);
+  auto r = cli.run();
+  EXPECT_CALL_ERROR(r, "host error");
+  EXPECT_MESSAGE_STARTS_WITH(r, "HTTP request to " + url + " is not allowed");
+  EXPECT_TRUE(server.requests().empty()) << server.requests().size() << " request(s) reached the server";
 }
 
 }  // namespace wasimancer::test::catalog

@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include "catalog_cli.hpp"
-#include "http_server.hpp"
 
 namespace wasimancer::test::catalog {
 namespace {
@@ -200,13 +199,11 @@ class ExtismHttp : public ::testing::Test {
  protected:
   TestHttpServer server;
   const std::string plugin = "extism-extism/http.wasm";
-  static constexpr const char* kTodo =
-      "{\n  \"userId\": 1,\n  \"id\": 1,\n  \"title\": \"delectus aut autem\",\n  \"completed\": false\n}";
 };
 
 TEST_F(ExtismHttp, GetReturnsTheBodyTwice) {  // runtime.rs L602-616 (identical on the 2nd call)
-  auto r = Cli(plugin, "http_request").input("{\"url\": \"" + server.url("/todos/1") + "\"}").allow_host("127.0.0.1").loop(2).run();
-  EXPECT_SUCCESS(r, std::string(kTodo) + "\n" + kTodo + "\n");
+  auto r = Cli(plugin, "http_request").input(url_input(server.url("/todos/1"))).allow_host("127.0.0.1").loop(2).run();
+  EXPECT_SUCCESS(r, kTodoBody + "\n" + kTodoBody + "\n");
   auto reqs = server.requests();
   ASSERT_EQ(reqs.size(), 2u);
   for (const auto& q : reqs) {
@@ -217,23 +214,13 @@ TEST_F(ExtismHttp, GetReturnsTheBodyTwice) {  // runtime.rs L602-616 (identical 
 }
 
 TEST_F(ExtismHttp, PostSendsTheData) {  // runtime.rs L618-645
-  for (const std::string& data : {std::string("testing 123..."), std::string(10000, 'a')}) {
-    auto r = Cli(plugin, "http_request")
-                 .input("{\"url\": \"" + server.url("/echo") + "\", \"method\": \"POST\", \"data\": \"" + data + "\"}")
-                 .allow_host("127.0.0.1")
-                 .run();
-    EXPECT_SUCCESS(r, data);
-  }
-  auto reqs = server.requests();
-  ASSERT_EQ(reqs.size(), 2u);
-  EXPECT_EQ(reqs[0].method, "POST");
-  EXPECT_EQ(reqs[0].body, "testing 123...");
-  EXPECT_EQ(reqs[1].body, std::string(10000, 'a'));
+  expect_post_echoes(server, plugin, "http_request", "testing 123...");
+  expect_post_echoes(server, plugin, "http_request", std::string(10000, 'a'));
 }
 
 TEST_F(ExtismHttp, RequestHeadersAreSent) {
   auto r = Cli(plugin, "http_request")
-               .input("{\"url\": \"" + server.url("/echo") + "\", \"headers\": {\"x-custom\": \"some value\"}}")
+               .input(url_input(server.url("/echo"), "\"headers\": {\"x-custom\": \"some value\"}"))
                .allow_host("127.0.0.1")
                .run();
   EXPECT_SUCCESS(r, "");
@@ -245,29 +232,20 @@ TEST_F(ExtismHttp, RequestHeadersAreSent) {
 }
 
 TEST_F(ExtismHttp, NotFoundStatusStillReturnsTheBody) {  // ✔ harness: a 404 returns the body, rc 0
-  EXPECT_SUCCESS(Cli(plugin, "http_request").input("{\"url\": \"" + server.url("/status/404") + "\"}").allow_host("127.0.0.1").run(),
+  EXPECT_SUCCESS(Cli(plugin, "http_request").input(url_input(server.url("/status/404"))).allow_host("127.0.0.1").run(),
                  "status 404");
 }
 
 TEST_F(ExtismHttp, EmptyBodyGivesEmptyOutput) {  // ✔ harness
-  EXPECT_SUCCESS(Cli(plugin, "http_request").input("{\"url\": \"" + server.url("/empty") + "\"}").allow_host("127.0.0.1").run(), "");
+  EXPECT_SUCCESS(Cli(plugin, "http_request").input(url_input(server.url("/empty"))).allow_host("127.0.0.1").run(), "");
 }
 
 TEST_F(ExtismHttp, NoAllowedHostsDenies) {  // runtime.rs L593-600; pdk.rs L229-232 wording
-  std::string url = server.url("/todos/1");
-  auto r = Cli(plugin, "http_request").input("{\"url\": \"" + url + "\"}").run();
-  EXPECT_CALL_ERROR(r, "host error");
-  EXPECT_MESSAGE_STARTS_WITH(r, "HTTP request to " + url + " is not allowed");
-  EXPECT_TRUE(server.requests().empty());
+  expect_host_denied(server, plugin, "http_request", "/todos/1");
 }
 
 TEST_F(ExtismHttp, WildcardDoesNotReachLoopback) {  // our policy: loopback needs the host named
-  std::string url = server.url("/todos/1");
-  auto r = Cli(plugin, "http_request").input("{\"url\": \"" + url + "\"}").allow_host("*").run();
-  EXPECT_CALL_ERROR(r, "host error");
-  EXPECT_MESSAGE_CONTAINS(r, url);
-  EXPECT_MESSAGE_CONTAINS(r, "not allowed");
-  EXPECT_TRUE(server.requests().empty());
+  expect_host_denied(server, plugin, "http_request", "/todos/1", "*");
 }
 
 TEST_F(ExtismHttp, BadInputIsThePluginsError) {  // ✔ harness: `expected ident at line 1 column 2`
@@ -277,11 +255,11 @@ TEST_F(ExtismHttp, BadInputIsThePluginsError) {  // ✔ harness: `expected ident
 }
 
 TEST_F(ExtismHttp, OneMillisecondTimeout) {  // runtime.rs L275-302: timeout_ms 1 → `timeout`
-  expect_timeout(Cli(plugin, "http_request").input("{\"url\": \"" + server.url("/slow/5000") + "\"}").allow_host("127.0.0.1").timeout_ms(1).run());
+  expect_timeout(Cli(plugin, "http_request").input(url_input(server.url("/slow/5000"))).allow_host("127.0.0.1").timeout_ms(1).run());
 }
 
 TEST_F(ExtismHttp, SlowServerTimesOut) {  // the HTTP request gets the call's remaining time
-  expect_timeout(Cli(plugin, "http_request").input("{\"url\": \"" + server.url("/slow/5000") + "\"}").allow_host("127.0.0.1").timeout_ms(500).run(),
+  expect_timeout(Cli(plugin, "http_request").input(url_input(server.url("/slow/5000"))).allow_host("127.0.0.1").timeout_ms(500).run(),
                  4s);
 }
 
@@ -291,7 +269,7 @@ class ExtismHttpHeaders : public ::testing::Test {
  protected:
   TestHttpServer server;
   const std::string plugin = "extism-extism/http_headers.wasm";
-  std::string input(const std::string& path) { return "{\"url\":\"" + server.url(path) + "\"}"; }
+  std::string input(const std::string& path) { return url_input(server.url(path)); }
 };
 
 TEST_F(ExtismHttpHeaders, HeadersEnabled) {  // runtime.rs L812-825; go-sdk L463-485
@@ -321,11 +299,7 @@ TEST_F(ExtismHttpHeaders, LogsTheRequestAtInfo) {
 }
 
 TEST_F(ExtismHttpHeaders, DeniedHost) {
-  std::string url = server.url("/headers");
-  auto r = Cli(plugin, "http_get").input(input("/headers")).allow_host("*.example.com").run();
-  EXPECT_CALL_ERROR(r, "host error");
-  EXPECT_MESSAGE_STARTS_WITH(r, "HTTP request to " + url + " is not allowed");
-  EXPECT_TRUE(server.requests().empty());
+  expect_host_denied(server, plugin, "http_get", "/headers", "*.example.com");
 }
 
 }  // namespace

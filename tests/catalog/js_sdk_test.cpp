@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include "catalog_cli.hpp"
-#include "http_server.hpp"
 
 namespace wasimancer::test::catalog {
 namespace {
@@ -30,34 +29,23 @@ class JsSdkHttp : public ::testing::Test {
  protected:
   TestHttpServer server;
   const std::string plugin = "extism-js-sdk/http.wasm";
-  static constexpr const char* kTodo =
-      "{\n  \"userId\": 1,\n  \"id\": 1,\n  \"title\": \"delectus aut autem\",\n  \"completed\": false\n}";
 };
 
 TEST_F(JsSdkHttp, GetReturnsTheBody) {  // L950-977
-  auto r = Cli(plugin, "http_get").input("{\"url\": \"" + server.url("/todos/1") + "\"}").allow_host("127.0.0.1").run();
-  EXPECT_SUCCESS(r, kTodo);
-  auto reqs = server.requests();
-  ASSERT_EQ(reqs.size(), 1u);
-  EXPECT_EQ(reqs[0].method, "GET");
-  EXPECT_EQ(reqs[0].target, "/todos/1");
+  expect_get_todo(server, plugin, "http_get");
 }
 
 TEST_F(JsSdkHttp, GlobAllowsTheHost) {  // L1003-1029 uses ["*.typicode.com"]; here a glob on 127.0.0.*
-  EXPECT_SUCCESS(Cli(plugin, "http_get").input("{\"url\": \"" + server.url("/todos/1") + "\"}").allow_host("127.0.0.*").run(), kTodo);
+  expect_get_todo(server, plugin, "http_get", "127.0.0.*");
 }
 
 TEST_F(JsSdkHttp, OtherGlobDenies) {  // L904-947: ["*.example.com"] → fails
-  std::string url = server.url("/todos/1");
-  auto r = Cli(plugin, "http_get").input("{\"url\": \"" + url + "\"}").allow_host("*.example.com").run();
-  EXPECT_CALL_ERROR(r, "host error");
-  EXPECT_MESSAGE_STARTS_WITH(r, "HTTP request to " + url + " is not allowed");
-  EXPECT_TRUE(server.requests().empty());
+  expect_host_denied(server, plugin, "http_get", "/todos/1", "*.example.com");
 }
 
 TEST_F(JsSdkHttp, ResponseLargerThanTheMaximum) {  // L979-1001; Rust message
   auto r = Cli(plugin, "http_get")
-               .input("{\"url\": \"" + server.url("/todos/1") + "\"}")
+               .input(url_input(server.url("/todos/1")))
                .allow_host("127.0.0.1")
                .max_http_response_bytes(1)
                .run();
@@ -66,15 +54,7 @@ TEST_F(JsSdkHttp, ResponseLargerThanTheMaximum) {  // L979-1001; Rust message
 }
 
 TEST_F(JsSdkHttp, PostSendsTheData) {
-  auto r = Cli(plugin, "http_post")
-               .input("{\"url\": \"" + server.url("/echo") + "\", \"method\": \"POST\", \"data\": \"hello\"}")
-               .allow_host("127.0.0.1")
-               .run();
-  EXPECT_SUCCESS(r, "hello");
-  auto reqs = server.requests();
-  ASSERT_EQ(reqs.size(), 1u);
-  EXPECT_EQ(reqs[0].method, "POST");
-  EXPECT_EQ(reqs[0].body, "hello");
+  expect_post_echoes(server, plugin, "http_post", "hello");
 }
 
 TEST_F(JsSdkHttp, PostWithoutDataIsThePluginsError) {  // ✔ harness: serde's message, column = end of input

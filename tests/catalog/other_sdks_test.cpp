@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include "catalog_cli.hpp"
-#include "http_server.hpp"
 
 namespace wasimancer::test::catalog {
 namespace {
@@ -37,15 +36,12 @@ TEST(DotnetLog, DebugLevelShowsFour) {
     SCOPED_TRACE(level);
     auto r = Cli("extism-dotnet-sdk/log.wasm", "run_test").log_level(level).run();
     EXPECT_SUCCESS(r, "");
-    ASSERT_EQ(r.logs.size(), 4u) << r.describe();
-    const std::pair<const char*, const char*> want[] = {{"debug", "this is a debug log"},
-                                                        {"info", "this is an info log"},
-                                                        {"warning", "this is a warning log"},
-                                                        {"error", "this is an erorr log"}};
-    for (size_t i = 0; i < 4; ++i) {
-      EXPECT_EQ(r.logs[i].level, want[i].first);
-      EXPECT_EQ(r.logs[i].message, want[i].second);
-    }
+    EXPECT_EQ(r.levels_and_messages(), (std::vector<std::pair<std::string, std::string>>{
+                                           {"debug", "this is a debug log"},
+                                           {"info", "this is an info log"},
+                                           {"warning", "this is a warning log"},
+                                           {"error", "this is an erorr log"}}))
+        << r.describe();
   }
 }
 
@@ -94,27 +90,15 @@ class PhpHttp : public ::testing::Test {
 };
 
 TEST_F(PhpHttp, GetReturnsTheBody) {  // ManifestTest.php L70-83
-  EXPECT_SUCCESS(Cli(plugin, "http_get").input("{\"url\": \"" + server.url("/todos/1") + "\"}").allow_host("127.0.0.1").run(),
-                 "{\n  \"userId\": 1,\n  \"id\": 1,\n  \"title\": \"delectus aut autem\",\n  \"completed\": false\n}");
+  expect_get_todo(server, plugin, "http_get");
 }
 
 TEST_F(PhpHttp, PostSendsTheData) {
-  auto r = Cli(plugin, "http_post")
-               .input("{\"url\": \"" + server.url("/echo") + "\", \"method\": \"POST\", \"data\": \"hello\"}")
-               .allow_host("127.0.0.1")
-               .run();
-  EXPECT_SUCCESS(r, "hello");
-  auto reqs = server.requests();
-  ASSERT_EQ(reqs.size(), 1u);
-  EXPECT_EQ(reqs[0].method, "POST");
-  EXPECT_EQ(reqs[0].body, "hello");
+  expect_post_echoes(server, plugin, "http_post", "hello");
 }
 
 TEST_F(PhpHttp, DeniedHost) {
-  std::string url = server.url("/todos/1");
-  auto r = Cli(plugin, "http_get").input("{\"url\": \"" + url + "\"}").run();
-  EXPECT_CALL_ERROR(r, "host error");
-  EXPECT_MESSAGE_STARTS_WITH(r, "HTTP request to " + url + " is not allowed");
+  expect_host_denied(server, plugin, "http_get", "/todos/1");
 }
 
 // ---- wamr-sdk --------------------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include "catalog_cli.hpp"
-#include "http_server.hpp"
 
 namespace wasimancer::test::catalog {
 namespace {
@@ -47,58 +46,45 @@ class RustPdkHttp : public ::testing::Test {
  protected:
   TestHttpServer server;
   const std::string plugin = "extism-rust-pdk/http.wasm";
-  std::string input(const std::string& url) { return "{\"url\": \"" + url + "\"}"; }
 };
 
-TEST_F(RustPdkHttp, GetReturnsTheBody) {  // ci.yml L33-34: body containing `"userId": 1`
-  auto r = Cli(plugin, "http_get").input(input(server.url("/todos/1"))).allow_host("127.0.0.1").run();
-  EXPECT_SUCCESS(r, "{\n  \"userId\": 1,\n  \"id\": 1,\n  \"title\": \"delectus aut autem\",\n  \"completed\": false\n}");
-  auto reqs = server.requests();
-  ASSERT_EQ(reqs.size(), 1u);
-  EXPECT_EQ(reqs[0].method, "GET");  // method: None
+TEST_F(RustPdkHttp, GetReturnsTheBody) {  // ci.yml L33-34: body containing `"userId": 1`; method: None → GET
+  expect_get_todo(server, plugin, "http_get");
 }
 
 TEST_F(RustPdkHttp, LogsAtTraceAndInfo) {
   std::string url = server.url("/todos/1");
-  auto r = Cli(plugin, "http_get").input(input(url)).allow_host("127.0.0.1").log_level("trace").run();
+  auto r = Cli(plugin, "http_get").input(url_input(url)).allow_host("127.0.0.1").log_level("trace").run();
   EXPECT_SUCCESS_ANY_OUTPUT(r);
   EXPECT_EQ(r.logs_at("trace"),
             std::vector<std::string>{"HTTP Request: HttpRequest { url: \"" + url + "\", headers: {}, method: None }"})
       << r.describe();
   EXPECT_EQ(r.logs_at("info"), std::vector<std::string>{"Request to: " + url}) << r.describe();
 
-  auto info = Cli(plugin, "http_get").input(input(url)).allow_host("127.0.0.1").log_level("info").run();
+  auto info = Cli(plugin, "http_get").input(url_input(url)).allow_host("127.0.0.1").log_level("info").run();
   EXPECT_SUCCESS_ANY_OUTPUT(info);
   EXPECT_TRUE(info.logs_at("trace").empty()) << info.describe();
   EXPECT_EQ(info.logs_at("info"), std::vector<std::string>{"Request to: " + url}) << info.describe();
 
-  auto warn = Cli(plugin, "http_get").input(input(url)).allow_host("127.0.0.1").log_level("warn").run();
+  auto warn = Cli(plugin, "http_get").input(url_input(url)).allow_host("127.0.0.1").log_level("warn").run();
   EXPECT_SUCCESS_ANY_OUTPUT(warn);
   EXPECT_TRUE(warn.logs.empty()) << warn.describe();
 }
 
 TEST_F(RustPdkHttp, WildcardDoesNotReachLoopback) {
   // ci.yml allows `*`; this server never lets `*` reach a loopback address (the host must be named).
-  std::string url = server.url("/todos/1");
-  auto r = Cli(plugin, "http_get").input(input(url)).allow_host("*").run();
-  EXPECT_CALL_ERROR(r, "host error");
-  EXPECT_MESSAGE_CONTAINS(r, url);
-  EXPECT_MESSAGE_CONTAINS(r, "not allowed");
-  EXPECT_TRUE(server.requests().empty());
+  expect_host_denied(server, plugin, "http_get", "/todos/1", "*");
 }
 
 TEST_F(RustPdkHttp, DeniedWithoutAllowedHosts) {
-  std::string url = server.url("/todos/1");
-  auto r = Cli(plugin, "http_get").input(input(url)).run();
-  EXPECT_CALL_ERROR(r, "host error");
-  EXPECT_MESSAGE_STARTS_WITH(r, "HTTP request to " + url + " is not allowed");
+  expect_host_denied(server, plugin, "http_get", "/todos/1");
 }
 
 // ---- http_headers.wasm (same contract as extism http_headers.wasm) ------------------------------
 
 TEST(RustPdkHttpHeaders, HeadersOnAndOff) {
   TestHttpServer server;
-  std::string in = "{\"url\": \"" + server.url("/headers") + "\"}";
+  std::string in = url_input(server.url("/headers"));
   auto on = Cli("extism-rust-pdk/http_headers.wasm", "http_get").input(in).allow_host("127.0.0.1").run();
   EXPECT_SUCCESS_ANY_OUTPUT(on);
   EXPECT_TRUE(contains(on.out, "\"content-type\":\"text/html; charset=utf-8\"")) << on.out;

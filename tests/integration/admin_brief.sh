@@ -10,7 +10,7 @@ source "$(dirname "$0")/admin-fixtures/admin_lib.bash"
 check_tools
 
 w="$(mktemp -d /tmp/wasimancer-admin-brief.XXXXXX)"
-trap 'stop_or_kill; rm -rf "$w"' EXIT
+trap 'stop_server; rm -rf "$w"' EXIT
 guide="${WASIMANCER_GUIDE:-$root/../shared/docs/plugin-management-api-guide.md}"
 brief="$fixtures/brief"
 version_b="$test_plugins/version_b.wasm"
@@ -41,7 +41,7 @@ EOF
 chmod +x "$w/shim/curl"
 
 cd "$w/server" || exit 1
-serve "$w/server.log" WASIMANCER_ADMIN_TOKEN=wasimancer-rocks WASIMANCER_AUTHENTICATION_TOKEN="$MCP_TOKEN" \
+start_server "$w/server.log" WASIMANCER_ADMIN_TOKEN=wasimancer-rocks WASIMANCER_AUTHENTICATION_TOKEN="$MCP_TOKEN" \
   PLUGINS_PATH=./plugins UPLOAD_PATH=./plugins/bucket -- || { fail "brief/server-start" "the server did not start"; finish; }
 port="$server_port"
 
@@ -150,17 +150,17 @@ if is_error_body "$out" && [[ "$(jq -r .error <<<"$out")" == *roll-dice* ]]; the
 else fail "brief/remove-again/error-body" "body [$out]"; fi
 
 # A restart sees the removal.
-stop_or_kill
-serve "$w/server2.log" WASIMANCER_ADMIN_TOKEN=wasimancer-rocks WASIMANCER_AUTHENTICATION_TOKEN="$MCP_TOKEN" \
+stop_server
+start_server "$w/server2.log" WASIMANCER_ADMIN_TOKEN=wasimancer-rocks WASIMANCER_AUTHENTICATION_TOKEN="$MCP_TOKEN" \
   PLUGINS_PATH=./plugins UPLOAD_PATH=./plugins/bucket -- || { fail "brief/restart" "the server did not restart"; finish; }
 port="$server_port"
 expect_eq "brief/restart/no-tools" "$(tool_desc)" '[]'
-stop_or_kill
+stop_server
 
 # --- a bare start (no PLUGINS_PATH / UPLOAD_PATH): publish.sh must work as is ---------------------
 mkdir -p "$w/bare"
 cd "$w/bare" || exit 1
-serve "$w/bare.log" WASIMANCER_ADMIN_TOKEN=wasimancer-rocks WASIMANCER_AUTHENTICATION_TOKEN="$MCP_TOKEN" -- ||
+start_server "$w/bare.log" WASIMANCER_ADMIN_TOKEN=wasimancer-rocks WASIMANCER_AUTHENTICATION_TOKEN="$MCP_TOKEN" -- ||
   { fail "brief/bare/server-start" "the server did not start"; finish; }
 port="$server_port"
 make_script publish.sh "$w/client-v1"
@@ -170,5 +170,5 @@ expect_eq "brief/bare/rollDice-1x4" "$(roll '{"numFaces":1,"numDice":4}')" 4
 p="$(yaml_json "$w/bare/plugins/plugins.yml" | jq -r '.plugins[0].path' 2>/dev/null)"
 if [[ -n "$p" ]] && cmp -s "$w/bare/plugins/$p" "$roll_dice_wasm"; then pass "brief/bare/plugins.yml-created"
 else fail "brief/bare/plugins.yml-created" "plugins/plugins.yml path [$p]; files: $(find "$w/bare" -type f | tr '\n' ' ')"; fi
-stop_or_kill
+stop_server
 finish

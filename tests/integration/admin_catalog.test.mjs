@@ -8,9 +8,13 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, describe } from 'node:test';
 
+import { guard } from '../node/server.mjs';
 import { readYaml, startServer, tempDir } from './admin_helpers.mjs';
+
+// A failed setup (the server does not start) fails every test instead of cancelling them.
+const { before, it } = guard();
 
 const RESOURCES_YML = `resources:
   static:

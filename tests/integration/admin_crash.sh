@@ -18,7 +18,7 @@ loop_pids=()
 cleanup() {
   local p
   for p in "${loop_pids[@]}"; do kill "$p" 2>/dev/null; done
-  stop_or_kill
+  stop_server
   rm -rf "$w"
 }
 trap cleanup EXIT
@@ -59,7 +59,7 @@ setup() {
 
 start_in() {  # start_in DIR LOG [env...]
   local d="$1" log="$2"; shift 2
-  serve "$log" WASIMANCER_ADMIN_TOKEN="$ADMIN_TOKEN" WASIMANCER_AUTHENTICATION_TOKEN="$MCP_TOKEN" \
+  start_server "$log" WASIMANCER_ADMIN_TOKEN="$ADMIN_TOKEN" WASIMANCER_AUTHENTICATION_TOKEN="$MCP_TOKEN" \
     PLUGINS_PATH="$d/plugins" UPLOAD_PATH="$d/plugins/bucket" "$@" --
 }
 
@@ -121,7 +121,7 @@ for op in publish update remove; do
       expect_eq "$p/not-reached-op-succeeds" "$code" 200
       if kill -0 "$pid" 2>/dev/null; then pass "$p/still-running"; else fail "$p/still-running" "the server died"; fi
     fi
-    server_pid="$pid"; stop_or_kill
+    server_pid="$pid"; stop_server
 
     # Restart without the variable, on the same folders.
     if ! start_in "$d" "$d/restart.log"; then
@@ -148,7 +148,7 @@ for op in publish update remove; do
       got="$(call_tool rollDice)"; [[ "$got" == ERROR* ]] && got=absent
       expect_eq "$p/retry-new-state" "$got" "$([[ $op == remove ]] && echo absent || echo B)"
     fi
-    stop_or_kill
+    stop_server
     scenarios=$((scenarios + 1))
   done
 done
@@ -168,7 +168,7 @@ if start_in "$d" "$d/crash.log" WASIMANCER_TEST_CRASH_POINT=wasm-written; then
   if start_in "$d" "$d/restart.log"; then
     pass "$p/restart"
     invariants "$p" "$d"
-    stop_or_kill
+    stop_server
   else
     fail "$p/restart" "the server does not start again"
   fi
@@ -222,7 +222,7 @@ for round in $(seq 1 10); do
   done < <(jq -r '.plugins[] | select(.name != "base") | [.functions[0].displayName, .version] | @tsv' <<<"$yaml")
   if [[ -z "$bad" ]]; then pass "$p/each-tool-answers-its-entry-version"; else fail "$p/each-tool-answers-its-entry-version" "$bad"; fi
   expect_eq "$p/base-answers" "$(call_tool whoami)" "$ANS_A"
-  stop_or_kill
+  stop_server
   rounds=$((rounds + 1))
 done
 expect_eq "crash/random/all-rounds-ran" "$rounds" 10

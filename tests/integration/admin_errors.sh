@@ -11,7 +11,7 @@ check_tools
 w="$(mktemp -d /tmp/wasimancer-admin-errors.XXXXXX)"
 nowhere="/tmp/wasimancer-admin-nowhere-$$-$RANDOM"   # must never be created
 trav="trav-$$-$RANDOM.wasm"                          # the file name used by the traversal attempts
-trap 'stop_or_kill; rm -rf "$w" "$nowhere"' EXIT
+trap 'stop_server; rm -rf "$w" "$nowhere"' EXIT
 mkdir -p "$w/plugins" "$w/outside" "$w/inputs" "$w/logs"
 ln -s "$w/outside" "$w/plugins/link"
 cd "$w" || exit 1
@@ -23,7 +23,7 @@ printf 'this is not a wasm module\n' >"$in/text.wasm"
 : >"$in/empty.wasm"
 cp "$A" "$in/$trav"
 
-serve "$w/logs/a.log" WASIMANCER_ADMIN_TOKEN="$ADMIN_TOKEN" WASIMANCER_AUTHENTICATION_TOKEN="$MCP_TOKEN" \
+start_server "$w/logs/a.log" WASIMANCER_ADMIN_TOKEN="$ADMIN_TOKEN" WASIMANCER_AUTHENTICATION_TOKEN="$MCP_TOKEN" \
   PLUGINS_PATH="$w/plugins" UPLOAD_PATH="$w/plugins" -- || { fail "errors/server-start" "the server did not start"; finish; }
 
 # Two plugins to clash with: "dice" (tool rollDice -> "A") and "who" (tool whoami -> version b).
@@ -234,11 +234,11 @@ code=$(curl -s -m 30 -o "$w/logs/c.out" -w '%{http_code}' -H "Authorization: Bea
 expect_eq "errors/413-12MB-chunked/status" "$code" 413
 if is_error_body "$(cat "$w/logs/c.out")"; then pass "errors/413-12MB-chunked/error-body"; else fail "errors/413-12MB-chunked/error-body" "[$(cat "$w/logs/c.out")]"; fi
 [[ "$before" == "$(snapshot)" ]] && pass "errors/413-12MB-chunked/nothing-changed" || fail "errors/413-12MB-chunked/nothing-changed" "state changed"
-stop_or_kill
+stop_server
 
 # --- a smaller WASIMANCER_MAX_UPLOAD_BYTES --------------------------------------------------------------
 mkdir -p "$w/small"
-serve "$w/logs/b.log" WASIMANCER_ADMIN_TOKEN="$ADMIN_TOKEN" WASIMANCER_AUTHENTICATION_TOKEN="$MCP_TOKEN" \
+start_server "$w/logs/b.log" WASIMANCER_ADMIN_TOKEN="$ADMIN_TOKEN" WASIMANCER_AUTHENTICATION_TOKEN="$MCP_TOKEN" \
   PLUGINS_PATH="$w/small" UPLOAD_PATH="$w/small" WASIMANCER_MAX_UPLOAD_BYTES=2000 -- ||
   { fail "errors/small-limit/server-start" "the server did not start"; finish; }
 python3 "$fixtures/pad_wasm.py" "$A" "$in/two.wasm" 2000
@@ -253,5 +253,5 @@ expect_eq "errors/small-limit/nothing-stored" "$(find "$w/small" -type f | wc -l
 upload POST "$in/two.wasm" "$(plugin_data small whoami small_tool)" small.wasm
 expect_eq "errors/small-limit/2000-accepted" "$code" 200
 expect_eq "errors/small-limit/2000-answers" "$(call_tool small_tool)" '{"version":"a"}'
-stop_or_kill
+stop_server
 finish

@@ -1,87 +1,46 @@
 // tests/integration/admin_helpers.mjs: helpers for the admin API suites written for node:test
-// (tests/integration/admin_*.test.mjs). Plain fetch / FormData / Blob only; every request goes
-// to 127.0.0.1.
+// (tests/integration/admin_*.test.mjs), on top of tests/node/server.mjs (which starts, tracks and
+// ends the server processes). Plain fetch / FormData / Blob only; every request goes to 127.0.0.1.
 //
-//   startServer({ dir, env, cwd })  a real wasimancer on a free port (serve --bind 127.0.0.1 --port 0)
+//   startServer({ env, cwd, args })  a real wasimancer on a free port (listeningServer), on folders
+//                                    the test owns (so that a restart finds them)
 //   server.admin(method, path, init)  an admin request with the admin token -> { status, body, text }
 //   server.upload(method, wasmPath, pluginData, { fileName, query })
 //   server.rpc(method, params, { sse })  a JSON-RPC request on POST /mcp -> the response object
-//   server.stop() / server.kill()
-import { spawn } from 'node:child_process';
+//   server.call(name, args), server.toolNames()
+//   server.stop()                    SIGTERM; after 5 s the server and all it started are killed
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-export const root = path.resolve(here, '..', '..');
-export const buildDir = path.resolve(process.env.WASIMANCER_BUILD || path.join(root, 'build'));
-export const binary = path.join(buildDir, 'wasimancer');
-export const testPlugin = (name) => path.join(buildDir, 'plugins', name.endsWith('.wasm') ? name : `${name}.wasm`);
+import { ACCEPT_BOTH, cleanEnv, listeningServer, rawPost, testPlugin } from '../node/server.mjs';
+
+export { testPlugin };
 
 export const ADMIN_TOKEN = 'admin-token-5e8a';
 export const MCP_TOKEN = 'mcp-token-a41c';
-
-// The runner's environment must not change what the tests expect of the server; the native tier
-// settings (WASIMANCER_NATIVE*, WASIMANCER_TIER) pass through, defaulting to scripts/run-tests.sh's.
-const SERVER_ENV = /^(WASM_|WASIMANCER_(?!NATIVE|TIER))|^(HTTP_PORT|PORT|DEBUG|PLUGINS_PATH|PLUGINS_DEFINITION_FILE|UPLOAD_PATH|RESOURCES_PATH|RESOURCES_DEFINITION_FILE|PROMPTS_PATH|PROMPTS_DEFINITION_FILE)$/;
-export function cleanEnv(extra = {}) {
-  const env = {
-    WASIMANCER_NATIVE: 'quick',
-    WASIMANCER_NATIVE_OPT: '-O0',
-    WASIMANCER_NATIVE_CACHE: path.join(buildDir, 'native-cache'),
-  };
-  for (const [k, v] of Object.entries(process.env)) if (!SERVER_ENV.test(k)) env[k] = v;
-  return { ...env, ...extra };
-}
 
 export function tempDir(prefix) {
   return fs.mkdtempSync(path.join(os.tmpdir(), `wasimancer-${prefix}-`));
 }
 
 export async function startServer({ env = {}, cwd, args = [] } = {}) {
-  const child = spawn(binary, ['serve', '--bind', '127.0.0.1', '--port', '0', ...args], {
-    cwd,
-    env: cleanEnv({ WASIMANCER_ADMIN_TOKEN: ADMIN_TOKEN, WASIMANCER_AUTHENTICATION_TOKEN: MCP_TOKEN, ...env }),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let log = '';
-  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  const port = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the server did not start within 20 s:\n${log}`)), 20000);
-    const onData = (d) => {
-      log += d.toString();
-      const m = log.match(/listening on http:\/\/[^:]+:(\d+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    exited.then(({ code, signal }) => {
-      clearTimeout(timer);
-      reject(new Error(`the server exited (${code ?? signal}) before listening:\n${log}`));
-    });
-  });
-  return new Server(child, port, exited, () => log);
+  const serverEnv = cleanEnv({ WASIMANCER_ADMIN_TOKEN: ADMIN_TOKEN, WASIMANCER_AUTHENTICATION_TOKEN: MCP_TOKEN, ...env });
+  return new Server(await listeningServer(args, { cwd, env: serverEnv }));
 }
 
 export class Server {
-  constructor(child, port, exited, log) {
+  // `child`: listeningServer's handle.
+  constructor(child) {
     this.child = child;
-    this.port = port;
-    this.url = `http://127.0.0.1:${port}`;
-    this.exited = exited;
-    this.log = log;
+    this.port = child.port;
+    this.base = `http://127.0.0.1:${child.port}`;
+    this.authHeaders = { Authorization: `Bearer ${MCP_TOKEN}` };  // for rawPost
   }
 
-  async stop() {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    this.child.kill('SIGTERM');
-    const t = setTimeout(() => this.child.kill('SIGKILL'), 5000);
-    await this.exited;
-    clearTimeout(t);
+  stop() {
+    return this.child.stop(5000);
   }
 
   async admin(method, p, { body, headers = {}, token = ADMIN_TOKEN } = {}) {
@@ -93,7 +52,7 @@ export class Server {
     } else if (typeof body === 'string' && !h['Content-Type']) {
       h['Content-Type'] = 'application/json';
     }
-    const res = await fetch(this.url + p, { method, headers: h, body });
+    const res = await fetch(this.base + p, { method, headers: h, body });
     const text = await res.text();
     let json;
     try {
@@ -115,24 +74,11 @@ export class Server {
 
   // One JSON-RPC request over POST /mcp (stateless). sse: accept both and decode the SSE answer.
   async rpc(method, params = {}, { sse = false, id = 1 } = {}) {
-    const res = await fetch(`${this.url}/mcp`, {
-      method: 'POST',
-      headers: {
-        Authorization: `Bearer ${MCP_TOKEN}`,
-        'Content-Type': 'application/json',
-        Accept: sse ? 'application/json, text/event-stream' : 'application/json',
-      },
-      body: JSON.stringify({ jsonrpc: '2.0', id, method, params }),
-    });
-    const text = await res.text();
-    if (res.status !== 200) throw new Error(`${method}: HTTP ${res.status}: ${text}`);
-    if (sse) {
-      const data = text.split('\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)));
-      const answer = data.find((m) => m.id === id);
-      if (!answer) throw new Error(`${method}: no answer in the SSE stream: ${text}`);
-      return answer;
-    }
-    return JSON.parse(text);
+    const res = await rawPost(this, { jsonrpc: '2.0', id, method, params }, { headers: { Accept: sse ? ACCEPT_BOTH : 'application/json' } });
+    if (res.status !== 200) throw new Error(`${method}: HTTP ${res.status}: ${res.text}`);
+    const answer = sse ? res.messages?.find((m) => m.id === id) : res.json;
+    if (!answer) throw new Error(`${method}: no answer${sse ? ' in the SSE stream' : ''}: ${res.text}`);
+    return answer;
   }
 
   // The text of a tool's answer; throws on a JSON-RPC error or a tool error.
@@ -170,7 +116,6 @@ export function tempFiles(dir) {
 
 // A YAML file as a JS value (through python3's yaml module, as the shell suites do).
 export async function readYaml(file) {
-  const { execFileSync } = await import('node:child_process');
   const out = execFileSync('python3', ['-c', 'import json,sys,yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))', file]);
   return JSON.parse(out.toString());
 }

@@ -7,9 +7,14 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, describe } from 'node:test';
 
+import { guard } from '../node/server.mjs';
 import { pluginData, readYaml, startServer, tempDir, tempFiles, testPlugin } from './admin_helpers.mjs';
+
+// A failed setup (the server does not start, an upload fails) fails every test instead of
+// cancelling them; the setup runs the whole load, hence the longer timeout.
+const { before, it } = guard({ timeout: 120000 });
 
 const UPDATES = 100;
 const CALLERS = 4;

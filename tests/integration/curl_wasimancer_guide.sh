@@ -20,29 +20,7 @@ for tool in curl jq node; do
 done
 
 work="$(mktemp -d)"
-extra_pid=""
-
-# end_server PID: SIGTERM, then (after 10 s) freeze it and kill it with what it started (its
-# native-tier compilers run in process groups of their own). A bounded stop_server.
-end_server() {
-  local pid="$1" kid
-  [[ -n "$pid" ]] || return 0
-  kill -TERM "$pid" 2>/dev/null
-  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$pid" 2>/dev/null; then
-    echo "note: the server (pid $pid) did not exit within 10 s of SIGTERM; killing it" >&2
-    kill -STOP "$pid" 2>/dev/null
-    for kid in $(pgrep -P "$pid"); do kill -KILL -- "-$kid" 2>/dev/null; kill -KILL "$kid" 2>/dev/null; done
-    kill -KILL "$pid" 2>/dev/null
-  fi
-  wait "$pid" 2>/dev/null
-}
-cleanup() {
-  end_server "${server_pid:-}"; server_pid=""
-  end_server "$extra_pid"; extra_pid=""
-  rm -rf "$work"
-}
-trap cleanup EXIT
+trap 'stop_server; rm -rf "$work"' EXIT
 
 # ---- WASImancer-style folders (the examples of its README and of its own repository) ----------
 mkdir -p "$work/plugins/roll-dice" "$work/plugins/hello" "$work/plugins/addition" "$work/resources" "$work/prompts"
@@ -200,6 +178,9 @@ check() {
   fi
 }
 
+# guide_check NAME JQ_FILTER [ARGS...]: run_guide, then check NAME on its output.
+guide_check() { run_guide "$1" && check "$@"; }
+
 # ---- Listing ---------------------------------------------------------------------------------
 # (WASImancer 0.0.7 echoed the MCP token in serverInfo.auth: it must not be sent back.)
 read -r -d '' DATA <<- EOM
@@ -242,9 +223,7 @@ read -r -d '' DATA <<- EOM
   "params": {}
 }
 EOM
-if run_guide "guide/resources-templates-list"; then
-  check "guide/resources-templates-list" '.result.resourceTemplates | map({name, uriTemplate}) == [{"name":"echo","uriTemplate":"echo://{message}"},{"name":"greet-user","uriTemplate":"greet-user://{firstName}/{lastName}"}]'
-fi
+guide_check "guide/resources-templates-list" '.result.resourceTemplates | map({name, uriTemplate}) == [{"name":"echo","uriTemplate":"echo://{message}"},{"name":"greet-user","uriTemplate":"greet-user://{firstName}/{lastName}"}]'
 
 read -r -d '' DATA <<- EOM
 {
@@ -254,9 +233,7 @@ read -r -d '' DATA <<- EOM
   "params": {}
 }
 EOM
-if run_guide "guide/resources-list"; then
-  check "guide/resources-list" '.result.resources | map({name, uri}) == [{"name":"server-info","uri":"config://server"},{"name":"k33g-org-info","uri":"info://k33g-org"}]'
-fi
+guide_check "guide/resources-list" '.result.resources | map({name, uri}) == [{"name":"server-info","uri":"config://server"},{"name":"k33g-org-info","uri":"info://k33g-org"}]'
 
 read -r -d '' DATA <<- EOM
 {
@@ -286,9 +263,7 @@ read -r -d '' DATA <<- EOM
   }
 }
 EOM
-if run_guide "guide/tools-call-rollDice"; then
-  check "guide/tools-call-rollDice" '(.result.isError // false) == false and (.result.content[0].type == "text") and (.result.content[0].text | tonumber | . >= 3 and . <= 18)'
-fi
+guide_check "guide/tools-call-rollDice" '(.result.isError // false) == false and (.result.content[0].type == "text") and (.result.content[0].text | tonumber | . >= 3 and . <= 18)'
 
 read -r -d '' DATA <<- EOM
 {
@@ -304,9 +279,7 @@ read -r -d '' DATA <<- EOM
   }
 }
 EOM
-if run_guide "guide/tools-call-add-with-rust"; then
-  check "guide/tools-call-add-with-rust" '.result.content == [{"type":"text","text":"{\"value\":42}"}]'
-fi
+guide_check "guide/tools-call-add-with-rust" '.result.content == [{"type":"text","text":"{\"value\":42}"}]'
 
 read -r -d '' DATA <<- EOM
 {
@@ -321,9 +294,7 @@ read -r -d '' DATA <<- EOM
   }
 }
 EOM
-if run_guide "guide/tools-call-say-hello"; then
-  check "guide/tools-call-say-hello" '(.result.isError // false) == false and (.result.content[0].text | startswith("🎉 Extism is 💜, 🌍, by ") and contains("Bob Morane"))'
-fi
+guide_check "guide/tools-call-say-hello" '(.result.isError // false) == false and (.result.content[0].text | startswith("🎉 Extism is 💜, 🌍, by ") and contains("Bob Morane"))'
 
 # ---- Accessing resources -----------------------------------------------------------------------
 read -r -d '' DATA <<- EOM
@@ -336,9 +307,7 @@ read -r -d '' DATA <<- EOM
   }
 }
 EOM
-if run_guide "guide/resources-read-template"; then
-  check "guide/resources-read-template" '.result.contents == [{"uri":"greet-user://Bob/Morane","text":"Say hello to Bob Morane!"}]'
-fi
+guide_check "guide/resources-read-template" '.result.contents == [{"uri":"greet-user://Bob/Morane","text":"Say hello to Bob Morane!"}]'
 
 read -r -d '' DATA <<- EOM
 {
@@ -350,9 +319,7 @@ read -r -d '' DATA <<- EOM
   }
 }
 EOM
-if run_guide "guide/resources-read"; then
-  check "guide/resources-read" '.result.contents == [{"uri":"config://server","text":"This is WASImancer, running on MCP!"}]'
-fi
+guide_check "guide/resources-read" '.result.contents == [{"uri":"config://server","text":"This is WASImancer, running on MCP!"}]'
 
 read -r -d '' DATA <<- EOM
 {
@@ -364,9 +331,7 @@ read -r -d '' DATA <<- EOM
   }
 }
 EOM
-if run_guide "guide/resources-read-extra-keys"; then
-  check "guide/resources-read-extra-keys" '.result.contents | length == 2 and .[0].uri == "info://k33g-org" and .[1].uri == "info://k33g-org" and .[0].firstName == "Philippe" and .[0].lastName == "Charrière" and .[1].text == "🎉 tada!"'
-fi
+guide_check "guide/resources-read-extra-keys" '.result.contents | length == 2 and .[0].uri == "info://k33g-org" and .[1].uri == "info://k33g-org" and .[0].firstName == "Philippe" and .[0].lastName == "Charrière" and .[1].text == "🎉 tada!"'
 
 read -r -d '' DATA <<- EOM
 {
@@ -378,9 +343,7 @@ read -r -d '' DATA <<- EOM
   }
 }
 EOM
-if run_guide "guide/resources-read-echo"; then
-  check "guide/resources-read-echo" '.result.contents[0].uri == "echo://hello%20world" and (.result.contents[0].text | startswith("Resource echo: hello"))'
-fi
+guide_check "guide/resources-read-echo" '.result.contents[0].uri == "echo://hello%20world" and (.result.contents[0].text | startswith("Resource echo: hello"))'
 
 # ---- Using prompts -----------------------------------------------------------------------------
 read -r -d '' DATA <<- EOM
@@ -396,9 +359,7 @@ read -r -d '' DATA <<- EOM
   }
 }
 EOM
-if run_guide "guide/prompts-get-greet-user"; then
-  check "guide/prompts-get-greet-user" '.result.messages == [{"role":"user","content":{"type":"text","text":"Say hello to Bob Morane!"}}]'
-fi
+guide_check "guide/prompts-get-greet-user" '.result.messages == [{"role":"user","content":{"type":"text","text":"Say hello to Bob Morane!"}}]'
 
 read -r -d '' DATA <<- EOM
 {
@@ -413,9 +374,7 @@ read -r -d '' DATA <<- EOM
   }
 }
 EOM
-if run_guide "guide/prompts-get-code-analyst"; then
-  check "guide/prompts-get-code-analyst" '.result.messages == [{"role":"user","content":{"type":"text","text":"Analyze my source code: console.log(42)"}}]'
-fi
+guide_check "guide/prompts-get-code-analyst" '.result.messages == [{"role":"user","content":{"type":"text","text":"Analyze my source code: console.log(42)"}}]'
 
 # ---- The same form when something is wrong ----------------------------------------------------
 read -r -d '' DATA <<- EOM
@@ -429,9 +388,7 @@ read -r -d '' DATA <<- EOM
   }
 }
 EOM
-if run_guide "guide/unknown-tool"; then
-  check "guide/unknown-tool" '.id == "1" and .error.code == -32602 and (.error.message | contains("no such tool"))'
-fi
+guide_check "guide/unknown-tool" '.id == "1" and .error.code == -32602 and (.error.message | contains("no such tool"))'
 
 # A missing token: 401 with a JSON body (so the guide's pipeline prints nothing).
 status=$(curl -s -o "$work/noauth.json" -w '%{http_code}' "${MCP_SERVER}/mcp" -H "Content-Type: application/json" \
@@ -442,7 +399,7 @@ else
   fail "guide/missing-token-401" "got HTTP $status: $(head -c 300 "$work/noauth.json")"
 fi
 
-end_server "$server_pid"; server_pid=""
+stop_server
 
 # ---- HTTP_PORT and PORT choose the port (no --port flag) ---------------------------------------
 free_port() {
@@ -457,23 +414,15 @@ start_on_env_port() {
   env PLUGINS_PATH="$work/plugins" RESOURCES_PATH="$work/resources" PROMPTS_PATH="$work/prompts" \
     WASIMANCER_AUTHENTICATION_TOKEN="$AUTHENTICATION_TOKEN" WASIMANCER_ADMIN_TOKEN=guide-admin-token \
     "$var=$port" "$bin" serve --bind 127.0.0.1 >"$log" 2>&1 &
-  extra_pid=$!
-  local listening=""
-  for _ in $(seq 1 200); do
-    listening=$(sed -n 's/.*listening on http:\/\/[^:]*:\([0-9]*\).*/\1/p' "$log" | head -1)
-    [[ -n "$listening" ]] && break
-    kill -0 "$extra_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if [[ "$listening" != "$port" ]]; then
+  server_pid=$!
+  if ! wait_listening "$log" "$server_pid" 2>/dev/null || [[ "$server_port" != "$port" ]]; then
     fail "$name" "expected to listen on $var=$port, log: $(tail -3 "$log")"
   else
     MCP_SERVER="http://localhost:${port}"
     DATA='{"jsonrpc":"2.0","id":"1","method":"tools/list","params":{}}'
-    if run_guide "$name"; then check "$name" '.result.tools | length == 3'; fi
+    guide_check "$name" '.result.tools | length == 3'
   fi
-  end_server "$extra_pid"
-  extra_pid=""
+  stop_server
 }
 start_on_env_port "guide/HTTP_PORT" HTTP_PORT
 start_on_env_port "guide/PORT" PORT
@@ -481,4 +430,4 @@ start_on_env_port "guide/PORT" PORT
 if ((${failures:-0} > 0)); then
   echo "--- server log ---"; tail -30 "$work/server.log"
 fi
-exit $(( ${failures:-0} > 0 ? 1 : 0 ))
+finish

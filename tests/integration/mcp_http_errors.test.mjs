@@ -510,14 +510,15 @@ describe('stateless POST (WASImancer style) and answer formats', () => {
 describe('shutdown', () => {
   it('SIGTERM ends the server (exit 0) within 5 s and leaves no compiler running, even while native builds run', async () => {
     // One large plugin and an empty native-tier cache: once the quick build is in use, the
-    // optimised one runs in the background when SIGTERM comes.
+    // optimised one runs in the background when SIGTERM comes (WASIMANCER_NATIVE=on, whatever
+    // the runner chose: `quick` has no optimised build).
     const cache = fs.mkdtempSync(path.join(os.tmpdir(), 'wasimancer-it-cache-'));
     let s;
     try {
       s = await startServer({
         wasm: [wasimancerPlugin('wasimancer-plugin-roll-dice.wasm')],
         plugins: { plugins: [PLUGINS.plugins.find((p) => p.name === 'roll dice')] },
-        env: { WASIMANCER_NATIVE_CACHE: cache },
+        env: { WASIMANCER_NATIVE: 'on', WASIMANCER_NATIVE_CACHE: cache },
       });
       // Without a C compiler (or with the native tier off) this line never comes: go on anyway.
       await waitForOutput(s.proc.stderr, () => s.stderr, /roll dice.*now runs on native/, 20000).catch(() => {});

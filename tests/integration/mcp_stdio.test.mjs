@@ -251,13 +251,14 @@ describe('stdio by hand', () => {
 
   it('EOF on stdin ends the server (exit 0) within the 2 s the SDK waits before SIGTERM, even while a native build runs', async () => {
     // One large plugin (TinyGo roll-dice) and an empty native-tier cache: once its quick build is
-    // in use, the optimised build runs in the background when the client leaves.
+    // in use, the optimised build runs in the background when the client leaves
+    // (WASIMANCER_NATIVE=on, whatever the runner chose: `quick` has no optimised build).
     const cache = fs.mkdtempSync(path.join(os.tmpdir(), 'wasimancer-it-cache-'));
     const own = makeWorkDir({
       wasm: [wasimancerPlugin('wasimancer-plugin-roll-dice.wasm')],
       plugins: { plugins: [PLUGINS.plugins.find((p) => p.name === 'roll dice')] },
     });
-    const s = new RawStdio(own, { WASIMANCER_NATIVE_CACHE: cache });
+    const s = new RawStdio(own, { WASIMANCER_NATIVE: 'on', WASIMANCER_NATIVE_CACHE: cache });
     try {
       s.send({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: CLIENT_INFO } });
       await s.next((m) => m.id === 1);

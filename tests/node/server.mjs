@@ -2,6 +2,10 @@
 //
 //   startServer({...})     a real wasimancer on 127.0.0.1 with a free port, in a temporary folder
 //                          holding plugins/, resources/ and prompts/ (stopped with server.stop())
+//   listeningServer(...)   the same process on folders of the caller's (admin_helpers.mjs)
+//   spawnServer(...)       any wasimancer command in a process group of its own, ended with all
+//                          it started (stdio servers, SIGTERM tests)
+//   cleanEnv(...)          the runner's environment without what would change the server
 //   adminApi(server)       the admin REST API (upload/update/remove plugins, resources, prompts)
 //   connectStreamable(...) an SDK Client over Streamable HTTP (resolves once the GET stream is open)
 //   connectSse(...)        an SDK Client over the legacy HTTP+SSE transport
@@ -42,24 +46,20 @@ export const wasimancerPlugin = (file) => sharedPlugin(path.join('sea-monkeys-WA
 export const AUTH_TOKEN = 'test-mcp-token-4f1c9a';
 export const ADMIN_TOKEN = 'test-admin-token-77b2e0';
 
-// Variables of the test runner's environment that would change what the tests expect of the
-// server (its settings, serve_command.cpp); WASM_* is plugin config. Others (WASIMANCER_TIER,
-// WASIMANCER_NATIVE_CACHE, ...) pass through, so the suites run as the runner chose.
-const SERVER_ENV_PREFIXES = ['WASM_', 'WASIMANCER_MAX_'];
-const SERVER_ENV_NAMES = new Set([
-  'HTTP_PORT', 'PORT', 'DEBUG', 'PLUGINS_PATH', 'PLUGINS_DEFINITION_FILE', 'UPLOAD_PATH', 'RESOURCES_PATH',
-  'RESOURCES_DEFINITION_FILE', 'PROMPTS_PATH', 'PROMPTS_DEFINITION_FILE', 'WASIMANCER_ADMIN_TOKEN',
-  'WASIMANCER_AUTHENTICATION_TOKEN', 'WASIMANCER_BIND', 'WASIMANCER_ALLOWED_HOSTS', 'WASIMANCER_ALLOWED_ORIGINS',
-  'WASIMANCER_LOG_LEVEL', 'WASIMANCER_SESSION_IDLE_TIMEOUT', 'WASIMANCER_IDLE_TIMEOUT', 'WASIMANCER_WORKERS',
-  'WASIMANCER_NETWORK_THREADS',
-]);
+// The runner's environment must not change what the tests expect of the server: its settings
+// (serve_command.cpp), the other WASIMANCER_* variables and WASM_* (plugin config) are dropped.
+// The native tier's (WASIMANCER_NATIVE*, WASIMANCER_TIER) pass through, so the suites run on the
+// tier the runner chose; unset, they default to scripts/run-tests.sh's (quick -O0 builds, cached
+// in the build folder). `extra` is applied last; an undefined or null value removes a variable.
+const SERVER_ENV = /^(WASM_|WASIMANCER_(?!NATIVE|TIER))|^(HTTP_PORT|PORT|DEBUG|PLUGINS_PATH|PLUGINS_DEFINITION_FILE|UPLOAD_PATH|RESOURCES_PATH|RESOURCES_DEFINITION_FILE|PROMPTS_PATH|PROMPTS_DEFINITION_FILE)$/;
 
 export function cleanEnv(extra = {}) {
-  const env = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (SERVER_ENV_NAMES.has(k) || SERVER_ENV_PREFIXES.some((p) => k.startsWith(p))) continue;
-    env[k] = v;
-  }
+  const env = {
+    WASIMANCER_NATIVE: 'quick',
+    WASIMANCER_NATIVE_OPT: '-O0',
+    WASIMANCER_NATIVE_CACHE: path.join(buildDir, 'native-cache'),
+  };
+  for (const [k, v] of Object.entries(process.env)) if (!SERVER_ENV.test(k)) env[k] = v;
   for (const [k, v] of Object.entries(extra)) {
     if (v === undefined || v === null) delete env[k];
     else env[k] = String(v);
@@ -175,8 +175,9 @@ export function descendants(pid) {
   return out;
 }
 
-// Kills processes recorded by descendants() that are still the same processes.
-function killRecorded(list) {
+// Kills processes recorded by descendants() or processesUnder() that are still the same
+// processes (with their groups, when they lead one).
+export function killProcesses(list) {
   for (const d of list) {
     const now = procStat(d.pid);
     if (!now || now.start !== d.start) continue;  // gone, or the pid was reused
@@ -203,16 +204,12 @@ export function processesUnder(dir) {
   return out;
 }
 
-export function killProcesses(list) {
-  killRecorded(list);
-}
-
 // Freezes `pid` (so it starts nothing more), then kills it, its group and all its descendants.
 export function killTree(pid) {
   try { process.kill(pid, 'SIGSTOP'); } catch { /* gone */ }
   const list = descendants(pid);
   for (const d of list) { try { process.kill(d.pid, 'SIGSTOP'); } catch { /* gone */ } }
-  killRecorded(list);
+  killProcesses(list);
   killGroup(pid);
   try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
 }
@@ -236,7 +233,7 @@ export async function endProcess(proc, exited, begin, graceMs) {
     result = { ...(await exited), killed: true };
   }
   const orphans = before.filter((d) => { const now = procStat(d.pid); return now && now.start === d.start; }).length;
-  killRecorded(before);
+  killProcesses(before);
   if (proc.pid) killGroup(proc.pid);
   return { ...result, ms, orphans };
 }
@@ -276,23 +273,13 @@ export function spawnServer(args, { env, cwd, stdio = ['ignore', 'pipe', 'pipe']
 }
 
 /**
- * Starts `wasimancer serve --bind 127.0.0.1 --port 0` on a new work folder (see makeWorkDir) and
- * waits for "listening on http://127.0.0.1:PORT" on stderr.
- * Options: the makeWorkDir ones, env (extra variables; null removes one), args (extra flags),
- * authToken (default AUTH_TOKEN; 'NO_AUTHENTICATION' disables auth), adminToken.
+ * Spawns `wasimancer serve --bind 127.0.0.1 --port 0 ...args` (spawnServer) and resolves once it
+ * reports "listening on http://127.0.0.1:PORT" on stderr, with spawnServer's handle plus port,
+ * stderr() and stdout() (all output so far). If the server exits first or takes more than 20 s,
+ * it is killed and the promise rejects with its stderr.
  */
-export async function startServer(options = {}) {
-  const work = makeWorkDir(options);
-  const authToken = options.authToken ?? AUTH_TOKEN;
-  const adminToken = options.adminToken ?? ADMIN_TOKEN;
-  const env = cleanEnv({
-    ...work.env,
-    WASIMANCER_AUTHENTICATION_TOKEN: authToken,
-    WASIMANCER_ADMIN_TOKEN: adminToken,
-    ...(options.env ?? {}),
-  });
-  const args = ['serve', '--bind', '127.0.0.1', '--port', '0', ...(options.args ?? [])];
-  const child = spawnServer(args, { cwd: work.dir, env });
+export async function listeningServer(args = [], { env, cwd } = {}) {
+  const child = spawnServer(['serve', '--bind', '127.0.0.1', '--port', '0', ...args], { cwd, env });
   const { proc } = child;
   let stderr = '';
   let stdout = '';
@@ -318,15 +305,41 @@ export async function startServer(options = {}) {
     }
     function fail(e) {
       cleanup();
-      child.kill().finally(() => work.remove());
       e.message += `\n--- server stderr ---\n${stderr}`;
-      reject(e);
+      child.kill().finally(() => reject(e));
     }
     proc.stderr.on('data', onData);
     proc.on('exit', onExit);
     proc.on('error', onError);
   });
   proc.stderr.on('data', (d) => { stderr += d; });
+  return { ...child, port, stderr: () => stderr, stdout: () => stdout };
+}
+
+/**
+ * Starts `wasimancer serve --bind 127.0.0.1 --port 0` (listeningServer) on a new work folder (see
+ * makeWorkDir), removed when the server is stopped or fails to start.
+ * Options: the makeWorkDir ones, env (extra variables; null removes one), args (extra flags),
+ * authToken (default AUTH_TOKEN; 'NO_AUTHENTICATION' disables auth), adminToken.
+ */
+export async function startServer(options = {}) {
+  const work = makeWorkDir(options);
+  const authToken = options.authToken ?? AUTH_TOKEN;
+  const adminToken = options.adminToken ?? ADMIN_TOKEN;
+  const env = cleanEnv({
+    ...work.env,
+    WASIMANCER_AUTHENTICATION_TOKEN: authToken,
+    WASIMANCER_ADMIN_TOKEN: adminToken,
+    ...(options.env ?? {}),
+  });
+  let child;
+  try {
+    child = await listeningServer(options.args ?? [], { cwd: work.dir, env });
+  } catch (e) {
+    work.remove();
+    throw e;
+  }
+  const { proc, port } = child;
   const base = `http://127.0.0.1:${port}`;
   let stopped;
   return {
@@ -336,8 +349,8 @@ export async function startServer(options = {}) {
     sseUrl: new URL(`${base}/sse`),
     authToken, adminToken,
     authHeaders: authToken === 'NO_AUTHENTICATION' ? {} : { Authorization: `Bearer ${authToken}` },
-    get stderr() { return stderr; },
-    get stdout() { return stdout; },
+    get stderr() { return child.stderr(); },
+    get stdout() { return child.stdout(); },
     // Teardown: the server and everything it started are killed at once (killTree), so that
     // nothing is left behind whatever state it is in; removes the work folder. Safe to call
     // twice. (How the server itself handles SIGTERM is tested on its own, with spawnServer.)
@@ -373,8 +386,6 @@ async function adminCall(server, method, route, { json, form, token } = {}) {
   if (json !== undefined) {
     headers['Content-Type'] = 'application/json';
     body = JSON.stringify(json);
-  } else if (form) {
-    body = form;  // fetch sets the multipart Content-Type with its boundary
   }
   const res = await fetch(`${server.base}${route}`, { method, headers, body });
   const text = await res.text();

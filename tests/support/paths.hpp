@@ -1,4 +1,7 @@
-// tests/support/paths.hpp: where the tests find the binary and the plugins.
+// tests/support/paths.hpp: where the tests find the binary and the plugins (paths CMake compiles
+// in; see tests/support/CMakeLists.txt).
+//
+// Ownership: plain string values. Thread safety: pure functions, safe from any thread.
 #pragma once
 
 #include <cstdlib>

@@ -4,15 +4,13 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <thread>
 
 #include "core/crypto.hpp"
-#include "engine/interp.hpp"
 #include "engine/native.hpp"
-#include "wat.hpp"
+#include "engine_helpers.hpp"
 
 using namespace wasimancer;
 using namespace wasimancer::engine;
@@ -20,26 +18,15 @@ using namespace std::chrono_literals;
 
 namespace {
 
-NativeOptions options() {
-  NativeOptions o;
-  const char* shared = std::getenv("WASIMANCER_NATIVE_CACHE");
-  o.cache_dir = shared ? std::filesystem::path(shared) : std::filesystem::temp_directory_path() / "wasimancer-test-native";
-  o.opt_level = "-O0";
-  return o;
-}
-
 struct Built {
   std::shared_ptr<const Module> module;
   std::shared_ptr<const NativeCode> code;
 };
 
-Built build(std::string_view wat, NativeOptions o = options()) {
-  auto bytes = test::wat_to_wasm(wat);
-  auto m = Module::compile(bytes);
-  if (!m) throw std::runtime_error(m.error().message);
-  auto c = load_native(**m, o);
-  if (!c) throw std::runtime_error(c.error().message);
-  return {*m, *c};
+// The module `wat` describes and its quick native build (throws, failing the test, if either fails).
+Built build(std::string_view wat) {
+  auto m = test::compile_wat(wat);
+  return {m, test::native_code(*m)};
 }
 
 std::variant<std::unique_ptr<Instance>, Trap> make(const Built& b, const ImportTable& imports = {}, uint32_t pages = 1024,
@@ -204,15 +191,14 @@ TEST(NativeTier, HostFunctionsTrapsExitsAndDeadlineExtension) {
   auto b = build(R"((module
     (import "env" "wait" (func $wait (param i32)))
     (import "env" "fail" (func $fail))
+    (import "env" "exit" (func $exit (param i32)))
     (func $r (param i64) (result i64)
       (if (result i64) (i64.eqz (local.get 0)) (then (i64.const 0))
         (else (i64.add (call $r (i64.sub (local.get 0) (i64.const 1))) (i64.const 1)))))
     (func (export "wait_then_work") (param i32) (result i64) (call $wait (local.get 0)) (call $r (i64.const 100)))
-    (func (export "fail") (call $fail))))");
+    (func (export "fail") (call $fail))
+    (func (export "exit") (param i32) (call $exit (local.get 0)))))");
   // A host function that sleeps and tells the engine not to count its wait (as sampling does).
-  struct Ctx {
-    CallControl* control = nullptr;
-  };
   HostFunc wait{FuncType{{ValType::I32}, {}}, [](Caller& c, std::span<const Slot> a, std::span<Slot>) -> HostResult {
                   auto* ctl = static_cast<CallControl*>(c.user_data());
                   auto t0 = Clock::now();
@@ -223,9 +209,12 @@ TEST(NativeTier, HostFunctionsTrapsExitsAndDeadlineExtension) {
   HostFunc fail{FuncType{}, [](Caller&, std::span<const Slot>, std::span<Slot>) -> HostResult {
                   return Trap{ErrorKind::HostError, "refused", std::nullopt};
                 }};
+  HostFunc exit{FuncType{{ValType::I32}, {}}, [](Caller&, std::span<const Slot> a, std::span<Slot>) -> HostResult {
+                  return Trap::exit(static_cast<int32_t>(a[0]));
+                }};
   CallControl ctl;
   ctl.deadline = Deadline::after(5s);
-  auto r = instantiate_native(b.module, b.code, {&wait, &fail}, &ctl, InstanceLimits{1024}, ctl);
+  auto r = instantiate_native(b.module, b.code, {&wait, &fail, &exit}, &ctl, InstanceLimits{1024}, ctl);
   ASSERT_TRUE(std::holds_alternative<std::unique_ptr<Instance>>(r));
   auto& inst = *std::get<0>(r);
   ctl.deadline = Deadline::after(150ms);
@@ -237,6 +226,10 @@ TEST(NativeTier, HostFunctionsTrapsExitsAndDeadlineExtension) {
   ASSERT_TRUE(trap(f));
   EXPECT_EQ(trap(f)->kind, ErrorKind::HostError);
   EXPECT_EQ(trap(f)->message, "refused");
+  auto e = inst.call("exit", std::vector<Slot>{3}, ctl);
+  ASSERT_TRUE(trap(e));
+  ASSERT_TRUE(trap(e)->exit_code);
+  EXPECT_EQ(*trap(e)->exit_code, 3);
 }
 
 TEST(NativeTier, InstancesRunConcurrently) {
@@ -270,10 +263,9 @@ TEST(NativeTier, InstancesRunConcurrently) {
 
 TEST(NativeTier, BuildsAreCachedAndFailuresAreReported) {
   auto wat = R"((module (func (export "x") (result i32) (i32.const 5))))";
-  NativeOptions o = options();
+  NativeOptions o = test::test_native_options();
   o.cache_dir = std::filesystem::temp_directory_path() / ("wm-native-" + random_token(6));
-  auto bytes = test::wat_to_wasm(wat);
-  auto m = *Module::compile(bytes);
+  auto m = test::compile_wat(wat);
   EXPECT_FALSE(native_cached(*m, o));
   ASSERT_TRUE(load_native(*m, o).ok());
   EXPECT_TRUE(native_cached(*m, o));

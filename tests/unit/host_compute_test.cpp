@@ -2,42 +2,18 @@
 // same values as native code (compute_core.h is shared with the benchmark).
 #include <gtest/gtest.h>
 
-#include <span>
 #include <string>
 
 #include "../plugins/src/compute_core.h"
-#include "core/files.hpp"
-#include "host/plugin.hpp"
 #include "plugin_helpers.hpp"
-#include "paths.hpp"
 
-using namespace wasimancer;
-using namespace wasimancer::host;
-using wasimancer::test::describe;
-using wasimancer::test::load_plugin;
-using wasimancer::test::make_instance;
+using namespace wasimancer::test;
 
 namespace {
 
-#define EXPECT_PLUGIN_ERR_RC1(outcome, text)                               \
-  do {                                                                 \
-    const CallOutcome& o_ = (outcome);                                 \
-    ASSERT_TRUE(o_.error.has_value()) << describe(o_);                 \
-    EXPECT_EQ(o_.error->kind, ErrorKind::PluginError) << describe(o_); \
-    EXPECT_EQ(o_.error->message, (text)) << describe(o_);              \
-    EXPECT_EQ(o_.rc, 1) << describe(o_);                               \
-  } while (0)
-
-class Compute : public ::testing::Test {
+class Compute : public PluginTest {
  protected:
-  void SetUp() override {
-    plugin = load_plugin("compute");
-    ASSERT_TRUE(plugin);
-    inst = make_instance(plugin);
-    ASSERT_TRUE(inst);
-  }
-  std::shared_ptr<const CompiledPlugin> plugin;
-  std::unique_ptr<PluginInstance> inst;
+  void SetUp() override { load("compute"); }
 };
 
 }  // namespace
@@ -60,8 +36,8 @@ TEST_F(Compute, FibMatchesNative) {
 }
 
 TEST_F(Compute, FibOutOfRange) {
-  EXPECT_PLUGIN_ERR_RC1(inst->call("fib", "94"), "fib: n must be 0..93");
-  EXPECT_PLUGIN_ERR_RC1(inst->call("fib", "-1"), "fib: n must be 0..93");
+  EXPECT_PLUGIN_ERR_RC(inst->call("fib", "94"), 1, "fib: n must be 0..93");
+  EXPECT_PLUGIN_ERR_RC(inst->call("fib", "-1"), 1, "fib: n must be 0..93");
   // Invalid input gives the default.
   EXPECT_OUT(inst->call("fib", "twenty"), "6765");
 }
@@ -83,8 +59,8 @@ TEST_F(Compute, SumLoopMatchesNativeIncludingWraparound) {
 }
 
 TEST_F(Compute, SumLoopOutOfRange) {
-  EXPECT_PLUGIN_ERR_RC1(inst->call("sum_loop", "4294967296"), "sum_loop: n must be 0..4294967295");
-  EXPECT_PLUGIN_ERR_RC1(inst->call("sum_loop", "-5"), "sum_loop: n must be 0..4294967295");
+  EXPECT_PLUGIN_ERR_RC(inst->call("sum_loop", "4294967296"), 1, "sum_loop: n must be 0..4294967295");
+  EXPECT_PLUGIN_ERR_RC(inst->call("sum_loop", "-5"), 1, "sum_loop: n must be 0..4294967295");
 }
 
 TEST_F(Compute, RepeatedCallsAreStable) {

@@ -5,34 +5,28 @@
 
 #include <atomic>
 #include <set>
-#include <span>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "core/files.hpp"
-#include "host/plugin.hpp"
 #include "plugin_helpers.hpp"
-#include "paths.hpp"
 
 using namespace wasimancer;
 using namespace wasimancer::host;
-using wasimancer::test::describe;
-using wasimancer::test::load_plugin;
-using wasimancer::test::make_instance;
+using namespace wasimancer::test;
 
 namespace {
 
 constexpr int kThreads = 4;
 
-// Creates kThreads instances up front (so failures are reported on the test thread).
-std::vector<std::unique_ptr<PluginInstance>> instances(const std::shared_ptr<const CompiledPlugin>& p) {
+// kThreads instances of one load of plugin `name`, made up front (so failures are reported on
+// the test thread); empty after a test failure. The instances keep their plugin alive.
+std::vector<std::unique_ptr<PluginInstance>> instances(const std::string& name) {
+  auto p = load_plugin(name);
   std::vector<std::unique_ptr<PluginInstance>> out;
   for (int t = 0; t < kThreads; ++t) {
-    auto i = PluginInstance::create(p);
-    EXPECT_TRUE(i.ok()) << i.error().message;
-    if (!i.ok()) return {};
-    out.push_back(std::move(*i));
+    out.push_back(make_instance(p));
+    if (!out.back()) return {};
   }
   return out;
 }
@@ -55,9 +49,7 @@ void run_threads(Fn fn) {
 }  // namespace
 
 TEST(HostConcurrency, EchoOnFourInstancesOfOnePlugin) {
-  auto p = load_plugin("echo");
-  ASSERT_TRUE(p);
-  auto insts = instances(p);
+  auto insts = instances("echo");
   ASSERT_EQ(insts.size(), size_t(kThreads));
   constexpr int kCalls = 100;
   std::atomic<int> wrong{0}, failed{0};
@@ -83,9 +75,7 @@ TEST(HostConcurrency, EchoOnFourInstancesOfOnePlugin) {
 }
 
 TEST(HostConcurrency, SharedVarCounterStaysInRange) {
-  auto p = load_plugin("config_vars");
-  ASSERT_TRUE(p);
-  auto insts = instances(p);
+  auto insts = instances("config_vars");
   ASSERT_EQ(insts.size(), size_t(kThreads));
   constexpr int kCalls = 50;
   std::atomic<int> failed{0}, out_of_range{0};
@@ -104,20 +94,19 @@ TEST(HostConcurrency, SharedVarCounterStaysInRange) {
   });
   EXPECT_EQ(failed.load(), 0);
   EXPECT_EQ(out_of_range.load(), 0);
-  auto final_value = p->vars().get("count");
+  VarStore& vars = insts[0]->plugin().vars();
+  auto final_value = vars.get("count");
   ASSERT_TRUE(final_value.has_value());
   long long v = std::stoll(*final_value);
   EXPECT_GE(v, 1);
   EXPECT_LE(v, kThreads * kCalls);
   // The store's accounting is still exact: one entry.
-  EXPECT_EQ(p->vars().size(), 1u);
-  EXPECT_EQ(p->vars().bytes(), 5u + final_value->size() + VarStore::kEntryOverhead);
+  EXPECT_EQ(vars.size(), 1u);
+  EXPECT_EQ(vars.bytes(), 5u + final_value->size() + VarStore::kEntryOverhead);
 }
 
 TEST(HostConcurrency, SharedVarValuesAreNeverTorn) {
-  auto p = load_plugin("config_vars");
-  ASSERT_TRUE(p);
-  auto insts = instances(p);
+  auto insts = instances("config_vars");
   ASSERT_EQ(insts.size(), size_t(kThreads));
   std::set<std::string> values;
   for (int t = 0; t < kThreads; ++t) values.insert(std::string(1000 + t * 100, char('A' + t)));
@@ -138,10 +127,8 @@ TEST(HostConcurrency, SeparateLoadsHaveSeparateVars) {
   std::vector<std::unique_ptr<PluginInstance>> insts;
   for (int t = 0; t < kThreads; ++t) {
     plugins.push_back(load_plugin("config_vars"));
-    ASSERT_TRUE(plugins.back());
-    auto i = PluginInstance::create(plugins.back());
-    ASSERT_TRUE(i.ok());
-    insts.push_back(std::move(*i));
+    insts.push_back(make_instance(plugins.back()));
+    ASSERT_TRUE(insts.back());
   }
   constexpr int kCalls = 40;
   std::atomic<int> wrong{0};
@@ -156,9 +143,7 @@ TEST(HostConcurrency, SeparateLoadsHaveSeparateVars) {
 }
 
 TEST(HostConcurrency, InstanceGlobalsAreIndependent) {
-  auto p = load_plugin("globals");
-  ASSERT_TRUE(p);
-  auto insts = instances(p);
+  auto insts = instances("globals");
   ASSERT_EQ(insts.size(), size_t(kThreads));
   std::atomic<int> wrong{0};
   run_threads([&](int t) {
@@ -171,11 +156,8 @@ TEST(HostConcurrency, InstanceGlobalsAreIndependent) {
 }
 
 TEST(HostConcurrency, InstanceMovesBetweenThreads) {
-  auto p = load_plugin("globals");
-  ASSERT_TRUE(p);
-  auto i = PluginInstance::create(p);
-  ASSERT_TRUE(i.ok());
-  auto inst = std::move(*i);
+  auto inst = make_instance(load_plugin("globals"));
+  ASSERT_TRUE(inst);
   for (int k = 1; k <= 4; ++k) {
     std::string out;
     std::thread th([&] { out = inst->call("counter", "").output; });

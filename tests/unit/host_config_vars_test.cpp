@@ -3,32 +3,15 @@
 // across calls and across instances of that CompiledPlugin, and a new load starts empty.
 #include <gtest/gtest.h>
 
-#include <span>
 #include <string>
 
-#include "core/files.hpp"
-#include "host/plugin.hpp"
 #include "plugin_helpers.hpp"
-#include "paths.hpp"
 
 using namespace wasimancer;
 using namespace wasimancer::host;
-using wasimancer::test::describe;
-using wasimancer::test::load_plugin;
-using wasimancer::test::make_instance;
+using namespace wasimancer::test;
 
 namespace {
-
-// A host function failed: the call traps with a HostError containing `text`.
-#define EXPECT_HOST_ERR(outcome, text)                                                                   \
-  do {                                                                                                   \
-    const CallOutcome& o_ = (outcome);                                                                   \
-    ASSERT_TRUE(o_.error.has_value()) << describe(o_);                                                   \
-    EXPECT_EQ(o_.error->kind, ErrorKind::HostError) << describe(o_);                                     \
-    EXPECT_NE(o_.error->message.find(text), std::string::npos) << describe(o_);                          \
-    EXPECT_NE(o_.rc, 0) << describe(o_);                                                                 \
-    EXPECT_EQ(o_.output, "") << describe(o_);                                                            \
-  } while (0)
 
 PluginOptions with_config() {
   PluginOptions o;
@@ -41,9 +24,7 @@ PluginOptions with_config() {
 // ---- config ---------------------------------------------------------------------------------------
 
 TEST(HostConfig, ReadsValues) {
-  auto p = load_plugin("config_vars", with_config());
-  ASSERT_TRUE(p);
-  auto i = make_instance(p);
+  auto i = make_instance(load_plugin("config_vars", with_config()));
   ASSERT_TRUE(i);
   EXPECT_OUT(i->call("config", "WASM_VERSION"), "1.2");
   EXPECT_OUT(i->call("config", "utf8"), "caf\xC3\xA9 \xE2\x98\x95");
@@ -53,9 +34,7 @@ TEST(HostConfig, ReadsValues) {
 }
 
 TEST(HostConfig, MissingAndEmptyValuesAreNull) {
-  auto p = load_plugin("config_vars", with_config());
-  ASSERT_TRUE(p);
-  auto i = make_instance(p);
+  auto i = make_instance(load_plugin("config_vars", with_config()));
   ASSERT_TRUE(i);
   EXPECT_OUT(i->call("config", "missing"), "<unset>");
   EXPECT_OUT(i->call("config", "empty"), "<unset>");  // the host returns 0 for an empty value
@@ -65,17 +44,13 @@ TEST(HostConfig, MissingAndEmptyValuesAreNull) {
 TEST(HostConfig, HandleZeroIsTheEmptyKey) {
   PluginOptions o;
   o.config = {{"", "value of the empty key"}};
-  auto p = load_plugin("config_vars", o);
-  ASSERT_TRUE(p);
-  auto i = make_instance(p);
+  auto i = make_instance(load_plugin("config_vars", o));
   ASSERT_TRUE(i);
   EXPECT_OUT(i->call("config", ""), "value of the empty key");
 }
 
 TEST(HostConfig, NoConfigAtAll) {
-  auto p = load_plugin("config_vars");
-  ASSERT_TRUE(p);
-  auto i = make_instance(p);
+  auto i = make_instance(load_plugin("config_vars"));
   ASSERT_TRUE(i);
   EXPECT_OUT(i->call("config", "WASM_VERSION"), "<unset>");
 }
@@ -84,7 +59,6 @@ TEST(HostConfig, NoConfigAtAll) {
 
 TEST(HostVars, CounterPersistsAcrossCalls) {
   auto p = load_plugin("config_vars");
-  ASSERT_TRUE(p);
   auto i = make_instance(p);
   ASSERT_TRUE(i);
   EXPECT_OUT(i->call("var_counter", ""), "1");
@@ -96,7 +70,6 @@ TEST(HostVars, CounterPersistsAcrossCalls) {
 
 TEST(HostVars, SharedByInstancesOfOneCompiledPlugin) {
   auto p = load_plugin("config_vars");
-  ASSERT_TRUE(p);
   auto a = make_instance(p);
   ASSERT_TRUE(a);
   EXPECT_OUT(a->call("var_counter", ""), "1");
@@ -126,7 +99,6 @@ TEST(HostVars, ANewLoadStartsEmpty) {
 
 TEST(HostVars, SetGetDelete) {
   auto p = load_plugin("config_vars");
-  ASSERT_TRUE(p);
   auto i = make_instance(p);
   ASSERT_TRUE(i);
   EXPECT_OUT(i->call("var_get", "v"), "<unset>");
@@ -163,9 +135,7 @@ TEST(HostVars, HostSideValuesAreVisible) {
 TEST(HostVars, DisabledVars) {
   PluginOptions o;
   o.limits.max_var_bytes = 0;
-  auto p = load_plugin("config_vars", o);
-  ASSERT_TRUE(p);
-  auto i = make_instance(p);
+  auto i = make_instance(load_plugin("config_vars", o));
   ASSERT_TRUE(i);
   EXPECT_HOST_ERR(i->call("var_counter", ""), "Vars are disabled by this host");
   EXPECT_HOST_ERR(i->call("var_set_input", "x"), "Vars are disabled by this host");
@@ -177,9 +147,7 @@ TEST(HostVars, DisabledVars) {
 }
 
 TEST(HostVars, StoreFullAtDefaultLimit) {
-  auto p = load_plugin("config_vars");
-  ASSERT_TRUE(p);
-  auto i = make_instance(p);
+  auto i = make_instance(load_plugin("config_vars"));
   ASSERT_TRUE(i);
   EXPECT_OUT(i->call("var_big", "1000"), "stored 1000");
   EXPECT_HOST_ERR(i->call("var_big", "2000000"), "Variable store is full");
@@ -198,7 +166,6 @@ TEST(HostVars, StoreFullCountsKeysValuesAndOverheadOfEveryEntry) {
   PluginOptions o;
   o.limits.max_var_bytes = 1024;
   auto p = load_plugin("config_vars", o);
-  ASSERT_TRUE(p);
   auto i = make_instance(p);
   ASSERT_TRUE(i);
   // "big": 3 + 973 + 48 = 1024: exactly the limit.
@@ -222,16 +189,10 @@ TEST(HostVars, StoreFullCountsKeysValuesAndOverheadOfEveryEntry) {
 }
 
 TEST(HostVars, VarBigRejectsBadInput) {
-  auto p = load_plugin("config_vars");
-  ASSERT_TRUE(p);
-  auto i = make_instance(p);
+  auto i = make_instance(load_plugin("config_vars"));
   ASSERT_TRUE(i);
   for (const char* in : {"0", "-5", "abc", ""}) {
     SCOPED_TRACE(in);
-    auto r = i->call("var_big", in);
-    ASSERT_FALSE(r.ok());
-    EXPECT_EQ(r.error->kind, ErrorKind::PluginError);
-    EXPECT_EQ(r.error->message, "var_big: input must be a positive decimal size");
-    EXPECT_EQ(r.rc, 1);
+    EXPECT_PLUGIN_ERR_RC(i->call("var_big", in), 1, "var_big: input must be a positive decimal size");
   }
 }

@@ -5,28 +5,15 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <span>
 #include <string>
+#include <vector>
 
-#include "core/files.hpp"
-#include "host/plugin.hpp"
 #include "plugin_helpers.hpp"
-#include "paths.hpp"
 
-using namespace wasimancer;
-using namespace wasimancer::host;
-using wasimancer::test::describe;
-using wasimancer::test::load_plugin;
-using wasimancer::test::make_instance;
-
-namespace {
-
-}  // namespace
+using namespace wasimancer::test;
 
 TEST(HostGlobals, CounterIncrementsOnOneInstance) {
-  auto p = load_plugin("globals");
-  ASSERT_TRUE(p);
-  auto i = make_instance(p);
+  auto i = make_instance(load_plugin("globals"));
   ASSERT_TRUE(i);
   for (int n = 1; n <= 5; ++n) EXPECT_OUT(i->call("counter", ""), std::to_string(n));
   EXPECT_TRUE(i->reusable());
@@ -34,7 +21,6 @@ TEST(HostGlobals, CounterIncrementsOnOneInstance) {
 
 TEST(HostGlobals, CounterRestartsOnANewInstance) {
   auto p = load_plugin("globals");
-  ASSERT_TRUE(p);
   auto a = make_instance(p);
   ASSERT_TRUE(a);
   EXPECT_OUT(a->call("counter", ""), "1");
@@ -49,7 +35,6 @@ TEST(HostGlobals, CounterRestartsOnANewInstance) {
 
 TEST(HostGlobals, InitializeRunsExactlyOnce) {
   auto p = load_plugin("globals");
-  ASSERT_TRUE(p);
   auto i = make_instance(p);
   ASSERT_TRUE(i);
   // "0": _initialize never ran; "84": it ran twice.
@@ -70,9 +55,7 @@ TEST(HostGlobals, LifecycleExportsAreNotPluginFunctions) {
 }
 
 TEST(HostGlobals, StartSectionRunsAtInstantiation) {
-  auto p = load_plugin("start_ok");
-  ASSERT_TRUE(p);
-  auto i = make_instance(p);
+  auto i = make_instance(load_plugin("start_ok"));
   ASSERT_TRUE(i);
   // rc 1 would mean the start function did not run.
   EXPECT_OUT(i->call("run", ""), "");
@@ -81,7 +64,6 @@ TEST(HostGlobals, StartSectionRunsAtInstantiation) {
 
 TEST(HostGlobals, ExportedStartIsNeverCalledImplicitly) {
   auto p = load_plugin("exported_start");
-  ASSERT_TRUE(p);
   auto i = make_instance(p);
   ASSERT_TRUE(i);
   EXPECT_OUT(i->call("run", ""), "started=0");
@@ -93,7 +75,6 @@ TEST(HostGlobals, ExportedStartIsNeverCalledImplicitly) {
 
 TEST(HostGlobals, ExplicitStartMakesTheInstanceNotReusable) {
   auto p = load_plugin("exported_start");
-  ASSERT_TRUE(p);
   auto i = make_instance(p);
   ASSERT_TRUE(i);
   EXPECT_OUT(i->call("run", ""), "started=0");
@@ -109,11 +90,8 @@ TEST(HostGlobals, ExplicitStartMakesTheInstanceNotReusable) {
 }
 
 TEST(HostGlobals, VersionsAreDistinctPlugins) {
-  auto a = load_plugin("version_a");
-  auto b = load_plugin("version_b");
-  ASSERT_TRUE(a && b);
-  auto ia = make_instance(a);
-  auto ib = make_instance(b);
+  auto ia = make_instance(load_plugin("version_a"));
+  auto ib = make_instance(load_plugin("version_b"));
   ASSERT_TRUE(ia && ib);
   EXPECT_OUT(ia->call("whoami", ""), "{\"version\":\"a\"}");
   EXPECT_OUT(ib->call("whoami", ""), "{\"version\":\"b\"}");

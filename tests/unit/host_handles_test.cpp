@@ -7,15 +7,11 @@
 #include <span>
 #include <string>
 
-#include "host/plugin.hpp"
 #include "plugin_helpers.hpp"
 #include "wat.hpp"
 
-using namespace wasimancer;
 using namespace wasimancer::host;
-using wasimancer::test::describe;
-using wasimancer::test::load_plugin;
-using wasimancer::test::make_instance;
+using namespace wasimancer::test;
 
 namespace {
 
@@ -61,37 +57,26 @@ const char kWat[] = R"((module
     (call $output_set (call $input_offset) (call $input_length)) (i32.const 0))
 ))";
 
-class Handles : public ::testing::Test {
+class Handles : public PluginTest {
  protected:
   void SetUp() override {
-    auto wasm = test::wat_to_wasm(kWat);
+    auto wasm = wat_to_wasm(kWat);
     PluginOptions o;
     o.name = "handles";
     auto p = CompiledPlugin::load(std::span<const uint8_t>(wasm.data(), wasm.size()), o);
     ASSERT_TRUE(p.ok()) << p.error().message;
     plugin = *p;
-    auto i = PluginInstance::create(plugin);
-    ASSERT_TRUE(i.ok()) << i.error().message;
-    inst = std::move(*i);
+    inst = make_instance(plugin);
+    ASSERT_TRUE(inst);
   }
 
   // The call fails with a HostError containing `text`, and the instance still works.
   void expect_host_error(const std::string& fn, const std::string& input, const std::string& text) {
     SCOPED_TRACE(fn + "(" + input + ")");
-    auto r = inst->call(fn, input);
-    ASSERT_TRUE(r.error.has_value()) << describe(r);
-    EXPECT_EQ(r.error->kind, ErrorKind::HostError) << describe(r);
-    EXPECT_NE(r.error->message.find(text), std::string::npos) << describe(r);
-    EXPECT_NE(r.rc, 0);
-    EXPECT_EQ(r.output, "");
+    EXPECT_HOST_ERR(inst->call(fn, input), text);
     EXPECT_TRUE(inst->reusable());
-    auto ok = inst->call("ok", "still alive");
-    EXPECT_TRUE(ok.ok()) << describe(ok);
-    EXPECT_EQ(ok.output, "still alive");
+    EXPECT_OUT(inst->call("ok", "still alive"), "still alive");
   }
-
-  std::shared_ptr<const CompiledPlugin> plugin;
-  std::unique_ptr<PluginInstance> inst;
 };
 
 }  // namespace
@@ -134,8 +119,4 @@ TEST_F(Handles, HttpWithNoAllowedHostsIsDenied) {
   expect_host_error("http_input", "{\"url\":\"http://127.0.0.1:9/x\"}", "HTTP request to http://127.0.0.1:9/x is not allowed");
 }
 
-TEST_F(Handles, OutputOfAFreedBlockIsReadRaw) {
-  auto r = inst->call("output_freed", "");
-  ASSERT_TRUE(r.ok()) << describe(r);
-  EXPECT_EQ(r.output, "abc");
-}
+TEST_F(Handles, OutputOfAFreedBlockIsReadRaw) { EXPECT_OUT(inst->call("output_freed", ""), "abc"); }

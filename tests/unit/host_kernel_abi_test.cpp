@@ -3,44 +3,24 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <span>
 #include <string>
 
-#include "core/files.hpp"
-#include "host/plugin.hpp"
 #include "plugin_helpers.hpp"
-#include "paths.hpp"
 
 using namespace wasimancer;
 using namespace wasimancer::host;
-using wasimancer::test::describe;
-using wasimancer::test::load_plugin;
-using wasimancer::test::make_instance;
+using namespace wasimancer::test;
 
 namespace {
 
-class Echo : public ::testing::Test {
+class Echo : public PluginTest {
  protected:
-  void SetUp() override {
-    plugin = load_plugin("echo");
-    ASSERT_TRUE(plugin);
-    inst = make_instance(plugin);
-    ASSERT_TRUE(inst);
-  }
-  std::shared_ptr<const CompiledPlugin> plugin;
-  std::unique_ptr<PluginInstance> inst;
+  void SetUp() override { load("echo"); }
 };
 
-class KernelPlugin : public ::testing::Test {
+class KernelPlugin : public PluginTest {
  protected:
-  void SetUp() override {
-    plugin = load_plugin("kernel");
-    ASSERT_TRUE(plugin);
-    inst = make_instance(plugin);
-    ASSERT_TRUE(inst);
-  }
-  std::shared_ptr<const CompiledPlugin> plugin;
-  std::unique_ptr<PluginInstance> inst;
+  void SetUp() override { load("kernel"); }
 };
 
 std::string all_bytes() {
@@ -110,17 +90,9 @@ TEST_F(Echo, EmptyOutputWithoutOutputSet) {
 }
 
 TEST_F(Echo, ReturnCodes) {
-  auto r42 = inst->call("rc", "42");
-  EXPECT_EQ(r42.rc, 42);
-  EXPECT_PLUGIN_ERR(r42, "Returned non-zero exit code: 42");
-
-  auto rm1 = inst->call("rc", "-1");
-  EXPECT_EQ(rm1.rc, -1);
-  EXPECT_PLUGIN_ERR(rm1, "Returned non-zero exit code: -1");
-
-  auto ws = inst->call("rc", " \t7\n");
-  EXPECT_EQ(ws.rc, 7);
-  EXPECT_PLUGIN_ERR(ws, "Returned non-zero exit code: 7");
+  EXPECT_PLUGIN_ERR_RC(inst->call("rc", "42"), 42, "Returned non-zero exit code: 42");
+  EXPECT_PLUGIN_ERR_RC(inst->call("rc", "-1"), -1, "Returned non-zero exit code: -1");
+  EXPECT_PLUGIN_ERR_RC(inst->call("rc", " \t7\n"), 7, "Returned non-zero exit code: 7");
 
   EXPECT_OUT(inst->call("rc", "0"), "");
   EXPECT_OUT(inst->call("rc", ""), "");
@@ -128,25 +100,18 @@ TEST_F(Echo, ReturnCodes) {
 }
 
 TEST_F(Echo, ErrorTextIsTheFailure) {
-  auto r = inst->call("fail", "boom");
-  EXPECT_EQ(r.rc, 1);
-  EXPECT_PLUGIN_ERR(r, "boom");
+  EXPECT_PLUGIN_ERR_RC(inst->call("fail", "boom"), 1, "boom");
   // Non-ASCII error text is returned byte for byte.
-  auto u = inst->call("fail", "\xC3\xA9\xE2\x9C\x93 failed");
-  EXPECT_PLUGIN_ERR(u, "\xC3\xA9\xE2\x9C\x93 failed");
+  EXPECT_PLUGIN_ERR(inst->call("fail", "\xC3\xA9\xE2\x9C\x93 failed"), "\xC3\xA9\xE2\x9C\x93 failed");
 }
 
 TEST_F(Echo, EmptyErrorTextDoesNotCount) {
   // alloc(0) = 0, so error_set(0): no error, and rc 1 is what remains.
-  auto r = inst->call("fail", "");
-  EXPECT_EQ(r.rc, 1);
-  EXPECT_PLUGIN_ERR(r, "Returned non-zero exit code: 1");
+  EXPECT_PLUGIN_ERR_RC(inst->call("fail", ""), 1, "Returned non-zero exit code: 1");
 }
 
 TEST_F(Echo, ErrorWinsOverReturnCodeZero) {
-  auto r = inst->call("fail_rc0", "");
-  EXPECT_PLUGIN_ERR(r, "err with rc 0");
-  EXPECT_EQ(r.rc, 0);
+  EXPECT_PLUGIN_ERR_RC(inst->call("fail_rc0", ""), 0, "err with rc 0");
 }
 
 TEST_F(Echo, ClearedErrorIsNoError) { EXPECT_OUT(inst->call("error_then_clear", ""), "cleared"); }
@@ -185,17 +150,12 @@ TEST_F(Echo, PluginFunctionsListsExportsButNotLifecycle) {
 TEST_F(Echo, InputLargerThanTheKernelLimitIsAClearOom) {
   PluginOptions opts;
   opts.limits.max_pages = 4;  // 256 KiB of kernel memory
-  auto small = load_plugin("echo", opts);
-  ASSERT_TRUE(small);
-  auto i = make_instance(small);
+  auto i = make_instance(load_plugin("echo", opts));
   ASSERT_TRUE(i);
   std::string big(300 * 1024, 'q');
   auto r = i->call("echo", big);
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error->kind, ErrorKind::OutOfMemory);
-  EXPECT_EQ(r.error->message.rfind("oom", 0), 0u) << r.error->message;
+  EXPECT_OOM(r);
   EXPECT_NE(r.error->message.find(std::to_string(big.size())), std::string::npos) << r.error->message;
-  EXPECT_EQ(r.output, "");
   // A fitting input still works on the same instance afterwards.
   EXPECT_OUT(i->call("echo", "fits"), "fits");
 }

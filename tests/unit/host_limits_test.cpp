@@ -5,37 +5,17 @@
 
 #include <atomic>
 #include <chrono>
-#include <span>
 #include <string>
 #include <thread>
 
-#include "core/files.hpp"
-#include "host/plugin.hpp"
 #include "plugin_helpers.hpp"
-#include "paths.hpp"
 
 using namespace wasimancer;
 using namespace wasimancer::host;
-using wasimancer::test::describe;
-using wasimancer::test::load_plugin;
-using wasimancer::test::make_instance;
+using namespace wasimancer::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-void expect_timeout(const CallOutcome& r) {
-  ASSERT_TRUE(r.error.has_value()) << describe(r);
-  EXPECT_EQ(r.error->kind, ErrorKind::Timeout) << describe(r);
-  EXPECT_EQ(r.error->message.rfind("timeout", 0), 0u) << describe(r);
-  EXPECT_EQ(r.output, "");
-}
-
-void expect_oom(const CallOutcome& r) {
-  ASSERT_TRUE(r.error.has_value()) << describe(r);
-  EXPECT_EQ(r.error->kind, ErrorKind::OutOfMemory) << describe(r);
-  EXPECT_EQ(r.error->message.rfind("oom", 0), 0u) << describe(r);
-  EXPECT_EQ(r.output, "");
-}
 
 bool is_decimal(const std::string& s) { return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos; }
 
@@ -52,16 +32,14 @@ using Clock = std::chrono::steady_clock;
 // ---- timeouts -------------------------------------------------------------------------------------
 
 TEST(HostLimits, InfiniteLoopTimesOutThroughCallOptions) {
-  auto p = load_plugin("hostile");
-  ASSERT_TRUE(p);
-  auto i = make_instance(p);
+  auto i = make_instance(load_plugin("hostile"));
   ASSERT_TRUE(i);
   CallOptions co;
   co.timeout = 200ms;
   auto t0 = Clock::now();
   auto r = i->call("infinite_loop", "", co);
   auto took = Clock::now() - t0;
-  expect_timeout(r);
+  EXPECT_TIMEOUT(r);
   EXPECT_GE(took, 150ms);
   EXPECT_LT(took, 5s);
   EXPECT_FALSE(i->reusable());
@@ -71,13 +49,12 @@ TEST(HostLimits, InfiniteLoopTimesOutThroughPluginLimits) {
   PluginOptions o;
   o.limits.timeout_ms = 200;
   auto p = load_plugin("hostile", o);
-  ASSERT_TRUE(p);
   auto i = make_instance(p);
   ASSERT_TRUE(i);
   auto t0 = Clock::now();
   auto r = i->call("infinite_loop", "");
   EXPECT_LT(Clock::now() - t0, 5s);
-  expect_timeout(r);
+  EXPECT_TIMEOUT(r);
   EXPECT_FALSE(i->reusable());
   // A fresh instance of the same plugin is fine.
   auto fresh = make_instance(p);
@@ -88,36 +65,30 @@ TEST(HostLimits, InfiniteLoopTimesOutThroughPluginLimits) {
 TEST(HostLimits, CallTimeoutOverridesThePluginLimit) {
   PluginOptions o;
   o.limits.timeout_ms = 60000;
-  auto p = load_plugin("hostile", o);
-  ASSERT_TRUE(p);
-  auto i = make_instance(p);
+  auto i = make_instance(load_plugin("hostile", o));
   ASSERT_TRUE(i);
   CallOptions co;
   co.timeout = 200ms;
   auto t0 = Clock::now();
   auto r = i->call("infinite_loop", "", co);
   EXPECT_LT(Clock::now() - t0, 5s);
-  expect_timeout(r);
+  EXPECT_TIMEOUT(r);
 }
 
 TEST(HostLimits, ExponentialRecursionTimesOut) {
-  auto p = load_plugin("hostile");
-  ASSERT_TRUE(p);
-  auto i = make_instance(p);
+  auto i = make_instance(load_plugin("hostile"));
   ASSERT_TRUE(i);
   CallOptions co;
   co.timeout = 200ms;
   auto t0 = Clock::now();
   auto r = i->call("exp_recursion", "", co);
   EXPECT_LT(Clock::now() - t0, 5s);
-  expect_timeout(r);
+  EXPECT_TIMEOUT(r);
   EXPECT_FALSE(i->reusable());
 }
 
 TEST(HostLimits, CancelStopsTheCall) {
-  auto p = load_plugin("hostile");
-  ASSERT_TRUE(p);
-  auto i = make_instance(p);
+  auto i = make_instance(load_plugin("hostile"));
   ASSERT_TRUE(i);
   std::atomic<bool> cancel{false};
   std::thread canceller([&] {
@@ -130,7 +101,7 @@ TEST(HostLimits, CancelStopsTheCall) {
   auto r = i->call("infinite_loop", "", co);
   canceller.join();
   EXPECT_LT(Clock::now() - t0, 5s);
-  expect_timeout(r);
+  EXPECT_TIMEOUT(r);
   EXPECT_NE(r.error->message.find("cancel"), std::string::npos) << describe(r);
   EXPECT_FALSE(i->reusable());
 }
@@ -152,7 +123,6 @@ TEST(HostLimits, StartSectionLoopTimesOutAtCreate) {
 
 TEST(HostLimits, MemoryPagesAndGrowOnce) {
   auto p = load_plugin("hostile");
-  ASSERT_TRUE(p);
   auto i = make_instance(p);
   ASSERT_TRUE(i);
   EXPECT_OUT(i->call("memory_pages", ""), "2");
@@ -170,18 +140,17 @@ TEST(HostLimits, GrowUpToTheLimitThenOom) {
   // is reset once the instance exists: extism-abi.md §4; plugin.cpp PluginInstance::create).
   // hostile.wasm starts with 2 pages, so max_pages 16 allows 16 more and not one page beyond.
   auto p = load_plugin("hostile", pages(16));
-  ASSERT_TRUE(p);
   auto i = make_instance(p);
   ASSERT_TRUE(i);
   EXPECT_OUT(i->call("grow_once", "10"), "2");
   EXPECT_OUT(i->call("grow_once", "6"), "12");
   EXPECT_OUT(i->call("memory_pages", ""), "18");
-  expect_oom(i->call("grow_once", "1"));
+  EXPECT_OOM(i->call("grow_once", "1"));
   EXPECT_FALSE(i->reusable());
 
   auto j = make_instance(p);
   ASSERT_TRUE(j);
-  expect_oom(j->call("grow_once", "17"));
+  EXPECT_OOM(j->call("grow_once", "17"));
   EXPECT_FALSE(j->reusable());
 
   // The budget belongs to the instance: a new one starts with the full budget again.
@@ -191,14 +160,12 @@ TEST(HostLimits, GrowUpToTheLimitThenOom) {
 }
 
 TEST(HostLimits, MemoryBombHitsOom) {
-  auto p = load_plugin("hostile", pages(16));
-  ASSERT_TRUE(p);
-  auto i = make_instance(p);
+  auto i = make_instance(load_plugin("hostile", pages(16)));
   ASSERT_TRUE(i);
   auto t0 = Clock::now();
   auto r = i->call("memory_bomb", "");
   EXPECT_LT(Clock::now() - t0, 5s);
-  expect_oom(r);
+  EXPECT_OOM(r);
   EXPECT_FALSE(i->reusable());
 }
 
@@ -215,9 +182,7 @@ TEST(HostLimits, BigInitialMemoryOverTheLimitFailsAtCreate) {
 TEST(HostLimits, BigInitialMemoryUnderTheLimitWorks) {
   for (uint32_t max : {200u, 256u}) {
     SCOPED_TRACE(max);
-    auto p = load_plugin("big_initial_memory", pages(max));
-    ASSERT_TRUE(p);
-    auto i = make_instance(p);
+    auto i = make_instance(load_plugin("big_initial_memory", pages(max)));
     ASSERT_TRUE(i);
     EXPECT_OUT(i->call("run", ""), "");
   }
@@ -233,9 +198,7 @@ TEST(HostLimits, BigInitialMemoryUnderTheLimitWorks) {
 TEST(HostLimits, KernelBombStopsAtTheKernelLimit) {
   for (uint32_t max : {16u, 64u}) {
     SCOPED_TRACE(max);
-    auto p = load_plugin("hostile", pages(max));
-    ASSERT_TRUE(p);
-    auto i = make_instance(p);
+    auto i = make_instance(load_plugin("hostile", pages(max)));
     ASSERT_TRUE(i);
     auto r = i->call("kernel_bomb", "");
     if (r.ok()) {
@@ -245,7 +208,7 @@ TEST(HostLimits, KernelBombStopsAtTheKernelLimit) {
       EXPECT_LE(count, cap_mib);
       EXPECT_GE(count + 1, cap_mib);
     } else {
-      expect_oom(r);
+      EXPECT_OOM(r);
     }
     // Every call starts with an empty kernel: the same count again.
     auto again = i->call("kernel_bomb", "");
@@ -255,9 +218,7 @@ TEST(HostLimits, KernelBombStopsAtTheKernelLimit) {
 }
 
 TEST(HostLimits, HugeOutputIsReturnedOrOom) {
-  auto p = load_plugin("hostile", pages(64));  // 4 MiB of kernel memory
-  ASSERT_TRUE(p);
-  auto i = make_instance(p);
+  auto i = make_instance(load_plugin("hostile", pages(64)));  // 4 MiB of kernel memory
   ASSERT_TRUE(i);
   auto r = i->call("huge_output", "");
   if (r.ok()) {
@@ -266,16 +227,14 @@ TEST(HostLimits, HugeOutputIsReturnedOrOom) {
     EXPECT_EQ(n & (n - 1), 0u) << n << " is not a power of two";
     EXPECT_LE(n, 4u << 20);
   } else {
-    expect_oom(r);
+    EXPECT_OOM(r);
   }
   // The instance still works (or was marked for rebuilding).
   if (i->reusable()) EXPECT_OUT(i->call("memory_pages", ""), "2");
 }
 
 TEST(HostLimits, HugeOutputSizeIsAPowerOfTwo) {
-  auto p = load_plugin("hostile", pages(64));
-  ASSERT_TRUE(p);
-  auto i = make_instance(p);
+  auto i = make_instance(load_plugin("hostile", pages(64)));
   ASSERT_TRUE(i);
   auto r = i->call("huge_output_size", "");
   if (r.ok()) {
@@ -286,42 +245,33 @@ TEST(HostLimits, HugeOutputSizeIsAPowerOfTwo) {
     EXPECT_LE(n, 4u << 20);
     EXPECT_GE(n, 1u << 20);  // a bump allocator reaches at least a quarter of the arena
   } else {
-    expect_oom(r);
+    EXPECT_OOM(r);
   }
 }
 
 TEST(HostLimits, OutOfRangeOutputIsAClearError) {
-  auto p = load_plugin("hostile");
-  ASSERT_TRUE(p);
-  auto i = make_instance(p);
+  auto i = make_instance(load_plugin("hostile"));
   ASSERT_TRUE(i);
   // output_set(1, 1<<40): Extism's kernel silently ignores it, js-sdk throws (ABI §1). Issue #2
   // asks for a clear error for a huge output_set, so the call fails and says why.
-  auto out = i->call("output_oob", "");
-  ASSERT_TRUE(out.error);
-  EXPECT_EQ(out.error->kind, wasimancer::ErrorKind::HostError);
-  EXPECT_NE(out.error->message.find("outside the plugin's kernel memory"), std::string::npos) << out.error->message;
+  EXPECT_HOST_ERR(i->call("output_oob", ""), "outside the plugin's kernel memory");
   EXPECT_TRUE(i->reusable());
   EXPECT_OUT(i->call("memory_pages", ""), "2");
 }
 
 TEST(HostLimits, OutOfRangeErrorIsIgnored) {
-  auto p = load_plugin("hostile");
-  ASSERT_TRUE(p);
-  auto i = make_instance(p);
+  auto i = make_instance(load_plugin("hostile"));
   ASSERT_TRUE(i);
   EXPECT_OUT(i->call("error_oob", ""), "");
   EXPECT_OUT(i->call("error_oob", "again"), "");
 }
 
 TEST(HostLimits, InputLargerThanTheKernelLimitIsAClearOom) {
-  auto p = load_plugin("hostile", pages(16));  // 1 MiB of kernel memory
-  ASSERT_TRUE(p);
-  auto i = make_instance(p);
+  auto i = make_instance(load_plugin("hostile", pages(16)));  // 1 MiB of kernel memory
   ASSERT_TRUE(i);
   std::string input((1 << 20) + 1, 'i');
   auto r = i->call("memory_pages", input);
-  expect_oom(r);
+  EXPECT_OOM(r);
   EXPECT_NE(r.error->message.find("input"), std::string::npos) << describe(r);
   EXPECT_NE(r.error->message.find(std::to_string(input.size())), std::string::npos) << describe(r);
   // Nothing ran, so the instance is intact.

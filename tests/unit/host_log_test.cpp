@@ -5,29 +5,17 @@
 
 #include <chrono>
 #include <limits>
-#include <span>
 #include <string>
 #include <vector>
 
-#include "core/files.hpp"
-#include "host/plugin.hpp"
 #include "plugin_helpers.hpp"
-#include "paths.hpp"
 
 using namespace wasimancer;
 using namespace wasimancer::host;
-using wasimancer::test::describe;
-using wasimancer::test::load_plugin;
-using wasimancer::test::make_instance;
+using namespace wasimancer::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-CallOptions with_sink(CallSink* sink) {
-  CallOptions o;
-  o.sink = sink;
-  return o;
-}
 
 struct LogEntry {
   LogLevel level;
@@ -48,14 +36,10 @@ class RecordingSink : public CallSink {
     bytes += message.size();
     if (message.size() <= 1024) logs.push_back({level, std::string(message)});
   }
-  void plugin_stdout(const PluginOptions&, int fd, std::string_view text) override {
-    stdout_text += std::to_string(fd) + ":" + std::string(text);
-  }
   std::vector<LogEntry> logs;
   std::vector<std::string> plugin_names;
   size_t count = 0;
   uint64_t bytes = 0;
-  std::string stdout_text;
 };
 
 struct LevelCase {
@@ -68,6 +52,12 @@ const LevelCase kLevels[] = {
     {LogLevel::Trace, "5", "0"}, {LogLevel::Debug, "4", "1"}, {LogLevel::Info, "3", "2"},
     {LogLevel::Warn, "2", "3"},  {LogLevel::Error, "1", "4"}, {LogLevel::Off, "0", "2147483647"},
 };
+
+PluginOptions at_level(LogLevel level) {
+  PluginOptions o;
+  o.log_level = level;
+  return o;
+}
 
 std::vector<LogEntry> expected_at(LogLevel min, const std::string& prefix, const std::string& suffix) {
   const std::pair<LogLevel, const char*> all[] = {{LogLevel::Trace, "trace"},
@@ -86,11 +76,7 @@ std::vector<LogEntry> expected_at(LogLevel min, const std::string& prefix, const
 TEST(HostLog, GetLogLevelReportsTheConfiguredLevel) {
   for (const auto& c : kLevels) {
     SCOPED_TRACE(to_string(c.level));
-    PluginOptions o;
-    o.log_level = c.level;
-    auto p = load_plugin("log", o);
-    ASSERT_TRUE(p);
-    auto i = make_instance(p);
+    auto i = make_instance(load_plugin("log", at_level(c.level)));
     ASSERT_TRUE(i);
     EXPECT_OUT(i->call("log_level", ""), c.reported);
   }
@@ -99,11 +85,7 @@ TEST(HostLog, GetLogLevelReportsTheConfiguredLevel) {
 TEST(HostLog, LogAllSendsOnlyTheEnabledLevels) {
   for (const auto& c : kLevels) {
     SCOPED_TRACE(to_string(c.level));
-    PluginOptions o;
-    o.log_level = c.level;
-    auto p = load_plugin("log", o);
-    ASSERT_TRUE(p);
-    auto i = make_instance(p);
+    auto i = make_instance(load_plugin("log", at_level(c.level)));
     ASSERT_TRUE(i);
     RecordingSink sink;
     EXPECT_OUT(i->call("log_all", "", with_sink(&sink)), c.sent);
@@ -115,11 +97,7 @@ TEST(HostLog, LogAllSendsOnlyTheEnabledLevels) {
 TEST(HostLog, UnfilteredMessagesBelowTheLevelAreDropped) {
   for (const auto& c : kLevels) {
     SCOPED_TRACE(to_string(c.level));
-    PluginOptions o;
-    o.log_level = c.level;
-    auto p = load_plugin("log", o);
-    ASSERT_TRUE(p);
-    auto i = make_instance(p);
+    auto i = make_instance(load_plugin("log", at_level(c.level)));
     ASSERT_TRUE(i);
     RecordingSink sink;
     EXPECT_OUT(i->call("log_unfiltered", "", with_sink(&sink)), "5");
@@ -130,9 +108,7 @@ TEST(HostLog, UnfilteredMessagesBelowTheLevelAreDropped) {
 }
 
 TEST(HostLog, HandleZeroIsAnEmptyMessage) {
-  auto p = load_plugin("log");
-  ASSERT_TRUE(p);
-  auto i = make_instance(p);
+  auto i = make_instance(load_plugin("log"));
   ASSERT_TRUE(i);
   RecordingSink sink;
   EXPECT_OUT(i->call("log_zero", "", with_sink(&sink)), "logged");
@@ -142,11 +118,7 @@ TEST(HostLog, HandleZeroIsAnEmptyMessage) {
 
 TEST(HostLog, DefaultSinkWorks) {
   // Without a sink the messages go to the server log; the call behaves the same.
-  PluginOptions o;
-  o.log_level = LogLevel::Error;
-  auto p = load_plugin("log", o);
-  ASSERT_TRUE(p);
-  auto i = make_instance(p);
+  auto i = make_instance(load_plugin("log", at_level(LogLevel::Error)));
   ASSERT_TRUE(i);
   EXPECT_OUT(i->call("log_all", ""), "1");
   EXPECT_OUT(i->call("log_zero", ""), "logged");
@@ -156,19 +128,14 @@ TEST(HostLog, FloodIsStoppedByTheLogLimit) {
   PluginOptions o;
   o.limits.max_log_bytes = 256 * 1024;
   o.limits.timeout_ms = 10000;
-  auto p = load_plugin("log", o);
-  ASSERT_TRUE(p);
-  auto i = make_instance(p);
+  auto i = make_instance(load_plugin("log", o));
   ASSERT_TRUE(i);
   RecordingSink sink;
   auto t0 = std::chrono::steady_clock::now();
   auto r = i->call("log_flood", "", with_sink(&sink));
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error->kind, ErrorKind::HostError) << describe(r);
-  EXPECT_NE(r.error->message.find("log limit exceeded"), std::string::npos) << describe(r);
+  EXPECT_HOST_ERR(r, "log limit exceeded");
   EXPECT_NE(r.error->message.find(std::to_string(256 * 1024)), std::string::npos) << describe(r);
-  EXPECT_EQ(r.output, "");
   // Only what fits in the budget reached the sink: 4 messages of 64 KiB.
   EXPECT_LE(sink.bytes, 256u * 1024);
   EXPECT_EQ(sink.count, 4u);
@@ -182,9 +149,7 @@ TEST(HostLog, FloodIsStoppedByTheTimeout) {
   PluginOptions o;
   o.limits.max_log_bytes = std::numeric_limits<uint64_t>::max();
   o.limits.max_pages = 64;  // 4 MiB of kernel memory (the host frees each message, so it is reused)
-  auto p = load_plugin("log", o);
-  ASSERT_TRUE(p);
-  auto i = make_instance(p);
+  auto i = make_instance(load_plugin("log", o));
   ASSERT_TRUE(i);
   RecordingSink sink;
   auto t0 = std::chrono::steady_clock::now();
@@ -192,9 +157,7 @@ TEST(HostLog, FloodIsStoppedByTheTimeout) {
   co.timeout = 200ms;
   auto r = i->call("log_flood", "", co);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error->kind, ErrorKind::Timeout) << describe(r);
-  EXPECT_EQ(r.error->message.rfind("timeout", 0), 0u) << describe(r);
+  EXPECT_TIMEOUT(r);
   EXPECT_GT(sink.count, 0u);
   EXPECT_FALSE(i->reusable());
 }

@@ -4,32 +4,17 @@
 #include <gtest/gtest.h>
 
 #include <functional>
-#include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
-#include "core/files.hpp"
-#include "host/plugin.hpp"
 #include "plugin_helpers.hpp"
-#include "paths.hpp"
 
 using namespace wasimancer;
 using namespace wasimancer::host;
-using wasimancer::test::describe;
-using wasimancer::test::load_plugin;
-using wasimancer::test::make_instance;
+using namespace wasimancer::test;
 
 namespace {
-
-#define EXPECT_PLUGIN_ERR_RC1(outcome, text)                               \
-  do {                                                                 \
-    const CallOutcome& o_ = (outcome);                                 \
-    ASSERT_TRUE(o_.error.has_value()) << describe(o_);                 \
-    EXPECT_EQ(o_.error->kind, ErrorKind::PluginError) << describe(o_); \
-    EXPECT_EQ(o_.error->message, (text)) << describe(o_);              \
-    EXPECT_EQ(o_.rc, 1) << describe(o_);                               \
-    EXPECT_EQ(o_.output, "") << describe(o_);                          \
-  } while (0)
 
 // Records every MCP request; answers as configured.
 class McpSink : public CallSink {
@@ -63,23 +48,11 @@ class McpSink : public CallSink {
   std::vector<std::pair<LogLevel, std::string>> plugin_logs;
 };
 
-CallOptions with_sink(CallSink* sink) {
-  CallOptions o;
-  o.sink = sink;
-  return o;
-}
-
-class Mcp : public ::testing::Test {
+class Mcp : public PluginTest {
  protected:
-  void SetUp() override {
-    plugin = load_plugin("mcp_features");
-    ASSERT_TRUE(plugin);
-    inst = make_instance(plugin);
-    ASSERT_TRUE(inst);
-  }
+  void SetUp() override { load("mcp_features"); }
+  // A call whose MCP requests go to `sink`.
   CallOutcome call(const std::string& fn, const std::string& input) { return inst->call(fn, input, with_sink(&sink)); }
-  std::shared_ptr<const CompiledPlugin> plugin;
-  std::unique_ptr<PluginInstance> inst;
   McpSink sink;
 };
 
@@ -126,8 +99,8 @@ TEST_F(Mcp, RejectedProgressIsCounted) {
 }
 
 TEST_F(Mcp, ProgressOutOfRange) {
-  EXPECT_PLUGIN_ERR_RC1(call("progress_steps", "1001"), "progress_steps: N must be 0..1000");
-  EXPECT_PLUGIN_ERR_RC1(call("progress_steps", "-1"), "progress_steps: N must be 0..1000");
+  EXPECT_PLUGIN_ERR_RC(call("progress_steps", "1001"), 1, "progress_steps: N must be 0..1000");
+  EXPECT_PLUGIN_ERR_RC(call("progress_steps", "-1"), 1, "progress_steps: N must be 0..1000");
   EXPECT_TRUE(sink.progress_calls.empty());
 }
 
@@ -157,15 +130,10 @@ TEST_F(Mcp, NotifyEmptyMessageIsHandleZero) {
 TEST_F(Mcp, NotifyCountsAgainstTheLogLimit) {
   PluginOptions o;
   o.limits.max_log_bytes = 16;
-  auto p = load_plugin("mcp_features", o);
-  ASSERT_TRUE(p);
-  auto i = make_instance(p);
+  auto i = make_instance(load_plugin("mcp_features", o));
   ASSERT_TRUE(i);
   EXPECT_OUT(i->call("notify", "short", with_sink(&sink)), "sent");
-  auto r = i->call("notify", std::string(100, 'n'), with_sink(&sink));
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error->kind, ErrorKind::HostError) << describe(r);
-  EXPECT_NE(r.error->message.find("log limit exceeded"), std::string::npos) << describe(r);
+  EXPECT_HOST_ERR(i->call("notify", std::string(100, 'n'), with_sink(&sink)), "log limit exceeded");
   EXPECT_EQ(sink.client_logs.size(), 1u);
 }
 
@@ -207,7 +175,7 @@ TEST_F(Mcp, AskModelAnswerIsVerbatim) {
 
 TEST_F(Mcp, FailedSamplingIsThePluginsError) {
   sink.fail = true;
-  EXPECT_PLUGIN_ERR_RC1(call("ask_model", "hello"), "sampling failed");
+  EXPECT_PLUGIN_ERR_RC(call("ask_model", "hello"), 1, "sampling failed");
   EXPECT_EQ(sink.sample_requests.size(), 1u);
   // The host explains the failure in the plugin's log.
   ASSERT_EQ(sink.plugin_logs.size(), 1u);
@@ -218,10 +186,10 @@ TEST_F(Mcp, FailedSamplingIsThePluginsError) {
 
 TEST_F(Mcp, EmptySamplingAnswerIsNull) {
   sink.answer = "";
-  EXPECT_PLUGIN_ERR_RC1(call("ask_model", "hello"), "sampling failed");
+  EXPECT_PLUGIN_ERR_RC(call("ask_model", "hello"), 1, "sampling failed");
 }
 
-TEST_F(Mcp, DefaultSinkCannotSample) { EXPECT_PLUGIN_ERR_RC1(inst->call("ask_model", "hello"), "sampling failed"); }
+TEST_F(Mcp, DefaultSinkCannotSample) { EXPECT_PLUGIN_ERR_RC(inst->call("ask_model", "hello"), 1, "sampling failed"); }
 
 // ---- elicit -----------------------------------------------------------------------------------------
 
@@ -244,13 +212,13 @@ TEST_F(Mcp, AskUserEscapesTheInput) {
 
 TEST_F(Mcp, FailedElicitationIsThePluginsError) {
   sink.fail = true;
-  EXPECT_PLUGIN_ERR_RC1(call("ask_user", "Your name?"), "elicitation failed");
+  EXPECT_PLUGIN_ERR_RC(call("ask_user", "Your name?"), 1, "elicitation failed");
   ASSERT_EQ(sink.plugin_logs.size(), 1u);
   EXPECT_EQ(sink.plugin_logs[0].first, LogLevel::Warn);
   EXPECT_NE(sink.plugin_logs[0].second.find("the client refused elicitation"), std::string::npos);
 }
 
-TEST_F(Mcp, DefaultSinkCannotElicit) { EXPECT_PLUGIN_ERR_RC1(inst->call("ask_user", "Your name?"), "elicitation failed"); }
+TEST_F(Mcp, DefaultSinkCannotElicit) { EXPECT_PLUGIN_ERR_RC(inst->call("ask_user", "Your name?"), 1, "elicitation failed"); }
 
 TEST_F(Mcp, DefaultCallSinkAnswers) {
   CallSink def;

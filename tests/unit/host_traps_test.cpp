@@ -9,26 +9,13 @@
 #include <string>
 #include <vector>
 
-#include "core/files.hpp"
-#include "host/plugin.hpp"
 #include "plugin_helpers.hpp"
-#include "paths.hpp"
 
 using namespace wasimancer;
 using namespace wasimancer::host;
-using wasimancer::test::describe;
-using wasimancer::test::load_plugin;
-using wasimancer::test::make_instance;
+using namespace wasimancer::test;
 
 namespace {
-
-Result<std::shared_ptr<const CompiledPlugin>> try_load(const std::string& name, PluginOptions opts = {}) {
-  auto bytes = read_file(test::test_plugin(name));
-  if (!bytes.ok()) return Error(ErrorKind::Io, "cannot read " + test::test_plugin(name));
-  const std::string& b = *bytes;
-  opts.name = name;
-  return CompiledPlugin::load(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(b.data()), b.size()), opts);
-}
 
 bool contains_any(const std::string& s, const std::vector<std::string>& needles) {
   return std::any_of(needles.begin(), needles.end(), [&](const std::string& n) { return s.find(n) != std::string::npos; });
@@ -65,9 +52,7 @@ const std::vector<TrapCase>& trap_cases() {
 // ---- traps.wasm -----------------------------------------------------------------------------------
 
 TEST(HostTraps, EachTrapThenTheInstanceStillWorks) {
-  auto p = load_plugin("traps");
-  ASSERT_TRUE(p);
-  auto i = make_instance(p);
+  auto i = make_instance(load_plugin("traps"));
   ASSERT_TRUE(i);
   for (const auto& c : trap_cases()) {
     SCOPED_TRACE(c.fn);
@@ -93,25 +78,16 @@ TEST(HostTraps, EachTrapOnAFreshInstance) {
 }
 
 TEST(HostTraps, ErrorWinsOverTrap) {
-  auto p = load_plugin("traps");
-  ASSERT_TRUE(p);
-  auto i = make_instance(p);
+  auto i = make_instance(load_plugin("traps"));
   ASSERT_TRUE(i);
-  auto r = i->call("error_then_trap", "");
-  ASSERT_TRUE(r.error.has_value()) << describe(r);
-  EXPECT_EQ(r.error->kind, ErrorKind::PluginError) << describe(r);
-  EXPECT_EQ(r.error->message, "error before trap");
-  EXPECT_EQ(r.rc, 134);
-  EXPECT_EQ(r.output, "");
+  EXPECT_PLUGIN_ERR_RC(i->call("error_then_trap", ""), 134, "error before trap");
   EXPECT_OUT(i->call("after_trap_ok", ""), "ok");
   // The error does not carry over to the next trap.
   expect_trap(i->call("unreachable", ""), {"unreachable"});
 }
 
 TEST(HostTraps, DeepRecursionExhaustsTheCallStack) {
-  auto p = load_plugin("deep_recursion");
-  ASSERT_TRUE(p);
-  auto i = make_instance(p);
+  auto i = make_instance(load_plugin("deep_recursion"));
   ASSERT_TRUE(i);
   expect_trap(i->call("run", ""), {"call stack exhausted", "stack overflow", "stack"});
   EXPECT_TRUE(i->reusable());
@@ -149,7 +125,6 @@ TEST(HostTraps, MultiResultExportIsNotCallable) {
 
 TEST(HostTraps, ExportsWithParamsOrI64ResultAreNotCallable) {
   auto p = load_plugin("params");
-  ASSERT_TRUE(p);
   auto i = make_instance(p);
   ASSERT_TRUE(i);
   for (const char* fn : {"takes_arg", "returns_i64"}) {
@@ -172,7 +147,7 @@ TEST(HostTraps, ExportsWithParamsOrI64ResultAreNotCallable) {
 
 void expect_load_error(const std::string& name, const std::vector<std::string>& must_contain) {
   SCOPED_TRACE(name);
-  auto p = try_load(name);
+  auto p = try_load_plugin(name);
   ASSERT_FALSE(p.ok()) << name << " loaded";
   EXPECT_EQ(p.error().kind, ErrorKind::InvalidModule) << p.error().message;
   for (const auto& s : must_contain) EXPECT_NE(p.error().message.find(s), std::string::npos) << p.error().message;
@@ -190,7 +165,7 @@ TEST(HostTraps, WrongImportSignatureIsRejected) { expect_load_error("wrong_sig",
 
 TEST(HostTraps, RejectedImportsNameOnlyTheBadOnes) {
   // user_import also imports input_offset, input_length and output_set, which are fine.
-  auto p = try_load("user_import");
+  auto p = try_load_plugin("user_import");
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.error().message.find("output_set"), std::string::npos) << p.error().message;
   EXPECT_EQ(p.error().message.find("input_length"), std::string::npos) << p.error().message;
@@ -200,6 +175,8 @@ TEST(HostTraps, GarbageIsNotAModule) {
   const std::string junk("\0asm\x01\0\0\0garbage", 15);
   auto p = CompiledPlugin::load(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(junk.data()), junk.size()), {});
   ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.error().kind, ErrorKind::InvalidModule) << p.error().message;
   auto empty = CompiledPlugin::load(std::span<const uint8_t>(), {});
   ASSERT_FALSE(empty.ok());
+  EXPECT_EQ(empty.error().kind, ErrorKind::InvalidModule) << empty.error().message;
 }

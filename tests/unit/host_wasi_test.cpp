@@ -6,19 +6,13 @@
 #include <chrono>
 #include <cstdlib>
 #include <set>
-#include <span>
 #include <string>
 
-#include "core/files.hpp"
-#include "host/plugin.hpp"
 #include "plugin_helpers.hpp"
-#include "paths.hpp"
 
 using namespace wasimancer;
 using namespace wasimancer::host;
-using wasimancer::test::describe;
-using wasimancer::test::load_plugin;
-using wasimancer::test::make_instance;
+using namespace wasimancer::test;
 
 namespace {
 
@@ -32,23 +26,11 @@ class StdioSink : public CallSink {
   std::string out, err, other, logs;
 };
 
-CallOptions with_sink(CallSink* sink) {
-  CallOptions o;
-  o.sink = sink;
-  return o;
-}
-
-class Wasi : public ::testing::Test {
+class Wasi : public PluginTest {
  protected:
-  void SetUp() override {
-    plugin = load_plugin("wasi");
-    ASSERT_TRUE(plugin);
-    // _initialize runs wasi-libc's preopen scan: it must see EBADF, or it calls proc_exit(71).
-    inst = make_instance(plugin);
-    ASSERT_TRUE(inst);
-  }
-  std::shared_ptr<const CompiledPlugin> plugin;
-  std::unique_ptr<PluginInstance> inst;
+  // Making the instance runs _initialize, whose wasi-libc preopen scan must see EBADF (or it
+  // calls proc_exit(71)).
+  void SetUp() override { load("wasi"); }
 };
 
 bool is_lower_hex(const std::string& s) { return s.find_first_not_of("0123456789abcdef") == std::string::npos; }
@@ -79,16 +61,11 @@ TEST_F(Wasi, DefaultSinkAcceptsStdout) { EXPECT_OUT(inst->call("print", "to the 
 TEST_F(Wasi, StdoutCountsAgainstTheLogLimit) {
   PluginOptions o;
   o.limits.max_log_bytes = 64;
-  auto p = load_plugin("wasi", o);
-  ASSERT_TRUE(p);
-  auto i = make_instance(p);
+  auto i = make_instance(load_plugin("wasi", o));
   ASSERT_TRUE(i);
   StdioSink sink;
   EXPECT_OUT(i->call("print", "short", with_sink(&sink)), "");
-  auto r = i->call("print", std::string(200, 'y'), with_sink(&sink));
-  ASSERT_FALSE(r.ok()) << describe(r);
-  EXPECT_EQ(r.error->kind, ErrorKind::HostError) << describe(r);
-  EXPECT_NE(r.error->message.find("log limit exceeded"), std::string::npos) << describe(r);
+  EXPECT_HOST_ERR(i->call("print", std::string(200, 'y'), with_sink(&sink)), "log limit exceeded");
 }
 
 TEST_F(Wasi, FailWithStdoutShowsTheOutputInTheError) {
@@ -100,9 +77,10 @@ TEST_F(Wasi, FailWithStdoutShowsTheOutputInTheError) {
   EXPECT_EQ(r.error->message.rfind("Returned non-zero exit code: 1; plugin output: something went wrong", 0), 0u)
       << r.error->message;
   EXPECT_EQ(sink.out, "something went wrong\n");
-  // The captured stdout belongs to that call only.
+  // The captured stdout belongs to that call only: the next call's sink sees only its own.
   StdioSink sink2;
   EXPECT_OUT(inst->call("print", "fine", with_sink(&sink2)), "");
+  EXPECT_EQ(sink2.out, "printed: fine\n");
 }
 
 TEST_F(Wasi, CapturedStdoutIsPerCall) {
@@ -176,11 +154,7 @@ TEST_F(Wasi, NonZeroExitIsAFailureWithThatCode) {
 }
 
 TEST_F(Wasi, ErrorWinsOverProcExitZero) {
-  auto r = inst->call("exit_after_error", "");
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error->kind, ErrorKind::PluginError);
-  EXPECT_EQ(r.error->message, "exit after error");
-  EXPECT_EQ(r.output, "");
+  EXPECT_PLUGIN_ERR(inst->call("exit_after_error", ""), "exit after error");
 }
 
 TEST_F(Wasi, FileSystemIsDenied) {

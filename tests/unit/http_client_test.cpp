@@ -12,12 +12,18 @@ namespace {
 
 HttpPolicy allow(std::vector<std::string> hosts, uint64_t max = 1 << 20) { return HttpPolicy{std::move(hosts), max}; }
 
+// A GET of `url` with no headers and no body.
+HttpRequest get(std::string url) {
+  HttpRequest r;
+  r.url = std::move(url);
+  return r;
+}
+
 }  // namespace
 
 TEST(HttpClient, GetsAndLowerCasesHeaderNames) {
   test::TestHttpServer srv;
-  HttpRequest req{srv.url("/headers"), "GET", {}, "", false};
-  auto r = http_fetch(req, allow({"127.0.0.1"}), Deadline::after(5s));
+  auto r = http_fetch(get(srv.url("/headers")), allow({"127.0.0.1"}), Deadline::after(5s));
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(r->body, "<html>ok</html>");
@@ -45,7 +51,7 @@ TEST(HttpClient, PostsBodyMethodAndHeaders) {
 
 TEST(HttpClient, ErrorStatusesAreNotErrors) {
   test::TestHttpServer srv;
-  auto r = http_fetch({srv.url("/status/404"), "GET", {}, "", false}, allow({"127.0.0.1"}), Deadline::after(5s));
+  auto r = http_fetch(get(srv.url("/status/404")), allow({"127.0.0.1"}), Deadline::after(5s));
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->status, 404);
   EXPECT_EQ(r->body, "status 404");
@@ -55,7 +61,7 @@ TEST(HttpClient, DeniedHostNamesTheUrl) {
   test::TestHttpServer srv;
   std::string url = srv.url("/todos/1");
   for (auto hosts : {std::vector<std::string>{}, std::vector<std::string>{"*.example.com"}}) {
-    auto r = http_fetch({url, "GET", {}, "", false}, allow(hosts), Deadline::after(5s));
+    auto r = http_fetch(get(url), allow(hosts), Deadline::after(5s));
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.error().kind, ErrorKind::HostError);
     EXPECT_EQ(r.error().message, "HTTP request to " + url + " is not allowed");
@@ -66,23 +72,23 @@ TEST(HttpClient, DeniedHostNamesTheUrl) {
 TEST(HttpClient, WildcardDoesNotReachLoopbackOrPrivateAddresses) {
   test::TestHttpServer srv;
   for (std::string url : {srv.url("/todos/1"), "http://localhost:" + std::to_string(srv.port()) + "/todos/1"}) {
-    auto r = http_fetch({url, "GET", {}, "", false}, allow({"*"}), Deadline::after(5s));
+    auto r = http_fetch(get(url), allow({"*"}), Deadline::after(5s));
     ASSERT_FALSE(r.ok()) << url;
     EXPECT_EQ(r.error().kind, ErrorKind::HostError);
     EXPECT_NE(r.error().message.find("allowedHosts"), std::string::npos) << r.error().message;
   }
   EXPECT_TRUE(srv.requests().empty());
   // Named explicitly, loopback is fine.
-  auto ok = http_fetch({srv.url("/todos/1"), "GET", {}, "", false}, allow({"*", "127.0.0.1"}), Deadline::after(5s));
+  auto ok = http_fetch(get(srv.url("/todos/1")), allow({"*", "127.0.0.1"}), Deadline::after(5s));
   EXPECT_TRUE(ok.ok());
-  auto ok2 = http_fetch({"http://localhost:" + std::to_string(srv.port()) + "/todos/1", "GET", {}, "", false},
+  auto ok2 = http_fetch(get("http://localhost:" + std::to_string(srv.port()) + "/todos/1"),
                         allow({"local*"}), Deadline::after(5s));
   EXPECT_TRUE(ok2.ok()) << ok2.error().message;
 }
 
 TEST(HttpClient, CloudMetadataAddressIsRefusedWithoutExplicitName) {
   // 169.254.169.254 is link-local: refused before any packet leaves (the socket is never opened).
-  auto r = http_fetch({"http://169.254.169.254/latest/meta-data/", "GET", {}, "", false}, allow({"*"}),
+  auto r = http_fetch(get("http://169.254.169.254/latest/meta-data/"), allow({"*"}),
                       Deadline::after(2s));
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("169.254.169.254"), std::string::npos);
@@ -102,10 +108,10 @@ TEST(HttpClient, AddressClassification) {
 
 TEST(HttpClient, ResponseSizeLimit) {
   test::TestHttpServer srv;
-  auto big = http_fetch({srv.url("/bytes/5000"), "GET", {}, "", false}, allow({"127.0.0.1"}, 1000), Deadline::after(5s));
+  auto big = http_fetch(get(srv.url("/bytes/5000")), allow({"127.0.0.1"}, 1000), Deadline::after(5s));
   ASSERT_FALSE(big.ok());
   EXPECT_EQ(big.error().message, "HTTP response exceeds the configured maximum number of bytes: 1000");
-  auto fits = http_fetch({srv.url("/bytes/1000"), "GET", {}, "", false}, allow({"127.0.0.1"}, 1000), Deadline::after(5s));
+  auto fits = http_fetch(get(srv.url("/bytes/1000")), allow({"127.0.0.1"}, 1000), Deadline::after(5s));
   ASSERT_TRUE(fits.ok());
   EXPECT_EQ(fits->body.size(), 1000u);
 }
@@ -113,7 +119,7 @@ TEST(HttpClient, ResponseSizeLimit) {
 TEST(HttpClient, DeadlineBoundsTheRequest) {
   test::TestHttpServer srv;
   auto t0 = std::chrono::steady_clock::now();
-  auto r = http_fetch({srv.url("/slow/3000"), "GET", {}, "", false}, allow({"127.0.0.1"}), Deadline::after(200ms));
+  auto r = http_fetch(get(srv.url("/slow/3000")), allow({"127.0.0.1"}), Deadline::after(200ms));
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().kind, ErrorKind::Timeout);
@@ -121,22 +127,21 @@ TEST(HttpClient, DeadlineBoundsTheRequest) {
 
 TEST(HttpClient, RedirectsAreFollowedAndRechecked) {
   test::TestHttpServer srv;
-  auto r = http_fetch({srv.url("/redirect?to=/todos/1"), "GET", {}, "", false}, allow({"127.0.0.1"}), Deadline::after(5s));
+  auto r = http_fetch(get(srv.url("/redirect?to=/todos/1")), allow({"127.0.0.1"}), Deadline::after(5s));
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r->status, 200);
   EXPECT_NE(r->body.find("delectus aut autem"), std::string::npos);
   // A redirect to a host that is not allowed is refused.
-  auto out = http_fetch({srv.url("/redirect?to=http://localhost:" + std::to_string(srv.port()) + "/todos/1"), "GET", {},
-                         "", false},
+  auto out = http_fetch(get(srv.url("/redirect?to=http://localhost:" + std::to_string(srv.port()) + "/todos/1")),
                         allow({"127.0.0.1"}), Deadline::after(5s));
   ASSERT_FALSE(out.ok());
   EXPECT_NE(out.error().message.find("localhost"), std::string::npos);
 }
 
 TEST(HttpClient, OnlyHttpAndHttps) {
-  auto r = http_fetch({"file:///etc/passwd", "GET", {}, "", false}, allow({"*"}), Deadline::after(5s));
+  auto r = http_fetch(get("file:///etc/passwd"), allow({"*"}), Deadline::after(5s));
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("scheme"), std::string::npos);
-  auto g = http_fetch({"gopher://127.0.0.1/", "GET", {}, "", false}, allow({"*"}), Deadline::after(5s));
+  auto g = http_fetch(get("gopher://127.0.0.1/"), allow({"*"}), Deadline::after(5s));
   EXPECT_FALSE(g.ok());
 }

@@ -3,13 +3,10 @@
 // version, cancellation, and debounced list_changed notifications.
 #include <gtest/gtest.h>
 
-#include <unistd.h>
-
 #include <chrono>
-#include <condition_variable>
 #include <filesystem>
-#include <fstream>
-#include <mutex>
+#include <future>
+#include <memory>
 #include <set>
 #include <string>
 #include <thread>
@@ -22,97 +19,20 @@
 #include "mcp/protocol.hpp"
 #include "mcp/server.hpp"
 #include "paths.hpp"
+#include "recording_outbound.hpp"
 #include "registry/catalog.hpp"
 #include "registry/plugin_manager.hpp"
 #include "registry/registry.hpp"
+#include "temp_dir.hpp"
 
 using namespace wasimancer;
 using namespace wasimancer::mcp;
 using namespace std::chrono_literals;
+using test::RecordingOutbound;
 namespace json = boost::json;
 namespace fs = std::filesystem;
 
 namespace {
-
-class TempDir {
- public:
-  TempDir() {
-    path_ = fs::temp_directory_path() / ("wm-server-test-" + std::to_string(::getpid()) + "-" + random_token(6));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-// Collects what the server sends and which requests it finished.
-class TestOutbound : public Outbound {
- public:
-  void send(json::object message) override {
-    std::lock_guard lock(mu_);
-    messages_.push_back(std::move(message));
-    cv_.notify_all();
-  }
-  void request_done(const json::value& id) override {
-    std::lock_guard lock(mu_);
-    done_.push_back(id);
-    cv_.notify_all();
-  }
-
-  bool wait_done(const json::value& id, std::chrono::milliseconds timeout = 15s) {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, timeout, [&] { return std::find(done_.begin(), done_.end(), id) != done_.end(); });
-  }
-  size_t done_count(const json::value& id) const {
-    std::lock_guard lock(mu_);
-    return std::count(done_.begin(), done_.end(), id);
-  }
-  // The response to request `id` (nullopt if none was sent).
-  std::optional<json::object> response(const json::value& id) const {
-    std::lock_guard lock(mu_);
-    std::optional<json::object> found;
-    for (const auto& m : messages_) {
-      auto* i = m.if_contains("id");
-      if (i && *i == id && !m.contains("method")) {
-        EXPECT_FALSE(found.has_value()) << "two responses to " << json::serialize(id);
-        found = m;
-      }
-    }
-    return found;
-  }
-  std::vector<json::object> with_method(std::string_view method) const {
-    std::lock_guard lock(mu_);
-    std::vector<json::object> out;
-    for (const auto& m : messages_) {
-      auto* x = m.if_contains("method");
-      if (x && x->is_string() && x->as_string() == method) out.push_back(m);
-    }
-    return out;
-  }
-  bool wait_method(std::string_view method, size_t n, std::chrono::milliseconds timeout) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-      if (with_method(method).size() >= n) return true;
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      std::this_thread::sleep_for(5ms);
-    }
-  }
-  size_t count() const {
-    std::lock_guard lock(mu_);
-    return messages_.size();
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<json::object> messages_;
-  std::vector<json::value> done_;
-};
 
 const char* kPluginsYml = R"(plugins:
   - name: echo
@@ -148,7 +68,7 @@ const char* kPluginsYml = R"(plugins:
 )";
 
 struct ServerFixture {
-  TempDir tmp;
+  test::TempDir tmp;
   registry::Registry plugins;
   registry::ResourceCatalog resources{std::nullopt};
   registry::PromptCatalog prompts{std::nullopt};
@@ -160,7 +80,7 @@ struct ServerFixture {
     fs::path dir = tmp.path() / "plugins";
     fs::create_directories(dir);
     for (const char* p : {"echo", "version_a", "hostile"}) fs::copy_file(test::test_plugin(p), dir / (std::string(p) + ".wasm"));
-    std::ofstream(dir / "plugins.yml") << kPluginsYml;
+    test::spit(dir / "plugins.yml", kPluginsYml);
     registry::PluginPaths paths;
     paths.plugins_dir = dir;
     paths.upload_dir = dir;
@@ -181,7 +101,7 @@ struct ServerFixture {
   // A session that went through initialize (+ notifications/initialized).
   std::shared_ptr<Session> session(const std::string& version, bool initialized = true) {
     auto s = server->create_session(Session::Kind::Streamable);
-    auto out = std::make_shared<TestOutbound>();
+    auto out = std::make_shared<RecordingOutbound>();
     server->handle(s, json::parse(R"({"jsonrpc": "2.0", "id": "init", "method": "initialize", "params": {"protocolVersion": ")" +
                                   version + R"(", "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}}})"),
                    out);
@@ -193,8 +113,8 @@ struct ServerFixture {
 
   // Sends a request and waits for the server to finish it; returns the response.
   std::optional<json::object> request(const std::shared_ptr<Session>& s, const json::value& id, std::string_view method,
-                                      json::value params, std::shared_ptr<TestOutbound> out = nullptr) {
-    if (!out) out = std::make_shared<TestOutbound>();
+                                      json::value params, std::shared_ptr<RecordingOutbound> out = nullptr) {
+    if (!out) out = std::make_shared<RecordingOutbound>();
     json::object msg{{"jsonrpc", "2.0"}, {"id", id}, {"method", method}};
     if (!params.is_null()) msg["params"] = params;
     server->handle(s, msg, out);
@@ -237,6 +157,11 @@ std::string first_text(const json::object& result) {
 bool is_error(const json::object& result) {
   auto* e = result.if_contains("isError");
   return e && e->is_bool() && e->as_bool();
+}
+
+// Arguments the "echo" tool refuses (its schema: a required string "text").
+std::vector<json::value> invalid_echo_args() {
+  return {json::parse(R"({"text": 5})"), json::parse("{}"), json::parse(R"({"text": null})")};
 }
 
 }  // namespace
@@ -290,7 +215,7 @@ TEST(McpServer, PingUnknownMethodAndInvalidMessages) {
   ASSERT_TRUE(unknown);
   EXPECT_EQ(error_code(*unknown), kMethodNotFound);
 
-  auto out = std::make_shared<TestOutbound>();
+  auto out = std::make_shared<RecordingOutbound>();
   f.server->handle(s, json::parse(R"({"jsonrpc": "1.0", "id": 3, "method": "ping"})"), out);
   auto bad = out->response(3);
   ASSERT_TRUE(bad);
@@ -337,7 +262,7 @@ TEST(McpServer, ToolsListPaginates) {
   // Invalid cursors.
   for (json::value bad : {json::value("not base64 !!"), json::value(base64_encode("offset:99")), json::value(base64_encode("page 2")),
                           json::value(base64_encode("offset:x")), json::value(42)}) {
-    auto r = f.request(s, "bad", "tools/list", json::object{{"cursor", bad}}, std::make_shared<TestOutbound>());
+    auto r = f.request(s, "bad", "tools/list", json::object{{"cursor", bad}});
     ASSERT_TRUE(r);
     EXPECT_EQ(error_code(*r), kInvalidParams) << json::serialize(bad) << " -> " << json::serialize(*r);
   }
@@ -384,7 +309,7 @@ TEST(McpServer, ToolsCallResults) {
 TEST(McpServer, ArgumentValidationIsToolErrorFrom20251125) {
   ServerFixture f;
   auto s = f.session("2025-11-25");
-  for (json::value args : {json::parse(R"({"text": 5})"), json::parse("{}"), json::parse(R"({"text": null})")}) {
+  for (const json::value& args : invalid_echo_args()) {
     SCOPED_TRACE(json::serialize(args));
     auto resp = f.call_tool(s, "v", "echo", args);
     ASSERT_TRUE(resp.contains("result")) << json::serialize(resp);
@@ -402,7 +327,7 @@ TEST(McpServer, ArgumentValidationIsToolErrorFrom20251125) {
 TEST(McpServer, ArgumentValidationIsProtocolErrorOn20250618) {
   ServerFixture f;
   auto s = f.session("2025-06-18");
-  for (json::value args : {json::parse(R"({"text": 5})"), json::parse("{}"), json::parse(R"({"text": null})")}) {
+  for (const json::value& args : invalid_echo_args()) {
     SCOPED_TRACE(json::serialize(args));
     auto resp = f.call_tool(s, "v", "echo", args);
     EXPECT_EQ(error_code(resp), kInvalidParams) << json::serialize(resp);
@@ -416,10 +341,14 @@ TEST(McpServer, ArgumentValidationIsProtocolErrorOn20250618) {
 TEST(McpServer, CancelledCallSendsNoResponse) {
   ServerFixture f;
   auto s = f.session("2025-11-25");
-  auto out = std::make_shared<TestOutbound>();
+  auto out = std::make_shared<RecordingOutbound>();
   auto t0 = std::chrono::steady_clock::now();
   f.server->handle(s, json::parse(R"({"jsonrpc": "2.0", "id": 77, "method": "tools/call", "params": {"name": "infinite_loop"}})"), out);
-  std::this_thread::sleep_for(100ms);  // let it start spinning
+  // The queue is FIFO: once a task posted after the call runs, a worker has taken the call.
+  auto taken = std::make_shared<std::promise<void>>();
+  f.workers->post([taken] { taken->set_value(); });
+  ASSERT_EQ(taken->get_future().wait_for(10s), std::future_status::ready) << "the call never started";
+  std::this_thread::sleep_for(100ms);  // let it spin
   EXPECT_FALSE(out->response(77));
   f.server->handle(s, json::parse(R"({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 77, "reason": "user"}})"),
                    out);
@@ -430,18 +359,23 @@ TEST(McpServer, CancelledCallSendsNoResponse) {
   // The worker is free again and the session still works.
   auto ok = f.call_tool(s, 78, "echo", json::object{{"text", "after"}});
   EXPECT_FALSE(is_error(result_of(ok)));
-  // Cancelling an id that is not running changes nothing.
+  // Cancelling an id that is not running changes nothing: no answer, and a later request that
+  // happens to use that id is served.
+  size_t sent = out->count();
   f.server->handle(s, json::parse(R"({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 12345}})"), out);
+  EXPECT_EQ(out->count(), sent);
+  auto later = f.call_tool(s, 12345, "echo", json::object{{"text", "later"}});
+  EXPECT_FALSE(is_error(result_of(later))) << json::serialize(later);
 }
 
 TEST(McpServer, ListChangedIsDebouncedAndReachesReadySessions) {
   ServerFixture f(150ms);
   auto ready = f.session("2025-06-18");
-  auto ready_stream = std::make_shared<TestOutbound>();
+  auto ready_stream = std::make_shared<RecordingOutbound>();
   ASSERT_TRUE(ready->attach_stream(ready_stream));
   auto no_stream = f.session("2025-06-18");
   auto not_initialized = f.session("2025-06-18", false);
-  auto early_stream = std::make_shared<TestOutbound>();
+  auto early_stream = std::make_shared<RecordingOutbound>();
   ASSERT_TRUE(not_initialized->attach_stream(early_stream));
 
   // A burst of changes.
@@ -459,7 +393,7 @@ TEST(McpServer, ListChangedIsDebouncedAndReachesReadySessions) {
   EXPECT_EQ(early_stream->count(), 0u);  // not initialized: waits
 
   // Queued ones arrive once the session is ready.
-  auto late = std::make_shared<TestOutbound>();
+  auto late = std::make_shared<RecordingOutbound>();
   ASSERT_TRUE(no_stream->attach_stream(late));
   EXPECT_EQ(late->with_method("notifications/tools/list_changed").size(), 1u);
   f.server->handle(not_initialized, json::parse(R"({"jsonrpc": "2.0", "method": "notifications/initialized"})"), early_stream);

@@ -3,56 +3,25 @@
 // request cancellation.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <future>
-#include <mutex>
+#include <set>
 #include <thread>
-#include <vector>
 
 #include <boost/json.hpp>
 
 #include "mcp/jsonrpc.hpp"
 #include "mcp/session.hpp"
+#include "recording_outbound.hpp"
 
 using namespace wasimancer;
 using namespace wasimancer::mcp;
 using namespace std::chrono_literals;
+using test::RecordingOutbound;
 namespace json = boost::json;
 
 namespace {
-
-class Collector : public Outbound {
- public:
-  void send(json::object message) override {
-    std::lock_guard lock(mu_);
-    messages_.push_back(std::move(message));
-    cv_.notify_all();
-  }
-  bool is_open() const override { return open_; }
-  void set_open(bool open) { open_ = open; }
-
-  std::vector<json::object> messages() const {
-    std::lock_guard lock(mu_);
-    return messages_;
-  }
-  size_t count() const {
-    std::lock_guard lock(mu_);
-    return messages_.size();
-  }
-  // Waits (generously) until at least n messages arrived; returns the n-th.
-  std::optional<json::object> wait_for(size_t n, std::chrono::milliseconds timeout = 10s) {
-    std::unique_lock lock(mu_);
-    if (!cv_.wait_for(lock, timeout, [&] { return messages_.size() >= n; })) return std::nullopt;
-    return messages_[n - 1];
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<json::object> messages_;
-  std::atomic<bool> open_{true};
-};
 
 json::object note(int i) { return make_notification("notifications/message", json::object{{"i", i}}); }
 
@@ -78,7 +47,7 @@ TEST(Session, RecordInitializeOnlyOnce) {
 
 TEST(Session, NotificationsWaitForInitializedAndStream) {
   Session s("s", Session::Kind::Streamable, "2025-06-18");
-  auto out = std::make_shared<Collector>();
+  auto out = std::make_shared<RecordingOutbound>();
   s.notify(note(1));
   ASSERT_TRUE(s.attach_stream(out));
   EXPECT_TRUE(s.has_stream());
@@ -99,7 +68,7 @@ TEST(Session, InitializedWithoutStreamQueuesUntilAttach) {
   s.mark_initialized();
   s.notify(note(1));
   s.notify(note(2));
-  auto out = std::make_shared<Collector>();
+  auto out = std::make_shared<RecordingOutbound>();
   ASSERT_TRUE(s.attach_stream(out));
   ASSERT_EQ(out->count(), 2u);
   EXPECT_EQ(index_of(out->messages()[1]), 2);
@@ -109,7 +78,7 @@ TEST(Session, InitializedWithoutStreamQueuesUntilAttach) {
   EXPECT_FALSE(s.has_stream());
   s.notify(note(3));
   EXPECT_EQ(out->count(), 2u);
-  auto out2 = std::make_shared<Collector>();
+  auto out2 = std::make_shared<RecordingOutbound>();
   ASSERT_TRUE(s.attach_stream(out2));  // the old one is closed: replaced
   ASSERT_EQ(out2->count(), 1u);
   EXPECT_EQ(index_of(out2->messages()[0]), 3);
@@ -117,7 +86,7 @@ TEST(Session, InitializedWithoutStreamQueuesUntilAttach) {
 
 TEST(Session, OnlyOneOpenStream) {
   Session s("s", Session::Kind::Streamable, "2025-06-18");
-  auto a = std::make_shared<Collector>(), b = std::make_shared<Collector>();
+  auto a = std::make_shared<RecordingOutbound>(), b = std::make_shared<RecordingOutbound>();
   ASSERT_TRUE(s.attach_stream(a));
   EXPECT_FALSE(s.attach_stream(b));
   EXPECT_EQ(s.stream(), a);
@@ -133,7 +102,7 @@ TEST(Session, LegacyAndStdioFlushOnAttachBeforeInitialized) {
   for (auto kind : {Session::Kind::Legacy, Session::Kind::Stdio}) {
     Session s("s", kind, "2024-11-05");
     s.notify(note(1));
-    auto out = std::make_shared<Collector>();
+    auto out = std::make_shared<RecordingOutbound>();
     ASSERT_TRUE(s.attach_stream(out));
     EXPECT_EQ(out->count(), 1u);
   }
@@ -144,7 +113,7 @@ TEST(Session, QueueIsBounded) {
   constexpr int kSent = 5000;
   for (int i = 0; i < kSent; ++i) s.notify(note(i));
   s.mark_initialized();
-  auto out = std::make_shared<Collector>();
+  auto out = std::make_shared<RecordingOutbound>();
   ASSERT_TRUE(s.attach_stream(out));
   auto msgs = out->messages();
   ASSERT_FALSE(msgs.empty());
@@ -156,7 +125,7 @@ TEST(Session, QueueIsBounded) {
 
 TEST(Session, RequestClientRoundTripFromAnotherThread) {
   Session s("s", Session::Kind::Streamable, "2025-06-18");
-  auto via = std::make_shared<Collector>();
+  auto via = std::make_shared<RecordingOutbound>();
   std::thread client([&] {
     auto req = via->wait_for(1);
     ASSERT_TRUE(req);
@@ -178,9 +147,9 @@ TEST(Session, RequestClientRoundTripFromAnotherThread) {
 
 TEST(Session, RequestClientUsesStreamWhenNoReplyChannel) {
   Session s("s", Session::Kind::Streamable, "2025-06-18");
-  auto stream = std::make_shared<Collector>();
+  auto stream = std::make_shared<RecordingOutbound>();
   ASSERT_TRUE(s.attach_stream(stream));
-  auto closed = std::make_shared<Collector>();
+  auto closed = std::make_shared<RecordingOutbound>();
   closed->set_open(false);
   std::thread client([&] {
     auto req = stream->wait_for(1);
@@ -202,7 +171,7 @@ TEST(Session, RequestClientErrors) {
   EXPECT_EQ(none.error().kind, ErrorKind::HostError);
 
   // The client answers with an error.
-  auto via = std::make_shared<Collector>();
+  auto via = std::make_shared<RecordingOutbound>();
   std::thread client([&] {
     auto req = via->wait_for(1);
     ASSERT_TRUE(req);
@@ -217,7 +186,7 @@ TEST(Session, RequestClientErrors) {
 
 TEST(Session, RequestClientTimesOutAndCancels) {
   Session s("s", Session::Kind::Streamable, "2025-06-18");
-  auto via = std::make_shared<Collector>();
+  auto via = std::make_shared<RecordingOutbound>();
   auto t0 = std::chrono::steady_clock::now();
   auto r = s.request_client("sampling/createMessage", json::object{}, via, Deadline::after(100ms), nullptr);
   auto took = std::chrono::steady_clock::now() - t0;
@@ -230,20 +199,24 @@ TEST(Session, RequestClientTimesOutAndCancels) {
   ASSERT_TRUE(req);
   EXPECT_FALSE(s.deliver_response(make_result(req->at("id"), 1)));
 
+  // Cancelled long before its deadline.
   std::atomic<bool> cancel{false};
   std::thread canceller([&] {
     via->wait_for(2);
     cancel = true;
   });
+  auto t1 = std::chrono::steady_clock::now();
   auto c = s.request_client("sampling/createMessage", json::object{}, via, Deadline::after(60s), &cancel);
+  took = std::chrono::steady_clock::now() - t1;
   canceller.join();
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.error().kind, ErrorKind::Timeout);
+  EXPECT_LT(took, 20s);  // the cancel flag, not the 60 s deadline, ended it
 }
 
 TEST(Session, CloseFailsWaitingRequests) {
   Session s("s", Session::Kind::Streamable, "2025-06-18");
-  auto via = std::make_shared<Collector>();
+  auto via = std::make_shared<RecordingOutbound>();
   auto flag = s.begin_request(json::value(9));
   auto fut = std::async(std::launch::async, [&] {
     return s.request_client("elicitation/create", json::object{}, via, Deadline::after(60s), nullptr);

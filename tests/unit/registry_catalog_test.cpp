@@ -2,55 +2,26 @@
 // ResourceCatalog / PromptCatalog managers backed by a YAML file.
 #include <gtest/gtest.h>
 
-#include <unistd.h>
-
 #include <filesystem>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include <boost/json.hpp>
 
-#include "core/crypto.hpp"
 #include "registry/catalog.hpp"
 #include "registry/yaml_json.hpp"
+#include "temp_dir.hpp"
 
 using namespace wasimancer;
 using namespace wasimancer::registry;
+using test::slurp;
+using test::spit;
+using test::TempDir;
 namespace json = boost::json;
 namespace fs = std::filesystem;
 
 namespace {
-
-class TempDir {
- public:
-  TempDir() {
-    path_ = fs::temp_directory_path() / ("wm-catalog-test-" + std::to_string(::getpid()) + "-" + random_token(6));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void spit(const fs::path& p, const std::string& text) {
-  std::ofstream out(p);
-  out << text;
-}
 
 json::value js(std::string_view s) { return json::parse(s); }
 

@@ -1,50 +1,27 @@
 // registry/native_tier: background builds move a version's pool to native code, calls keep
 // giving the same answers, a broken compiler leaves the version on the interpreter with the
-// reason, and a disabled tier says so. Builds use -O0/-O1 to stay quick; the cache is
-// WASIMANCER_NATIVE_CACHE when set (shared with the other native tests), else a temporary dir.
+// reason, and a disabled tier says so. Builds use -O0/-O1 to stay quick. Every test has a fresh
+// cache of its own (about 0.5 s of compiling): with a cache shared across runs, schedule() would
+// find the code already built and the background builds would never run.
 #include <gtest/gtest.h>
 
-#include <unistd.h>
-
-#include <cstdlib>
+#include <chrono>
 #include <filesystem>
 #include <string>
 
-#include <boost/json.hpp>
-
-#include "core/crypto.hpp"
-#include "core/files.hpp"
-#include "paths.hpp"
 #include "registry/native_tier.hpp"
 #include "registry/plugin_version.hpp"
+#include "registry_helpers.hpp"
+#include "temp_dir.hpp"
 
 using namespace wasimancer;
 using namespace wasimancer::registry;
-namespace json = boost::json;
+using test::call_ok;
+using test::load_version;
+using test::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
-
-class TempDir {
- public:
-  TempDir() {
-    path_ = fs::temp_directory_path() / ("wm-native-tier-test-" + std::to_string(::getpid()) + "-" + random_token(6));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-fs::path cache_dir(const TempDir& fallback) {
-  const char* shared = std::getenv("WASIMANCER_NATIVE_CACHE");
-  return shared && *shared ? fs::path(shared) : fallback.path();
-}
 
 NativeTierConfig quick_config(const fs::path& cache) {
   NativeTierConfig c;
@@ -54,25 +31,6 @@ NativeTierConfig quick_config(const fs::path& cache) {
   c.optimised.opt_level = "-O1";
   c.quick.timeout = c.optimised.timeout = std::chrono::seconds(120);
   return c;
-}
-
-std::shared_ptr<const PluginVersion> load(const std::string& plugin, std::string_view spec_json, NativeTier* native = nullptr) {
-  auto bytes = read_file(test::test_plugin(plugin));
-  if (!bytes) throw std::runtime_error(bytes.error().message);
-  auto spec = parse_plugin_spec(json::parse(spec_json));
-  if (!spec) throw std::runtime_error(spec.error().message);
-  LoadOptions opts;
-  opts.native = native;
-  auto v = load_plugin_version(*spec, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes->data()), bytes->size()),
-                               test::test_plugin(plugin), opts);
-  if (!v) throw std::runtime_error(v.error().message);
-  return *v;
-}
-
-std::string call_ok(const PluginVersion& v, std::string_view fn, std::string_view input = "") {
-  auto out = v.call(fn, input, {});
-  EXPECT_TRUE(out.ok()) << (out.error ? out.error->message : "");
-  return out.output;
 }
 
 std::string instance_tier(const PluginVersion& v) {
@@ -85,8 +43,8 @@ std::string instance_tier(const PluginVersion& v) {
 
 TEST(NativeTierRegistry, ScheduleMovesPoolToNative) {
   TempDir tmp;
-  NativeTier tier(quick_config(cache_dir(tmp)));
-  auto v = load("echo", R"({"name": "echo", "functions": [{"function": "echo"}, {"function": "upper"}]})");
+  NativeTier tier(quick_config(tmp.path()));
+  auto v = load_version("echo", R"({"name": "echo", "functions": [{"function": "echo"}, {"function": "upper"}]})");
   EXPECT_EQ(v->pool.tier(), "interpreter");
   EXPECT_EQ(call_ok(*v, "upper", "before"), "BEFORE");
 
@@ -105,7 +63,7 @@ TEST(NativeTierRegistry, ScheduleMovesPoolToNative) {
   EXPECT_EQ(call_ok(*v, "echo", big), big);
 
   // A second version of the same module now starts on the cached optimised code at once.
-  auto v2 = load("echo", R"({"name": "echo2", "functions": [{"function": "echo"}]})", &tier);
+  auto v2 = load_version("echo", R"({"name": "echo2", "functions": [{"function": "echo"}]})", {.native = &tier});
   EXPECT_NE(v2->pool.tier().find("native"), std::string::npos) << v2->pool.tier();
   EXPECT_NE(instance_tier(*v2).find("native"), std::string::npos);
   EXPECT_EQ(call_ok(*v2, "echo", "cached"), "cached");
@@ -118,10 +76,10 @@ TEST(NativeTierRegistry, ScheduleMovesPoolToNative) {
 
 TEST(NativeTierRegistry, QuickOnlyWhenLevelsAreEqual) {
   TempDir tmp;
-  NativeTierConfig c = quick_config(cache_dir(tmp));
+  NativeTierConfig c = quick_config(tmp.path());
   c.optimised.opt_level = "-O0";
   NativeTier tier(c);
-  auto v = load("version_a", R"({"name": "a", "functions": [{"function": "whoami"}, {"function": "rollDice"}]})");
+  auto v = load_version("version_a", R"({"name": "a", "functions": [{"function": "whoami"}, {"function": "rollDice"}]})");
   tier.schedule(v);
   tier.wait_idle();
   EXPECT_NE(v->pool.tier().find("native"), std::string::npos) << v->native_status();
@@ -131,11 +89,11 @@ TEST(NativeTierRegistry, QuickOnlyWhenLevelsAreEqual) {
 }
 
 TEST(NativeTierRegistry, BrokenCompilerStaysOnInterpreterWithReason) {
-  TempDir tmp;  // always a fresh cache: nothing may be found there
+  TempDir tmp;
   NativeTierConfig c = quick_config(tmp.path());
   c.quick.compiler = c.optimised.compiler = "/nonexistent/cc";
   NativeTier tier(c);
-  auto v = load("echo", R"({"name": "echo", "functions": [{"function": "echo"}]})", &tier);
+  auto v = load_version("echo", R"({"name": "echo", "functions": [{"function": "echo"}]})", {.native = &tier});
   EXPECT_EQ(v->pool.tier(), "interpreter");
   tier.schedule(v);
   tier.wait_idle();
@@ -153,7 +111,7 @@ TEST(NativeTierRegistry, DisabledTierSaysSo) {
   NativeTierConfig c = quick_config(tmp.path());
   c.enabled = false;
   NativeTier tier(c);
-  auto v = load("echo", R"({"name": "echo", "functions": [{"function": "echo"}]})", &tier);
+  auto v = load_version("echo", R"({"name": "echo", "functions": [{"function": "echo"}]})", {.native = &tier});
   tier.schedule(v);
   tier.wait_idle();
   EXPECT_EQ(v->pool.tier(), "interpreter");

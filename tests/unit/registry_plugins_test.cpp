@@ -2,15 +2,10 @@
 // PluginManager (publish/update/remove/load with real files in a temporary directory).
 #include <gtest/gtest.h>
 
-#include <unistd.h>
-
-#include <algorithm>
 #include <atomic>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -18,55 +13,28 @@
 #include <boost/json.hpp>
 
 #include "core/crypto.hpp"
-#include "core/files.hpp"
 #include "paths.hpp"
 #include "registry/plugin_manager.hpp"
 #include "registry/plugin_version.hpp"
 #include "registry/registry.hpp"
 #include "registry/yaml_json.hpp"
+#include "registry_helpers.hpp"
+#include "temp_dir.hpp"
 
 using namespace wasimancer;
 using namespace wasimancer::registry;
+using test::call_ok;
+using test::load_version;
+using test::slurp;
+using test::spit;
+using test::TempDir;
+using test::try_load_version;
 namespace json = boost::json;
 namespace fs = std::filesystem;
 
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    path_ = fs::temp_directory_path() / ("wm-registry-test-" + std::to_string(::getpid()) + "-" + random_token(6));
-    fs::create_directories(path_);
-    path_ = fs::canonical(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-std::string wasm_bytes(const std::string& name) {
-  auto r = read_file(test::test_plugin(name));
-  if (!r) throw std::runtime_error("cannot read test plugin " + name + ": " + r.error().message);
-  return *r;
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void spit(const fs::path& p, const std::string& text) {
-  fs::create_directories(p.parent_path());
-  std::ofstream out(p, std::ios::binary);
-  out << text;
-}
+std::string wasm_bytes(const std::string& name) { return slurp(test::test_plugin(name)); }
 
 // Every file below `dir` (relative path -> content).
 std::map<std::string, std::string> tree(const fs::path& dir) {
@@ -76,28 +44,6 @@ std::map<std::string, std::string> tree(const fs::path& dir) {
     if (it->is_regular_file()) out[fs::relative(it->path(), dir).generic_string()] = slurp(it->path());
   }
   return out;
-}
-
-PluginSpec spec_of(std::string_view js) {
-  auto r = parse_plugin_spec(json::parse(js));
-  if (!r) throw std::runtime_error(r.error().message);
-  return *r;
-}
-
-std::shared_ptr<const PluginVersion> make_version(const std::string& plugin, std::string_view spec_json, size_t max_idle = 2) {
-  std::string bytes = wasm_bytes(plugin);
-  LoadOptions opts;
-  opts.max_idle_instances = max_idle;
-  auto v = load_plugin_version(spec_of(spec_json), std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()),
-                               test::test_plugin(plugin), opts);
-  if (!v) throw std::runtime_error(v.error().message);
-  return *v;
-}
-
-std::string call_ok(const PluginVersion& v, std::string_view fn, std::string_view input = "") {
-  auto out = v.call(fn, input, {});
-  EXPECT_TRUE(out.ok()) << (out.error ? out.error->message : "");
-  return out.output;
 }
 
 std::vector<std::string> tool_names(const PluginSnapshot& s) {
@@ -112,8 +58,8 @@ std::vector<std::string> tool_names(const PluginSnapshot& s) {
 
 TEST(Registry, AddFindAndToolOrder) {
   Registry reg;
-  auto echo = make_version("echo", R"({"name": "echo", "functions": [{"function": "echo"}, {"function": "upper", "displayName": "shout"}]})");
-  auto ver = make_version("version_a", R"({"name": "ver", "functions": [{"function": "whoami"}]})");
+  auto echo = load_version("echo", R"({"name": "echo", "functions": [{"function": "echo"}, {"function": "upper", "displayName": "shout"}]})");
+  auto ver = load_version("version_a", R"({"name": "ver", "functions": [{"function": "whoami"}]})");
   ASSERT_TRUE(reg.add(echo).ok());
   ASSERT_TRUE(reg.add(ver).ok());
   auto snap = reg.snapshot();
@@ -131,13 +77,13 @@ TEST(Registry, AddFindAndToolOrder) {
 
 TEST(Registry, RefusesClashesAndUnknownNames) {
   Registry reg;
-  ASSERT_TRUE(reg.add(make_version("echo", R"({"name": "echo", "functions": [{"function": "echo"}]})")).ok());
+  ASSERT_TRUE(reg.add(load_version("echo", R"({"name": "echo", "functions": [{"function": "echo"}]})")).ok());
   // The same plugin name.
-  auto same = make_version("echo", R"({"name": "echo", "functions": [{"function": "upper"}]})");
+  auto same = load_version("echo", R"({"name": "echo", "functions": [{"function": "upper"}]})");
   EXPECT_EQ(reg.check_add(same->spec).error().kind, ErrorKind::AlreadyExists);
   EXPECT_EQ(reg.add(same).error().kind, ErrorKind::AlreadyExists);
   // A tool name that another plugin has.
-  auto clash = make_version("version_a", R"({"name": "other", "functions": [{"function": "whoami", "displayName": "echo"}]})");
+  auto clash = load_version("version_a", R"({"name": "other", "functions": [{"function": "whoami", "displayName": "echo"}]})");
   auto c = reg.check_add(clash->spec);
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.error().kind, ErrorKind::AlreadyExists);
@@ -152,26 +98,26 @@ TEST(Registry, RefusesClashesAndUnknownNames) {
   EXPECT_EQ(reg.snapshot()->revision(), 1u);
 
   // A replacement that takes another plugin's tool name is refused too.
-  ASSERT_TRUE(reg.add(make_version("version_a", R"({"name": "ver", "functions": [{"function": "whoami"}]})")).ok());
-  auto steal = make_version("version_b", R"({"name": "ver", "functions": [{"function": "whoami", "displayName": "echo"}]})");
+  ASSERT_TRUE(reg.add(load_version("version_a", R"({"name": "ver", "functions": [{"function": "whoami"}]})")).ok());
+  auto steal = load_version("version_b", R"({"name": "ver", "functions": [{"function": "whoami", "displayName": "echo"}]})");
   auto r = reg.check_replace(steal->spec);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().kind, ErrorKind::AlreadyExists);
   EXPECT_EQ(reg.replace(steal).error().kind, ErrorKind::AlreadyExists);
   // Keeping its own tool names is fine.
-  auto own = make_version("version_b", R"({"name": "ver", "functions": [{"function": "whoami"}, {"function": "rollDice"}]})");
+  auto own = load_version("version_b", R"({"name": "ver", "functions": [{"function": "whoami"}, {"function": "rollDice"}]})");
   EXPECT_TRUE(reg.check_replace(own->spec).ok());
 }
 
 TEST(Registry, ReplaceKeepsPlaceAndOldSnapshotsKeepTheirVersions) {
   Registry reg;
-  auto a = make_version("version_a", R"({"name": "dice", "functions": [{"function": "rollDice"}]})");
-  auto e = make_version("echo", R"({"name": "echo", "functions": [{"function": "echo"}]})");
+  auto a = load_version("version_a", R"({"name": "dice", "functions": [{"function": "rollDice"}]})");
+  auto e = load_version("echo", R"({"name": "echo", "functions": [{"function": "echo"}]})");
   ASSERT_TRUE(reg.add(a).ok());
   ASSERT_TRUE(reg.add(e).ok());
   auto before = reg.snapshot();
 
-  auto b = make_version("version_b", R"({"name": "dice", "functions": [{"function": "rollDice"}, {"function": "whoami"}]})");
+  auto b = load_version("version_b", R"({"name": "dice", "functions": [{"function": "rollDice"}, {"function": "whoami"}]})");
   EXPECT_NE(a->serial, b->serial);
   auto replaced = reg.replace(b);
   ASSERT_TRUE(replaced.ok()) << replaced.error().message;
@@ -200,10 +146,10 @@ TEST(Registry, ListenersSeeEveryChange) {
   Registry reg;
   std::vector<std::pair<uint64_t, size_t>> seen;  // revision, plugins
   reg.on_change([&](const PluginSnapshot& s) { seen.emplace_back(s.revision(), s.plugins().size()); });
-  auto e = make_version("echo", R"({"name": "echo", "functions": [{"function": "echo"}]})");
+  auto e = load_version("echo", R"({"name": "echo", "functions": [{"function": "echo"}]})");
   ASSERT_TRUE(reg.add(e).ok());
   EXPECT_FALSE(reg.add(e).ok());
-  ASSERT_TRUE(reg.replace(make_version("echo", R"({"name": "echo", "functions": [{"function": "upper"}]})")).ok());
+  ASSERT_TRUE(reg.replace(load_version("echo", R"({"name": "echo", "functions": [{"function": "upper"}]})")).ok());
   ASSERT_TRUE(reg.remove("echo").ok());
   EXPECT_FALSE(reg.remove("echo").ok());
   EXPECT_EQ(seen, (std::vector<std::pair<uint64_t, size_t>>{{1, 1}, {2, 1}, {3, 0}}));
@@ -212,7 +158,7 @@ TEST(Registry, ListenersSeeEveryChange) {
 // ---- InstancePool -----------------------------------------------------------------------------
 
 TEST(InstancePool, ConcurrentAcquiresGetDistinctInstances) {
-  auto v = make_version("globals", R"({"name": "g", "functions": [{"function": "counter"}]})", 2);
+  auto v = load_version("globals", R"({"name": "g", "functions": [{"function": "counter"}]})", {.max_idle_instances = 2});
   constexpr int kThreads = 6;
   std::atomic<int> holding{0};
   std::vector<host::PluginInstance*> seen(kThreads, nullptr);
@@ -244,7 +190,7 @@ TEST(InstancePool, ConcurrentAcquiresGetDistinctInstances) {
 }
 
 TEST(InstancePool, ReusesIdleInstances) {
-  auto v = make_version("globals", R"({"name": "g", "functions": [{"function": "counter"}]})", 1);
+  auto v = load_version("globals", R"({"name": "g", "functions": [{"function": "counter"}]})", {.max_idle_instances = 1});
   size_t created = v->pool.created();
   EXPECT_EQ(call_ok(*v, "counter"), "1");
   EXPECT_EQ(call_ok(*v, "counter"), "2");  // the same (warm) instance
@@ -254,7 +200,7 @@ TEST(InstancePool, ReusesIdleInstances) {
 }
 
 TEST(InstancePool, NonReusableInstancesAreDropped) {
-  auto v = make_version("exported_start", R"({"name": "s", "functions": [{"function": "run"}]})", 2);
+  auto v = load_version("exported_start", R"({"name": "s", "functions": [{"function": "run"}]})", {.max_idle_instances = 2});
   EXPECT_EQ(v->pool.idle(), 1u);  // the one made at load
   {
     auto lease = v->pool.acquire();
@@ -270,7 +216,7 @@ TEST(InstancePool, NonReusableInstancesAreDropped) {
 }
 
 TEST(InstancePool, SetFactoryDropsIdleInstancesAndChangesTier) {
-  auto v = make_version("globals", R"({"name": "g", "functions": [{"function": "counter"}]})", 2);
+  auto v = load_version("globals", R"({"name": "g", "functions": [{"function": "counter"}]})", {.max_idle_instances = 2});
   EXPECT_EQ(v->pool.tier(), "interpreter");
   EXPECT_EQ(call_ok(*v, "counter"), "1");
   auto busy = v->pool.acquire();  // the warm instance, busy across the switch
@@ -310,25 +256,19 @@ TEST(InstancePool, SetFactoryDropsIdleInstancesAndChangesTier) {
 }
 
 TEST(PluginVersion, LoadRefusesMissingExportsAndNamesThem) {
-  std::string bytes = wasm_bytes("echo");
-  auto v = load_plugin_version(spec_of(R"({"name": "e", "functions": [{"function": "echo"}, {"function": "nope"}]})"),
-                               std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), "echo.wasm",
-                               LoadOptions{});
+  auto v = try_load_version("echo", R"({"name": "e", "functions": [{"function": "echo"}, {"function": "nope"}]})");
   ASSERT_FALSE(v.ok());
   EXPECT_NE(v.error().message.find("nope"), std::string::npos) << v.error().message;
   EXPECT_NE(v.error().message.find("upper"), std::string::npos) << v.error().message;  // lists the exports
 }
 
 TEST(PluginVersion, ConfigMergesPluginOverGlobal) {
-  std::string bytes = wasm_bytes("config_vars");
   LoadOptions opts;
   opts.global_config = {{"WASM_VERSION", "global"}, {"WASM_OTHER", "g2"}};
-  auto v = load_plugin_version(
-      spec_of(R"({"name": "c", "functions": [{"function": "config"}], "config": {"WASM_VERSION": "mine"}})"),
-      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), "c.wasm", opts);
-  ASSERT_TRUE(v.ok()) << v.error().message;
-  EXPECT_EQ(call_ok(**v, "config", "WASM_VERSION"), "mine");
-  EXPECT_EQ(call_ok(**v, "config", "WASM_OTHER"), "g2");
+  auto v = load_version("config_vars", R"({"name": "c", "functions": [{"function": "config"}], "config": {"WASM_VERSION": "mine"}})",
+                        opts);
+  EXPECT_EQ(call_ok(*v, "config", "WASM_VERSION"), "mine");
+  EXPECT_EQ(call_ok(*v, "config", "WASM_OTHER"), "g2");
 }
 
 // ---- PluginManager ----------------------------------------------------------------------------

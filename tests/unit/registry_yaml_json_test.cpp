@@ -157,30 +157,23 @@ TEST(YamlParse, EmptyDocumentIsNull) {
 }
 
 TEST(YamlParse, ErrorsCarryLineAndColumn) {
-  // An unclosed flow sequence on line 3.
-  auto r = parse_yaml("a: 1\nb: 2\nc: [1, 2\n");
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().kind, ErrorKind::InvalidArgument);
-  EXPECT_NE(r.error().message.find("line "), std::string::npos) << r.error().message;
-  EXPECT_NE(r.error().message.find("column "), std::string::npos) << r.error().message;
-
-  // A bad indentation on line 3: the reported line is 3 (1-based), not 2.
-  auto r2 = parse_yaml("a:\n  b: 1\n c: 2\n");
-  ASSERT_FALSE(r2.ok());
-  EXPECT_NE(r2.error().message.find("line 3"), std::string::npos) << r2.error().message;
-
-  // A list item inside a map, on line 2: the line is named.
-  auto r3 = parse_yaml("ok: 1\n- item\n");
-  ASSERT_FALSE(r3.ok());
-  EXPECT_NE(r3.error().message.find("line 2"), std::string::npos) << r3.error().message;
-
-  // The column is 1-based too: the second ':' of "a: b: c" is at column 5.
-  auto r4 = parse_yaml("a: b: c\n");
-  ASSERT_FALSE(r4.ok());
-  EXPECT_NE(r4.error().message.find("line 1, column 5"), std::string::npos) << r4.error().message;
-  auto r5 = parse_yaml("x: 1\ny: \"bad \\q escape\"\n");
-  ASSERT_FALSE(r5.ok());
-  EXPECT_NE(r5.error().message.find("line 2"), std::string::npos) << r5.error().message;
+  // Line and column are 1-based.
+  struct Case {
+    const char* text;
+    const char* where;
+  } cases[] = {
+      {"a: 1\nb: 2\nc: [1, 2\n", "line 4, column 1"},    // an unclosed flow sequence: found where the input ends
+      {"a:\n  b: 1\n c: 2\n", "line 3"},                 // a bad indentation: line 3, not 2
+      {"ok: 1\n- item\n", "line 2"},                     // a list item inside a map
+      {"a: b: c\n", "line 1, column 5"},                 // the second ':'
+      {"x: 1\ny: \"bad \\q escape\"\n", "line 2"},       // an unknown escape
+  };
+  for (const auto& c : cases) {
+    auto r = parse_yaml(c.text);
+    ASSERT_FALSE(r.ok()) << c.text;
+    EXPECT_EQ(r.error().kind, ErrorKind::InvalidArgument) << c.text;
+    EXPECT_NE(r.error().message.find(c.where), std::string::npos) << c.text << " -> " << r.error().message;
+  }
 }
 
 TEST(YamlWrite, RoundTripsTrickyStrings) {

@@ -4,8 +4,12 @@
  * The host fills a wm_ctx per instance and passes it as every import module's instance
  * pointer; the glue's import functions call ctx->host_call. A trap anywhere inside the shared
  * object (a wasm trap, or a host function asking to stop) longjmps back to the entry point,
- * which returns a non-zero wm_trap code. Thread safety: one thread per instance at a time; the
- * jump buffer is thread-local.
+ * which returns a non-zero wm_trap code.
+ *
+ * Ownership: the host allocates wm_instance_size() bytes per instance and owns them, and its
+ * wm_ctx must outlive the instance; wm_free releases what the instance allocated (its memory
+ * mapping and tables), even after a failed wm_instantiate. Thread safety: one thread per
+ * instance at a time (wm_interrupt excepted); the jump buffer is thread-local.
  */
 #ifndef WM_NATIVE_ABI_H
 #define WM_NATIVE_ABI_H
@@ -49,8 +53,6 @@ typedef uint64_t (*wm_instance_size_fn)(void);
 typedef int (*wm_instantiate_fn)(void* instance, wm_ctx* ctx);
 typedef void (*wm_free_fn)(void* instance);
 typedef int (*wm_memory_fn)(void* instance, uint8_t** data, uint64_t* size);
-typedef uint32_t (*wm_export_count_fn)(void);
-typedef const char* (*wm_export_name_fn)(uint32_t index);
 typedef int (*wm_call_fn)(void* instance, wm_ctx* ctx, uint32_t export_index, const uint64_t* args, uint64_t* results);
 /* Stops the instance's running call at the next function entry (WM_TRAP_INTERRUPTED). Safe to
  * call from another thread while the call runs; loops are stopped by the deadline checks. */

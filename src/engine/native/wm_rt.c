@@ -5,9 +5,12 @@
  *   - traps longjmp to a thread-local jump buffer set by the entry point: thread-safe;
  *   - linear memory is a private anonymous mapping reserved up to the page limit, so growing
  *     never moves it; allocation over the limit traps with WM_TRAP_OOM;
- *   - the call-depth counter lives in the instance (see the glue), not in a global;
+ *   - stack exhaustion and interruption are checked by the glue's function prologue against a
+ *     limit kept after the instance, not in a global;
  *   - the function-type registry is filled once per loaded plugin (pthread_once) under a mutex
  *     and freed when the shared object is unloaded.
+ * Ownership: everything an instance allocates here (its memory mapping, its tables) is
+ * released by the glue's wm_free (wasm2c's Z_m_free), even for a half-built instance.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -113,8 +116,12 @@ WM_HIDDEN void* wasm_rt_exception(void) { return 0; }
 /* ---- linear memory ---- */
 #define WM_PAGE 65536ull
 
+/* wasm-rt.h keeps the byte size in a uint32_t, so 65536 pages (4 GiB) would wrap to 0: the
+ * largest memory this runtime holds is one page less. */
+#define WM_MAX_PAGES 65535u
+
 static uint32_t wm_cap(uint32_t declared_max) {
-  uint32_t cap = wm_current ? wm_current->max_pages : 65536u;
+  uint32_t cap = wm_current && wm_current->max_pages < WM_MAX_PAGES ? wm_current->max_pages : WM_MAX_PAGES;
   return declared_max < cap ? declared_max : cap;
 }
 
@@ -152,29 +159,24 @@ WM_HIDDEN void wasm_rt_free_memory(wasm_rt_memory_t* mem) {
   mem->data = 0;
 }
 
-/* ---- tables ---- */
-WM_HIDDEN void wasm_rt_allocate_funcref_table(wasm_rt_funcref_table_t* t, uint32_t elements, uint32_t max) {
-  if (elements > 10000000u) wm_trap(WM_TRAP_OOM);
-  t->size = elements;
-  t->max_size = max;
-  t->data = (wasm_rt_funcref_t*)calloc(elements ? elements : 1, sizeof(wasm_rt_funcref_t));
-  if (!t->data) wm_trap(WM_TRAP_OOM);
-}
-WM_HIDDEN void wasm_rt_free_funcref_table(wasm_rt_funcref_table_t* t) { free(t->data); t->data = 0; }
-WM_HIDDEN void wasm_rt_allocate_externref_table(wasm_rt_externref_table_t* t, uint32_t elements, uint32_t max) {
-  if (elements > 10000000u) wm_trap(WM_TRAP_OOM);
-  t->size = elements;
-  t->max_size = max;
-  t->data = (wasm_rt_externref_t*)calloc(elements ? elements : 1, sizeof(wasm_rt_externref_t));
-  if (!t->data) wm_trap(WM_TRAP_OOM);
-}
-WM_HIDDEN void wasm_rt_free_externref_table(wasm_rt_externref_table_t* t) { free(t->data); t->data = 0; }
-
-#define WM_DEFINE_GROW(kind, type)                                                                  \
+/* ---- tables: the same three functions for each element type ---- */
+#define WM_MAX_TABLE_ELEMENTS 10000000u
+#define WM_DEFINE_TABLE(kind, type)                                                                 \
+  WM_HIDDEN void wasm_rt_allocate_##kind##_table(wasm_rt_##kind##_table_t* t, uint32_t elements, uint32_t max) { \
+    if (elements > WM_MAX_TABLE_ELEMENTS) wm_trap(WM_TRAP_OOM);                                      \
+    t->size = elements;                                                                              \
+    t->max_size = max;                                                                               \
+    t->data = (type*)calloc(elements ? elements : 1, sizeof(type));                                  \
+    if (!t->data) wm_trap(WM_TRAP_OOM);                                                              \
+  }                                                                                                  \
+  WM_HIDDEN void wasm_rt_free_##kind##_table(wasm_rt_##kind##_table_t* t) {                          \
+    free(t->data);                                                                                   \
+    t->data = 0;                                                                                     \
+  }                                                                                                  \
   WM_HIDDEN uint32_t wasm_rt_grow_##kind##_table(wasm_rt_##kind##_table_t* t, uint32_t delta, type init) { \
     uint32_t old = t->size;                                                                          \
     uint64_t n = (uint64_t)old + delta;                                                              \
-    if (n > t->max_size || n > 10000000u) return (uint32_t)-1;                                       \
+    if (n > t->max_size || n > WM_MAX_TABLE_ELEMENTS) return (uint32_t)-1;                           \
     if (delta == 0) return old;                                                                      \
     type* d = (type*)realloc(t->data, (size_t)n * sizeof(type));                                     \
     if (!d) return (uint32_t)-1;                                                                     \
@@ -183,8 +185,8 @@ WM_HIDDEN void wasm_rt_free_externref_table(wasm_rt_externref_table_t* t) { free
     t->size = (uint32_t)n;                                                                           \
     return old;                                                                                      \
   }
-WM_DEFINE_GROW(funcref, wasm_rt_funcref_t)
-WM_DEFINE_GROW(externref, wasm_rt_externref_t)
+WM_DEFINE_TABLE(funcref, wasm_rt_funcref_t)
+WM_DEFINE_TABLE(externref, wasm_rt_externref_t)
 
 /* ---- entry: runs `body` with the trap buffer and context installed ---- */
 #define WM_ENTER(ctx, body)                    \

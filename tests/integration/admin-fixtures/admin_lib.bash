@@ -1,10 +1,7 @@
 # tests/integration/admin-fixtures/admin_lib.bash: helpers shared by the admin API suites
 # (tests/integration/admin_*.sh). Sourced, never run. Builds on ../lib.bash (start_server,
-# stop_server, pass, fail). Talks to 127.0.0.1 only.
-
-# The shared helpers were renamed lib.sh -> lib.bash (so that the runner does not run them).
-_admin_here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-if [[ -f "$_admin_here/lib.bash" ]]; then source "$_admin_here/lib.bash"; else source "$_admin_here/lib.sh"; fi
+# stop_server, wait_dead, pass, fail, finish). Talks to 127.0.0.1 only.
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.bash"
 
 fixtures="$root/tests/integration/admin-fixtures"
 test_plugins="$build/plugins"
@@ -119,33 +116,3 @@ tree_state() {
 
 # temp_files DIR: leftover temporary files (".<name>.tmp-<random>") under DIR.
 temp_files() { find "$1" -name '.*.tmp-*' 2>/dev/null | sort; }
-
-# wait_dead PID SECONDS: waits for PID to exit; sets $dead_status (the wait status) or returns 1.
-wait_dead() {
-  local pid="$1" limit="${2:-10}" i
-  for ((i = 0; i < limit * 20; i++)); do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      wait "$pid" 2>/dev/null; dead_status=$?
-      return 0
-    fi
-    sleep 0.05
-  done
-  return 1
-}
-
-# stop_or_kill: SIGTERM the server, SIGKILL if it is still there after 5 s.
-stop_or_kill() {
-  [[ -n "${server_pid:-}" ]] || return 0
-  kill "$server_pid" 2>/dev/null
-  if ! wait_dead "$server_pid" 5; then
-    kill -9 "$server_pid" 2>/dev/null
-    wait "$server_pid" 2>/dev/null
-  fi
-  server_pid=""
-}
-
-finish() { exit $(( ${failures:-0} > 0 ? 1 : 0 )); }
-
-# serve LOG [env...] -- [args...]: start_server (../lib.bash), with the log created first so that
-# its polling never reads a file that does not exist yet.
-serve() { : >"$1"; start_server "$@"; }
