@@ -202,6 +202,7 @@ int run_serve(ServeOptions o) {
   load_opts.log_level = *level;
   load_opts.max_idle_instances = workers;
   load_opts.native = &native;
+  load_opts.watchdog = std::make_shared<engine::Watchdog>();
   registry::PluginManager manager(plugins, paths, load_opts);
   registry::ResourceCatalog resources(resources_file);
   registry::PromptCatalog prompts(prompts_file);

@@ -4,6 +4,7 @@
 
 #include "core/crypto.hpp"
 #include "engine/instrument.hpp"
+#include "engine/limits.hpp"
 #include "engine/interp_code.hpp"
 #include "engine/wabt_util.hpp"
 
@@ -42,7 +43,9 @@ Error describe_failure(std::span<const uint8_t> wasm, const wabt::Errors& errors
 Result<std::shared_ptr<const Module>> Module::compile(std::span<const uint8_t> wasm) {
   // Validate and read the module's shape; the instrumented form the interpreter needs is made
   // only when an interpreter instance is first wanted (a plugin with cached native code never
-  // needs it, which keeps start-up fast).
+  // needs it, which keeps start-up fast). The limits and features come first: nothing else
+  // touches a module that exceeds them.
+  if (auto r = check_module(wasm); !r) return r.take_error();
   wabt::interp::ModuleDesc desc;
   wabt::Errors errors;
   wabt::ReadBinaryOptions opts(wasm_features(), nullptr, false, true, false);
@@ -88,6 +91,10 @@ Result<std::shared_ptr<const Module>> Module::compile(std::span<const uint8_t> w
       }
     }
     m->exports_.push_back(std::move(d));
+  }
+  m->table_count_ = static_cast<uint32_t>(desc.tables.size());
+  for (const auto& imp : desc.imports) {
+    if (imp.type.type->kind == wabt::ExternalKind::Table) ++m->table_count_;
   }
   m->original_.assign(wasm.begin(), wasm.end());
   m->interp_ = std::make_unique<InterpCode>();

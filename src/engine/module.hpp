@@ -42,6 +42,8 @@ class Module {
   const ExportDesc* find_export(std::string_view name) const;
   // The exported memory named "memory" (what host functions read and write), if any.
   std::optional<MemoryInfo> memory() const { return memory_; }
+  // How many tables the module defines or imports.
+  uint32_t table_count() const { return table_count_; }
 
   // The interpreter's prepared code (interp.cpp), made on first use: instrumentation and
   // parsing cost ~50 ms per MB, so a plugin that only ever runs native code never pays it.
@@ -57,6 +59,7 @@ class Module {
   std::vector<ImportDesc> imports_;
   std::vector<ExportDesc> exports_;
   std::optional<MemoryInfo> memory_;
+  uint32_t table_count_ = 0;
   std::unique_ptr<InterpCode> interp_;
 };
 

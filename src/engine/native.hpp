@@ -50,10 +50,14 @@ bool native_cached(const Module& module, const NativeOptions& options);
 
 std::string native_description(const NativeCode& code);  // e.g. "native (clang -O2)"
 
+class Watchdog;
+
+// `watchdog` interrupts loop-free recursion at the deadline (engine/watchdog.hpp); it must outlive
+// the instance. Without one, only loops stop at the deadline.
 std::variant<std::unique_ptr<Instance>, Trap> instantiate_native(std::shared_ptr<const Module> module,
                                                                  std::shared_ptr<const NativeCode> code,
                                                                  const ImportTable& imports, void* user_data,
                                                                  const InstanceLimits& limits,
-                                                                 const CallControl& control);
+                                                                 const CallControl& control, Watchdog* watchdog);
 
 }  // namespace wasimancer::engine

@@ -14,6 +14,7 @@ inline std::optional<Trap> tick_trap(int32_t reason, const CallControl* control)
   if (reason == kMemoryGrowFailed) {
     return Trap{ErrorKind::OutOfMemory, "oom: memory.grow exceeded the plugin's memory limit", std::nullopt};
   }
+  if (reason == kStackExhausted) return Trap{ErrorKind::Trap, "wasm trap: call stack exhausted", std::nullopt};
   if (control && control->cancel && control->cancel->load(std::memory_order_relaxed)) {
     return Trap{ErrorKind::Timeout, "timeout: the call was cancelled", std::nullopt};
   }

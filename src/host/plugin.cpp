@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/instrument.hpp"
 #include "engine/interp.hpp"
 #include "host/state.hpp"
 
@@ -118,6 +119,7 @@ Result<std::shared_ptr<const CompiledPlugin>> CompiledPlugin::load(std::span<con
     p->native_ = std::move(*code);
   }
   p->vars_ = std::make_unique<VarStore>(options.limits.max_var_bytes);
+  if (!options.watchdog) options.watchdog = std::make_shared<engine::Watchdog>();
   p->options_ = std::move(options);
   return std::shared_ptr<const CompiledPlugin>(std::move(p));
 }
@@ -187,8 +189,13 @@ Result<std::unique_ptr<PluginInstance>> PluginInstance::create(std::shared_ptr<c
                  fmt::format("oom: the module needs {} pages of memory at start, more than its limit of {} pages",
                              initial, max_pages));
   }
-  engine::InstanceLimits limits{static_cast<uint32_t>(std::min<uint64_t>(65536, initial + max_pages))};
-  auto inst = native ? engine::instantiate_native(plugin->module_ptr(), native, plugin->imports(), state.get(), limits, ctl)
+  engine::InstanceLimits limits;
+  limits.max_memory_pages = static_cast<uint32_t>(std::min<uint64_t>(engine::kMaxMemoryPages, initial + max_pages));
+  const uint64_t table_budget = std::max<uint64_t>(uint64_t(max_pages) * 65536, 64ull << 20) / PluginLimits::kTableElementBytes;
+  limits.max_table_elements =
+      static_cast<uint32_t>(std::min<uint64_t>(table_budget / std::max<uint32_t>(1, plugin->module().table_count()), 10'000'000));
+  auto inst = native ? engine::instantiate_native(plugin->module_ptr(), native, plugin->imports(), state.get(), limits, ctl,
+                                                  plugin->options().watchdog.get())
                      : engine::instantiate_interp(plugin->module_ptr(), plugin->imports(), state.get(), limits, ctl);
   if (auto* trap = std::get_if<engine::Trap>(&inst)) {
     return error_from_trap(*trap, "instantiation");

@@ -25,6 +25,7 @@
 #include "engine/instance.hpp"
 #include "engine/module.hpp"
 #include "engine/native.hpp"
+#include "engine/watchdog.hpp"
 #include "host/vars.hpp"
 
 namespace wasimancer::host {
@@ -36,10 +37,12 @@ struct PluginLimits {
   static constexpr uint64_t kDefaultMaxHttpResponseBytes = 50ull << 20; // 50 MiB (maxHttpResponseBytes)
   static constexpr uint64_t kDefaultMaxVarBytes = 1ull << 20;          // 1 MiB (maxVarBytes)
   static constexpr uint64_t kDefaultMaxLogBytes = 1ull << 20;          // 1 MiB per call (maxLogBytes)
+  static constexpr uint64_t kTableElementBytes = 32;                   // what a table element is charged
 
   // Memory limit in 64 KiB pages, with Extism's meaning: a module whose initial memory is
   // larger cannot start, and the plugin memory may then grow by up to this many pages. The
-  // kernel memory (input, output, logs, HTTP bodies) is capped at this size too.
+  // kernel memory (input, output, logs, HTTP bodies) is capped at this size too, and so are the
+  // tables: together at most max(this, 64 MiB) / kTableElementBytes elements, shared equally.
   uint32_t max_pages = kDefaultMaxPages;
   // Wall-clock limit of one call (and of instantiation); 0 means no limit.
   uint32_t timeout_ms = kDefaultTimeoutMs;
@@ -69,6 +72,9 @@ struct PluginOptions {
   LogLevel log_level = LogLevel::Info;         // what get_log_level reports; lower levels dropped
   Tier tier = default_tier();                  // Native: load() builds (or finds) native code
   engine::NativeOptions native = default_native_options();
+  // Interrupts native calls at their deadline; shared by every plugin of an application. When
+  // null, load() gives the plugin one of its own.
+  std::shared_ptr<engine::Watchdog> watchdog;
 };
 
 // Receives a call's side effects. Every method has a working default: plugin logs and stdout

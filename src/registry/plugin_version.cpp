@@ -131,6 +131,7 @@ Result<std::shared_ptr<const PluginVersion>> load_plugin_version(PluginSpec spec
   opts.http_response_headers = spec.http_response_headers;
   opts.limits = spec.limits;
   opts.log_level = options.log_level;
+  opts.watchdog = options.watchdog;
   opts.tier = host::Tier::Interpreter;  // the native tier comes in the background (NativeTier)
 
   auto compiled = host::CompiledPlugin::load(wasm, std::move(opts));

@@ -107,6 +107,7 @@ struct LoadOptions {
   LogLevel log_level = LogLevel::Info;
   size_t max_idle_instances = 2;
   NativeTier* native = nullptr;  // tiers published versions up in the background (may be null)
+  std::shared_ptr<engine::Watchdog> watchdog;  // the application's (null: one per plugin)
 };
 
 // Compiles `wasm` for `spec` (with server-wide config merged under the plugin's own), checks

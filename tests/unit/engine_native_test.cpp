@@ -33,7 +33,7 @@ std::variant<std::unique_ptr<Instance>, Trap> make(const Built& b, const ImportT
                                                     std::chrono::milliseconds timeout = 5s) {
   CallControl ctl;
   ctl.deadline = Deadline::after(timeout);
-  return instantiate_native(b.module, b.code, imports, nullptr, InstanceLimits{pages}, ctl);
+  return instantiate_native(b.module, b.code, imports, nullptr, InstanceLimits{pages}, ctl, &test::test_watchdog());
 }
 
 CallResult call(Instance& i, std::string_view name, std::vector<Slot> args = {}, std::chrono::milliseconds timeout = 5s,
@@ -214,7 +214,7 @@ TEST(NativeTier, HostFunctionsTrapsExitsAndDeadlineExtension) {
                 }};
   CallControl ctl;
   ctl.deadline = Deadline::after(5s);
-  auto r = instantiate_native(b.module, b.code, {&wait, &fail, &exit}, &ctl, InstanceLimits{1024}, ctl);
+  auto r = instantiate_native(b.module, b.code, {&wait, &fail, &exit}, &ctl, InstanceLimits{1024}, ctl, &test::test_watchdog());
   ASSERT_TRUE(std::holds_alternative<std::unique_ptr<Instance>>(r));
   auto& inst = *std::get<0>(r);
   ctl.deadline = Deadline::after(150ms);

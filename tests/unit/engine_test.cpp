@@ -31,7 +31,7 @@ Instantiated instantiate(std::shared_ptr<const Module> m, const ImportTable& imp
   CallControl ctl;
   ctl.deadline = Deadline::after(timeout);
   auto r = test::native_tier()
-               ? instantiate_native(m, test::native_code(*m), imports, user, InstanceLimits{max_pages}, ctl)
+               ? instantiate_native(m, test::native_code(*m), imports, user, InstanceLimits{max_pages}, ctl, &test::test_watchdog())
                : instantiate_interp(std::move(m), imports, user, InstanceLimits{max_pages}, ctl);
   Instantiated out;
   if (auto* t = std::get_if<Trap>(&r)) out.trap = *t;
