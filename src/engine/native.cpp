@@ -11,6 +11,7 @@
 
 #include <charconv>
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <pthread.h>
@@ -90,8 +91,8 @@ InstrumentOptions native_flavour() {
   return o;
 }
 
-std::string cache_key(const Module& m, const NativeOptions& o, const std::string& cc) {
-  std::string material = m.sha256() + "|native-flavour";
+std::string cache_key(const ModuleInfo& m, const NativeOptions& o, const std::string& cc) {
+  std::string material = m.sha256 + "|native-flavour";
   material += "|" + tool_identity("wasm2c") + "|" + cc + "|" + tool_identity(cc);
   for (const auto& f : compile_flags(o)) material += "|" + f;
   material += fmt::format("|abi{}|glue{}|pass{}|flags{}|", WM_NATIVE_ABI_VERSION, native::kGlueVersion, kInstrumentVersion,
@@ -121,15 +122,15 @@ class NativeCode {
   }
 
   static Result<std::shared_ptr<const NativeCode>> open(const fs::path& so, std::string description,
-                                                       const Module& module) {
+                                                       const ModuleInfo& module) {
     void* h = dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!h) return Error(ErrorKind::Internal, fmt::format("cannot load {}: {}", so.string(), dlerror()));
     std::shared_ptr<NativeCode> c(new NativeCode());
     c->handle_ = h;
     c->description_ = std::move(description);
     // wm_call's index of an export is its position among the module's exports (glue.hpp).
-    for (size_t k = 0; k < module.exports().size(); ++k) {
-      if (module.exports()[k].kind == ExternKind::Func) c->exports.emplace(module.exports()[k].name, static_cast<uint32_t>(k));
+    for (size_t k = 0; k < module.exports.size(); ++k) {
+      if (module.exports[k].kind == ExternKind::Func) c->exports.emplace(module.exports[k].name, static_cast<uint32_t>(k));
     }
     auto sym = [&](const char* name) { return dlsym(h, name); };
     auto version = reinterpret_cast<wm_abi_version_fn>(sym("wm_abi_version"));
@@ -171,29 +172,65 @@ class NativeCode {
 
 std::string native_description(const NativeCode& code) { return code.description_; }
 
-namespace {
-
-Result<std::shared_ptr<const NativeCode>> open_build(const fs::path& dir, const std::string& description,
-                                                     const Module& module) {
-  return NativeCode::open(dir / "plugin.so", description, module);
+bool native_cached(const ModuleInfo& info, const NativeOptions& options) {
+  std::error_code ec;
+  return fs::exists(native_cache_path(info, options) / "plugin.so", ec);
 }
 
+fs::path native_cache_path(const ModuleInfo& info, const NativeOptions& options) {
+  return options.cache_dir / cache_key(info, options, pick_compiler(options));
+}
+
+namespace {
+struct ThreadStack;
+const ThreadStack& prepare_thread();
 }  // namespace
 
-bool native_cached(const Module& module, const NativeOptions& options) {
-  std::string cc = pick_compiler(options);
-  std::error_code ec;
-  return fs::exists(options.cache_dir / cache_key(module, options, cc) / "plugin.so", ec);
+std::string native_description(const NativeOptions& options) {
+  return fmt::format("native ({} {})", fs::path(pick_compiler(options)).filename().string(), options.opt_level);
+}
+
+void prepare_native_thread() { (void)prepare_thread(); }
+
+Result<std::shared_ptr<const NativeCode>> open_native(const NativeBuild& build, const ModuleInfo& info) {
+  return NativeCode::open(build.library, build.description, info);
 }
 
 Result<std::shared_ptr<const NativeCode>> load_native(const Module& module, const NativeOptions& options) {
+  auto b = build_native(module.original(), module.info(), options);
+  if (!b) return b.take_error();
+  return open_native(*b, module.info());
+}
+
+int instrument_native_command(const fs::path& in, const fs::path& out) {
+  auto wasm = read_file(in);
+  if (!wasm) {
+    std::fprintf(stderr, "%s\n", wasm.error().message.c_str());
+    return 1;
+  }
+  InstrumentOptions o = native_flavour();
+  o.validate = true;  // this process trusts nothing it is given
+  auto r = instrument(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(wasm->data()), wasm->size()), o);
+  if (!r) {
+    std::fprintf(stderr, "%s\n", r.error().message.c_str());
+    return 1;
+  }
+  auto w = write_file_atomic(out, std::string_view(reinterpret_cast<const char*>(r->wasm.data()), r->wasm.size()));
+  if (!w) {
+    std::fprintf(stderr, "%s\n", w.error().message.c_str());
+    return 1;
+  }
+  return 0;
+}
+
+Result<NativeBuild> build_native(std::span<const uint8_t> wasm, const ModuleInfo& info, const NativeOptions& options) {
   std::string cc = pick_compiler(options);
-  std::string description = fmt::format("native ({} {})", fs::path(cc).filename().string(), options.opt_level);
+  std::string description = native_description(options);
   if (tool_identity("wasm2c").empty()) return Error(ErrorKind::Internal, "wasm2c is not installed (Debian package wabt)");
   if (tool_identity(cc).empty()) return Error(ErrorKind::Internal, fmt::format("the C compiler \"{}\" is not available", cc));
-  const fs::path final_dir = options.cache_dir / cache_key(module, options, cc);
+  const fs::path final_dir = options.cache_dir / cache_key(info, options, cc);
   std::error_code ec;
-  if (fs::exists(final_dir / "plugin.so", ec)) return open_build(final_dir, description, module);
+  if (fs::exists(final_dir / "plugin.so", ec)) return NativeBuild{final_dir / "plugin.so", description};
 
   fs::create_directories(options.cache_dir, ec);
   if (ec) return Error(ErrorKind::Io, fmt::format("cannot create {}: {}", options.cache_dir.string(), ec.message()));
@@ -208,18 +245,33 @@ Result<std::shared_ptr<const NativeCode>> load_native(const Module& module, cons
     }
   } cleanup{work};
 
-  auto flavoured = instrument(module.original(), native_flavour());
-  if (!flavoured) return flavoured.take_error();
-  std::string_view wasm(reinterpret_cast<const char*>(flavoured->wasm.data()), flavoured->wasm.size());
-  if (auto r = write_file_atomic(work / "m.wasm", wasm); !r) return r.take_error();
   auto t0 = std::chrono::steady_clock::now();
   SubprocessLimits limits;
   limits.timeout = options.timeout;
   limits.address_space_bytes = options.memory_limit_bytes;
   limits.cpu_seconds = static_cast<uint64_t>(options.timeout.count()) + 1;
-  auto cancelled = [&] { return options.cancel && options.cancel->load(); };
+  auto cancelled = [&] { return options.cancelled && options.cancelled(); };
+  auto remaining = [&] {
+    auto left = options.timeout - std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+    return std::max<std::chrono::milliseconds>(left, std::chrono::seconds(1));
+  };
+  if (options.instrument_tool.empty()) {
+    auto flavoured = instrument(wasm, native_flavour());
+    if (!flavoured) return flavoured.take_error();
+    std::string_view bytes(reinterpret_cast<const char*>(flavoured->wasm.data()), flavoured->wasm.size());
+    if (auto r = write_file_atomic(work / "m.wasm", bytes); !r) return r.take_error();
+  } else {
+    std::string_view bytes(reinterpret_cast<const char*>(wasm.data()), wasm.size());
+    if (auto r = write_file_atomic(work / "in.wasm", bytes); !r) return r.take_error();
+    auto ir = run_supervised({options.instrument_tool.string(), "__instrument-native", "in.wasm", "m.wasm"}, work, limits, cancelled);
+    if (ir.cancelled) return Error(ErrorKind::Cancelled, "the native build was cancelled");
+    if (ir.timed_out) return Error(ErrorKind::Timeout, "the instrumentation pass took longer than the time limit");
+    if (ir.exit_code != 0) return Error(ErrorKind::Internal, failure("the instrumentation pass", ir));
+    fs::remove(work / "in.wasm", ec);
+  }
+  limits.timeout = remaining();
   auto w2c = run_supervised({"wasm2c", "-n", "m", "m.wasm", "-o", "m.c"}, work, limits, cancelled);
-  if (w2c.cancelled) return Error(ErrorKind::Timeout, "the native build was cancelled");
+  if (w2c.cancelled) return Error(ErrorKind::Cancelled, "the native build was cancelled");
   if (w2c.timed_out) return Error(ErrorKind::Timeout, "wasm2c took longer than the time limit");
   if (w2c.exit_code != 0) return Error(ErrorKind::Internal, failure("wasm2c", w2c));
   auto header = read_file(work / "m.h");
@@ -236,7 +288,7 @@ Result<std::shared_ptr<const NativeCode>> load_native(const Module& module, cons
     c_file->replace(at, empty.size(), "#define FUNC_PROLOGUE WM_FUNC_PROLOGUE\n");
     if (auto r = write_file_atomic(work / "m.c", *c_file); !r) return r.take_error();
   }
-  auto glue = native::generate_glue(*header, module.imports().size());
+  auto glue = native::generate_glue(*header, info.imports.size());
   if (!glue) return glue.take_error();
   for (auto [name, text] : {std::pair<const char*, std::string_view>{"glue.c", glue->source},
                             {"wm_rt.c", native::kRuntimeSource}, {"wm_native_abi.h", native::kAbiHeader}}) {
@@ -245,10 +297,9 @@ Result<std::shared_ptr<const NativeCode>> load_native(const Module& module, cons
   std::vector<std::string> cmd = {cc};
   for (const auto& f : compile_flags(options)) cmd.push_back(f);
   cmd.insert(cmd.end(), {"-I.", "glue.c", "-o", "plugin.so", "-lm"});
-  auto left = options.timeout - std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
-  limits.timeout = std::max<std::chrono::milliseconds>(left, std::chrono::seconds(1));
+  limits.timeout = remaining();
   auto ccr = run_supervised(cmd, work, limits, cancelled);
-  if (ccr.cancelled) return Error(ErrorKind::Timeout, "the native build was cancelled");
+  if (ccr.cancelled) return Error(ErrorKind::Cancelled, "the native build was cancelled");
   if (ccr.timed_out) return Error(ErrorKind::Timeout, fmt::format("{} took longer than the time limit", cc));
   if (ccr.exit_code != 0) return Error(ErrorKind::Internal, failure(cc, ccr));
   // Keep only what loading needs, then publish the directory with one rename.
@@ -260,7 +311,7 @@ Result<std::shared_ptr<const NativeCode>> load_native(const Module& module, cons
   if (ec && !fs::exists(final_dir / "plugin.so")) {
     return Error(ErrorKind::Io, fmt::format("cannot store the build in {}: {}", final_dir.string(), ec.message()));
   }
-  return open_build(final_dir, description, module);
+  return NativeBuild{final_dir / "plugin.so", description};
 }
 
 
@@ -473,8 +524,8 @@ class NativeInstance final : public Instance, public Caller {
     }
     if (rc == WM_TRAP_INTERRUPTED) {
       bool cancelled = control_ ? (control_->cancel && control_->cancel->load()) : false;
-      return Trap{ErrorKind::Timeout, cancelled ? "timeout: the call was cancelled" : "timeout: the call exceeded its time limit",
-                  std::nullopt};
+      if (cancelled) return Trap{ErrorKind::Cancelled, "cancelled: the call was cancelled", std::nullopt};
+      return Trap{ErrorKind::Timeout, "timeout: the call exceeded its time limit", std::nullopt};
     }
     switch (rc) {
       case WM_TRAP_OOM:

@@ -20,6 +20,11 @@ Watchdog::~Watchdog() {
   if (thread_.joinable()) thread_.join();
 }
 
+void Watchdog::start() {
+  std::lock_guard lock(mu_);
+  if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+}
+
 uint64_t Watchdog::add(Deadline deadline, const std::atomic<bool>* cancel, std::function<void()> fire) {
   std::lock_guard lock(mu_);
   if (!thread_.joinable()) thread_ = std::thread([this] { run(); });  // started by the first call

@@ -30,6 +30,10 @@ class Watchdog {
   Watchdog(const Watchdog&) = delete;
   Watchdog& operator=(const Watchdog&) = delete;
 
+  // Starts the thread now rather than at the first registration (a sandbox worker does, before
+  // its system-call filter forbids creating threads).
+  void start();
+
   uint64_t add(Deadline deadline, const std::atomic<bool>* cancel, std::function<void()> fire);
   // The deadline moved (time spent waiting on a client is not counted): `rearm` undoes a fire
   // that is no longer due. Runs on the call's thread, between wasm frames.

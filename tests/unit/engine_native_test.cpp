@@ -266,9 +266,9 @@ TEST(NativeTier, BuildsAreCachedAndFailuresAreReported) {
   NativeOptions o = test::test_native_options();
   o.cache_dir = std::filesystem::temp_directory_path() / ("wm-native-" + random_token(6));
   auto m = test::compile_wat(wat);
-  EXPECT_FALSE(native_cached(*m, o));
+  EXPECT_FALSE(native_cached(m->info(), o));
   ASSERT_TRUE(load_native(*m, o).ok());
-  EXPECT_TRUE(native_cached(*m, o));
+  EXPECT_TRUE(native_cached(m->info(), o));
   NativeOptions bad = o;
   bad.compiler = "/nonexistent/cc";
   bad.cache_dir = o.cache_dir / "other";
