@@ -10,7 +10,8 @@
 int main(int argc, char** argv) {
   // Internal commands the server starts itself (not for people): a sandbox worker, and the
   // native tier's instrumentation pass run as a supervised tool.
-  if (argc == 2 && std::string_view(argv[1]) == "__worker") return wasimancer::sandbox::worker_main(3);
+  // (`__worker PLUGIN-NAME`: the name is only there for ps.)
+  if (argc >= 2 && argc <= 3 && std::string_view(argv[1]) == "__worker") return wasimancer::sandbox::worker_main(3);
   if (argc == 4 && std::string_view(argv[1]) == "__instrument-native") {
     return wasimancer::engine::instrument_native_command(argv[2], argv[3]);
   }

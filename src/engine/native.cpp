@@ -349,6 +349,8 @@ void on_fault(int sig, siginfo_t* info, void*) {
     overflow();  // does not return
   }
   sigaction(sig, sig == SIGSEGV ? &g_previous_segv : &g_previous_bus, nullptr);
+  // A fault repeats once the handler returns; a signal sent by kill() does not: send it again.
+  if (info->si_code <= 0) raise(sig);
 }
 
 // Once per thread that runs native wasm: its stack bounds and an alternate signal stack.

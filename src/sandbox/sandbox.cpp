@@ -57,6 +57,7 @@ struct Sandbox::Spawn {
   int channel_fd;
   uint64_t address_space;
   uint64_t cpu_seconds;
+  std::string label;  // shown by ps: the plugin's name
   Result<pid_t> result{Error(ErrorKind::Internal, "not started")};
   bool done = false;
 };
@@ -90,19 +91,20 @@ void Sandbox::spawner() {
     Spawn* s = queue_.front();
     queue_.pop_front();
     lock.unlock();
-    s->result = spawn(s->channel_fd, s->address_space, s->cpu_seconds);
+    s->result = spawn(s->channel_fd, s->address_space, s->cpu_seconds, s->label);
     lock.lock();
     s->done = true;
     cv_.notify_all();
   }
 }
 
-Result<pid_t> Sandbox::spawn(int channel_fd, uint64_t address_space, uint64_t cpu_seconds) {
+Result<pid_t> Sandbox::spawn(int channel_fd, uint64_t address_space, uint64_t cpu_seconds, const std::string& label) {
   // Everything the child needs exists before fork: afterwards only async-signal-safe calls.
   std::string program = config_.worker_program.string();
   char arg0[] = "wasimancer-worker";
   char arg1[] = "__worker";
-  char* argv[] = {arg0, arg1, nullptr};
+  std::string arg2 = label;
+  char* argv[] = {arg0, arg1, arg2.data(), nullptr};
   char* envp[] = {nullptr};
   int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
   if (devnull < 0) return Error(ErrorKind::Internal, fmt::format("cannot open /dev/null: {}", std::strerror(errno)));
@@ -152,7 +154,9 @@ Result<std::unique_ptr<RemoteInstance>> Sandbox::start(const LoadRequest& reques
   }
   // The plugin's memory budget (host/plugin.hpp: memory, kernel, tables) and the stacks.
   const uint64_t budget = uint64_t(request.limits.max_pages) * 65536;
-  Spawn s{sv[1], config_.base_address_space_bytes + 3 * budget + (64ull << 20), config_.recycle_cpu_seconds * 2};
+  std::string label;
+  for (char c : request.name.substr(0, 64)) label += (c > ' ' && c < 0x7f) ? c : '_';
+  Spawn s{sv[1], config_.base_address_space_bytes + 3 * budget + (64ull << 20), config_.recycle_cpu_seconds * 2, label};
   {
     std::unique_lock lock(mu_);
     if (stopping_) {
@@ -181,7 +185,9 @@ Result<std::unique_ptr<RemoteInstance>> Sandbox::start(const LoadRequest& reques
   Frame& f = inst->frame_;
   if (auto r = recv_frame(inst->fd_, kMaxWorkerFrame, Deadline::after(limit), f); !r) {
     std::string ended = inst->end_worker();
-    std::string why = r.error().kind == ErrorKind::Timeout ? "it did not finish loading in time" : ended;
+    std::string why = r.error().kind == ErrorKind::Timeout           ? "it did not finish loading in time"
+                      : r.error().kind == ErrorKind::InvalidArgument ? "it sent a message over the size limit"
+                                                                     : ended;
     return Error(ErrorKind::Crash, fmt::format("the sandbox worker failed while loading the plugin: {}", why));
   }
   if (f.type == static_cast<uint8_t>(Msg::LoadError)) {

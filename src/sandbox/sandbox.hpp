@@ -71,7 +71,7 @@ class Sandbox {
   friend class RemoteInstance;
   struct Spawn;
   void spawner();
-  Result<pid_t> spawn(int channel_fd, uint64_t address_space, uint64_t cpu_seconds);
+  Result<pid_t> spawn(int channel_fd, uint64_t address_space, uint64_t cpu_seconds, const std::string& label);
 
   SandboxConfig config_;
   std::mutex mu_;

@@ -36,7 +36,8 @@ Result<void> enter_seccomp() {
   // Threads already running (the watchdog), time, randomness, signals, exit.
   for (int nr : {SCMP_SYS(futex), SCMP_SYS(clock_gettime), SCMP_SYS(clock_getres), SCMP_SYS(gettimeofday),
                  SCMP_SYS(clock_nanosleep), SCMP_SYS(nanosleep), SCMP_SYS(sched_yield), SCMP_SYS(getrandom),
-                 SCMP_SYS(rt_sigreturn), SCMP_SYS(rt_sigprocmask), SCMP_SYS(sigaltstack), SCMP_SYS(restart_syscall),
+                 SCMP_SYS(rt_sigreturn), SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigaction), SCMP_SYS(sigaltstack),
+                 SCMP_SYS(restart_syscall),
                  SCMP_SYS(getpid), SCMP_SYS(gettid), SCMP_SYS(tgkill), SCMP_SYS(getrusage), SCMP_SYS(exit),
                  SCMP_SYS(exit_group),
                  // what glibc's thread start-up does in a thread created just before the filter

@@ -135,7 +135,7 @@ TEST(NativeTier, CancelStopsRecursionAndLoops) {
     auto res = call(inst, fn, {}, 60s, &cancel);
     t.join();
     ASSERT_TRUE(trap(res)) << fn;
-    EXPECT_EQ(trap(res)->kind, ErrorKind::Timeout) << fn;
+    EXPECT_EQ(trap(res)->kind, ErrorKind::Cancelled) << fn;
     EXPECT_NE(trap(res)->message.find("cancelled"), std::string::npos) << fn << ": " << trap(res)->message;
   }
 }
