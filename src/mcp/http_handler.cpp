@@ -517,6 +517,10 @@ HttpAnswer HttpHandler::post_stateless(const HttpRequestHead& head, const json::
   if (msg.kind != MessageKind::Request) return answer(202, "");  // notifications and responses need no answer here
   const json::object& params = msg.params();
   const json::value& id = msg.id;
+  // An unknown (or removed) method is 404 before anything else is validated.
+  if (!server_.has_method(msg.method, true)) {
+    return rpc_error(404, RpcError{kMethodNotFound, fmt::format("Method not found: {}", msg.method), std::nullopt}, id);
+  }
 
   // 1. _meta must carry the protocol version and the client capabilities (-32602).
   auto* meta = params.if_contains("_meta");
@@ -591,9 +595,6 @@ HttpAnswer HttpHandler::post_stateless(const HttpRequestHead& head, const json::
         }
       }
     }
-  }
-  if (!server_.has_method(msg.method, true)) {
-    return rpc_error(404, RpcError{kMethodNotFound, fmt::format("Method not found: {}", msg.method), std::nullopt}, id);
   }
   std::string traceparent;
   if (auto t = get_string(meta->as_object(), "traceparent")) traceparent = *t;

@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include "mcp/entry_options.hpp"
+#include "mcp/input_sink.hpp"
+#include "mcp/request_state.hpp"
 #include "mcp/results.hpp"
 
 namespace wasimancer::mcp {
@@ -35,6 +38,12 @@ void Prompts::list(const RequestPtr& r) {
   }
   json::object result{{"prompts", std::move(list)}};
   if (p.next) result["nextCursor"] = *p.next;
+  if (f.stateless) {
+    CacheHint fallback{server_.config().list_ttl_ms, false};
+    CacheHint hint = fallback;
+    for (const auto& pr : snap->items) combine(hint, cache_hint_of(pr->raw, fallback));
+    put_cache_hint(result, hint);
+  }
   server_.answer(*r, json::value(std::move(result)));
 }
 
@@ -47,6 +56,54 @@ void Prompts::get(const RequestPtr& r) {
   if (auto* a = r->params.if_contains("arguments"); a && a->is_object()) {
     for (const auto& kv : a->as_object()) {
       vars[std::string(kv.key())] = kv.value().is_string() ? std::string(kv.value().as_string()) : json::serialize(kv.value());
+    }
+  }
+  // A prompt with `elicit` asks the user for values (2026-07-28: multi-round-trip).
+  if (auto* el = prompt->raw.if_contains("elicit"); el && el->is_object() && r->stateless()) {
+    const auto& e = el->as_object();
+    std::string key = get_string(e, "key").value_or("prompt_input");
+    json::object schema;
+    if (auto* rs = e.if_contains("requestedSchema"); rs && rs->is_object()) schema = rs->as_object();
+    bool have_all = true;
+    if (auto* req = schema.if_contains("required"); req && req->is_array()) {
+      for (const auto& n : req->as_array()) have_all = have_all && n.is_string() && vars.count(std::string(n.as_string()));
+    } else {
+      have_all = false;
+    }
+    if (!have_all) {
+      auto given = InputCollector::parse_input_responses(r->params);
+      if (auto* err = std::get_if<RpcError>(&given)) return server_.answer(*r, *err);
+      json::object answers;
+      json::object args_json;
+      if (auto* a = r->params.if_contains("arguments"); a && a->is_object()) args_json = a->as_object();
+      RequestState expected{"prompts/get", *name, RequestStateCodec::hash_arguments(args_json), {}};
+      if (auto* st = r->params.if_contains("requestState"); st && !st->is_null()) {
+        if (!st->is_string()) return server_.answer(*r, invalid_params("Invalid params: requestState must be a string"));
+        auto opened = server_.request_states().decode(st->as_string(), expected);
+        if (auto* err = std::get_if<RpcError>(&opened)) return server_.answer(*r, *err);
+        answers = std::get<RequestState>(opened).answers;
+      }
+      for (const auto& kv : std::get<json::object>(given)) answers[kv.key()] = kv.value();
+      InputCollector inputs(std::move(answers), r->session->client_capabilities());
+      json::object params{{"message", get_string(e, "message").value_or("Please provide the values for this prompt")},
+                          {"requestedSchema", schema}};
+      auto answer = inputs.ask_keyed(key, "elicitation/create", "elicitation", std::move(params));
+      if (answer && answer->is_object()) {
+        const auto& ao = answer->as_object();
+        auto action = get_string(ao, "action").value_or("");
+        if (auto* c = ao.if_contains("content"); action == "accept" && c && c->is_object()) {
+          for (const auto& kv : c->as_object()) {
+            vars[std::string(kv.key())] = kv.value().is_string() ? std::string(kv.value().as_string()) : json::serialize(kv.value());
+          }
+        }
+      } else if (inputs.pending()) {
+        expected.answers = inputs.used_answers();
+        auto encoded = server_.request_states().encode(expected);
+        if (auto* err = std::get_if<RpcError>(&encoded)) return server_.answer(*r, *err);
+        return server_.answer(*r, json::value(json::object{{"resultType", "input_required"},
+                                                           {"inputRequests", inputs.input_requests()},
+                                                           {"requestState", std::get<std::string>(encoded)}}));
+      }
     }
   }
   for (const auto& arg : prompt->arguments) {

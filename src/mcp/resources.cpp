@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "mcp/entry_options.hpp"
 #include "mcp/results.hpp"
 
 namespace wasimancer::mcp {
@@ -36,6 +37,12 @@ void Resources::list(const RequestPtr& r, bool templates) {
   }
   json::object result{{templates ? "resourceTemplates" : "resources", std::move(list)}};
   if (p.next) result["nextCursor"] = *p.next;
+  if (f.stateless) {
+    CacheHint fallback{server_.config().list_ttl_ms, false};
+    CacheHint hint = fallback;
+    for (const auto* res : items) combine(hint, cache_hint_of(res->raw, fallback));
+    put_cache_hint(result, hint);
+  }
   server_.answer(*r, json::value(std::move(result)));
 }
 
@@ -71,7 +78,9 @@ void Resources::read(const RequestPtr& r) {
     if (!c.contains("mimeType") && !found->mime_type.empty()) c["mimeType"] = found->mime_type;
     contents.push_back(std::move(c));
   }
-  server_.answer(*r, json::value(json::object{{"contents", std::move(contents)}}));
+  json::object result{{"contents", std::move(contents)}};
+  if (r->stateless()) put_cache_hint(result, cache_hint_of(found->raw, CacheHint{server_.config().read_ttl_ms, false}));
+  server_.answer(*r, json::value(std::move(result)));
 }
 
 void Resources::subscribe(const RequestPtr& r, bool subscribe) {

@@ -8,6 +8,7 @@
 #include "core/log.hpp"
 #include "mcp/notifications.hpp"
 #include "mcp/prompts.hpp"
+#include "mcp/request_state.hpp"
 #include "mcp/resources.hpp"
 #include "mcp/tools.hpp"
 
@@ -15,6 +16,8 @@ namespace wasimancer::mcp {
 
 Server::Server(Catalogs catalogs, WorkerPool& workers, ServerConfig config)
     : catalogs_(catalogs), workers_(workers), config_(std::move(config)) {
+  request_states_ = std::make_unique<RequestStateCodec>(config_.request_state_key, config_.request_state_ttl,
+                                                        config_.max_request_state_bytes);
   add_lifecycle_methods();
   notifier_ = std::make_unique<Notifier>(*this);
   tools_ = std::make_unique<Tools>(*this);

@@ -38,6 +38,8 @@
 
 namespace wasimancer::mcp {
 
+class RequestStateCodec;
+
 struct ServerConfig {
   std::string name = "wasimancer";
   std::string version = "0.1.0";
@@ -159,6 +161,7 @@ class Server {
   Catalogs& catalogs() { return catalogs_; }
   WorkerPool& workers() { return workers_; }
   Notifier& notifier() { return *notifier_; }
+  RequestStateCodec& request_states() { return *request_states_; }
   Tools& tools() { return *tools_; }
   // Calls in flight (their cancel flags), so shutdown() can stop and wait for them. begin_call
   // sets the flag at once when the server is shutting down.
@@ -186,6 +189,7 @@ class Server {
   std::set<std::shared_ptr<std::atomic<bool>>> calls_;
   bool shut_down_ = false;
 
+  std::unique_ptr<RequestStateCodec> request_states_;
   std::unique_ptr<Notifier> notifier_;
   std::unique_ptr<Tools> tools_;
   std::unique_ptr<Resources> resources_;

@@ -5,6 +5,9 @@
 #include <fmt/format.h>
 
 #include "core/log.hpp"
+#include "mcp/entry_options.hpp"
+#include "mcp/input_sink.hpp"
+#include "mcp/request_state.hpp"
 #include "mcp/results.hpp"
 #include "mcp/schema.hpp"
 
@@ -41,9 +44,9 @@ int mcp_level_of(LogLevel l) {
 class ToolCallSink : public host::CallSink {
  public:
   ToolCallSink(RequestPtr request, std::optional<json::value> progress_token, WorkerPool& workers,
-               std::chrono::seconds client_timeout, const std::atomic<bool>* cancel)
+               std::chrono::seconds client_timeout, const std::atomic<bool>* cancel, InputCollector* inputs)
       : r_(std::move(request)), token_(std::move(progress_token)), workers_(workers), client_timeout_(client_timeout),
-        cancel_(cancel) {}
+        cancel_(cancel), inputs_(inputs) {}
 
   void plugin_log(const host::PluginOptions& plugin, LogLevel level, std::string_view message) override {
     if (r_->traceparent.empty()) {
@@ -87,6 +90,7 @@ class ToolCallSink : public host::CallSink {
   }
 
   Result<std::string> sample(std::string_view request) override {
+    if (inputs_) return inputs_->ask("sampling/createMessage", "sampling", request);
     if (!r_->session->client_capabilities().contains("sampling")) {
       return Error(ErrorKind::HostError, "the client does not support sampling");
     }
@@ -94,6 +98,7 @@ class ToolCallSink : public host::CallSink {
   }
 
   Result<std::string> elicit(std::string_view request) override {
+    if (inputs_) return inputs_->ask("elicitation/create", "elicitation", request);
     if (!r_->features.elicitation || !r_->session->client_capabilities().contains("elicitation")) {
       return Error(ErrorKind::HostError, "the client does not support elicitation");
     }
@@ -124,6 +129,7 @@ class ToolCallSink : public host::CallSink {
   WorkerPool& workers_;
   std::chrono::seconds client_timeout_;
   const std::atomic<bool>* cancel_;
+  InputCollector* inputs_;  // multi-round-trip (2026-07-28) and tasks: answers instead of requests
   std::optional<double> last_progress_;
 };
 
@@ -211,6 +217,12 @@ void Tools::list(const RequestPtr& r) {
   }
   json::object result{{"tools", std::move(list)}};
   if (p.next) result["nextCursor"] = *p.next;
+  if (f.stateless) {
+    CacheHint fallback{server_.config().list_ttl_ms, false};
+    CacheHint hint = fallback;
+    for (const auto& plugin : snap->plugins()) combine(hint, cache_hint_of(plugin->spec.raw, fallback));
+    put_cache_hint(result, hint);
+  }
   server_.answer(*r, json::value(std::move(result)));
 }
 
@@ -230,17 +242,80 @@ void Tools::call(const RequestPtr& r) {
     if (r->features.validation_is_tool_error) return server_.answer(*r, json::value(text_result(msg, true)));
     return server_.answer(*r, invalid_params(msg));
   }
+  FunctionOptions options = function_options(ref->plugin->spec, *ref->function);
+  std::optional<json::object> answers;
+  if (r->stateless()) {
+    // What the tool cannot work without (-32021 before anything runs).
+    json::object caps = r->session->client_capabilities();
+    json::object missing;
+    for (const auto& kv : options.requires_capabilities) {
+      if (!caps.contains(kv.key())) missing[kv.key()] = kv.value();
+    }
+    if (!missing.empty()) {
+      return server_.answer(*r, RpcError{kMissingRequiredClientCapability,
+                                         fmt::format("Missing required client capability: tool {} needs {}", *name, json::serialize(missing)),
+                                         json::value(json::object{{"requiredCapabilities", std::move(missing)}})});
+    }
+    // The answers so far: the resumed state's, then this round's inputResponses.
+    auto given = InputCollector::parse_input_responses(r->params);
+    if (auto* e = std::get_if<RpcError>(&given)) return server_.answer(*r, *e);
+    answers = json::object{};
+    if (auto* st = r->params.if_contains("requestState"); st && !st->is_null()) {
+      if (!st->is_string()) return server_.answer(*r, invalid_params("Invalid params: requestState must be a string"));
+      RequestState expected{"tools/call", *name, RequestStateCodec::hash_arguments(args), {}};
+      auto opened = server_.request_states().decode(st->as_string(), expected);
+      if (auto* e = std::get_if<RpcError>(&opened)) return server_.answer(*r, *e);
+      *answers = std::get<RequestState>(opened).answers;
+    }
+    for (const auto& kv : std::get<json::object>(given)) (*answers)[kv.key()] = kv.value();
+  }
+  run(r, *ref, std::move(args), std::move(answers), options, [this, r, name = *name](json::value result, std::optional<RpcError> error) {
+    if (error) return server_.answer(*r, *error);
+    server_.answer(*r, std::move(result));
+  });
+}
+
+void Tools::run(const RequestPtr& r, const registry::ToolRef& ref, json::object args, std::optional<json::object> answers,
+                const FunctionOptions& options, Done done, std::shared_ptr<std::atomic<bool>> cancel) {
   std::optional<json::value> token;
   if (auto* meta = r->params.if_contains("_meta"); meta && meta->is_object()) {
     if (auto* t = meta->as_object().if_contains("progressToken"); t && (t->is_string() || t->is_int64() || t->is_uint64())) {
       token = *t;
     }
   }
-  auto cancel = r->session->begin_request(r->id);
+  if (!cancel) cancel = r->session->begin_request(r->id);
   server_.begin_call(cancel);
-  std::string input = plugin_input(*ref->function, args);
-  server_.workers().post([this, r, cancel, token, input = std::move(input), plugin = ref->plugin, fn = ref->function] {
-    ToolCallSink sink(r, token, server_.workers(), server_.config().client_request_timeout, cancel.get());
+  server_.workers().post([this, r, cancel, token, args = std::move(args), answers = std::move(answers), roots = options.roots,
+                          plugin = ref.plugin, fn = ref.function, done = std::move(done)]() mutable {
+    struct Finish {
+      Server& server;
+      std::shared_ptr<std::atomic<bool>> flag;
+      ~Finish() { server.end_call(flag); }
+    } finish{server_, cancel};
+    std::optional<InputCollector> inputs;
+    if (answers) inputs.emplace(std::move(*answers), r->session->client_capabilities());
+    if (roots) {
+      // The client's roots go to the plugin as the input member "_roots".
+      std::optional<json::value> got;
+      if (inputs) {
+        got = inputs->ask_keyed("roots", "roots/list", "roots", json::object{});
+      } else if (r->session->kind() != Session::Kind::Stateless && r->session->client_capabilities().contains("roots")) {
+        WorkerPool::BlockingScope blocking(server_.workers());
+        auto res = r->session->request_client("roots/list", json::object{}, r->reply, Deadline::after(server_.config().client_request_timeout),
+                                              cancel.get());
+        if (res) got = *res;
+      }
+      if (got && got->is_object()) {
+        if (auto* list = got->as_object().if_contains("roots")) args["_roots"] = *list;
+      }
+    }
+    std::string input = plugin_input(*fn, args);
+    if (roots && args.contains("_roots") && !fn->input_schema) {
+      json::object with = json::parse(input).as_object();
+      with["_roots"] = args["_roots"];
+      input = json::serialize(with);
+    }
+    ToolCallSink sink(r, token, server_.workers(), server_.config().client_request_timeout, cancel.get(), inputs ? &*inputs : nullptr);
     host::CallOptions opts;
     opts.sink = &sink;
     opts.cancel = cancel.get();
@@ -248,27 +323,31 @@ void Tools::call(const RequestPtr& r) {
     host::CallOutcome out = plugin->call(fn->function, input, opts);
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
     r->session->end_request(r->id);
-    struct Done {
-      Server& server;
-      std::shared_ptr<std::atomic<bool>> flag;
-      ~Done() { server.end_call(flag); }
-    } done{server_, cancel};
     std::string trace = r->traceparent.empty() ? "" : fmt::format(" traceparent={}", r->traceparent);
+    std::string who = fmt::format("tool {} (plugin {} {}, {})", fn->tool_name, plugin->spec.name, plugin->spec.version, plugin->pool.tier());
     if (cancel->load()) {
       // Cancelled by the client (or the session ended): no response, as the spec requires.
-      log().info("tool {} (plugin {} {}, {}): cancelled after {} ms{}", fn->tool_name, plugin->spec.name, plugin->spec.version,
-                 plugin->pool.tier(), ms, trace);
+      log().info("{}: cancelled after {} ms{}", who, ms, trace);
       r->reply->request_done(r->id);
       return;
     }
-    if (!out.ok()) {
-      log().info("tool {} (plugin {} {}, {}): failed after {} ms: {} ({}){}", fn->tool_name, plugin->spec.name, plugin->spec.version,
-                 plugin->pool.tier(), ms, out.error->message, to_string(out.error->kind), trace);
-    } else {
-      log().info("tool {} (plugin {} {}, {}): ok in {} ms{}", fn->tool_name, plugin->spec.name, plugin->spec.version,
-                 plugin->pool.tier(), ms, trace);
+    if (inputs && inputs->pending()) {
+      log().info("{}: input required ({} request(s)) after {} ms{}", who, inputs->input_requests().size(), ms, trace);
+      json::object irr{{"resultType", "input_required"}, {"inputRequests", inputs->input_requests()}};
+      json::object args_only = args;
+      args_only.erase("_roots");
+      RequestState state{"tools/call", fn->tool_name, RequestStateCodec::hash_arguments(args_only), inputs->used_answers()};
+      auto encoded = server_.request_states().encode(state);
+      if (auto* e = std::get_if<RpcError>(&encoded)) return done(nullptr, *e);
+      irr["requestState"] = std::get<std::string>(encoded);
+      return done(json::value(std::move(irr)), std::nullopt);
     }
-    server_.answer(*r, json::value(tool_result(out, *fn, r->version)));
+    if (!out.ok()) {
+      log().info("{}: failed after {} ms: {} ({}){}", who, ms, out.error->message, to_string(out.error->kind), trace);
+    } else {
+      log().info("{}: ok in {} ms{}", who, ms, trace);
+    }
+    done(json::value(tool_result(out, *fn, r->version)), std::nullopt);
   });
 }
 

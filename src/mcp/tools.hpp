@@ -5,6 +5,10 @@
 // Ownership: owned by the Server, borrows it. Thread safety: handlers run on any thread.
 #pragma once
 
+#include <functional>
+#include <optional>
+
+#include "mcp/entry_options.hpp"
 #include "mcp/server.hpp"
 
 namespace wasimancer::mcp {
@@ -12,6 +16,14 @@ namespace wasimancer::mcp {
 class Tools {
  public:
   explicit Tools(Server& server);
+
+  // Runs a tool on the worker pool and calls `done` with its result (or an InputRequiredResult
+  // when `answers` is set and the plugin asked for input it has no answer for yet), or an error.
+  // `done` is not called when the call was cancelled (request_done is). `answers`: nullopt for
+  // the stateful era (the plugin's requests go to the client over the session).
+  using Done = std::function<void(json::value result, std::optional<RpcError> error)>;
+  void run(const RequestPtr& r, const registry::ToolRef& ref, json::object args, std::optional<json::object> answers,
+           const FunctionOptions& options, Done done, std::shared_ptr<std::atomic<bool>> cancel = nullptr);
 
  private:
   void list(const RequestPtr& r);
