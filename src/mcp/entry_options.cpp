@@ -63,6 +63,8 @@ FunctionOptions function_options(const registry::PluginSpec& plugin, const regis
     }
   }
   if (auto* r = raw->if_contains("roots"); r && r->is_bool()) o.roots = r->as_bool();
+  if (auto* b = raw->if_contains("inputsBeforeTask"); b && b->is_bool()) o.inputs_before_task = b->as_bool();
+  if (auto* b = raw->if_contains("pollStream"); b && b->is_bool()) o.poll_stream = b->as_bool();
   return o;
 }
 

@@ -5,6 +5,11 @@
 //                              entry appears in and of resources/read
 //   taskSupport                function: "forbidden" (default), "optional", "required" (tasks
 //                              extension: a required-task tool refuses clients without it)
+//   inputsBeforeTask           function: true to gather client inputs by multi-round-trip
+//                              first and become a task only once the client has answered
+//   pollStream                 function: true to end a Streamable HTTP SSE answer at once and
+//                              let the client fetch the result by reconnecting (GET with
+//                              Last-Event-ID, SEP-1699; for long calls behind proxies)
 //   requiresCapabilities       function: client capabilities the tool cannot work without
 //                              (2026-07-28: -32021 before the plugin runs)
 //   roots                      function: true to pass the client's roots to the plugin
@@ -42,6 +47,8 @@ struct FunctionOptions {
   TaskSupport task_support = TaskSupport::Forbidden;
   boost::json::object requires_capabilities;  // e.g. {"sampling": {}}
   bool roots = false;
+  bool inputs_before_task = false;
+  bool poll_stream = false;
 };
 FunctionOptions function_options(const registry::PluginSpec& plugin, const registry::FunctionSpec& fn);
 

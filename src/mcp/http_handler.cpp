@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <deque>
 #include <set>
 
 #include <fmt/format.h>
@@ -165,6 +166,50 @@ Accepts accepts(std::string_view header) {
   return {any || accept.find("application/json") != std::string::npos, accept.find("text/event-stream") != std::string::npos};
 }
 
+}  // namespace
+
+struct HttpHandler::Replay {
+  std::mutex mu;
+  std::string session_id, stream_id;
+  uint64_t next = 1;
+  std::deque<std::pair<uint64_t, std::string>> events;  // framed SSE events, oldest first
+  size_t bytes = 0;
+  std::shared_ptr<ResponseStream> consumer;  // where events go now (null: kept until a reconnect)
+  bool done = false, delivered = false;
+  Clock::time_point done_at{};
+  static constexpr size_t kMaxBytes = 8u << 20;
+
+  // Frames and keeps one message, and sends it to the consumer if there is one.
+  void add(const json::object& msg) {
+    std::lock_guard lock(mu);
+    uint64_t seq = next++;
+    std::string text = fmt::format("id: {}:{}\nevent: message\ndata: {}\n\n", stream_id, seq, json::serialize(msg));
+    if (consumer && consumer->open()) consumer->chunk(text);
+    bytes += text.size();
+    events.emplace_back(seq, std::move(text));
+    while (bytes > kMaxBytes && events.size() > 1) {
+      bytes -= events.front().second.size();
+      events.pop_front();
+    }
+  }
+  void finish() {
+    std::lock_guard lock(mu);
+    done = true;
+    done_at = Clock::now();
+    if (consumer && consumer->open()) {
+      consumer->end();
+      delivered = true;
+    }
+  }
+  void release() {
+    std::lock_guard lock(mu);
+    if (consumer) consumer->end();
+    consumer.reset();
+  }
+};
+
+namespace {
+
 // ---- Outbounds ------------------------------------------------------------------------------------
 
 // A standalone SSE stream (the GET stream of a session, the legacy transport's stream).
@@ -189,19 +234,33 @@ class PostOutbound : public Outbound {
  public:
   enum class Mode { Sse, Json, Lazy };
   PostOutbound(std::shared_ptr<ResponseStream> s, Mode mode, std::set<std::string> awaiting, bool batch, bool sse_ok,
-               std::vector<std::pair<std::string, std::string>> headers)
-      : s_(std::move(s)), mode_(mode), awaiting_(std::move(awaiting)), batch_(batch), sse_ok_(sse_ok), headers_(std::move(headers)) {
+               std::vector<std::pair<std::string, std::string>> headers, std::shared_ptr<HttpHandler::Replay> replay = nullptr)
+      : s_(std::move(s)), mode_(mode), awaiting_(std::move(awaiting)), batch_(batch), sse_ok_(sse_ok), headers_(std::move(headers)),
+        replay_(std::move(replay)) {
     if (mode_ == Mode::Sse) {
       HttpHead h = sse_head();
       for (auto& kv : headers_) h.headers.push_back(kv);
       s_->start(std::move(h));
+      if (replay_) {
+        // 2025-11-25 (SEP-1699): a priming event (an id, empty data) and the reconnection delay.
+        s_->chunk(fmt::format("id: {}:0\nretry: 3000\ndata: \n\n", replay_->stream_id));
+        std::lock_guard lock(replay_->mu);
+        replay_->consumer = s_;
+      }
     }
+  }
+
+  void release_connection() override {
+    if (replay_) replay_->release();
   }
 
   void send(json::object message) override {
     std::lock_guard lock(mu_);
     switch (mode_) {
-      case Mode::Sse: s_->chunk(sse_event(message)); return;
+      case Mode::Sse:
+        if (replay_) replay_->add(message);
+        else s_->chunk(sse_event(message));
+        return;
       case Mode::Json:
         if (!message.contains("method")) responses_.push_back(std::move(message));
         return;
@@ -226,6 +285,7 @@ class PostOutbound : public Outbound {
     std::lock_guard lock(mu_);
     awaiting_.erase(json::serialize(id));
     if (!awaiting_.empty()) return;
+    if (replay_) return replay_->finish();
     if (mode_ == Mode::Sse || (mode_ == Mode::Lazy && s_->started())) {
       s_->end();
       return;
@@ -246,7 +306,10 @@ class PostOutbound : public Outbound {
     s_->complete(std::move(h), std::move(body));
   }
 
-  bool is_open() const override { return mode_ != Mode::Json && s_->open() && (mode_ == Mode::Sse || sse_ok_); }
+  bool is_open() const override {
+    if (replay_) return true;  // kept for a reconnecting client
+    return mode_ != Mode::Json && s_->open() && (mode_ == Mode::Sse || sse_ok_);
+  }
 
  private:
   std::shared_ptr<ResponseStream> s_;
@@ -257,6 +320,7 @@ class PostOutbound : public Outbound {
   bool batch_;
   bool sse_ok_;
   std::vector<std::pair<std::string, std::string>> headers_;
+  std::shared_ptr<HttpHandler::Replay> replay_;
 };
 
 class NullOutbound : public Outbound {
@@ -359,6 +423,10 @@ std::variant<HttpAnswer, uint64_t> HttpHandler::on_header(const HttpRequestHead&
       if (sid.empty()) return legacy_sse();  // WASImancer: GET /mcp is the legacy stream
       auto session = server_.find_session(sid);
       if (!session) return rpc_error(404, kSessionNotFound, "Session not found");
+      if (auto last = trim_ows(head.header("last-event-id")); !last.empty()) {
+        if (!accepts(head.header("accept")).sse) return rpc_error(406, kServerError, "Not Acceptable: the client must accept text/event-stream");
+        return resume(session, last);
+      }
       return get_stream(head, session);
     }
     if (m == "DELETE") {
@@ -406,6 +474,52 @@ HttpAnswer HttpHandler::get_stream(const HttpRequestHead& head, const std::share
   auto out = std::make_shared<StreamOutbound>(stream);
   if (!session->attach_stream(out)) return rpc_error(409, kServerError, "Conflict: only one SSE stream is allowed per session");
   stream->on_finish([session, raw = out.get()] { session->detach_stream(raw); });
+  HttpAnswer a;
+  a.stream = stream;
+  return a;
+}
+
+HttpAnswer HttpHandler::resume(const std::shared_ptr<Session>& session, std::string_view last_event_id) {
+  auto colon = last_event_id.find(':');
+  std::string stream_id(last_event_id.substr(0, colon));
+  uint64_t after = 0;
+  if (colon != std::string_view::npos) {
+    try {
+      after = std::stoull(std::string(last_event_id.substr(colon + 1)));
+    } catch (...) {
+      return rpc_error(400, kServerError, "Bad Request: malformed Last-Event-ID");
+    }
+  }
+  std::shared_ptr<Replay> replay;
+  {
+    std::lock_guard lock(replays_mu_);
+    if (auto it = replays_.find(stream_id); it != replays_.end()) replay = it->second;
+  }
+  if (!replay || replay->session_id != session->id()) {
+    // Not one of our resumable answers: the session's standalone stream, reconnecting.
+    HttpRequestHead head;
+    head.headers.emplace_back("Accept", "text/event-stream");
+    return get_stream(head, session);
+  }
+  auto stream = std::make_shared<ResponseStream>();
+  stream->start(sse_head());
+  {
+    std::lock_guard lock(replay->mu);
+    for (const auto& [seq, text] : replay->events) {
+      if (seq > after) stream->chunk(text);
+    }
+    if (replay->done) {
+      stream->end();
+      replay->delivered = true;
+    } else {
+      if (replay->consumer) replay->consumer->end();
+      replay->consumer = stream;
+    }
+  }
+  stream->on_finish([replay, raw = stream.get()] {
+    std::lock_guard lock(replay->mu);
+    if (replay->consumer.get() == raw) replay->consumer.reset();
+  });
   HttpAnswer a;
   a.stream = stream;
   return a;
@@ -502,8 +616,23 @@ HttpAnswer HttpHandler::post_mcp(const HttpRequestHead& head, std::string text) 
   if (route.created) headers.emplace_back("Mcp-Session-Id", session->id());
   Accepts a = accepts(head.header("accept"));
   auto stream = std::make_shared<ResponseStream>();
+  // 2025-11-25 (SEP-1699): SSE answers of a session are resumable (event ids, a priming
+  // event); older clients break on the priming event's empty data, so they get plain streams.
+  std::shared_ptr<Replay> replay;
+  if (a.sse && !session->id().empty() && session->protocol_version() >= "2025-11-25" &&
+      !is_stateless_version(session->protocol_version())) {
+    replay = std::make_shared<Replay>();
+    replay->session_id = session->id();
+    replay->stream_id = random_token(8);
+    std::lock_guard lock(replays_mu_);
+    std::erase_if(replays_, [](const auto& kv) {
+      std::lock_guard l(kv.second->mu);
+      return kv.second->done && (kv.second->delivered || Clock::now() - kv.second->done_at > std::chrono::minutes(5));
+    });
+    replays_[replay->stream_id] = replay;
+  }
   auto out = std::make_shared<PostOutbound>(stream, a.sse ? PostOutbound::Mode::Sse : PostOutbound::Mode::Json, std::move(request_ids),
-                                            batch, a.sse, std::move(headers));
+                                            batch, a.sse, std::move(headers), std::move(replay));
   for (const auto& m : messages) server_.dispatch(session, m, out, traceparent);
   HttpAnswer ans;
   ans.stream = stream;

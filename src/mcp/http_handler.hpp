@@ -14,7 +14,9 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -78,8 +80,18 @@ class HttpHandler {
   bool authorized(const HttpRequestHead& head) const;
   HttpAnswer unauthorized(const HttpRequestHead& head) const;
 
+  HttpAnswer resume(const std::shared_ptr<Session>& session, std::string_view last_event_id);
+
   Server& server_;
   HttpRules rules_;
+ public:
+  // The events of resumable SSE answers (2025-11-25 clients), kept for a client that reconnects
+  // with Last-Event-ID. Internal; public for the Outbounds that fill it.
+  struct Replay;
+
+ private:
+  std::mutex replays_mu_;
+  std::map<std::string, std::shared_ptr<Replay>> replays_;  // stream id -> its events
 };
 
 // The Host/Origin rule, exposed for tests.

@@ -145,6 +145,7 @@ json::object Server::capabilities(const VersionFeatures& f) const {
                     {"prompts", json::object{{"listChanged", true}}},
                     {"completions", json::object{}}};
   if (!f.stateless) caps["logging"] = json::object{};
+  if (f.stateless) caps["extensions"] = json::object{{kTasksExtension, json::object{}}};
   return caps;
 }
 

@@ -106,6 +106,15 @@ std::vector<std::shared_ptr<Notifier::Listener>> Notifier::live_listeners() {
   return listeners_;
 }
 
+void Notifier::task_status(json::object params) {
+  for (auto& l : live_listeners()) {
+    auto* ext = l->request->session->client_capabilities().if_contains("extensions");
+    if (ext && ext->is_object() && ext->as_object().contains(kTasksExtension)) {
+      send_to_listener(*l, make_notification("notifications/tasks", params));
+    }
+  }
+}
+
 void Notifier::mark_changed(int which) {
   {
     std::lock_guard lock(mu_);

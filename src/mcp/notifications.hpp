@@ -26,6 +26,8 @@ class Notifier {
   // Ends every subscriptions/listen stream (with its closing result).
   void close_streams();
   size_t listener_count() const;
+  // notifications/tasks to the listen streams of clients with the tasks extension.
+  void task_status(json::object params);
 
  private:
   struct Listener {

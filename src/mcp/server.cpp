@@ -10,6 +10,7 @@
 #include "mcp/prompts.hpp"
 #include "mcp/request_state.hpp"
 #include "mcp/resources.hpp"
+#include "mcp/tasks.hpp"
 #include "mcp/tools.hpp"
 
 namespace wasimancer::mcp {
@@ -23,6 +24,7 @@ Server::Server(Catalogs catalogs, WorkerPool& workers, ServerConfig config)
   tools_ = std::make_unique<Tools>(*this);
   resources_ = std::make_unique<Resources>(*this);
   prompts_ = std::make_unique<Prompts>(*this);
+  tasks_ = std::make_unique<Tasks>(*this, std::make_unique<MemoryTaskStore>(config_.max_tasks));
 }
 
 void Server::shutdown() {

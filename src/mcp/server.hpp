@@ -87,6 +87,7 @@ class Tools;
 class Resources;
 class Prompts;
 class Notifier;
+class Tasks;
 
 class Server {
  public:
@@ -163,6 +164,7 @@ class Server {
   Notifier& notifier() { return *notifier_; }
   RequestStateCodec& request_states() { return *request_states_; }
   Tools& tools() { return *tools_; }
+  Tasks& tasks() { return *tasks_; }
   // Calls in flight (their cancel flags), so shutdown() can stop and wait for them. begin_call
   // sets the flag at once when the server is shutting down.
   void begin_call(const std::shared_ptr<std::atomic<bool>>& cancel);
@@ -194,6 +196,7 @@ class Server {
   std::unique_ptr<Tools> tools_;
   std::unique_ptr<Resources> resources_;
   std::unique_ptr<Prompts> prompts_;
+  std::unique_ptr<Tasks> tasks_;
 };
 
 }  // namespace wasimancer::mcp

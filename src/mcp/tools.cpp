@@ -10,6 +10,7 @@
 #include "mcp/request_state.hpp"
 #include "mcp/results.hpp"
 #include "mcp/schema.hpp"
+#include "mcp/tasks.hpp"
 
 namespace wasimancer::mcp {
 
@@ -269,14 +270,23 @@ void Tools::call(const RequestPtr& r) {
     }
     for (const auto& kv : std::get<json::object>(given)) (*answers)[kv.key()] = kv.value();
   }
-  run(r, *ref, std::move(args), std::move(answers), options, [this, r, name = *name](json::value result, std::optional<RpcError> error) {
-    if (error) return server_.answer(*r, *error);
-    server_.answer(*r, std::move(result));
+  if (server_.tasks().start(r, *ref, args, answers, options)) return;  // tasks extension
+  json::object state_args = args;
+  run(r, *ref, std::move(args), std::move(answers), options, nullptr, [this, r, state_args](RunOutcome out) {
+    if (!out.input_required) return server_.answer(*r, json::value(std::move(out.result)));
+    // Multi-round-trip: the client answers and sends the request again with this state.
+    json::object irr{{"resultType", "input_required"}, {"inputRequests", std::move(out.input_requests)}};
+    RequestState state{"tools/call", get_string(r->params, "name").value_or(""), RequestStateCodec::hash_arguments(state_args),
+                       std::move(out.used_answers)};
+    auto encoded = server_.request_states().encode(state);
+    if (auto* e = std::get_if<RpcError>(&encoded)) return server_.answer(*r, *e);
+    irr["requestState"] = std::get<std::string>(encoded);
+    server_.answer(*r, json::value(std::move(irr)));
   });
 }
 
 void Tools::run(const RequestPtr& r, const registry::ToolRef& ref, json::object args, std::optional<json::object> answers,
-                const FunctionOptions& options, Done done, std::shared_ptr<std::atomic<bool>> cancel) {
+                const FunctionOptions& options, std::shared_ptr<std::atomic<bool>> cancel, Done done) {
   std::optional<json::value> token;
   if (auto* meta = r->params.if_contains("_meta"); meta && meta->is_object()) {
     if (auto* t = meta->as_object().if_contains("progressToken"); t && (t->is_string() || t->is_int64() || t->is_uint64())) {
@@ -285,6 +295,7 @@ void Tools::run(const RequestPtr& r, const registry::ToolRef& ref, json::object 
   }
   if (!cancel) cancel = r->session->begin_request(r->id);
   server_.begin_call(cancel);
+  if (options.poll_stream) r->reply->release_connection();
   server_.workers().post([this, r, cancel, token, args = std::move(args), answers = std::move(answers), roots = options.roots,
                           plugin = ref.plugin, fn = ref.function, done = std::move(done)]() mutable {
     struct Finish {
@@ -331,23 +342,20 @@ void Tools::run(const RequestPtr& r, const registry::ToolRef& ref, json::object 
       r->reply->request_done(r->id);
       return;
     }
+    RunOutcome outcome;
     if (inputs && inputs->pending()) {
       log().info("{}: input required ({} request(s)) after {} ms{}", who, inputs->input_requests().size(), ms, trace);
-      json::object irr{{"resultType", "input_required"}, {"inputRequests", inputs->input_requests()}};
-      json::object args_only = args;
-      args_only.erase("_roots");
-      RequestState state{"tools/call", fn->tool_name, RequestStateCodec::hash_arguments(args_only), inputs->used_answers()};
-      auto encoded = server_.request_states().encode(state);
-      if (auto* e = std::get_if<RpcError>(&encoded)) return done(nullptr, *e);
-      irr["requestState"] = std::get<std::string>(encoded);
-      return done(json::value(std::move(irr)), std::nullopt);
-    }
-    if (!out.ok()) {
+      outcome.input_required = true;
+      outcome.input_requests = inputs->input_requests();
+    } else if (!out.ok()) {
       log().info("{}: failed after {} ms: {} ({}){}", who, ms, out.error->message, to_string(out.error->kind), trace);
     } else {
       log().info("{}: ok in {} ms{}", who, ms, trace);
     }
-    done(json::value(tool_result(out, *fn, r->version)), std::nullopt);
+    if (inputs) outcome.used_answers = inputs->used_answers();
+    if (!outcome.input_required) outcome.result = tool_result(out, *fn, r->version);
+    outcome.call = std::move(out);
+    done(std::move(outcome));
   });
 }
 

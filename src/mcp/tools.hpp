@@ -17,13 +17,21 @@ class Tools {
  public:
   explicit Tools(Server& server);
 
-  // Runs a tool on the worker pool and calls `done` with its result (or an InputRequiredResult
-  // when `answers` is set and the plugin asked for input it has no answer for yet), or an error.
-  // `done` is not called when the call was cancelled (request_done is). `answers`: nullopt for
-  // the stateful era (the plugin's requests go to the client over the session).
-  using Done = std::function<void(json::value result, std::optional<RpcError> error)>;
+  // How one run of a tool ended.
+  struct RunOutcome {
+    host::CallOutcome call;         // what the plugin did
+    json::object result;            // the tools/call result made from it
+    bool input_required = false;    // the plugin asked for input it has no answer for yet
+    json::object input_requests;    // key -> {method, params}
+    json::object used_answers;      // the answers this run used (what a resumed run needs)
+  };
+  // Runs a tool on the worker pool and calls `done` from the worker (not when the call was
+  // cancelled: then only r->reply->request_done(id)). `answers`: nullopt for the stateful era
+  // (the plugin's requests go to the client over the session), else the answers collected so
+  // far (multi-round-trip and tasks).
+  using Done = std::function<void(RunOutcome)>;
   void run(const RequestPtr& r, const registry::ToolRef& ref, json::object args, std::optional<json::object> answers,
-           const FunctionOptions& options, Done done, std::shared_ptr<std::atomic<bool>> cancel = nullptr);
+           const FunctionOptions& options, std::shared_ptr<std::atomic<bool>> cancel, Done done);
 
  private:
   void list(const RequestPtr& r);
