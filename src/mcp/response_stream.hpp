@@ -68,13 +68,13 @@ class ResponseStream {
 
   // ---- consumer side ----
   void set_waker(std::function<void()> waker) {
-    bool wake = false;
+    std::function<void()> wake;
     {
       std::lock_guard lock(mu_);
       waker_ = std::move(waker);
-      wake = !parts_.empty();
+      if (!parts_.empty()) wake = waker_;
     }
-    if (wake) waker_();
+    if (wake) wake();
   }
   bool try_pop(Part& out) {
     std::lock_guard lock(mu_);

@@ -50,6 +50,12 @@ class ToolCallSink : public host::CallSink {
         cancel_(cancel), inputs_(inputs) {}
 
   void plugin_log(const host::PluginOptions& plugin, LogLevel level, std::string_view message) override {
+    if (waiting_note_ && level == LogLevel::Warn) {
+      // The host's note that a request went unanswered: expected in a multi-round-trip run.
+      waiting_note_ = false;
+      log().debug("[{}] {}", plugin.name, message);
+      return;
+    }
     if (r_->traceparent.empty()) {
       host::CallSink::plugin_log(plugin, level, message);
     } else {
@@ -91,7 +97,7 @@ class ToolCallSink : public host::CallSink {
   }
 
   Result<std::string> sample(std::string_view request) override {
-    if (inputs_) return inputs_->ask("sampling/createMessage", "sampling", request);
+    if (inputs_) return from_inputs(inputs_->ask("sampling/createMessage", "sampling", request));
     if (!r_->session->client_capabilities().contains("sampling")) {
       return Error(ErrorKind::HostError, "the client does not support sampling");
     }
@@ -99,7 +105,7 @@ class ToolCallSink : public host::CallSink {
   }
 
   Result<std::string> elicit(std::string_view request) override {
-    if (inputs_) return inputs_->ask("elicitation/create", "elicitation", request);
+    if (inputs_) return from_inputs(inputs_->ask("elicitation/create", "elicitation", request));
     if (!r_->features.elicitation || !r_->session->client_capabilities().contains("elicitation")) {
       return Error(ErrorKind::HostError, "the client does not support elicitation");
     }
@@ -107,6 +113,11 @@ class ToolCallSink : public host::CallSink {
   }
 
  private:
+  Result<std::string> from_inputs(Result<std::string> r) {
+    waiting_note_ = !r.ok();
+    return r;
+  }
+
   void send_log(int level, std::string_view logger, std::string_view message) {
     r_->reply->send(make_notification("notifications/message",
                                       json::object{{"level", kLogLevels[level]}, {"logger", logger}, {"data", to_valid_utf8(message)}}));
@@ -131,6 +142,7 @@ class ToolCallSink : public host::CallSink {
   std::chrono::seconds client_timeout_;
   const std::atomic<bool>* cancel_;
   InputCollector* inputs_;  // multi-round-trip (2026-07-28) and tasks: answers instead of requests
+  bool waiting_note_ = false;
   std::optional<double> last_progress_;
 };
 
