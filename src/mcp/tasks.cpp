@@ -164,7 +164,8 @@ void Tasks::launch(const Task& task) {
       x.input_requests = json::object{};
       const auto& err = out.call.error;
       bool fault = err && (err->kind == ErrorKind::Trap || err->kind == ErrorKind::Timeout || err->kind == ErrorKind::OutOfMemory ||
-                           err->kind == ErrorKind::HostError || err->kind == ErrorKind::Internal);
+                           err->kind == ErrorKind::HostError || err->kind == ErrorKind::Crash || err->kind == ErrorKind::Cancelled ||
+                           err->kind == ErrorKind::Internal);
       if (fault) {
         // The plugin did not finish (a trap, a limit, a host fault): a protocol-level failure.
         x.status = "failed";
