@@ -4,7 +4,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
-#include <regex>
+#include <string_view>
 
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
@@ -19,13 +19,61 @@ bool is_null_word(const std::string& s) { return s.empty() || s == "~" || s == "
 bool is_true_word(const std::string& s) { return s == "true" || s == "True" || s == "TRUE"; }
 bool is_false_word(const std::string& s) { return s == "false" || s == "False" || s == "FALSE"; }
 
+// Hand-written scanners (std::regex recurses once per character: a long scalar would overflow
+// the stack). Each returns whether all of `s` has the shape described.
+bool is_digit(char c, int base) {
+  if (base == 8) return c >= '0' && c <= '7';
+  if (base == 16) return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+  return c >= '0' && c <= '9';
+}
+
+// Advances `i` over digits of `base`; returns how many.
+size_t skip_digits(std::string_view s, size_t& i, int base = 10) {
+  size_t start = i;
+  while (i < s.size() && is_digit(s[i], base)) ++i;
+  return i - start;
+}
+
+// [-+]?[0-9]+
+bool is_decimal_int(std::string_view s) {
+  size_t i = (!s.empty() && (s[0] == '-' || s[0] == '+')) ? 1 : 0;
+  return skip_digits(s, i) > 0 && i == s.size();
+}
+
+// 0o[0-7]+ or 0x[0-9a-fA-F]+ (prefix "0o" or "0x")
+bool is_prefixed_int(std::string_view s, std::string_view prefix, int base) {
+  if (s.substr(0, 2) != prefix) return false;
+  size_t i = 2;
+  return skip_digits(s, i, base) > 0 && i == s.size();
+}
+
+// [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?
+bool is_float_text(std::string_view s) {
+  size_t i = (!s.empty() && (s[0] == '-' || s[0] == '+')) ? 1 : 0;
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    if (skip_digits(s, i) == 0) return false;
+  } else {
+    if (skip_digits(s, i) == 0) return false;
+    if (i < s.size() && s[i] == '.') {
+      ++i;
+      skip_digits(s, i);
+    }
+  }
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '-' || s[i] == '+')) ++i;
+    if (skip_digits(s, i) == 0) return false;
+  }
+  return i == s.size();
+}
+
 bool parse_int(const std::string& s, json::value* out) {
-  static const std::regex dec("[-+]?[0-9]+"), oct("0o[0-7]+"), hex("0x[0-9a-fA-F]+");
   int base = 10;
   std::string digits = s;
-  if (std::regex_match(s, oct)) { base = 8; digits = s.substr(2); }
-  else if (std::regex_match(s, hex)) { base = 16; digits = s.substr(2); }
-  else if (!std::regex_match(s, dec)) return false;
+  if (is_prefixed_int(s, "0o", 8)) { base = 8; digits = s.substr(2); }
+  else if (is_prefixed_int(s, "0x", 16)) { base = 16; digits = s.substr(2); }
+  else if (!is_decimal_int(s)) return false;
   errno = 0;
   if (digits[0] == '-') {
     long long v = std::strtoll(digits.c_str(), nullptr, base);
@@ -41,8 +89,7 @@ bool parse_int(const std::string& s, json::value* out) {
 }
 
 bool parse_float(const std::string& s, json::value* out) {
-  static const std::regex flt("[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?");
-  if (std::regex_match(s, flt)) {
+  if (is_float_text(s)) {
     try {
       *out = std::stod(s);
       return true;
