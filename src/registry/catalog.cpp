@@ -6,6 +6,7 @@
 #include "core/files.hpp"
 #include "core/log.hpp"
 #include "core/text.hpp"
+#include "registry/names.hpp"
 #include "registry/yaml_json.hpp"
 
 namespace wasimancer::registry {
@@ -77,6 +78,7 @@ Result<ResourceSpec> parse_resource_spec(const json::value& entry, bool dynamic)
   auto name = opt_string(o, "name", "resource");
   if (!name) return name.take_error();
   if (name->empty()) return bad("resource", "\"name\" is required");
+  if (auto check = check_name("resource", *name); !check) return check.take_error();
   r.name = *name;
   std::string where = fmt::format("resource \"{}\"", r.name);
   auto uri = opt_string(o, "uri", where);
@@ -125,6 +127,7 @@ Result<PromptSpec> parse_prompt_spec(const json::value& entry) {
   auto name = opt_string(o, "name", "prompt");
   if (!name) return name.take_error();
   if (name->empty()) return bad("prompt", "\"name\" is required");
+  if (auto check = check_name("prompt", *name); !check) return check.take_error();
   p.name = *name;
   std::string where = fmt::format("prompt \"{}\"", p.name);
   for (auto [key, out] : {std::pair<const char*, std::string*>{"title", &p.title}, {"description", &p.description}}) {
