@@ -514,7 +514,9 @@ void Server::tools_call(const std::shared_ptr<Session>& session, const json::val
     calls_.insert(cancel);
   }
   std::string input = plugin_input(*ref->function, args);
-  workers_.post([this, session, id, reply, cancel, token, version, input = std::move(input), plugin = ref->plugin,
+  // Keyed by plugin: one plugin holds at most its share of the workers, and queued calls are
+  // served round-robin across plugins (core/worker_pool.hpp).
+  workers_.post(ref->plugin->spec.name, [this, session, id, reply, cancel, token, version, input = std::move(input), plugin = ref->plugin,
                  fn = ref->function] {
     ToolCallSink sink(session, reply, token, workers_, config_.client_request_timeout, cancel.get());
     host::CallOptions opts;
