@@ -275,3 +275,38 @@ TEST(YamlParse, NumberShapesMatchTheYamlCoreSchema) {
     EXPECT_EQ(v->at("v").kind(), c.kind) << c.text;
   }
 }
+
+// Found by fuzz_yaml: a byte that is not UTF-8 in a scalar came back as U+FFFD after a rewrite
+// (the server changed the user's text). Such a document is refused, with the place.
+TEST(YamlParse, TextThatIsNotUtf8IsRefused) {
+  for (std::string doc : {std::string("a: x\nuri: greet\xAD" "user://{a}\n"), std::string("k\xFF: v\n"), std::string("- \xC0\xAF\n"),
+                          std::string("a: \"\xED\xA0\x80\"\n")}) {
+    auto v = parse_yaml(doc);
+    ASSERT_FALSE(v) << doc;
+    EXPECT_NE(v.error().message.find("not valid UTF-8"), std::string::npos) << v.error().message;
+    EXPECT_NE(v.error().message.find("line"), std::string::npos) << v.error().message;
+  }
+  auto ok = parse_yaml("a: \"déjà vu 😀\"\n");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->at("a"), json::value("déjà vu 😀"));
+}
+
+// Found by fuzz_yaml: yaml-cpp's writer turned Unicode noncharacters (U+FDD0-FDEF, U+xFFFE and
+// U+xFFFF) into U+FFFD when it escaped a string, so a text stored through the admin API came
+// back changed after a restart.
+TEST(YamlWrite, NoncharactersRoundTrip) {
+  for (std::string s : {std::string("\x01\xEF\xBF\xBF"), std::string("a\xEF\xB7\x90" "b\n"), std::string("\xF0\x9F\xBF\xBE\t"),
+                        std::string("\xEF\xBF\xBE"), std::string("x\xF4\x8F\xBF\xBF")}) {
+    json::value doc = json::object{{"text", s}, {"list", json::array{json::string(s)}}};
+    std::string y = to_yaml(doc);
+    auto back = parse_yaml(y);
+    ASSERT_TRUE(back) << y;
+    EXPECT_EQ(*back, doc) << y;
+    EXPECT_EQ(y.find("WMNC"), std::string::npos) << y;
+  }
+  // Text that looks like the writer's placeholders stays as it is.
+  json::value tricky = json::object{{"WMNC00ffffx", "WMNCxx00fffe \xEF\xBF\xBF WMNC"}};
+  auto back = parse_yaml(to_yaml(tricky));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, tricky);
+}
