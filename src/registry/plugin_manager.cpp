@@ -470,18 +470,19 @@ Result<PluginManager::Target> PluginManager::target_dir(const std::optional<std:
 
 Result<void> PluginManager::commit_yaml(const json::value& doc) {
   fs::path def = paths_.definition_path();
-  std::error_code ec;
-  fs::create_directories(paths_.plugins_dir, ec);
   std::string text = "# Written by wasimancer (comments are not preserved).\n" + to_yaml(doc);
-  // Write, fsync and rename in two visible steps so tests can crash between them.
-  fs::path tmp = def.parent_path() / fmt::format(".{}.tmp-{}", def.filename().string(), random_token(6));
-  if (auto r = write_file_atomic(tmp, text); !r) return r;
+  // Through the folder's descriptor (no link below it is followed); write + fsync, then rename,
+  // in two visible steps so tests can crash between them.
+  auto dir = Dir::open(def.has_parent_path() ? def.parent_path() : fs::path("."), true);
+  if (!dir) return dir.take_error();
+  std::string name = def.filename().string();
+  auto written = dir->write_temp(name, text);
+  if (!written) return written.take_error();
   crash_point("yaml-written");
-  if (::rename(tmp.c_str(), def.c_str()) != 0) {
-    fs::remove(tmp, ec);
-    return Error(ErrorKind::Io, fmt::format("cannot rename {} to {}: {}", tmp.string(), def.string(), std::strerror(errno)));
+  if (auto r = dir->rename(written->name, name, false); !r) {
+    ::unlinkat(dir->fd(), written->name.c_str(), 0);
+    return r;
   }
-  fsync_dir(def.parent_path());
   crash_point("yaml-renamed");
   return {};
 }
