@@ -95,26 +95,26 @@ TEST(WorkerPool, OneKeyNeverHoldsMoreThanItsShare) {
 // each must start well before one slow call could have ended (a figure of this run: the slow
 // task's length), however many slow calls are queued.
 TEST(WorkerPool, SlowKeyDoesNotDelayOtherKeys) {
-  constexpr auto kSlow = 300ms;
+  constexpr auto kSlow = 600ms;
   std::atomic<bool> stop{false};
   std::vector<double> waits_ms;
   std::mutex mu;
   std::atomic<int> slow_done{0};
   WorkerPool pool(2);  // one slot per key: the default share of 2 workers
-  // Two "clients" keep 4 slow calls queued at all times.
+  // Two "clients" keep 3 slow calls queued at all times.
   std::atomic<int> slow_queued{0};
   std::function<void()> slow = [&] {
     --slow_queued;
     std::this_thread::sleep_for(kSlow);
     ++slow_done;
   };
-  for (int i = 0; i < 4; ++i) {
+  for (int i = 0; i < 3; ++i) {
     ++slow_queued;
     pool.post("looping", slow);
   }
   std::thread feeder([&] {
     while (!stop) {
-      while (slow_queued.load() < 4) {
+      while (slow_queued.load() < 3) {
         ++slow_queued;
         pool.post("looping", slow);
       }
@@ -122,7 +122,7 @@ TEST(WorkerPool, SlowKeyDoesNotDelayOtherKeys) {
     }
   });
   // Quick calls for longer than a few slow ones take.
-  auto until = std::chrono::steady_clock::now() + 4 * kSlow;
+  auto until = std::chrono::steady_clock::now() + 3 * kSlow;
   while (std::chrono::steady_clock::now() < until || waits_ms.size() < 20) {
     std::promise<void> ran;
     auto posted = std::chrono::steady_clock::now();
