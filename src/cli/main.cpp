@@ -4,8 +4,17 @@
 #include "cli/admin_client.hpp"
 #include "cli/call_command.hpp"
 #include "cli/serve_command.hpp"
+#include "engine/native.hpp"
+#include "sandbox/worker.hpp"
 
 int main(int argc, char** argv) {
+  // Internal commands the server starts itself (not for people): a sandbox worker, and the
+  // native tier's instrumentation pass run as a supervised tool.
+  // (`__worker PLUGIN-NAME`: the name is only there for ps.)
+  if (argc >= 2 && argc <= 3 && std::string_view(argv[1]) == "__worker") return wasimancer::sandbox::worker_main(3);
+  if (argc == 4 && std::string_view(argv[1]) == "__instrument-native") {
+    return wasimancer::engine::instrument_native_command(argv[2], argv[3]);
+  }
   CLI::App app{"wasimancer: an MCP server for Extism WebAssembly plugins"};
   app.require_subcommand(0, 1);
   int exit_code = 0;
