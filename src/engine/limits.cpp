@@ -159,6 +159,82 @@ constexpr Extra kExtras[] = {
     {"gc", &wabt::Features::set_gc_enabled},
 };
 
+// A LEB128 u32 as the spec reads it: at most 5 bytes, no bits beyond the 32nd.
+bool read_u32(std::span<const uint8_t> in, size_t& pos, uint32_t& out) {
+  uint64_t v = 0;
+  for (int i = 0; i < 5; ++i) {
+    if (pos >= in.size()) return false;
+    uint8_t b = in[pos++];
+    if (i == 4 && (b & 0xf0)) return false;  // a continuation bit or unused bits in the last byte
+    v |= uint64_t(b & 0x7f) << (7 * i);
+    if (!(b & 0x80)) {
+      out = static_cast<uint32_t>(v);
+      return true;
+    }
+  }
+  return false;
+}
+
+bool valid_utf8(std::span<const uint8_t> s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    uint8_t c = s[i];
+    size_t n;
+    uint32_t cp;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xe0) == 0xc0) {
+      n = 1;
+      cp = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+      n = 2;
+      cp = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+      n = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + n >= s.size()) return false;  // truncated sequence
+    for (size_t k = 1; k <= n; ++k) {
+      if ((s[i + k] & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (s[i + k] & 0x3f);
+    }
+    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;  // overlong, too large, surrogate
+    i += n + 1;
+  }
+  return true;
+}
+
+// The frame of every section (its id and size) and the name of every custom section (a valid
+// UTF-8 string inside the section). wabt 1.0.32 skips errors in custom sections, which the spec
+// says make a module malformed (spec suite: custom.wast, binary-leb128.wast,
+// utf8-custom-section-id.wast). The contents of a custom section stay free.
+std::optional<std::string> check_sections(std::span<const uint8_t> wasm) {
+  size_t pos = 8;  // after the magic and version, which wabt's reader checks
+  while (pos < wasm.size()) {
+    const size_t at = pos++;
+    const uint8_t id = wasm[at];
+    uint32_t size;
+    if (!read_u32(wasm, pos, size)) return fmt::format("at offset 0x{:x}: malformed size of section {}", at, id);
+    if (size > wasm.size() - pos) return fmt::format("at offset 0x{:x}: section {} ends past the end of the module", at, id);
+    const size_t end = pos + size;
+    if (id == 0) {
+      auto body = wasm.first(end);
+      uint32_t name_len;
+      if (!read_u32(body, pos, name_len)) return fmt::format("at offset 0x{:x}: malformed custom section name", at);
+      if (name_len > end - pos) return fmt::format("at offset 0x{:x}: custom section name ends past the section", at);
+      if (!valid_utf8(wasm.subspan(pos, name_len))) {
+        return fmt::format("at offset 0x{:x}: custom section name is not valid UTF-8", at);
+      }
+    }
+    pos = end;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 const std::vector<std::string>& accepted_features() {
@@ -173,7 +249,10 @@ Result<void> check_module(std::span<const uint8_t> wasm, const ModuleLimits& lim
                  fmt::format("the module is {} bytes, more than the limit of {} bytes", wasm.size(), limits.max_module_bytes));
   }
   Read r = read(wasm, wasm_features(), limits);
-  if (r.ok) return {};
+  if (r.ok) {
+    if (auto bad = check_sections(wasm)) return Error(ErrorKind::InvalidModule, "malformed wasm module: " + *bad);
+    return {};
+  }
   if (r.limit) return Error(ErrorKind::InvalidModule, "the module exceeds a limit: " + *r.limit);
   // Did it fail only because it uses a feature we do not accept? Name it.
   for (const Extra& x : kExtras) {
