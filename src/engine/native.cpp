@@ -228,6 +228,14 @@ int instrument_native_command(const fs::path& in, const fs::path& out) {
 }
 
 Result<NativeBuild> build_native(std::span<const uint8_t> wasm, const ModuleInfo& info, const NativeOptions& options) {
+  // The host links only functions: a module importing anything else could never be instantiated
+  // (the interpreter refuses it at instantiation with the same words), so it is not built.
+  for (const auto& imp : info.imports) {
+    if (imp.kind != ExternKind::Func) {
+      return Error(ErrorKind::InvalidModule, fmt::format("import \"{}\".\"{}\" is a {}; the host provides only functions",
+                                                         imp.module, imp.name, to_string(imp.kind)));
+    }
+  }
   std::string cc = pick_compiler(options);
   std::string description = native_description(options);
   if (tool_identity("wasm2c").empty()) return Error(ErrorKind::Internal, "wasm2c is not installed (Debian package wabt)");

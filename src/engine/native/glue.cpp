@@ -205,6 +205,11 @@ Result<Glue> generate_glue(const std::string& header, size_t import_count) {
   while (std::getline(in, line)) {
     if (line.size() > 4096) continue;  // generated declarations are short; the regexes stay cheap
     std::smatch m;
+    if (line.find("/* import:") != std::string::npos && line.rfind("/* import:", 0) != 0) {
+      // Imported globals, memories and tables are members of the instance struct (indented); the
+      // host never provides them (build_native refuses such modules first).
+      return Error(ErrorKind::InvalidModule, "native tier: the module imports a global, memory or table");
+    }
     if (line.rfind("/* import:", 0) == 0) {
       if (!std::regex_match(line, m, import_re) || m[1].str() != "h") return unexpected("import");
       std::string field = m[2].str();
