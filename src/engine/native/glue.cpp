@@ -281,7 +281,11 @@ Result<Glue> generate_glue(const std::string& header, size_t import_count) {
     out += sig + " {\n";
     out += fmt::format("  uint64_t a[{}];\n  uint64_t r[{}];\n", std::max<size_t>(1, p.params.size()), std::max<size_t>(1, results));
     out += fmt::format("  (void)a;\n  memset(r, 0, sizeof r);\n{}", body);
-    out += "  wm_ctx* ctx = (wm_ctx*)(void*)wm_c;\n";
+    // The call's context is the thread's current one (set by the entry point), not wm_c: wasm2c
+    // 1.0.32 puts an imported function into a table (elem segment, ref.func) with the address of
+    // the instance's import-instance field, not its value, so wm_c is wrong when the import is
+    // called through call_indirect.
+    out += "  (void)wm_c;\n  wm_ctx* ctx = wm_current;\n";
     out += fmt::format("  if (ctx->host_call(ctx, {}u, a, r)) wm_trap(WM_TRAP_HOST);\n", index);
     if (letters) {
       out += fmt::format("  {} v;\n", p.ret);

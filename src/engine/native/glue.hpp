@@ -10,7 +10,7 @@
 
 namespace wasimancer::engine::native {
 
-inline constexpr uint32_t kGlueVersion = 5;
+inline constexpr uint32_t kGlueVersion = 6;
 inline constexpr uint32_t kTickImport = 0xffffffffu;
 
 struct Glue {
