@@ -20,6 +20,7 @@ class LimitChecker : public wabt::BinaryReaderNop {
   explicit LimitChecker(const ModuleLimits& l) : l_(l) {}
 
   std::optional<std::string> problem;  // the first limit exceeded
+  std::optional<std::string> malformed;  // what wabt 1.0.32 lets through but the spec calls malformed
   std::string wabt_error;              // the reader's own first error
 
   bool OnError(const wabt::Error& e) override {
@@ -71,6 +72,8 @@ class LimitChecker : public wabt::BinaryReaderNop {
     function_ = index;
     locals_ = 0;
     depth_ = 0;
+    in_body_ = true;
+    ended_ = false;
     if (size > l_.max_function_bytes) {
       return fail(fmt::format("function {} is {} bytes long, more than the limit of {} bytes", index, size, l_.max_function_bytes));
     }
@@ -88,7 +91,27 @@ class LimitChecker : public wabt::BinaryReaderNop {
   wabt::Result OnIfExpr(wabt::Type) override { return enter(); }
   wabt::Result OnTryExpr(wabt::Type) override { return enter(); }
   wabt::Result OnEndExpr() override {
-    if (depth_ > 0) --depth_;
+    if (depth_ > 0) {
+      --depth_;
+    } else if (in_body_) {
+      ended_ = true;  // the function's own end: nothing may follow it
+    }
+    return wabt::Result::Ok;
+  }
+  wabt::Result OnOpcode(wabt::Opcode) override {
+    // wabt checks only that a body's last byte is an end; operators after the end that closes
+    // the function slip through its reader (and then break what reads the module after us).
+    if (in_body_ && ended_) return fail_malformed(fmt::format("function {} has operators after its end", function_));
+    return wabt::Result::Ok;
+  }
+  wabt::Result EndFunctionBody(wabt::Index) override {
+    in_body_ = false;
+    return wabt::Result::Ok;
+  }
+  wabt::Result BeginDataSegment(wabt::Index index, wabt::Index, uint8_t flags) override {
+    // 0 active, 1 passive, 2 active with a memory index; wabt accepts the element segments'
+    // flags (up to 7) here too, and reads the rest of the segment by them.
+    if (flags > 2) return fail_malformed(fmt::format("data segment {} has the invalid flags {}", index, flags));
     return wabt::Result::Ok;
   }
   wabt::Result OnBrTableExpr(wabt::Index n, wabt::Index*, wabt::Index) override {
@@ -102,6 +125,10 @@ class LimitChecker : public wabt::BinaryReaderNop {
  private:
   wabt::Result fail(std::string why) {
     if (!problem) problem = std::move(why);
+    return wabt::Result::Error;
+  }
+  wabt::Result fail_malformed(std::string why) {
+    if (!malformed) malformed = std::move(why);
     return wabt::Result::Error;
   }
   wabt::Result over(uint64_t n, uint64_t limit, std::string_view what) {
@@ -126,19 +153,22 @@ class LimitChecker : public wabt::BinaryReaderNop {
   wabt::Index function_ = 0;
   uint64_t locals_ = 0;
   uint32_t depth_ = 0;
+  bool in_body_ = false;
+  bool ended_ = false;
 };
 
 struct Read {
   bool ok;
   std::optional<std::string> limit;
   std::string error;
+  std::optional<std::string> malformed;
 };
 
 Read read(std::span<const uint8_t> wasm, const wabt::Features& features, const ModuleLimits& limits) {
   LimitChecker checker(limits);
   wabt::ReadBinaryOptions opts(features, nullptr, false, /*stop_on_first_error=*/true, false);
   bool ok = wabt::Succeeded(wabt::ReadBinary(wasm.data(), wasm.size(), &checker, opts));
-  return {ok, checker.problem, checker.wabt_error};
+  return {ok, checker.problem, checker.wabt_error, checker.malformed};
 }
 
 // The features wabt knows beyond the accepted ones, each with a way to turn it on.
@@ -254,6 +284,7 @@ Result<void> check_module(std::span<const uint8_t> wasm, const ModuleLimits& lim
     return {};
   }
   if (r.limit) return Error(ErrorKind::InvalidModule, "the module exceeds a limit: " + *r.limit);
+  if (r.malformed) return Error(ErrorKind::InvalidModule, "malformed wasm module: " + *r.malformed);
   // Did it fail only because it uses a feature we do not accept? Name it.
   for (const Extra& x : kExtras) {
     wabt::Features f = wasm_features();
