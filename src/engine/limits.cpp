@@ -17,10 +17,11 @@ namespace {
 // exceeded. Nothing here allocates by a count the module declares.
 class LimitChecker : public wabt::BinaryReaderNop {
  public:
-  explicit LimitChecker(const ModuleLimits& l) : l_(l) {}
+  LimitChecker(const ModuleLimits& l, const wabt::Features& f) : l_(l), features_(f) {}
 
   std::optional<std::string> problem;  // the first limit exceeded
   std::optional<std::string> malformed;  // what wabt 1.0.32 lets through but the spec calls malformed
+  std::optional<std::string> disabled;   // an operator of a feature that is not enabled
   std::string wabt_error;              // the reader's own first error
 
   bool OnError(const wabt::Error& e) override {
@@ -98,10 +99,19 @@ class LimitChecker : public wabt::BinaryReaderNop {
     }
     return wabt::Result::Ok;
   }
-  wabt::Result OnOpcode(wabt::Opcode) override {
+  wabt::Result OnOpcode(wabt::Opcode op) override {
     // wabt checks only that a body's last byte is an end; operators after the end that closes
     // the function slip through its reader (and then break what reads the module after us).
     if (in_body_ && ended_) return fail_malformed(fmt::format("function {} has operators after its end", function_));
+    // wabt 1.0.32 does not know the feature of every operator (v128.load8x8_s, v128.load32_zero
+    // and other SIMD loads pass with SIMD disabled): every operator is checked here, SIMD (prefix
+    // 0xfd) and threads (0xfe) by their prefix.
+    const bool simd = op.HasPrefix() && op.GetPrefix() == 0xfd;
+    const bool atomic = op.HasPrefix() && op.GetPrefix() == 0xfe;
+    if (!op.IsEnabled(features_) || (simd && !features_.simd_enabled()) || (atomic && !features_.threads_enabled())) {
+      if (!disabled) disabled = fmt::format("the operator {} is not enabled", op.GetName());
+      return wabt::Result::Error;
+    }
     return wabt::Result::Ok;
   }
   wabt::Result EndFunctionBody(wabt::Index) override {
@@ -149,6 +159,7 @@ class LimitChecker : public wabt::BinaryReaderNop {
   }
 
   const ModuleLimits& l_;
+  wabt::Features features_;
   uint64_t tables_ = 0;
   wabt::Index function_ = 0;
   uint64_t locals_ = 0;
@@ -165,10 +176,11 @@ struct Read {
 };
 
 Read read(std::span<const uint8_t> wasm, const wabt::Features& features, const ModuleLimits& limits) {
-  LimitChecker checker(limits);
+  LimitChecker checker(limits, features);
   wabt::ReadBinaryOptions opts(features, nullptr, false, /*stop_on_first_error=*/true, false);
   bool ok = wabt::Succeeded(wabt::ReadBinary(wasm.data(), wasm.size(), &checker, opts));
-  return {ok, checker.problem, checker.wabt_error, checker.malformed};
+  std::string error = checker.wabt_error.empty() && checker.disabled ? *checker.disabled : checker.wabt_error;
+  return {ok, checker.problem, error, checker.malformed};
 }
 
 // The features wabt knows beyond the accepted ones, each with a way to turn it on.

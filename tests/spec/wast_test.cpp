@@ -542,6 +542,11 @@ class WastRun {
     auto m = Module::compile(module_bytes(cmd));
     if (m) return fail(fmt::format("{} (\"{}\"): the module compiled", type, str(cmd, "text")));
     if (m.error().kind != ErrorKind::InvalidModule) return fail("unexpected error kind: " + m.error().message);
+    // Our regression scripts write "refused:FEATURE": the error must name the feature.
+    const std::string text = str(cmd, "text");
+    if (text.rfind("refused:", 0) == 0 && test::refused_feature(m.error().message) != text.substr(8)) {
+      return fail(fmt::format("{}: expected a refusal naming \"{}\", got: {}", type, text.substr(8), m.error().message));
+    }
     pass();
   }
 
