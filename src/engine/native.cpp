@@ -262,6 +262,7 @@ Result<NativeBuild> build_native(std::span<const uint8_t> wasm, const ModuleInfo
   limits.timeout = options.timeout;
   limits.address_space_bytes = options.memory_limit_bytes;
   limits.cpu_seconds = static_cast<uint64_t>(options.timeout.count()) + 1;
+  limits.nice = options.nice;
   auto cancelled = [&] { return options.cancelled && options.cancelled(); };
   auto remaining = [&] {
     auto left = options.timeout - std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
