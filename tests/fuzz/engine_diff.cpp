@@ -92,7 +92,8 @@ struct LogHost {
 
 }  // namespace
 
-Trace run_tier(std::span<const uint8_t> wasm, std::shared_ptr<const NativeCode> native, std::chrono::milliseconds call_timeout) {
+Trace run_tier(std::span<const uint8_t> wasm, std::shared_ptr<const NativeCode> native, std::chrono::milliseconds call_timeout,
+               bool compare_memory, bool keep_memory) {
   Trace trace;
   auto m = Module::compile(wasm);
   if (!m) {
@@ -139,9 +140,14 @@ Trace run_tier(std::span<const uint8_t> wasm, std::shared_ptr<const NativeCode> 
     }
     // What the call left in memory, byte for byte (FNV-1a of the exported memory).
     auto mem = inst.memory();
-    uint64_t h = 1469598103934665603ull;
-    for (uint8_t b : mem) h = (h ^ b) * 1099511628211ull;
-    trace.events.push_back(fmt::format("memory: {} bytes, hash {:016x}", mem.size(), h));
+    if (compare_memory) {
+      uint64_t h = 1469598103934665603ull;
+      for (uint8_t b : mem) h = (h ^ b) * 1099511628211ull;
+      trace.events.push_back(fmt::format("memory: {} bytes, hash {:016x}", mem.size(), h));
+    } else {
+      trace.events.push_back(fmt::format("memory: {} bytes", mem.size()));
+    }
+    if (keep_memory) trace.memories[trace.events.size() - 1].assign(mem.begin(), mem.end());
   }
   return trace;
 }
@@ -183,7 +189,9 @@ std::optional<std::vector<uint8_t>> read_all(const fs::path& p) {
 
 }  // namespace
 
-std::optional<std::vector<uint8_t>> generate_module(uint64_t seed, size_t input_bytes, const fs::path& work_dir, std::string* why) {
+bool denan_seed(uint64_t seed) { return seed % 4 != 0; }
+
+std::optional<Generated> generate_module(uint64_t seed, size_t input_bytes, const fs::path& work_dir, std::string* why) {
   std::error_code ec;
   fs::create_directories(work_dir, ec);
   uint64_t state = seed;
@@ -205,6 +213,7 @@ std::optional<std::vector<uint8_t>> generate_module(uint64_t seed, size_t input_
   std::vector<std::string> base = {wasm_opt,          "--translate-to-fuzz",         in.string(),           "-o",
                                    out.string(),        "--enable-sign-ext",           "--enable-mutable-globals",
                                    "--enable-nontrapping-float-to-int", "--enable-bulk-memory", "--enable-multivalue"};
+  if (denan_seed(seed)) base.push_back("--denan");
   std::vector<std::vector<std::string>> attempts;
   if (seed % 2 == 1) {
     auto with_refs = base;
@@ -232,7 +241,7 @@ std::optional<std::vector<uint8_t>> generate_module(uint64_t seed, size_t input_
       continue;
     }
     fs::remove(in, ec);
-    return wasm;
+    return Generated{std::move(*wasm), denan_seed(seed)};
   }
   fs::remove(in, ec);
   if (why) *why = last;
@@ -244,6 +253,7 @@ namespace {
 struct Prepared {
   uint64_t seed = 0;
   std::optional<std::vector<uint8_t>> wasm;
+  bool denan = false;
   std::shared_ptr<const NativeCode> native;
   std::string why;  // not compared: why
 };
@@ -260,8 +270,10 @@ DiffReport run_differential(const DiffOptions& o) {
   auto prepare = [&o, native](uint64_t seed) {
     Prepared p;
     p.seed = seed;
-    p.wasm = generate_module(seed, o.input_bytes, o.work_dir, &p.why);
-    if (!p.wasm) return p;
+    auto g = generate_module(seed, o.input_bytes, o.work_dir, &p.why);
+    if (!g) return p;
+    p.wasm = std::move(g->wasm);
+    p.denan = g->denan;
     auto m = Module::compile(*p.wasm);
     if (!m) {
       p.why = m.error().message;
@@ -311,8 +323,8 @@ DiffReport run_differential(const DiffOptions& o) {
       continue;
     }
     ++report.modules;
-    Trace a = run_tier(*p.wasm, nullptr, o.call_timeout);
-    Trace b = run_tier(*p.wasm, p.native, o.call_timeout);
+    Trace a = run_tier(*p.wasm, nullptr, o.call_timeout, p.denan);
+    Trace b = run_tier(*p.wasm, p.native, o.call_timeout, p.denan);
     for (const auto& e : a.events) report.calls += e.rfind("call ", 0) == 0;
     if (a.timed_out || b.timed_out) ++report.timeouts;
     std::string diff = compare_traces(a, b);

@@ -8,7 +8,9 @@
 // they report: each call's results (NaNs compared as "some NaN": their payloads are not
 // deterministic in WebAssembly), each trap's class (out of bounds, unreachable, divide by zero,
 // call stack exhausted, ...), the host's log calls in order (NaN-normalised too), the exported
-// memory after each call (size and a hash of every byte), and the instantiation's outcome. Exhaustion is part of the agreement: both tiers count the stack in
+// memory after each call (its size, and a hash of every byte for modules made with binaryen's
+// --denan, 3 seeds in 4: a module that computes NaNs may store different payloads on the two
+// tiers, both correct), and the instantiation's outcome. Exhaustion is part of the agreement: both tiers count the stack in
 // the same units (engine/instrument.hpp), so a recursion traps at the same depth on both, not at
 // a depth that depends on the machine's stack. A call that times out on either tier (a generous
 // deadline) ends the comparison of that module: what follows is excluded, not compared.
@@ -21,6 +23,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -36,11 +39,15 @@ namespace wasimancer::fuzz {
 struct Trace {
   std::vector<std::string> events;
   bool timed_out = false;  // the last call timed out
+  // With keep_memory: the memory at each "memory:" event, by event index (to find a difference).
+  std::map<size_t, std::vector<uint8_t>> memories;
 };
 
-// Runs `wasm` on one tier. `native` null: the interpreter.
+// Runs `wasm` on one tier. `native` null: the interpreter. Without `compare_memory` the memory
+// events carry only the size: a module that may store NaNs can store different payloads on the
+// two tiers, both correct.
 Trace run_tier(std::span<const uint8_t> wasm, std::shared_ptr<const engine::NativeCode> native,
-               std::chrono::milliseconds call_timeout);
+               std::chrono::milliseconds call_timeout, bool compare_memory = true, bool keep_memory = false);
 
 // The first difference between two traces ("" if they agree). Events after a timeout on either
 // side are not compared.
@@ -49,8 +56,15 @@ std::string compare_traces(const Trace& interp, const Trace& native);
 // The module binaryen makes from `seed` (input_bytes random bytes from the seed; reference types
 // for every other seed, falling back to the rest of the accepted features when binaryen 108's
 // output does not validate); nullopt with `why` set if wasm-opt failed.
-std::optional<std::vector<uint8_t>> generate_module(uint64_t seed, size_t input_bytes, const std::filesystem::path& work_dir,
-                                                    std::string* why);
+struct Generated {
+  std::vector<uint8_t> wasm;
+  // Made with binaryen's --denan (3 seeds in 4): no NaN is ever computed, so the memory can be
+  // compared byte for byte. The other seeds keep NaNs (their values are compared as "nan").
+  bool denan = false;
+};
+std::optional<Generated> generate_module(uint64_t seed, size_t input_bytes, const std::filesystem::path& work_dir,
+                                         std::string* why);
+bool denan_seed(uint64_t seed);
 
 struct DiffOptions {
   uint64_t first_seed = 1;
