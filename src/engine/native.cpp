@@ -417,11 +417,13 @@ const ThreadStack& prepare_thread() {
 }
 
 // Runs `fn` with the stack guard armed for `code` on this thread.
+// Nested calls (a host function calling another native instance) restore the outer call's guard.
 template <typename F>
 int guarded(const NativeCode& code, F&& fn) {
+  wm_stack_overflow_fn outer = t_overflow;
   t_overflow = code.stack_overflow_;
   int rc = fn();
-  t_overflow = nullptr;
+  t_overflow = outer;
   return rc;
 }
 
