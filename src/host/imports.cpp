@@ -6,6 +6,7 @@
 
 #include <climits>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <string>
 
@@ -377,6 +378,71 @@ HostResult mcp_ask(Caller& c, Args a, Results r, bool sampling) {
 HostResult mcp_sample(Caller& c, Args a, Results r) { return mcp_ask(c, a, r, true); }
 HostResult mcp_elicit(Caller& c, Args a, Results r) { return mcp_ask(c, a, r, false); }
 
+// ---- extism:host/user: the host functions of hyper-mcp's plugin interface (v1 and v2) -------
+// Inputs and outputs are MCP JSON (xtp-plugin-schema.json). Requests to the client wait without
+// counting against the call's time, as sample/elicit do; an answer the client cannot give is an
+// error the plugin sees (hyper-mcp's functions fail the call: so do these).
+
+HostResult user_ask(Caller& c, std::optional<uint64_t> handle, Results r, std::string_view what,
+                    const std::function<Result<std::string>(InstanceState&, std::string_view)>& ask) {
+  InstanceState& s = state(c);
+  std::string request = "{}";
+  if (handle) {
+    Trap err;
+    auto req = read_handle(s, *handle, what, false, &err);
+    if (!req) return err;
+    request = std::string(*req);
+    s.kernel.free(*handle);
+  }
+  auto waited_from = Clock::now();
+  auto res = ask(s, request);
+  s.control->deadline.extend(Clock::now() - waited_from);
+  if (!res) return host_trap(fmt::format("{} failed: {}", what, res.error().message));
+  r[0] = s.kernel.alloc_bytes(*res);
+  if (r[0] == 0 && !res->empty()) return Trap{ErrorKind::OutOfMemory, "oom: the answer does not fit in kernel memory", std::nullopt};
+  return {};
+}
+
+HostResult user_create_elicitation(Caller& c, Args a, Results r) {
+  return user_ask(c, a[0], r, "create_elicitation", [](InstanceState& s, std::string_view req) { return s.sink->elicit(req); });
+}
+HostResult user_create_message(Caller& c, Args a, Results r) {
+  return user_ask(c, a[0], r, "create_message", [](InstanceState& s, std::string_view req) { return s.sink->sample(req); });
+}
+HostResult user_list_roots(Caller& c, Args, Results r) {
+  return user_ask(c, std::nullopt, r, "list_roots", [](InstanceState& s, std::string_view) { return s.sink->list_roots(); });
+}
+
+HostResult user_notify(Caller& c, std::optional<uint64_t> handle, std::string_view method) {
+  InstanceState& s = state(c);
+  std::string params = "{}";
+  if (handle) {
+    Trap err;
+    auto p = read_handle(s, *handle, method, false, &err);
+    if (!p) return err;
+    params = std::string(*p);
+    s.kernel.free(*handle);
+  }
+  if (auto e = charge_log(s, params.size() + method.size())) return e;
+  s.sink->notify(method, params);
+  return {};
+}
+
+HostResult user_notify_logging_message(Caller& c, Args a, Results) { return user_notify(c, a[0], "notifications/message"); }
+HostResult user_notify_progress(Caller& c, Args a, Results) { return user_notify(c, a[0], "notifications/progress"); }
+HostResult user_notify_resource_updated(Caller& c, Args a, Results) {
+  return user_notify(c, a[0], "notifications/resources/updated");
+}
+HostResult user_notify_tool_list_changed(Caller& c, Args, Results) {
+  return user_notify(c, std::nullopt, "notifications/tools/list_changed");
+}
+HostResult user_notify_prompt_list_changed(Caller& c, Args, Results) {
+  return user_notify(c, std::nullopt, "notifications/prompts/list_changed");
+}
+HostResult user_notify_resource_list_changed(Caller& c, Args, Results) {
+  return user_notify(c, std::nullopt, "notifications/resources/list_changed");
+}
+
 // ---- the table --------------------------------------------------------------------------------
 
 using Table = std::map<std::string, HostFunc, std::less<>>;
@@ -485,6 +551,20 @@ Table make_mcp() {
   return t;
 }
 
+Table make_user() {
+  Table t;
+  t["create_elicitation"] = {sig({I64}, {I64}), user_create_elicitation};
+  t["create_message"] = {sig({I64}, {I64}), user_create_message};
+  t["list_roots"] = {sig({}, {I64}), user_list_roots};
+  t["notify_logging_message"] = {sig({I64}, {}), user_notify_logging_message};
+  t["notify_progress"] = {sig({I64}, {}), user_notify_progress};
+  t["notify_resource_updated"] = {sig({I64}, {}), user_notify_resource_updated};
+  t["notify_tool_list_changed"] = {sig({}, {}), user_notify_tool_list_changed};
+  t["notify_prompt_list_changed"] = {sig({}, {}), user_notify_prompt_list_changed};
+  t["notify_resource_list_changed"] = {sig({}, {}), user_notify_resource_list_changed};
+  return t;
+}
+
 }  // namespace
 
 const engine::HostFunc* find_host_function(std::string_view module, std::string_view name) {
@@ -492,6 +572,7 @@ const engine::HostFunc* find_host_function(std::string_view module, std::string_
       {"extism:host/env", make_env()},
       {"wasi_snapshot_preview1", make_wasi()},
       {"wasimancer:host/mcp", make_mcp()},
+      {"extism:host/user", make_user()},
   };
   auto ns = namespaces.find(module);
   if (ns == namespaces.end()) return nullptr;

@@ -27,6 +27,10 @@ Result<std::string> CallSink::sample(std::string_view) {
 Result<std::string> CallSink::elicit(std::string_view) {
   return Error(ErrorKind::HostError, "elicitation needs an MCP client, and this call has none");
 }
+Result<std::string> CallSink::list_roots() {
+  return Error(ErrorKind::HostError, "roots need an MCP client, and this call has none");
+}
+void CallSink::notify(std::string_view method, std::string_view) { log().debug("plugin notification {} (no client)", method); }
 
 Tier default_tier() {
   static const Tier tier = [] {
@@ -73,7 +77,8 @@ std::string missing_import_message(const engine::ImportDesc& imp) {
   if (imp.module == "extism:host/user") {
     return fmt::format(
         "the plugin imports the user host function \"extism:host/user\".\"{}\", which this server does not provide "
-        "(user host functions are supplied by an embedding SDK)",
+        "(it serves hyper-mcp's: create_elicitation, create_message, list_roots, notify_*; other user host "
+        "functions are supplied by an embedding SDK)",
         imp.name);
   }
   if (imp.module == "wasi_snapshot_preview1" || imp.module == "wasimancer:host/mcp") {

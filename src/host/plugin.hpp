@@ -95,6 +95,11 @@ class CallSink {
   virtual void client_log(int level, std::string_view message);
   virtual Result<std::string> sample(std::string_view request_json);
   virtual Result<std::string> elicit(std::string_view request_json);
+  // hyper-mcp's interface (extism:host/user): the client's roots (a ListRootsResult JSON), and a
+  // notification the plugin sends (`method` is the MCP method, e.g. "notifications/tools/
+  // list_changed"; `params_json` its params).
+  virtual Result<std::string> list_roots();
+  virtual void notify(std::string_view method, std::string_view params_json);
 };
 
 class Services {

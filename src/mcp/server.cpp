@@ -1,5 +1,7 @@
 #include "mcp/server.hpp"
 
+#include "registry/describe.hpp"
+
 #include <algorithm>
 #include <set>
 
@@ -157,15 +159,6 @@ json::object tool_result(const host::CallOutcome& out, const registry::FunctionS
 
 // The plugin input: the arguments' JSON, declared arguments only and in declared order (as
 // WASImancer's schema parsing leaves them), or as given for a tool with its own inputSchema.
-std::string plugin_input(const registry::FunctionSpec& fn, const json::object& args) {
-  if (fn.input_schema) return json::serialize(args);
-  json::object ordered;
-  for (const auto& a : fn.arguments) {
-    if (auto* v = args.if_contains(a.name)) ordered[a.name] = *v;
-  }
-  return json::serialize(ordered);
-}
-
 int mcp_level_of(LogLevel l) {
   switch (l) {
     case LogLevel::Trace:
@@ -513,7 +506,7 @@ void Server::tools_call(const std::shared_ptr<Session>& session, const json::val
     if (shut_down_) cancel->store(true);
     calls_.insert(cancel);
   }
-  std::string input = plugin_input(*ref->function, args);
+  std::string input = registry::tool_call_input(*ref->function, args);
   workers_.post([this, session, id, reply, cancel, token, version, input = std::move(input), plugin = ref->plugin,
                  fn = ref->function] {
     ToolCallSink sink(session, reply, token, workers_, config_.client_request_timeout, cancel.get());

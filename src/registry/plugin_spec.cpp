@@ -141,12 +141,11 @@ Result<PluginSpec> parse_plugin_spec(const json::value& entry) {
     if (!s) return s.take_error();
     *out = *s;
   }
+  // Without functions, the plugin must describe itself (registry/describe.hpp; checked at load).
   auto* fns = o.if_contains("functions");
-  if (!fns || !fns->is_array() || fns->as_array().empty()) {
-    return field_error(where, "\"functions\" must be a non-empty list");
-  }
+  if (fns && !fns->is_null() && !fns->is_array()) return field_error(where, "\"functions\" must be a list");
   size_t i = 0;
-  for (const auto& f : fns->as_array()) {
+  for (const auto& f : fns && fns->is_array() ? fns->as_array() : json::array()) {
     auto fn = parse_function(f, fmt::format("{}.functions[{}]", where, i++));
     if (!fn) return fn.take_error();
     for (const auto& other : p.functions) {
@@ -183,6 +182,16 @@ Result<PluginSpec> parse_plugin_spec(const json::value& entry) {
   if (auto* h = o.if_contains("httpResponseHeaders"); h && !h->is_null()) {
     if (!h->is_bool()) return field_error(where, "\"httpResponseHeaders\" must be true or false");
     p.http_response_headers = h->as_bool();
+  }
+  if (auto* m = o.if_contains("maxInstances"); m && !m->is_null()) {
+    uint32_t n = 0;
+    if (auto r = get_uint(o, "maxInstances", where, &n, 1024); !r) return r.take_error();
+    if (n == 0) return field_error(where, "\"maxInstances\" must be at least 1");
+    p.max_instances = n;
+  }
+  if (auto* t = o.if_contains("prefixTools"); t && !t->is_null()) {
+    if (!t->is_bool()) return field_error(where, "\"prefixTools\" must be true or false");
+    p.prefix_tools = t->as_bool();
   }
   if (auto* t = o.if_contains("trusted"); t && !t->is_null()) {
     if (!t->is_bool()) return field_error(where, "\"trusted\" must be true or false");

@@ -28,9 +28,16 @@ struct ArgumentSpec {
   std::string description;
 };
 
+// How a tool call reaches the plugin: its own export with the arguments as input (declared
+// functions), or a self-describing plugin's call/call_tool with the request around them
+// (registry/describe.hpp).
+enum class ToolDispatch { Export, V1, V2 };
+
 struct FunctionSpec {
   std::string tool_name;  // displayName, or the function name when absent
   std::string function;   // the wasm export
+  ToolDispatch dispatch = ToolDispatch::Export;
+  std::string plugin_tool;  // V1/V2: the plugin's own name for the tool
   std::string description;
   std::string title;
   std::vector<ArgumentSpec> arguments;
@@ -54,6 +61,11 @@ struct PluginSpec {
   // `trusted: true`: the operator vouches for the plugin, which then runs in the server's own
   // process instead of a sandbox worker (faster calls, no isolation).
   bool trusted = false;
+  // Serve every tool as "<name>-<tool>" (self-describing plugins whose tools share names).
+  bool prefix_tools = false;
+  // Instances at once (`maxInstances`); unset: as many as there are workers, but 1 for a
+  // self-describing plugin (they keep their state in memory, as hyper-mcp runs them).
+  std::optional<uint32_t> max_instances;
   boost::json::object raw;  // the entry as given, unknown keys included
 };
 

@@ -44,6 +44,8 @@ enum class HostOp : uint8_t {
   ClientLog = 7,  // no reply
   Sample = 8,
   Elicit = 9,
+  ListRoots = 10,
+  Notify = 11,  // no reply
 };
 
 struct LoadRequest {

@@ -372,10 +372,18 @@ bool RemoteInstance::serve_host(std::string_view payload, const host::CallOption
       w.u8(sink.progress(payload) ? 1 : 0);
       return reply(w.bytes());
     }
+    case HostOp::Notify: {
+      std::string_view method = r.str();
+      std::string_view params = r.str();
+      if (!r.done() || !method.starts_with("notifications/") || method.size() > 64) return false;
+      if (within_log_budget(method.size() + params.size())) sink.notify(method, params);
+      return true;
+    }
     case HostOp::Sample:
-    case HostOp::Elicit: {
+    case HostOp::Elicit:
+    case HostOp::ListRoots: {
       auto from = Clock::now();
-      auto res = op == HostOp::Sample ? sink.sample(payload) : sink.elicit(payload);
+      auto res = op == HostOp::Sample ? sink.sample(payload) : op == HostOp::Elicit ? sink.elicit(payload) : sink.list_roots();
       hard.extend(Clock::now() - from);
       w.u8(res.ok());
       if (res) w.str(*res);

@@ -90,6 +90,12 @@ class ChannelSink final : public host::CallSink {
   }
   Result<std::string> sample(std::string_view request_json) override { return ask_text(HostOp::Sample, request_json); }
   Result<std::string> elicit(std::string_view request_json) override { return ask_text(HostOp::Elicit, request_json); }
+  Result<std::string> list_roots() override { return ask_text(HostOp::ListRoots, ""); }
+  void notify(std::string_view method, std::string_view params_json) override {
+    Writer w;
+    w.str(method).str(params_json);
+    c_.tell(HostOp::Notify, w.bytes());
+  }
 
  private:
   Result<std::string> ask_text(HostOp op, std::string_view json) {
