@@ -8,7 +8,7 @@
 
 static char mj_in[8192];
 static char mj_out[16384];
-static inline size_t mj_len;
+static size_t mj_len;
 
 /* The input, NUL-terminated (truncated to the buffer). */
 static inline const char *read_input(void) {
