@@ -57,6 +57,9 @@ struct ServeOptions {
   uint32_t native_build_memory = 2048;   // MiB of address space per build process
   size_t native_builds = 1;              // builds at once
   std::string isolation = "process";     // process | none
+  std::string state_key;                 // 2026-07-28 requestState HMAC key (empty: random per process)
+  uint32_t state_ttl = 600;              // seconds a requestState stays valid
+  uint32_t task_ttl = 3600;              // seconds a finished task is kept
 };
 
 std::optional<std::string> env(const char* name) {
@@ -120,6 +123,7 @@ bool load_env(ServeOptions& o, std::string* problem) {
   if (auto v = env("WASIMANCER_NATIVE")) o.native = *v;
   if (auto v = env("WASIMANCER_NATIVE_CACHE")) o.native_cache = *v;
   if (auto v = env("WASIMANCER_ISOLATION")) o.isolation = *v;
+  if (auto v = env("WASIMANCER_STATE_KEY")) o.state_key = *v;
   return env_number("WASIMANCER_MAX_BODY_BYTES", &o.max_body_bytes, problem) &&
          env_number("WASIMANCER_MAX_UPLOAD_BYTES", &o.max_upload_bytes, problem) &&
          env_number("WASIMANCER_MAX_HEADER_BYTES", &o.max_header_bytes, problem) &&
@@ -131,7 +135,9 @@ bool load_env(ServeOptions& o, std::string* problem) {
          env_number("WASIMANCER_NETWORK_THREADS", &o.network_threads, problem) &&
          env_number("WASIMANCER_NATIVE_BUILD_TIMEOUT", &o.native_build_timeout, problem) &&
          env_number("WASIMANCER_NATIVE_BUILD_MEMORY", &o.native_build_memory, problem) &&
-         env_number("WASIMANCER_NATIVE_BUILDS", &o.native_builds, problem);
+         env_number("WASIMANCER_NATIVE_BUILDS", &o.native_builds, problem) &&
+         env_number("WASIMANCER_STATE_TTL", &o.state_ttl, problem) &&
+         env_number("WASIMANCER_TASK_TTL", &o.task_ttl, problem);
 }
 
 // Every non-empty WASM_* variable, as WASImancer passes them to plugins.
@@ -168,6 +174,8 @@ void add_flags(CLI::App& cmd, ServeOptions& o) {
   cmd.add_option("--max-connections", o.max_connections, "Open connections at most (WASIMANCER_MAX_CONNECTIONS)");
   cmd.add_option("--max-sessions", o.max_sessions, "MCP sessions at most (WASIMANCER_MAX_SESSIONS)");
   cmd.add_option("--session-idle-timeout", o.session_idle_timeout, "Seconds before an idle session ends (WASIMANCER_SESSION_IDLE_TIMEOUT)");
+  cmd.add_option("--state-ttl", o.state_ttl, "Seconds a 2026-07-28 requestState stays valid (WASIMANCER_STATE_TTL)");
+  cmd.add_option("--task-ttl", o.task_ttl, "Seconds a finished task is kept (WASIMANCER_TASK_TTL)");
   cmd.add_option("--idle-timeout", o.idle_timeout, "Seconds before an idle connection closes (WASIMANCER_IDLE_TIMEOUT)");
   cmd.add_option("--workers", o.workers, "Threads that run plugins (WASIMANCER_WORKERS; default: one per core)");
   cmd.add_option("--network-threads", o.network_threads, "Threads that serve HTTP (WASIMANCER_NETWORK_THREADS)");
@@ -251,22 +259,27 @@ int run_serve(ServeOptions o) {
     return 1;
   }
 
+  // Generated tokens are printed once the port is bound (not before a failed start).
+  std::vector<std::string> token_notes;
   std::optional<std::string> mcp_token;
   if (o.auth_token != "NO_AUTHENTICATION") {
     if (o.auth_token.empty() && !o.stdio) {
       o.auth_token = random_token(24);
-      log().warn("WASIMANCER_AUTHENTICATION_TOKEN is not set; generated MCP token: {}", o.auth_token);
+      token_notes.push_back(fmt::format("WASIMANCER_AUTHENTICATION_TOKEN is not set; generated MCP token: {}", o.auth_token));
     }
     if (!o.stdio) mcp_token = o.auth_token;
   }
   if (o.admin_token.empty()) {
     o.admin_token = random_token(24);
-    if (!o.stdio) log().warn("WASIMANCER_ADMIN_TOKEN is not set; generated admin token: {}", o.admin_token);
+    if (!o.stdio) token_notes.push_back(fmt::format("WASIMANCER_ADMIN_TOKEN is not set; generated admin token: {}", o.admin_token));
   }
 
   mcp::ServerConfig mcp_config;
   mcp_config.max_sessions = o.max_sessions;
   mcp_config.session_idle_timeout = std::chrono::seconds(o.session_idle_timeout);
+  mcp_config.request_state_key = o.state_key;
+  mcp_config.request_state_ttl = std::chrono::seconds(o.state_ttl);
+  mcp_config.task_result_ttl = std::chrono::seconds(o.task_ttl);
   mcp::Server server({plugins, resources, prompts}, pool, mcp_config);
   log().info("{} plugin(s), {} tool(s), {} resource(s), {} prompt(s) loaded; {} workers",
              plugins.snapshot()->plugins().size(), plugins.snapshot()->tools().size(), resources.snapshot()->items.size(),
@@ -325,6 +338,7 @@ int run_serve(ServeOptions o) {
     log().critical("cannot start: {}", r.error().message);
     return 1;
   }
+  for (const auto& note : token_notes) log().warn("{}", note);
   log().info("wasimancer listening on http://{}:{} (MCP: /mcp and /sse; admin API: /upload-plugin ...)", o.bind, http.port());
   int sig = 0;
   sigwait(&signals, &sig);
