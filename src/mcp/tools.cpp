@@ -337,7 +337,8 @@ void Tools::run(const RequestPtr& r, const registry::ToolRef& ref, json::object 
   server_.begin_call(cancel);
   if (options.poll_stream) r->reply->release_connection();
   server_.workers().post([this, r, cancel, token, args = std::move(args), answers = std::move(answers), roots = options.roots,
-                          plugin = ref.plugin, fn = ref.function, done = std::move(done)]() mutable {
+                          plugin = ref.plugin, fn = ref.function, fn_list = ref.list, done = std::move(done)]() mutable {
+    (void)fn_list;  // keeps *fn alive: a self-describing plugin's tools may be re-described meanwhile
     struct Finish {
       Server& server;
       std::shared_ptr<std::atomic<bool>> flag;
