@@ -239,6 +239,25 @@ HostResult wasi_fd_write(Caller& c, Args a, Results r) {
            nwritten = static_cast<uint32_t>(a[3]);
   if (!in_guest(mem, iovs, uint64_t(n) * 8) || !in_guest(mem, nwritten, 4)) { r[0] = kEFAULT; return {}; }
   if (fd != 1 && fd != 2) { r[0] = kEBADF; return {}; }
+  if (s.plugin->options().command) {
+    // A WASI command: stdout is the call's output, stderr its error text (both within the
+    // plugin's memory limit, as an Extism output is).
+    std::string& into = fd == 1 ? s.command_stdout : s.command_stderr;
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+      uint32_t buf = get_u32(mem, iovs + 8 * i), len = get_u32(mem, iovs + 8 * i + 4);
+      if (!in_guest(mem, buf, len)) { r[0] = kEFAULT; return {}; }
+      if (into.size() + len > s.kernel.max_bytes()) {
+        return Trap{ErrorKind::OutOfMemory, fmt::format("oom: the command wrote more than {} bytes to {}", s.kernel.max_bytes(),
+                                                        fd == 1 ? "stdout" : "stderr"), std::nullopt};
+      }
+      into.append(reinterpret_cast<const char*>(mem.data() + buf), len);
+      total += len;
+    }
+    put_u32(mem, nwritten, static_cast<uint32_t>(total));
+    r[0] = kSuccess;
+    return {};
+  }
   std::string text;
   for (uint32_t i = 0; i < n; ++i) {
     uint32_t buf = get_u32(mem, iovs + 8 * i), len = get_u32(mem, iovs + 8 * i + 4);
@@ -300,7 +319,87 @@ HostResult wasi_clock_res_get(Caller& c, Args a, Results r) {
   return {};
 }
 
-// args_sizes_get / environ_sizes_get: zero entries, zero bytes.
+// A WASI command's argv: the plugin's name, then the call's arguments (CallOptions::argv).
+std::vector<std::string_view> argv_of(InstanceState& s) {
+  std::vector<std::string_view> v{s.plugin->options().name};
+  for (const auto& a : s.argv) v.push_back(a);
+  return v;
+}
+
+HostResult wasi_args_sizes_get(Caller& c, Args a, Results r) {
+  InstanceState& s = state(c);
+  auto mem = c.memory();
+  uint32_t p0 = static_cast<uint32_t>(a[0]), p1 = static_cast<uint32_t>(a[1]);
+  if (!in_guest(mem, p0, 4) || !in_guest(mem, p1, 4)) { r[0] = kEFAULT; return {}; }
+  uint64_t count = 0, bytes = 0;
+  if (s.plugin->options().command) {
+    for (auto arg : argv_of(s)) {
+      ++count;
+      bytes += arg.size() + 1;
+    }
+  }
+  put_u32(mem, p0, static_cast<uint32_t>(count));
+  put_u32(mem, p1, static_cast<uint32_t>(bytes));
+  r[0] = kSuccess;
+  return {};
+}
+
+HostResult wasi_args_get(Caller& c, Args a, Results r) {
+  InstanceState& s = state(c);
+  if (!s.plugin->options().command) { r[0] = kSuccess; return {}; }
+  auto mem = c.memory();
+  uint32_t ptrs = static_cast<uint32_t>(a[0]), buf = static_cast<uint32_t>(a[1]);
+  auto argv = argv_of(s);
+  uint64_t bytes = 0;
+  for (auto arg : argv) bytes += arg.size() + 1;
+  if (!in_guest(mem, ptrs, uint64_t(argv.size()) * 4) || !in_guest(mem, buf, bytes)) { r[0] = kEFAULT; return {}; }
+  for (size_t i = 0; i < argv.size(); ++i) {
+    put_u32(mem, ptrs + 4 * i, buf);
+    std::memcpy(mem.data() + buf, argv[i].data(), argv[i].size());
+    mem[buf + argv[i].size()] = 0;
+    buf += static_cast<uint32_t>(argv[i].size() + 1);
+  }
+  r[0] = kSuccess;
+  return {};
+}
+
+// fd_read on stdin: a WASI command's input; nothing else is readable (file descriptors of
+// granted folders are host/wasi_fs.cpp's).
+HostResult wasi_fd_read(Caller& c, Args a, Results r) {
+  InstanceState& s = state(c);
+  auto mem = c.memory();
+  uint32_t fd = static_cast<uint32_t>(a[0]), iovs = static_cast<uint32_t>(a[1]), n = static_cast<uint32_t>(a[2]),
+           nread = static_cast<uint32_t>(a[3]);
+  if (!in_guest(mem, iovs, uint64_t(n) * 8) || !in_guest(mem, nread, 4)) { r[0] = kEFAULT; return {}; }
+  if (fd != 0) { r[0] = kEBADF; return {}; }
+  uint64_t total = 0;
+  for (uint32_t i = 0; i < n && s.stdin_pos < s.stdin_data.size(); ++i) {
+    uint32_t buf = get_u32(mem, iovs + 8 * i), len = get_u32(mem, iovs + 8 * i + 4);
+    if (!in_guest(mem, buf, len)) { r[0] = kEFAULT; return {}; }
+    size_t take = std::min<size_t>(len, s.stdin_data.size() - s.stdin_pos);
+    std::memcpy(mem.data() + buf, s.stdin_data.data() + s.stdin_pos, take);
+    s.stdin_pos += take;
+    total += take;
+  }
+  put_u32(mem, nread, static_cast<uint32_t>(total));
+  r[0] = kSuccess;
+  return {};
+}
+
+// fd_fdstat_get for stdin/out/err: character devices (wasi-libc asks before buffering stdio).
+HostResult wasi_fd_fdstat_get(Caller& c, Args a, Results r) {
+  auto mem = c.memory();
+  uint32_t fd = static_cast<uint32_t>(a[0]), ptr = static_cast<uint32_t>(a[1]);
+  if (fd > 2) { r[0] = kEBADF; return {}; }
+  if (!in_guest(mem, ptr, 24)) { r[0] = kEFAULT; return {}; }
+  std::memset(mem.data() + ptr, 0, 24);
+  mem[ptr] = 2;  // character_device
+  put_u64(mem, ptr + 8, fd == 0 ? (1ull << 1) : (1ull << 6));  // fd_read / fd_write
+  r[0] = kSuccess;
+  return {};
+}
+
+// environ_sizes_get: zero entries, zero bytes.
 HostResult wasi_sizes_empty(Caller& c, Args a, Results r) {
   auto mem = c.memory();
   uint32_t p0 = static_cast<uint32_t>(a[0]), p1 = static_cast<uint32_t>(a[1]);
@@ -496,9 +595,9 @@ Table make_wasi() {
   add("random_get", i32s(2), wasi_random_get);
   add("clock_time_get", {I32, I64, I32}, wasi_clock_time_get);
   add("clock_res_get", i32s(2), wasi_clock_res_get);
-  add("args_sizes_get", i32s(2), wasi_sizes_empty);
+  add("args_sizes_get", i32s(2), wasi_args_sizes_get);
   add("environ_sizes_get", i32s(2), wasi_sizes_empty);
-  add("args_get", i32s(2), wasi_get_empty);
+  add("args_get", i32s(2), wasi_args_get);
   add("environ_get", i32s(2), wasi_get_empty);
   add("fd_prestat_get", i32s(2), wasi_fd_prestat_get);
   t["proc_exit"] = HostFunc{FuncType{{I32}, {}}, wasi_proc_exit};
@@ -518,7 +617,7 @@ Table make_wasi() {
   add("fd_allocate", {I32, I64, I64}, wasi_enosys);
   add("fd_close", i32s(1), wasi_enosys);
   add("fd_datasync", i32s(1), wasi_enosys);
-  add("fd_fdstat_get", i32s(2), wasi_enosys);
+  add("fd_fdstat_get", i32s(2), wasi_fd_fdstat_get);
   add("fd_fdstat_set_flags", i32s(2), wasi_enosys);
   add("fd_fdstat_set_rights", {I32, I64, I64}, wasi_enosys);
   add("fd_filestat_get", i32s(2), wasi_enosys);
@@ -526,7 +625,7 @@ Table make_wasi() {
   add("fd_filestat_set_times", {I32, I64, I64, I32}, wasi_enosys);
   add("fd_pread", {I32, I32, I32, I64, I32}, wasi_enosys);
   add("fd_pwrite", {I32, I32, I32, I64, I32}, wasi_enosys);
-  add("fd_read", i32s(4), wasi_enosys);
+  add("fd_read", i32s(4), wasi_fd_read);
   add("fd_readdir", {I32, I32, I32, I64, I32}, wasi_enosys);
   add("fd_renumber", i32s(2), wasi_enosys);
   add("fd_seek", {I32, I64, I32, I32}, wasi_enosys);

@@ -81,6 +81,10 @@ struct PluginOptions {
   // Interrupts native calls at their deadline; shared by every plugin of an application. When
   // null, load() gives the plugin one of its own.
   std::shared_ptr<engine::Watchdog> watchdog;
+  // A WASI command (`kind: command`): a plain wasm32-wasi program, no Extism kernel. A call runs
+  // its `_start` with the input on stdin and the arguments in CallOptions::argv; stdout is the
+  // output; a non-zero exit code or anything on stderr fails the call (PluginError, with stderr).
+  bool command = false;
 };
 
 // Receives a call's side effects. Every method has a working default: plugin logs and stdout
@@ -131,6 +135,8 @@ struct CallOptions {
   Services* services = nullptr;                 // nullptr: the plugin's own vars and HTTP policy
   const std::atomic<bool>* cancel = nullptr;    // set to stop the call
   std::optional<std::chrono::milliseconds> timeout;  // overrides limits.timeout_ms
+  // A WASI command's argv (after the program name, which is the plugin's name).
+  std::vector<std::string> argv;
 };
 
 struct CallOutcome {
@@ -216,6 +222,7 @@ class PluginInstance final : public Runner {
  private:
   PluginInstance() = default;
   Result<void> initialize();
+  CallOutcome call_command(std::string_view function, std::string_view input, const CallOptions& options);
 
   std::shared_ptr<const CompiledPlugin> plugin_;
   std::unique_ptr<InstanceState> state_;

@@ -32,9 +32,20 @@ struct InstanceState {
   int http_status = 0;
   std::vector<std::pair<std::string, std::string>> http_headers;
 
+  // A WASI command's streams and arguments (PluginOptions::command), per call.
+  std::string_view stdin_data;
+  size_t stdin_pos = 0;
+  std::string command_stdout, command_stderr;
+  std::vector<std::string> argv;
+
   void begin_call(CallSink* s, engine::CallControl* c, Services* svc = nullptr) {
     sink = s;
     control = c;
+    stdin_data = {};
+    stdin_pos = 0;
+    command_stdout.clear();
+    command_stderr.clear();
+    argv.clear();
     services = svc ? svc : &local;
     log_bytes = 0;
     captured_stdout.clear();

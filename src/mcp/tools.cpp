@@ -371,6 +371,7 @@ void Tools::run(const RequestPtr& r, const registry::ToolRef& ref, json::object 
     host::CallOptions opts;
     opts.sink = &sink;
     opts.cancel = cancel.get();
+    opts.argv = registry::tool_argv(*fn, args);
     auto started = Clock::now();
     host::CallOutcome out = plugin->call(fn->function, input, opts);
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();

@@ -189,4 +189,26 @@ std::string tool_call_input(const FunctionSpec& fn, const json::object& argument
   return json::serialize(ordered);
 }
 
+std::vector<std::string> tool_argv(const FunctionSpec& fn, const json::object& arguments) {
+  std::vector<std::string> out;
+  for (const auto& tmpl : fn.argv) {
+    std::string a;
+    for (size_t i = 0; i < tmpl.size();) {
+      size_t open = tmpl.find('{', i);
+      size_t close = open == std::string::npos ? std::string::npos : tmpl.find('}', open);
+      if (close == std::string::npos) {
+        a += tmpl.substr(i);
+        break;
+      }
+      a += tmpl.substr(i, open - i);
+      if (auto* v = arguments.if_contains(tmpl.substr(open + 1, close - open - 1))) {
+        a += v->is_string() ? std::string(v->as_string()) : json::serialize(*v);
+      }
+      i = close + 1;
+    }
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
 }  // namespace wasimancer::registry

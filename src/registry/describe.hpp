@@ -53,6 +53,10 @@ Result<std::shared_ptr<const Description>> describe(host::Runner& runner, const 
 // functions), or the v1/v2 request around them.
 std::string tool_call_input(const FunctionSpec& fn, const boost::json::object& arguments);
 
+// A WASI command's argv for a call with these arguments (FunctionSpec::argv with "{name}"
+// replaced), empty for other plugins.
+std::vector<std::string> tool_argv(const FunctionSpec& fn, const boost::json::object& arguments);
+
 // The request context v2 exports take.
 boost::json::object request_context(std::string_view id = "wasimancer");
 

@@ -65,13 +65,24 @@ Result<std::optional<json::object>> get_object_schema(const json::object& o, std
   return schema;
 }
 
-Result<FunctionSpec> parse_function(const json::value& v, const std::string& where) {
+Result<FunctionSpec> parse_function(const json::value& v, const std::string& where, bool command) {
   if (!v.is_object()) return field_error(where, "must be an object");
   const auto& o = v.as_object();
   FunctionSpec f;
-  auto fn = get_string(o, "function", where, true);
+  auto fn = get_string(o, "function", where, !command);
   if (!fn) return fn.take_error();
-  f.function = *fn;
+  f.function = command && fn->empty() ? "_start" : *fn;
+  if (command && f.function != "_start") {
+    return field_error(where, "a command's functions run its \"_start\" (omit \"function\")");
+  }
+  if (auto* argv = o.if_contains("argv"); argv && !argv->is_null()) {
+    if (!command) return field_error(where, "\"argv\" is for plugins of kind command");
+    if (!argv->is_array()) return field_error(where, "\"argv\" must be a list of strings");
+    for (const auto& a : argv->as_array()) {
+      if (!a.is_string()) return field_error(where, "\"argv\" must be a list of strings");
+      f.argv.emplace_back(a.as_string());
+    }
+  }
   if (f.function.empty()) return field_error(where, "\"function\" must not be empty");
   auto display = get_string(o, "displayName", where, false);
   if (!display) return display.take_error();
@@ -141,12 +152,19 @@ Result<PluginSpec> parse_plugin_spec(const json::value& entry) {
     if (!s) return s.take_error();
     *out = *s;
   }
-  // Without functions, the plugin must describe itself (registry/describe.hpp; checked at load).
+  if (auto* k = o.if_contains("kind"); k && !k->is_null()) {
+    if (!k->is_string() || (k->as_string() != "command" && k->as_string() != "extism")) {
+      return field_error(where, "\"kind\" must be \"extism\" or \"command\"");
+    }
+    p.command = k->as_string() == "command";
+  }
+  // Without functions, the plugin must describe itself (registry/describe.hpp; checked at load),
+  // or be a command (one tool named after it).
   auto* fns = o.if_contains("functions");
   if (fns && !fns->is_null() && !fns->is_array()) return field_error(where, "\"functions\" must be a list");
   size_t i = 0;
   for (const auto& f : fns && fns->is_array() ? fns->as_array() : json::array()) {
-    auto fn = parse_function(f, fmt::format("{}.functions[{}]", where, i++));
+    auto fn = parse_function(f, fmt::format("{}.functions[{}]", where, i++), p.command);
     if (!fn) return fn.take_error();
     for (const auto& other : p.functions) {
       if (other.tool_name == fn->tool_name) {
@@ -154,6 +172,20 @@ Result<PluginSpec> parse_plugin_spec(const json::value& entry) {
       }
     }
     p.functions.push_back(std::move(*fn));
+  }
+  if (p.command) {
+    // A command takes any arguments (as JSON on stdin) unless its function says which.
+    for (auto& f : p.functions) {
+      if (!f.input_schema && f.arguments.empty()) f.input_schema = json::object{{"type", "object"}};
+    }
+  }
+  if (p.command && p.functions.empty()) {
+    FunctionSpec f;
+    f.tool_name = p.name;
+    f.function = "_start";
+    f.description = p.description.empty() ? fmt::format("Runs the {} command", p.name) : p.description;
+    f.input_schema = json::object{{"type", "object"}};
+    p.functions.push_back(std::move(f));
   }
   if (auto* cfg = o.if_contains("config"); cfg && !cfg->is_null()) {
     if (!cfg->is_object()) return field_error(where, "\"config\" must be a map of names to values");

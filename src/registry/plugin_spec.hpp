@@ -38,6 +38,9 @@ struct FunctionSpec {
   std::string function;   // the wasm export
   ToolDispatch dispatch = ToolDispatch::Export;
   std::string plugin_tool;  // V1/V2: the plugin's own name for the tool
+  // A WASI command's arguments after the program name; "{name}" is replaced by the tool
+  // argument `name` (its text, or its JSON for non-strings). The input goes to stdin.
+  std::vector<std::string> argv;
   std::string description;
   std::string title;
   std::vector<ArgumentSpec> arguments;
@@ -61,6 +64,10 @@ struct PluginSpec {
   // `trusted: true`: the operator vouches for the plugin, which then runs in the server's own
   // process instead of a sandbox worker (faster calls, no isolation).
   bool trusted = false;
+  // `kind: command`: a plain wasm32-wasi program (no Extism PDK) run as a tool: stdin is the
+  // arguments' JSON, stdout the result (host/plugin.hpp PluginOptions::command). Without
+  // `functions`, one tool named after the plugin.
+  bool command = false;
   // Serve every tool as "<name>-<tool>" (self-describing plugins whose tools share names).
   bool prefix_tools = false;
   // Instances at once (`maxInstances`); unset: as many as there are workers, but 1 for a

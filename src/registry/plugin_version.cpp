@@ -243,6 +243,7 @@ sandbox::LoadRequest load_request(const host::CompiledPlugin& p, const std::opti
   r.limits = o.limits;
   r.http_response_headers = o.http_response_headers;
   r.log_level = o.log_level;
+  r.command = o.command;
   if (build) {
     r.native_library = build->library.string();
     r.native_description = build->description;
@@ -299,6 +300,7 @@ host::PluginOptions plugin_options(const PluginSpec& spec, const LoadOptions& op
   opts.log_level = options.log_level;
   opts.tier = host::Tier::Interpreter;  // the native tier comes in the background (NativeTier)
   opts.watchdog = options.watchdog;
+  opts.command = spec.command;
   return opts;
 }
 
@@ -339,6 +341,7 @@ Result<std::shared_ptr<const PluginVersion>> load_isolated(PluginSpec spec, std:
   request.limits = opts.limits;
   request.http_response_headers = opts.http_response_headers;
   request.log_level = opts.log_level;
+  request.command = opts.command;
   if (cached) {
     request.native_library = cached->library.string();
     request.native_description = cached->description;

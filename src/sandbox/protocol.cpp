@@ -79,7 +79,7 @@ std::string encode(const LoadRequest& r) {
   Writer w;
   w.str(r.name).str(std::string_view(reinterpret_cast<const char*>(r.wasm.data()), r.wasm.size())).map(r.config);
   put_limits(w, r.limits);
-  w.u8(r.http_response_headers).i32(static_cast<int32_t>(r.log_level)).str(r.native_library).str(r.native_description);
+  w.u8(r.http_response_headers).i32(static_cast<int32_t>(r.log_level)).str(r.native_library).str(r.native_description).u8(r.command);
   return w.bytes();
 }
 
@@ -98,6 +98,7 @@ std::optional<LoadRequest> decode_load(std::string_view payload) {
                     : LogLevel::Info;
   q.native_library = std::string(r.str());
   q.native_description = std::string(r.str());
+  q.command = r.u8() != 0;
   return finish(r, std::move(q));
 }
 
@@ -174,6 +175,8 @@ std::optional<Error> decode_error(std::string_view payload) {
 std::string encode(const CallRequest& c) {
   Writer w;
   w.str(c.function).str(c.input).u8(c.timeout_ms.has_value()).u32(c.timeout_ms.value_or(0));
+  w.u32(static_cast<uint32_t>(c.argv.size()));
+  for (const auto& a : c.argv) w.str(a);
   return w.bytes();
 }
 
@@ -185,6 +188,8 @@ std::optional<CallRequest> decode_call(std::string_view payload) {
   bool has = r.u8() != 0;
   uint32_t ms = r.u32();
   if (has) c.timeout_ms = ms;
+  uint32_t argc = r.count(4);
+  for (uint32_t i = 0; i < argc; ++i) c.argv.emplace_back(r.str());
   return finish(r, std::move(c));
 }
 

@@ -57,6 +57,7 @@ struct LoadRequest {
   LogLevel log_level = LogLevel::Info;
   std::string native_library;      // empty: the interpreter
   std::string native_description;  // e.g. "native (clang -O2)"
+  bool command = false;            // a WASI command (host::PluginOptions::command)
 };
 
 struct ReadyInfo {
@@ -68,6 +69,7 @@ struct CallRequest {
   std::string function;
   std::string input;
   std::optional<uint32_t> timeout_ms;  // overrides the plugin's limit (host::CallOptions::timeout)
+  std::vector<std::string> argv;       // a WASI command's arguments
 };
 
 struct CallReply {

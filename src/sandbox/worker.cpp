@@ -152,8 +152,13 @@ uint64_t cpu_ms() {
 
 // Loads the plugin. Runs after the filter is in place: parsing the module and its start code
 // are the first things that touch what the uploader chose.
+struct Loaded {
+  std::shared_ptr<const host::CompiledPlugin> plugin;
+  std::shared_ptr<const engine::NativeCode> native;
+};
+
 Result<std::unique_ptr<host::PluginInstance>> load(LoadRequest& req, std::shared_ptr<engine::Watchdog> watchdog,
-                                                   ReadyInfo* ready) {
+                                                   ReadyInfo* ready, Loaded* loaded) {
   host::PluginOptions opts;
   opts.name = req.name;
   opts.config = req.config;
@@ -162,6 +167,7 @@ Result<std::unique_ptr<host::PluginInstance>> load(LoadRequest& req, std::shared
   opts.log_level = req.log_level;
   opts.tier = host::Tier::Interpreter;  // native code, if any, is attached below
   opts.watchdog = std::move(watchdog);
+  opts.command = req.command;
   auto plugin = host::CompiledPlugin::load(req.wasm, std::move(opts));
   if (!plugin) return plugin.take_error();
   req.wasm.clear();
@@ -174,6 +180,8 @@ Result<std::unique_ptr<host::PluginInstance>> load(LoadRequest& req, std::shared
   }
   auto inst = host::PluginInstance::create(*plugin, native);
   if (!inst) return inst.take_error();
+  loaded->plugin = *plugin;
+  loaded->native = native;
   ready->module = (*plugin)->info();
   ready->tier = (*inst)->tier_name();
   return inst;
@@ -214,7 +222,8 @@ int worker_main(int fd) {
   }
 
   ReadyInfo ready;
-  auto inst = load(*req, watchdog, &ready);
+  Loaded loaded;
+  auto inst = load(*req, watchdog, &ready, &loaded);
   if (!inst) {
     channel.send(Msg::LoadError, encode_error(inst.error()));
     return 1;
@@ -228,7 +237,7 @@ int worker_main(int fd) {
     if (!channel.receive(f).ok()) return 0;  // the server closed the channel
     if (f.type != static_cast<uint8_t>(Msg::Call)) return 2;
     auto call = decode_call(f.payload);
-    if (!call) return 2;
+    if (!call || !*inst) return 2;
     g_cancel.store(false);
     g_call.store(++call_number);
     host::CallOptions co;
@@ -236,9 +245,20 @@ int worker_main(int fd) {
     co.services = &services;
     co.cancel = &g_cancel;
     if (call->timeout_ms) co.timeout = std::chrono::milliseconds(*call->timeout_ms);
+    co.argv = std::move(call->argv);
     CallReply reply;
     reply.outcome = (*inst)->call(call->function, call->input, co);
     reply.reusable = (*inst)->reusable();
+    if (!reply.reusable && req->command) {
+      // A WASI command runs once per instance: the next call gets a fresh one in this worker
+      // (the module stays compiled), not a new worker.
+      (*inst).reset();
+      auto fresh = host::PluginInstance::create(loaded.plugin, loaded.native);
+      if (fresh) {
+        *inst = std::move(*fresh);
+        reply.reusable = true;
+      }
+    }
     reply.cpu_ms = cpu_ms();
     if (!channel.send(Msg::Result, encode(reply))) return 0;
   }
