@@ -237,6 +237,7 @@ HostResult wasi_fd_write(Caller& c, Args a, Results r) {
   auto mem = c.memory();
   uint32_t fd = static_cast<uint32_t>(a[0]), iovs = static_cast<uint32_t>(a[1]), n = static_cast<uint32_t>(a[2]),
            nwritten = static_cast<uint32_t>(a[3]);
+  if (s.fs && s.fs->owns(fd)) { r[0] = s.fs->write(mem, fd, iovs, n, -1, nwritten); return {}; }
   if (!in_guest(mem, iovs, uint64_t(n) * 8) || !in_guest(mem, nwritten, 4)) { r[0] = kEFAULT; return {}; }
   if (fd != 1 && fd != 2) { r[0] = kEBADF; return {}; }
   if (s.plugin->options().command) {
@@ -370,6 +371,7 @@ HostResult wasi_fd_read(Caller& c, Args a, Results r) {
   auto mem = c.memory();
   uint32_t fd = static_cast<uint32_t>(a[0]), iovs = static_cast<uint32_t>(a[1]), n = static_cast<uint32_t>(a[2]),
            nread = static_cast<uint32_t>(a[3]);
+  if (s.fs && s.fs->owns(fd)) { r[0] = s.fs->read(mem, fd, iovs, n, -1, nread); return {}; }
   if (!in_guest(mem, iovs, uint64_t(n) * 8) || !in_guest(mem, nread, 4)) { r[0] = kEFAULT; return {}; }
   if (fd != 0) { r[0] = kEBADF; return {}; }
   uint64_t total = 0;
@@ -390,6 +392,7 @@ HostResult wasi_fd_read(Caller& c, Args a, Results r) {
 HostResult wasi_fd_fdstat_get(Caller& c, Args a, Results r) {
   auto mem = c.memory();
   uint32_t fd = static_cast<uint32_t>(a[0]), ptr = static_cast<uint32_t>(a[1]);
+  if (WasiFs* fs = state(c).fs.get(); fs && fs->owns(fd)) { r[0] = fs->fdstat_get(mem, fd, ptr); return {}; }
   if (fd > 2) { r[0] = kEBADF; return {}; }
   if (!in_guest(mem, ptr, 24)) { r[0] = kEFAULT; return {}; }
   std::memset(mem.data() + ptr, 0, 24);
@@ -414,10 +417,32 @@ HostResult wasi_get_empty(Caller&, Args, Results r) { r[0] = kSuccess; return {}
 
 HostResult wasi_proc_exit(Caller&, Args a, Results) { return Trap::exit(static_cast<int32_t>(a[0])); }
 
-HostResult wasi_fd_prestat_get(Caller& c, Args, Results r) {
-  state(c).fs_attempted = true;
+HostResult wasi_fd_prestat_get(Caller& c, Args a, Results r) {
+  InstanceState& s = state(c);
+  if (s.fs) {
+    r[0] = s.fs->prestat_get(c.memory(), static_cast<uint32_t>(a[0]), static_cast<uint32_t>(a[1]));
+    return {};
+  }
+  s.fs_attempted = true;
   r[0] = kEBADF;  // no preopened directories
   return {};
+}
+
+// The file functions with granted folders (host/wasi_fs.hpp); without, ENOSYS and a note.
+uint32_t u32(uint64_t v) { return static_cast<uint32_t>(v); }
+
+template <typename F>
+engine::HostFn fs_fn(F f) {
+  return [f](Caller& c, Args a, Results r) -> HostResult {
+    InstanceState& s = state(c);
+    if (!s.fs) {
+      s.fs_attempted = true;
+      r[0] = kENOSYS;
+      return {};
+    }
+    r[0] = f(*s.fs, c.memory(), a);
+    return {};
+  };
 }
 
 HostResult wasi_enosys(Caller&, Args, Results r) {
@@ -602,35 +627,48 @@ Table make_wasi() {
   add("fd_prestat_get", i32s(2), wasi_fd_prestat_get);
   t["proc_exit"] = HostFunc{FuncType{{I32}, {}}, wasi_proc_exit};
   // Everything else in preview1 answers ENOSYS; the file functions also note the attempt.
-  add("fd_prestat_dir_name", i32s(3), wasi_fs_enosys);
-  add("path_open", {I32, I32, I32, I32, I32, I64, I64, I32, I32}, wasi_fs_enosys);
-  add("path_create_directory", i32s(3), wasi_fs_enosys);
-  add("path_filestat_get", i32s(5), wasi_fs_enosys);
+  using Mem = std::span<uint8_t>;
+  add("fd_prestat_dir_name", i32s(3), fs_fn([](WasiFs& fs, Mem m, Args a) { return fs.prestat_dir_name(m, u32(a[0]), u32(a[1]), u32(a[2])); }));
+  add("path_open", {I32, I32, I32, I32, I32, I64, I64, I32, I32}, fs_fn([](WasiFs& fs, Mem m, Args a) {
+        return fs.path_open(m, u32(a[0]), u32(a[1]), u32(a[2]), u32(a[3]), u32(a[4]), a[5], u32(a[7]), u32(a[8]));
+      }));
+  add("path_create_directory", i32s(3), fs_fn([](WasiFs& fs, Mem m, Args a) { return fs.create_directory(m, u32(a[0]), u32(a[1]), u32(a[2])); }));
+  add("path_filestat_get", i32s(5), fs_fn([](WasiFs& fs, Mem m, Args a) {
+        return fs.path_filestat_get(m, u32(a[0]), u32(a[1]), u32(a[2]), u32(a[3]), u32(a[4]));
+      }));
+  add("path_remove_directory", i32s(3), fs_fn([](WasiFs& fs, Mem m, Args a) { return fs.unlink(m, u32(a[0]), u32(a[1]), u32(a[2]), true); }));
+  add("path_unlink_file", i32s(3), fs_fn([](WasiFs& fs, Mem m, Args a) { return fs.unlink(m, u32(a[0]), u32(a[1]), u32(a[2]), false); }));
+  add("fd_close", i32s(1), fs_fn([](WasiFs& fs, Mem, Args a) { return fs.close(u32(a[0])); }));
+  add("fd_datasync", i32s(1), fs_fn([](WasiFs& fs, Mem, Args a) { return fs.sync(u32(a[0])); }));
+  add("fd_sync", i32s(1), fs_fn([](WasiFs& fs, Mem, Args a) { return fs.sync(u32(a[0])); }));
+  add("fd_filestat_get", i32s(2), fs_fn([](WasiFs& fs, Mem m, Args a) { return fs.filestat_get(m, u32(a[0]), u32(a[1])); }));
+  add("fd_filestat_set_size", {I32, I64}, fs_fn([](WasiFs& fs, Mem, Args a) { return fs.filestat_set_size(u32(a[0]), a[1]); }));
+  add("fd_pread", {I32, I32, I32, I64, I32}, fs_fn([](WasiFs& fs, Mem m, Args a) {
+        return fs.read(m, u32(a[0]), u32(a[1]), u32(a[2]), static_cast<int64_t>(a[3] & INT64_MAX), u32(a[4]));
+      }));
+  add("fd_pwrite", {I32, I32, I32, I64, I32}, fs_fn([](WasiFs& fs, Mem m, Args a) {
+        return fs.write(m, u32(a[0]), u32(a[1]), u32(a[2]), static_cast<int64_t>(a[3] & INT64_MAX), u32(a[4]));
+      }));
+  add("fd_readdir", {I32, I32, I32, I64, I32}, fs_fn([](WasiFs& fs, Mem m, Args a) {
+        return fs.readdir(m, u32(a[0]), u32(a[1]), u32(a[2]), a[3], u32(a[4]));
+      }));
+  add("fd_seek", {I32, I64, I32, I32}, fs_fn([](WasiFs& fs, Mem m, Args a) {
+        return fs.seek(m, u32(a[0]), static_cast<int64_t>(a[1]), u32(a[2]) & 0xff, u32(a[3]));
+      }));
+  add("fd_tell", i32s(2), fs_fn([](WasiFs& fs, Mem m, Args a) { return fs.seek(m, u32(a[0]), 0, 1, u32(a[1])); }));
   add("path_filestat_set_times", {I32, I32, I32, I32, I64, I64, I32}, wasi_fs_enosys);
   add("path_link", i32s(7), wasi_fs_enosys);
   add("path_readlink", i32s(6), wasi_fs_enosys);
-  add("path_remove_directory", i32s(3), wasi_fs_enosys);
   add("path_rename", i32s(6), wasi_fs_enosys);
   add("path_symlink", i32s(5), wasi_fs_enosys);
-  add("path_unlink_file", i32s(3), wasi_fs_enosys);
   add("fd_advise", {I32, I64, I64, I32}, wasi_enosys);
   add("fd_allocate", {I32, I64, I64}, wasi_enosys);
-  add("fd_close", i32s(1), wasi_enosys);
-  add("fd_datasync", i32s(1), wasi_enosys);
   add("fd_fdstat_get", i32s(2), wasi_fd_fdstat_get);
   add("fd_fdstat_set_flags", i32s(2), wasi_enosys);
   add("fd_fdstat_set_rights", {I32, I64, I64}, wasi_enosys);
-  add("fd_filestat_get", i32s(2), wasi_enosys);
-  add("fd_filestat_set_size", {I32, I64}, wasi_enosys);
   add("fd_filestat_set_times", {I32, I64, I64, I32}, wasi_enosys);
-  add("fd_pread", {I32, I32, I32, I64, I32}, wasi_enosys);
-  add("fd_pwrite", {I32, I32, I32, I64, I32}, wasi_enosys);
   add("fd_read", i32s(4), wasi_fd_read);
-  add("fd_readdir", {I32, I32, I32, I64, I32}, wasi_enosys);
   add("fd_renumber", i32s(2), wasi_enosys);
-  add("fd_seek", {I32, I64, I32, I32}, wasi_enosys);
-  add("fd_sync", i32s(1), wasi_enosys);
-  add("fd_tell", i32s(2), wasi_enosys);
   add("poll_oneoff", i32s(4), wasi_enosys);
   add("proc_raise", i32s(1), wasi_enosys);
   add("sched_yield", {}, wasi_enosys);

@@ -33,6 +33,7 @@
 #include "engine/watchdog.hpp"
 #include "host/http_client.hpp"
 #include "host/vars.hpp"
+#include "host/wasi_fs.hpp"
 
 namespace wasimancer::host {
 
@@ -85,6 +86,10 @@ struct PluginOptions {
   // its `_start` with the input on stdin and the arguments in CallOptions::argv; stdout is the
   // output; a non-zero exit code or anything on stderr fails the call (PluginError, with stderr).
   bool command = false;
+  // Folders the plugin may use through WASI (`allowedPaths`; host/wasi_fs.hpp), opened once per
+  // plugin version. Null or empty: no file system (the WASI file functions fail with EBADF/ENOSYS
+  // and a call that tried them says so).
+  std::shared_ptr<const Preopens> preopens;
 };
 
 // Receives a call's side effects. Every method has a working default: plugin logs and stdout

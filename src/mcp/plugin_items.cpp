@@ -84,13 +84,13 @@ void call_plugin_export(Server& server, const RequestPtr& r, std::shared_ptr<con
     server.end_call(cancel);
     if (!out.ok()) {
       return server.answer(*r, RpcError{kInternalError, fmt::format("plugin \"{}\": {} failed: {}", plugin->spec.name, export_name,
-                                                                    out.error->message)});
+                                                                    out.error->message), std::nullopt});
     }
     boost::system::error_code ec;
     json::value v = json::parse(out.output, ec);
     if (ec || !v.is_object()) {
       return server.answer(*r, RpcError{kInternalError, fmt::format("plugin \"{}\": {} did not answer a JSON object",
-                                                                    plugin->spec.name, export_name)});
+                                                                    plugin->spec.name, export_name), std::nullopt});
     }
     if (shape) shape(v.as_object());
     server.answer(*r, std::move(v));

@@ -196,6 +196,41 @@ Result<PluginSpec> parse_plugin_spec(const json::value& entry) {
       else return field_error(where, fmt::format("config \"{}\" must be a string", std::string(kv.key())));
     }
   }
+  if (auto* paths = o.if_contains("allowedPaths"); paths && !paths->is_null()) {
+    if (!paths->is_object()) return field_error(where, "\"allowedPaths\" must be a map of host folders to guest paths");
+    for (const auto& kv : paths->as_object()) {
+      host::PathGrant g;
+      std::string host_path(kv.key());
+      if (host_path.rfind("rw:", 0) == 0) {
+        g.writable = true;
+        host_path = host_path.substr(3);
+      } else if (host_path.rfind("ro:", 0) == 0) {
+        host_path = host_path.substr(3);
+      }
+      if (host_path.empty() || host_path[0] != '/' || host_path.find('\0') != std::string::npos) {
+        return field_error(where, fmt::format("\"allowedPaths\": the host folder \"{}\" must be an absolute path", host_path));
+      }
+      std::string_view rest(host_path);
+      for (size_t i = 0; i <= rest.size();) {
+        size_t j = rest.find('/', i);
+        if (j == std::string_view::npos) j = rest.size();
+        if (rest.substr(i, j - i) == "..") {
+          return field_error(where, fmt::format("\"allowedPaths\": the host folder \"{}\" must not contain \"..\"", host_path));
+        }
+        i = j + 1;
+      }
+      if (!kv.value().is_string() || kv.value().as_string().empty()) {
+        return field_error(where, fmt::format("\"allowedPaths\": the guest path for \"{}\" must be a non-empty string", host_path));
+      }
+      g.host_path = host_path;
+      g.guest_path = std::string(kv.value().as_string());
+      if (g.guest_path.find('\0') != std::string::npos || g.guest_path.size() > 1024) {
+        return field_error(where, "\"allowedPaths\": a guest path must be at most 1024 characters, without NUL");
+      }
+      p.allowed_paths.push_back(std::move(g));
+    }
+    if (p.allowed_paths.size() > 64) return field_error(where, "\"allowedPaths\": at most 64 folders");
+  }
   if (auto* hosts = o.if_contains("allowedHosts"); hosts && !hosts->is_null()) {
     if (!hosts->is_array()) return field_error(where, "\"allowedHosts\" must be a list of host globs");
     std::vector<std::string> list;

@@ -4,7 +4,8 @@
 // arguments[] {name, type, description} and description. Our additions are optional and
 // documented in README.md ("plugins.yml"):
 //   plugin:   config {k: v}, allowedHosts [globs], maxPages, timeoutMs, maxHttpResponseBytes,
-//             maxVarBytes, maxLogBytes, httpResponseHeaders
+//             maxVarBytes, maxLogBytes, httpResponseHeaders, allowedPaths {host: guest}, kind,
+//             trusted, prefixTools, maxInstances
 //   function: title, output ("text" | "mcp"), outputSchema, inputSchema, annotations
 // Unknown keys are kept in `raw` and written back unchanged.
 // Thread safety: values.
@@ -68,6 +69,9 @@ struct PluginSpec {
   // arguments' JSON, stdout the result (host/plugin.hpp PluginOptions::command). Without
   // `functions`, one tool named after the plugin.
   bool command = false;
+  // `allowedPaths`: host folder → guest path, read-only unless the host folder is written
+  // "rw:/folder" ("ro:" is accepted too). Absolute host paths only (host/wasi_fs.hpp).
+  std::vector<host::PathGrant> allowed_paths;
   // Serve every tool as "<name>-<tool>" (self-describing plugins whose tools share names).
   bool prefix_tools = false;
   // Instances at once (`maxInstances`); unset: as many as there are workers, but 1 for a

@@ -244,6 +244,9 @@ sandbox::LoadRequest load_request(const host::CompiledPlugin& p, const std::opti
   r.http_response_headers = o.http_response_headers;
   r.log_level = o.log_level;
   r.command = o.command;
+  if (o.preopens) {
+    for (const auto& d : o.preopens->dirs()) r.grants.push_back(d.grant);
+  }
   if (build) {
     r.native_library = build->library.string();
     r.native_description = build->description;
@@ -289,7 +292,7 @@ void PluginVersion::set_native_status(std::string status) const {
 
 namespace {
 
-host::PluginOptions plugin_options(const PluginSpec& spec, const LoadOptions& options) {
+Result<host::PluginOptions> plugin_options(const PluginSpec& spec, const LoadOptions& options) {
   host::PluginOptions opts;
   opts.name = spec.name;
   opts.config = options.global_config;
@@ -301,6 +304,12 @@ host::PluginOptions plugin_options(const PluginSpec& spec, const LoadOptions& op
   opts.tier = host::Tier::Interpreter;  // the native tier comes in the background (NativeTier)
   opts.watchdog = options.watchdog;
   opts.command = spec.command;
+  if (!spec.allowed_paths.empty()) {
+    // Opened now: a missing folder is refused at publish, with its name.
+    auto pre = host::Preopens::open(spec.allowed_paths);
+    if (!pre) return pre.take_error();
+    opts.preopens = std::move(*pre);
+  }
   return opts;
 }
 
@@ -329,7 +338,9 @@ Result<void> check_functions(const PluginSpec& spec, const host::CompiledPlugin&
 // this process) and stays as the version's first warm instance.
 Result<std::shared_ptr<const PluginVersion>> load_isolated(PluginSpec spec, std::span<const uint8_t> wasm,
                                                            std::filesystem::path file, const LoadOptions& options) {
-  host::PluginOptions opts = plugin_options(spec, options);
+  auto opts_or = plugin_options(spec, options);
+  if (!opts_or) return opts_or.take_error();
+  host::PluginOptions opts = std::move(*opts_or);
   engine::ModuleInfo known;
   known.sha256 = sha256_hex(wasm);
   std::optional<engine::NativeBuild> cached = options.native ? options.native->cached_build(known) : std::nullopt;
@@ -342,6 +353,9 @@ Result<std::shared_ptr<const PluginVersion>> load_isolated(PluginSpec spec, std:
   request.http_response_headers = opts.http_response_headers;
   request.log_level = opts.log_level;
   request.command = opts.command;
+  if (opts.preopens) {
+    for (const auto& d : opts.preopens->dirs()) request.grants.push_back(d.grant);
+  }
   if (cached) {
     request.native_library = cached->library.string();
     request.native_description = cached->description;
@@ -382,7 +396,9 @@ Result<std::shared_ptr<const PluginVersion>> load_isolated(PluginSpec spec, std:
 Result<std::shared_ptr<const PluginVersion>> load_plugin_version(PluginSpec spec, std::span<const uint8_t> wasm,
                                                                   std::filesystem::path file, const LoadOptions& options) {
   if (options.sandbox && !spec.trusted) return load_isolated(std::move(spec), wasm, std::move(file), options);
-  auto compiled = host::CompiledPlugin::load(wasm, plugin_options(spec, options));
+  auto opts = plugin_options(spec, options);
+  if (!opts) return opts.take_error();
+  auto compiled = host::CompiledPlugin::load(wasm, std::move(*opts));
   if (!compiled) return compiled.take_error();
   if (auto r = check_functions(spec, **compiled); !r) return r.take_error();
   auto version = std::make_shared<PluginVersion>(std::move(spec), *compiled, std::move(file), options.max_idle_instances,

@@ -58,6 +58,7 @@ struct LoadRequest {
   std::string native_library;      // empty: the interpreter
   std::string native_description;  // e.g. "native (clang -O2)"
   bool command = false;            // a WASI command (host::PluginOptions::command)
+  std::vector<host::PathGrant> grants;  // allowedPaths: opened, then confined by Landlock
 };
 
 struct ReadyInfo {

@@ -16,6 +16,7 @@
 #include "engine/native.hpp"
 #include "host/plugin.hpp"
 #include "sandbox/protocol.hpp"
+#include "sandbox/landlock.hpp"
 #include "sandbox/seccomp.hpp"
 #include "sandbox/wire.hpp"
 
@@ -158,7 +159,8 @@ struct Loaded {
 };
 
 Result<std::unique_ptr<host::PluginInstance>> load(LoadRequest& req, std::shared_ptr<engine::Watchdog> watchdog,
-                                                   ReadyInfo* ready, Loaded* loaded) {
+                                                   std::shared_ptr<const host::Preopens> preopens, ReadyInfo* ready,
+                                                   Loaded* loaded) {
   host::PluginOptions opts;
   opts.name = req.name;
   opts.config = req.config;
@@ -168,6 +170,7 @@ Result<std::unique_ptr<host::PluginInstance>> load(LoadRequest& req, std::shared
   opts.tier = host::Tier::Interpreter;  // native code, if any, is attached below
   opts.watchdog = std::move(watchdog);
   opts.command = req.command;
+  opts.preopens = std::move(preopens);
   auto plugin = host::CompiledPlugin::load(req.wasm, std::move(opts));
   if (!plugin) return plugin.take_error();
   req.wasm.clear();
@@ -213,17 +216,32 @@ int worker_main(int fd) {
   sa.sa_flags = SA_SIGINFO | SA_RESTART;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGUSR1, &sa, nullptr);
+  // Granted folders: opened now, then the process is confined to them (Landlock, before any
+  // other thread exists), and the filter below allows the file calls.
+  std::shared_ptr<const host::Preopens> preopens;
+  if (!req->grants.empty()) {
+    auto pre = host::Preopens::open(req->grants);
+    if (!pre) {
+      channel.send(Msg::LoadError, encode_error(pre.error()));
+      return 1;
+    }
+    preopens = *pre;
+    if (auto confined = enter_landlock(*preopens); !confined) {
+      channel.send(Msg::LoadError, encode_error(confined.error()));
+      return 1;
+    }
+  }
   auto watchdog = std::make_shared<engine::Watchdog>();
   watchdog->start();
   engine::prepare_native_thread();
-  if (auto r = enter_seccomp(); !r) {
+  if (auto r = enter_seccomp(preopens != nullptr); !r) {
     channel.send(Msg::LoadError, encode_error(r.error()));
     return 1;
   }
 
   ReadyInfo ready;
   Loaded loaded;
-  auto inst = load(*req, watchdog, &ready, &loaded);
+  auto inst = load(*req, watchdog, preopens, &ready, &loaded);
   if (!inst) {
     channel.send(Msg::LoadError, encode_error(inst.error()));
     return 1;
