@@ -127,7 +127,21 @@ bool is_plain_wasm_file_name(std::string_view name) {
 }
 
 PluginManager::PluginManager(Registry& registry, PluginPaths paths, LoadOptions options)
-    : registry_(registry), paths_(std::move(paths)), options_(std::move(options)), doc_(json::object{}) {}
+    : registry_(registry), paths_(std::move(paths)), options_(std::move(options)), doc_(json::object{}) {
+  // A self-describing plugin said its tools, prompts or resources changed: ask it again, and
+  // publish (every client gets list_changed).
+  if (!options_.on_list_changed) {
+    options_.on_list_changed = [&registry](const PluginVersion& v) {
+      auto changed = v.redescribe();
+      if (!changed) {
+        log().warn("plugin \"{}\" {} said its lists changed, but describing it failed: {}", v.spec.name, v.spec.version,
+                   changed.error().message);
+      } else if (*changed) {
+        registry.refresh(v);
+      }
+    };
+  }
+}
 
 fs::path PluginManager::resolve_entry_path(const std::string& path) const {
   // WASImancer concatenates PLUGINS_PATH and path ("/roll-dice/x.wasm" is inside PLUGINS_PATH).
@@ -406,7 +420,7 @@ Result<std::vector<StartupProblem>> PluginManager::load(bool skip_broken) {
   for (auto& v : loaded) {
     if (auto r = registry_.add(v); !r) return r.take_error();
     log().info("plugin \"{}\" {} loaded from {} ({} tools)", v->spec.name, v->spec.version, v->file.string(),
-               v->spec.functions.size());
+               v->tools()->size());
     if (options_.native) options_.native->schedule(v);
   }
   clean_orphans(*doc);
@@ -645,7 +659,7 @@ Result<UploadResult> PluginManager::upload(const UploadRequest& req, bool replac
   // 6. The old file, once nothing references it.
   if (old_path) delete_entry_file(*old_path, doc_);
   log().info("plugin \"{}\" {} {} ({} tools, file {})", spec->name, spec->version, replacing ? "updated" : "published",
-             spec->functions.size(), target.string());
+             (*version)->tools()->size(), target.string());
   warn_about_tool_names(*spec);
   UploadResult res;
   res.file_path = target.generic_string();
