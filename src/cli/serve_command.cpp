@@ -1,5 +1,7 @@
 #include "cli/serve_command.hpp"
 
+#include <sys/resource.h>
+
 #include <cctype>
 #include <csignal>
 #include <cstdlib>
@@ -207,6 +209,12 @@ int run_serve(ServeOptions o) {
     return 2;
   }
   init_logging(*level);
+  // Connections and SSE streams are descriptors: the soft limit goes up to the hard one (often
+  // 1,024 vs 1,048,576), as servers do. Sandbox workers set their own (sandbox.cpp).
+  if (rlimit files{}; getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
 
   registry::PluginPaths paths;
   paths.plugins_dir = o.plugins_path.empty() ? fs::path("plugins") : fs::path(o.plugins_path);
