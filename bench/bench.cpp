@@ -557,9 +557,11 @@ int main(int argc, char** argv) {
       setrlimit(RLIMIT_NOFILE, &nofile);
       const int want_streams = static_cast<int>(std::min<rlim_t>(10000, nofile.rlim_max > 200 ? nofile.rlim_max - 200 : 0));
       setenv("WASIMANCER_MAX_SESSIONS", "20000", 1);
+      setenv("WASIMANCER_MAX_CONNECTIONS", "20000", 1);
       Server s;
       start_server(s, dir, cache);
       unsetenv("WASIMANCER_MAX_SESSIONS");
+      unsetenv("WASIMANCER_MAX_CONNECTIONS");
       if (wait_ready(s, 10000)) {
         for (int i = 0; i < 600 && plugin_tier(s.port, "p0").find("-O2") == std::string::npos; ++i) {
           std::this_thread::sleep_for(std::chrono::milliseconds(50));

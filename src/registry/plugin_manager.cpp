@@ -389,12 +389,14 @@ Result<std::vector<StartupProblem>> PluginManager::load(bool skip_broken) {
 
   // 2. Compile and instantiate them in parallel (start-up time is mostly this).
   {
+    LoadOptions at_start = options_;
+    at_start.defer_workers = true;
     std::atomic<size_t> next{0};
     auto work = [&] {
       for (size_t i; (i = next++) < jobs.size();) {
         Job& j = jobs[i];
         const auto* data = reinterpret_cast<const uint8_t*>(j.bytes.data());
-        j.version = load_plugin_version(j.spec, std::span<const uint8_t>(data, j.bytes.size()), j.file, options_);
+        j.version = load_plugin_version(j.spec, std::span<const uint8_t>(data, j.bytes.size()), j.file, at_start);
       }
     };
     size_t threads = std::min<size_t>(jobs.size(), std::max(1u, std::thread::hardware_concurrency()));
