@@ -8,6 +8,7 @@
 //   4. publish to native tier ready (quick and optimised builds)
 //   5. start to ready with 8 plugins whose native code is cached
 //   6. resident memory with 8 plugins loaded and idle
+//   7. what metrics cost: tool-call throughput with metrics recorded vs WASIMANCER_METRICS=off
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -164,7 +165,8 @@ int free_port() {
   return next++;
 }
 
-void start_server(Server& s, const fs::path& dir, const fs::path& cache, const std::string& native = "on") {
+void start_server(Server& s, const fs::path& dir, const fs::path& cache, const std::string& native = "on",
+                  const std::vector<std::pair<std::string, std::string>>& env = {}) {
   s.port = free_port();
   std::string port = std::to_string(s.port);
   pid_t pid = fork();
@@ -178,6 +180,7 @@ void start_server(Server& s, const fs::path& dir, const fs::path& cache, const s
     setenv("WASIMANCER_NATIVE_CACHE", cache.c_str(), 1);
     setenv("WASIMANCER_NATIVE", native.c_str(), 1);
     setenv("WASIMANCER_LOG_LEVEL", "warn", 1);
+    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
     int devnull = open("/dev/null", O_WRONLY);
     dup2(devnull, 1);
     dup2(devnull, 2);
@@ -263,7 +266,7 @@ int main(int argc, char** argv) {
   root_dir = argc > 1 ? argv[1] : ".";
   build_dir = argc > 2 ? argv[2] : "build-release";
   std::string results_file = root_dir + "/bench/RESULTS.md";
-  // An optional third argument runs one section only (compute, http, publish, startup) and does
+  // An optional third argument runs one section only (compute, http, metrics, publish, startup) and does
   // not record the table.
   std::string only = argc > 3 ? argv[3] : "";
   auto want = [&](const char* section) { return only.empty() || only == section; };
@@ -288,7 +291,7 @@ int main(int argc, char** argv) {
     engine::NativeOptions no;
     no.cache_dir = cache;
     no.opt_level = "-O2";
-    auto native = engine::load_native((*plugin)->module(), no);
+    auto native = engine::load_native(*(*plugin)->module_ptr(), no);
     auto interp_inst = host::PluginInstance::create(*plugin);
     auto native_inst = native ? host::PluginInstance::create(*plugin, *native)
                               : Result<std::unique_ptr<host::PluginInstance>>(native.error());
@@ -351,6 +354,51 @@ int main(int argc, char** argv) {
     } else {
       rows.push_back({"tools/call over Streamable HTTP", "server did not start", ">= 20,000 calls/s", verdict(false)});
     }
+  }
+
+  // ---- 7. the cost of metrics: the same tool call, recording on vs off ----
+  // Two servers on the same plugin and native code, measured in alternation so that the load of
+  // a busy machine falls on both alike; the figure is the ratio of their total throughput.
+  if (want("metrics")) {
+    std::cout << "metrics: tools/call throughput with metrics on and off...\n" << std::flush;
+    fs::path dir = work / "metrics";
+    fs::create_directories(dir / "plugins");
+    fs::copy_file(plugins_dir + "/echo.wasm", dir / "plugins" / "echo.wasm", fs::copy_options::overwrite_existing);
+    write_plugins_yml(dir, {{"echo", "echo.wasm", "echo"}});
+    Server on, off;
+    start_server(on, dir, cache, "on", {{"WASIMANCER_METRICS", "on"}});
+    start_server(off, dir, cache, "on", {{"WASIMANCER_METRICS", "off"}});
+    bool ready = wait_ready(on, 10000) && wait_ready(off, 10000);
+    for (Server* s : {&on, &off}) {
+      for (int i = 0; ready && i < 600 && plugin_tier(s->port, "echo").find("-O2") == std::string::npos; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    }
+    fs::path script = work / "metrics-call.lua";
+    std::ofstream(script) << "wrk.method = \"POST\"\n"
+                             "wrk.body = '{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"echo_echo\",\"arguments\":{}}}'\n"
+                             "wrk.headers[\"Content-Type\"] = \"application/json\"\n"
+                             "wrk.headers[\"Accept\"] = \"application/json\"\n"
+                             "wrk.headers[\"Authorization\"] = \"Bearer bench\"\n";
+    double on_total = 0, off_total = 0;
+    bool ok = ready;
+    if (ready) {
+      run_wrk(on.port, 16, 2, script);  // warm-up
+      run_wrk(off.port, 16, 2, script);
+      for (int round = 0; round < 4; ++round) {
+        // Alternate which goes first, so neither always follows the other.
+        for (Server* s : round % 2 ? std::vector<Server*>{&off, &on} : std::vector<Server*>{&on, &off}) {
+          WrkResult w = run_wrk(s->port, 16, 5, script);
+          ok = ok && w.ok;
+          (s == &on ? on_total : off_total) += w.rps;
+        }
+      }
+    }
+    double ratio = off_total > 0 ? on_total / off_total : 0;
+    rows.push_back({"metrics cost: tools/call, 16 connections, metrics on vs WASIMANCER_METRICS=off (4 alternating 5 s runs each)",
+                    ready ? fmt::format("{:.0f} vs {:.0f} calls/s = {:.3f}x{}", on_total / 4, off_total / 4, ratio, ok ? "" : " (errors)")
+                          : "server did not start",
+                    ">= 0.95x (at most 5% slower)", verdict(ok && ratio >= 0.95)});
   }
 
   // ---- 3 + 4. publish ----

@@ -1,4 +1,5 @@
-// core/text.hpp: small text helpers shared by the layers (ASCII case, URL percent-decoding).
+// core/text.hpp: small text helpers shared by the layers (ASCII case, URL percent-decoding, JSON
+// string literals).
 //
 // Thread safety: pure functions.
 #pragma once
@@ -13,5 +14,9 @@ std::string ascii_lower(std::string_view s);
 // Decodes %XX escapes (malformed ones are kept as they are); with `plus_is_space`, '+' becomes
 // ' ' as in query strings.
 std::string percent_decode(std::string_view s, bool plus_is_space = false);
+
+// Appends `s` as a JSON string literal (with its quotes) to `out`; control characters are
+// escaped, invalid UTF-8 bytes become U+FFFD.
+void append_json_string(std::string& out, std::string_view s);
 
 }  // namespace wasimancer

@@ -7,6 +7,7 @@
 
 #include "core/crypto.hpp"
 #include "core/log.hpp"
+#include "mcp/observe.hpp"
 #include "mcp/protocol.hpp"
 #include "mcp/schema.hpp"
 
@@ -355,6 +356,25 @@ size_t Server::session_count() const {
   return sessions_.size();
 }
 
+std::vector<Server::SessionCount> Server::session_counts() const {
+  std::map<std::pair<std::string, std::string>, SessionCount> counts;
+  for (const auto& s : all_sessions()) {
+    std::string transport = s->kind() == Session::Kind::Legacy ? "legacy"
+                            : s->kind() == Session::Kind::Stdio ? "stdio"
+                            : s->kind() == Session::Kind::Stateless ? "stateless"
+                                                                    : "streamable";
+    std::string protocol = s->initialize_received() ? s->protocol_version() : "uninitialized";
+    auto& c = counts[{transport, protocol}];
+    c.transport = transport;
+    c.protocol = protocol;
+    ++c.sessions;
+    if (s->has_stream()) ++c.streams;
+  }
+  std::vector<SessionCount> out;
+  for (auto& [k, c] : counts) out.push_back(std::move(c));
+  return out;
+}
+
 void Server::handle(const std::shared_ptr<Session>& session, const json::value& message, const std::shared_ptr<Outbound>& reply) {
   session->touch();
   std::string why;
@@ -402,6 +422,9 @@ void Server::handle_request(const std::shared_ptr<Session>& session, const json:
   std::string method(req.at("method").as_string());
   const json::object& params = params_of(req);
   Session& s = *session;
+  // The request's trace: on every log line written while it is handled, and its span.
+  auto span = request_span(request_trace(params), method);
+  trace::Scope scope(&span->context());
 
   static const std::set<std::string, std::less<>> known = {
       "initialize", "ping", "tools/list", "tools/call", "resources/list", "resources/templates/list",
@@ -418,7 +441,7 @@ void Server::handle_request(const std::shared_ptr<Session>& session, const json:
   if (method == "initialize") return answer(reply, id, initialize(s, params));
   if (method == "ping") return answer(reply, id, json::object{});
   if (method == "tools/list") return answer(reply, id, tools_list(s, params));
-  if (method == "tools/call") return tools_call(session, id, params, reply);
+  if (method == "tools/call") return tools_call(session, id, params, reply, std::move(span));
   if (method == "resources/list") return answer(reply, id, resources_list(s, params, false));
   if (method == "resources/templates/list") return answer(reply, id, resources_list(s, params, true));
   if (method == "resources/read") return answer(reply, id, resources_read(s, params));
@@ -484,7 +507,7 @@ Server::Handled Server::tools_list(Session& s, const json::object& params) {
 }
 
 void Server::tools_call(const std::shared_ptr<Session>& session, const json::value& id, const json::object& params,
-                        const std::shared_ptr<Outbound>& reply) {
+                        const std::shared_ptr<Outbound>& reply, std::shared_ptr<trace::Span> span) {
   auto name = get_string(params, "name");
   if (!name) return answer(reply, id, invalid_params("tools/call: \"name\" must be a string"));
   auto snap = catalogs_.plugins.snapshot();
@@ -497,6 +520,7 @@ void Server::tools_call(const std::shared_ptr<Session>& session, const json::val
   }
   std::string version = session->protocol_version();
   if (auto err = validate_schema(registry::tool_input_schema(*ref->function), args)) {
+    record_rejected_call(*ref->plugin, *ref->function);
     std::string msg = fmt::format("Invalid arguments for tool {}: {}", *name, *err);
     if (features_of(version).validation_is_tool_error) return answer(reply, id, json::value(text_result(msg, true)));
     return answer(reply, id, invalid_params(msg));
@@ -514,13 +538,15 @@ void Server::tools_call(const std::shared_ptr<Session>& session, const json::val
     calls_.insert(cancel);
   }
   std::string input = plugin_input(*ref->function, args);
+  if (span->recording()) span->attribute("mcp.tool", *name);
   workers_.post([this, session, id, reply, cancel, token, version, input = std::move(input), plugin = ref->plugin,
-                 fn = ref->function] {
+                 fn = ref->function, span = std::move(span)] {
+    trace::Scope scope(&span->context());
     ToolCallSink sink(session, reply, token, workers_, config_.client_request_timeout, cancel.get());
     host::CallOptions opts;
     opts.sink = &sink;
     opts.cancel = cancel.get();
-    host::CallOutcome out = plugin->call(fn->function, input, opts);
+    host::CallOutcome out = observed_call(span->context(), *plugin, *fn, input, opts);
     session->end_request(id);
     struct Done {
       Server* self;
@@ -536,11 +562,11 @@ void Server::tools_call(const std::shared_ptr<Session>& session, const json::val
       reply->request_done(id);
       return;
     }
-    if (!out.ok()) {
-      log().info("tool \"{}\" ({}) failed: {} ({})", fn->tool_name, plugin->spec.name, out.error->message,
-                 to_string(out.error->kind));
+    json::object result = tool_result(out, *fn, version);
+    if (auto* e = result.if_contains("isError"); e && e->is_bool() && e->as_bool()) {
+      span->fail(out.error ? out.error->message : "the tool returned an error result");
     }
-    answer(reply, id, json::value(tool_result(out, *fn, version)));
+    answer(reply, id, json::value(std::move(result)));
   });
 }
 

@@ -20,6 +20,7 @@
 
 #include <boost/json.hpp>
 
+#include "core/trace.hpp"
 #include "core/worker_pool.hpp"
 #include "mcp/jsonrpc.hpp"
 #include "mcp/session.hpp"
@@ -63,6 +64,13 @@ class Server {
   std::shared_ptr<Session> find_session(const std::string& id) const;
   void end_session(const std::string& id);
   size_t session_count() const;
+  // For /metrics: sessions by transport (streamable, legacy, stdio) and protocol revision, and
+  // how many of them have a stream open.
+  struct SessionCount {
+    std::string transport, protocol;
+    size_t sessions = 0, streams = 0;
+  };
+  std::vector<SessionCount> session_counts() const;
 
   // Handles one message from the client. Requests are answered on `reply` (possibly later, from
   // a worker), followed by reply->request_done(id). Responses to our own requests are routed to
@@ -81,7 +89,7 @@ class Server {
   Handled initialize(Session& session, const json::object& params);
   Handled tools_list(Session& session, const json::object& params);
   void tools_call(const std::shared_ptr<Session>& session, const json::value& id, const json::object& params,
-                  const std::shared_ptr<Outbound>& reply);
+                  const std::shared_ptr<Outbound>& reply, std::shared_ptr<trace::Span> span);
   Handled resources_list(Session& session, const json::object& params, bool templates);
   Handled resources_read(Session& session, const json::object& params);
   Handled resources_subscribe(Session& session, const json::object& params, bool subscribe);

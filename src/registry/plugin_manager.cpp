@@ -354,10 +354,12 @@ Result<UploadResult> PluginManager::upload(const UploadRequest& req, bool replac
   if (!plugin_list(next)) next.as_object()["plugins"] = json::array{};
   json::array& list = *plugin_list(next);
   std::optional<fs::path> old_file;
+  json::value old_entry;
   if (!replacing) {
     list.push_back(spec->raw);
   } else if (auto it = find_entry(list, spec->name); it != list.end()) {
     if (auto p = entry_path(*it)) old_file = resolve_entry_path(*p);
+    old_entry = *it;
     *it = spec->raw;
   }
   if (auto r = commit_yaml(next); !r) {
@@ -368,7 +370,10 @@ Result<UploadResult> PluginManager::upload(const UploadRequest& req, bool replac
   // 5. Publish (cannot fail: checked under the same lock). The old version stays with the calls
   // still running on it.
   if (replacing) {
-    if (auto r = registry_.replace(*version); !r) return r.take_error();
+    auto r = registry_.replace(*version);
+    if (!r) return r.take_error();
+    // The replaced version is kept for a rollback: its entry and module, in memory.
+    if (old_file) previous_[spec->name] = Previous{std::move(old_entry), *old_file, (*r)->plugin->wasm()};
   } else if (auto r = registry_.add(*version); !r) {
     return r.take_error();
   }
@@ -412,9 +417,41 @@ Result<std::shared_ptr<const PluginVersion>> PluginManager::remove(std::string_v
   doc_ = std::move(next);
   crash_point("swapped");
   std::error_code ec;
+  previous_.erase(std::string(name));
   if (file && !referenced(doc_, *file)) fs::remove(*file, ec);
   log().info("plugin \"{}\" removed", name);
   return old;
+}
+
+}  // namespace wasimancer::registry
+
+namespace wasimancer::registry {
+
+std::optional<boost::json::value> PluginManager::previous(std::string_view name) {
+  std::lock_guard lock(mu_);
+  auto it = previous_.find(std::string(name));
+  if (it == previous_.end()) return std::nullopt;
+  return it->second.entry;
+}
+
+Result<UploadResult> PluginManager::rollback(std::string_view name) {
+  Previous prev;
+  {
+    std::lock_guard lock(mu_);
+    if (!registry_.snapshot()->find_plugin(name)) return Error(ErrorKind::NotFound, fmt::format("no plugin named \"{}\" is loaded", name));
+    auto it = previous_.find(std::string(name));
+    if (it == previous_.end()) {
+      return Error(ErrorKind::NotFound,
+                   fmt::format("no previous version of plugin \"{}\" is kept (one is kept from its first update on, until the server restarts)", name));
+    }
+    prev = it->second;
+  }
+  // Published again as an update would be: into the folder its file was in, under its name if free.
+  UploadRequest req{json::serialize(prev.entry), prev.file.filename().string(), std::string(prev.wasm.begin(), prev.wasm.end()),
+                    prev.file.parent_path().string()};
+  auto r = upload(req, true);
+  if (r) log().info("plugin \"{}\" rolled back to {}", name, r->version->spec.version);
+  return r;
 }
 
 }  // namespace wasimancer::registry

@@ -4,6 +4,7 @@
 
 #include "core/crypto.hpp"
 #include "core/log.hpp"
+#include "core/metrics.hpp"
 #include "registry/native_tier.hpp"
 
 #include <fmt/format.h>
@@ -31,6 +32,7 @@ Result<InstancePool::Lease> InstancePool::acquire() {
   uint64_t generation;
   {
     std::lock_guard lock(mu_);
+    ++acquires_;
     if (!idle_.empty()) {
       auto inst = std::move(idle_.back());
       idle_.pop_back();
@@ -40,12 +42,14 @@ Result<InstancePool::Lease> InstancePool::acquire() {
     generation = generation_;
   }
   // Instantiate outside the lock: it can take a while and other calls may proceed meanwhile.
+  auto t0 = std::chrono::steady_clock::now();
   auto inst = factory();
+  double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::lock_guard lock(mu_);
+  ++waits_;
+  wait_seconds_ += waited;
   if (!inst) return inst.take_error();
-  {
-    std::lock_guard lock(mu_);
-    ++created_;
-  }
+  ++created_;
   return Lease(this, std::move(*inst), generation);
 }
 
@@ -90,6 +94,11 @@ size_t InstancePool::created() const {
   return created_;
 }
 
+InstancePool::Stats InstancePool::stats() const {
+  std::lock_guard lock(mu_);
+  return Stats{idle_.size(), created_, acquires_, waits_, wait_seconds_};
+}
+
 // ---- PluginVersion ----------------------------------------------------------------------------
 
 namespace {
@@ -130,6 +139,7 @@ host::CallOutcome PluginVersion::call(std::string_view function, std::string_vie
   } else if (++crashes_in_a_row_ >= kQuarantineAfter && quarantine_reason_.empty()) {
     quarantine_reason_ = fmt::format("its sandbox worker crashed {} times in a row; last: {}", crashes_in_a_row_, out.error->message);
     log().warn("plugin \"{}\" {} quarantined: {}", spec.name, spec.version, quarantine_reason_);
+    metrics::record_quarantine(spec.name);
   }
   return out;
 }

@@ -15,6 +15,8 @@
 #include "core/crypto.hpp"
 #include "core/glob.hpp"
 #include "core/log.hpp"
+#include "core/metrics.hpp"
+#include "core/trace.hpp"
 #include "core/text.hpp"
 #include "mcp/protocol.hpp"
 #include "transport/async_queue.hpp"
@@ -193,7 +195,12 @@ struct HttpServer::Impl {
   Impl(mcp::Server& m, HttpConfig c)
       : mcp(m), config(std::move(c)), io(static_cast<int>(std::max<size_t>(1, config.network_threads))) {}
 
-  using Stream = beast::tcp_stream;
+  // The connection, with the route label of the request being served (for
+  // wasimancer_http_responses_total).
+  struct Stream : beast::tcp_stream {
+    using beast::tcp_stream::tcp_stream;
+    std::string_view route = "other";
+  };
   using Parser = http::request_parser<http::string_body>;
 
   net::awaitable<void> accept_loop();
@@ -229,6 +236,7 @@ net::awaitable<bool> HttpServer::Impl::write(Stream& stream, HttpResponse res, b
   res.set(http::field::server, "wasimancer");
   res.keep_alive(keep_alive);
   res.prepare_payload();
+  metrics::record_http_response(stream.route, res.result_int());
   stream.expires_after(config.request_timeout);
   auto [ec, n] = co_await http::async_write(stream, res, as_tuple(net::use_awaitable));
   co_return !ec && keep_alive;
@@ -300,6 +308,7 @@ net::awaitable<bool> HttpServer::Impl::stream_events(Stream& stream, std::shared
   res.set(http::field::cache_control, "no-cache");
   res.keep_alive(keep_alive);
   res.chunked(true);
+  metrics::record_http_response(stream.route, res.result_int());
   http::response_serializer<http::empty_body> sr{res};
   stream.expires_never();
   auto [ec, n] = co_await http::async_write_header(stream, sr, as_tuple(net::use_awaitable));
@@ -404,6 +413,7 @@ net::awaitable<void> HttpServer::Impl::connection(tcp::socket socket) {
 
 net::awaitable<bool> HttpServer::Impl::dispatch(Stream& stream, beast::flat_buffer& buffer, Parser& parser) {
   const auto& req = parser.get();
+  stream.route = metrics::route_label(req.target());
   if (!host_allowed(req[http::field::host], config.allowed_hosts)) {
     co_return co_await reply(stream, parser, http::status::forbidden,
                              rpc_error_body(mcp::kServerError, fmt::format("Forbidden: the Host \"{}\" is not allowed "
@@ -422,6 +432,10 @@ net::awaitable<bool> HttpServer::Impl::dispatch(Stream& stream, beast::flat_buff
   }
   if (target.path == "/health" && req.method() == http::verb::get) {
     co_return co_await reply(stream, parser, http::status::ok, R"({"status":"ok"})");
+  }
+  if (!config.serve_mcp) {
+    co_return co_await reply(stream, parser, http::status::not_found,
+                             json::serialize(json::object{{"error", fmt::format("no route for {} {}", std::string(req.method_string()), target.path)}}));
   }
   if (target.path == "/mcp") {
     if (!authorized(parser)) co_return co_await unauthorized(stream, parser);
@@ -465,6 +479,16 @@ net::awaitable<bool> HttpServer::Impl::route_request(Stream& stream, beast::flat
   bool keep_alive = req.keep_alive();
   unsigned version = req.version();
   auto ex = co_await net::this_coro::executor;
+  if (auto start = route.stream(req)) {
+    auto queue = std::make_shared<TextQueue>(*ex.template target<Strand>());
+    auto stop = start([queue](std::string chunk) { return queue->push(std::move(chunk)); });
+    HttpResponse head{http::status::ok, version};
+    head.set("X-Accel-Buffering", "no");
+    bool keep = co_await stream_events(stream, queue, std::move(head), keep_alive);
+    queue->close();
+    if (stop) stop();
+    co_return keep;
+  }
   auto queue = std::make_shared<AsyncQueue<HttpResponse>>(ex.template target<Strand>() ? *ex.template target<Strand>()
                                                                                        : net::make_strand(io));
   route.handle(std::move(req), [queue](HttpResponse res) {
@@ -561,9 +585,15 @@ net::awaitable<bool> HttpServer::Impl::mcp_post(Stream& stream, beast::flat_buff
 
   auto ex = co_await net::this_coro::executor;
   Strand strand = *ex.template target<Strand>();
+  // The HTTP traceparent is the trace of every message of this POST without one in its _meta
+  // (current only while they are handed over: never across a co_await).
+  auto incoming = trace::TraceContext::parse(hdr["traceparent"]);
+  auto handle_all = [&](const std::shared_ptr<mcp::Outbound>& out) {
+    trace::Scope trace_scope(incoming ? &*incoming : nullptr);
+    for (const auto& m : messages) mcp.handle(session, m, out);
+  };
   if (request_ids.empty()) {
-    auto null_out = std::make_shared<NullOutbound>();
-    for (const auto& m : messages) mcp.handle(session, m, null_out);
+    handle_all(std::make_shared<NullOutbound>());
     co_return co_await reply(stream, parser, http::status::accepted, "");
   }
   auto queue = std::make_shared<TextQueue>(strand);
@@ -571,12 +601,10 @@ net::awaitable<bool> HttpServer::Impl::mcp_post(Stream& stream, beast::flat_buff
   if (new_session) head.set("Mcp-Session-Id", session->id());
   bool keep_alive = parser.get().keep_alive();
   if (accept_sse) {
-    auto out = std::make_shared<SseOutbound>(queue, request_ids);
-    for (const auto& m : messages) mcp.handle(session, m, out);
+    handle_all(std::make_shared<SseOutbound>(queue, request_ids));
     co_return co_await stream_events(stream, queue, std::move(head), keep_alive);
   }
-  auto out = std::make_shared<JsonOutbound>(queue, request_ids, batch);
-  for (const auto& m : messages) mcp.handle(session, m, out);
+  handle_all(std::make_shared<JsonOutbound>(queue, request_ids, batch));
   std::string result;
   co_await queue->pop(result, std::chrono::hours(24));
   head.set(http::field::content_type, "application/json");
@@ -634,10 +662,14 @@ net::awaitable<bool> HttpServer::Impl::legacy_post(Stream& stream, beast::flat_b
   if (ec) co_return co_await reply(stream, parser, http::status::bad_request, rpc_error_body(mcp::kParseError, "Parse error: " + ec.message()));
   std::shared_ptr<mcp::Outbound> out = session->stream();
   if (!out) out = std::make_shared<NullOutbound>();
-  if (body.is_array()) {
-    for (const auto& m : body.as_array()) mcp.handle(session, m, out);
-  } else {
-    mcp.handle(session, body, out);
+  {
+    auto incoming = trace::TraceContext::parse(parser.get()["traceparent"]);
+    trace::Scope trace_scope(incoming ? &*incoming : nullptr);
+    if (body.is_array()) {
+      for (const auto& m : body.as_array()) mcp.handle(session, m, out);
+    } else {
+      mcp.handle(session, body, out);
+    }
   }
   co_return co_await reply(stream, parser, http::status::accepted, "Accepted", "text/plain");
 }

@@ -1,0 +1,152 @@
+// GET /metrics, /healthz, /readyz with the real thing: Debian's Prometheus scrapes a running
+// server (once with WASIMANCER_METRICS_TOKEN on the main port, once on the open --metrics-bind
+// listener) and the figures are read back through Prometheus' query API; `promtool check
+// metrics` accepts the exposition. Everything on 127.0.0.1; Prometheus and the server are
+// stopped at the end whatever happens.
+import assert from 'node:assert/strict';
+import { after, describe } from 'node:test';
+
+import { adminApi, guard, rawPost, rawSession, startServer, testPlugin } from '../node/server.mjs';
+import { hasPrometheus, promtool, startPrometheus, waitFor } from './observe_helpers.mjs';
+
+const METRICS_TOKEN = 'metrics-token-9d2f';
+
+const PLUGINS = {
+  plugins: [
+    {
+      name: 'echo', path: 'echo.wasm', version: '1.0.0', description: 'echo',
+      functions: [
+        { displayName: 'echo', function: 'echo', arguments: [{ name: 'text', type: 'string' }] },
+        { displayName: 'fail', function: 'fail', arguments: [{ name: 'reason', type: 'string' }] },
+      ],
+    },
+    {
+      name: 'fetcher', path: 'observe.wasm', version: '0.1.0', allowedHosts: ['nothing.invalid'],
+      functions: [{ displayName: 'fetch', function: 'fetch', arguments: [{ name: 'url', type: 'string' }] }],
+    },
+  ],
+};
+
+describe('observe: metrics', { skip: hasPrometheus ? false : 'prometheus/promtool not installed (scripts/install-deps.sh)' }, () => {
+  const { before, it } = guard({ timeout: 120000 });
+  let server;
+  let prom;
+  let metricsPort;
+  const call = async (name, args) => {
+    const r = await rawPost(server, { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, arguments: args } },
+      { headers: { Accept: 'application/json' } });
+    assert.equal(r.status, 200, r.text);
+    return r.json.result;
+  };
+
+  before(async () => {
+    server = await startServer({
+      wasm: [testPlugin('echo'), testPlugin('observe')],
+      plugins: PLUGINS,
+      env: { WASIMANCER_METRICS_TOKEN: METRICS_TOKEN },
+      args: ['--metrics-bind', '127.0.0.1:0'],
+    });
+    const m = /metrics served on http:\/\/127\.0\.0\.1:(\d+)\/metrics/.exec(server.stderr);
+    assert.ok(m, `no metrics listener in the log:\n${server.stderr}`);
+    metricsPort = Number(m[1]);
+    for (let i = 0; i < 5; i++) assert.equal((await call('echo', { text: `hi ${i}` })).content[0].text, JSON.stringify({ text: `hi ${i}` }));
+    for (let i = 0; i < 2; i++) assert.equal((await call('fail', { reason: 'no' })).isError, true);
+    const denied = await call('fetch', { url: 'http://127.0.0.1:9/' });
+    assert.equal(denied.isError, true);
+    assert.match(denied.content[0].text, /not allowed/);
+    // invalid arguments (a number for a string): refused before the plugin runs
+    assert.equal((await call('echo', { text: 5 })).isError, true);
+  });
+  after(async () => {
+    await prom?.stop();
+    await server?.stop();
+  });
+
+  it('needs the admin token or the metrics token on the main port', async () => {
+    const get = (headers = {}) => fetch(`${server.base}/metrics`, { headers });
+    let r = await get();
+    assert.equal(r.status, 401);
+    assert.equal(r.headers.get('www-authenticate'), 'Bearer');
+    r = await get({ Authorization: `Bearer ${server.authToken}` });  // the MCP token is not enough
+    assert.equal(r.status, 401);
+    for (const token of [server.adminToken, METRICS_TOKEN]) {
+      r = await get({ Authorization: `Bearer ${token}` });
+      assert.equal(r.status, 200);
+      assert.match(r.headers.get('content-type'), /^text\/plain; version=0\.0\.4/);
+    }
+    // The metrics listener serves /metrics without a token, and no MCP and no admin API.
+    r = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+    assert.equal(r.status, 200);
+    assert.equal((await fetch(`http://127.0.0.1:${metricsPort}/mcp`, { method: 'POST', body: '{}' })).status, 404);
+    assert.equal((await fetch(`http://127.0.0.1:${metricsPort}/plugins`, { headers: { Authorization: `Bearer ${server.adminToken}` } })).status, 404);
+    assert.equal((await fetch(`http://127.0.0.1:${metricsPort}/ui`)).status, 404);
+  });
+
+  it('exposes the tool calls by outcome, and promtool accepts the exposition', async () => {
+    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    const line = (l) => assert.ok(text.includes(`${l}\n`), `missing "${l}" in:\n${text}`);
+    line('wasimancer_tool_calls_total{tool="echo",plugin="echo",version="1.0.0",outcome="ok"} 5');
+    line('wasimancer_tool_calls_total{tool="fail",plugin="echo",version="1.0.0",outcome="plugin_error"} 2');
+    line('wasimancer_tool_calls_total{tool="fetch",plugin="fetcher",version="0.1.0",outcome="denied_host"} 1');
+    line('wasimancer_tool_calls_total{tool="echo",plugin="echo",version="1.0.0",outcome="invalid_arguments"} 1');
+    line('wasimancer_tool_call_duration_seconds_count{tool="echo",plugin="echo",version="1.0.0"} 5');
+    line('wasimancer_host_http_requests_total{outcome="denied"} 1');
+    assert.match(text, /wasimancer_plugin_info\{plugin="echo",version="1\.0\.0",tier="[^"]+",isolation="process",quarantined="false"\} 1/);
+    assert.match(text, /# TYPE wasimancer_tool_call_duration_seconds histogram/);
+    const check = promtool(text);
+    assert.equal(check.code, 0, check.output);
+    assert.equal(check.output.trim(), '', check.output);
+  });
+
+  it('answers /healthz, /readyz and /health', async () => {
+    for (const base of [server.base, `http://127.0.0.1:${metricsPort}`]) {
+      let r = await fetch(`${base}/healthz`);
+      assert.equal(r.status, 200);
+      assert.deepEqual(await r.json(), { status: 'ok' });
+      r = await fetch(`${base}/readyz`);
+      assert.equal(r.status, 200);
+      assert.deepEqual(await r.json(), { status: 'ready', checks: { plugins: 'ok' } });
+    }
+    const r = await fetch(`${server.base}/health`);
+    assert.deepEqual(await r.json(), { status: 'ok' });
+  });
+
+  it('is scraped by Prometheus, which reads the same figures', async () => {
+    // A session and an admin change, to see them counted too.
+    await rawSession(server);
+    const admin = adminApi(server);
+    const removed = await admin.removePlugin('fetcher');
+    assert.equal(removed.status, 200, removed.text);
+    const failed = await admin.removePlugin('fetcher');
+    assert.equal(failed.status, 404);
+
+    prom = await startPrometheus([
+      { name: 'open', port: metricsPort },
+      { name: 'token', port: server.port, token: METRICS_TOKEN },
+    ]);
+    const value = async (expr) => {
+      const r = await prom.query(expr);
+      return r.length ? r[0].value : undefined;
+    };
+    const expect = (expr, want) => waitFor(async () => (await value(expr)) === want,
+      { what: `${expr} == ${want} in Prometheus (last: ${await value(expr).catch((e) => e.message)})`, timeoutMs: 60000 });
+    await expect('up{job="open"}', 1);
+    await expect('up{job="token"}', 1);
+    for (const job of ['open', 'token']) {
+      await expect(`wasimancer_tool_calls_total{job="${job}",tool="echo",outcome="ok"}`, 5);
+      await expect(`wasimancer_tool_calls_total{job="${job}",tool="fail",outcome="plugin_error"}`, 2);
+      await expect(`wasimancer_tool_calls_total{job="${job}",tool="fetch",outcome="denied_host"}`, 1);
+      await expect(`wasimancer_tool_call_duration_seconds_count{job="${job}",tool="echo"}`, 5);
+    }
+    await expect('wasimancer_admin_changes_total{job="open",object="plugin",action="remove",result="ok"}', 1);
+    await expect('wasimancer_admin_changes_total{job="open",object="plugin",action="remove",result="error"}', 1);
+    await expect('wasimancer_sessions{job="open",transport="streamable",protocol="2025-11-25"}', 1);
+    await expect('count(wasimancer_plugin_info{job="open"})', 1);  // fetcher is gone
+    // HTTP answers by route and status: at least our 9 tools/call POSTs answered 200 on /mcp.
+    const mcp200 = await value('wasimancer_http_responses_total{job="open",route="/mcp",status="200"}');
+    assert.ok(mcp200 >= 9, `route="/mcp",status="200": ${mcp200}`);
+    // A quantile from the histogram: the echo calls took less than a minute.
+    const p99 = await value('histogram_quantile(0.99, sum by (le) (wasimancer_tool_call_duration_seconds_bucket{job="open",tool="echo"}))');
+    assert.ok(p99 > 0 && p99 <= 60, `p99 ${p99}`);
+  });
+});
