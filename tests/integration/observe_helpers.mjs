@@ -38,6 +38,7 @@ export async function waitFor(fn, { timeoutMs = 30000, what = 'a condition', int
       const v = await fn();
       if (v) return v;
     } catch (e) {
+      if (e.fatal) throw e;
       last = e;
     }
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ''}`);
@@ -68,7 +69,6 @@ export async function startPrometheus(jobs) {
     `--config.file=${path.join(dir, 'prometheus.yml')}`,
     `--storage.tsdb.path=${path.join(dir, 'data')}`,
     `--web.listen-address=127.0.0.1:${port}`,
-    '--web.enable-lifecycle=false',
     '--log.level=warn',
   ], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
   const untrack = trackGroup(proc.pid);
@@ -84,7 +84,10 @@ export async function startPrometheus(jobs) {
     fs.rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await waitFor(async () => proc.exitCode === null && (await fetch(`${url}/-/ready`)).status === 200,
+    await waitFor(async () => {
+      if (proc.exitCode !== null) throw Object.assign(new Error(`prometheus exited with code ${proc.exitCode}`), { fatal: true });
+      return (await fetch(`${url}/-/ready`)).status === 200;
+    },
       { timeoutMs: 60000, what: 'Prometheus to be ready' });
   } catch (e) {
     await stop();

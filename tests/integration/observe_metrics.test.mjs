@@ -54,8 +54,11 @@ describe('observe: metrics', { skip: hasPrometheus ? false : 'prometheus/promtoo
     const denied = await call('fetch', { url: 'http://127.0.0.1:9/' });
     assert.equal(denied.isError, true);
     assert.match(denied.content[0].text, /not allowed/);
-    // invalid arguments (a number for a string): refused before the plugin runs
-    assert.equal((await call('echo', { text: 5 })).isError, true);
+    // invalid arguments (a number for a string): refused before the plugin runs (-32602 before
+    // protocol 2025-11-25, an isError result from it on)
+    const bad = await rawPost(server, { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'echo', arguments: { text: 5 } } },
+      { headers: { Accept: 'application/json' } });
+    assert.ok(bad.json.error?.code === -32602 || bad.json.result?.isError === true, bad.text);
   });
   after(async () => {
     await prom?.stop();
@@ -128,8 +131,14 @@ describe('observe: metrics', { skip: hasPrometheus ? false : 'prometheus/promtoo
       const r = await prom.query(expr);
       return r.length ? r[0].value : undefined;
     };
-    const expect = (expr, want) => waitFor(async () => (await value(expr)) === want,
-      { what: `${expr} == ${want} in Prometheus (last: ${await value(expr).catch((e) => e.message)})`, timeoutMs: 60000 });
+    const expect = async (expr, want) => {
+      let last;
+      try {
+        await waitFor(async () => (last = await value(expr)) === want, { what: `${expr} == ${want} in Prometheus`, timeoutMs: 60000 });
+      } catch (e) {
+        throw new Error(`${e.message} (last value: ${last})`);
+      }
+    };
     await expect('up{job="open"}', 1);
     await expect('up{job="token"}', 1);
     for (const job of ['open', 'token']) {

@@ -277,7 +277,7 @@ TEST(Logs, JsonLinesCarryTheTraceAndFields) {
 
 TEST(Text, JsonStringsAreValid) {
   std::string out;
-  append_json_string(out, std::string("ok \x01 \xff \xc3\xa9 \"\\", 11));
+  append_json_string(out, std::string("ok \x01 \xff \xc3\xa9 \"\\", 12));
   json::value v = json::parse(out);
   EXPECT_EQ(v.as_string(), "ok \x01 \xef\xbf\xbd \xc3\xa9 \"\\");
 }
