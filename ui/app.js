@@ -137,8 +137,13 @@
   }
 
   // ---- tools ------------------------------------------------------------------------------------
+  let toolsSignature = '';
   function renderTools() {
     const root = $('#tools');
+    // Re-render only when the tools changed, so a refresh does not wipe a form being used.
+    const signature = JSON.stringify(plugins.map((p) => [p.name, p.version, p.functions]));
+    if (signature === toolsSignature && root.children.length) return;
+    toolsSignature = signature;
     const open = new Set([...root.querySelectorAll('details[open]')].map((d) => d.dataset.tool));
     root.replaceChildren();
     for (const p of plugins) {
