@@ -122,7 +122,9 @@ ObserveRoutes::ObserveRoutes(registry::Registry& plugins, registry::ResourceCata
                              mcp::Server& mcp, WorkerPool& workers, health::Readiness& readiness, ObserveConfig config)
     : plugins_(plugins), resources_(resources), prompts_(prompts), mcp_(mcp), workers_(workers), readiness_(readiness),
       config_(std::move(config)) {
-  collectors_ = register_collectors(plugins_, mcp_);
+  // The scrape-time figures are registered once per server: the --metrics-bind listener's
+  // routes expose the same process registry.
+  if (!config_.metrics_only) collectors_ = register_collectors(plugins_, mcp_);
 }
 
 ObserveRoutes::~ObserveRoutes() {

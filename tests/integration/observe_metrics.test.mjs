@@ -96,6 +96,9 @@ describe('observe: metrics', { skip: hasPrometheus ? false : 'prometheus/promtoo
     line('wasimancer_host_http_requests_total{outcome="denied"} 1');
     assert.match(text, /wasimancer_plugin_info\{plugin="echo",version="1\.0\.0",tier="[^"]+",isolation="process",quarantined="false"\} 1/);
     assert.match(text, /# TYPE wasimancer_tool_call_duration_seconds histogram/);
+    // Every series once (the metrics listener and the main port share one registry).
+    const series = text.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.slice(0, l.lastIndexOf(' ')));
+    assert.deepEqual(series.filter((x, i) => series.indexOf(x) !== i), []);
     const check = promtool(text);
     assert.equal(check.code, 0, check.output);
     assert.equal(check.output.trim(), '', check.output);
