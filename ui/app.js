@@ -114,9 +114,9 @@
           p.quarantined ? el('div', { class: 'quarantined' }, `quarantined: ${p.quarantineReason}`) : null),
         el('td', { class: 'version' }, p.version || ''),
         el('td', { class: onNative ? 'tier-native' : 'tier-interpreter' }, p.tier || '', el('br'), el('span', { class: 'hint' }, p.isolation === 'process' ? 'sandboxed' : 'in-process')),
-        el('td', { class: 'hint' }, native),
-        el('td', {}, `${p.instances?.idle ?? 0} idle / ${p.instances?.created ?? 0} made`),
-        el('td', {}, p.previousVersion === null || p.previousVersion === undefined ? '—' : (p.previousVersion || '(unversioned)')),
+        el('td', { class: 'hint wide' }, native),
+        el('td', { class: 'wide' }, `${p.instances?.idle ?? 0} idle / ${p.instances?.created ?? 0} made`),
+        el('td', { class: 'wide' }, p.previousVersion === null || p.previousVersion === undefined ? '—' : (p.previousVersion || '(unversioned)')),
         actions));
     }
     if (!plugins.length) body.append(el('tr', {}, el('td', { colspan: '7', class: 'hint' }, 'No plugins yet: publish one.')));
@@ -341,7 +341,7 @@
         el('td', {}, tool), el('td', { class: 'calls' }, String(t.calls)),
         el('td', { class: errPct > 0 ? 'quarantined' : '' }, `${t.errors} (${errPct.toFixed(1)}%)`),
         el('td', {}, `${mean.toFixed(2)} ms`),
-        el('td', {}, el('span', {}, String(rate)), callsCanvas), el('td', {}, latCanvas)));
+        el('td', {}, el('span', {}, String(rate)), callsCanvas), el('td', { class: 'wide' }, latCanvas)));
       const deltas = h.map((x, i) => (i ? x.calls - h[i - 1].calls : 0));
       const lat = h.map((x, i) => (i && x.count > h[i - 1].count ? (1000 * (x.sum - h[i - 1].sum)) / (x.count - h[i - 1].count) : 0));
       spark(callsCanvas, deltas, '#5b3cc4');
