@@ -246,18 +246,22 @@
     const out = $('#publish-result');
     const update = $('#is-update').checked;
     const form = new FormData();
-    const oci = $('#oci').value.trim();
     if (wasmFile) form.append('wasmFile', wasmFile, wasmFile.name);
-    if (oci) form.append('ociReference', oci);
     form.append('pluginData', $('#plugin-data').value);
     // XMLHttpRequest: fetch cannot report upload progress.
     const xhr = new XMLHttpRequest();
     const bar = $('#upload-progress');
     bar.hidden = false;
     bar.value = 0;
-    xhr.upload.addEventListener('progress', (e) => { if (e.lengthComputable) bar.value = Math.round((100 * e.loaded) / e.total); });
+    // The percentages shown, in order (data-seen: the tests read them).
+    const seen = [];
+    xhr.upload.addEventListener('progress', (e) => {
+      if (!e.lengthComputable) return;
+      bar.value = Math.round((100 * e.loaded) / e.total);
+      seen.push(bar.value);
+      bar.dataset.seen = seen.join(' ');
+    });
     xhr.addEventListener('load', async () => {
-      bar.value = 100;
       let j;
       try { j = JSON.parse(xhr.responseText); } catch { j = undefined; }
       const ok = xhr.status === 200;

@@ -305,6 +305,13 @@ struct Builtins {
                                                 {"plugin"});
   Family<Counter>& quarantines = registry().counter("wasimancer_plugin_quarantines_total",
                                                     "Plugin versions quarantined after repeated worker crashes", {"plugin"});
+  Family<Counter>& mcp_requests = registry().counter(
+      "wasimancer_mcp_requests_total",
+      "MCP requests by transport (streamable, legacy, stdio), protocol revision and mode (session, or stateless: 2026-07-28 and sessionless requests)",
+      {"transport", "protocol", "mode"});
+  Family<Gauge>& mcp_in_flight = registry().gauge("wasimancer_mcp_requests_in_flight",
+                                                  "MCP requests being served (subscriptions/listen streams included), by transport, protocol revision and mode",
+                                                  {"transport", "protocol", "mode"});
   Family<Counter>& host_http = registry().counter("wasimancer_host_http_requests_total",
                                                   "HTTP requests made by plugins (http_request), by outcome (ok, denied, error)",
                                                   {"outcome"});
@@ -361,6 +368,13 @@ std::string_view route_label(std::string_view path) {
   }
   if (path == "/") return "/";
   return "other";
+}
+
+GaugeHold record_mcp_request(std::string_view transport, std::string_view protocol, std::string_view mode) {
+  if (!enabled()) return GaugeHold();
+  auto& b = builtins();
+  b.mcp_requests.with({transport, protocol, mode}).inc();
+  return GaugeHold(&b.mcp_in_flight.with({transport, protocol, mode}));
 }
 
 void record_http_response(std::string_view route, unsigned status) {

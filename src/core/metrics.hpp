@@ -71,6 +71,34 @@ class Gauge {
   std::atomic<double> bits_{0};
 };
 
+// Adds one to a gauge for as long as it lives (a move carries the hold). Default: holds nothing.
+class GaugeHold {
+ public:
+  GaugeHold() = default;
+  explicit GaugeHold(Gauge* g) : g_(g) {
+    if (g_) g_->add(1);
+  }
+  GaugeHold(GaugeHold&& o) noexcept : g_(o.g_) { o.g_ = nullptr; }
+  GaugeHold& operator=(GaugeHold&& o) noexcept {
+    if (this != &o) {
+      release();
+      g_ = o.g_;
+      o.g_ = nullptr;
+    }
+    return *this;
+  }
+  GaugeHold(const GaugeHold&) = delete;
+  GaugeHold& operator=(const GaugeHold&) = delete;
+  ~GaugeHold() { release(); }
+  void release() {
+    if (g_) g_->add(-1);
+    g_ = nullptr;
+  }
+
+ private:
+  Gauge* g_ = nullptr;
+};
+
 class Histogram {
  public:
   explicit Histogram(std::vector<double> bounds);
@@ -192,6 +220,11 @@ std::string_view outcome_label(const Error* error);
 // wasimancer_tool_call_duration_seconds{tool,plugin,version}.
 void record_tool_call(std::string_view tool, std::string_view plugin, std::string_view version, std::string_view outcome,
                       double seconds);
+// wasimancer_mcp_requests_total{transport,protocol,mode} (mode: "session", or "stateless" for
+// requests served without a session: 2026-07-28 requests and sessionless POSTs) and the hold of
+// wasimancer_mcp_requests_in_flight{transport,protocol,mode} for as long as the request lives
+// (nothing when recording is off).
+GaugeHold record_mcp_request(std::string_view transport, std::string_view protocol, std::string_view mode);
 // wasimancer_http_responses_total{route,status}.
 void record_http_response(std::string_view route, unsigned status);
 // The route label of a request path (a fixed set, so hostile paths cannot grow the label space).

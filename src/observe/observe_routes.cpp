@@ -14,6 +14,7 @@
 #include "mcp/jsonrpc.hpp"
 #include "mcp/observe.hpp"
 #include "mcp/schema.hpp"
+#include "registry/describe.hpp"
 
 namespace wasimancer::observe {
 
@@ -66,6 +67,12 @@ std::vector<uint64_t> register_collectors(registry::Registry& plugins, mcp::Serv
                                        out.push_back({{v.spec.name, v.spec.version}, double(v.pool.stats().idle)});
                                      });
                                    }));
+  tokens.push_back(r.add_collector("wasimancer_instance_pool_in_use", "Instances of each plugin version's pool leased to calls",
+                                   "gauge", {"plugin", "version"}, [each_plugin] {
+                                     return each_plugin([](const registry::PluginVersion& v, std::vector<metrics::Sample>& out) {
+                                       out.push_back({{v.spec.name, v.spec.version}, double(v.pool.stats().leased)});
+                                     });
+                                   }));
   tokens.push_back(r.add_collector("wasimancer_instance_pool_created_total",
                                    "Instances each plugin version's pool has made", "counter", {"plugin", "version"},
                                    [each_plugin] {
@@ -80,14 +87,14 @@ std::vector<uint64_t> register_collectors(registry::Registry& plugins, mcp::Serv
                                      });
                                    }));
   tokens.push_back(r.add_collector("wasimancer_instance_pool_waits_total",
-                                   "Calls that found no idle instance and waited for a new one", "counter",
+                                   "Calls that found no idle instance and waited (for one to come back to a capped pool, or for a new one)", "counter",
                                    {"plugin", "version"}, [each_plugin] {
                                      return each_plugin([](const registry::PluginVersion& v, std::vector<metrics::Sample>& out) {
                                        out.push_back({{v.spec.name, v.spec.version}, double(v.pool.stats().waits)});
                                      });
                                    }));
   tokens.push_back(r.add_collector("wasimancer_instance_pool_wait_seconds_total",
-                                   "Time calls waited for a new instance (instantiation, or starting a sandbox worker)",
+                                   "Time calls waited for an instance (a capped pool's, instantiation, or starting a sandbox worker)",
                                    "counter", {"plugin", "version"}, [each_plugin] {
                                      return each_plugin([](const registry::PluginVersion& v, std::vector<metrics::Sample>& out) {
                                        out.push_back({{v.spec.name, v.spec.version}, v.pool.stats().wait_seconds});
@@ -264,19 +271,14 @@ void ObserveRoutes::call_tool(const Request& req, std::function<void(Response)> 
     mcp::record_rejected_call(*ref->plugin, *ref->function);
     return done(error_response(http::status::bad_request, fmt::format("invalid arguments: {}", *err)));
   }
-  // The plugin input as tools/call makes it: declared arguments in declared order, or as given.
-  std::string input;
-  if (ref->function->input_schema) {
-    input = json::serialize(args);
-  } else {
-    json::object ordered;
-    for (const auto& a : ref->function->arguments) {
-      if (auto* v = args.if_contains(a.name)) ordered[a.name] = *v;
-    }
-    input = json::serialize(ordered);
-  }
+  // The plugin input (and a WASI command's argv) as tools/call makes them.
+  std::string input = registry::tool_call_input(*ref->function, args);
+  std::vector<std::string> argv = registry::tool_argv(*ref->function, args);
   auto incoming = trace::TraceContext::parse(req["traceparent"]);
-  workers_.post([plugin = ref->plugin, fn = ref->function, input = std::move(input), incoming, done = std::move(done)] {
+  // Keyed by plugin, as tools/call is (core/worker_pool.hpp: one plugin holds at most its share).
+  workers_.post(ref->plugin->spec.name, [plugin = ref->plugin, fn = ref->function, fn_list = ref->list, input = std::move(input),
+                                         argv = std::move(argv), incoming, done = std::move(done)] {
+    (void)fn_list;  // keeps *fn alive while a self-describing plugin is re-described
     mcp::RequestTrace rt;
     if (incoming) {
       rt.context = incoming->child();
@@ -287,7 +289,16 @@ void ObserveRoutes::call_tool(const Request& req, std::function<void(Response)> 
     auto span = mcp::request_span(rt, "dashboard tools/call");
     trace::Scope scope(&span->context());
     auto t0 = std::chrono::steady_clock::now();
-    host::CallOutcome out = mcp::observed_call(span->context(), *plugin, *fn, input, host::CallOptions{});
+    host::CallOutcome out;
+    {
+      mcp::ObservedCall observed(span->context(), *plugin, *fn);
+      host::CallOptions opts;
+      opts.trace = observed.context();
+      opts.argv = argv;
+      out = plugin->call(fn->function, input, opts);
+      observed.finish(out);
+    }
+    if (out.error) span->fail(out.error->message);
     double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     json::object result{{"tool", fn->tool_name},
                         {"plugin", plugin->spec.name},

@@ -30,9 +30,22 @@ InstancePool::Lease::~Lease() {
 Result<InstancePool::Lease> InstancePool::acquire() {
   InstanceFactory factory;
   uint64_t generation;
+  bool counted = false;
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     ++acquires_;
+    // A call waits when it finds no idle instance: for one to come back (a capped pool) and/or
+    // for a new one to be made; counted once, timed in full.
+    // With a cap, wait for an instance to come back (or be dropped) rather than make another.
+    auto ready = [this] { return !idle_.empty() || max_instances_ == 0 || leased_ < max_instances_; };
+    if (!ready()) {
+      auto t0 = std::chrono::steady_clock::now();
+      cv_.wait(lock, ready);
+      ++waits_;
+      counted = true;
+      wait_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
+    ++leased_;
     if (!idle_.empty()) {
       auto inst = std::move(idle_.back());
       idle_.pop_back();
@@ -46,18 +59,39 @@ Result<InstancePool::Lease> InstancePool::acquire() {
   auto inst = factory();
   double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::lock_guard lock(mu_);
-  ++waits_;
+  if (!counted) ++waits_;
   wait_seconds_ += waited;
-  if (!inst) return inst.take_error();
+  if (!inst) {
+    --leased_;
+    cv_.notify_one();
+    return inst.take_error();
+  }
   ++created_;
   return Lease(this, std::move(*inst), generation);
 }
 
-void InstancePool::put(std::unique_ptr<host::Runner> instance) { release(std::move(instance), generation()); }
+void InstancePool::put(std::unique_ptr<host::Runner> instance) {
+  std::unique_ptr<host::Runner> drop;  // destroyed outside the lock
+  std::lock_guard lock(mu_);
+  if (!instance->reusable() || idle_.size() >= max_idle_) {
+    drop = std::move(instance);
+    return;
+  }
+  idle_.push_back(std::move(instance));
+  cv_.notify_one();
+}
+
+void InstancePool::set_max_instances(size_t n) {
+  std::lock_guard lock(mu_);
+  max_instances_ = n;
+  cv_.notify_all();
+}
 
 void InstancePool::release(std::unique_ptr<host::Runner> instance, uint64_t generation) {
   std::unique_ptr<host::Runner> drop;  // destroyed outside the lock
   std::lock_guard lock(mu_);
+  --leased_;
+  cv_.notify_one();
   if (!instance->reusable() || generation != generation_ || idle_.size() >= max_idle_) {
     drop = std::move(instance);
     return;
@@ -96,7 +130,7 @@ size_t InstancePool::created() const {
 
 InstancePool::Stats InstancePool::stats() const {
   std::lock_guard lock(mu_);
-  return Stats{idle_.size(), created_, acquires_, waits_, wait_seconds_};
+  return Stats{idle_.size(), leased_, created_, acquires_, waits_, wait_seconds_};
 }
 
 // ---- PluginVersion ----------------------------------------------------------------------------
@@ -114,7 +148,72 @@ PluginVersion::PluginVersion(PluginSpec s, std::shared_ptr<const host::CompiledP
       serial(next_serial++),
       loaded_at(std::chrono::system_clock::now()),
       pool(std::move(factory), std::move(tier), max_idle),
-      sandbox(sb) {}
+      sandbox(sb),
+      tools_(std::make_shared<const std::vector<FunctionSpec>>(spec.functions)) {}
+
+void PluginVersion::set_description(std::shared_ptr<const Description> d) const {
+  std::shared_ptr<const std::vector<FunctionSpec>> tools(d, &d->tools);
+  std::atomic_store(&description_, std::move(d));
+  std::atomic_store(&tools_, std::move(tools));
+}
+
+namespace {
+
+// What a tool looks like to a client, to tell whether a re-describe changed anything.
+std::string tools_fingerprint(const std::vector<FunctionSpec>& tools) {
+  std::string out;
+  for (const auto& f : tools) {
+    out += f.tool_name + '\x1f' + f.description + '\x1f' + f.title + '\x1f' +
+           boost::json::serialize(tool_input_schema(f)) + '\x1f' +
+           (f.output_schema ? boost::json::serialize(*f.output_schema) : "") + '\x1e';
+  }
+  return out;
+}
+
+// Passes everything to the caller's sink, and notes when the plugin says one of its lists changed.
+class ListWatch final : public host::CallSink {
+ public:
+  explicit ListWatch(host::CallSink* inner) : inner_(inner ? inner : &fallback_) {}
+  bool changed = false;
+  void plugin_log(const host::PluginOptions& p, LogLevel l, std::string_view m) override { inner_->plugin_log(p, l, m); }
+  void plugin_stdout(const host::PluginOptions& p, int fd, std::string_view t) override { inner_->plugin_stdout(p, fd, t); }
+  bool progress(std::string_view json) override { return inner_->progress(json); }
+  void client_log(int level, std::string_view m) override { inner_->client_log(level, m); }
+  Result<std::string> sample(std::string_view r) override { return inner_->sample(r); }
+  Result<std::string> elicit(std::string_view r) override { return inner_->elicit(r); }
+  Result<std::string> list_roots() override { return inner_->list_roots(); }
+  void notify(std::string_view method, std::string_view params) override {
+    if (method.ends_with("/list_changed")) {
+      changed = true;  // the registry re-describes the plugin and tells every client
+      return;
+    }
+    inner_->notify(method, params);
+  }
+
+ private:
+  host::CallSink fallback_;
+  host::CallSink* inner_;
+};
+
+}  // namespace
+
+Result<bool> PluginVersion::redescribe() const {
+  if (interface_kind == Interface::Plain) return false;
+  auto lease = pool.acquire();
+  if (!lease) return lease.take_error();
+  auto d = describe(**lease, plugin->info(), spec, prefix_tools);
+  if (!d) return d.take_error();
+  auto old = tools();
+  bool changed = tools_fingerprint(*old) != tools_fingerprint((*d)->tools);
+  auto prev = description();
+  if (prev && (boost::json::serialize(prev->prompts) != boost::json::serialize((*d)->prompts) ||
+               boost::json::serialize(prev->resources) != boost::json::serialize((*d)->resources) ||
+               boost::json::serialize(prev->resource_templates) != boost::json::serialize((*d)->resource_templates))) {
+    changed = true;
+  }
+  set_description(std::move(*d));
+  return changed;
+}
 
 host::CallOutcome PluginVersion::call(std::string_view function, std::string_view input,
                                       const host::CallOptions& options) const {
@@ -126,12 +225,16 @@ host::CallOutcome PluginVersion::call(std::string_view function, std::string_vie
     return out;
   }
   host::CallOutcome out;
+  ListWatch watch(options.sink);
+  host::CallOptions opts = options;
+  if (interface_kind != Interface::Plain) opts.sink = &watch;
   if (auto lease = pool.acquire()) {
-    out = (*lease)->call(function, input, options);
+    out = (*lease)->call(function, input, opts);
   } else {
     out.rc = -1;
     out.error = lease.take_error();
   }
+  if (watch.changed && on_list_changed) on_list_changed(*this);
   const bool crashed = out.error && out.error->kind == ErrorKind::Crash;
   std::lock_guard lock(status_mu_);
   if (!crashed) {
@@ -162,6 +265,10 @@ sandbox::LoadRequest load_request(const host::CompiledPlugin& p, const std::opti
   r.limits = o.limits;
   r.http_response_headers = o.http_response_headers;
   r.log_level = o.log_level;
+  r.command = o.command;
+  if (o.preopens) {
+    for (const auto& d : o.preopens->dirs()) r.grants.push_back(d.grant);
+  }
   if (build) {
     r.native_library = build->library.string();
     r.native_description = build->description;
@@ -207,7 +314,7 @@ void PluginVersion::set_native_status(std::string status) const {
 
 namespace {
 
-host::PluginOptions plugin_options(const PluginSpec& spec, const LoadOptions& options) {
+Result<host::PluginOptions> plugin_options(const PluginSpec& spec, const LoadOptions& options) {
   host::PluginOptions opts;
   opts.name = spec.name;
   opts.config = options.global_config;
@@ -218,10 +325,27 @@ host::PluginOptions plugin_options(const PluginSpec& spec, const LoadOptions& op
   opts.log_level = options.log_level;
   opts.tier = host::Tier::Interpreter;  // the native tier comes in the background (NativeTier)
   opts.watchdog = options.watchdog;
+  opts.command = spec.command;
+  if (!spec.allowed_paths.empty()) {
+    // Opened now: a missing folder is refused at publish, with its name.
+    auto pre = host::Preopens::open(spec.allowed_paths);
+    if (!pre) return pre.take_error();
+    opts.preopens = std::move(*pre);
+  }
   return opts;
 }
 
+// Declared functions must be exports of an accepted type; a plugin without any must describe
+// itself (registry/describe.hpp).
 Result<void> check_functions(const PluginSpec& spec, const host::CompiledPlugin& compiled) {
+  if (detect_interface(compiled.info()) != Interface::Plain) return {};  // checked by describe()
+  if (spec.functions.empty()) {
+    auto exports = compiled.plugin_functions();
+    return Error(ErrorKind::InvalidArgument,
+                 fmt::format("plugin \"{}\" declares no functions and does not describe itself (it exports neither "
+                             "describe/call nor list_tools/call_tool; its functions: {})",
+                             spec.name, exports.empty() ? "none" : fmt::format("{}", fmt::join(exports, ", "))));
+  }
   std::vector<std::string> problems;
   for (const auto& fn : spec.functions) {
     if (auto r = compiled.check_function(fn.function); !r) problems.push_back(r.error().message);
@@ -236,7 +360,9 @@ Result<void> check_functions(const PluginSpec& spec, const host::CompiledPlugin&
 // this process) and stays as the version's first warm instance.
 Result<std::shared_ptr<const PluginVersion>> load_isolated(PluginSpec spec, std::span<const uint8_t> wasm,
                                                            std::filesystem::path file, const LoadOptions& options) {
-  host::PluginOptions opts = plugin_options(spec, options);
+  auto opts_or = plugin_options(spec, options);
+  if (!opts_or) return opts_or.take_error();
+  host::PluginOptions opts = std::move(*opts_or);
   engine::ModuleInfo known;
   known.sha256 = sha256_hex(wasm);
   std::optional<engine::NativeBuild> cached = options.native ? options.native->cached_build(known) : std::nullopt;
@@ -248,6 +374,10 @@ Result<std::shared_ptr<const PluginVersion>> load_isolated(PluginSpec spec, std:
   request.limits = opts.limits;
   request.http_response_headers = opts.http_response_headers;
   request.log_level = opts.log_level;
+  request.command = opts.command;
+  if (opts.preopens) {
+    for (const auto& d : opts.preopens->dirs()) request.grants.push_back(d.grant);
+  }
   if (cached) {
     request.native_library = cached->library.string();
     request.native_description = cached->description;
@@ -260,9 +390,21 @@ Result<std::shared_ptr<const PluginVersion>> load_isolated(PluginSpec spec, std:
   if (!compiled) return compiled.take_error();
   if (auto r = check_functions(spec, **compiled); !r) return r.take_error();
   (*first)->bind(*compiled);
+  const Interface iface = detect_interface((*compiled)->info());
+  std::shared_ptr<const Description> described;
+  if (iface != Interface::Plain) {
+    auto d = describe(**first, (*compiled)->info(), spec, spec.prefix_tools || options.prefix_tools);
+    if (!d) return d.take_error();
+    described = std::move(*d);
+  }
   std::string tier = (*first)->tier_name();
   auto version = std::make_shared<PluginVersion>(std::move(spec), *compiled, std::move(file), options.max_idle_instances,
                                                  options.sandbox, InstanceFactory(), tier);
+  version->interface_kind = iface;
+  version->pool.set_max_instances(version->spec.max_instances.value_or(iface != Interface::Plain ? 1 : 0));
+  version->prefix_tools = version->spec.prefix_tools || options.prefix_tools;
+  version->on_list_changed = options.on_list_changed;
+  if (described) version->set_description(std::move(described));
   auto factory = version->factory(cached);
   if (!factory) return factory.take_error();
   version->pool.set_factory(std::move(*factory), tier);
@@ -276,11 +418,17 @@ Result<std::shared_ptr<const PluginVersion>> load_isolated(PluginSpec spec, std:
 Result<std::shared_ptr<const PluginVersion>> load_plugin_version(PluginSpec spec, std::span<const uint8_t> wasm,
                                                                   std::filesystem::path file, const LoadOptions& options) {
   if (options.sandbox && !spec.trusted) return load_isolated(std::move(spec), wasm, std::move(file), options);
-  auto compiled = host::CompiledPlugin::load(wasm, plugin_options(spec, options));
+  auto opts = plugin_options(spec, options);
+  if (!opts) return opts.take_error();
+  auto compiled = host::CompiledPlugin::load(wasm, std::move(*opts));
   if (!compiled) return compiled.take_error();
   if (auto r = check_functions(spec, **compiled); !r) return r.take_error();
   auto version = std::make_shared<PluginVersion>(std::move(spec), *compiled, std::move(file), options.max_idle_instances,
                                                  nullptr, InstanceFactory(), "interpreter");
+  version->interface_kind = detect_interface((*compiled)->info());
+  version->pool.set_max_instances(version->spec.max_instances.value_or(version->interface_kind != Interface::Plain ? 1 : 0));
+  version->prefix_tools = version->spec.prefix_tools || options.prefix_tools;
+  version->on_list_changed = options.on_list_changed;
   auto factory = version->factory(std::nullopt);
   if (!factory) return factory.take_error();
   version->pool.set_factory(std::move(*factory), "interpreter");
@@ -290,6 +438,11 @@ Result<std::shared_ptr<const PluginVersion>> load_plugin_version(PluginSpec spec
   {
     auto lease = version->pool.acquire();
     if (!lease) return lease.take_error();
+    if (version->interface_kind != Interface::Plain) {
+      auto d = describe(**lease, (*compiled)->info(), version->spec, version->prefix_tools);
+      if (!d) return d.take_error();
+      version->set_description(std::move(*d));
+    }
   }
   return std::shared_ptr<const PluginVersion>(std::move(version));
 }

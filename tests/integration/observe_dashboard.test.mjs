@@ -177,26 +177,33 @@ describe('observe: dashboard in Chromium', { skip }, () => {
   });
 
   it('shows the server\'s error as is, and is usable at phone width', async () => {
+    // A file that is not WebAssembly: what the server answers, asked directly, is what the page shows.
+    const broken = path.join(artifacts, 'not-a-module.wasm');
+    fs.writeFileSync(broken, 'this is not WebAssembly');
+    const data = pluginData('3.0.0').replace('"dice"', '"broken"');
+    const form = new FormData();
+    form.append('wasmFile', new Blob([fs.readFileSync(broken)]), 'not-a-module.wasm');
+    form.append('pluginData', data);
+    const direct = await fetch(`${server.base}/upload-plugin`, { method: 'POST', headers: { Authorization: `Bearer ${server.adminToken}` }, body: form });
+    const expected = (await direct.json()).error;
+    assert.ok(direct.status >= 400 && expected, `${direct.status} ${expected}`);
     await page.click('#nav button[data-page="publish"]');
-    await page.fill('#oci', 'registry.invalid/plugins/dice:1.0.0');
-    await page.setInputFiles('#wasm-file', []);
-    await page.evaluate(() => { document.querySelector('#drop-file').textContent = ''; });
-    // No file chosen: the page sends the OCI reference; until the server supports it, its error shows.
-    await page.evaluate(() => document.querySelector('#wasm-file').dispatchEvent(new Event('change')));
-    await page.fill('#plugin-data', pluginData('3.0.0').replace('"dice"', '"oci-dice"'));
     if (await page.isChecked('#is-update')) await page.uncheck('#is-update');
+    await page.setInputFiles('#wasm-file', broken);
+    await page.fill('#plugin-data', data);
     await page.click('#publish-button');
-    await waitFor(async () => /HTTP 400/.test(await page.textContent('#publish-result')), { what: 'the server error' });
-    assert.match(await page.textContent('#publish-result'), /HTTP 400: the wasmFile part is missing/);
-    await page.fill('#oci', '');
+    await waitFor(async () => /^HTTP \d+/.test(await page.textContent('#publish-result')), { what: 'the server error' });
+    assert.equal(await page.textContent('#publish-result'), `HTTP ${direct.status}: ${expected}`);
+    assert.ok(await page.locator('#publish-result.bad').count(), 'the error is marked as one');
+    await shot('08-publish-error');
 
     await page.setViewportSize({ width: 390, height: 844 });
     await page.click('#nav button[data-page="overview"]');
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(overflow <= 0, `the page is ${overflow}px wider than a phone screen`);
-    await shot('08-phone-overview');
+    await shot('09-phone-overview');
     await page.click('#nav button[data-page="tools"]');
-    await shot('09-phone-tools');
+    await shot('10-phone-tools');
     await page.setViewportSize({ width: 1280, height: 900 });
   });
 
@@ -207,7 +214,7 @@ describe('observe: dashboard in Chromium', { skip }, () => {
     assert.match(await page.textContent('#overview-message'), /Plugin removed successfully/);
     const tools = await (await fetch(`${server.base}/plugins`, { headers: { Authorization: `Bearer ${server.adminToken}` } })).json();
     assert.deepEqual(tools.plugins, []);
-    await shot('10-removed');
+    await shot('11-removed');
     assert.deepEqual(consoleErrors.filter((e) => /Content Security Policy|Refused/.test(e)), []);
   });
 });

@@ -118,6 +118,31 @@ for (const isolation of ['process', 'none']) {
       assert.ok(lines.some((l) => l.trace_id === fresh.traceId && l.tool === 'echo'), 'the new trace is on the call line');
     });
 
+    it('takes the trace from the _meta of a stateless 2026-07-28 request', async () => {
+      const trace = 'fedcba9876543210fedcba9876543210';
+      const r = await rawPost(server, {
+        jsonrpc: '2.0', id: 9, method: 'tools/call',
+        params: {
+          name: 'fetch', arguments: { url: `${target.url}/stateless` },
+          _meta: {
+            'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {},
+            traceparent: `00-${trace}-3333333333333333-01`,
+          },
+        },
+      }, { headers: { Accept: 'application/json', 'MCP-Protocol-Version': '2026-07-28', 'Mcp-Method': 'tools/call', 'Mcp-Name': 'fetch' } });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.json.result.content[0].text, 'pong');
+      const sent = target.requests.find((q) => q.url === '/stateless');
+      assert.match(sent.headers.traceparent, new RegExp(`^00-${trace}-[0-9a-f]{16}-01$`));
+      await waitFor(() => otlp.spans.filter((s) => s.traceId === trace).length >= 3, { what: 'the stateless request\'s spans' });
+      const request = otlp.spans.find((s) => s.traceId === trace && s.kind === 2);
+      assert.equal(request.parentSpanId, '3333333333333333');
+      await waitFor(() => server.stderr.split('\n').some((l) => l.includes(`"trace_id":"${trace}"`) && l.includes('"tool":"fetch"')),
+        { what: 'the call line with the stateless request\'s trace' });
+      const lines = server.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+      assert.ok(lines.some((l) => l.trace_id === trace && l.msg.includes(`fetching ${target.url}/stateless`)), 'the plugin\'s log line');
+    });
+
     it('marks failed calls and denied hosts in the spans', async () => {
       const r = await call('fetch', { url: 'http://192.0.2.1/' }, { headers: { traceparent: `00-${'1'.repeat(32)}-${'2'.repeat(16)}-01` } });
       assert.equal(r.json.result.isError, true);

@@ -134,6 +134,36 @@ TEST(Metrics, DisabledRecordingRecordsNothing) {
   EXPECT_EQ(c.value(), before + 1);
 }
 
+TEST(Metrics, RequestsInFlightAreHeldWhileTheRequestLives) {
+  auto& total = metrics::registry().counter("wasimancer_mcp_requests_total", "", {"transport", "protocol", "mode"});
+  auto& flying = metrics::registry().gauge("wasimancer_mcp_requests_in_flight", "", {"transport", "protocol", "mode"});
+  auto& c = total.with({"stdio", "2026-07-28", "stateless"});
+  auto& g = flying.with({"stdio", "2026-07-28", "stateless"});
+  const uint64_t count0 = c.value();
+  const double g0 = g.value();
+  {
+    metrics::GaugeHold hold = metrics::record_mcp_request("stdio", "2026-07-28", "stateless");
+    EXPECT_EQ(c.value(), count0 + 1);
+    EXPECT_EQ(g.value(), g0 + 1);
+    metrics::GaugeHold moved = std::move(hold);  // a move carries the hold: still one
+    EXPECT_EQ(g.value(), g0 + 1);
+    metrics::GaugeHold other = metrics::record_mcp_request("stdio", "2026-07-28", "stateless");
+    EXPECT_EQ(g.value(), g0 + 2);
+    other = std::move(moved);  // releases what `other` held
+    EXPECT_EQ(g.value(), g0 + 1);
+  }
+  EXPECT_EQ(g.value(), g0);
+  EXPECT_EQ(c.value(), count0 + 2);
+  metrics::set_enabled(false);
+  {
+    metrics::GaugeHold none = metrics::record_mcp_request("stdio", "2026-07-28", "stateless");
+    EXPECT_EQ(g.value(), g0);
+  }
+  metrics::set_enabled(true);
+  EXPECT_EQ(c.value(), count0 + 2);
+  EXPECT_EQ(g.value(), g0);
+}
+
 TEST(Trace, ParsesAndWritesTraceparent) {
   const std::string tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
   auto c = trace::TraceContext::parse(tp);

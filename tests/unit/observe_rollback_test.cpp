@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <atomic>
 #include <set>
+#include <thread>
 
 #include <boost/json.hpp>
 
@@ -109,4 +111,38 @@ TEST(Rollback, RemoveForgetsThePreviousVersion) {
   // Published again, it has no previous version.
   ASSERT_TRUE(f.manager->publish(upload(kV2, "dice.wasm", "version_b")).ok());
   EXPECT_FALSE(f.manager->previous("dice"));
+}
+
+// ---- the instance pool's figures for /metrics (wasimancer_instance_pool_*) ---------------------
+
+TEST(PoolStats, CountsLeasesAndTheWaitsOfACappedPool) {
+  auto v = test::load_version("globals", R"({"name": "g", "functions": [{"function": "counter"}]})", {.max_idle_instances = 1});
+  v->pool.set_max_instances(1);
+  auto s0 = v->pool.stats();
+  EXPECT_EQ(s0.leased, 0u);
+  EXPECT_EQ(s0.idle, 1u);  // the instance made at load
+  auto lease = v->pool.acquire();  // the warm one: no wait
+  ASSERT_TRUE(lease.ok());
+  auto s1 = v->pool.stats();
+  EXPECT_EQ(s1.leased, 1u);
+  EXPECT_EQ(s1.idle, 0u);
+  EXPECT_EQ(s1.acquires, s0.acquires + 1);
+  EXPECT_EQ(s1.waits, s0.waits);
+  // A second call finds the cap reached: it waits for the first one's instance.
+  std::atomic<bool> got{false};
+  std::thread second([&] {
+    auto l = v->pool.acquire();
+    got = l.ok();
+  });
+  // acquire() counts itself and checks the cap under one lock: once counted, it is waiting.
+  while (v->pool.stats().acquires < s1.acquires + 1) std::this_thread::yield();
+  EXPECT_FALSE(got.load());
+  { auto back = std::move(*lease); }
+  second.join();
+  EXPECT_TRUE(got.load());
+  auto s2 = v->pool.stats();
+  EXPECT_EQ(s2.waits, s1.waits + 1);
+  EXPECT_GT(s2.wait_seconds, s1.wait_seconds);
+  EXPECT_EQ(s2.leased, 0u);
+  EXPECT_EQ(s2.created, s1.created) << "the instance came back: none was made";
 }
