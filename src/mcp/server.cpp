@@ -10,6 +10,7 @@
 #include "mcp/notifications.hpp"
 #include "mcp/prompts.hpp"
 #include "mcp/request_state.hpp"
+#include "mcp/results.hpp"
 #include "mcp/resources.hpp"
 #include "mcp/tasks.hpp"
 #include "mcp/tools.hpp"
@@ -121,7 +122,10 @@ void Server::handle_request(const std::shared_ptr<Session>& session, const Messa
   // current on this thread while the method runs here: every log line written for it carries it.
   req->span = request_span(request_trace(req->params, req->traceparent), m.method);
   trace::Scope trace_scope(&req->span->context());
-  req->in_flight = metrics::record_mcp_request(session->transport(), is_supported_version(req->version) ? req->version : "other",
+  // An initialize is labelled with the version it negotiates (the session has none yet).
+  std::string protocol = req->version;
+  if (m.method == "initialize") protocol = negotiate_version(get_string(req->params, "protocolVersion").value_or(""));
+  req->in_flight = metrics::record_mcp_request(session->transport(), is_supported_version(protocol) ? protocol : "other",
                                                session->kind() == Session::Kind::Stateless ? "stateless" : "session");
   auto it = methods_.find(m.method);
   if (it == methods_.end() || !(it->second.eras & (req->stateless() ? kStateless : kStateful))) {

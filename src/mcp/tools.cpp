@@ -271,6 +271,7 @@ void Tools::call(const RequestPtr& r) {
   auto snap = server_.catalogs().plugins.snapshot();
   const registry::ToolRef* ref = snap->find_tool(*name);
   if (!ref) return server_.answer(*r, invalid_params(fmt::format("Unknown tool: {}", *name)));
+  if (r->span && r->span->recording()) r->span->attribute("mcp.tool", *name);
   json::object args;
   if (auto* a = r->params.if_contains("arguments"); a && !a->is_null()) {
     if (!a->is_object()) return server_.answer(*r, invalid_params("tools/call: \"arguments\" must be an object"));

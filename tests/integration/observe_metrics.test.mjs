@@ -170,8 +170,9 @@ describe('observe: metrics', { skip: hasPrometheus ? false : 'prometheus/promtoo
     assert.equal(sample(text, 'wasimancer_mcp_requests_total', { transport: 'streamable', protocol: '2026-07-28', mode: 'stateless' }), stateless0 + 2);
     assert.equal(sample(text, 'wasimancer_sessions', { transport: 'streamable', protocol: '2026-07-28' }), undefined, 'no session for them');
     // A session of the stateful era, and the legacy transport's session with its stream.
-    const sid = await rawSession(server, '2025-06-18');
-    assert.ok(sid);
+    const session = await rawSession(server, '2025-06-18');
+    r = await rawPost(server, { jsonrpc: '2.0', id: 3, method: 'tools/list' }, { headers: { Accept: 'application/json', ...session.headers } });
+    assert.equal(r.status, 200, r.text);
     const legacy = new AbortController();
     const sse = await fetch(`${server.base}/sse`, { headers: { ...server.authHeaders, Accept: 'text/event-stream' }, signal: legacy.signal });
     assert.equal(sse.status, 200);
@@ -196,7 +197,8 @@ describe('observe: metrics', { skip: hasPrometheus ? false : 'prometheus/promtoo
       assert.equal(sample(text, 'wasimancer_sessions', { transport: 'legacy', protocol: 'uninitialized' }), 1);
       assert.equal(sample(text, 'wasimancer_mcp_requests_in_flight', { transport: 'streamable', protocol: '2026-07-28', mode: 'stateless' }), 1,
         'the listen request is in flight while its stream is open');
-      assert.ok(sample(text, 'wasimancer_mcp_requests_total', { transport: 'streamable', protocol: '2025-06-18', mode: 'session' }) >= 1);
+      // initialize (labelled with the version it negotiates) and tools/list
+      assert.ok(sample(text, 'wasimancer_mcp_requests_total', { transport: 'streamable', protocol: '2025-06-18', mode: 'session' }) >= 2);
     } finally {
       listen.abort();
       legacy.abort();
@@ -251,10 +253,11 @@ describe('observe: metrics', { skip: hasPrometheus ? false : 'prometheus/promtoo
     await expect('up{job="open"}', 1);
     await expect('up{job="token"}', 1);
     for (const job of ['open', 'token']) {
-      await expect(`wasimancer_tool_calls_total{job="${job}",tool="echo",outcome="ok"}`, 5);
+      // 5 calls at the start, 1 stateless one since
+      await expect(`wasimancer_tool_calls_total{job="${job}",tool="echo",outcome="ok"}`, 6);
       await expect(`wasimancer_tool_calls_total{job="${job}",tool="fail",outcome="plugin_error"}`, 2);
       await expect(`wasimancer_tool_calls_total{job="${job}",tool="fetch",outcome="denied_host"}`, 1);
-      await expect(`wasimancer_tool_call_duration_seconds_count{job="${job}",tool="echo"}`, 5);
+      await expect(`wasimancer_tool_call_duration_seconds_count{job="${job}",tool="echo"}`, 6);
     }
     await expect('wasimancer_admin_changes_total{job="open",object="plugin",action="remove",result="ok"}', 1);
     await expect('wasimancer_admin_changes_total{job="open",object="plugin",action="remove",result="error"}', 1);

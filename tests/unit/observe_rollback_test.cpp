@@ -38,7 +38,10 @@ struct Fixture {
   json::value doc() const { return *parse_yaml(slurp(paths.definition_path())); }
   std::set<std::string> files() const {
     std::set<std::string> out;
-    for (const auto& e : fs::directory_iterator(paths.plugins_dir)) out.insert(e.path().filename().string());
+    // (the manifest of the files the server wrote is there too: not a plugin's file)
+    for (const auto& e : fs::directory_iterator(paths.plugins_dir)) {
+      if (e.path() != paths.manifest_path()) out.insert(e.path().filename().string());
+    }
     return out;
   }
 };
