@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, describe } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-import { buildDir, guard, startServer, testPlugin } from '../node/server.mjs';
+import { buildDir, guard, startServer, testPlugin, withCustomSection } from '../node/server.mjs';
 import { waitFor } from './observe_helpers.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -122,9 +122,28 @@ describe('observe: dashboard in Chromium', { skip }, () => {
     await shot('02-overview-empty');
   });
 
-  it('publishes by drag and drop, and the tool appears and answers', async () => {
-    const text = await publish({ version: '1.0.0', wasm: testPlugin('version_a'), drop: true });
+  it('publishes by drag and drop with upload progress, and the tool appears and answers', async () => {
+    // A slow uplink (Chromium's network emulation), so that the upload takes a while and the
+    // progress bar moves through intermediate values.
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Network.enable');
+    const uplink = (bytesPerSecond) => cdp.send('Network.emulateNetworkConditions',
+      { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: bytesPerSecond });
+    // The test module with 1 MiB of padding (a custom section), sent at 512 KiB/s.
+    const big = path.join(artifacts, 'dice.wasm');
+    fs.writeFileSync(big, withCustomSection(fs.readFileSync(testPlugin('version_a')), 'padding', 1 << 20));
+    await uplink(512 * 1024);
+    let text;
+    try {
+      text = await publish({ version: '1.0.0', wasm: big, drop: true });
+    } finally {
+      await uplink(-1);
+    }
     assert.match(text, /File uploaded successfully/);
+    const seen = (await page.getAttribute('#upload-progress', 'data-seen')).split(' ').map(Number);
+    assert.equal(seen.at(-1), 100, `progress seen: ${seen}`);
+    assert.ok(seen.some((v) => v > 0 && v < 100), `no intermediate progress: ${seen}`);
+    assert.deepEqual([...seen].sort((x, y) => x - y), seen, 'progress only goes up');
     assert.equal(await page.getAttribute('#upload-progress', 'value'), '100');
     await shot('03-publish');
     await page.click('#nav button[data-page="overview"]');
