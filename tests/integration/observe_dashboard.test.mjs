@@ -5,6 +5,7 @@
 // the browser and the server are closed at the end whatever happens.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { after, describe } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -24,7 +25,7 @@ const PROMPTS = { prompts: { predefined: [{ name: 'code-analyst', arguments: [{ 
 
 describe('observe: dashboard in Chromium', { skip }, () => {
   const { before, it } = guard({ timeout: 120000 });
-  let server, browser, context, page;
+  let server, browser, context, page, inputs;
   const consoleErrors = [];
   const shot = async (name) => {
     await page.screenshot({ path: path.join(artifacts, `${name}.png`), fullPage: true });
@@ -67,7 +68,10 @@ describe('observe: dashboard in Chromium', { skip }, () => {
   };
 
   before(async () => {
+    // This run's screenshots only.
+    fs.rmSync(artifacts, { recursive: true, force: true });
     fs.mkdirSync(artifacts, { recursive: true });
+    inputs = fs.mkdtempSync(path.join(os.tmpdir(), 'wasimancer-dashboard-'));
     server = await startServer({ resources: RESOURCES, prompts: PROMPTS });
     const { chromium } = await import(pathToFileURL(playwrightPath).href);
     browser = await chromium.launch({
@@ -90,6 +94,7 @@ describe('observe: dashboard in Chromium', { skip }, () => {
   after(async () => {
     await browser?.close().catch(() => {});
     await server?.stop();
+    if (inputs) fs.rmSync(inputs, { recursive: true, force: true });
   });
 
   it('serves the page with a strict Content-Security-Policy', async () => {
@@ -130,7 +135,7 @@ describe('observe: dashboard in Chromium', { skip }, () => {
     const uplink = (bytesPerSecond) => cdp.send('Network.emulateNetworkConditions',
       { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: bytesPerSecond });
     // The test module with 1 MiB of padding (a custom section), sent at 512 KiB/s.
-    const big = path.join(artifacts, 'dice.wasm');
+    const big = path.join(inputs, 'dice.wasm');
     fs.writeFileSync(big, withCustomSection(fs.readFileSync(testPlugin('version_a')), 'padding', 1 << 20));
     await uplink(512 * 1024);
     let text;
@@ -197,15 +202,16 @@ describe('observe: dashboard in Chromium', { skip }, () => {
 
   it('shows the server\'s error as is, and is usable at phone width', async () => {
     // A file that is not WebAssembly: what the server answers, asked directly, is what the page shows.
-    const broken = path.join(artifacts, 'not-a-module.wasm');
+    const broken = path.join(inputs, 'not-a-module.wasm');
     fs.writeFileSync(broken, 'this is not WebAssembly');
-    const data = pluginData('3.0.0').replace('"dice"', '"broken"');
+    const data = pluginData('3.0.0').replace('"dice"', '"broken"').replace('"displayName": "rollDice"', '"displayName": "brokenRoll"');
     const form = new FormData();
     form.append('wasmFile', new Blob([fs.readFileSync(broken)]), 'not-a-module.wasm');
     form.append('pluginData', data);
     const direct = await fetch(`${server.base}/upload-plugin`, { method: 'POST', headers: { Authorization: `Bearer ${server.adminToken}` }, body: form });
     const expected = (await direct.json()).error;
-    assert.ok(direct.status >= 400 && expected, `${direct.status} ${expected}`);
+    assert.equal(direct.status, 400, expected);
+    assert.doesNotMatch(expected, /already used/);
     await page.click('#nav button[data-page="publish"]');
     if (await page.isChecked('#is-update')) await page.uncheck('#is-update');
     await page.setInputFiles('#wasm-file', broken);
