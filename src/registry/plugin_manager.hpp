@@ -30,6 +30,7 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -82,6 +83,12 @@ class PluginManager {
   Result<UploadResult> publish(const UploadRequest& request);
   Result<UploadResult> update(const UploadRequest& request);
   Result<std::shared_ptr<const PluginVersion>> remove(std::string_view name);
+  // Replaces a plugin with the version its last update replaced (its entry and module are kept
+  // in memory until the next update, a remove or a restart), as an update would; rolling back
+  // twice returns to where it started. NotFound when no previous version is kept.
+  Result<UploadResult> rollback(std::string_view name);
+  // The plugins.yml entry of the kept previous version, if any.
+  std::optional<boost::json::value> previous(std::string_view name);
 
   const PluginPaths& paths() const { return paths_; }
 
@@ -112,6 +119,12 @@ class PluginManager {
   boost::json::value doc_;  // the committed plugins.yml
   std::vector<OwnedFile> owned_;  // the manifest
   bool manifest_loaded_ = false;
+  struct Previous {
+    boost::json::value entry;           // its plugins.yml entry
+    std::filesystem::path file;         // where its file was (the rollback stores it there again)
+    std::vector<uint8_t> wasm;          // its module
+  };
+  std::map<std::string, Previous> previous_;  // by plugin name, under mu_
 };
 
 // A plain file name for an upload: letters, digits, '.', '_', '-', ending in ".wasm", not
