@@ -69,6 +69,7 @@ struct ServeOptions {
   std::string metrics_token;             // another token accepted by GET /metrics
   std::string metrics_bind;              // ADDRESS:PORT of a listener serving /metrics openly
   std::string otlp_endpoint;             // where spans are exported (OTLP/HTTP JSON)
+  double otlp_sample_ratio = 1.0;        // share of the traces started here that are exported
   std::string state_key;                 // 2026-07-28 requestState HMAC key (empty: random per process)
   uint32_t state_ttl = 600;              // seconds a requestState stays valid
   uint32_t task_ttl = 3600;              // seconds a finished task is kept
@@ -140,6 +141,11 @@ bool load_env(ServeOptions& o, std::string* problem) {
   if (auto v = env("WASIMANCER_METRICS_TOKEN")) o.metrics_token = *v;
   if (auto v = env("WASIMANCER_METRICS_BIND")) o.metrics_bind = *v;
   if (auto v = env("WASIMANCER_OTLP_ENDPOINT")) o.otlp_endpoint = *v;
+  if (auto v = env("WASIMANCER_OTLP_SAMPLE_RATIO")) {
+    char* end = nullptr;
+    double r = std::strtod(v->c_str(), &end);
+    o.otlp_sample_ratio = (end && *end == 0 && !v->empty()) ? r : -1;  // checked in run_serve
+  }
   if (auto v = env("WASIMANCER_STATE_KEY")) o.state_key = *v;
   return env_number("WASIMANCER_MAX_BODY_BYTES", &o.max_body_bytes, problem) &&
          env_number("WASIMANCER_MAX_UPLOAD_BYTES", &o.max_upload_bytes, problem) &&
@@ -220,6 +226,9 @@ void add_flags(CLI::App& cmd, ServeOptions& o) {
                  "ADDRESS:PORT of a second listener serving /metrics, /healthz and /readyz without a token (WASIMANCER_METRICS_BIND)");
   cmd.add_option("--otlp-endpoint", o.otlp_endpoint,
                  "Export spans with OTLP/HTTP JSON to this collector, e.g. http://127.0.0.1:4318 (WASIMANCER_OTLP_ENDPOINT)");
+  cmd.add_option("--otlp-sample-ratio", o.otlp_sample_ratio,
+                 "Share of the traces started here that are exported, 0 to 1 (a caller's traceparent keeps its own decision) "
+                 "(WASIMANCER_OTLP_SAMPLE_RATIO)");
   cmd.add_flag("--skip-broken", o.skip_broken, "Start even if some plugins, resources or prompts cannot be loaded");
   cmd.add_flag("--stdio", o.stdio, "Serve MCP on stdin/stdout instead of HTTP");
 }
@@ -242,6 +251,11 @@ int run_serve(ServeOptions o) {
   }
   metrics::set_enabled(o.metrics == "on");
   // Spans go to an OTLP collector when one is named; until the exporter is set, nothing is recorded.
+  if (!(o.otlp_sample_ratio >= 0 && o.otlp_sample_ratio <= 1)) {
+    std::cerr << "error: WASIMANCER_OTLP_SAMPLE_RATIO must be a number from 0 to 1\n";
+    return 2;
+  }
+  trace::set_sample_ratio(o.otlp_sample_ratio);
   std::shared_ptr<trace::OtlpExporter> otlp;
   if (!o.otlp_endpoint.empty()) {
     trace::OtlpConfig oc;

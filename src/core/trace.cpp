@@ -1,5 +1,6 @@
 #include "core/trace.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <random>
@@ -90,6 +91,9 @@ thread_local const std::vector<std::pair<std::string, std::string>>* t_fields = 
 std::mutex g_exporter_mu;
 std::shared_ptr<SpanExporter> g_exporter;  // under g_exporter_mu
 std::atomic<bool> g_exporting{false};
+// Traces started here are sampled when the first 8 bytes of their (random) id, read as a number,
+// are below this threshold (head sampling by trace id ratio; 2^64-1: every trace).
+std::atomic<uint64_t> g_sample_below{~uint64_t{0}};
 
 std::shared_ptr<SpanExporter> exporter() {
   std::lock_guard lock(g_exporter_mu);
@@ -120,7 +124,16 @@ TraceContext TraceContext::root() {
   TraceContext c;
   fill_random(c.trace_id);
   fill_random(c.span_id);
+  uint64_t head = 0;
+  for (int i = 0; i < 8; ++i) head = (head << 8) | c.trace_id[i];
+  const uint64_t below = g_sample_below.load(std::memory_order_relaxed);
+  c.flags = (below == ~uint64_t{0} || head < below) ? 1 : 0;
   return c;
+}
+
+void set_sample_ratio(double ratio) {
+  ratio = std::clamp(ratio, 0.0, 1.0);
+  g_sample_below.store(ratio >= 1.0 ? ~uint64_t{0} : static_cast<uint64_t>(ratio * 18446744073709551615.0), std::memory_order_relaxed);
 }
 
 TraceContext TraceContext::child() const {
@@ -163,7 +176,7 @@ Span::Span(std::string_view name, SpanKind kind, const TraceContext* parent, std
     data_.context = TraceContext::root();
   }
   data_.kind = kind;
-  recording_ = exporting();
+  recording_ = exporting() && (data_.context.flags & 1);
   if (recording_) {
     data_.name = std::string(name);
     data_.start_unix_nanos = unix_nanos_now();
@@ -174,7 +187,7 @@ Span::Span(std::string_view name, SpanKind kind, TraceContext self, std::optiona
   data_.context = self;
   data_.parent_span_id = parent_span_id;
   data_.kind = kind;
-  recording_ = exporting();
+  recording_ = exporting() && (data_.context.flags & 1);
   if (recording_) {
     data_.name = std::string(name);
     data_.start_unix_nanos = unix_nanos_now();

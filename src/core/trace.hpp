@@ -6,7 +6,8 @@
 //                  header ("00-<32 hex>-<16 hex>-<2 hex>").
 //   Scope          makes a context the calling thread's current one until it ends (nests).
 //   Span           one timed operation of a trace. A Span records nothing unless an exporter is
-//                  set (set_exporter), so tracing costs nothing when export is off; its context
+//                  set (set_exporter) and its trace is sampled (set_sample_ratio), so tracing
+//                  costs nothing when export is off; its context
 //                  (for logs and outgoing headers) exists either way.
 //   LogFields      extra key/value fields for the next log lines of this thread (JSON logs show
 //                  them as fields; text logs only the message).
@@ -78,6 +79,11 @@ class SpanExporter {
 
 void set_exporter(std::shared_ptr<SpanExporter> exporter);
 bool exporting();
+// Head sampling (default 1: every trace). A trace started here (TraceContext::root) is sampled
+// with this probability, decided from its random id; a trace that came with a traceparent keeps
+// the caller's decision (its sampled flag). Spans of unsampled traces record nothing; their
+// contexts (logs, outgoing traceparent headers, with flags 00) exist all the same.
+void set_sample_ratio(double ratio);
 
 // A span from now until end() (or destruction). `parent` is the context it is a child of
 // (nullopt: a new trace). context() is valid at once.

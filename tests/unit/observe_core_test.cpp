@@ -244,6 +244,36 @@ TEST(Trace, SpansAreRecordedOnlyWithAnExporter) {
   EXPECT_EQ(d.attributes, (std::vector<std::pair<std::string, std::string>>{{"k", "v"}}));
 }
 
+TEST(Trace, HeadSamplingByRatioAndTheCallersDecision) {
+  auto sink = std::make_shared<Collecting>();
+  trace::set_exporter(sink);
+  // Ratio 0: traces started here are not sampled (flags 00 on the wire) and record nothing.
+  trace::set_sample_ratio(0);
+  auto unsampled = trace::TraceContext::root();
+  EXPECT_EQ(unsampled.flags, 0);
+  EXPECT_TRUE(unsampled.traceparent().ends_with("-00"));
+  { trace::Span s("unsampled", trace::SpanKind::Server, &unsampled); EXPECT_FALSE(s.recording()); }
+  // A caller's sampled flag wins over the ratio, both ways.
+  auto theirs = trace::TraceContext::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  ASSERT_TRUE(theirs);
+  { trace::Span s("the caller sampled it", trace::SpanKind::Server, &*theirs); EXPECT_TRUE(s.recording()); }
+  trace::set_sample_ratio(1);
+  auto declined = trace::TraceContext::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00");
+  ASSERT_TRUE(declined);
+  { trace::Span s("the caller did not", trace::SpanKind::Server, &*declined); EXPECT_FALSE(s.recording()); }
+  // Ratio 1: every trace; ratio 0.25: about a quarter of 4,000 (the ids are random).
+  EXPECT_EQ(trace::TraceContext::root().flags, 1);
+  trace::set_sample_ratio(0.25);
+  int sampled = 0;
+  for (int i = 0; i < 4000; ++i) sampled += trace::TraceContext::root().flags & 1;
+  EXPECT_GT(sampled, 800);
+  EXPECT_LT(sampled, 1200);
+  trace::set_sample_ratio(1);
+  trace::set_exporter(nullptr);
+  ASSERT_EQ(sink->spans.size(), 1u);
+  EXPECT_EQ(sink->spans[0].name, "the caller sampled it");
+}
+
 TEST(Otlp, EncodesTheJsonProtocol) {
   trace::SpanData s;
   s.context = *trace::TraceContext::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
