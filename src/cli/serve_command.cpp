@@ -1,7 +1,6 @@
 #include "cli/serve_command.hpp"
 
 #include <cctype>
-#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -11,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "admin/admin_api.hpp"
+#include "cli/signals.hpp"
 #include "core/crypto.hpp"
 #include "core/log.hpp"
 #include "core/worker_pool.hpp"
@@ -33,6 +33,7 @@ namespace {
 struct ServeOptions {
   uint16_t port = 3001;
   std::string bind = "0.0.0.0";
+  std::string home;  // WASIMANCER_HOME: relative paths (and the defaults) are taken inside it
   std::string plugins_path, plugins_file = "plugins.yml", upload_path;
   std::string resources_path, resources_file = "resources.yml";
   std::string prompts_path, prompts_file = "prompts.yml";
@@ -99,6 +100,7 @@ bool env_number(const char* name, T* out, std::string* problem) {
 bool load_env(ServeOptions& o, std::string* problem) {
   if (!env_number(env("HTTP_PORT") ? "HTTP_PORT" : "PORT", &o.port, problem)) return false;
   if (auto v = env("WASIMANCER_BIND")) o.bind = *v;
+  if (auto v = env("WASIMANCER_HOME")) o.home = *v;
   if (auto v = env("PLUGINS_PATH")) o.plugins_path = *v;
   if (auto v = env("PLUGINS_DEFINITION_FILE")) o.plugins_file = *v;
   if (auto v = env("UPLOAD_PATH")) o.upload_path = *v;
@@ -141,6 +143,9 @@ std::map<std::string, std::string> wasm_config_from_env() {
 void add_flags(CLI::App& cmd, ServeOptions& o) {
   cmd.add_option("--port", o.port, "Port to listen on (HTTP_PORT, PORT)");
   cmd.add_option("--bind", o.bind, "Address to bind (WASIMANCER_BIND; default all interfaces)");
+  cmd.add_option("--home", o.home,
+                 "Folder holding plugins/, resources/ and prompts/ (WASIMANCER_HOME); relative paths are taken inside it "
+                 "instead of the working directory");
   cmd.add_option("--plugins-path", o.plugins_path, "Folder with the plugins definition file (PLUGINS_PATH; default ./plugins)");
   cmd.add_option("--plugins-file", o.plugins_file, "Plugins definition file name (PLUGINS_DEFINITION_FILE)");
   cmd.add_option("--upload-path", o.upload_path, "Where uploaded plugins are stored (UPLOAD_PATH; default ./plugins)");
@@ -171,6 +176,13 @@ void add_flags(CLI::App& cmd, ServeOptions& o) {
   cmd.add_flag("--stdio", o.stdio, "Serve MCP on stdin/stdout instead of HTTP");
 }
 
+// Whether a bind address takes connections from other machines (all interfaces, or an address
+// that is not loopback).
+bool listens_beyond_loopback(const std::string& bind) {
+  if (bind == "localhost" || bind == "::1" || bind == "[::1]") return false;
+  return bind.rfind("127.", 0) != 0;
+}
+
 int run_serve(ServeOptions o) {
   auto level = parse_log_level(o.log_level);
   if (!level) {
@@ -178,13 +190,35 @@ int run_serve(ServeOptions o) {
     return 2;
   }
   init_logging(*level);
+  // stdio: SIGINT/SIGTERM end the process, as a launcher expects. HTTP: the main thread waits for
+  // them once it listens, then shuts down in order.
+  if (o.stdio) die_on_stop_signal();
 
+  // With a home, relative paths (the defaults included) are inside it, so the server finds its
+  // files whatever the working directory (a desktop client launching `serve --stdio`).
+  fs::path home;
+  if (!o.home.empty()) {
+    std::error_code ec;
+    home = fs::absolute(fs::path(o.home), ec).lexically_normal();
+    if (!fs::is_directory(home, ec)) log().warn("WASIMANCER_HOME (--home) {} is not a folder", home.string());
+  }
+  auto place = [&](const std::string& value, const char* fallback) {
+    fs::path p = value.empty() ? fs::path(fallback) : fs::path(value);
+    return home.empty() || p.is_absolute() ? p : home / p;
+  };
   registry::PluginPaths paths;
-  paths.plugins_dir = o.plugins_path.empty() ? fs::path("plugins") : fs::path(o.plugins_path);
+  paths.plugins_dir = place(o.plugins_path, "plugins");
   paths.definition_file = o.plugins_file;
-  paths.upload_dir = o.upload_path.empty() ? fs::path("plugins") : fs::path(o.upload_path);
-  fs::path resources_file = (o.resources_path.empty() ? fs::path("resources") : fs::path(o.resources_path)) / o.resources_file;
-  fs::path prompts_file = (o.prompts_path.empty() ? fs::path("prompts") : fs::path(o.prompts_path)) / o.prompts_file;
+  paths.upload_dir = place(o.upload_path, "plugins");
+  fs::path resources_file = place(o.resources_path, "resources") / o.resources_file;
+  fs::path prompts_file = place(o.prompts_path, "prompts") / o.prompts_file;
+  if (std::error_code ec; !fs::exists(paths.definition_path(), ec)) {
+    log().warn("no plugins file at {}: serving no plugins until the first upload creates it{}",
+               fs::absolute(paths.definition_path(), ec).string(),
+               home.empty() ? " (relative paths are taken from the working directory; set WASIMANCER_HOME or --home, or an "
+                              "absolute PLUGINS_PATH)"
+                            : "");
+  }
 
   size_t workers = o.workers ? o.workers : std::max<unsigned>(2, std::thread::hardware_concurrency());
   WorkerPool pool(workers);
@@ -222,6 +256,10 @@ int run_serve(ServeOptions o) {
   }
 
   std::optional<std::string> mcp_token;
+  if (o.auth_token == "NO_AUTHENTICATION" && !o.stdio && listens_beyond_loopback(o.bind)) {
+    log().warn("NO_AUTHENTICATION with --bind {}: anyone who can reach this machine on port {} can call every tool; "
+               "bind 127.0.0.1 (WASIMANCER_BIND) or set a token", o.bind, o.port);
+  }
   if (o.auth_token != "NO_AUTHENTICATION") {
     if (o.auth_token.empty() && !o.stdio) {
       o.auth_token = random_token(24);
@@ -283,21 +321,13 @@ int run_serve(ServeOptions o) {
   routes->api = admin_api;
   http.add_routes(routes);
 
-  // SIGINT/SIGTERM stop the server; block them here so only the waiting thread sees them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-
   if (auto r = http.start(); !r) {
     log().critical("cannot start: {}", r.error().message);
     return 1;
   }
   log().info("wasimancer listening on http://{}:{} (MCP: /mcp and /sse; admin API: /upload-plugin ...)", o.bind, http.port());
-  int sig = 0;
-  sigwait(&signals, &sig);
+  // SIGINT/SIGTERM (blocked in every thread since main(): cli/signals.hpp) stop the server.
+  int sig = wait_stop_signal();
   log().info("signal {} received: shutting down", sig);
   http.stop();
   drain();
