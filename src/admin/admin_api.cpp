@@ -225,7 +225,11 @@ Response AdminApi::upload(const Request& req, bool replacing, const std::optiona
   registry::UploadRequest up{data->data, wasm->filename, wasm->data, dir};
   auto r = replacing ? plugins_.update(up) : plugins_.publish(up);
   if (!r) return error_response(r.error());
-  json::object body{{"message", "🎉 File uploaded successfully"}, {"filePath", r->file_path}, {"metadata", r->metadata}};
+  // filePath: the stored file as plugins.yml names it (relative to PLUGINS_PATH), as the brief's
+  // answers show it, whatever the working directory or the configured paths.
+  const json::value* recorded = r->metadata.if_contains("path");
+  json::value file_path = recorded && recorded->is_string() ? *recorded : json::value(r->file_path);
+  json::object body{{"message", "🎉 File uploaded successfully"}, {"filePath", file_path}, {"metadata", r->metadata}};
   if (r->note) body["note"] = *r->note;
   return json_response(http::status::ok, body);
 }
