@@ -19,22 +19,12 @@ sigset_t stop_signals() {
   return s;
 }
 
-// In a child after fork(): the exec'd program (a compiler, a shell) gets what a program expects.
-// Only async-signal-safe calls here.
-void restore_in_child() {
-  sigset_t none;
-  sigemptyset(&none);
-  pthread_sigmask(SIG_SETMASK, &none, nullptr);
-  signal(SIGPIPE, SIG_DFL);
-}
-
 }  // namespace
 
 void block_stop_signals() {
   sigset_t s = stop_signals();
   pthread_sigmask(SIG_BLOCK, &s, nullptr);
   signal(SIGPIPE, SIG_IGN);
-  pthread_atfork(nullptr, nullptr, restore_in_child);
 }
 
 int wait_stop_signal() {

@@ -5,7 +5,8 @@
 // thread can then be picked by the kernel to run a signal's default action. One thread waits
 // for the signals instead: `serve` (HTTP) waits on its main thread and shuts down in order;
 // every other command starts a waiter thread that ends the process the way the signal would
-// have. Children started with fork() get the default mask and dispositions back.
+// have. The mask and the ignored SIGPIPE are inherited by child processes too: code that execs
+// another program should reset them in the child before exec.
 //
 // Thread safety: block_stop_signals() runs on the main thread before any other thread starts;
 // wait_stop_signal() blocks its caller; die_on_stop_signal() may be called once from any thread.
@@ -13,9 +14,8 @@
 
 namespace wasimancer::cli {
 
-// Blocks SIGINT and SIGTERM in the calling thread (and so in every thread it starts), ignores
-// SIGPIPE (a closed socket is an error return, not a process death), and registers a fork
-// handler that restores the default mask and SIGPIPE disposition in children.
+// Blocks SIGINT and SIGTERM in the calling thread (and so in every thread it starts) and ignores
+// SIGPIPE (a closed socket is an error return, not a process death).
 void block_stop_signals();
 
 // Waits until SIGINT or SIGTERM is pending for the process; returns the signal number.

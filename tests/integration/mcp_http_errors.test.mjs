@@ -1,3 +1,4 @@
+// requires: third-party plugins (WASImancer's samples, through tests/node/fixtures.mjs; see scripts/run-tests.sh)
 // Raw HTTP against /mcp: every malformed or refused request gets the right status and a clear
 // message (tokens, JSON, content types, Accept, sessions, methods, Host/Origin, protocol
 // versions), and the lenient paths WASImancer's users rely on keep working (stateless POST with

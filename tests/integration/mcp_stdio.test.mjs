@@ -1,3 +1,4 @@
+// requires: third-party plugins (WASImancer's samples, through tests/node/fixtures.mjs; see scripts/run-tests.sh)
 // `wasimancer serve --stdio` driven by the SDK's StdioClientTransport (which spawns it), and by
 // hand for the cases the SDK cannot express. stdout must carry only MCP messages, one per line;
 // every log, and every byte a plugin writes to its own stdout, goes to stderr.

@@ -1,3 +1,4 @@
+// requires: third-party plugins (WASImancer's samples, through tests/node/fixtures.mjs; see scripts/run-tests.sh)
 // The official TypeScript SDK client (tests/node, pinned) against the real server over Streamable
 // HTTP, with real plugins: our test plugins (build/plugins) and WASImancer's own samples
 // (../shared/plugins/sea-monkeys-WASImancer).
