@@ -70,7 +70,7 @@ runs=()
 for bin in "${bins[@]}"; do
   runs+=("$bin interpreter")
   case "$(basename "$bin")" in
-    unit_engine_*|unit_host_*|catalog_*) runs+=("$bin native") ;;
+    unit_engine_test|unit_engine_hostile_test|unit_host_*|catalog_*) runs+=("$bin native") ;;
   esac
 done
 printf '%s\n' "${runs[@]}" | xargs -P "$jobs" -L1 bash -c 'run_gtest "$@"' _

@@ -247,9 +247,12 @@ Response AdminApi::list_plugins(const Request&, const std::string& name) {
                         {"path", v.spec.path},
                         {"file", v.file.generic_string()},
                         {"sha256", v.sha256},
-                        {"size", v.plugin->module().original_size()},
+                        {"size", v.plugin->wasm().size()},
                         {"tier", v.pool.tier()},
                         {"native", v.native_status()},
+                        {"isolation", v.sandbox ? "process" : "none"},
+                        {"quarantined", v.quarantined()},
+                        {"quarantineReason", v.quarantine_reason()},
                         {"functions", std::move(fns)},
                         {"instances", json::object{{"idle", v.pool.idle()}, {"created", v.pool.created()}}},
                         {"loadedAt", fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(std::chrono::system_clock::to_time_t(v.loaded_at)))}};

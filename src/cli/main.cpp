@@ -5,13 +5,23 @@
 #include "cli/call_command.hpp"
 #include "cli/serve_command.hpp"
 #include "cli/signals.hpp"
+#include "engine/native.hpp"
+#include "sandbox/worker.hpp"
 
 #ifndef WASIMANCER_VERSION
 #define WASIMANCER_VERSION "unknown"
 #endif
 
 int main(int argc, char** argv) {
-  // First, before any thread exists: every thread inherits this mask (cli/signals.hpp).
+  // Internal commands the server starts itself (not for people): a sandbox worker, and the
+  // native tier's instrumentation pass run as a supervised tool.
+  // (`__worker PLUGIN-NAME`: the name is only there for ps.)
+  if (argc >= 2 && argc <= 3 && std::string_view(argv[1]) == "__worker") return wasimancer::sandbox::worker_main(3);
+  if (argc == 4 && std::string_view(argv[1]) == "__instrument-native") {
+    return wasimancer::engine::instrument_native_command(argv[2], argv[3]);
+  }
+
+  // Then, before any thread exists: every thread inherits this mask (cli/signals.hpp).
   wasimancer::cli::block_stop_signals();
 
   CLI::App app{"wasimancer: an MCP server for Extism WebAssembly plugins.\n"

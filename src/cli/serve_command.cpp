@@ -18,6 +18,7 @@
 #include "registry/catalog.hpp"
 #include "registry/native_tier.hpp"
 #include "registry/plugin_manager.hpp"
+#include "sandbox/sandbox.hpp"
 #include "transport/http_server.hpp"
 #include "transport/stdio.hpp"
 
@@ -53,6 +54,10 @@ struct ServeOptions {
   bool stdio = false;
   std::string native = "on";   // on | quick | off
   std::string native_cache;    // default: host::default_native_options().cache_dir
+  uint32_t native_build_timeout = 120;   // seconds per build
+  uint32_t native_build_memory = 2048;   // MiB of address space per build process
+  size_t native_builds = 1;              // builds at once
+  std::string isolation = "process";     // process | none
 };
 
 std::optional<std::string> env(const char* name) {
@@ -116,6 +121,7 @@ bool load_env(ServeOptions& o, std::string* problem) {
   if (auto v = env("WASIMANCER_LOG_LEVEL")) o.log_level = *v;
   if (auto v = env("WASIMANCER_NATIVE")) o.native = *v;
   if (auto v = env("WASIMANCER_NATIVE_CACHE")) o.native_cache = *v;
+  if (auto v = env("WASIMANCER_ISOLATION")) o.isolation = *v;
   return env_number("WASIMANCER_MAX_BODY_BYTES", &o.max_body_bytes, problem) &&
          env_number("WASIMANCER_MAX_UPLOAD_BYTES", &o.max_upload_bytes, problem) &&
          env_number("WASIMANCER_MAX_HEADER_BYTES", &o.max_header_bytes, problem) &&
@@ -124,7 +130,10 @@ bool load_env(ServeOptions& o, std::string* problem) {
          env_number("WASIMANCER_SESSION_IDLE_TIMEOUT", &o.session_idle_timeout, problem) &&
          env_number("WASIMANCER_IDLE_TIMEOUT", &o.idle_timeout, problem) &&
          env_number("WASIMANCER_WORKERS", &o.workers, problem) &&
-         env_number("WASIMANCER_NETWORK_THREADS", &o.network_threads, problem);
+         env_number("WASIMANCER_NETWORK_THREADS", &o.network_threads, problem) &&
+         env_number("WASIMANCER_NATIVE_BUILD_TIMEOUT", &o.native_build_timeout, problem) &&
+         env_number("WASIMANCER_NATIVE_BUILD_MEMORY", &o.native_build_memory, problem) &&
+         env_number("WASIMANCER_NATIVE_BUILDS", &o.native_builds, problem);
 }
 
 // Every non-empty WASM_* variable, as WASImancer passes them to plugins.
@@ -172,6 +181,13 @@ void add_flags(CLI::App& cmd, ServeOptions& o) {
                  "Native tier: on (quick then optimised builds), quick (quick builds only), off (WASIMANCER_NATIVE)")
       ->check(CLI::IsMember({"on", "quick", "off"}));
   cmd.add_option("--native-cache", o.native_cache, "Where native builds are cached (WASIMANCER_NATIVE_CACHE)");
+  cmd.add_option("--native-build-timeout", o.native_build_timeout, "Seconds one native build may take (WASIMANCER_NATIVE_BUILD_TIMEOUT)");
+  cmd.add_option("--native-build-memory", o.native_build_memory,
+                 "MiB of address space each native build process may use (WASIMANCER_NATIVE_BUILD_MEMORY)");
+  cmd.add_option("--native-builds", o.native_builds, "Native builds at once (WASIMANCER_NATIVE_BUILDS)");
+  cmd.add_option("--isolation", o.isolation,
+                 "Where plugins run: process (sandboxed worker processes) or none (in the server) (WASIMANCER_ISOLATION)")
+      ->check(CLI::IsMember({"process", "none"}));
   cmd.add_flag("--skip-broken", o.skip_broken, "Start even if some plugins, resources or prompts cannot be loaded");
   cmd.add_flag("--stdio", o.stdio, "Serve MCP on stdin/stdout instead of HTTP");
 }
@@ -227,8 +243,20 @@ int run_serve(ServeOptions o) {
   native_config.quick = host::default_native_options();
   if (!o.native_cache.empty()) native_config.quick.cache_dir = o.native_cache;
   native_config.quick.opt_level = "-O0";
+  native_config.quick.timeout = std::chrono::seconds(std::max<uint32_t>(1, o.native_build_timeout));
+  native_config.quick.memory_limit_bytes = uint64_t(std::max<uint32_t>(64, o.native_build_memory)) << 20;
+  native_config.quick.instrument_tool = "/proc/self/exe";  // modules are parsed outside the server
   native_config.optimised = native_config.quick;
   native_config.optimised.opt_level = o.native == "quick" ? "-O0" : "-O2";
+  native_config.concurrency = std::max<size_t>(1, o.native_builds);
+  if (o.isolation != "process" && o.isolation != "none") {
+    log().critical("cannot start: WASIMANCER_ISOLATION must be \"process\" or \"none\", not \"{}\"", o.isolation);
+    return 2;
+  }
+  // Plugins run in sandboxed worker processes unless isolation is off (or a plugin is trusted).
+  std::optional<sandbox::Sandbox> sandbox;
+  if (o.isolation == "process") sandbox.emplace();
+  else log().warn("WASIMANCER_ISOLATION=none: plugins run inside the server process, with its tokens and files in reach");
   registry::NativeTier native(native_config);
   registry::Registry plugins;
   registry::LoadOptions load_opts;
@@ -236,6 +264,8 @@ int run_serve(ServeOptions o) {
   load_opts.log_level = *level;
   load_opts.max_idle_instances = workers;
   load_opts.native = &native;
+  load_opts.watchdog = std::make_shared<engine::Watchdog>();
+  load_opts.sandbox = sandbox ? &*sandbox : nullptr;
   registry::PluginManager manager(plugins, paths, load_opts);
   registry::ResourceCatalog resources(resources_file);
   registry::PromptCatalog prompts(prompts_file);

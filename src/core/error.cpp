@@ -6,6 +6,8 @@ std::string_view to_string(ErrorKind kind) {
   switch (kind) {
     case ErrorKind::Trap: return "trap";
     case ErrorKind::Timeout: return "timeout";
+    case ErrorKind::Cancelled: return "cancelled";
+    case ErrorKind::Crash: return "crash";
     case ErrorKind::OutOfMemory: return "out of memory";
     case ErrorKind::PluginError: return "plugin error";
     case ErrorKind::HostError: return "host error";

@@ -16,10 +16,12 @@ namespace wasimancer {
 enum class ErrorKind {
   // wasm execution
   Trap,         // the guest executed unreachable, divided by zero, went out of bounds...
-  Timeout,      // the call's deadline passed (or the call was cancelled)
+  Timeout,      // the call's deadline passed
+  Cancelled,    // the caller cancelled the call (or the server is shutting down)
   OutOfMemory,  // a memory grew past its limit
   PluginError,  // the plugin reported an error (error_set) or returned a non-zero code
   HostError,    // a host function refused the call (denied HTTP host, vars disabled...)
+  Crash,        // the sandbox worker running the call died, broke its limits or stopped answering
   // everything else
   InvalidModule,  // malformed or invalid wasm, or a module the host cannot link
   InvalidArgument,

@@ -51,7 +51,8 @@ struct CallControl {
 };
 
 struct InstanceLimits {
-  uint32_t max_memory_pages = 65536;  // the plugin memory may not grow past this
+  uint32_t max_memory_pages = 65535;       // the plugin memory may not grow past this
+  uint32_t max_table_elements = 10'000'000;  // nor any of its tables (a larger initial size fails)
 };
 
 using CallResult = std::variant<std::vector<Slot>, Trap>;

@@ -68,6 +68,7 @@ class InterpInstance final : public Instance, public Caller {
     // Release every root before the Store goes.
     funcs_.clear();
     memory_.reset();
+    stack_.reset();
     instance_.reset();
     host_funcs_.clear();
     module_ref_.reset();
@@ -79,15 +80,30 @@ class InterpInstance final : public Instance, public Caller {
     wi::ModuleDesc desc = code.desc;
     for (auto& mem : desc.memories) {
       auto& lim = mem.type.limits;
-      if (lim.initial > limits.max_memory_pages) {
+      const uint64_t cap = std::min<uint64_t>(limits.max_memory_pages, kMaxMemoryPages);
+      if (lim.initial > cap) {
         return Trap{ErrorKind::OutOfMemory,
                     fmt::format("oom: the module needs {} pages of memory at start, more than its limit of {} pages",
-                                lim.initial, limits.max_memory_pages),
+                                lim.initial, cap),
                     std::nullopt};
       }
-      uint64_t cap = limits.max_memory_pages;
       if (!lim.has_max || lim.max > cap) {
         lim.max = cap;
+        lim.has_max = true;
+      }
+    }
+    // Tables: as wm_rt.c does on the native tier (a larger initial size fails, growth past the
+    // cap returns -1).
+    for (auto& table : desc.tables) {
+      auto& lim = table.type.limits;
+      if (lim.initial > limits.max_table_elements) {
+        return Trap{ErrorKind::OutOfMemory,
+                    fmt::format("oom: a table needs {} elements at start, more than the limit of {}", lim.initial,
+                                limits.max_table_elements),
+                    std::nullopt};
+      }
+      if (!lim.has_max || lim.max > limits.max_table_elements) {
+        lim.max = limits.max_table_elements;
         lim.has_max = true;
       }
     }
@@ -148,6 +164,8 @@ class InterpInstance final : public Instance, public Caller {
         funcs_.emplace(exports[i].name, store_.UnsafeGet<wi::Func>(ref));
       } else if (exports[i].type->kind == wabt::ExternalKind::Memory && exports[i].name == "memory") {
         memory_ = store_.UnsafeGet<wi::Memory>(ref);
+      } else if (exports[i].type->kind == wabt::ExternalKind::Global && exports[i].name == kStackExport) {
+        stack_ = store_.UnsafeGet<wi::Global>(ref);
       }
     }
     return std::nullopt;
@@ -172,6 +190,7 @@ class InterpInstance final : public Instance, public Caller {
     wi::Trap::Ptr trap;
     control_ = &control;
     pending_.reset();
+    if (stack_) stack_->UnsafeSet(wi::Value::Make(wi::u32{0}));  // a trap leaves the stack units raised
     wabt::Result r;
     {
       wi::Thread thread(store_);
@@ -251,6 +270,7 @@ class InterpInstance final : public Instance, public Caller {
   wi::Module::Ptr module_ref_;
   wi::Instance::Ptr instance_;
   wi::Memory::Ptr memory_;
+  wi::Global::Ptr stack_;  // the instrumentation's stack units (engine/instrument.hpp)
   std::vector<wi::HostFunc::Ptr> host_funcs_;
   std::unordered_map<std::string, wi::Func::Ptr> funcs_;
   const CallControl* control_ = nullptr;

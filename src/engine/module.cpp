@@ -4,6 +4,7 @@
 
 #include "core/crypto.hpp"
 #include "engine/instrument.hpp"
+#include "engine/limits.hpp"
 #include "engine/interp_code.hpp"
 #include "engine/wabt_util.hpp"
 
@@ -17,8 +18,8 @@ namespace wasimancer::engine {
 Module::Module() = default;
 Module::~Module() = default;
 
-const ExportDesc* Module::find_export(std::string_view name) const {
-  for (const auto& e : exports_) {
+const ExportDesc* ModuleInfo::find_export(std::string_view name) const {
+  for (const auto& e : exports) {
     if (e.name == name) return &e;
   }
   return nullptr;
@@ -42,7 +43,9 @@ Error describe_failure(std::span<const uint8_t> wasm, const wabt::Errors& errors
 Result<std::shared_ptr<const Module>> Module::compile(std::span<const uint8_t> wasm) {
   // Validate and read the module's shape; the instrumented form the interpreter needs is made
   // only when an interpreter instance is first wanted (a plugin with cached native code never
-  // needs it, which keeps start-up fast).
+  // needs it, which keeps start-up fast). The limits and features come first: nothing else
+  // touches a module that exceeds them.
+  if (auto r = check_module(wasm); !r) return r.take_error();
   wabt::interp::ModuleDesc desc;
   wabt::Errors errors;
   wabt::ReadBinaryOptions opts(wasm_features(), nullptr, false, true, false);
@@ -54,7 +57,7 @@ Result<std::shared_ptr<const Module>> Module::compile(std::span<const uint8_t> w
   }
 
   std::shared_ptr<Module> m(new Module());
-  m->sha256_ = sha256_hex(wasm);
+  m->info_.sha256 = sha256_hex(wasm);
   uint32_t imported_memories = 0;
   std::optional<MemoryInfo> imported_memory;
   for (const auto& imp : desc.imports) {
@@ -72,7 +75,7 @@ Result<std::shared_ptr<const Module>> Module::compile(std::span<const uint8_t> w
       ++imported_memories;
       imported_memory = MemoryInfo{mt->limits.initial, mt->limits.has_max ? std::optional<uint64_t>(mt->limits.max) : std::nullopt};
     }
-    m->imports_.push_back(std::move(d));
+    m->info_.imports.push_back(std::move(d));
   }
   for (const auto& e : desc.exports) {
     ExportDesc d;
@@ -81,13 +84,17 @@ Result<std::shared_ptr<const Module>> Module::compile(std::span<const uint8_t> w
     if (auto* ft = wabt::dyn_cast<wabt::interp::FuncType>(e.type.type.get())) d.type = from_wabt(*ft);
     if (d.kind == ExternKind::Memory && d.name == "memory") {
       if (e.index < imported_memories) {
-        m->memory_ = imported_memory;
+        m->info_.memory = imported_memory;
       } else {
         const auto& lim = desc.memories.at(e.index - imported_memories).type.limits;
-        m->memory_ = MemoryInfo{lim.initial, lim.has_max ? std::optional<uint64_t>(lim.max) : std::nullopt};
+        m->info_.memory = MemoryInfo{lim.initial, lim.has_max ? std::optional<uint64_t>(lim.max) : std::nullopt};
       }
     }
-    m->exports_.push_back(std::move(d));
+    m->info_.exports.push_back(std::move(d));
+  }
+  m->info_.table_count = static_cast<uint32_t>(desc.tables.size());
+  for (const auto& imp : desc.imports) {
+    if (imp.type.type->kind == wabt::ExternalKind::Table) ++m->info_.table_count;
   }
   m->original_.assign(wasm.begin(), wasm.end());
   m->interp_ = std::make_unique<InterpCode>();

@@ -23,6 +23,18 @@ struct MemoryInfo {
   std::optional<uint64_t> max_pages;
 };
 
+// The shape of a module: what a host needs to link it and to check calls, without the module
+// itself (a sandboxed worker parses the module and sends this to the server). Plain values.
+struct ModuleInfo {
+  std::string sha256;                // of the original bytes
+  std::vector<ImportDesc> imports;   // the module's own (the instrumentation import is not listed)
+  std::vector<ExportDesc> exports;
+  std::optional<MemoryInfo> memory;  // the memory exported as "memory", if any
+  uint32_t table_count = 0;          // tables defined or imported
+
+  const ExportDesc* find_export(std::string_view name) const;
+};
+
 class Module {
  public:
   // Validates `wasm` and reads its shape. Errors are InvalidModule with offset and reason.
@@ -32,16 +44,19 @@ class Module {
   Module(const Module&) = delete;
   Module& operator=(const Module&) = delete;
 
-  const std::string& sha256() const { return sha256_; }          // of the original bytes
+  const ModuleInfo& info() const { return info_; }
+  const std::string& sha256() const { return info_.sha256; }  // of the original bytes
   size_t original_size() const { return original_.size(); }
   const std::vector<uint8_t>& original() const { return original_; }
 
   // The module's own imports (the instrumentation import is not listed).
-  const std::vector<ImportDesc>& imports() const { return imports_; }
-  const std::vector<ExportDesc>& exports() const { return exports_; }
-  const ExportDesc* find_export(std::string_view name) const;
+  const std::vector<ImportDesc>& imports() const { return info_.imports; }
+  const std::vector<ExportDesc>& exports() const { return info_.exports; }
+  const ExportDesc* find_export(std::string_view name) const { return info_.find_export(name); }
   // The exported memory named "memory" (what host functions read and write), if any.
-  std::optional<MemoryInfo> memory() const { return memory_; }
+  std::optional<MemoryInfo> memory() const { return info_.memory; }
+  // How many tables the module defines or imports.
+  uint32_t table_count() const { return info_.table_count; }
 
   // The interpreter's prepared code (interp.cpp), made on first use: instrumentation and
   // parsing cost ~50 ms per MB, so a plugin that only ever runs native code never pays it.
@@ -52,11 +67,8 @@ class Module {
  private:
   Module();
 
-  std::string sha256_;
+  ModuleInfo info_;
   std::vector<uint8_t> original_;
-  std::vector<ImportDesc> imports_;
-  std::vector<ExportDesc> exports_;
-  std::optional<MemoryInfo> memory_;
   std::unique_ptr<InterpCode> interp_;
 };
 

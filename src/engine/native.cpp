@@ -2,6 +2,7 @@
 
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -10,6 +11,7 @@
 
 #include <charconv>
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <pthread.h>
@@ -21,11 +23,13 @@
 #include <fmt/format.h>
 
 #include "core/crypto.hpp"
+#include "core/subprocess.hpp"
 #include "core/files.hpp"
 #include "core/log.hpp"
 #include "engine/instrument.hpp"
 #include "engine/native/glue.hpp"
 #include "engine/tick.hpp"
+#include "engine/watchdog.hpp"
 #include "engine/native/wm_native_abi.h"
 
 namespace wasimancer::engine {
@@ -40,105 +44,12 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr int32_t kNativeFuelRefill = 100000;
-constexpr const char* kFlagsVersion = "1";
-
-struct ProcessResult {
-  int exit_code = -1;  // -1: it could not be started, or a signal ended it
-  int signal = 0;      // the signal that ended it
-  bool timed_out = false;
-  std::string output;  // stdout + stderr, truncated
-};
-
-// Runs argv with resource limits; `dir` is the working directory. The process group is killed
-// when the time is up or `cancel` is set, and the child dies with its parent thread.
-ProcessResult run_limited(const std::vector<std::string>& argv, const fs::path& dir, std::chrono::seconds timeout,
-                          uint64_t memory_limit, const std::atomic<bool>* cancel = nullptr) {
-  ProcessResult r;
-  int pipefd[2];
-  if (pipe2(pipefd, O_CLOEXEC) != 0) {
-    r.output = fmt::format("pipe: {}", std::strerror(errno));
-    return r;
-  }
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  std::string cwd = dir.string();
-  pid_t pid = fork();
-  if (pid < 0) {
-    r.output = fmt::format("fork: {}", std::strerror(errno));
-    close(pipefd[0]);
-    close(pipefd[1]);
-    return r;
-  }
-  if (pid == 0) {
-    setpgid(0, 0);
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    rlimit as{memory_limit, memory_limit};
-    setrlimit(RLIMIT_AS, &as);
-    rlimit cpu{static_cast<rlim_t>(timeout.count()), static_cast<rlim_t>(timeout.count() + 5)};
-    setrlimit(RLIMIT_CPU, &cpu);
-    rlimit core{0, 0};
-    setrlimit(RLIMIT_CORE, &core);
-    if (chdir(cwd.c_str()) != 0) _exit(126);
-    int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (devnull >= 0) dup2(devnull, 0);
-    dup2(pipefd[1], 1);
-    dup2(pipefd[1], 2);
-    (void)nice(19);  // never slow down the calls being served
-    execvp(args[0], args.data());
-    _exit(127);
-  }
-  close(pipefd[1]);
-  fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
-  auto drain = [&] {  // keeps the first 64 KiB of output
-    char buf[4096];
-    ssize_t n;
-    while ((n = read(pipefd[0], buf, sizeof buf)) > 0) {
-      if (r.output.size() < 64 * 1024) r.output.append(buf, static_cast<size_t>(n));
-    }
-  };
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  int status = 0;
-  for (;;) {
-    drain();
-    pid_t done = waitpid(pid, &status, WNOHANG);
-    if (done == pid) break;
-    bool cancelled = cancel && cancel->load();
-    if (cancelled || std::chrono::steady_clock::now() > deadline) {
-      kill(-pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      r.timed_out = true;
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  drain();
-  close(pipefd[0]);
-  if (!r.timed_out && WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
-  if (!r.timed_out && WIFSIGNALED(status)) r.signal = WTERMSIG(status);
-  return r;
-}
-
-// Where `prog` is on PATH ("" if nowhere).
-std::string which(const std::string& prog) {
-  if (prog.find('/') != std::string::npos) return access(prog.c_str(), X_OK) == 0 ? prog : "";
-  const char* path = std::getenv("PATH");
-  std::string p = path ? path : "/usr/bin:/bin";
-  size_t start = 0;
-  while (start <= p.size()) {
-    size_t colon = p.find(':', start);
-    std::string dir = p.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
-    if (!dir.empty() && access((dir + "/" + prog).c_str(), X_OK) == 0) return dir + "/" + prog;
-    if (colon == std::string::npos) break;
-    start = colon + 1;
-  }
-  return "";
-}
+constexpr const char* kFlagsVersion = "2";
 
 std::string pick_compiler(const NativeOptions& o) {
   if (!o.compiler.empty()) return o.compiler;
   if (const char* cc = std::getenv("CC"); cc && *cc) return cc;
-  if (!which("clang").empty()) return "clang";
+  if (!find_program("clang").empty()) return "clang";
   return "cc";
 }
 
@@ -149,7 +60,7 @@ std::string tool_identity(const std::string& tool) {
   static std::map<std::string, std::string> cache;
   std::lock_guard lock(mu);
   if (auto it = cache.find(tool); it != cache.end()) return it->second;
-  std::string path = which(tool);
+  std::string path = find_program(tool);
   std::string id;
   if (!path.empty()) {
     std::error_code ec;
@@ -165,7 +76,9 @@ std::string tool_identity(const std::string& tool) {
 }
 
 std::vector<std::string> compile_flags(const NativeOptions& o) {
-  return {o.opt_level, "-shared", "-fPIC", "-fvisibility=hidden", "-fno-strict-aliasing", "-w",
+  // -fstack-clash-protection: a frame larger than a page touches every page it allocates, so
+  // it runs into the stack's guard page (a trap, see StackGuard) instead of jumping past it.
+  return {o.opt_level, "-shared", "-fPIC", "-fvisibility=hidden", "-fno-strict-aliasing", "-fstack-clash-protection", "-w",
           "-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0", "-DWASM_RT_USE_STACK_DEPTH_COUNT=0", "-DNDEBUG"};
 }
 
@@ -173,12 +86,13 @@ std::vector<std::string> compile_flags(const NativeOptions& o) {
 InstrumentOptions native_flavour() {
   InstrumentOptions o;
   o.entry_checks = false;
-  o.validate = false;  // Module::compile validated it
+  o.validate = false;   // Module::compile validated it
+  o.safe_names = true;  // no name of the module's choosing reaches the generated C
   return o;
 }
 
-std::string cache_key(const Module& m, const NativeOptions& o, const std::string& cc) {
-  std::string material = m.sha256() + "|native-flavour";
+std::string cache_key(const ModuleInfo& m, const NativeOptions& o, const std::string& cc) {
+  std::string material = m.sha256 + "|native-flavour";
   material += "|" + tool_identity("wasm2c") + "|" + cc + "|" + tool_identity(cc);
   for (const auto& f : compile_flags(o)) material += "|" + f;
   material += fmt::format("|abi{}|glue{}|pass{}|flags{}|", WM_NATIVE_ABI_VERSION, native::kGlueVersion, kInstrumentVersion,
@@ -190,7 +104,7 @@ std::string cache_key(const Module& m, const NativeOptions& o, const std::string
 std::string tail(const std::string& s, size_t n = 1500) { return s.size() > n ? "..." + s.substr(s.size() - n) : s; }
 
 // "<tool> failed (exit code 1): <the end of its output>".
-std::string failure(std::string_view tool, const ProcessResult& r) {
+std::string failure(std::string_view tool, const SubprocessResult& r) {
   std::string why = r.signal           ? fmt::format("killed by signal {}", r.signal)
                     : r.exit_code >= 0 ? fmt::format("exit code {}", r.exit_code)  // 127: exec failed
                                        : "it could not be started";
@@ -208,13 +122,16 @@ class NativeCode {
   }
 
   static Result<std::shared_ptr<const NativeCode>> open(const fs::path& so, std::string description,
-                                                       const std::vector<native::GlueExport>& exports) {
+                                                       const ModuleInfo& module) {
     void* h = dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!h) return Error(ErrorKind::Internal, fmt::format("cannot load {}: {}", so.string(), dlerror()));
     std::shared_ptr<NativeCode> c(new NativeCode());
     c->handle_ = h;
     c->description_ = std::move(description);
-    for (const auto& e : exports) c->exports.emplace(e.name, e.index);
+    // wm_call's index of an export is its position among the module's exports (glue.hpp).
+    for (size_t k = 0; k < module.exports.size(); ++k) {
+      if (module.exports[k].kind == ExternKind::Func) c->exports.emplace(module.exports[k].name, static_cast<uint32_t>(k));
+    }
     auto sym = [&](const char* name) { return dlsym(h, name); };
     auto version = reinterpret_cast<wm_abi_version_fn>(sym("wm_abi_version"));
     auto init = reinterpret_cast<wm_init_module_fn>(sym("wm_init_module"));
@@ -225,8 +142,9 @@ class NativeCode {
     c->call_ = reinterpret_cast<wm_call_fn>(sym("wm_call"));
     c->interrupt_ = reinterpret_cast<wm_interrupt_fn>(sym("wm_interrupt"));
     c->arm_ = reinterpret_cast<wm_arm_fn>(sym("wm_arm"));
+    c->stack_overflow_ = reinterpret_cast<wm_stack_overflow_fn>(sym("wm_stack_overflow"));
     if (!version || !init || !c->size_ || !c->instantiate_ || !c->free_ || !c->memory_ || !c->call_ || !c->interrupt_ ||
-        !c->arm_) {
+        !c->arm_ || !c->stack_overflow_) {
       return Error(ErrorKind::Internal, fmt::format("{} lacks the native tier's entry points", so.string()));
     }
     if (version() != WM_NATIVE_ABI_VERSION) {
@@ -246,6 +164,7 @@ class NativeCode {
   wm_call_fn call_ = nullptr;
   wm_interrupt_fn interrupt_ = nullptr;
   wm_arm_fn arm_ = nullptr;
+  wm_stack_overflow_fn stack_overflow_ = nullptr;
 
  private:
   NativeCode() = default;
@@ -253,51 +172,65 @@ class NativeCode {
 
 std::string native_description(const NativeCode& code) { return code.description_; }
 
+bool native_cached(const ModuleInfo& info, const NativeOptions& options) {
+  std::error_code ec;
+  return fs::exists(native_cache_path(info, options) / "plugin.so", ec);
+}
+
+fs::path native_cache_path(const ModuleInfo& info, const NativeOptions& options) {
+  return options.cache_dir / cache_key(info, options, pick_compiler(options));
+}
+
 namespace {
-
-Result<std::vector<native::GlueExport>> read_exports(const fs::path& file) {
-  auto text = read_file(file);
-  if (!text) return text.take_error();
-  std::vector<native::GlueExport> out;
-  size_t pos = 0;
-  while (pos < text->size()) {
-    size_t nl = text->find('\n', pos);
-    std::string line = text->substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
-    pos = nl == std::string::npos ? text->size() : nl + 1;
-    auto tab = line.find('\t');
-    if (tab == std::string::npos) continue;
-    uint32_t index = 0;
-    auto [end, ec] = std::from_chars(line.data(), line.data() + tab, index);
-    if (ec != std::errc() || end != line.data() + tab) {
-      return Error(ErrorKind::Internal, fmt::format("{} is corrupt", file.string()));
-    }
-    out.push_back({line.substr(tab + 1), index});
-  }
-  return out;
-}
-
-Result<std::shared_ptr<const NativeCode>> open_build(const fs::path& dir, const std::string& description) {
-  auto exports = read_exports(dir / "exports.txt");
-  if (!exports) return exports.take_error();
-  return NativeCode::open(dir / "plugin.so", description, *exports);
-}
-
+struct ThreadStack;
+const ThreadStack& prepare_thread();
 }  // namespace
 
-bool native_cached(const Module& module, const NativeOptions& options) {
-  std::string cc = pick_compiler(options);
-  std::error_code ec;
-  return fs::exists(options.cache_dir / cache_key(module, options, cc) / "plugin.so", ec);
+std::string native_description(const NativeOptions& options) {
+  return fmt::format("native ({} {})", fs::path(pick_compiler(options)).filename().string(), options.opt_level);
+}
+
+void prepare_native_thread() { (void)prepare_thread(); }
+
+Result<std::shared_ptr<const NativeCode>> open_native(const NativeBuild& build, const ModuleInfo& info) {
+  return NativeCode::open(build.library, build.description, info);
 }
 
 Result<std::shared_ptr<const NativeCode>> load_native(const Module& module, const NativeOptions& options) {
+  auto b = build_native(module.original(), module.info(), options);
+  if (!b) return b.take_error();
+  return open_native(*b, module.info());
+}
+
+int instrument_native_command(const fs::path& in, const fs::path& out) {
+  auto wasm = read_file(in);
+  if (!wasm) {
+    std::fprintf(stderr, "%s\n", wasm.error().message.c_str());
+    return 1;
+  }
+  InstrumentOptions o = native_flavour();
+  o.validate = true;  // this process trusts nothing it is given
+  auto r = instrument(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(wasm->data()), wasm->size()), o);
+  if (!r) {
+    std::fprintf(stderr, "%s\n", r.error().message.c_str());
+    return 1;
+  }
+  auto w = write_file_atomic(out, std::string_view(reinterpret_cast<const char*>(r->wasm.data()), r->wasm.size()));
+  if (!w) {
+    std::fprintf(stderr, "%s\n", w.error().message.c_str());
+    return 1;
+  }
+  return 0;
+}
+
+Result<NativeBuild> build_native(std::span<const uint8_t> wasm, const ModuleInfo& info, const NativeOptions& options) {
   std::string cc = pick_compiler(options);
-  std::string description = fmt::format("native ({} {})", fs::path(cc).filename().string(), options.opt_level);
+  std::string description = native_description(options);
   if (tool_identity("wasm2c").empty()) return Error(ErrorKind::Internal, "wasm2c is not installed (Debian package wabt)");
   if (tool_identity(cc).empty()) return Error(ErrorKind::Internal, fmt::format("the C compiler \"{}\" is not available", cc));
-  const fs::path final_dir = options.cache_dir / cache_key(module, options, cc);
+  const fs::path final_dir = options.cache_dir / cache_key(info, options, cc);
   std::error_code ec;
-  if (fs::exists(final_dir / "plugin.so", ec)) return open_build(final_dir, description);
+  if (fs::exists(final_dir / "plugin.so", ec)) return NativeBuild{final_dir / "plugin.so", description};
 
   fs::create_directories(options.cache_dir, ec);
   if (ec) return Error(ErrorKind::Io, fmt::format("cannot create {}: {}", options.cache_dir.string(), ec.message()));
@@ -312,14 +245,33 @@ Result<std::shared_ptr<const NativeCode>> load_native(const Module& module, cons
     }
   } cleanup{work};
 
-  auto flavoured = instrument(module.original(), native_flavour());
-  if (!flavoured) return flavoured.take_error();
-  std::string_view wasm(reinterpret_cast<const char*>(flavoured->wasm.data()), flavoured->wasm.size());
-  if (auto r = write_file_atomic(work / "m.wasm", wasm); !r) return r.take_error();
   auto t0 = std::chrono::steady_clock::now();
-  auto w2c = run_limited({"wasm2c", "-n", "m", "m.wasm", "-o", "m.c"}, work, options.timeout, options.memory_limit_bytes,
-                         options.cancel);
-  if (options.cancel && options.cancel->load()) return Error(ErrorKind::Timeout, "the native build was cancelled");
+  SubprocessLimits limits;
+  limits.timeout = options.timeout;
+  limits.address_space_bytes = options.memory_limit_bytes;
+  limits.cpu_seconds = static_cast<uint64_t>(options.timeout.count()) + 1;
+  auto cancelled = [&] { return options.cancelled && options.cancelled(); };
+  auto remaining = [&] {
+    auto left = options.timeout - std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+    return std::max<std::chrono::milliseconds>(left, std::chrono::seconds(1));
+  };
+  if (options.instrument_tool.empty()) {
+    auto flavoured = instrument(wasm, native_flavour());
+    if (!flavoured) return flavoured.take_error();
+    std::string_view bytes(reinterpret_cast<const char*>(flavoured->wasm.data()), flavoured->wasm.size());
+    if (auto r = write_file_atomic(work / "m.wasm", bytes); !r) return r.take_error();
+  } else {
+    std::string_view bytes(reinterpret_cast<const char*>(wasm.data()), wasm.size());
+    if (auto r = write_file_atomic(work / "in.wasm", bytes); !r) return r.take_error();
+    auto ir = run_supervised({options.instrument_tool.string(), "__instrument-native", "in.wasm", "m.wasm"}, work, limits, cancelled);
+    if (ir.cancelled) return Error(ErrorKind::Cancelled, "the native build was cancelled");
+    if (ir.timed_out) return Error(ErrorKind::Timeout, "the instrumentation pass took longer than the time limit");
+    if (ir.exit_code != 0) return Error(ErrorKind::Internal, failure("the instrumentation pass", ir));
+    fs::remove(work / "in.wasm", ec);
+  }
+  limits.timeout = remaining();
+  auto w2c = run_supervised({"wasm2c", "-n", "m", "m.wasm", "-o", "m.c"}, work, limits, cancelled);
+  if (w2c.cancelled) return Error(ErrorKind::Cancelled, "the native build was cancelled");
   if (w2c.timed_out) return Error(ErrorKind::Timeout, "wasm2c took longer than the time limit");
   if (w2c.exit_code != 0) return Error(ErrorKind::Internal, failure("wasm2c", w2c));
   auto header = read_file(work / "m.h");
@@ -336,7 +288,7 @@ Result<std::shared_ptr<const NativeCode>> load_native(const Module& module, cons
     c_file->replace(at, empty.size(), "#define FUNC_PROLOGUE WM_FUNC_PROLOGUE\n");
     if (auto r = write_file_atomic(work / "m.c", *c_file); !r) return r.take_error();
   }
-  auto glue = native::generate_glue(*header, module.imports());
+  auto glue = native::generate_glue(*header, info.imports.size());
   if (!glue) return glue.take_error();
   for (auto [name, text] : {std::pair<const char*, std::string_view>{"glue.c", glue->source},
                             {"wm_rt.c", native::kRuntimeSource}, {"wm_native_abi.h", native::kAbiHeader}}) {
@@ -345,14 +297,11 @@ Result<std::shared_ptr<const NativeCode>> load_native(const Module& module, cons
   std::vector<std::string> cmd = {cc};
   for (const auto& f : compile_flags(options)) cmd.push_back(f);
   cmd.insert(cmd.end(), {"-I.", "glue.c", "-o", "plugin.so", "-lm"});
-  auto left = options.timeout - std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - t0);
-  auto ccr = run_limited(cmd, work, std::max(left, std::chrono::seconds(1)), options.memory_limit_bytes, options.cancel);
-  if (options.cancel && options.cancel->load()) return Error(ErrorKind::Timeout, "the native build was cancelled");
+  limits.timeout = remaining();
+  auto ccr = run_supervised(cmd, work, limits, cancelled);
+  if (ccr.cancelled) return Error(ErrorKind::Cancelled, "the native build was cancelled");
   if (ccr.timed_out) return Error(ErrorKind::Timeout, fmt::format("{} took longer than the time limit", cc));
   if (ccr.exit_code != 0) return Error(ErrorKind::Internal, failure(cc, ccr));
-  std::string exports;
-  for (const auto& e : glue->exports) exports += fmt::format("{}\t{}\n", e.index, e.name);
-  if (auto r = write_file_atomic(work / "exports.txt", exports); !r) return r.take_error();
   // Keep only what loading needs, then publish the directory with one rename.
   // (WASIMANCER_NATIVE_KEEP_SOURCES=1 keeps the generated C, to read or debug it.)
   if (!std::getenv("WASIMANCER_NATIVE_KEEP_SOURCES")) {
@@ -362,101 +311,105 @@ Result<std::shared_ptr<const NativeCode>> load_native(const Module& module, cons
   if (ec && !fs::exists(final_dir / "plugin.so")) {
     return Error(ErrorKind::Io, fmt::format("cannot store the build in {}: {}", final_dir.string(), ec.message()));
   }
-  return open_build(final_dir, description);
+  return NativeBuild{final_dir / "plugin.so", description};
 }
 
-// ---- the watchdog ---------------------------------------------------------------------------------
 
 namespace {
 
-// Interrupts native calls whose deadline passes or that are cancelled. One thread for the
-// process; a call registers for its duration. Loops stop themselves through the fuel checks;
-// this stops loop-free recursion (the function prologue's stack-limit check).
-class Watchdog {
- public:
-  static Watchdog& get() {
-    static Watchdog* w = new Watchdog();  // never destroyed: calls may run until exit
-    return *w;
-  }
+// ---- the stack guard --------------------------------------------------------------------------
+// Function entries compare the stack pointer with a limit a margin above the thread's stack
+// bottom. A frame larger than that margin (clang at -O0 can make frames of megabytes from one
+// large function) would run past it: built with -fstack-clash-protection, it touches every page
+// it allocates, so it faults in the guard region below the stack instead of jumping over it.
+// The SIGSEGV/SIGBUS handler, on an alternate signal stack, turns a fault in the guard region of
+// a thread that is running native wasm into a WM_TRAP_EXHAUSTION trap of that call (the plugin's
+// wm_stack_overflow longjmps to the call's entry point). Any other fault is left to the previous
+// disposition: the handler restores it and returns, and the fault repeats.
 
-  uint64_t add(Deadline deadline, const std::atomic<bool>* cancel, std::function<void()> fire) {
-    std::lock_guard lock(mu_);
-    uint64_t id = next_++;
-    entries_[id] = Entry{deadline, cancel, std::move(fire), false};
-    if (cancel || (deadline.is_set() && deadline.remaining() < kMaxSleep)) cv_.notify_one();
-    return id;
-  }
-
-  // The deadline moved (time spent waiting on a client is not counted): un-interrupt the call if
-  // the watchdog fired meanwhile. Runs on the call's thread, between wasm frames.
-  void update(uint64_t id, Deadline deadline, const std::function<void()>& rearm) {
-    std::lock_guard lock(mu_);
-    auto it = entries_.find(id);
-    if (it == entries_.end()) return;
-    it->second.deadline = deadline;
-    bool cancelled = it->second.cancel && it->second.cancel->load();
-    if (it->second.fired && !deadline.expired() && !cancelled) {
-      rearm();
-      it->second.fired = false;
-    }
-  }
-
-  void remove(uint64_t id) {
-    std::lock_guard lock(mu_);
-    entries_.erase(id);
-  }
-
- private:
-  static constexpr std::chrono::milliseconds kMaxSleep{50};
-  struct Entry {
-    Deadline deadline;
-    const std::atomic<bool>* cancel;
-    std::function<void()> fire;
-    bool fired;
-  };
-
-  Watchdog() { std::thread([this] { run(); }).detach(); }
-
-  void run() {
-    std::unique_lock lock(mu_);
-    for (;;) {
-      auto wake = Clock::now() + kMaxSleep;
-      for (auto& [id, e] : entries_) {
-        if (e.fired) continue;
-        if (e.cancel) wake = std::min(wake, Clock::now() + std::chrono::milliseconds(5));
-        if (e.deadline.is_set()) wake = std::min(wake, e.deadline.at());
-      }
-      cv_.wait_until(lock, wake);
-      for (auto& [id, e] : entries_) {
-        if (e.fired) continue;
-        if (e.deadline.expired() || (e.cancel && e.cancel->load())) {
-          e.fire();
-          e.fired = true;
-        }
-      }
-    }
-  }
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::map<uint64_t, Entry> entries_;
-  uint64_t next_ = 1;
+struct ThreadStack {
+  uintptr_t low = 0;    // the lowest usable stack address
+  uintptr_t limit = 0;  // what function entries compare with: low + a margin for host calls
 };
 
-// The lowest stack address a wasm frame may use on this thread: the thread's stack bottom plus
-// a margin for host functions called from wasm (HTTP, WASI) and for the trap path.
-uintptr_t thread_stack_limit() {
-  thread_local uintptr_t limit = [] {
-    pthread_attr_t attr;
-    void* addr = nullptr;
+thread_local wm_stack_overflow_fn t_overflow = nullptr;  // set while native wasm runs on this thread
+thread_local ThreadStack t_stack;
+struct sigaction g_previous_segv, g_previous_bus;
+
+void on_fault(int sig, siginfo_t* info, void*) {
+  const uintptr_t addr = reinterpret_cast<uintptr_t>(info->si_addr);
+  constexpr uintptr_t kGuardReach = 1u << 20;  // glibc's guard page, or the kernel's stack gap
+  if (t_overflow && t_stack.low && addr < t_stack.low && addr + kGuardReach >= t_stack.low) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+    wm_stack_overflow_fn overflow = t_overflow;
+    t_overflow = nullptr;
+    overflow();  // does not return
+  }
+  sigaction(sig, sig == SIGSEGV ? &g_previous_segv : &g_previous_bus, nullptr);
+  // A fault repeats once the handler returns; a signal sent by kill() does not: send it again.
+  if (info->si_code <= 0) raise(sig);
+}
+
+// Once per thread that runs native wasm: its stack bounds and an alternate signal stack.
+const ThreadStack& prepare_thread() {
+  static std::once_flag handler_once;
+  std::call_once(handler_once, [] {
+    struct sigaction sa {};
+    sa.sa_sigaction = on_fault;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, &g_previous_segv);
+    sigaction(SIGBUS, &sa, &g_previous_bus);
+  });
+  struct AltStack {
+    void* mem = nullptr;
     size_t size = 0;
-    if (pthread_getattr_np(pthread_self(), &attr) != 0) return uintptr_t(0);
-    pthread_attr_getstack(&attr, &addr, &size);
-    pthread_attr_destroy(&attr);
-    size_t margin = std::max<size_t>(256 * 1024, size / 8);
-    return size > margin ? reinterpret_cast<uintptr_t>(addr) + margin : uintptr_t(0);
-  }();
-  return limit;
+    AltStack() {
+      size = 64 * 1024;
+      mem = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (mem == MAP_FAILED) {
+        mem = nullptr;
+        return;
+      }
+      stack_t ss{};
+      ss.ss_sp = mem;
+      ss.ss_size = size;
+      sigaltstack(&ss, nullptr);
+      pthread_attr_t attr;
+      void* addr = nullptr;
+      size_t stack_size = 0;
+      if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        pthread_attr_getstack(&attr, &addr, &stack_size);
+        pthread_attr_destroy(&attr);
+      }
+      size_t margin = std::max<size_t>(256 * 1024, stack_size / 8);
+      if (stack_size > margin) {
+        t_stack.low = reinterpret_cast<uintptr_t>(addr);
+        t_stack.limit = t_stack.low + margin;
+      }
+    }
+    ~AltStack() {
+      if (!mem) return;
+      stack_t ss{};
+      ss.ss_flags = SS_DISABLE;
+      sigaltstack(&ss, nullptr);
+      munmap(mem, size);
+    }
+  };
+  thread_local AltStack alt;
+  return t_stack;
+}
+
+// Runs `fn` with the stack guard armed for `code` on this thread.
+template <typename F>
+int guarded(const NativeCode& code, F&& fn) {
+  t_overflow = code.stack_overflow_;
+  int rc = fn();
+  t_overflow = nullptr;
+  return rc;
 }
 
 }  // namespace
@@ -468,8 +421,8 @@ namespace {
 class NativeInstance final : public Instance, public Caller {
  public:
   NativeInstance(std::shared_ptr<const Module> module, std::shared_ptr<const NativeCode> code, const ImportTable& imports,
-                 void* user)
-      : module_(std::move(module)), code_(std::move(code)), imports_(imports), user_(user) {
+                 void* user, Watchdog* watchdog)
+      : module_(std::move(module)), code_(std::move(code)), imports_(imports), user_(user), watchdog_(watchdog) {
     ctx_.host_call = &NativeInstance::host_call;
     ctx_.host = this;
     storage_.reset(static_cast<uint8_t*>(std::aligned_alloc(64, ((code_->size_() + 63) / 64) * 64)));
@@ -487,10 +440,11 @@ class NativeInstance final : public Instance, public Caller {
       }
     }
     ctx_.max_pages = limits.max_memory_pages;
-    ctx_.stack_limit = thread_stack_limit();
+    ctx_.max_table_elements = limits.max_table_elements;
+    ctx_.stack_limit = prepare_thread().limit;
     control_ = &control;
     watch(control);
-    int rc = code_->instantiate_(storage_.get(), &ctx_);
+    int rc = guarded(*code_, [&] { return code_->instantiate_(storage_.get(), &ctx_); });
     unwatch();
     instantiated_ = true;  // free even a half-built instance (its memories may exist)
     std::optional<Trap> t;
@@ -520,11 +474,11 @@ class NativeInstance final : public Instance, public Caller {
       std::copy(args.begin(), args.end(), in);
     }
     Slot result = 0;
-    ctx_.stack_limit = thread_stack_limit();
+    ctx_.stack_limit = prepare_thread().limit;
     control_ = &control;
     pending_.reset();
     watch(control);
-    int rc = code_->call_(storage_.get(), &ctx_, it->second, a, &result);
+    int rc = guarded(*code_, [&] { return code_->call_(storage_.get(), &ctx_, it->second, a, &result); });
     unwatch();
     if (rc != WM_OK) {
       Trap t = trap_for(rc, "call");
@@ -542,6 +496,7 @@ class NativeInstance final : public Instance, public Caller {
   }
 
   std::span<uint8_t> memory() override {
+    if (!module_->memory()) return {};  // host functions see only a memory exported as "memory"
     uint8_t* data = nullptr;
     uint64_t size = 0;
     if (!code_->memory_(storage_.get(), &data, &size)) return {};
@@ -553,13 +508,13 @@ class NativeInstance final : public Instance, public Caller {
 
  private:
   void watch(const CallControl& control) {
-    if (!control.deadline.is_set() && !control.cancel) return;
+    if ((!control.deadline.is_set() && !control.cancel) || !watchdog_) return;
     watched_deadline_ = control.deadline;
-    watch_id_ = Watchdog::get().add(control.deadline, control.cancel, [this] { code_->interrupt_(storage_.get()); });
+    watch_id_ = watchdog_->add(control.deadline, control.cancel, [this] { code_->interrupt_(storage_.get()); });
   }
 
   void unwatch() {
-    if (watch_id_) Watchdog::get().remove(watch_id_);
+    if (watch_id_) watchdog_->remove(watch_id_);
     watch_id_ = 0;
   }
 
@@ -571,8 +526,8 @@ class NativeInstance final : public Instance, public Caller {
     }
     if (rc == WM_TRAP_INTERRUPTED) {
       bool cancelled = control_ ? (control_->cancel && control_->cancel->load()) : false;
-      return Trap{ErrorKind::Timeout, cancelled ? "timeout: the call was cancelled" : "timeout: the call exceeded its time limit",
-                  std::nullopt};
+      if (cancelled) return Trap{ErrorKind::Cancelled, "cancelled: the call was cancelled", std::nullopt};
+      return Trap{ErrorKind::Timeout, "timeout: the call exceeded its time limit", std::nullopt};
     }
     switch (rc) {
       case WM_TRAP_OOM:
@@ -597,7 +552,7 @@ class NativeInstance final : public Instance, public Caller {
     // A host function may move the deadline (time spent waiting on the client): tell the watchdog.
     if (self->watch_id_ && self->control_ && self->control_->deadline.at() != self->watched_deadline_.at()) {
       self->watched_deadline_ = self->control_->deadline;
-      Watchdog::get().update(self->watch_id_, self->watched_deadline_,
+      self->watchdog_->update(self->watch_id_, self->watched_deadline_,
                              [self] { self->code_->arm_(self->storage_.get(), &self->ctx_); });
     }
     if (r) {
@@ -622,6 +577,7 @@ class NativeInstance final : public Instance, public Caller {
   std::shared_ptr<const NativeCode> code_;
   ImportTable imports_;
   void* user_;
+  Watchdog* watchdog_;
   wm_ctx ctx_{};
   std::unique_ptr<uint8_t, FreeDeleter> storage_;
   bool instantiated_ = false;
@@ -637,8 +593,8 @@ std::variant<std::unique_ptr<Instance>, Trap> instantiate_native(std::shared_ptr
                                                                  std::shared_ptr<const NativeCode> code,
                                                                  const ImportTable& imports, void* user_data,
                                                                  const InstanceLimits& limits,
-                                                                 const CallControl& control) {
-  auto inst = std::make_unique<NativeInstance>(std::move(module), std::move(code), imports, user_data);
+                                                                 const CallControl& control, Watchdog* watchdog) {
+  auto inst = std::make_unique<NativeInstance>(std::move(module), std::move(code), imports, user_data, watchdog);
   if (auto trap = inst->init(limits, control)) return std::move(*trap);
   return std::unique_ptr<Instance>(std::move(inst));
 }

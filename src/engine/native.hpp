@@ -20,6 +20,8 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <functional>
+#include <span>
 #include <memory>
 #include <string>
 #include <variant>
@@ -34,26 +36,60 @@ struct NativeOptions {
   std::filesystem::path cache_dir;         // where built shared objects are kept
   std::string compiler;                    // C compiler; empty: $CC, else clang, else cc
   std::string opt_level = "-O2";           // "-O0" for a quick build
-  std::chrono::seconds timeout{300};       // wall clock for wasm2c + the compiler
-  uint64_t memory_limit_bytes = 4ull << 30;  // address space of the compiler processes
-  const std::atomic<bool>* cancel = nullptr; // set to stop a build (its processes are killed)
+  std::chrono::seconds timeout{300};       // wall clock for the whole build
+  uint64_t memory_limit_bytes = 4ull << 30;  // address space of each build process
+  std::function<bool()> cancelled;         // polled: true stops the build (its processes are killed)
+  // Runs the instrumentation pass as `<instrument_tool> __instrument-native IN OUT`, a supervised
+  // process with the same limits as the compiler, so parsing the module happens outside the
+  // caller's process. Empty: in this process.
+  std::filesystem::path instrument_tool;
 };
 
 class NativeCode;
 
-// Finds the build in the cache or makes it (blocking: seconds to minutes; never call it on a
-// request path). Errors say what failed (wasm2c missing, compiler error, time limit...).
+// A finished build in the cache: the shared object and how it was made ("native (clang -O2)").
+struct NativeBuild {
+  std::filesystem::path library;
+  std::string description;
+};
+
+// Finds the build of `wasm` (whose shape is `info`) in the cache or makes it, without loading
+// it (blocking: seconds to minutes; never on a request path). Errors say what failed (wasm2c
+// missing, compiler error, time limit, cancelled: Timeout).
+Result<NativeBuild> build_native(std::span<const uint8_t> wasm, const ModuleInfo& info, const NativeOptions& options);
+
+// Loads a build. Only code that runs plugins loads one (a sandbox worker, or an in-process call).
+Result<std::shared_ptr<const NativeCode>> open_native(const NativeBuild& build, const ModuleInfo& info);
+
+// build_native + open_native.
 Result<std::shared_ptr<const NativeCode>> load_native(const Module& module, const NativeOptions& options);
 
-// Whether `options` already has a build for `module` (no compilation).
-bool native_cached(const Module& module, const NativeOptions& options);
+// How a build with `options` is described ("native (clang -O2)").
+std::string native_description(const NativeOptions& options);
+
+// Whether `options` already has a build for the module (no compilation).
+bool native_cached(const ModuleInfo& info, const NativeOptions& options);
+std::filesystem::path native_cache_path(const ModuleInfo& info, const NativeOptions& options);
+
+// Prepares the calling thread to run native code (its stack bounds, an alternate signal stack,
+// the stack-guard fault handler). Instantiation and calls do it on first use; a sandbox worker
+// does it before it enters its system-call filter.
+void prepare_native_thread();
+
+// The `__instrument-native IN OUT` command (see NativeOptions::instrument_tool): 0 on success,
+// else 1 with the reason on stderr.
+int instrument_native_command(const std::filesystem::path& in, const std::filesystem::path& out);
 
 std::string native_description(const NativeCode& code);  // e.g. "native (clang -O2)"
 
+class Watchdog;
+
+// `watchdog` interrupts loop-free recursion at the deadline (engine/watchdog.hpp); it must outlive
+// the instance. Without one, only loops stop at the deadline.
 std::variant<std::unique_ptr<Instance>, Trap> instantiate_native(std::shared_ptr<const Module> module,
                                                                  std::shared_ptr<const NativeCode> code,
                                                                  const ImportTable& imports, void* user_data,
                                                                  const InstanceLimits& limits,
-                                                                 const CallControl& control);
+                                                                 const CallControl& control, Watchdog* watchdog);
 
 }  // namespace wasimancer::engine

@@ -14,8 +14,9 @@ inline std::optional<Trap> tick_trap(int32_t reason, const CallControl* control)
   if (reason == kMemoryGrowFailed) {
     return Trap{ErrorKind::OutOfMemory, "oom: memory.grow exceeded the plugin's memory limit", std::nullopt};
   }
+  if (reason == kStackExhausted) return Trap{ErrorKind::Trap, "wasm trap: call stack exhausted", std::nullopt};
   if (control && control->cancel && control->cancel->load(std::memory_order_relaxed)) {
-    return Trap{ErrorKind::Timeout, "timeout: the call was cancelled", std::nullopt};
+    return Trap{ErrorKind::Cancelled, "cancelled: the call was cancelled", std::nullopt};
   }
   if (control && control->deadline.expired()) {
     return Trap{ErrorKind::Timeout, "timeout: the call exceeded its time limit", std::nullopt};

@@ -12,6 +12,7 @@ wabt::Features wasm_features() {
   f.enable_reference_types();
   f.enable_multi_value();
   f.enable_mutable_globals();
+  f.disable_simd();  // on by default in wabt; refused (engine/limits.hpp: accepted_features)
   return f;
 }
 

@@ -9,8 +9,8 @@
 
 namespace wasimancer::engine {
 
-// The wasm features plugins need: bulk memory, sign extension, non-trapping float-to-int,
-// reference types, multi-value, mutable globals (and SIMD, which wabt enables by default).
+// The wasm features plugins may use (engine/limits.hpp: accepted_features): bulk memory, sign
+// extension, non-trapping float-to-int, reference types, multi-value, mutable globals. Nothing else.
 wabt::Features wasm_features();
 
 // "at offset 0x1a: <message>" for each error, joined by "; ".

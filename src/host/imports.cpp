@@ -89,7 +89,7 @@ HostResult var_get(Caller& c, Args a, Results r) {
   auto key = read_handle(s, a[0], "var key", true, &err);
   if (!key) return err;
   s.kernel.free(a[0]);
-  auto v = s.plugin->vars().get(*key);
+  auto v = s.services->var_get(*key);
   r[0] = (!v || v->empty()) ? 0 : s.kernel.alloc_bytes(*v);
   return {};
 }
@@ -107,7 +107,7 @@ HostResult var_set(Caller& c, Args a, Results) {
   }
   s.kernel.free(a[0]);
   if (a[1] != 0) s.kernel.free(a[1]);
-  auto res = s.plugin->vars().set(*key, value);
+  auto res = s.services->var_set(*key, value);
   if (!res) return host_trap(res.error().message);
   return {};
 }
@@ -182,9 +182,7 @@ HostResult http_request(Caller& c, Args a, Results r) {
   // GET and HEAD carry no body (as Extism's hosts do); http_fetch reads methods in any case.
   if (std::string m = ascii_lower(req.method); m.empty() || m == "get" || m == "head") req.has_body = false;
 
-  const PluginOptions& opts = s.plugin->options();
-  HttpPolicy policy{opts.allowed_hosts, opts.limits.max_http_response_bytes};
-  auto resp = http_fetch(req, policy, s.control->deadline, s.control->cancel);
+  auto resp = s.services->http(req, s.control->deadline, s.control->cancel);
   if (!resp) {
     Error e = resp.take_error();
     return Trap{e.kind, std::move(e.message), std::nullopt};

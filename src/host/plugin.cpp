@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/instrument.hpp"
 #include "engine/interp.hpp"
 #include "host/state.hpp"
 
@@ -85,15 +86,24 @@ std::string missing_import_message(const engine::ImportDesc& imp) {
 
 }  // namespace
 
+// ---- PluginServices ---------------------------------------------------------------------------
+
+std::optional<std::string> PluginServices::var_get(std::string_view key) { return plugin_.vars().get(key); }
+
+Result<void> PluginServices::var_set(std::string_view key, std::optional<std::string_view> value) {
+  return plugin_.vars().set(key, value);
+}
+
+Result<HttpResponse> PluginServices::http(const HttpRequest& request, const Deadline& deadline, const std::atomic<bool>* cancel) {
+  const PluginOptions& o = plugin_.options();
+  return http_fetch(request, HttpPolicy{o.allowed_hosts, o.limits.max_http_response_bytes}, deadline, cancel);
+}
+
 // ---- CompiledPlugin ---------------------------------------------------------------------------
 
-Result<std::shared_ptr<const CompiledPlugin>> CompiledPlugin::load(std::span<const uint8_t> wasm, PluginOptions options) {
-  auto module = engine::Module::compile(wasm);
-  if (!module) return module.take_error();
-
-  std::shared_ptr<CompiledPlugin> p(new CompiledPlugin());
+Result<void> CompiledPlugin::resolve_imports() {
   std::vector<std::string> problems;
-  for (const auto& imp : (*module)->imports()) {
+  for (const auto& imp : info_.imports) {
     const engine::HostFunc* f =
         imp.kind == engine::ExternKind::Func ? find_host_function(imp.module, imp.name) : nullptr;
     if (!f) {
@@ -102,28 +112,54 @@ Result<std::shared_ptr<const CompiledPlugin>> CompiledPlugin::load(std::span<con
       problems.push_back(fmt::format("the plugin imports \"{}\".\"{}\" with type {}, but the host function has type {}",
                                      imp.module, imp.name, imp.type.to_string(), f->type.to_string()));
     }
-    p->imports_.push_back(f);
-    if (imp.module == "wasi_snapshot_preview1" && imp.name.starts_with("path_")) p->uses_file_system_ = true;
+    imports_.push_back(f);
+    if (imp.module == "wasi_snapshot_preview1" && imp.name.starts_with("path_")) uses_file_system_ = true;
   }
   if (!problems.empty()) {
     std::string msg = problems.front();
     for (size_t i = 1; i < problems.size(); ++i) msg += "; " + problems[i];
     return Error(ErrorKind::InvalidModule, msg);
   }
+  return {};
+}
+
+Result<std::shared_ptr<const CompiledPlugin>> CompiledPlugin::load(std::span<const uint8_t> wasm, PluginOptions options) {
+  auto module = engine::Module::compile(wasm);
+  if (!module) return module.take_error();
+  std::shared_ptr<CompiledPlugin> p(new CompiledPlugin());
+  p->info_ = (*module)->info();
+  p->wasm_.assign(wasm.begin(), wasm.end());
+  if (auto r = p->resolve_imports(); !r) return r.take_error();
   p->module_ = std::move(*module);
   if (options.tier == Tier::Native) {
+    if (options.native.cache_dir.empty()) options.native = default_native_options();
     auto code = engine::load_native(*p->module_, options.native);
-    if (!code) return Error(code.error().kind == ErrorKind::Timeout ? ErrorKind::Timeout : ErrorKind::Internal,
-                            "native tier: " + code.error().message);
+    if (!code) {
+      ErrorKind k = code.error().kind;
+      return Error(k == ErrorKind::Timeout || k == ErrorKind::Cancelled ? k : ErrorKind::Internal,
+                   "native tier: " + code.error().message);
+    }
     p->native_ = std::move(*code);
   }
+  p->vars_ = std::make_unique<VarStore>(options.limits.max_var_bytes);
+  if (!options.watchdog) options.watchdog = std::make_shared<engine::Watchdog>();
+  p->options_ = std::move(options);
+  return std::shared_ptr<const CompiledPlugin>(std::move(p));
+}
+
+Result<std::shared_ptr<const CompiledPlugin>> CompiledPlugin::describe(std::vector<uint8_t> wasm, engine::ModuleInfo info,
+                                                                       PluginOptions options) {
+  std::shared_ptr<CompiledPlugin> p(new CompiledPlugin());
+  p->info_ = std::move(info);
+  p->wasm_ = std::move(wasm);
+  if (auto r = p->resolve_imports(); !r) return r.take_error();
   p->vars_ = std::make_unique<VarStore>(options.limits.max_var_bytes);
   p->options_ = std::move(options);
   return std::shared_ptr<const CompiledPlugin>(std::move(p));
 }
 
 Result<void> CompiledPlugin::check_function(std::string_view name) const {
-  const engine::ExportDesc* e = module_->find_export(name);
+  const engine::ExportDesc* e = info_.find_export(name);
   if (!e || e->kind != engine::ExternKind::Func) {
     return Error(ErrorKind::NotFound, fmt::format("function \"{}\" does not exist in plugin \"{}\"", name, options_.name));
   }
@@ -138,7 +174,7 @@ Result<void> CompiledPlugin::check_function(std::string_view name) const {
 std::vector<std::string> CompiledPlugin::plugin_functions() const {
   static const char* lifecycle[] = {"_start", "_initialize", "__wasm_call_ctors", "hs_init"};
   std::vector<std::string> out;
-  for (const auto& e : module_->exports()) {
+  for (const auto& e : info_.exports) {
     if (e.kind != engine::ExternKind::Func || !is_plugin_signature(e.type)) continue;
     bool skip = false;
     for (const char* l : lifecycle) skip = skip || e.name == l;
@@ -173,6 +209,9 @@ Error error_from_trap(const engine::Trap& t, std::string_view during) {
 
 Result<std::unique_ptr<PluginInstance>> PluginInstance::create(std::shared_ptr<const CompiledPlugin> plugin,
                                                                std::shared_ptr<const engine::NativeCode> native) {
+  if (!plugin->module_ptr()) {
+    return Error(ErrorKind::Internal, fmt::format("plugin \"{}\" was described, not loaded, in this process", plugin->options().name));
+  }
   if (!native) native = plugin->native_code();
   auto state = std::make_unique<InstanceState>(*plugin);
   engine::CallControl ctl = control_for(plugin->options(), nullptr);
@@ -181,14 +220,19 @@ Result<std::unique_ptr<PluginInstance>> PluginInstance::create(std::shared_ptr<c
   // that, max_pages is the budget for growth (Extism charges the initial pages at
   // instantiation and then resets the budget).
   const uint32_t max_pages = plugin->options().limits.max_pages;
-  uint64_t initial = plugin->module().memory() ? plugin->module().memory()->initial_pages : 0;
+  uint64_t initial = plugin->info().memory ? plugin->info().memory->initial_pages : 0;
   if (initial > max_pages) {
     return Error(ErrorKind::OutOfMemory,
                  fmt::format("oom: the module needs {} pages of memory at start, more than its limit of {} pages",
                              initial, max_pages));
   }
-  engine::InstanceLimits limits{static_cast<uint32_t>(std::min<uint64_t>(65536, initial + max_pages))};
-  auto inst = native ? engine::instantiate_native(plugin->module_ptr(), native, plugin->imports(), state.get(), limits, ctl)
+  engine::InstanceLimits limits;
+  limits.max_memory_pages = static_cast<uint32_t>(std::min<uint64_t>(engine::kMaxMemoryPages, initial + max_pages));
+  const uint64_t table_budget = std::max<uint64_t>(uint64_t(max_pages) * 65536, 64ull << 20) / PluginLimits::kTableElementBytes;
+  limits.max_table_elements =
+      static_cast<uint32_t>(std::min<uint64_t>(table_budget / std::max<uint32_t>(1, plugin->info().table_count), 10'000'000));
+  auto inst = native ? engine::instantiate_native(plugin->module_ptr(), native, plugin->imports(), state.get(), limits, ctl,
+                                                  plugin->options().watchdog.get())
                      : engine::instantiate_interp(plugin->module_ptr(), plugin->imports(), state.get(), limits, ctl);
   if (auto* trap = std::get_if<engine::Trap>(&inst)) {
     return error_from_trap(*trap, "instantiation");
@@ -202,7 +246,7 @@ Result<std::unique_ptr<PluginInstance>> PluginInstance::create(std::shared_ptr<c
 }
 
 Result<void> PluginInstance::initialize() {
-  const engine::Module& m = plugin_->module();
+  const engine::ModuleInfo& m = plugin_->info();
   auto is_void = [&](const char* name) {
     const engine::ExportDesc* e = m.find_export(name);
     return e && e->kind == engine::ExternKind::Func && e->type.params.empty() && e->type.results.empty();
@@ -241,7 +285,7 @@ CallOutcome PluginInstance::call(std::string_view function, std::string_view inp
   }
   engine::CallControl ctl = control_for(opts, &options);
   CallSink* sink = options.sink ? options.sink : &default_sink();
-  state_->begin_call(sink, &ctl);
+  state_->begin_call(sink, &ctl, options.services);
   Kernel& k = state_->kernel;
   k.reset();
   if (!input.empty()) {
@@ -271,7 +315,7 @@ CallOutcome PluginInstance::call(std::string_view function, std::string_view inp
       reusable_ = false;
       out.rc = *trap->exit_code;
       exit_ok = out.rc == 0;
-    } else if (trap->kind == ErrorKind::Timeout || trap->kind == ErrorKind::OutOfMemory) {
+    } else if (trap->kind == ErrorKind::Timeout || trap->kind == ErrorKind::Cancelled || trap->kind == ErrorKind::OutOfMemory) {
       reusable_ = false;
     }
   } else {
@@ -281,7 +325,8 @@ CallOutcome PluginInstance::call(std::string_view function, std::string_view inp
 
   // Error precedence: the host's limits (timeout, out of memory) first, then the plugin's error
   // text, then a trap or a host error, then the exit code or return code.
-  if (trap && !trap->exit_code && (trap->kind == ErrorKind::Timeout || trap->kind == ErrorKind::OutOfMemory)) {
+  if (trap && !trap->exit_code &&
+      (trap->kind == ErrorKind::Timeout || trap->kind == ErrorKind::Cancelled || trap->kind == ErrorKind::OutOfMemory)) {
     out.error = Error(trap->kind, trap->message);
     out.rc = -1;
   } else if (error_text) {

@@ -8,6 +8,11 @@
 //   CallSink        where a call's side effects go (plugin logs, stdout, MCP progress...). The
 //                   caller owns it and keeps it alive for the duration of the call; it is invoked
 //                   on the thread running the call.
+//   Services        what host functions reach beyond the instance besides the sink: the
+//                   version's vars and outbound HTTP. In-process, the plugin's own; in a sandbox
+//                   worker, a channel to the server, which applies its own checks.
+//   Runner          one ready instance of a plugin, wherever it runs: PluginInstance (this
+//                   process) or sandbox::RemoteInstance (a sandbox worker process).
 #pragma once
 
 #include <atomic>
@@ -25,6 +30,8 @@
 #include "engine/instance.hpp"
 #include "engine/module.hpp"
 #include "engine/native.hpp"
+#include "engine/watchdog.hpp"
+#include "host/http_client.hpp"
 #include "host/vars.hpp"
 
 namespace wasimancer::host {
@@ -36,10 +43,12 @@ struct PluginLimits {
   static constexpr uint64_t kDefaultMaxHttpResponseBytes = 50ull << 20; // 50 MiB (maxHttpResponseBytes)
   static constexpr uint64_t kDefaultMaxVarBytes = 1ull << 20;          // 1 MiB (maxVarBytes)
   static constexpr uint64_t kDefaultMaxLogBytes = 1ull << 20;          // 1 MiB per call (maxLogBytes)
+  static constexpr uint64_t kTableElementBytes = 32;                   // what a table element is charged
 
   // Memory limit in 64 KiB pages, with Extism's meaning: a module whose initial memory is
   // larger cannot start, and the plugin memory may then grow by up to this many pages. The
-  // kernel memory (input, output, logs, HTTP bodies) is capped at this size too.
+  // kernel memory (input, output, logs, HTTP bodies) is capped at this size too, and so are the
+  // tables: together at most max(this, 64 MiB) / kTableElementBytes elements, shared equally.
   uint32_t max_pages = kDefaultMaxPages;
   // Wall-clock limit of one call (and of instantiation); 0 means no limit.
   uint32_t timeout_ms = kDefaultTimeoutMs;
@@ -68,7 +77,10 @@ struct PluginOptions {
   PluginLimits limits;
   LogLevel log_level = LogLevel::Info;         // what get_log_level reports; lower levels dropped
   Tier tier = default_tier();                  // Native: load() builds (or finds) native code
-  engine::NativeOptions native = default_native_options();
+  engine::NativeOptions native;                // empty cache_dir: default_native_options()
+  // Interrupts native calls at their deadline; shared by every plugin of an application. When
+  // null, load() gives the plugin one of its own.
+  std::shared_ptr<engine::Watchdog> watchdog;
 };
 
 // Receives a call's side effects. Every method has a working default: plugin logs and stdout
@@ -85,8 +97,33 @@ class CallSink {
   virtual Result<std::string> elicit(std::string_view request_json);
 };
 
+class Services {
+ public:
+  virtual ~Services() = default;
+  virtual std::optional<std::string> var_get(std::string_view key) = 0;
+  // Errors: HostError (over the var store's size limit).
+  virtual Result<void> var_set(std::string_view key, std::optional<std::string_view> value) = 0;
+  // The plugin's HTTP policy applies (host/http_client.hpp); errors as http_fetch's.
+  virtual Result<HttpResponse> http(const HttpRequest& request, const Deadline& deadline, const std::atomic<bool>* cancel) = 0;
+};
+
+// The plugin's own vars and HTTP policy: what in-process calls use, and what the server uses to
+// serve a sandbox worker's requests. Borrows the plugin, which must outlive it.
+class CompiledPlugin;
+class PluginServices final : public Services {
+ public:
+  explicit PluginServices(const CompiledPlugin& p) : plugin_(p) {}
+  std::optional<std::string> var_get(std::string_view key) override;
+  Result<void> var_set(std::string_view key, std::optional<std::string_view> value) override;
+  Result<HttpResponse> http(const HttpRequest& request, const Deadline& deadline, const std::atomic<bool>* cancel) override;
+
+ private:
+  const CompiledPlugin& plugin_;
+};
+
 struct CallOptions {
   CallSink* sink = nullptr;                     // nullptr: the default CallSink
+  Services* services = nullptr;                 // nullptr: the plugin's own vars and HTTP policy
   const std::atomic<bool>* cancel = nullptr;    // set to stop the call
   std::optional<std::chrono::milliseconds> timeout;  // overrides limits.timeout_ms
 };
@@ -106,12 +143,18 @@ struct CallOutcome {
 
 class CompiledPlugin {
  public:
-  // Validates and compiles `wasm`, and resolves every import against the host ABI. Fails with
-  // InvalidModule naming every import the host does not provide.
+  // Validates and compiles `wasm` in this process, and resolves every import against the host
+  // ABI. Fails with InvalidModule naming every import the host does not provide.
   static Result<std::shared_ptr<const CompiledPlugin>> load(std::span<const uint8_t> wasm, PluginOptions options);
+  // A plugin whose module was parsed elsewhere (a sandbox worker sent `info`): nothing of the
+  // module is parsed in this process and module_ptr() is null. Imports are resolved and checked
+  // as by load().
+  static Result<std::shared_ptr<const CompiledPlugin>> describe(std::vector<uint8_t> wasm, engine::ModuleInfo info,
+                                                                PluginOptions options);
 
-  const engine::Module& module() const { return *module_; }
-  std::shared_ptr<const engine::Module> module_ptr() const { return module_; }
+  const engine::ModuleInfo& info() const { return info_; }
+  const std::vector<uint8_t>& wasm() const { return wasm_; }  // the module as uploaded
+  std::shared_ptr<const engine::Module> module_ptr() const { return module_; }  // null if described
   const PluginOptions& options() const { return options_; }
   VarStore& vars() const { return *vars_; }
   const engine::ImportTable& imports() const { return imports_; }
@@ -127,6 +170,9 @@ class CompiledPlugin {
 
  private:
   CompiledPlugin() = default;
+  Result<void> resolve_imports();
+  engine::ModuleInfo info_;
+  std::vector<uint8_t> wasm_;
   std::shared_ptr<const engine::Module> module_;
   PluginOptions options_;
   std::unique_ptr<VarStore> vars_;
@@ -137,7 +183,17 @@ class CompiledPlugin {
 
 struct InstanceState;
 
-class PluginInstance {
+class Runner {
+ public:
+  virtual ~Runner() = default;
+  virtual CallOutcome call(std::string_view function, std::string_view input, const CallOptions& options = {}) = 0;
+  // False after a call that may have left the instance inconsistent (timeout, out of memory,
+  // proc_exit, an explicit _start, a crashed worker): the owner should discard it.
+  virtual bool reusable() const = 0;
+  virtual std::string tier_name() const = 0;
+};
+
+class PluginInstance final : public Runner {
  public:
   // Instantiates and runs the guest's initialisation (_initialize, __wasm_call_ctors or
   // hs_init; never _start) under the plugin's timeout: on `native` code when given, else on the
@@ -145,15 +201,12 @@ class PluginInstance {
   static Result<std::unique_ptr<PluginInstance>> create(std::shared_ptr<const CompiledPlugin> plugin,
                                                         std::shared_ptr<const engine::NativeCode> native = nullptr);
 
-  ~PluginInstance();
+  ~PluginInstance() override;
 
-  CallOutcome call(std::string_view function, std::string_view input, const CallOptions& options = {});
-
-  // False after a call that may have left the guest inconsistent (timeout, out of memory,
-  // proc_exit, an explicit _start): the owner should discard this instance.
-  bool reusable() const { return reusable_; }
+  CallOutcome call(std::string_view function, std::string_view input, const CallOptions& options = {}) override;
+  bool reusable() const override { return reusable_; }
+  std::string tier_name() const override { return std::string(instance_->tier_name()); }
   const CompiledPlugin& plugin() const { return *plugin_; }
-  std::string_view tier_name() const { return instance_->tier_name(); }
 
  private:
   PluginInstance() = default;

@@ -15,13 +15,15 @@ namespace wasimancer::host {
 
 struct InstanceState {
   explicit InstanceState(const CompiledPlugin& p)
-      : plugin(&p), kernel(uint64_t(p.options().limits.max_pages) * 65536) {}
+      : plugin(&p), kernel(uint64_t(p.options().limits.max_pages) * 65536), local(p), services(&local) {}
 
   const CompiledPlugin* plugin;
   Kernel kernel;
+  PluginServices local;
 
   // Per call; reset by begin_call() (except the HTTP response).
   CallSink* sink = nullptr;
+  Services* services;
   engine::CallControl* control = nullptr;  // the engine reads it at every deadline check
   uint64_t log_bytes = 0;
   std::string captured_stdout;      // fd 1 and 2, kept for the error text of a failed call
@@ -30,9 +32,10 @@ struct InstanceState {
   int http_status = 0;
   std::vector<std::pair<std::string, std::string>> http_headers;
 
-  void begin_call(CallSink* s, engine::CallControl* c) {
+  void begin_call(CallSink* s, engine::CallControl* c, Services* svc = nullptr) {
     sink = s;
     control = c;
+    services = svc ? svc : &local;
     log_bytes = 0;
     captured_stdout.clear();
     fs_attempted = false;

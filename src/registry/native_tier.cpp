@@ -1,5 +1,7 @@
 #include "registry/native_tier.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "core/log.hpp"
@@ -18,9 +20,10 @@ NativeTier::NativeTier(NativeTierConfig config) : config_(std::move(config)) {
   }
   config_.quick.opt_level = config_.quick.opt_level.empty() ? "-O0" : config_.quick.opt_level;
   config_.optimised.opt_level = config_.optimised.opt_level.empty() ? "-O2" : config_.optimised.opt_level;
-  config_.quick.cancel = &cancel_;
-  config_.optimised.cancel = &cancel_;
-  if (config_.enabled) thread_ = std::thread([this] { run(); });
+  config_.concurrency = std::max<size_t>(1, config_.concurrency);
+  if (config_.enabled) {
+    for (size_t i = 0; i < config_.concurrency; ++i) threads_.emplace_back([this] { run(); });
+  }
 }
 
 NativeTier::~NativeTier() {
@@ -30,13 +33,19 @@ NativeTier::~NativeTier() {
   }
   cancel_ = true;
   cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  for (auto& t : threads_) t.join();
+}
+
+std::optional<engine::NativeBuild> NativeTier::cached_build(const engine::ModuleInfo& info) const {
+  if (!config_.enabled || !engine::native_cached(info, config_.optimised)) return std::nullopt;
+  return engine::NativeBuild{engine::native_cache_path(info, config_.optimised) / "plugin.so",
+                             engine::native_description(config_.optimised)};
 }
 
 bool NativeTier::attach(const PluginVersion& v, const engine::NativeOptions& o, bool build) {
-  if (!build && !engine::native_cached(v.plugin->module(), o)) return false;
+  if (!build && !engine::native_cached(v.plugin->info(), o)) return false;
   auto t0 = std::chrono::steady_clock::now();
-  return use(v, engine::load_native(v.plugin->module(), o), o, t0, !build);
+  return use(v, engine::build_native(v.plugin->wasm(), v.plugin->info(), o), o, t0, !build);
 }
 
 bool NativeTier::build(const std::weak_ptr<const PluginVersion>& version, const engine::NativeOptions& o) {
@@ -44,29 +53,41 @@ bool NativeTier::build(const std::weak_ptr<const PluginVersion>& version, const 
   if (auto v = version.lock()) plugin = v->plugin;
   if (!plugin) return false;
   auto t0 = std::chrono::steady_clock::now();
-  // The version itself is not held while the compiler runs: one replaced or removed meanwhile
-  // goes away with its last call, and its build is dropped here.
-  auto code = engine::load_native(plugin->module(), o);
+  // The version itself is not held while the compiler runs; the build stops (its processes are
+  // killed) as soon as the version is replaced or removed, or the tier shuts down.
+  engine::NativeOptions opts = o;
+  opts.cancelled = [this, version] {
+    if (cancel_.load()) return true;
+    auto v = version.lock();
+    return !v || v->retired();
+  };
+  auto built = engine::build_native(plugin->wasm(), plugin->info(), opts);
   auto v = version.lock();
-  return v && use(*v, std::move(code), o, t0, false);
+  return v && use(*v, std::move(built), o, t0, false);
 }
 
-bool NativeTier::use(const PluginVersion& v, Result<std::shared_ptr<const engine::NativeCode>> code,
-                     const engine::NativeOptions& o, std::chrono::steady_clock::time_point t0, bool cached) {
-  if (!code) {
-    if (cancel_) return false;  // shutting down
-    std::string reason = code.error().message;
+bool NativeTier::use(const PluginVersion& v, Result<engine::NativeBuild> built, const engine::NativeOptions& o,
+                     std::chrono::steady_clock::time_point t0, bool cached) {
+  if (v.retired()) return false;  // replaced or removed meanwhile: nothing to switch
+  if (!built) {
+    if (cancel_ || built.error().kind == ErrorKind::Cancelled) return false;  // shutting down
+    std::string reason = built.error().message;
     v.set_native_status("interpreter (native build failed: " + reason + ")");
-    log().warn("plugin \"{}\": native build ({}) failed, staying on the interpreter: {}", v.spec.name, o.opt_level, reason);
+    log().warn("plugin \"{}\" {}: native build ({}) failed, staying on the interpreter: {}", v.spec.name, v.spec.version,
+               o.opt_level, reason);
     return false;
   }
-  auto plugin = v.plugin;
-  std::shared_ptr<const engine::NativeCode> native = *code;
-  std::string tier = engine::native_description(*native);
-  v.pool.set_factory([plugin, native] { return host::PluginInstance::create(plugin, native); }, tier);
-  v.set_native_status(tier);
+  auto factory = v.factory(*built);
+  if (!factory) {
+    v.set_native_status("interpreter (native code could not be loaded: " + factory.error().message + ")");
+    log().warn("plugin \"{}\" {}: native code could not be loaded: {}", v.spec.name, v.spec.version, factory.error().message);
+    return false;
+  }
+  v.pool.set_factory(std::move(*factory), built->description);
+  v.set_native_status(built->description);
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
-  log().info("plugin \"{}\" {} now runs on {} ({} ms{})", v.spec.name, v.spec.version, tier, ms, cached ? ", cached" : "");
+  log().info("plugin \"{}\" {} now runs on {} ({} ms{})", v.spec.name, v.spec.version, built->description, ms,
+             cached ? ", cached" : "");
   return true;
 }
 
@@ -85,49 +106,48 @@ void NativeTier::schedule(const std::shared_ptr<const PluginVersion>& version) {
   version->set_native_status("interpreter (native build queued)");
   {
     std::lock_guard lock(mu_);
-    quick_.push_back(version);
+    // Quick builds go before every optimised one.
+    auto at = std::find_if(queue_.begin(), queue_.end(), [](const Job& j) { return !j.quick; });
+    queue_.insert(at, Job{version, true});
   }
   cv_.notify_all();
 }
 
 void NativeTier::wait_idle() {
   std::unique_lock lock(mu_);
-  cv_.wait(lock, [this] { return (quick_.empty() && optimise_.empty() && !busy_) || stopping_; });
+  cv_.wait(lock, [this] { return (queue_.empty() && busy_ == 0) || stopping_; });
 }
 
 void NativeTier::run() {
   for (;;) {
-    std::weak_ptr<const PluginVersion> weak;
-    bool quick = false;
+    Job job;
     {
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || !quick_.empty() || !optimise_.empty(); });
+      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
       if (stopping_) return;
-      quick = !quick_.empty();
-      auto& q = quick ? quick_ : optimise_;
-      weak = std::move(q.front());
-      q.pop_front();
-      busy_ = true;
+      job = std::move(queue_.front());
+      queue_.pop_front();
+      ++busy_;
     }
-    // A version nobody holds any more (removed or replaced) is skipped.
+    // A version replaced or removed meanwhile is skipped.
     bool alive = false, optimised_cached = false;
-    if (auto v = weak.lock(); v && v.use_count() > 1) {
+    if (auto v = job.version.lock(); v && !v->retired()) {
       alive = true;
-      optimised_cached = engine::native_cached(v->plugin->module(), config_.optimised);
-      if (quick && !optimised_cached) v->set_native_status("interpreter (native build in progress)");
+      optimised_cached = engine::native_cached(v->plugin->info(), config_.optimised);
+      if (job.quick && !optimised_cached) v->set_native_status("interpreter (native build in progress)");
     }
-    if (alive && quick) {
-      bool ok = optimised_cached || build(weak, config_.quick);
+    if (alive && job.quick) {
+      bool ok = optimised_cached || build(job.version, config_.quick);
       if (ok && config_.optimised.opt_level != config_.quick.opt_level) {
         std::lock_guard lock(mu_);
-        optimise_.push_back(weak);
+        queue_.push_back(Job{job.version, false});
       }
     } else if (alive) {
-      build(weak, config_.optimised);
+      build(job.version, config_.optimised);
     }
     {
       std::lock_guard lock(mu_);
-      busy_ = false;
+      --busy_;
     }
     cv_.notify_all();
   }

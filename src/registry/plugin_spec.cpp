@@ -184,6 +184,10 @@ Result<PluginSpec> parse_plugin_spec(const json::value& entry) {
     if (!h->is_bool()) return field_error(where, "\"httpResponseHeaders\" must be true or false");
     p.http_response_headers = h->as_bool();
   }
+  if (auto* t = o.if_contains("trusted"); t && !t->is_null()) {
+    if (!t->is_bool()) return field_error(where, "\"trusted\" must be true or false");
+    p.trusted = t->as_bool();
+  }
   return p;
 }
 

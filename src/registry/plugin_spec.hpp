@@ -51,6 +51,9 @@ struct PluginSpec {
   std::optional<std::vector<std::string>> allowed_hosts;  // unset: every public host
   host::PluginLimits limits;
   bool http_response_headers = true;
+  // `trusted: true`: the operator vouches for the plugin, which then runs in the server's own
+  // process instead of a sandbox worker (faster calls, no isolation).
+  bool trusted = false;
   boost::json::object raw;  // the entry as given, unknown keys included
 };
 

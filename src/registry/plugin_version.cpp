@@ -2,6 +2,8 @@
 
 #include <atomic>
 
+#include "core/crypto.hpp"
+#include "core/log.hpp"
 #include "registry/native_tier.hpp"
 
 #include <fmt/format.h>
@@ -10,10 +12,8 @@ namespace wasimancer::registry {
 
 // ---- InstancePool -----------------------------------------------------------------------------
 
-InstancePool::InstancePool(std::shared_ptr<const host::CompiledPlugin> plugin, size_t max_idle)
-    : plugin_(std::move(plugin)), max_idle_(max_idle == 0 ? 1 : max_idle) {
-  factory_ = [p = plugin_] { return host::PluginInstance::create(p); };
-}
+InstancePool::InstancePool(InstanceFactory factory, std::string tier, size_t max_idle)
+    : max_idle_(max_idle == 0 ? 1 : max_idle), factory_(std::move(factory)), tier_(std::move(tier)) {}
 
 InstancePool::~InstancePool() = default;
 
@@ -49,8 +49,10 @@ Result<InstancePool::Lease> InstancePool::acquire() {
   return Lease(this, std::move(*inst), generation);
 }
 
-void InstancePool::release(std::unique_ptr<host::PluginInstance> instance, uint64_t generation) {
-  std::unique_ptr<host::PluginInstance> drop;  // destroyed outside the lock
+void InstancePool::put(std::unique_ptr<host::Runner> instance) { release(std::move(instance), generation()); }
+
+void InstancePool::release(std::unique_ptr<host::Runner> instance, uint64_t generation) {
+  std::unique_ptr<host::Runner> drop;  // destroyed outside the lock
   std::lock_guard lock(mu_);
   if (!instance->reusable() || generation != generation_ || idle_.size() >= max_idle_) {
     drop = std::move(instance);
@@ -59,8 +61,13 @@ void InstancePool::release(std::unique_ptr<host::PluginInstance> instance, uint6
   idle_.push_back(std::move(instance));
 }
 
+uint64_t InstancePool::generation() const {
+  std::lock_guard lock(mu_);
+  return generation_;
+}
+
 void InstancePool::set_factory(InstanceFactory factory, std::string tier) {
-  std::vector<std::unique_ptr<host::PluginInstance>> old;
+  std::vector<std::unique_ptr<host::Runner>> old;
   std::lock_guard lock(mu_);
   factory_ = std::move(factory);
   tier_ = std::move(tier);
@@ -90,25 +97,92 @@ std::atomic<uint64_t> next_serial{1};
 }
 
 PluginVersion::PluginVersion(PluginSpec s, std::shared_ptr<const host::CompiledPlugin> p, std::filesystem::path f,
-                             size_t max_idle)
+                             size_t max_idle, sandbox::Sandbox* sb, InstanceFactory factory, std::string tier)
     : spec(std::move(s)),
       plugin(p),
       file(std::move(f)),
-      sha256(p->module().sha256()),
+      sha256(p->info().sha256),
       serial(next_serial++),
       loaded_at(std::chrono::system_clock::now()),
-      pool(p, max_idle) {}
+      pool(std::move(factory), std::move(tier), max_idle),
+      sandbox(sb) {}
 
 host::CallOutcome PluginVersion::call(std::string_view function, std::string_view input,
                                       const host::CallOptions& options) const {
-  auto lease = pool.acquire();
-  if (!lease) {
+  if (std::string reason = quarantine_reason(); !reason.empty()) {
     host::CallOutcome out;
     out.rc = -1;
-    out.error = lease.take_error();
+    out.error = Error(ErrorKind::Crash, fmt::format("crash: plugin \"{}\" {} is quarantined ({}); publish an update to try again",
+                                                    spec.name, spec.version, reason));
     return out;
   }
-  return (*lease)->call(function, input, options);
+  host::CallOutcome out;
+  if (auto lease = pool.acquire()) {
+    out = (*lease)->call(function, input, options);
+  } else {
+    out.rc = -1;
+    out.error = lease.take_error();
+  }
+  const bool crashed = out.error && out.error->kind == ErrorKind::Crash;
+  std::lock_guard lock(status_mu_);
+  if (!crashed) {
+    crashes_in_a_row_ = 0;
+  } else if (++crashes_in_a_row_ >= kQuarantineAfter && quarantine_reason_.empty()) {
+    quarantine_reason_ = fmt::format("its sandbox worker crashed {} times in a row; last: {}", crashes_in_a_row_, out.error->message);
+    log().warn("plugin \"{}\" {} quarantined: {}", spec.name, spec.version, quarantine_reason_);
+  }
+  return out;
+}
+
+bool PluginVersion::quarantined() const { return !quarantine_reason().empty(); }
+
+std::string PluginVersion::quarantine_reason() const {
+  std::lock_guard lock(status_mu_);
+  return quarantine_reason_;
+}
+
+namespace {
+
+sandbox::LoadRequest load_request(const host::CompiledPlugin& p, const std::optional<engine::NativeBuild>& build) {
+  sandbox::LoadRequest r;
+  const host::PluginOptions& o = p.options();
+  r.name = o.name;
+  r.wasm = p.wasm();
+  r.config = o.config;
+  r.limits = o.limits;
+  r.http_response_headers = o.http_response_headers;
+  r.log_level = o.log_level;
+  if (build) {
+    r.native_library = build->library.string();
+    r.native_description = build->description;
+  }
+  return r;
+}
+
+}  // namespace
+
+Result<InstanceFactory> PluginVersion::factory(std::optional<engine::NativeBuild> build) const {
+  auto p = plugin;
+  if (sandbox) {
+    auto request = std::make_shared<const sandbox::LoadRequest>(load_request(*p, build));
+    sandbox::Sandbox* sb = sandbox;
+    return InstanceFactory([sb, p, request]() -> Result<std::unique_ptr<host::Runner>> {
+      auto r = sb->start(*request, p);
+      if (!r) return r.take_error();
+      return std::unique_ptr<host::Runner>(std::move(*r));
+    });
+  }
+  std::shared_ptr<const engine::NativeCode> code;
+  if (build) {
+    auto c = engine::open_native(*build, p->info());
+    if (!c) return c.take_error();
+    code = *c;
+  }
+  return InstanceFactory([p, code]() -> Result<std::unique_ptr<host::Runner>> {
+    auto r = host::PluginInstance::create(p, code);
+    if (!r) return r.take_error();
+    return std::unique_ptr<host::Runner>(std::move(*r));
+  });
 }
 
 std::string PluginVersion::native_status() const {
@@ -121,8 +195,9 @@ void PluginVersion::set_native_status(std::string status) const {
   native_status_ = std::move(status);
 }
 
-Result<std::shared_ptr<const PluginVersion>> load_plugin_version(PluginSpec spec, std::span<const uint8_t> wasm,
-                                                                  std::filesystem::path file, const LoadOptions& options) {
+namespace {
+
+host::PluginOptions plugin_options(const PluginSpec& spec, const LoadOptions& options) {
   host::PluginOptions opts;
   opts.name = spec.name;
   opts.config = options.global_config;
@@ -132,19 +207,73 @@ Result<std::shared_ptr<const PluginVersion>> load_plugin_version(PluginSpec spec
   opts.limits = spec.limits;
   opts.log_level = options.log_level;
   opts.tier = host::Tier::Interpreter;  // the native tier comes in the background (NativeTier)
+  opts.watchdog = options.watchdog;
+  return opts;
+}
 
-  auto compiled = host::CompiledPlugin::load(wasm, std::move(opts));
-  if (!compiled) return compiled.take_error();
+Result<void> check_functions(const PluginSpec& spec, const host::CompiledPlugin& compiled) {
   std::vector<std::string> problems;
   for (const auto& fn : spec.functions) {
-    if (auto r = (*compiled)->check_function(fn.function); !r) problems.push_back(r.error().message);
+    if (auto r = compiled.check_function(fn.function); !r) problems.push_back(r.error().message);
   }
-  if (!problems.empty()) {
-    auto exports = (*compiled)->plugin_functions();
-    return Error(ErrorKind::InvalidArgument, fmt::format("{} (the module exports: {})", fmt::join(problems, "; "),
-                                                         exports.empty() ? "none" : fmt::format("{}", fmt::join(exports, ", "))));
+  if (problems.empty()) return {};
+  auto exports = compiled.plugin_functions();
+  return Error(ErrorKind::InvalidArgument, fmt::format("{} (the module exports: {})", fmt::join(problems, "; "),
+                                                       exports.empty() ? "none" : fmt::format("{}", fmt::join(exports, ", "))));
+}
+
+// In a sandbox worker: the worker parses and instantiates the module (nothing of it is parsed in
+// this process) and stays as the version's first warm instance.
+Result<std::shared_ptr<const PluginVersion>> load_isolated(PluginSpec spec, std::span<const uint8_t> wasm,
+                                                           std::filesystem::path file, const LoadOptions& options) {
+  host::PluginOptions opts = plugin_options(spec, options);
+  engine::ModuleInfo known;
+  known.sha256 = sha256_hex(wasm);
+  std::optional<engine::NativeBuild> cached = options.native ? options.native->cached_build(known) : std::nullopt;
+  // The first worker is started before the plugin is described: the request needs only options.
+  sandbox::LoadRequest request;
+  request.name = opts.name;
+  request.wasm.assign(wasm.begin(), wasm.end());
+  request.config = opts.config;
+  request.limits = opts.limits;
+  request.http_response_headers = opts.http_response_headers;
+  request.log_level = opts.log_level;
+  if (cached) {
+    request.native_library = cached->library.string();
+    request.native_description = cached->description;
   }
-  auto version = std::make_shared<PluginVersion>(std::move(spec), *compiled, std::move(file), options.max_idle_instances);
+  sandbox::ReadyInfo ready;
+  auto first = options.sandbox->start(request, nullptr, &ready);
+  if (!first) return first.take_error();
+  if (ready.module.sha256 != known.sha256) return Error(ErrorKind::Internal, "the sandbox worker described another module");
+  auto compiled = host::CompiledPlugin::describe(std::move(request.wasm), std::move(ready.module), std::move(opts));
+  if (!compiled) return compiled.take_error();
+  if (auto r = check_functions(spec, **compiled); !r) return r.take_error();
+  (*first)->bind(*compiled);
+  std::string tier = (*first)->tier_name();
+  auto version = std::make_shared<PluginVersion>(std::move(spec), *compiled, std::move(file), options.max_idle_instances,
+                                                 options.sandbox, InstanceFactory(), tier);
+  auto factory = version->factory(cached);
+  if (!factory) return factory.take_error();
+  version->pool.set_factory(std::move(*factory), tier);
+  if (cached) version->set_native_status(cached->description);
+  version->pool.put(std::move(*first));
+  return std::shared_ptr<const PluginVersion>(std::move(version));
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const PluginVersion>> load_plugin_version(PluginSpec spec, std::span<const uint8_t> wasm,
+                                                                  std::filesystem::path file, const LoadOptions& options) {
+  if (options.sandbox && !spec.trusted) return load_isolated(std::move(spec), wasm, std::move(file), options);
+  auto compiled = host::CompiledPlugin::load(wasm, plugin_options(spec, options));
+  if (!compiled) return compiled.take_error();
+  if (auto r = check_functions(spec, **compiled); !r) return r.take_error();
+  auto version = std::make_shared<PluginVersion>(std::move(spec), *compiled, std::move(file), options.max_idle_instances,
+                                                 nullptr, InstanceFactory(), "interpreter");
+  auto factory = version->factory(std::nullopt);
+  if (!factory) return factory.take_error();
+  version->pool.set_factory(std::move(*factory), "interpreter");
   if (options.native) options.native->attach_cached(*version);
   // Instantiate and initialise once now: a module that cannot start is refused before it is
   // published, and the first call finds a warm instance.

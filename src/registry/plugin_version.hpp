@@ -1,5 +1,10 @@
 // registry/plugin_version.hpp: one loaded version of a plugin and its pool of instances.
 //
+// Where its instances run is decided here, per version: in sandbox worker processes
+// (sandbox/sandbox.hpp) when the server has a Sandbox and the plugin is not marked trusted,
+// otherwise in this process. A version whose workers keep crashing is quarantined: its calls
+// fail at once until the plugin is updated.
+//
 // Ownership: a PluginVersion is immutable once published and shared through
 // shared_ptr<const PluginVersion>. A call copies the pointer, so an update swaps in a new
 // version while calls already running finish on the old one; the old version (its code, vars
@@ -7,7 +12,9 @@
 // Thread safety: PluginVersion is read-only; its InstancePool is internally synchronised.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <optional>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -18,12 +25,14 @@
 
 #include "core/error.hpp"
 #include "host/plugin.hpp"
+#include "sandbox/sandbox.hpp"
 #include "registry/plugin_spec.hpp"
 
 namespace wasimancer::registry {
 
-// Makes a ready-to-call instance (on the interpreter, or on the native tier once it is built).
-using InstanceFactory = std::function<Result<std::unique_ptr<host::PluginInstance>>()>;
+// Makes a ready-to-call instance (on the interpreter, or on the native tier once it is built;
+// in this process or in a sandbox worker).
+using InstanceFactory = std::function<Result<std::unique_ptr<host::Runner>>()>;
 
 // Instances of one plugin version. acquire() hands out an idle instance or makes a new one, so
 // a plugin serves as many calls at once as there are workers; release keeps at most `max_idle`
@@ -31,7 +40,7 @@ using InstanceFactory = std::function<Result<std::unique_ptr<host::PluginInstanc
 // dropped instead of returned.
 class InstancePool {
  public:
-  InstancePool(std::shared_ptr<const host::CompiledPlugin> plugin, size_t max_idle);
+  InstancePool(InstanceFactory factory, std::string tier, size_t max_idle);
   ~InstancePool();
 
   // One instance for one call; returns it to the pool on destruction. Must not outlive the pool
@@ -41,19 +50,21 @@ class InstancePool {
     Lease(Lease&& other) noexcept;
     Lease& operator=(Lease&&) = delete;
     ~Lease();
-    host::PluginInstance& operator*() const { return *instance_; }
-    host::PluginInstance* operator->() const { return instance_.get(); }
+    host::Runner& operator*() const { return *instance_; }
+    host::Runner* operator->() const { return instance_.get(); }
 
    private:
     friend class InstancePool;
-    Lease(InstancePool* pool, std::unique_ptr<host::PluginInstance> instance, uint64_t generation)
+    Lease(InstancePool* pool, std::unique_ptr<host::Runner> instance, uint64_t generation)
         : pool_(pool), instance_(std::move(instance)), generation_(generation) {}
     InstancePool* pool_;
-    std::unique_ptr<host::PluginInstance> instance_;
+    std::unique_ptr<host::Runner> instance_;
     uint64_t generation_;
   };
 
   Result<Lease> acquire();
+  // Adds an instance made elsewhere (the one that checked the version at load) as idle.
+  void put(std::unique_ptr<host::Runner> instance);
 
   // Switches to a new way of making instances (the native tier); idle instances made the old
   // way are dropped and busy ones are dropped when returned. Calls in progress are not affected.
@@ -64,15 +75,15 @@ class InstancePool {
   size_t created() const;
 
  private:
-  void release(std::unique_ptr<host::PluginInstance> instance, uint64_t generation);
+  uint64_t generation() const;
+  void release(std::unique_ptr<host::Runner> instance, uint64_t generation);
 
-  std::shared_ptr<const host::CompiledPlugin> plugin_;
   const size_t max_idle_;
   mutable std::mutex mu_;
   InstanceFactory factory_;
-  std::string tier_ = "interpreter";
+  std::string tier_;
   uint64_t generation_ = 0;
-  std::vector<std::unique_ptr<host::PluginInstance>> idle_;
+  std::vector<std::unique_ptr<host::Runner>> idle_;
   size_t created_ = 0;
 };
 
@@ -85,10 +96,28 @@ struct PluginVersion {
   std::chrono::system_clock::time_point loaded_at;
   mutable InstancePool pool;
 
-  PluginVersion(PluginSpec s, std::shared_ptr<const host::CompiledPlugin> p, std::filesystem::path f, size_t max_idle);
+  sandbox::Sandbox* sandbox;   // where its instances run (null: in this process)
+
+  PluginVersion(PluginSpec s, std::shared_ptr<const host::CompiledPlugin> p, std::filesystem::path f, size_t max_idle,
+                sandbox::Sandbox* sandbox, InstanceFactory factory, std::string tier);
 
   // Runs one function on a pooled instance (blocks the calling thread; call it from a worker).
+  // A quarantined version fails at once with a Crash error.
   host::CallOutcome call(std::string_view function, std::string_view input, const host::CallOptions& options) const;
+
+  // How to make instances of this version on the interpreter (no build) or with a native build:
+  // in a sandbox worker when `sandbox` is set, else in this process (which then loads the code).
+  Result<InstanceFactory> factory(std::optional<engine::NativeBuild> build) const;
+
+  // After kQuarantineAfter worker crashes in a row, calls fail at once until the plugin is
+  // updated (a new version). The reason names the last crash.
+  static constexpr uint32_t kQuarantineAfter = 3;
+  bool quarantined() const;
+  std::string quarantine_reason() const;
+
+  // Set when the version is replaced or removed: its background work (native builds) stops.
+  void retire() const { retired_ = true; }
+  bool retired() const { return retired_; }
 
   // What the native tier did for this version (for GET /plugins): e.g. "native (clang -O2)",
   // "interpreter (native build in progress)", or the reason it stays on the interpreter.
@@ -98,6 +127,9 @@ struct PluginVersion {
  private:
   mutable std::mutex status_mu_;
   mutable std::string native_status_ = "interpreter";
+  mutable uint32_t crashes_in_a_row_ = 0;  // under status_mu_
+  mutable std::string quarantine_reason_;  // under status_mu_; empty: not quarantined
+  mutable std::atomic<bool> retired_{false};
 };
 
 class NativeTier;
@@ -107,6 +139,9 @@ struct LoadOptions {
   LogLevel log_level = LogLevel::Info;
   size_t max_idle_instances = 2;
   NativeTier* native = nullptr;  // tiers published versions up in the background (may be null)
+  std::shared_ptr<engine::Watchdog> watchdog;  // the application's (null: one per plugin)
+  // Non-null: plugins not marked `trusted` run in sandbox workers.
+  sandbox::Sandbox* sandbox = nullptr;
 };
 
 // Compiles `wasm` for `spec` (with server-wide config merged under the plugin's own), checks

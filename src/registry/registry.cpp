@@ -95,6 +95,7 @@ Result<std::shared_ptr<const PluginVersion>> Registry::replace(std::shared_ptr<c
     }
     snap = publish_locked(std::move(next));
   }
+  if (old) old->retire();
   listeners_.notify(*snap);
   return old;
 }
@@ -115,6 +116,7 @@ Result<std::shared_ptr<const PluginVersion>> Registry::remove(std::string_view n
     if (!old) return Error(ErrorKind::NotFound, fmt::format("no plugin named \"{}\" is loaded", name));
     snap = publish_locked(std::move(next));
   }
+  old->retire();
   listeners_.notify(*snap);
   return old;
 }

@@ -14,6 +14,7 @@
 
 #include "engine/module.hpp"
 #include "engine/native.hpp"
+#include "engine/watchdog.hpp"
 #include "wat.hpp"
 
 namespace wasimancer::test {
@@ -41,6 +42,12 @@ inline std::shared_ptr<const engine::NativeCode> native_code(const engine::Modul
   auto c = engine::load_native(module, options);
   if (!c) throw std::runtime_error(c.error().message);
   return *c;
+}
+
+// The test binary's watchdog (the application owns one: engine/watchdog.hpp).
+inline engine::Watchdog& test_watchdog() {
+  static engine::Watchdog w;
+  return w;
 }
 
 // Whether the suite runs on the native tier: WASIMANCER_TIER=native, as scripts/run-tests.sh

@@ -161,7 +161,7 @@ TEST(InstancePool, ConcurrentAcquiresGetDistinctInstances) {
   auto v = load_version("globals", R"({"name": "g", "functions": [{"function": "counter"}]})", {.max_idle_instances = 2});
   constexpr int kThreads = 6;
   std::atomic<int> holding{0};
-  std::vector<host::PluginInstance*> seen(kThreads, nullptr);
+  std::vector<host::Runner*> seen(kThreads, nullptr);
   std::vector<std::string> errors(kThreads);
   std::vector<std::thread> threads;
   for (int i = 0; i < kThreads; ++i) {
@@ -181,7 +181,7 @@ TEST(InstancePool, ConcurrentAcquiresGetDistinctInstances) {
   }
   for (auto& t : threads) t.join();
   for (const auto& e : errors) EXPECT_EQ(e, "");
-  std::set<host::PluginInstance*> distinct(seen.begin(), seen.end());
+  std::set<host::Runner*> distinct(seen.begin(), seen.end());
   EXPECT_EQ(distinct.size(), static_cast<size_t>(kThreads));
   EXPECT_EQ(distinct.count(nullptr), 0u);
   // At most max_idle stay warm.
@@ -230,9 +230,11 @@ TEST(InstancePool, SetFactoryDropsIdleInstancesAndChangesTier) {
   std::atomic<int> made{0};
   auto plugin = v->plugin;
   v->pool.set_factory(
-      [&made, plugin]() -> Result<std::unique_ptr<host::PluginInstance>> {
+      [&made, plugin]() -> Result<std::unique_ptr<host::Runner>> {
         ++made;
-        return host::PluginInstance::create(plugin);
+        auto r = host::PluginInstance::create(plugin);
+        if (!r) return r.take_error();
+        return std::unique_ptr<host::Runner>(std::move(*r));
       },
       "custom tier");
   EXPECT_EQ(v->pool.tier(), "custom tier");
@@ -248,7 +250,7 @@ TEST(InstancePool, SetFactoryDropsIdleInstancesAndChangesTier) {
   EXPECT_EQ(made.load(), 1);
 
   // A failing factory fails the call, cleanly.
-  v->pool.set_factory([]() -> Result<std::unique_ptr<host::PluginInstance>> { return Error(ErrorKind::Internal, "no way"); },
+  v->pool.set_factory([]() -> Result<std::unique_ptr<host::Runner>> { return Error(ErrorKind::Internal, "no way"); },
                       "broken");
   auto out = v->call("counter", "", {});
   ASSERT_FALSE(out.ok());

@@ -1,5 +1,7 @@
 #include "engine/native/glue.hpp"
 
+#include <cctype>
+#include <optional>
 #include <regex>
 #include <sstream>
 #include <string_view>
@@ -103,6 +105,7 @@ WM_API void wm_arm(void* inst, wm_ctx* ctx) {
   t->stack_limit = ctx->stack_limit;
 }
 WM_API void wm_free(void* inst) { Z_m_free((Z_m_instance_t*)inst); }
+WM_API void wm_stack_overflow(void) { wm_trap(WM_TRAP_EXHAUSTION); }
 WM_API int wm_instantiate(void* inst, wm_ctx* ctx) {
   memset(inst, 0, sizeof(Z_m_instance_t) + sizeof(wm_tail));
   wm_arm(inst, ctx);
@@ -110,62 +113,90 @@ WM_API int wm_instantiate(void* inst, wm_ctx* ctx) {
 
 }  // namespace
 
-Result<Glue> generate_glue(const std::string& header, const std::vector<ImportDesc>& imports) {
+namespace {
+
+// "i12" -> 12, "e3" -> 3 (the letter, then decimal digits only).
+std::optional<uint32_t> numbered(const std::string& name, char letter) {
+  if (name.size() < 2 || name.size() > 10 || name[0] != letter) return std::nullopt;
+  uint64_t n = 0;
+  for (size_t i = 1; i < name.size(); ++i) {
+    if (!std::isdigit(static_cast<unsigned char>(name[i]))) return std::nullopt;
+    n = n * 10 + static_cast<uint64_t>(name[i] - '0');
+  }
+  if (n > 0xfffffffeu) return std::nullopt;
+  return static_cast<uint32_t>(n);
+}
+
+}  // namespace
+
+Result<Glue> generate_glue(const std::string& header, size_t import_count) {
   std::istringstream in(header);
   std::string line;
-  std::vector<std::pair<std::string, std::string>> import_names;  // (module, field) per import proto
+  std::vector<uint32_t> import_indices;  // per import proto: the host's index or kTickImport
   std::vector<Proto> import_protos;
-  std::vector<std::pair<std::string, Proto>> export_protos;
+  std::vector<std::pair<uint32_t, Proto>> export_protos;  // (module export index, proto)
+  std::string stack_fn;
   Proto instantiate;
   bool have_instantiate = false;
-  static const std::regex import_re(R"(^/\* import: '(.*)' '(.*)' \*/$)");
-  static const std::regex export_re(R"(^/\* export: '(.*)' \*/$)");
+  static const std::regex import_re(R"(^/\* import: '([a-z0-9]*)' '([a-z0-9]*)' \*/$)");
+  static const std::regex export_re(R"(^/\* export: '([a-z0-9]*)' \*/$)");
+  auto unexpected = [](std::string_view what) {
+    return Error(ErrorKind::Internal, fmt::format("native tier: unexpected {} in the wasm2c header", what));
+  };
   while (std::getline(in, line)) {
+    if (line.size() > 4096) continue;  // generated declarations are short; the regexes stay cheap
     std::smatch m;
-    if (std::regex_match(line, m, import_re)) {
-      std::string mod = m[1].str(), field = m[2].str();
+    if (line.rfind("/* import:", 0) == 0) {
+      if (!std::regex_match(line, m, import_re) || m[1].str() != "h") return unexpected("import");
+      std::string field = m[2].str();
+      uint32_t index;
+      if (field == "t") {
+        index = kTickImport;
+      } else if (auto k = numbered(field, 'i'); k && *k < import_count) {
+        index = *k;
+      } else {
+        return unexpected("import");
+      }
       std::string next;
       if (!std::getline(in, next)) break;
       Proto p;
       if (!parse_proto(next, &p)) {
         // Imported globals, memories and tables are declared differently; the host never
         // provides them, so the module could not have been linked anyway.
-        return Error(ErrorKind::InvalidModule, fmt::format("native tier: unsupported import \"{}\".\"{}\"", mod, field));
+        return Error(ErrorKind::InvalidModule, fmt::format("native tier: unsupported import {}", index));
       }
-      import_names.emplace_back(mod, field);
+      import_indices.push_back(index);
       import_protos.push_back(p);
-    } else if (std::regex_match(line, m, export_re)) {
+    } else if (line.rfind("/* export:", 0) == 0) {
+      if (!std::regex_match(line, m, export_re)) return unexpected("export");
       std::string name = m[1].str();
       std::string next;
       if (!std::getline(in, next)) break;
       Proto p;
-      if (parse_proto(next, &p)) export_protos.emplace_back(name, p);
+      if (!parse_proto(next, &p)) continue;
+      if (name == "s") {
+        if (p.ret != "u32*") return unexpected("stack global");
+        stack_fn = p.name;
+      } else if (auto k = numbered(name, 'e')) {
+        export_protos.emplace_back(*k, p);
+      } else {
+        return unexpected("export");
+      }
     } else if (line.find("void Z_m_instantiate(") == 0) {
       have_instantiate = parse_proto(line, &instantiate);
     }
   }
   if (!have_instantiate) return Error(ErrorKind::Internal, "native tier: Z_m_instantiate not found in the wasm2c header");
+  if (stack_fn.empty()) return Error(ErrorKind::Internal, "native tier: the stack global is not exported");
 
   std::string out(kHead);
 
   // Imports: forward to the host by index.
   for (size_t i = 0; i < import_protos.size(); ++i) {
     const Proto& p = import_protos[i];
-    const auto& [mod, field] = import_names[i];
-    uint32_t index = kTickImport;
-    if (mod != kRuntimeModule) {
-      bool found = false;
-      for (size_t k = 0; k < imports.size(); ++k) {
-        if (imports[k].module == mod && imports[k].name == field) {
-          index = static_cast<uint32_t>(k);
-          found = true;
-          break;
-        }
-      }
-      if (!found) return Error(ErrorKind::Internal, fmt::format("native tier: import \"{}\".\"{}\" is unknown", mod, field));
-    }
+    const uint32_t index = import_indices[i];
     if (p.ret != "void" && !scalar(p.ret)) {
-      return Error(ErrorKind::InvalidModule, fmt::format("native tier: import \"{}\".\"{}\" returns {}", mod, field, p.ret));
+      return Error(ErrorKind::InvalidModule, fmt::format("native tier: import {} returns {}", index, p.ret));
     }
     // Defined with wasm2c's own declaration of the instance pointer.
     std::string first = p.first;
@@ -174,7 +205,7 @@ Result<Glue> generate_glue(const std::string& header, const std::vector<ImportDe
     std::string sig = fmt::format("{} {}({} wm_c", p.ret, p.name, first);
     std::string body;
     for (size_t k = 0; k < p.params.size(); ++k) {
-      if (!scalar(p.params[k])) return Error(ErrorKind::InvalidModule, fmt::format("native tier: import \"{}\".\"{}\" takes {}", mod, field, p.params[k]));
+      if (!scalar(p.params[k])) return Error(ErrorKind::InvalidModule, fmt::format("native tier: import {} takes {}", index, p.params[k]));
       sig += fmt::format(", {} p{}", p.params[k], k);
       body += fmt::format("  a[{}] = {};\n", k, to_slot(p.params[k], fmt::format("p{}", k)));
     }
@@ -197,10 +228,9 @@ Result<Glue> generate_glue(const std::string& header, const std::vector<ImportDe
   Glue glue;
   std::string memory_fn;
   std::string cases;
-  uint32_t n = 0;
-  for (const auto& [name, p] : export_protos) {
-    if (name == "memory" && p.ret == "wasm_rt_memory_t*") {
-      memory_fn = p.name;
+  for (const auto& [k, p] : export_protos) {
+    if (p.ret == "wasm_rt_memory_t*") {
+      memory_fn = p.name;  // there is at most one memory (engine/limits.hpp)
       continue;
     }
     if (p.ret != "void" && !scalar(p.ret)) continue;  // multi-value, globals, tables: not callable here
@@ -208,12 +238,10 @@ Result<Glue> generate_glue(const std::string& header, const std::vector<ImportDe
     for (const auto& t : p.params) ok = ok && scalar(t);
     if (!ok) continue;
     std::string call = p.name + "((Z_m_instance_t*)inst";
-    for (size_t k = 0; k < p.params.size(); ++k) call += ", " + from_slot(p.params[k], fmt::format("a[{}]", k));
+    for (size_t j = 0; j < p.params.size(); ++j) call += ", " + from_slot(p.params[j], fmt::format("a[{}]", j));
     call += ")";
     std::string stmt = p.ret == "void" ? call : "r[0] = " + to_slot(p.ret, call);
-    cases += fmt::format("    case {}: WM_ENTER(ctx, {});\n", n, stmt);
-    glue.exports.push_back({name, n});
-    ++n;
+    cases += fmt::format("    case {}u: WM_ENTER(ctx, {});\n", k, stmt);
   }
   out += "WM_API int wm_memory(void* inst, uint8_t** data, uint64_t* size) {\n";
   if (!memory_fn.empty()) {
@@ -223,7 +251,9 @@ Result<Glue> generate_glue(const std::string& header, const std::vector<ImportDe
     out += "  (void)inst;\n  *data = 0;\n  *size = 0;\n  return 0;\n}\n";
   }
   out += "WM_API int wm_call(void* inst, wm_ctx* ctx, uint32_t index, const uint64_t* a, uint64_t* r) {\n";
-  out += "  (void)a; (void)r;\n  wm_arm(inst, ctx);\n  switch (index) {\n";
+  out += "  (void)a; (void)r;\n  wm_arm(inst, ctx);\n";
+  out += fmt::format("  *{}((Z_m_instance_t*)inst) = 0;  /* the stack units: a trap leaves them raised */\n", stack_fn);
+  out += "  switch (index) {\n";
   out += cases;
   out += "    default: return WM_TRAP_NO_EXPORT;\n  }\n}\n";
   glue.source = std::move(out);

@@ -10,21 +10,19 @@
 
 namespace wasimancer::engine::native {
 
-inline constexpr uint32_t kGlueVersion = 3;
+inline constexpr uint32_t kGlueVersion = 4;
 inline constexpr uint32_t kTickImport = 0xffffffffu;
-
-struct GlueExport {
-  std::string name;
-  uint32_t index;  // what wm_call takes
-};
 
 struct Glue {
   std::string source;  // glue.c: includes wm_rt.c, m.h and m.c, then the imports and entry points
-  std::vector<GlueExport> exports;
 };
 
-// `header` is wasm2c's m.h for module name "m"; `imports` is the module's import list (without
-// the instrumentation import), whose positions are the host's import indices.
-Result<Glue> generate_glue(const std::string& header, const std::vector<ImportDesc>& imports);
+// `header` is wasm2c's m.h for module name "m", made from a module instrumented with safe_names
+// (engine/instrument.hpp): imports are "h"."i<k>" (k: the host's import index) and "h"."t" (the
+// tick), exports "e<k>" (k: the index among the module's exports) and "s" (the stack units).
+// wm_call's export index is k; an export that is not a function callable here (multi-value
+// results, reference parameters) answers WM_TRAP_NO_EXPORT. Any other name in the header is an
+// error: no name of the module's choosing is ever copied into C.
+Result<Glue> generate_glue(const std::string& header, size_t import_count);
 
 }  // namespace wasimancer::engine::native

@@ -20,7 +20,7 @@
 extern "C" {
 #endif
 
-#define WM_NATIVE_ABI_VERSION 2
+#define WM_NATIVE_ABI_VERSION 3
 
 enum wm_trap {
   WM_OK = 0,
@@ -42,6 +42,7 @@ typedef struct wm_ctx {
   /* Called by every import. Returns 0 to continue, non-zero to trap (WM_TRAP_HOST). */
   int (*host_call)(struct wm_ctx* ctx, uint32_t import_index, const uint64_t* args, uint64_t* results);
   uint32_t max_pages;     /* a linear memory may not grow beyond this many pages */
+  uint32_t max_table_elements; /* nor a table beyond this many elements */
   uintptr_t stack_limit;  /* a wasm function entered with the stack pointer below this traps */
   void* host;             /* the host's instance object */
 } wm_ctx;
@@ -60,6 +61,9 @@ typedef void (*wm_interrupt_fn)(void* instance);
 /* Re-installs ctx's stack limit after an interrupt that turned out not to be due (the deadline
  * moved). Called on the call's own thread, from a host function. */
 typedef void (*wm_arm_fn)(void* instance, wm_ctx* ctx);
+/* Ends the running call with WM_TRAP_EXHAUSTION. Called by the host's stack-guard fault
+ * handler, on the call's own thread, when a frame ran into the guard page (SIGSEGV unblocked). */
+typedef void (*wm_stack_overflow_fn)(void);
 
 #ifdef __cplusplus
 }

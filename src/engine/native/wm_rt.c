@@ -53,18 +53,30 @@ WM_HIDDEN const char* wasm_rt_strerror(wasm_rt_trap_t trap) {
   }
 }
 
-/* ---- function types: each distinct signature gets one index ---- */
+/* ---- function types: each distinct signature gets one index ----
+ * call_indirect compares these indices, so two signatures share one only if they are equal in
+ * every parameter and result, whatever their arity. */
 typedef struct {
   uint32_t params, results;
-  wasm_rt_type_t types[32];
+  wasm_rt_type_t* types; /* params + results entries */
 } wm_func_type;
 static wm_func_type* wm_types;
 static uint32_t wm_ntypes, wm_captypes;
 static pthread_mutex_t wm_types_mu = PTHREAD_MUTEX_INITIALIZER;
 
-static uint32_t wm_register(const wm_func_type* t) {
+static int wm_same_type(const wm_func_type* a, const wm_func_type* b) {
+  if (a->params != b->params || a->results != b->results) return 0;
+  uint64_t n = (uint64_t)a->params + a->results;
+  return n == 0 || memcmp(a->types, b->types, (size_t)n * sizeof *a->types) == 0;
+}
+
+/* Takes ownership of t->types. */
+static uint32_t wm_register(wm_func_type* t) {
   for (uint32_t i = 0; i < wm_ntypes; i++) {
-    if (memcmp(&wm_types[i], t, sizeof *t) == 0) return i;
+    if (wm_same_type(&wm_types[i], t)) {
+      free(t->types);
+      return i;
+    }
   }
   if (wm_ntypes == wm_captypes) {
     wm_captypes = wm_captypes ? wm_captypes * 2 : 16;
@@ -78,6 +90,7 @@ static uint32_t wm_register(const wm_func_type* t) {
 /* Runs when the plugin's shared object is unloaded (dlclose after its last instance is gone), so
  * unloading a replaced plugin version returns the registry's memory. */
 __attribute__((destructor)) static void wm_types_free(void) {
+  for (uint32_t i = 0; i < wm_ntypes; i++) free(wm_types[i].types);
   free(wm_types);
   wm_types = 0;
   wm_ntypes = wm_captypes = 0;
@@ -86,15 +99,14 @@ __attribute__((destructor)) static void wm_types_free(void) {
 /* Thread-safe: equal signatures always get the same index. */
 WM_HIDDEN uint32_t wasm_rt_register_func_type(uint32_t params, uint32_t results, ...) {
   wm_func_type t;
-  memset(&t, 0, sizeof t);
   t.params = params;
   t.results = results;
+  uint64_t n = (uint64_t)params + results;
+  t.types = (wasm_rt_type_t*)calloc(n ? (size_t)n : 1, sizeof *t.types);
+  if (!t.types) abort();
   va_list ap;
   va_start(ap, results);
-  for (uint32_t i = 0; i < params + results; i++) {
-    wasm_rt_type_t ty = (wasm_rt_type_t)va_arg(ap, int);
-    if (i < 32) t.types[i] = ty;
-  }
+  for (uint64_t i = 0; i < n; i++) t.types[i] = (wasm_rt_type_t)va_arg(ap, int);
   va_end(ap);
   pthread_mutex_lock(&wm_types_mu);
   uint32_t index = wm_register(&t);
@@ -117,7 +129,8 @@ WM_HIDDEN void* wasm_rt_exception(void) { return 0; }
 #define WM_PAGE 65536ull
 
 /* wasm-rt.h keeps the byte size in a uint32_t, so 65536 pages (4 GiB) would wrap to 0: the
- * largest memory this runtime holds is one page less. */
+ * largest memory this runtime holds is one page less (the interpreter is capped alike:
+ * engine/instrument.hpp kMaxMemoryPages). */
 #define WM_MAX_PAGES 65535u
 
 static uint32_t wm_cap(uint32_t declared_max) {
@@ -159,13 +172,19 @@ WM_HIDDEN void wasm_rt_free_memory(wasm_rt_memory_t* mem) {
   mem->data = 0;
 }
 
-/* ---- tables: the same three functions for each element type ---- */
-#define WM_MAX_TABLE_ELEMENTS 10000000u
+/* ---- tables: the same three functions for each element type ----
+ * Every table is capped at ctx->max_table_elements (the host's share of the plugin's memory
+ * budget per table): a larger initial size fails instantiation, growth past it returns -1. */
+static uint32_t wm_table_cap(uint32_t declared_max) {
+  uint32_t cap = wm_current ? wm_current->max_table_elements : 0;
+  return declared_max < cap ? declared_max : cap;
+}
 #define WM_DEFINE_TABLE(kind, type)                                                                 \
   WM_HIDDEN void wasm_rt_allocate_##kind##_table(wasm_rt_##kind##_table_t* t, uint32_t elements, uint32_t max) { \
-    if (elements > WM_MAX_TABLE_ELEMENTS) wm_trap(WM_TRAP_OOM);                                      \
+    uint32_t cap = wm_table_cap(max);                                                                \
+    if (elements > cap) wm_trap(WM_TRAP_OOM);                                                        \
     t->size = elements;                                                                              \
-    t->max_size = max;                                                                               \
+    t->max_size = cap;                                                                               \
     t->data = (type*)calloc(elements ? elements : 1, sizeof(type));                                  \
     if (!t->data) wm_trap(WM_TRAP_OOM);                                                              \
   }                                                                                                  \
@@ -176,7 +195,7 @@ WM_HIDDEN void wasm_rt_free_memory(wasm_rt_memory_t* mem) {
   WM_HIDDEN uint32_t wasm_rt_grow_##kind##_table(wasm_rt_##kind##_table_t* t, uint32_t delta, type init) { \
     uint32_t old = t->size;                                                                          \
     uint64_t n = (uint64_t)old + delta;                                                              \
-    if (n > t->max_size || n > WM_MAX_TABLE_ELEMENTS) return (uint32_t)-1;                           \
+    if (n > t->max_size) return (uint32_t)-1;                                                        \
     if (delta == 0) return old;                                                                      \
     type* d = (type*)realloc(t->data, (size_t)n * sizeof(type));                                     \
     if (!d) return (uint32_t)-1;                                                                     \

@@ -1,0 +1,74 @@
+#include "engine/watchdog.hpp"
+
+#include <algorithm>
+
+namespace wasimancer::engine {
+
+namespace {
+constexpr std::chrono::milliseconds kMaxSleep{50};
+constexpr std::chrono::milliseconds kCancelPoll{5};
+}  // namespace
+
+Watchdog::Watchdog() = default;
+
+Watchdog::~Watchdog() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Watchdog::start() {
+  std::lock_guard lock(mu_);
+  if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+}
+
+uint64_t Watchdog::add(Deadline deadline, const std::atomic<bool>* cancel, std::function<void()> fire) {
+  std::lock_guard lock(mu_);
+  if (!thread_.joinable()) thread_ = std::thread([this] { run(); });  // started by the first call
+  uint64_t id = next_++;
+  entries_[id] = Entry{deadline, cancel, std::move(fire), false};
+  if (cancel || (deadline.is_set() && deadline.remaining() < kMaxSleep)) cv_.notify_one();
+  return id;
+}
+
+void Watchdog::update(uint64_t id, Deadline deadline, const std::function<void()>& rearm) {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(id);
+  if (it == entries_.end()) return;
+  it->second.deadline = deadline;
+  bool cancelled = it->second.cancel && it->second.cancel->load();
+  if (it->second.fired && !deadline.expired() && !cancelled) {
+    rearm();
+    it->second.fired = false;
+  }
+}
+
+void Watchdog::remove(uint64_t id) {
+  std::lock_guard lock(mu_);
+  entries_.erase(id);
+}
+
+void Watchdog::run() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    auto wake = Clock::now() + kMaxSleep;
+    for (auto& [id, e] : entries_) {
+      if (e.fired) continue;
+      if (e.cancel) wake = std::min(wake, Clock::now() + kCancelPoll);
+      if (e.deadline.is_set()) wake = std::min(wake, e.deadline.at());
+    }
+    cv_.wait_until(lock, wake);
+    for (auto& [id, e] : entries_) {
+      if (e.fired) continue;
+      if (e.deadline.expired() || (e.cancel && e.cancel->load())) {
+        e.fire();
+        e.fired = true;
+      }
+    }
+  }
+}
+
+}  // namespace wasimancer::engine

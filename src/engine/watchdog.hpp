@@ -1,0 +1,60 @@
+// engine/watchdog.hpp: interrupts native calls whose deadline passes or that are cancelled.
+//
+// One thread per Watchdog, started by the first registration. A native call registers for its duration (add/remove); when its
+// deadline passes or its cancel flag is set, the watchdog runs the call's `fire` (which raises
+// the instance's stack limit, so the next function entry traps). Loops stop themselves through
+// the fuel checks; this stops loop-free recursion on the native tier.
+//
+// Ownership: the application owns its Watchdog (the server, a sandbox worker, `wasimancer call`)
+// and must keep it alive while native instances may run; host::PluginOptions carries it to the
+// instances. Thread safety: every method is safe from any thread; `fire` runs on the watchdog's
+// thread with its lock held (it must only flip the instance's limit).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "core/clock.hpp"
+
+namespace wasimancer::engine {
+
+class Watchdog {
+ public:
+  Watchdog();
+  ~Watchdog();  // joins its thread; no call may be registered any more
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+
+  // Starts the thread now rather than at the first registration (a sandbox worker does, before
+  // its system-call filter forbids creating threads).
+  void start();
+
+  uint64_t add(Deadline deadline, const std::atomic<bool>* cancel, std::function<void()> fire);
+  // The deadline moved (time spent waiting on a client is not counted): `rearm` undoes a fire
+  // that is no longer due. Runs on the call's thread, between wasm frames.
+  void update(uint64_t id, Deadline deadline, const std::function<void()>& rearm);
+  void remove(uint64_t id);
+
+ private:
+  struct Entry {
+    Deadline deadline;
+    const std::atomic<bool>* cancel;
+    std::function<void()> fire;
+    bool fired;
+  };
+  void run();
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<uint64_t, Entry> entries_;
+  uint64_t next_ = 1;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace wasimancer::engine

@@ -1,0 +1,131 @@
+// sandbox/wire.hpp: the framing and encoding of the server <-> worker channel.
+//
+// A frame on the stream socket is: u32 length (little-endian; of what follows), u8 type,
+// payload. Payloads are built with Writer and read with Reader: fixed-width little-endian
+// integers and length-prefixed byte strings. The server treats every frame from a worker as
+// hostile: Reader never reads past its input (a short or malformed payload just fails ok()), and
+// a frame longer than the reader's cap is refused before it is read.
+//
+// Ownership: Writer and Reader are values; Reader views bytes it does not own. Thread safety:
+// none needed (one channel per instance, used by one thread at a time).
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "core/clock.hpp"
+#include "core/error.hpp"
+
+namespace wasimancer::sandbox {
+
+class Writer {
+ public:
+  void clear() { buf_.clear(); }
+  Writer& u8(uint8_t v) { buf_.push_back(static_cast<char>(v)); return *this; }
+  Writer& u32(uint32_t v) { return raw(&v, 4); }
+  Writer& u64(uint64_t v) { return raw(&v, 8); }
+  Writer& i32(int32_t v) { return raw(&v, 4); }
+  Writer& str(std::string_view s) {
+    u32(static_cast<uint32_t>(s.size()));
+    buf_.append(s);
+    return *this;
+  }
+  Writer& map(const std::map<std::string, std::string>& m) {
+    u32(static_cast<uint32_t>(m.size()));
+    for (const auto& [k, v] : m) str(k).str(v);
+    return *this;
+  }
+  const std::string& bytes() const { return buf_; }
+
+ private:
+  Writer& raw(const void* p, size_t n) {
+    buf_.append(static_cast<const char*>(p), n);
+    return *this;
+  }
+  std::string buf_;
+};
+
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : in_(in) {}
+  bool ok() const { return ok_; }
+  bool done() const { return ok_ && pos_ == in_.size(); }
+  uint8_t u8() {
+    uint8_t v = 0;
+    raw(&v, 1);
+    return v;
+  }
+  uint32_t u32() {
+    uint32_t v = 0;
+    raw(&v, 4);
+    return v;
+  }
+  uint64_t u64() {
+    uint64_t v = 0;
+    raw(&v, 8);
+    return v;
+  }
+  int32_t i32() {
+    int32_t v = 0;
+    raw(&v, 4);
+    return v;
+  }
+  // A view into the input (valid as long as it is).
+  std::string_view str() {
+    uint32_t n = u32();
+    if (!ok_ || n > in_.size() - pos_) {
+      ok_ = false;
+      return {};
+    }
+    std::string_view s = in_.substr(pos_, n);
+    pos_ += n;
+    return s;
+  }
+  std::map<std::string, std::string> map() {
+    std::map<std::string, std::string> m;
+    uint32_t n = u32();
+    for (uint32_t i = 0; ok_ && i < n; ++i) {
+      std::string k(str());
+      std::string v(str());
+      if (ok_) m.emplace(std::move(k), std::move(v));
+    }
+    return m;
+  }
+  // A count of items that each take at least `min_bytes`: refused if the input cannot hold them.
+  uint32_t count(size_t min_bytes) {
+    uint32_t n = u32();
+    if (ok_ && min_bytes && n > (in_.size() - pos_) / min_bytes) ok_ = false;
+    return ok_ ? n : 0;
+  }
+
+ private:
+  void raw(void* p, size_t n) {
+    if (!ok_ || n > in_.size() - pos_) {
+      ok_ = false;
+      return;
+    }
+    std::memcpy(p, in_.data() + pos_, n);
+    pos_ += n;
+  }
+  std::string_view in_;
+  size_t pos_ = 0;
+  bool ok_ = true;
+};
+
+struct Frame {
+  uint8_t type = 0;
+  std::string payload;
+};
+
+// Sends one frame (blocking; EINTR retried). Io if the other end is gone.
+Result<void> send_frame(int fd, uint8_t type, std::string_view payload);
+
+// Receives one frame into `out` (its buffer is reused). Io: the other end closed or the stream
+// broke; InvalidArgument: a frame longer than `max_bytes`; Timeout: `deadline` passed first (the
+// channel is then out of step and must be dropped). An unset deadline waits forever.
+Result<void> recv_frame(int fd, size_t max_bytes, const Deadline& deadline, Frame& out);
+
+}  // namespace wasimancer::sandbox
