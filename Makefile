@@ -20,7 +20,8 @@ DESTDIR    ?=
 # No "Entering/Leaving directory" lines from the make that cmake --build runs.
 MAKEFLAGS += --no-print-directory
 # The build's own output, without the lines that say nothing (cmake's dependency scans).
-QUIET_BUILD = grep --line-buffered -v -e '^Consolidate compiler generated dependencies' -e '^\[ *[0-9]*%\] Built target'
+# (grep finding no line to print is not a failure; cmake's own failure still is, through pipefail.)
+QUIET_BUILD = { grep --line-buffered -v -e '^Consolidate compiler generated dependencies' -e '^\[ *[0-9]*%\] Built target' || true; }
 
 .PHONY: all deps deps-serve configure build server run run-reset install test bench sanitize clean
 
@@ -52,7 +53,7 @@ run-reset:
 	@BUILD_TYPE=$(BUILD_TYPE) JOBS=$(JOBS) scripts/run-examples.sh --reset $(BUILD) $(STATE)
 
 install: server
-	@DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix $(PREFIX)
+	@DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix $(PREFIX) --strip
 
 test: build
 	@scripts/run-tests.sh $(BUILD)

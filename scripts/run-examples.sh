@@ -72,10 +72,13 @@ if ((build_step)); then
   "$root/scripts/install-deps.sh" --serve
   step "building the server and the example plugins into ${build#"$root"/} (first build: 5 to 10 minutes on 2 cores)"
   cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}" >/dev/null
-  MAKEFLAGS="${MAKEFLAGS:-} --no-print-directory" cmake --build "$build" -j "${JOBS:-$(nproc 2>/dev/null || echo 2)}" \
-    --target wasimancer example_plugins |
-    grep --line-buffered -v -e '^Consolidate compiler generated dependencies' -e '^\[ *[0-9]*%\] Built target' || true
-  [[ -x "$build/wasimancer" ]] || { echo "make run: the build failed (see above)" >&2; exit 1; }
+  # The compiler's progress, without the lines that say nothing (cmake's dependency scans).
+  if ! MAKEFLAGS="${MAKEFLAGS:-} --no-print-directory" cmake --build "$build" -j "${JOBS:-$(nproc 2>/dev/null || echo 2)}" \
+      --target wasimancer example_plugins |
+      { grep --line-buffered -v -e '^Consolidate compiler generated dependencies' -e '^\[ *[0-9]*%\] Built target' || true; }; then
+    echo "make run: the build failed (see above)" >&2
+    exit 1
+  fi
   check_port  # the build took a while: is the port still free?
 fi
 bin="$build/wasimancer"

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <mutex>
@@ -123,11 +124,11 @@ int run_call(const CallArgs& a) {
   if (a.native) opts.tier = host::Tier::Native;
 
   const auto* data = reinterpret_cast<const uint8_t*>(bytes->data());
-  std::string progress_text =
-      opts.tier == host::Tier::Native
-          ? fmt::format("building native code for {} (wasm2c + C compiler; cached for later runs in {})", a.file,
-                        opts.native.cache_dir.string())
-          : fmt::format("loading {}", a.file);
+  std::filesystem::path cache = opts.native.cache_dir.empty() ? host::default_native_options().cache_dir : opts.native.cache_dir;
+  std::string file_name = std::filesystem::path(a.file).filename().string();
+  std::string progress_text = opts.tier == host::Tier::Native
+                                  ? fmt::format("building native code for {} (once: cached in {})", file_name, cache.string())
+                                  : fmt::format("loading {}", file_name);
   LoadProgress progress(*level != LogLevel::Off && isatty(STDERR_FILENO), progress_text);
   auto plugin = host::CompiledPlugin::load(std::span<const uint8_t>(data, bytes->size()), std::move(opts));
   progress.finish();
