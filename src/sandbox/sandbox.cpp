@@ -173,9 +173,11 @@ Result<std::unique_ptr<RemoteInstance>> Sandbox::start(const LoadRequest& reques
     close(sv[0]);
     return s.result.take_error();
   }
+  fcntl(sv[0], F_SETFL, O_NONBLOCK);
   std::unique_ptr<RemoteInstance> inst(new RemoteInstance(*this, *s.result, sv[0], ""));
   inst->plugin_ = std::move(plugin);
-  if (auto r = send_frame(inst->fd_, static_cast<uint8_t>(Msg::Load), encode(request)); !r) {
+  if (auto r = send_frame(inst->fd_, static_cast<uint8_t>(Msg::Load), encode(request), Deadline::after(std::chrono::seconds(60)));
+      !r) {
     return Error(ErrorKind::Crash, fmt::format("the sandbox worker did not start: {}", inst->end_worker()));
   }
   // Start-up: parsing, instantiation and initialisation, under the plugin's time limit (plus
@@ -183,7 +185,7 @@ Result<std::unique_ptr<RemoteInstance>> Sandbox::start(const LoadRequest& reques
   auto limit = request.limits.timeout_ms ? std::chrono::milliseconds(request.limits.timeout_ms) + std::chrono::seconds(10)
                                          : std::chrono::milliseconds(std::chrono::minutes(10));
   Frame& f = inst->frame_;
-  if (auto r = recv_frame(inst->fd_, kMaxWorkerFrame, Deadline::after(limit), f); !r) {
+  if (auto r = inst->reader_.next(kMaxWorkerFrame, Deadline::after(limit), f); !r) {
     std::string ended = inst->end_worker();
     std::string why = r.error().kind == ErrorKind::Timeout           ? "it did not finish loading in time"
                       : r.error().kind == ErrorKind::InvalidArgument ? "it sent a message over the size limit"
@@ -251,19 +253,18 @@ host::CallOutcome RemoteInstance::call(std::string_view function, std::string_vi
   if (!timeout && opts.limits.timeout_ms) timeout = std::chrono::milliseconds(opts.limits.timeout_ms);
   if (options.timeout) req.timeout_ms = static_cast<uint32_t>(std::min<int64_t>(options.timeout->count(), UINT32_MAX));
   ++calls_;
-  if (auto r = send_frame(fd_, static_cast<uint8_t>(Msg::Call), encode(req)); !r) return crashed(end_worker());
-
   // The worker enforces the call's limits itself; this deadline only catches a worker that stops
   // answering. Time spent waiting on the client (sampling, elicitation) extends it.
   Deadline hard = timeout ? Deadline::after(*timeout + std::max<std::chrono::milliseconds>(std::chrono::seconds(2), *timeout / 2))
                           : Deadline();
+  if (auto r = send_frame(fd_, static_cast<uint8_t>(Msg::Call), encode(req), hard); !r) return crashed(end_worker());
   bool cancel_sent = false;
   uint64_t log_bytes = 0;
   for (;;) {
     // While a cancel may come, wait in short slices to notice it.
     if (options.cancel && !cancel_sent) {
       Deadline slice = Deadline::after(std::chrono::milliseconds(20));
-      if (!wait_readable(fd_, slice)) {
+      if (!reader_.buffered() && !wait_readable(fd_, slice)) {
         if (options.cancel->load()) {
           sigval v{};
           v.sival_int = static_cast<int>(calls_);
@@ -275,7 +276,7 @@ host::CallOutcome RemoteInstance::call(std::string_view function, std::string_vi
         continue;
       }
     }
-    if (auto r = recv_frame(fd_, kMaxWorkerFrame, hard, frame_); !r) {
+    if (auto r = reader_.next(kMaxWorkerFrame, hard, frame_); !r) {
       if (r.error().kind == ErrorKind::InvalidArgument) {
         end_worker();
         return crashed("it sent a message over the size limit");
@@ -309,7 +310,7 @@ bool RemoteInstance::serve_host(std::string_view payload, const host::CallOption
   host::CallSink& sink = options.sink ? *options.sink : fallback_sink;
   host::PluginServices own(*plugin_);
   host::Services& svc = options.services ? *options.services : own;
-  auto reply = [&](std::string_view bytes) { return send_frame(fd_, static_cast<uint8_t>(Msg::HostReply), bytes).ok(); };
+  auto reply = [&](std::string_view bytes) { return send_frame(fd_, static_cast<uint8_t>(Msg::HostReply), bytes, hard).ok(); };
   // Logs count against the call's budget here too: the worker's own count cannot be trusted.
   auto within_log_budget = [&](size_t n) {
     log_bytes += n;

@@ -95,7 +95,7 @@ class RemoteInstance final : public host::Runner {
  private:
   friend class Sandbox;
   RemoteInstance(const Sandbox& sandbox, pid_t pid, int fd, std::string tier)
-      : sandbox_(sandbox), pid_(pid), fd_(fd), tier_(std::move(tier)) {}
+      : sandbox_(sandbox), pid_(pid), fd_(fd), reader_(fd), tier_(std::move(tier)) {}
 
   // Kills and reaps the worker; returns what ended it, for the error message.
   std::string end_worker();
@@ -106,7 +106,8 @@ class RemoteInstance final : public host::Runner {
   const Sandbox& sandbox_;
   std::shared_ptr<const host::CompiledPlugin> plugin_;
   pid_t pid_;
-  int fd_;
+  int fd_;          // non-blocking
+  FrameReader reader_;
   std::string tier_;
   bool alive_ = true;
   bool reusable_ = true;

@@ -5,40 +5,16 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include <fmt/format.h>
 
 namespace wasimancer::sandbox {
 
-namespace {
 
-// Reads exactly `n` bytes, waiting at most until `deadline`.
-Result<void> read_exact(int fd, char* p, size_t n, const Deadline& deadline) {
-  while (n > 0) {
-    if (deadline.is_set()) {
-      int ms = static_cast<int>(std::min<int64_t>(deadline.remaining().count(), 1 << 30));
-      if (ms <= 0 && deadline.expired()) return Error(ErrorKind::Timeout, "the worker did not answer in time");
-      pollfd pfd{fd, POLLIN, 0};
-      int r = poll(&pfd, 1, ms);
-      if (r < 0 && errno == EINTR) continue;
-      if (r == 0) return Error(ErrorKind::Timeout, "the worker did not answer in time");
-    }
-    ssize_t got = ::read(fd, p, n);
-    if (got < 0) {
-      if (errno == EINTR || errno == EAGAIN) continue;
-      return Error(ErrorKind::Io, fmt::format("channel read failed: {}", std::strerror(errno)));
-    }
-    if (got == 0) return Error(ErrorKind::Io, "the channel closed");
-    p += got;
-    n -= static_cast<size_t>(got);
-  }
-  return {};
-}
 
-}  // namespace
-
-Result<void> send_frame(int fd, uint8_t type, std::string_view payload) {
+Result<void> send_frame(int fd, uint8_t type, std::string_view payload, const Deadline& deadline) {
   uint32_t len = static_cast<uint32_t>(payload.size() + 1);
   char header[5];
   std::memcpy(header, &len, 4);
@@ -65,6 +41,13 @@ Result<void> send_frame(int fd, uint8_t type, std::string_view payload) {
     ssize_t w = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
     if (w < 0) {
       if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {  // a full socket: wait for room
+        if (deadline.is_set() && deadline.expired()) return Error(ErrorKind::Timeout, "the worker does not read its channel");
+        int ms = deadline.is_set() ? static_cast<int>(std::min<int64_t>(deadline.remaining().count(), 1 << 30)) : -1;
+        pollfd p{fd, POLLOUT, 0};
+        if (poll(&p, 1, ms) == 0) return Error(ErrorKind::Timeout, "the worker does not read its channel");
+        continue;
+      }
       return Error(ErrorKind::Io, fmt::format("channel write failed: {}", std::strerror(errno)));
     }
     sent += static_cast<size_t>(w);
@@ -72,18 +55,49 @@ Result<void> send_frame(int fd, uint8_t type, std::string_view payload) {
   return {};
 }
 
-Result<void> recv_frame(int fd, size_t max_bytes, const Deadline& deadline, Frame& out) {
-  char header[5];
-  if (auto r = read_exact(fd, header, 5, deadline); !r) return r;
+Result<void> FrameReader::fill(size_t want, const Deadline& deadline) {
+  if (head_ > 0 && head_ == buf_.size()) {
+    buf_.clear();
+    head_ = 0;
+  } else if (head_ > (64u << 10) && head_ > buf_.size() / 2) {
+    buf_.erase(0, head_);
+    head_ = 0;
+  }
+  while (buf_.size() - head_ < want) {
+    size_t have = buf_.size();
+    size_t room = std::max<size_t>(want - (have - head_), 64u << 10);
+    buf_.resize(have + room);
+    ssize_t got = ::read(fd_, buf_.data() + have, room);
+    buf_.resize(have + (got > 0 ? static_cast<size_t>(got) : 0));
+    if (got > 0) continue;
+    if (got == 0) return Error(ErrorKind::Io, "the channel closed");
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      return Error(ErrorKind::Io, fmt::format("channel read failed: {}", std::strerror(errno)));
+    }
+    // Non-blocking and nothing there yet: wait, at most until the deadline.
+    int ms = deadline.is_set() ? static_cast<int>(std::min<int64_t>(deadline.remaining().count(), 1 << 30)) : -1;
+    if (deadline.is_set() && deadline.expired()) return Error(ErrorKind::Timeout, "the worker did not answer in time");
+    pollfd pfd{fd_, POLLIN, 0};
+    int r = poll(&pfd, 1, ms);
+    if (r == 0) return Error(ErrorKind::Timeout, "the worker did not answer in time");
+  }
+  return {};
+}
+
+Result<void> FrameReader::next(size_t max_bytes, const Deadline& deadline, Frame& out) {
+  if (auto r = fill(5, deadline); !r) return r;
   uint32_t len;
-  std::memcpy(&len, header, 4);
+  std::memcpy(&len, buf_.data() + head_, 4);
   if (len == 0) return Error(ErrorKind::InvalidArgument, "an empty frame");
   if (len - 1 > max_bytes) {
     return Error(ErrorKind::InvalidArgument, fmt::format("a frame of {} bytes, more than the limit of {}", len - 1, max_bytes));
   }
-  out.type = static_cast<uint8_t>(header[4]);
-  out.payload.resize(len - 1);
-  return read_exact(fd, out.payload.data(), len - 1, deadline);
+  if (auto r = fill(4 + size_t(len), deadline); !r) return r;
+  out.type = static_cast<uint8_t>(buf_[head_ + 4]);
+  out.payload.assign(buf_, head_ + 5, len - 1);
+  head_ += 4 + size_t(len);
+  return {};
 }
 
 }  // namespace wasimancer::sandbox

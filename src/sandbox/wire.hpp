@@ -120,12 +120,27 @@ struct Frame {
   std::string payload;
 };
 
-// Sends one frame (blocking; EINTR retried). Io if the other end is gone.
-Result<void> send_frame(int fd, uint8_t type, std::string_view payload);
+// Sends one frame, waiting for room in the socket at most until `deadline` (unset: forever;
+// Timeout then). Io if the other end is gone.
+Result<void> send_frame(int fd, uint8_t type, std::string_view payload, const Deadline& deadline = Deadline());
 
-// Receives one frame into `out` (its buffer is reused). Io: the other end closed or the stream
-// broke; InvalidArgument: a frame longer than `max_bytes`; Timeout: `deadline` passed first (the
-// channel is then out of step and must be dropped). An unset deadline waits forever.
-Result<void> recv_frame(int fd, size_t max_bytes, const Deadline& deadline, Frame& out);
+// Reads frames from one end of a channel, buffering what arrives so a small frame usually costs
+// one read(2). The descriptor may be blocking or not.
+class FrameReader {
+ public:
+  explicit FrameReader(int fd) : fd_(fd) {}
+  // Receives one frame into `out` (its buffer is reused). Io: the other end closed or the stream
+  // broke; InvalidArgument: a frame longer than `max_bytes`; Timeout: `deadline` passed first (the
+  // channel is then out of step and must be dropped). An unset deadline waits forever.
+  Result<void> next(size_t max_bytes, const Deadline& deadline, Frame& out);
+  // Whether a whole frame header is already buffered (no need to wait for the descriptor).
+  bool buffered() const { return buf_.size() - head_ >= 5; }
+
+ private:
+  Result<void> fill(size_t want, const Deadline& deadline);
+  int fd_;
+  std::string buf_;
+  size_t head_ = 0;
+};
 
 }  // namespace wasimancer::sandbox

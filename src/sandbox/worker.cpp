@@ -37,7 +37,9 @@ void on_cancel(int, siginfo_t* info, void*) {
 // Sends a host request and waits for its answer (both on the one channel).
 class Channel {
  public:
-  explicit Channel(int fd) : fd_(fd) {}
+  explicit Channel(int fd) : fd_(fd), reader_(fd) {}
+
+  Result<void> receive(Frame& f) { return reader_.next(kMaxServerFrame, Deadline(), f); }
 
   bool send(Msg type, std::string_view payload) { return send_frame(fd_, static_cast<uint8_t>(type), payload).ok(); }
 
@@ -45,7 +47,7 @@ class Channel {
   std::optional<std::string> ask(HostOp op, std::string_view payload) {
     tell(op, payload);
     Frame f;
-    if (!recv_frame(fd_, kMaxServerFrame, Deadline(), f).ok() || f.type != static_cast<uint8_t>(Msg::HostReply)) {
+    if (!receive(f).ok() || f.type != static_cast<uint8_t>(Msg::HostReply)) {
       _exit(0);  // the server went away or broke the protocol: nothing left to do
     }
     return std::move(f.payload);
@@ -60,6 +62,7 @@ class Channel {
 
  private:
   int fd_;
+  FrameReader reader_;
   std::string buf_;
 };
 
@@ -175,7 +178,7 @@ Result<std::unique_ptr<host::PluginInstance>> load(LoadRequest& req, std::shared
 int worker_main(int fd) {
   Channel channel(fd);
   Frame f;
-  if (!recv_frame(fd, kMaxServerFrame, Deadline(), f).ok() || f.type != static_cast<uint8_t>(Msg::Load)) return 2;
+  if (!channel.receive(f).ok() || f.type != static_cast<uint8_t>(Msg::Load)) return 2;
   auto req = decode_load(f.payload);
   f.payload.clear();
   f.payload.shrink_to_fit();
@@ -216,7 +219,7 @@ int worker_main(int fd) {
   ChannelServices services(channel);
   uint32_t call_number = 0;
   for (;;) {
-    if (!recv_frame(fd, kMaxServerFrame, Deadline(), f).ok()) return 0;  // the server closed the channel
+    if (!channel.receive(f).ok()) return 0;  // the server closed the channel
     if (f.type != static_cast<uint8_t>(Msg::Call)) return 2;
     auto call = decode_call(f.payload);
     if (!call) return 2;

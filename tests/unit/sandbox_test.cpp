@@ -107,6 +107,9 @@ TEST(Sandbox, CallsAndHostRequestsCrossTheChannel) {
   sandbox::Sandbox sb(config());
   auto echo = start(sb, request("echo"));
   EXPECT_EQ(echo.instance->call("echo", "hello there").output, "hello there");
+  std::string big(3 << 20, 'x');  // larger than the socket's buffer, both ways
+  for (size_t i = 0; i < big.size(); i += 4096) big[i] = static_cast<char>('a' + (i / 4096) % 26);
+  EXPECT_EQ(echo.instance->call("echo", big).output, big);
   auto fail = echo.instance->call("fail", "");
   ASSERT_FALSE(fail.ok());
   EXPECT_EQ(fail.error->kind, ErrorKind::PluginError);
