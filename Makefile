@@ -9,6 +9,11 @@
 #   make test       build everything, then run every test suite
 #   make bench      release build, then the benchmarks (bench/RESULTS.md)
 #   make sanitize   AddressSanitizer + UBSan build (build-asan), then every test suite with it
+#   make spec       the WebAssembly spec test suite on both tiers, every file (make test runs a subset)
+#   make fuzz       every libFuzzer target and the differential fuzzer of the two tiers on an
+#                   instrumented build (build-fuzz), FUZZ_SECONDS each (default 60)
+#   make soak       the soak run against build/, SOAK_SECONDS long (default 600)
+#   make tsan       ThreadSanitizer build (build-tsan), then the concurrent suites with it
 SHELL      := /bin/bash
 BUILD      ?= build
 BUILD_TYPE ?= RelWithDebInfo
@@ -16,6 +21,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 STATE      ?= state
 PREFIX     ?= /usr/local
 DESTDIR    ?=
+SOAK_SECONDS ?= 600
 
 # No "Entering/Leaving directory" lines from the make that cmake --build runs.
 MAKEFLAGS += --no-print-directory
@@ -23,7 +29,7 @@ MAKEFLAGS += --no-print-directory
 # (grep finding no line to print is not a failure; cmake's own failure still is, through pipefail.)
 QUIET_BUILD = { grep --line-buffered -v -e '^Consolidate compiler generated dependencies' -e '^\[ *[0-9]*%\] Built target' || true; }
 
-.PHONY: all deps deps-serve configure build server run run-reset install test bench sanitize clean
+.PHONY: all deps deps-serve configure build server run run-reset install test bench sanitize spec fuzz soak tsan clean
 
 all: build
 
@@ -69,6 +75,23 @@ sanitize: deps
 	@set -o pipefail; cmake --build build-asan -j $(JOBS) | $(QUIET_BUILD)
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 scripts/run-tests.sh build-asan
 
+spec: build
+	@scripts/run-spec.sh $(BUILD)
+
+fuzz: deps
+	@cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWASIMANCER_SANITIZE=ON -DWASIMANCER_FUZZ_COVERAGE=ON >/dev/null
+	@cmake --build build-fuzz --target fuzz_all engine_fuzz_all spec_corpus test_plugins -j $(JOBS)
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh build-fuzz
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/engine_run.sh build-fuzz
+
+soak: build
+	@WASIMANCER_BUILD=$(CURDIR)/$(BUILD) SOAK_SECONDS=$(SOAK_SECONDS) tests/soak/soak.sh
+
+tsan: deps
+	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWASIMANCER_TSAN=ON >/dev/null
+	@cmake --build build-tsan -j $(JOBS) --target $$(tests/tsan/run.sh --targets)
+	@tests/tsan/run.sh build-tsan
+
 # The state folder of `make run` is yours (published plugins live there): `make clean` keeps it.
 clean:
-	rm -rf $(BUILD) build-release build-asan
+	rm -rf $(BUILD) build-release build-asan build-fuzz build-tsan

@@ -52,6 +52,9 @@ skip_suite() {
 export WASIMANCER_NATIVE_CACHE="${WASIMANCER_NATIVE_CACHE:-$root/$build/native-cache}"
 export WASIMANCER_NATIVE_OPT="${WASIMANCER_NATIVE_OPT:--O0}"
 export WASIMANCER_NATIVE="${WASIMANCER_NATIVE:-quick}"
+# The spec suite runs every file on the interpreter and a subset on the native tier (a cold native
+# run of every file builds ~850 modules); `make spec` runs every file on both (tests/spec/README.md).
+export WASIMANCER_SPEC_SUBSET="${WASIMANCER_SPEC_SUBSET-$root/tests/spec/native_subset.txt}"
 
 # --- GoogleTest binaries ---------------------------------------------------------------------
 # Each binary runs on the interpreter; the engine, host ABI and catalog suites run again on the
@@ -71,6 +74,8 @@ for bin in "${bins[@]}"; do
   runs+=("$bin interpreter")
   case "$(basename "$bin")" in
     unit_engine_test|unit_engine_hostile_test|unit_host_*|catalog_*) runs+=("$bin native") ;;
+    # The spec suite on the native tier builds hundreds of modules (cached): it starts first.
+    spec_*) runs=("$bin native" "${runs[@]}") ;;
   esac
 done
 printf '%s\n' "${runs[@]}" | xargs -P "$jobs" -L1 bash -c 'run_gtest "$@"' _
@@ -122,9 +127,11 @@ if compgen -G "tests/integration/*.test.mjs" >/dev/null; then
     if ((f > 0)); then grep -E '^\s*not ok' "$results/$name.tap" | sed 's/^/  /'; fi
   done
 fi
+# (and the smoke runs of tests/fuzz and tests/soak: `make fuzz` and `make soak` run them long)
 if compgen -G "tests/integration/*.sh" >/dev/null; then
-  for t in tests/integration/*.sh; do
-    name="$(basename "$t")"
+  for t in tests/integration/*.sh tests/fuzz/smoke.sh tests/soak/smoke.sh; do
+    [[ -f "$t" ]] || continue
+    name="$(basename "$t")"; [[ "$t" == tests/integration/* ]] || name="$(basename "$(dirname "$t")")-$name"
     if ((!fixtures_present)) && needs_fixtures "$t"; then skip_suite "$name"; continue; fi
     bash "$t" >"$results/$name.log" 2>&1
     rc=$?

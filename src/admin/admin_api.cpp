@@ -11,6 +11,7 @@
 #include "core/crypto.hpp"
 #include "core/log.hpp"
 #include "core/text.hpp"
+#include "registry/names.hpp"
 
 namespace wasimancer::admin {
 
@@ -97,9 +98,11 @@ Result<json::value> json_body(const Request& req) {
   return v;
 }
 
-// A 400 answer if the URL has no :name segment.
+// A 400 answer if the URL has no :name segment, or a name that breaks the rule every name
+// follows (registry/names.hpp): no such name can exist.
 std::optional<Response> missing_name(const Parsed& p, std::string_view what) {
   if (!p.has_name || p.name.empty()) return error_response(http::status::bad_request, fmt::format("the {} name is missing from the URL", what));
+  if (auto r = registry::check_name(what, p.name); !r) return error_response(http::status::bad_request, r.error().message);
   return std::nullopt;
 }
 
@@ -182,7 +185,12 @@ Response AdminApi::serve(const Request& req) {
   const std::string& b = p.base;
   if (b == "/upload-plugin") return upload(req, false, p.dir);
   if (b == "/update-plugin") return upload(req, true, p.dir);
-  if (b == "/plugins") return list_plugins(req, p.has_name ? p.name : "");
+  if (b == "/plugins") {
+    if (p.has_name && !p.name.empty()) {
+      if (auto e = missing_name(p, "plugin")) return *e;
+    }
+    return list_plugins(req, p.has_name ? p.name : "");
+  }
   if (b == "/remove-plugin") {
     if (auto e = missing_name(p, "plugin")) return *e;
     auto r = plugins_.remove(p.name);
@@ -238,8 +246,10 @@ Response AdminApi::list_plugins(const Request&, const std::string& name) {
   auto snap = registry_.snapshot();
   auto describe = [](const registry::PluginVersion& v) {
     json::array fns;
-    for (const auto& f : v.spec.functions) {
-      fns.push_back(json::object{{"tool", f.tool_name}, {"function", f.function}, {"description", f.description}});
+    for (const auto& f : *v.tools()) {
+      json::object o{{"tool", f.tool_name}, {"function", f.function}, {"description", f.description}};
+      if (f.dispatch != registry::ToolDispatch::Export) o["pluginTool"] = f.plugin_tool;
+      fns.push_back(std::move(o));
     }
     return json::object{{"name", v.spec.name},
                         {"version", v.spec.version},
@@ -253,6 +263,7 @@ Response AdminApi::list_plugins(const Request&, const std::string& name) {
                         {"isolation", v.sandbox ? "process" : "none"},
                         {"quarantined", v.quarantined()},
                         {"quarantineReason", v.quarantine_reason()},
+                        {"interface", registry::to_string(v.interface_kind)},
                         {"functions", std::move(fns)},
                         {"instances", json::object{{"idle", v.pool.idle()}, {"created", v.pool.created()}}},
                         {"loadedAt", fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(std::chrono::system_clock::to_time_t(v.loaded_at)))}};

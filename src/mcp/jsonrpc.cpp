@@ -38,6 +38,28 @@ MessageKind classify(const json::value& m, std::string* why) {
   return MessageKind::Invalid;
 }
 
+namespace {
+const json::object kEmptyObject;
+}
+
+const json::object& Message::params() const {
+  if (!raw || !raw->is_object()) return kEmptyObject;
+  auto* p = raw->as_object().if_contains("params");
+  return (p && p->is_object()) ? p->as_object() : kEmptyObject;
+}
+
+Message inspect(const json::value& message) {
+  Message m;
+  m.raw = &message;
+  m.kind = classify(message, &m.why);
+  if (message.is_object()) {
+    const auto& o = message.as_object();
+    if (auto* id = o.if_contains("id"); id && is_valid_id(*id)) m.id = *id;
+    if (auto* method = o.if_contains("method"); method && method->is_string()) m.method = std::string(method->as_string());
+  }
+  return m;
+}
+
 json::object make_result(const json::value& id, json::value result) {
   return json::object{{"jsonrpc", "2.0"}, {"id", id}, {"result", std::move(result)}};
 }

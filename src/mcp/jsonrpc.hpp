@@ -14,6 +14,9 @@ namespace wasimancer::mcp {
 namespace json = boost::json;
 
 enum ErrorCode : int {
+  kHeaderMismatch = -32020,                   // 2026-07-28: HTTP headers disagree with the body
+  kMissingRequiredClientCapability = -32021,  // 2026-07-28
+  kUnsupportedProtocolVersion = -32022,       // 2026-07-28
   kParseError = -32700,
   kInvalidRequest = -32600,
   kMethodNotFound = -32601,
@@ -34,6 +37,19 @@ enum class MessageKind { Request, Notification, Response, Invalid };
 
 // Classifies one message; for Invalid, *why says what is wrong.
 MessageKind classify(const json::value& message, std::string* why);
+
+// One message, classified once (by inspect()) and then handed around: transports and the
+// server never classify the same message twice.
+struct Message {
+  MessageKind kind = MessageKind::Invalid;
+  const json::value* raw = nullptr;  // the message itself (borrowed)
+  json::value id;                    // requests and responses (and an invalid message's valid id)
+  std::string method;                // requests and notifications
+  std::string why;                   // Invalid: what is wrong
+  const json::object& params() const;  // {} when absent
+  const json::object& object() const { return raw->as_object(); }
+};
+Message inspect(const json::value& message);
 
 json::object make_result(const json::value& id, json::value result);
 json::object make_error(const json::value& id, const RpcError& error);

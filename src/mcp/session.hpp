@@ -38,6 +38,9 @@ class Outbound {
   // The server is done with request `id` (its response was sent, or suppressed by cancellation).
   virtual void request_done(const json::value& id) { (void)id; }
   virtual bool is_open() const { return true; }
+  // The answer will take a while: end the response now and keep what follows for the client
+  // to fetch when it reconnects (SSE polling, SEP-1699). Transports that cannot do that ignore it.
+  virtual void release_connection() {}
 };
 
 // RFC 5424 levels as MCP names them, lowest first.

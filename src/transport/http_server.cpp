@@ -1,7 +1,5 @@
 #include "transport/http_server.hpp"
 
-#include <arpa/inet.h>
-
 #include <algorithm>
 #include <atomic>
 #include <set>
@@ -12,8 +10,6 @@
 #include <boost/beast.hpp>
 #include <fmt/format.h>
 
-#include "core/crypto.hpp"
-#include "core/glob.hpp"
 #include "core/log.hpp"
 #include "core/text.hpp"
 #include "mcp/protocol.hpp"
@@ -28,150 +24,22 @@ using tcp = net::ip::tcp;
 using net::as_tuple;
 using Strand = net::strand<net::io_context::executor_type>;
 
-// ---- Host / Origin ------------------------------------------------------------------------------
-
 namespace {
 
-std::string strip_port(std::string_view host) {
-  if (!host.empty() && host.front() == '[') {
-    auto end = host.find(']');
-    return std::string(end == std::string_view::npos ? host : host.substr(1, end - 1));
+using Part = mcp::ResponseStream::Part;
+
+// Waits on the connection's strand for a ResponseStream's next part; the stream's waker (any
+// thread) cancels the timer through the strand.
+struct StreamWaiter : std::enable_shared_from_this<StreamWaiter> {
+  explicit StreamWaiter(Strand s) : strand(s), timer(s) {}
+  Strand strand;
+  net::steady_timer timer;
+  void wake() {
+    net::post(strand, [self = shared_from_this()] { self->timer.cancel(); });
   }
-  auto colon = host.rfind(':');
-  if (colon != std::string_view::npos && host.find(':') == colon) return std::string(host.substr(0, colon));
-  return std::string(host);
-}
-
-bool is_ip_literal(const std::string& h) {
-  unsigned char buf[16];
-  return inet_pton(AF_INET, h.c_str(), buf) == 1 || inet_pton(AF_INET6, h.c_str(), buf) == 1;
-}
-
-bool name_allowed(const std::string& host, const std::vector<std::string>& allowed) {
-  for (const auto& a : allowed) {
-    if (a == "*" || glob_match(ascii_lower(a), host)) return true;
-  }
-  // Names a DNS-rebinding attacker cannot make a browser send: IP literals, single-label names
-  // (localhost, docker service names) and *.localhost.
-  if (is_ip_literal(host)) return true;
-  if (host.find('.') == std::string::npos) return true;
-  return host.size() > 10 && host.compare(host.size() - 10, 10, ".localhost") == 0;
-}
-
-}  // namespace
-
-bool host_allowed(std::string_view host_header, const std::vector<std::string>& allowed) {
-  if (host_header.empty()) return true;
-  return name_allowed(ascii_lower(strip_port(host_header)), allowed);
-}
-
-bool origin_allowed(std::string_view origin, const std::vector<std::string>& allowed_hosts,
-                    const std::vector<std::string>& allowed_origins) {
-  std::string o = ascii_lower(origin);
-  for (const auto& a : allowed_origins) {
-    if (a == "*" || ascii_lower(a) == o) return true;
-  }
-  auto scheme_end = o.find("://");
-  if (scheme_end == std::string::npos) return false;  // "null" and other opaque origins
-  std::string rest = o.substr(scheme_end + 3);
-  rest = rest.substr(0, rest.find('/'));
-  return name_allowed(strip_port(rest), allowed_hosts);
-}
-
-// ---- Outbound implementations ---------------------------------------------------------------------
-
-namespace {
-
-std::string sse_event(const json::object& msg) { return "event: message\ndata: " + json::serialize(msg) + "\n\n"; }
-
-using TextQueue = AsyncQueue<std::string>;
-
-// Messages written as SSE events. For a POST's stream it closes once every request of the POST
-// is done; a standalone stream stays open until the client goes or the session ends.
-class SseOutbound : public mcp::Outbound {
- public:
-  SseOutbound(std::shared_ptr<TextQueue> q, std::set<std::string> awaiting)
-      : q_(std::move(q)), awaiting_(std::move(awaiting)), close_when_done_(!awaiting_.empty()) {}
-  void send(json::object message) override { q_->push(sse_event(message)); }
-  void request_done(const json::value& id) override {
-    std::lock_guard lock(mu_);
-    awaiting_.erase(json::serialize(id));
-    if (close_when_done_ && awaiting_.empty()) q_->close();
-  }
-  bool is_open() const override { return !q_->closed(); }
-
- private:
-  std::shared_ptr<TextQueue> q_;
-  std::mutex mu_;
-  std::set<std::string> awaiting_;
-  bool close_when_done_;
 };
 
-// Responses collected for a POST answered with application/json. It cannot carry anything else,
-// so is_open() is false and server-initiated messages look for another stream.
-class JsonOutbound : public mcp::Outbound {
- public:
-  JsonOutbound(std::shared_ptr<TextQueue> q, std::set<std::string> awaiting, bool batch)
-      : q_(std::move(q)), awaiting_(std::move(awaiting)), batch_(batch) {}
-  void send(json::object message) override {
-    if (message.contains("method")) return;  // notifications and requests cannot travel here
-    std::lock_guard lock(mu_);
-    responses_.push_back(std::move(message));
-  }
-  void request_done(const json::value& id) override {
-    std::lock_guard lock(mu_);
-    awaiting_.erase(json::serialize(id));
-    if (!awaiting_.empty()) return;
-    if (batch_) q_->push(json::serialize(responses_));
-    else q_->push(responses_.empty() ? std::string() : json::serialize(responses_.front()));
-    q_->close();
-  }
-  bool is_open() const override { return false; }
-
- private:
-  std::shared_ptr<TextQueue> q_;
-  std::mutex mu_;
-  std::set<std::string> awaiting_;
-  json::array responses_;
-  bool batch_;
-};
-
-class NullOutbound : public mcp::Outbound {
- public:
-  void send(json::object) override {}
-  bool is_open() const override { return false; }
-};
-
-std::string rpc_error_body(int code, std::string_view message) {
-  return json::serialize(json::object{{"jsonrpc", "2.0"}, {"error", json::object{{"code", code}, {"message", message}}}, {"id", nullptr}});
-}
-
-bool header_has_token(std::string_view header, std::string_view token) {
-  std::string h = ascii_lower(header);
-  return h.find(token) != std::string::npos;
-}
-
-struct Target {
-  std::string path;
-  std::map<std::string, std::string> query;
-};
-
-Target parse_target(std::string_view t) {
-  Target out;
-  auto q = t.find('?');
-  out.path = percent_decode(t.substr(0, q));
-  if (q == std::string_view::npos) return out;
-  std::string_view rest = t.substr(q + 1);
-  while (!rest.empty()) {
-    auto amp = rest.find('&');
-    std::string_view kv = rest.substr(0, amp);
-    auto eq = kv.find('=');
-    out.query[percent_decode(kv.substr(0, eq), true)] = eq == std::string_view::npos ? "" : percent_decode(kv.substr(eq + 1), true);
-    if (amp == std::string_view::npos) break;
-    rest = rest.substr(amp + 1);
-  }
-  return out;
-}
+bool header_has_token(std::string_view header, std::string_view token) { return ascii_lower(header).find(token) != std::string::npos; }
 
 }  // namespace
 
@@ -190,8 +58,20 @@ struct HttpServer::Impl {
   std::condition_variable stop_cv;
   bool stopped = false;
 
+  mcp::HttpHandler handler;
+
+  static mcp::HttpRules rules_of(const HttpConfig& c) {
+    mcp::HttpRules r;
+    r.allowed_hosts = c.allowed_hosts;
+    r.allowed_origins = c.allowed_origins;
+    r.mcp_token = c.mcp_token;
+    r.max_body_bytes = c.max_body_bytes;
+    return r;
+  }
+
   Impl(mcp::Server& m, HttpConfig c)
-      : mcp(m), config(std::move(c)), io(static_cast<int>(std::max<size_t>(1, config.network_threads))) {}
+      : mcp(m), config(std::move(c)), io(static_cast<int>(std::max<size_t>(1, config.network_threads))),
+        handler(m, rules_of(config)) {}
 
   using Stream = beast::tcp_stream;
   using Parser = http::request_parser<http::string_body>;
@@ -201,22 +81,14 @@ struct HttpServer::Impl {
   // Each handler returns whether the connection may be kept alive.
   net::awaitable<bool> dispatch(Stream& stream, beast::flat_buffer& buffer, Parser& parser);
   net::awaitable<bool> route_request(Stream& stream, beast::flat_buffer& buffer, Parser& parser, RouteHandler& route);
-  net::awaitable<bool> mcp_post(Stream& stream, beast::flat_buffer& buffer, Parser& parser);
-  net::awaitable<bool> mcp_get_stream(Stream& stream, Parser& parser, std::shared_ptr<mcp::Session> session);
-  net::awaitable<bool> legacy_sse(Stream& stream, Parser& parser);
-  net::awaitable<bool> legacy_post(Stream& stream, beast::flat_buffer& buffer, Parser& parser, const Target& target);
-  net::awaitable<bool> mcp_delete(Stream& stream, Parser& parser);
+  net::awaitable<bool> send_answer(Stream& stream, Parser& parser, mcp::HttpAnswer answer);
+  net::awaitable<bool> pump(Stream& stream, Parser& parser, std::shared_ptr<mcp::ResponseStream> rs);
 
   net::awaitable<bool> write(Stream& stream, HttpResponse res, bool keep_alive);
   net::awaitable<bool> reply(Stream& stream, Parser& parser, http::status status, std::string body,
                              std::string_view content_type = "application/json",
                              std::vector<std::pair<std::string, std::string>> headers = {});
   net::awaitable<bool> read_body(Stream& stream, beast::flat_buffer& buffer, Parser& parser, uint64_t limit);
-  net::awaitable<bool> stream_events(Stream& stream, std::shared_ptr<TextQueue> queue, HttpResponse head, bool keep_alive);
-
-  bool authorized(const Parser& parser) const;
-  net::awaitable<bool> unauthorized(Stream& stream, Parser& parser);
-  net::awaitable<bool> method_not_allowed(Stream& stream, Parser& parser, std::string_view allow);
 };
 
 namespace {
@@ -270,54 +142,81 @@ net::awaitable<bool> HttpServer::Impl::read_body(Stream& stream, beast::flat_buf
   co_return !ec;
 }
 
-bool HttpServer::Impl::authorized(const Parser& parser) const {
-  if (!config.mcp_token) return true;
-  std::string_view auth = parser.get()[http::field::authorization];
-  if (auth.size() < 7 || ascii_lower(auth.substr(0, 7)) != "bearer ") return false;
-  return constant_time_equal(auth.substr(7), *config.mcp_token);
+mcp::HttpRequestHead head_of(const HttpHeader& h) {
+  mcp::HttpRequestHead head;
+  head.method = std::string(h.method_string());
+  head.target = std::string(h.target());
+  for (const auto& f : h) head.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+  return head;
 }
 
-net::awaitable<bool> HttpServer::Impl::unauthorized(Stream& stream, Parser& parser) {
-  bool given = !parser.get()[http::field::authorization].empty();
-  std::string desc = given ? "the bearer token is not valid" : "a bearer token is required (Authorization: Bearer <token>)";
-  co_return co_await reply(stream, parser, http::status::unauthorized,
-                           json::serialize(json::object{{"error", "invalid_token"}, {"error_description", desc}}),
-                           "application/json",
-                           {{"WWW-Authenticate", fmt::format("Bearer error=\"invalid_token\", error_description=\"{}\"", desc)}});
+net::awaitable<bool> HttpServer::Impl::send_answer(Stream& stream, Parser& parser, mcp::HttpAnswer answer) {
+  if (answer.stream) co_return co_await pump(stream, parser, std::move(answer.stream));
+  std::vector<std::pair<std::string, std::string>> headers = std::move(answer.head.headers);
+  if (answer.head.close_connection) headers.emplace_back("Connection", "close");
+  co_return co_await reply(stream, parser, static_cast<http::status>(answer.head.status), std::move(answer.body),
+                           answer.head.content_type, std::move(headers));
 }
 
-net::awaitable<bool> HttpServer::Impl::method_not_allowed(Stream& stream, Parser& parser, std::string_view allow) {
-  co_return co_await reply(stream, parser, http::status::method_not_allowed, rpc_error_body(mcp::kServerError, "Method not allowed"),
-                           "application/json", {{"Allow", std::string(allow)}});
-}
-
-net::awaitable<bool> HttpServer::Impl::stream_events(Stream& stream, std::shared_ptr<TextQueue> queue, HttpResponse head,
-                                                     bool keep_alive) {
-  http::response<http::empty_body> res{head.result(), head.version()};
-  for (const auto& f : head) res.set(f.name_string(), f.value());
+// Writes a ResponseStream: one complete response, or a chunked SSE stream with keep-alive
+// comments while idle. finish() tells the producers when we stop (done or the client left).
+net::awaitable<bool> HttpServer::Impl::pump(Stream& stream, Parser& parser, std::shared_ptr<mcp::ResponseStream> rs) {
+  auto ex = co_await net::this_coro::executor;
+  auto waiter = std::make_shared<StreamWaiter>(*ex.template target<Strand>());
+  rs->set_waker([weak = std::weak_ptr<StreamWaiter>(waiter)] {
+    if (auto w = weak.lock()) w->wake();
+  });
+  struct Finish {
+    std::shared_ptr<mcp::ResponseStream> rs;
+    ~Finish() {
+      rs->set_waker(nullptr);
+      rs->finish();
+    }
+  } finish{rs};
+  auto next = [&](Part& part, std::chrono::steady_clock::duration timeout) -> net::awaitable<bool> {
+    auto until = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      if (rs->try_pop(part)) co_return true;
+      if (std::chrono::steady_clock::now() >= until) co_return false;
+      waiter->timer.expires_at(until);
+      co_await waiter->timer.async_wait(as_tuple(net::use_awaitable));
+    }
+  };
+  const auto& req = parser.get();
+  bool keep_alive = req.keep_alive();
+  Part part;
+  // The first part decides the response's shape; a request may take long (a plugin call).
+  if (!co_await next(part, std::chrono::hours(24))) {
+    co_return co_await reply(stream, parser, http::status::internal_server_error, R"({"error":"the request was not answered"})");
+  }
+  if (part.kind == Part::Complete) {
+    std::vector<std::pair<std::string, std::string>> headers = std::move(part.head.headers);
+    co_return co_await reply(stream, parser, static_cast<http::status>(part.head.status), std::move(part.data), part.head.content_type,
+                             std::move(headers));
+  }
+  if (part.kind != Part::StreamHead) co_return false;
+  if (part.head.close_connection) keep_alive = false;
+  http::response<http::empty_body> res{static_cast<http::status>(part.head.status), req.version()};
+  for (const auto& [k, v] : part.head.headers) res.set(k, v);
   res.set(http::field::server, "wasimancer");
-  res.set(http::field::content_type, "text/event-stream");
-  res.set(http::field::cache_control, "no-cache");
+  res.set(http::field::content_type, part.head.content_type);
   res.keep_alive(keep_alive);
   res.chunked(true);
   http::response_serializer<http::empty_body> sr{res};
   stream.expires_never();
   auto [ec, n] = co_await http::async_write_header(stream, sr, as_tuple(net::use_awaitable));
-  if (ec) {
-    queue->close();
-    co_return false;
-  }
+  if (ec) co_return false;
   for (;;) {
     std::string item;
-    auto status = co_await queue->pop(item, config.sse_keepalive);
-    if (status == TextQueue::Status::Closed) break;
-    if (status == TextQueue::Status::Timeout) item = ": keepalive\n\n";
+    if (co_await next(part, config.sse_keepalive)) {
+      if (part.kind == Part::End) break;
+      item = std::move(part.data);
+    } else {
+      item = ": keepalive\n\n";
+    }
     stream.expires_after(config.request_timeout);
     auto [wec, wn] = co_await net::async_write(stream, http::make_chunk(net::buffer(item)), as_tuple(net::use_awaitable));
-    if (wec) {
-      queue->close();  // the client went away: later messages are dropped
-      co_return false;
-    }
+    if (wec) co_return false;  // the client went away: later messages are dropped
   }
   stream.expires_after(config.request_timeout);
   auto [fec, fn] = co_await net::async_write(stream, http::make_chunk_last(), as_tuple(net::use_awaitable));
@@ -403,55 +302,15 @@ net::awaitable<void> HttpServer::Impl::connection(tcp::socket socket) {
 }
 
 net::awaitable<bool> HttpServer::Impl::dispatch(Stream& stream, beast::flat_buffer& buffer, Parser& parser) {
-  const auto& req = parser.get();
-  if (!host_allowed(req[http::field::host], config.allowed_hosts)) {
-    co_return co_await reply(stream, parser, http::status::forbidden,
-                             rpc_error_body(mcp::kServerError, fmt::format("Forbidden: the Host \"{}\" is not allowed "
-                                                                           "(set WASIMANCER_ALLOWED_HOSTS to add it)",
-                                                                           std::string(req[http::field::host]))));
-  }
-  if (auto origin = req[http::field::origin]; !origin.empty() && !origin_allowed(origin, config.allowed_hosts, config.allowed_origins)) {
-    co_return co_await reply(stream, parser, http::status::forbidden,
-                             rpc_error_body(mcp::kServerError, fmt::format("Forbidden: the Origin \"{}\" is not allowed "
-                                                                           "(set WASIMANCER_ALLOWED_ORIGINS to add it)",
-                                                                           std::string(origin))));
-  }
-  Target target = parse_target(req.target());
+  mcp::HttpRequestHead head = head_of(parser.get());
+  if (auto refused = handler.check_host_origin(head)) co_return co_await send_answer(stream, parser, std::move(*refused));
   for (auto& r : routes) {
-    if (r->matches(req)) co_return co_await route_request(stream, buffer, parser, *r);
+    if (r->matches(parser.get())) co_return co_await route_request(stream, buffer, parser, *r);
   }
-  if (target.path == "/health" && req.method() == http::verb::get) {
-    co_return co_await reply(stream, parser, http::status::ok, R"({"status":"ok"})");
-  }
-  if (target.path == "/mcp") {
-    if (!authorized(parser)) co_return co_await unauthorized(stream, parser);
-    switch (req.method()) {
-      case http::verb::post: co_return co_await mcp_post(stream, buffer, parser);
-      case http::verb::get: {
-        std::string sid(req["mcp-session-id"]);
-        if (sid.empty()) co_return co_await legacy_sse(stream, parser);  // WASImancer: GET /mcp is the legacy stream
-        auto session = mcp.find_session(sid);
-        if (!session) {
-          co_return co_await reply(stream, parser, http::status::not_found, rpc_error_body(mcp::kSessionNotFound, "Session not found"));
-        }
-        co_return co_await mcp_get_stream(stream, parser, session);
-      }
-      case http::verb::delete_: co_return co_await mcp_delete(stream, parser);
-      default: co_return co_await method_not_allowed(stream, parser, "GET, POST, DELETE");
-    }
-  }
-  if (target.path == "/sse") {
-    if (!authorized(parser)) co_return co_await unauthorized(stream, parser);
-    if (req.method() != http::verb::get) co_return co_await method_not_allowed(stream, parser, "GET");
-    co_return co_await legacy_sse(stream, parser);
-  }
-  if (target.path == "/messages") {
-    if (!authorized(parser)) co_return co_await unauthorized(stream, parser);
-    if (req.method() != http::verb::post) co_return co_await method_not_allowed(stream, parser, "POST");
-    co_return co_await legacy_post(stream, buffer, parser, target);
-  }
-  co_return co_await reply(stream, parser, http::status::not_found,
-                           json::serialize(json::object{{"error", fmt::format("no route for {} {}", std::string(req.method_string()), target.path)}}));
+  auto early = handler.on_header(head);
+  if (auto* answer = std::get_if<mcp::HttpAnswer>(&early)) co_return co_await send_answer(stream, parser, std::move(*answer));
+  if (!co_await read_body(stream, buffer, parser, std::get<uint64_t>(early))) co_return false;
+  co_return co_await send_answer(stream, parser, handler.on_body(head, std::move(parser.get().body())));
 }
 
 net::awaitable<bool> HttpServer::Impl::route_request(Stream& stream, beast::flat_buffer& buffer, Parser& parser, RouteHandler& route) {
@@ -482,178 +341,6 @@ net::awaitable<bool> HttpServer::Impl::route_request(Stream& stream, beast::flat
   co_return co_await write(stream, std::move(res), keep_alive);
 }
 
-net::awaitable<bool> HttpServer::Impl::mcp_post(Stream& stream, beast::flat_buffer& buffer, Parser& parser) {
-  const auto& hdr = parser.get();
-  std::string accept = ascii_lower(hdr[http::field::accept]);
-  bool any = accept.empty() || accept.find("*/*") != std::string::npos;
-  bool accept_json = any || accept.find("application/json") != std::string::npos;
-  bool accept_sse = accept.find("text/event-stream") != std::string::npos;
-  if (!accept_json && !accept_sse) {
-    co_return co_await reply(stream, parser, http::status::not_acceptable,
-                             rpc_error_body(mcp::kServerError, "Not Acceptable: the client must accept application/json or text/event-stream"));
-  }
-  std::string ctype = ascii_lower(hdr[http::field::content_type]);
-  if (ctype.rfind("application/json", 0) != 0) {
-    co_return co_await reply(stream, parser, http::status::unsupported_media_type,
-                             rpc_error_body(mcp::kServerError, "Unsupported Media Type: Content-Type must be application/json"));
-  }
-  std::string version_header(hdr["mcp-protocol-version"]);
-  if (!version_header.empty() && !mcp::is_supported_version(version_header)) {
-    co_return co_await reply(stream, parser, http::status::bad_request,
-                             rpc_error_body(mcp::kServerError, fmt::format("Bad Request: unsupported protocol version \"{}\" "
-                                                                           "(supported: 2025-11-25, 2025-06-18, 2025-03-26, 2024-11-05)",
-                                                                           version_header)));
-  }
-  std::string sid(hdr["mcp-session-id"]);
-  if (!co_await read_body(stream, buffer, parser, config.max_body_bytes)) co_return false;
-
-  boost::system::error_code ec;
-  json::value body = json::parse(parser.get().body(), ec);
-  if (ec) co_return co_await reply(stream, parser, http::status::bad_request, rpc_error_body(mcp::kParseError, "Parse error: " + ec.message()));
-  bool batch = body.is_array();
-  std::vector<json::value> messages;
-  if (batch) messages.assign(body.as_array().begin(), body.as_array().end());
-  else messages.push_back(body);
-  if (messages.empty()) co_return co_await reply(stream, parser, http::status::bad_request, rpc_error_body(mcp::kInvalidRequest, "Invalid Request: empty batch"));
-
-  std::set<std::string> request_ids;
-  bool has_initialize = false;
-  for (const auto& m : messages) {
-    std::string why;
-    auto kind = mcp::classify(m, &why);
-    if (kind == mcp::MessageKind::Invalid) {
-      co_return co_await reply(stream, parser, http::status::bad_request,
-                               rpc_error_body(mcp::kInvalidRequest, "Invalid Request: " + why + (batch ? " (in a batch)" : "")));
-    }
-    if (kind == mcp::MessageKind::Request) {
-      request_ids.insert(json::serialize(m.as_object().at("id")));
-      if (m.as_object().at("method").as_string() == "initialize") has_initialize = true;
-    }
-  }
-  std::shared_ptr<mcp::Session> session;
-  if (!sid.empty()) {
-    session = mcp.find_session(sid);
-    // An initialize that carries a stale session id starts a new session (clients that kept an
-    // old id must be able to recover); anything else with an unknown id is 404.
-    if (!session && !has_initialize) {
-      co_return co_await reply(stream, parser, http::status::not_found, rpc_error_body(mcp::kSessionNotFound, "Session not found"));
-    }
-  }
-  bool new_session = false;
-  if (has_initialize) {
-    if (messages.size() > 1) {
-      co_return co_await reply(stream, parser, http::status::bad_request,
-                               rpc_error_body(mcp::kInvalidRequest, "Invalid Request: initialize must be sent on its own"));
-    }
-    if (session && session->initialize_received()) {
-      co_return co_await reply(stream, parser, http::status::bad_request,
-                               rpc_error_body(mcp::kInvalidRequest, "Invalid Request: the session is already initialized"));
-    }
-    if (!session) {
-      session = mcp.create_session(mcp::Session::Kind::Streamable);
-      new_session = true;
-    }
-  } else if (!session) {
-    // No session id: served statelessly, as WASImancer's clients expect.
-    session = mcp.create_session(mcp::Session::Kind::Stateless);
-    session->set_protocol_version(version_header.empty() ? std::string(mcp::kDefaultVersion) : version_header);
-  }
-
-  auto ex = co_await net::this_coro::executor;
-  Strand strand = *ex.template target<Strand>();
-  if (request_ids.empty()) {
-    auto null_out = std::make_shared<NullOutbound>();
-    for (const auto& m : messages) mcp.handle(session, m, null_out);
-    co_return co_await reply(stream, parser, http::status::accepted, "");
-  }
-  auto queue = std::make_shared<TextQueue>(strand);
-  HttpResponse head{http::status::ok, parser.get().version()};
-  if (new_session) head.set("Mcp-Session-Id", session->id());
-  bool keep_alive = parser.get().keep_alive();
-  if (accept_sse) {
-    auto out = std::make_shared<SseOutbound>(queue, request_ids);
-    for (const auto& m : messages) mcp.handle(session, m, out);
-    co_return co_await stream_events(stream, queue, std::move(head), keep_alive);
-  }
-  auto out = std::make_shared<JsonOutbound>(queue, request_ids, batch);
-  for (const auto& m : messages) mcp.handle(session, m, out);
-  std::string result;
-  co_await queue->pop(result, std::chrono::hours(24));
-  head.set(http::field::content_type, "application/json");
-  head.body() = std::move(result);
-  co_return co_await write(stream, std::move(head), keep_alive);
-}
-
-net::awaitable<bool> HttpServer::Impl::mcp_get_stream(Stream& stream, Parser& parser, std::shared_ptr<mcp::Session> session) {
-  const auto& hdr = parser.get();
-  if (ascii_lower(hdr[http::field::accept]).find("text/event-stream") == std::string::npos) {
-    co_return co_await reply(stream, parser, http::status::not_acceptable,
-                             rpc_error_body(mcp::kServerError, "Not Acceptable: the client must accept text/event-stream"));
-  }
-  auto ex = co_await net::this_coro::executor;
-  auto queue = std::make_shared<TextQueue>(*ex.template target<Strand>());
-  auto out = std::make_shared<SseOutbound>(queue, std::set<std::string>{});
-  if (!session->attach_stream(out)) {
-    co_return co_await reply(stream, parser, http::status::conflict,
-                             rpc_error_body(mcp::kServerError, "Conflict: only one SSE stream is allowed per session"));
-  }
-  bool keep = co_await stream_events(stream, queue, HttpResponse{http::status::ok, hdr.version()}, hdr.keep_alive());
-  session->detach_stream(out.get());
-  co_return keep;
-}
-
-net::awaitable<bool> HttpServer::Impl::legacy_sse(Stream& stream, Parser& parser) {
-  const auto& hdr = parser.get();
-  auto session = mcp.create_session(mcp::Session::Kind::Legacy);
-  auto ex = co_await net::this_coro::executor;
-  auto queue = std::make_shared<TextQueue>(*ex.template target<Strand>());
-  queue->push(fmt::format("event: endpoint\ndata: /messages?sessionId={}\n\n", session->id()));
-  auto out = std::make_shared<SseOutbound>(queue, std::set<std::string>{});
-  session->attach_stream(out);
-  bool keep = co_await stream_events(stream, queue, HttpResponse{http::status::ok, hdr.version()}, false);
-  mcp.end_session(session->id());  // the legacy session lives as long as its stream
-  co_return keep;
-}
-
-net::awaitable<bool> HttpServer::Impl::legacy_post(Stream& stream, beast::flat_buffer& buffer, Parser& parser, const Target& target) {
-  auto it = target.query.find("sessionId");
-  if (it == target.query.end() || it->second.empty()) {
-    co_return co_await reply(stream, parser, http::status::bad_request, rpc_error_body(mcp::kServerError, "Bad Request: sessionId is required"));
-  }
-  auto session = mcp.find_session(it->second);
-  if (!session || session->kind() != mcp::Session::Kind::Legacy) {
-    co_return co_await reply(stream, parser, http::status::not_found, rpc_error_body(mcp::kSessionNotFound, "Session not found"));
-  }
-  if (ascii_lower(parser.get()[http::field::content_type]).rfind("application/json", 0) != 0) {
-    co_return co_await reply(stream, parser, http::status::unsupported_media_type,
-                             rpc_error_body(mcp::kServerError, "Unsupported Media Type: Content-Type must be application/json"));
-  }
-  if (!co_await read_body(stream, buffer, parser, config.max_body_bytes)) co_return false;
-  boost::system::error_code ec;
-  json::value body = json::parse(parser.get().body(), ec);
-  if (ec) co_return co_await reply(stream, parser, http::status::bad_request, rpc_error_body(mcp::kParseError, "Parse error: " + ec.message()));
-  std::shared_ptr<mcp::Outbound> out = session->stream();
-  if (!out) out = std::make_shared<NullOutbound>();
-  if (body.is_array()) {
-    for (const auto& m : body.as_array()) mcp.handle(session, m, out);
-  } else {
-    mcp.handle(session, body, out);
-  }
-  co_return co_await reply(stream, parser, http::status::accepted, "Accepted", "text/plain");
-}
-
-net::awaitable<bool> HttpServer::Impl::mcp_delete(Stream& stream, Parser& parser) {
-  std::string sid(parser.get()["mcp-session-id"]);
-  if (sid.empty()) {
-    co_return co_await reply(stream, parser, http::status::bad_request, rpc_error_body(mcp::kServerError, "Bad Request: Mcp-Session-Id header is required"));
-  }
-  if (!mcp.find_session(sid)) {
-    co_return co_await reply(stream, parser, http::status::not_found, rpc_error_body(mcp::kSessionNotFound, "Session not found"));
-  }
-  mcp.end_session(sid);
-  co_return co_await reply(stream, parser, http::status::ok, "");
-}
-
 // ---- HttpServer ---------------------------------------------------------------------------------
 
 HttpServer::HttpServer(mcp::Server& mcp, HttpConfig config) : impl_(std::make_unique<Impl>(mcp, std::move(config))) {}
@@ -674,7 +361,13 @@ Result<void> HttpServer::start() {
   if (!ec) im.acceptor->bind(ep, ec);
   if (!ec) im.acceptor->listen(net::socket_base::max_listen_connections, ec);
   if (ec) {
-    return Error(ErrorKind::Io, fmt::format("cannot listen on {}:{}: {}", im.config.bind_address, im.config.port, ec.message()));
+    std::string hint;
+    if (ec == net::error::address_in_use) {
+      hint = fmt::format(" (another program is using port {}: stop it, or choose another port with HTTP_PORT or --port)", im.config.port);
+    } else if (ec == net::error::access_denied) {
+      hint = " (ports below 1024 need privileges: choose another port with HTTP_PORT or --port)";
+    }
+    return Error(ErrorKind::Io, fmt::format("cannot listen on {}:{}: {}{}", im.config.bind_address, im.config.port, ec.message(), hint));
   }
   im.bound_port = im.acceptor->local_endpoint().port();
   net::co_spawn(net::make_strand(im.io), im.accept_loop(), net::detached);

@@ -1,10 +1,10 @@
 // transport/http_server.hpp: the HTTP server (Boost.Beast on Asio, C++20 coroutines).
 //
-// Serves MCP over Streamable HTTP (/mcp: POST, GET, DELETE) and the legacy HTTP+SSE transport
-// (GET /sse or GET /mcp without a session, then POST /messages?sessionId=), plus any extra
-// routes plugged in (the admin API). A small pool of network threads runs every connection as
-// a coroutine on its own strand; nothing here runs wasm: the MCP server and the routes hand
-// that to the worker pool and the answer comes back through a queue.
+// Sockets only: every MCP-over-HTTP rule (routes, statuses, headers, sessions, eras, framing)
+// is mcp::HttpHandler's; this file reads requests, hands their head and body to it, and writes
+// what it answers (a response, or a ResponseStream pumped as chunked SSE). Extra routes (the
+// admin API) plug in through RouteHandler. A small pool of network threads runs every
+// connection as a coroutine on its own strand; nothing here runs wasm.
 //
 // Every request is checked in this order, before its body is read: Host and Origin (403),
 // authentication (401 for MCP, the route's own check for others), the body size (413); a client
@@ -26,6 +26,7 @@
 #include <boost/beast/http.hpp>
 
 #include "core/error.hpp"
+#include "mcp/http_handler.hpp"
 #include "mcp/server.hpp"
 
 namespace wasimancer::transport {
@@ -84,9 +85,8 @@ class HttpServer {
   std::unique_ptr<Impl> impl_;
 };
 
-// The Host/Origin rule, exposed for tests.
-bool host_allowed(std::string_view host_header, const std::vector<std::string>& allowed);
-bool origin_allowed(std::string_view origin, const std::vector<std::string>& allowed_hosts,
-                    const std::vector<std::string>& allowed_origins);
+// The Host/Origin rule (mcp::HttpHandler's), exposed for tests.
+using mcp::host_allowed;
+using mcp::origin_allowed;
 
 }  // namespace wasimancer::transport

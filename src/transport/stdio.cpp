@@ -27,12 +27,10 @@ class StdoutOutbound : public mcp::Outbound {
   }
   // A message the server will answer (and then call request_done for): a request, or an invalid
   // message with a valid id.
-  void started(const json::value& message) {
-    std::string why;
-    auto* id = message.is_object() ? message.as_object().if_contains("id") : nullptr;
-    if (!id || !mcp::is_valid_id(*id) || mcp::classify(message, &why) == mcp::MessageKind::Response) return;
+  void started(const mcp::Message& m) {
+    if (m.id.is_null() || m.kind == mcp::MessageKind::Response || m.kind == mcp::MessageKind::Notification) return;
     std::lock_guard lock(mu_);
-    in_flight_.insert(json::serialize(*id));
+    in_flight_.insert(json::serialize(m.id));
   }
   void request_done(const json::value& id) override {
     std::lock_guard lock(mu_);
@@ -82,9 +80,27 @@ int run_stdio(mcp::Server& server, std::FILE* in, std::FILE* out) {
       stdout_stream->send(mcp::make_error(nullptr, {mcp::kParseError, "Parse error: " + ec.message(), std::nullopt}));
       continue;
     }
-    auto handle_one = [&](const json::value& m) {
+    auto handle_one = [&](const json::value& raw) {
+      mcp::Message m = mcp::inspect(raw);
       stdout_stream->started(m);
-      server.handle(session, m, stdout_stream);
+      // A request whose _meta names a protocol version is a stateless (2026-07-28) request:
+      // served on its own short-lived session, whatever the stdio session's state.
+      if (m.kind == mcp::MessageKind::Request && !session->initialize_received() &&
+          mcp::Server::meta_protocol_version(m.params())) {
+        auto made = server.stateless_session(m.params());
+        if (auto* e = std::get_if<mcp::RpcError>(&made)) {
+          stdout_stream->send(mcp::make_error(m.id, *e));
+          stdout_stream->request_done(m.id);
+          return;
+        }
+        std::string traceparent;
+        if (auto* meta = m.params().if_contains("_meta"); meta && meta->is_object()) {
+          if (auto* t = meta->as_object().if_contains("traceparent"); t && t->is_string()) traceparent = std::string(t->as_string());
+        }
+        server.dispatch(std::get<std::shared_ptr<mcp::Session>>(made), m, stdout_stream, traceparent);
+        return;
+      }
+      server.dispatch(session, m, stdout_stream);
     };
     if (msg.is_array()) {
       for (const auto& m : msg.as_array()) handle_one(m);

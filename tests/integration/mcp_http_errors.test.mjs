@@ -293,12 +293,18 @@ describe('JSON-RPC errors inside a 200 answer', () => {
 
 describe('protocol version header', () => {
   it('an unsupported MCP-Protocol-Version gets a plain 400 (dual-era clients fall back)', async () => {
-    for (const v of ['2026-07-28', '1999-01-01', 'banana']) {
+    for (const v of ['2026-07-29', '1999-01-01', 'banana']) {
       const res = await rawPost(server, toolsList(), { headers: { 'MCP-Protocol-Version': v } });
       assert.equal(res.status, 400, `${v}: ${res.text}`);
       assertRpcErrorBody(res, -32000, /version/i);
       assert.ok(!(res.json.error.code <= -32020 && res.json.error.code >= -32022));
     }
+  });
+
+  it('2026-07-28 without its _meta is a stateless request missing its params: 400 and -32602', async () => {
+    const res = await rawPost(server, toolsList(), { headers: { 'MCP-Protocol-Version': '2026-07-28' } });
+    assert.equal(res.status, 400, res.text);
+    assertRpcErrorBody(res, -32602, /_meta/);
   });
 
   it('every supported version is accepted', async () => {

@@ -315,12 +315,19 @@ TEST(Schema, Arrays) {
 TEST(Protocol, NegotiateVersion) {
   for (auto v : kSupportedVersions) {
     EXPECT_TRUE(is_supported_version(v));
-    EXPECT_EQ(negotiate_version(v), v);
+    // initialize belongs to the stateful era: a stateless version negotiates to our newest
+    // stateful one.
+    EXPECT_EQ(negotiate_version(v), is_stateless_version(v) ? kLatestStatefulVersion : v);
   }
-  EXPECT_EQ(negotiate_version("2099-01-01"), kLatestVersion);
-  EXPECT_EQ(negotiate_version("2024-10-07"), kLatestVersion);
-  EXPECT_EQ(negotiate_version(""), kLatestVersion);
-  EXPECT_EQ(negotiate_version("2025-06-18 "), kLatestVersion);
+  EXPECT_TRUE(is_stateless_version("2026-07-28"));
+  EXPECT_FALSE(is_stateless_version("2025-11-25"));
+  EXPECT_FALSE(is_stateless_version("2099-01-01"));  // unknown versions are no era at all
+  EXPECT_EQ(negotiate_version("2099-01-01"), kLatestStatefulVersion);
+  EXPECT_EQ(negotiate_version("2024-10-07"), kLatestStatefulVersion);
+  EXPECT_EQ(negotiate_version(""), kLatestStatefulVersion);
+  EXPECT_EQ(negotiate_version("2025-06-18 "), kLatestStatefulVersion);
+  EXPECT_EQ(supported_versions_json().size(), kSupportedVersions.size());
+  EXPECT_EQ(supported_versions_text(), "2026-07-28, 2025-11-25, 2025-06-18, 2025-03-26, 2024-11-05");
   EXPECT_FALSE(is_supported_version("2025-06-19"));
   EXPECT_TRUE(is_supported_version(kDefaultVersion));
   EXPECT_EQ(kSupportedVersions.front(), kLatestVersion);

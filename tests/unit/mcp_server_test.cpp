@@ -193,7 +193,7 @@ TEST(McpServer, InitializeNegotiatesVersionAndAnnouncesCapabilities) {
   auto s2 = f.server->create_session(Session::Kind::Streamable);
   auto r2 = f.request(s2, 1, "initialize", json::parse(R"({"protocolVersion": "2099-01-01"})"));
   ASSERT_TRUE(r2);
-  EXPECT_EQ(result_of(*r2).at("protocolVersion"), json::value(std::string(kLatestVersion)));
+  EXPECT_EQ(result_of(*r2).at("protocolVersion"), json::value(std::string(kLatestStatefulVersion)));
   auto s3 = f.server->create_session(Session::Kind::Streamable);
   auto r3 = f.request(s3, 1, "initialize", json::parse(R"({"protocolVersion": "2024-11-05"})"));
   ASSERT_TRUE(r3);
