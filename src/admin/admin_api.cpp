@@ -137,6 +137,16 @@ bool AdminApi::matches(const Header& header) const {
 std::optional<Response> AdminApi::check(const Header& header) const {
   std::string_view auth = header[http::field::authorization];
   bool ok = auth.size() > 7 && ascii_lower(auth.substr(0, 7)) == "bearer " && constant_time_equal(auth.substr(7), config_.token);
+  if (!ok && config_.oauth && !auth.empty()) {
+    auto d = config_.oauth->check(auth, mcp::kAdminScope, header[http::field::host]);
+    if (!d.allowed()) {
+      // 403 as for a wrong admin token (WASImancer's status), with the OAuth reason.
+      Response r = error_response(http::status::forbidden, fmt::format("the admin token is not valid: {}", d.description));
+      r.set(http::field::www_authenticate, config_.oauth->www_authenticate(d, mcp::kAdminScope, header[http::field::host]));
+      return r;
+    }
+    ok = true;
+  }
   if (!ok) {
     return error_response(http::status::forbidden, auth.empty() ? "the admin API needs Authorization: Bearer <WASIMANCER_ADMIN_TOKEN>"
                                                                  : "the admin token is not valid");

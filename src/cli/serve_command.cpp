@@ -16,6 +16,7 @@
 #include "core/crypto.hpp"
 #include "core/log.hpp"
 #include "core/worker_pool.hpp"
+#include "mcp/auth.hpp"
 #include "mcp/server.hpp"
 #include "registry/catalog.hpp"
 #include "registry/native_tier.hpp"
@@ -41,6 +42,7 @@ struct ServeOptions {
   std::string resources_path, resources_file = "resources.yml";
   std::string prompts_path, prompts_file = "prompts.yml";
   std::string admin_token, auth_token;
+  std::string oauth_issuer, oauth_resource, oauth_jwks_uri;  // OAuth 2.1 protected resource (mcp/auth.hpp)
   std::vector<std::string> allowed_hosts, allowed_origins;
   uint64_t max_body_bytes = 4ull << 20;
   uint64_t max_upload_bytes = 10ull << 20;
@@ -121,6 +123,9 @@ bool load_env(ServeOptions& o, std::string* problem) {
   if (auto v = env("PROMPTS_DEFINITION_FILE")) o.prompts_file = *v;
   if (auto v = env("WASIMANCER_ADMIN_TOKEN")) o.admin_token = *v;
   if (auto v = env("WASIMANCER_AUTHENTICATION_TOKEN")) o.auth_token = *v;
+  if (auto v = env("WASIMANCER_OAUTH_ISSUER")) o.oauth_issuer = *v;
+  if (auto v = env("WASIMANCER_OAUTH_RESOURCE")) o.oauth_resource = *v;
+  if (auto v = env("WASIMANCER_OAUTH_JWKS_URI")) o.oauth_jwks_uri = *v;
   if (auto v = env("WASIMANCER_ALLOWED_HOSTS")) o.allowed_hosts = split_list(*v);
   if (auto v = env("WASIMANCER_ALLOWED_ORIGINS")) o.allowed_origins = split_list(*v);
   if (env("DEBUG")) o.log_level = "debug";
@@ -175,6 +180,12 @@ void add_flags(CLI::App& cmd, ServeOptions& o) {
   cmd.add_option("--admin-token", o.admin_token, "Admin API bearer token (WASIMANCER_ADMIN_TOKEN; generated if unset)");
   cmd.add_option("--auth-token", o.auth_token,
                  "MCP bearer token (WASIMANCER_AUTHENTICATION_TOKEN; NO_AUTHENTICATION disables; generated if unset)");
+  cmd.add_option("--oauth-issuer", o.oauth_issuer,
+                 "Accept OAuth access tokens (JWT) from this authorization server, beside the static tokens (WASIMANCER_OAUTH_ISSUER)");
+  cmd.add_option("--oauth-resource", o.oauth_resource,
+                 "This server's canonical URL, the audience tokens must name (WASIMANCER_OAUTH_RESOURCE; default http://<Host>/mcp)");
+  cmd.add_option("--oauth-jwks-uri", o.oauth_jwks_uri,
+                 "Where the issuer's signing keys are (WASIMANCER_OAUTH_JWKS_URI; default: from the issuer's metadata)");
   cmd.add_option("--allowed-host", o.allowed_hosts, "Extra Host header values to accept (WASIMANCER_ALLOWED_HOSTS, comma-separated)");
   cmd.add_option("--allowed-origin", o.allowed_origins, "Extra Origin values to accept (WASIMANCER_ALLOWED_ORIGINS)");
   cmd.add_option("--max-body-bytes", o.max_body_bytes, "Largest MCP request body (WASIMANCER_MAX_BODY_BYTES)");
@@ -323,6 +334,24 @@ int run_serve(ServeOptions o) {
     }
     if (!o.stdio) mcp_token = o.auth_token;
   }
+  std::shared_ptr<mcp::OAuthResource> oauth;
+  if (!o.oauth_issuer.empty() && !o.stdio) {
+    if (o.auth_token == "NO_AUTHENTICATION") {
+      log().critical("WASIMANCER_OAUTH_ISSUER and NO_AUTHENTICATION contradict each other: unset one");
+      return 2;
+    }
+    mcp::OAuthSettings oauth_settings;
+    oauth_settings.issuer = o.oauth_issuer;
+    oauth_settings.resource = o.oauth_resource;
+    oauth_settings.jwks_uri = o.oauth_jwks_uri;
+    if (auto r = mcp::validate_oauth_settings(oauth_settings); !r) {
+      log().critical("{}", r.error().message);
+      return 2;
+    }
+    oauth = std::make_shared<mcp::OAuthResource>(std::move(oauth_settings));
+    log().info("OAuth: access tokens from {} accepted (scopes mcp:tools, mcp:admin; audience {})", o.oauth_issuer,
+               o.oauth_resource.empty() ? std::string("http://<Host>/mcp") : o.oauth_resource);
+  }
   if (o.admin_token.empty()) {
     o.admin_token = random_token(24);
     if (!o.stdio) token_notes.push_back(fmt::format("WASIMANCER_ADMIN_TOKEN is not set; generated admin token: {}", o.admin_token));
@@ -362,10 +391,12 @@ int run_serve(ServeOptions o) {
   http_config.allowed_hosts = o.allowed_hosts;
   http_config.allowed_origins = o.allowed_origins;
   http_config.mcp_token = mcp_token;
+  http_config.oauth = oauth;
   transport::HttpServer http(server, http_config);
 
   // The admin API, adapted to the HTTP server's route interface.
   admin::AdminConfig admin_config{o.admin_token, o.max_upload_bytes};
+  admin_config.oauth = oauth;
   auto admin_api = std::make_shared<admin::AdminApi>(manager, plugins, resources, prompts, pool, admin_config);
   struct AdminRoutes : transport::RouteHandler {
     std::shared_ptr<admin::AdminApi> api;

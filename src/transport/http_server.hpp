@@ -53,6 +53,8 @@ struct HttpConfig {
   std::vector<std::string> allowed_origins;
   // Bearer token for the MCP endpoints; nullopt disables authentication.
   std::optional<std::string> mcp_token;
+  // OAuth access tokens accepted beside mcp_token (mcp::HttpRules::oauth).
+  std::shared_ptr<const mcp::OAuthResource> oauth;
 };
 
 // An extra set of routes (the admin API), adapted by the composition root.
