@@ -395,7 +395,9 @@ int run_serve(ServeOptions o) {
   transport::HttpServer http(server, http_config);
 
   // The admin API, adapted to the HTTP server's route interface.
-  admin::AdminConfig admin_config{o.admin_token, o.max_upload_bytes};
+  admin::AdminConfig admin_config;
+  admin_config.token = o.admin_token;
+  admin_config.max_upload_bytes = o.max_upload_bytes;
   admin_config.oauth = oauth;
   auto admin_api = std::make_shared<admin::AdminApi>(manager, plugins, resources, prompts, pool, admin_config);
   struct AdminRoutes : transport::RouteHandler {

@@ -391,8 +391,8 @@ TEST(OAuthResource, MetadataDocumentAndWwwAuthenticate) {
     auto doc = fixed.metadata_document(path, "");
     ASSERT_TRUE(doc) << path;
     auto v = json::parse(*doc).as_object();
-    EXPECT_EQ(v.at("resource"), kResource);
-    EXPECT_EQ(v.at("authorization_servers").as_array().at(0), kIssuer);
+    EXPECT_EQ(v.at("resource"), json::value(kResource));
+    EXPECT_EQ(v.at("authorization_servers").as_array().at(0), json::value(kIssuer));
     EXPECT_EQ(v.at("scopes_supported"), (json::array{"mcp:tools", "mcp:admin"}));
     EXPECT_EQ(v.at("bearer_methods_supported"), (json::array{"header"}));
   }
@@ -403,7 +403,7 @@ TEST(OAuthResource, MetadataDocumentAndWwwAuthenticate) {
   // are dropped).
   OAuthResource derived(settings(""), as.fn());
   EXPECT_EQ(derived.resource_for("127.0.0.1:3001"), "http://127.0.0.1:3001/mcp");
-  EXPECT_EQ(derived.resource_for("a\"b, x=\"y"), "http://abx=y/mcp");
+  EXPECT_EQ(derived.resource_for("a\"b, x=\"y"), "http://abxy/mcp");
   EXPECT_EQ(derived.metadata_url("localhost:8080"), "http://localhost:8080/.well-known/oauth-protected-resource/mcp");
 
   OAuthResource::Decision none;
@@ -500,7 +500,7 @@ TEST(OAuthHttp, UnauthenticatedRequestsPointToTheMetadata) {
   EXPECT_EQ(header_of(meta, "Access-Control-Allow-Origin"), "*");
   auto doc = json::parse(meta.body).as_object();
   EXPECT_EQ(doc.at("resource"), "http://localhost:3001/mcp");
-  EXPECT_EQ(doc.at("authorization_servers").as_array().at(0), kIssuer);
+  EXPECT_EQ(doc.at("authorization_servers").as_array().at(0), json::value(kIssuer));
 
   auto jwt = h;
   jwt.emplace_back("Authorization", "Bearer " + f.token());
