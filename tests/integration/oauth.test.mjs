@@ -59,8 +59,9 @@ async function startAuthorizationServer() {
         const details = await provider.interactionDetails(req, res);
         const grant = new provider.Grant({ accountId: 'alice', clientId: details.params.client_id });
         const scope = String(details.params.scope ?? '');
-        const oidc = scope.split(' ').filter((s) => s === 'openid' || s === 'offline_access');
-        if (oidc.length) grant.addOIDCScope(oidc.join(' '));
+        // (mcp:* are declared scopes of the provider too, so a client may register with them:
+        // consent covers them on both sides.)
+        if (scope) grant.addOIDCScope(scope);
         const resourceScopes = scope.split(' ').filter((s) => s.startsWith('mcp:')).join(' ');
         grant.addResourceScope(details.params.resource ?? mcpUrl, resourceScopes);
         const grantId = await grant.save();
@@ -83,6 +84,7 @@ async function startAuthorizationServer() {
     scopes: ['openid', 'offline_access', 'mcp:tools', 'mcp:admin'],
     findAccount: (ctx, id) => ({ accountId: id, claims: () => ({ sub: id }) }),
     interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
+    ttl: { AccessToken: 300, AuthorizationCode: 60, ClientCredentials: 300, Grant: 600, Interaction: 600, Session: 600, IdToken: 300 },
     features: {
       devInteractions: { enabled: false },
       registration: { enabled: true },
@@ -143,7 +145,7 @@ async function browse(start, redirectUrl) {
       const i = pair.indexOf('=');
       jar.set(pair.slice(0, i).trim(), pair.slice(i + 1));
     }
-    const location = res.headers.get('location');
+    const location = res.headers.get("location");
     if (!location) throw new Error(`the authorization server answered ${res.status} without a redirect at ${url}: ${await res.text()}`);
     await res.arrayBuffer();
     url = new URL(location, url);
