@@ -6,6 +6,9 @@
 //     the MCP authorization spec describes: 401 + WWW-Authenticate resource_metadata, RFC 9728
 //     metadata, RFC 8414 discovery, registration, authorization code with PKCE and the resource
 //     indicator, token exchange; then it lists and calls tools with its JWT;
+//   - mcp-remote (pinned in tests/clients) without a header: it registers, opens "the browser"
+//     (xdg-open -> $BROWSER, a script here that signs in and follows the redirects to
+//     mcp-remote's callback), exchanges the code and proxies the tools over stdio;
 //   - the Inspector CLI (README's command line) with a JWT from the client credentials grant;
 //   - the admin API with an mcp:admin token, refused with an mcp:tools one;
 //   - tokens refused: forged signature, another resource's audience, missing scope; the static
@@ -23,7 +26,7 @@ import { after, describe } from 'node:test';
 import { promisify } from 'node:util';
 
 import { AUTH_TOKEN, ADMIN_TOKEN, cleanEnv, guard, root, startServer, testPlugin } from '../node/server.mjs';
-import { Client, StreamableHTTPClientTransport } from '../node/sdk.mjs';
+import { Client, StdioClientTransport, StreamableHTTPClientTransport, getDefaultEnvironment } from '../node/sdk.mjs';
 import { Provider, ProviderErrors as errors, UnauthorizedError } from '../node/oauth.mjs';
 
 const run = promisify(execFile);
@@ -236,6 +239,55 @@ describe('the protected resource', () => {
       assert.match(JSON.stringify(result.content), /signed in/);
     } finally {
       await client.close();
+    }
+  });
+
+  it('mcp-remote does the browser flow (its browser: a script that signs in) and proxies tools over stdio', async () => {
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), 'wasimancer-oauth-mcp-remote-'));
+    // The "browser" mcp-remote opens (through xdg-open and $BROWSER): follows every redirect with
+    // cookies, the authorization server's sign-in included, to mcp-remote's own callback.
+    const browser = path.join(work, 'browser.mjs');
+    fs.writeFileSync(browser, `#!${process.execPath}
+const jar = new Map();
+let url = new URL(process.argv[2]);
+for (let hops = 0; hops < 20; hops++) {
+  const cookie = [...jar].map(([k, v]) => k + '=' + v).join('; ');
+  const res = await fetch(url, { redirect: 'manual', headers: cookie ? { cookie } : {} });
+  for (const c of res.headers.getSetCookie()) { const [pair] = c.split(';'); const i = pair.indexOf('='); jar.set(pair.slice(0, i).trim(), pair.slice(i + 1)); }
+  const location = res.headers.get('location');
+  await res.arrayBuffer();
+  if (!location) process.exit(res.ok ? 0 : 1);
+  url = new URL(location, url);
+}
+process.exit(1);
+`, { mode: 0o755 });
+    const opened = path.join(work, 'opened');
+    const wrapper = path.join(work, 'browser.sh');
+    fs.writeFileSync(wrapper, `#!/bin/sh\necho "$1" >> '${opened}'\nexec '${browser}' "$1"\n`, { mode: 0o755 });
+    const proxy = path.join(root, 'tests', 'clients', 'node_modules', 'mcp-remote', 'dist', 'proxy.js');
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [proxy, mcpUrl, '--allow-http'],
+      env: { ...getDefaultEnvironment(), MCP_REMOTE_CONFIG_DIR: path.join(work, 'config'), BROWSER: wrapper, DISPLAY: '', HOME: work },
+      stderr: 'pipe',
+    });
+    let stderr = '';
+    transport.stderr?.on('data', (d) => { stderr += d; });
+    const client = new Client({ name: 'oauth-mcp-remote', version: '1.0.0' });
+    try {
+      await client.connect(transport);
+      const tools = await client.listTools();
+      assert.deepEqual(tools.tools.map((t) => t.name), ['echo']);
+      const result = await client.callTool({ name: 'echo', arguments: { text: 'through mcp-remote' } });
+      assert.match(JSON.stringify(result.content), /through mcp-remote/);
+      const visited = fs.readFileSync(opened, 'utf8');
+      assert.ok(visited.startsWith(`${issuer}/auth?`), `the browser was sent to the issuer: ${visited}`);
+      assert.match(visited, new RegExp(`resource=${encodeURIComponent(mcpUrl).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+    } catch (e) {
+      throw new Error(`${e.message}\nmcp-remote said:\n${stderr}`, { cause: e });
+    } finally {
+      await client.close().catch(() => {});
+      fs.rmSync(work, { recursive: true, force: true });
     }
   });
 
