@@ -9,6 +9,7 @@
 //   - mcp-remote (pinned in tests/clients) without a header: it registers, opens "the browser"
 //     (xdg-open -> $BROWSER, a script here that signs in and follows the redirects to
 //     mcp-remote's callback), exchanges the code and proxies the tools over stdio;
+//   - the v2 SDK client with its ClientCredentialsProvider (machine to machine, no browser);
 //   - the Inspector CLI (README's command line) with a JWT from the client credentials grant;
 //   - the admin API with an mcp:admin token, refused with an mcp:tools one;
 //   - tokens refused: forged signature, another resource's audience, missing scope; the static
@@ -28,6 +29,7 @@ import { promisify } from 'node:util';
 import { AUTH_TOKEN, ADMIN_TOKEN, cleanEnv, guard, root, startServer, testPlugin } from '../node/server.mjs';
 import { Client, StdioClientTransport, StreamableHTTPClientTransport, getDefaultEnvironment } from '../node/sdk.mjs';
 import { Provider, ProviderErrors as errors, UnauthorizedError } from '../node/oauth.mjs';
+import * as v2 from '../node/sdk2.mjs';
 
 const run = promisify(execFile);
 const { before, it } = guard({ timeout: 60000 });
@@ -288,6 +290,24 @@ process.exit(1);
     } finally {
       await client.close().catch(() => {});
       fs.rmSync(work, { recursive: true, force: true });
+    }
+  });
+
+  it('the v2 SDK client with its ClientCredentialsProvider (a machine client) gets a token and calls tools', async () => {
+    const authProvider = new v2.ClientCredentialsProvider({ clientId: ROBOT.client_id, clientSecret: ROBOT.client_secret, expectedIssuer: issuer });
+    const client = new v2.Client({ name: 'oauth-v2', version: '1.0.0' });
+    await client.connect(new v2.StreamableHTTPClientTransport(new URL(mcpUrl), { authProvider }));
+    try {
+      const tools = await client.listTools();
+      assert.deepEqual(tools.tools.map((t) => t.name), ['echo']);
+      const result = await client.callTool({ name: 'echo', arguments: { text: 'machine' } });
+      assert.match(JSON.stringify(result.content), /machine/);
+      const token = (await authProvider.tokens())?.access_token;
+      assert.ok(token, 'the provider holds the token it got');
+      assert.equal(jwtClaims(token).aud, mcpUrl);
+      assert.equal(jwtClaims(token).sub, ROBOT.client_id);
+    } finally {
+      await client.close();
     }
   });
 
