@@ -76,7 +76,7 @@ std::string quote_param(std::string_view s) {
   return out;
 }
 
-Result<std::string> http_get(const std::string& url, std::chrono::seconds timeout) {
+Result<std::string> http_get(const std::string& url, std::chrono::seconds timeout, const std::atomic<bool>* cancel) {
   auto u = parse_url(url);
   if (!u || (u->scheme != "https" && !(u->scheme == "http" && loopback_host(u->host)))) {
     return Error(ErrorKind::InvalidArgument, fmt::format("{} is not an https URL (http only on a loopback host)", url));
@@ -88,7 +88,7 @@ Result<std::string> http_get(const std::string& url, std::chrono::seconds timeou
   // The authorization server's own host, named explicitly (so a loopback or intranet issuer works).
   policy.allowed_hosts = {u->host};
   policy.max_response_bytes = 1 << 20;
-  auto r = host::http_fetch(req, policy, Deadline::after(timeout));
+  auto r = host::http_fetch(req, policy, Deadline::after(timeout), cancel);
   if (!r) return r.take_error();
   if (r->status < 200 || r->status > 299) return Error(ErrorKind::Io, fmt::format("GET {} answered {}", url, r->status));
   return std::move(r->body);
@@ -124,13 +124,14 @@ Result<void> validate_oauth_settings(const OAuthSettings& s) {
 OAuthResource::OAuthResource(OAuthSettings settings, FetchFn fetch) : settings_(std::move(settings)), fetch_(std::move(fetch)) {
   if (!fetch_) {
     auto timeout = settings_.fetch_timeout;
-    fetch_ = [timeout](const std::string& url) { return http_get(url, timeout); };
+    fetch_ = [timeout, this](const std::string& url) { return http_get(url, timeout, &stopping_); };
   }
   jwks_uri_ = settings_.jwks_uri;
   thread_ = std::thread([this] { refresher(); });
 }
 
 OAuthResource::~OAuthResource() {
+  stopping_ = true;  // a fetch under way ends now
   {
     std::lock_guard lock(mu_);
     stop_ = true;

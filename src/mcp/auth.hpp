@@ -16,6 +16,7 @@
 // Thread safety: check() and the metadata functions may run concurrently from any thread.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -111,6 +112,7 @@ class OAuthResource {
   std::chrono::steady_clock::time_point last_attempt_{};
   mutable bool wanted_ = false;
   bool stop_ = false;
+  std::atomic<bool> stopping_{false};
   std::thread thread_;
 };
 
