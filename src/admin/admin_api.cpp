@@ -140,6 +140,16 @@ bool AdminApi::matches(const Header& header) const {
 std::optional<Response> AdminApi::check(const Header& header) const {
   std::string_view auth = header[http::field::authorization];
   bool ok = auth.size() > 7 && ascii_lower(auth.substr(0, 7)) == "bearer " && constant_time_equal(auth.substr(7), config_.token);
+  if (!ok && config_.oauth && !auth.empty()) {
+    auto d = config_.oauth->check(auth, mcp::kAdminScope, header[http::field::host]);
+    if (!d.allowed()) {
+      // 403 as for a wrong admin token (WASImancer's status), with the OAuth reason.
+      Response r = error_response(http::status::forbidden, fmt::format("the admin token is not valid: {}", d.description));
+      r.set(http::field::www_authenticate, config_.oauth->www_authenticate(d, mcp::kAdminScope, header[http::field::host]));
+      return r;
+    }
+    ok = true;
+  }
   if (!ok) {
     return error_response(http::status::forbidden, auth.empty() ? "the admin API needs Authorization: Bearer <WASIMANCER_ADMIN_TOKEN>"
                                                                  : "the admin token is not valid");
@@ -296,7 +306,11 @@ Response AdminApi::upload(const Request& req, bool replacing, const std::optiona
   registry::UploadRequest up{data->data, wasm->filename, wasm->data, dir};
   auto r = replacing ? plugins_.update(up) : plugins_.publish(up);
   if (!r) return error_response(r.error());
-  json::object body{{"message", "🎉 File uploaded successfully"}, {"filePath", r->file_path}, {"metadata", r->metadata}};
+  // filePath: the stored file as plugins.yml names it (relative to PLUGINS_PATH), as the brief's
+  // answers show it, whatever the working directory or the configured paths.
+  const json::value* recorded = r->metadata.if_contains("path");
+  json::value file_path = recorded && recorded->is_string() ? *recorded : json::value(r->file_path);
+  json::object body{{"message", "🎉 File uploaded successfully"}, {"filePath", file_path}, {"metadata", r->metadata}};
   if (r->note) body["note"] = *r->note;
   return json_response(http::status::ok, body);
 }

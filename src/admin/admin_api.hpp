@@ -20,12 +20,14 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include <boost/beast/http.hpp>
 
 #include "core/worker_pool.hpp"
+#include "mcp/auth.hpp"
 #include "registry/catalog.hpp"
 #include "registry/plugin_manager.hpp"
 
@@ -42,6 +44,8 @@ struct AdminConfig {
   std::string token;
   uint64_t max_upload_bytes = 10ull << 20;  // WASImancer's 10 MB
   uint64_t max_json_bytes = 1ull << 20;
+  // OAuth access tokens with scope mcp:admin are accepted beside `token` when set (mcp/auth.hpp).
+  std::shared_ptr<const mcp::OAuthResource> oauth;
 };
 
 class AdminApi {

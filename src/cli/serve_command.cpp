@@ -3,7 +3,6 @@
 #include <sys/resource.h>
 
 #include <cctype>
-#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -13,12 +12,14 @@
 #include <fmt/format.h>
 
 #include "admin/admin_api.hpp"
+#include "cli/signals.hpp"
 #include "core/crypto.hpp"
 #include "core/health.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
 #include "core/otlp.hpp"
 #include "core/worker_pool.hpp"
+#include "mcp/auth.hpp"
 #include "mcp/server.hpp"
 #include "observe/observe_routes.hpp"
 #include "registry/catalog.hpp"
@@ -40,10 +41,12 @@ namespace {
 struct ServeOptions {
   uint16_t port = 3001;
   std::string bind = "0.0.0.0";
+  std::string home;  // WASIMANCER_HOME: relative paths (and the defaults) are taken inside it
   std::string plugins_path, plugins_file = "plugins.yml", upload_path;
   std::string resources_path, resources_file = "resources.yml";
   std::string prompts_path, prompts_file = "prompts.yml";
   std::string admin_token, auth_token;
+  std::string oauth_issuer, oauth_resource, oauth_jwks_uri;  // OAuth 2.1 protected resource (mcp/auth.hpp)
   std::vector<std::string> allowed_hosts, allowed_origins;
   uint64_t max_body_bytes = 4ull << 20;
   uint64_t max_upload_bytes = 10ull << 20;
@@ -120,6 +123,7 @@ bool env_number(const char* name, T* out, std::string* problem) {
 bool load_env(ServeOptions& o, std::string* problem) {
   if (!env_number(env("HTTP_PORT") ? "HTTP_PORT" : "PORT", &o.port, problem)) return false;
   if (auto v = env("WASIMANCER_BIND")) o.bind = *v;
+  if (auto v = env("WASIMANCER_HOME")) o.home = *v;
   if (auto v = env("PLUGINS_PATH")) o.plugins_path = *v;
   if (auto v = env("PLUGINS_DEFINITION_FILE")) o.plugins_file = *v;
   if (auto v = env("UPLOAD_PATH")) o.upload_path = *v;
@@ -129,6 +133,9 @@ bool load_env(ServeOptions& o, std::string* problem) {
   if (auto v = env("PROMPTS_DEFINITION_FILE")) o.prompts_file = *v;
   if (auto v = env("WASIMANCER_ADMIN_TOKEN")) o.admin_token = *v;
   if (auto v = env("WASIMANCER_AUTHENTICATION_TOKEN")) o.auth_token = *v;
+  if (auto v = env("WASIMANCER_OAUTH_ISSUER")) o.oauth_issuer = *v;
+  if (auto v = env("WASIMANCER_OAUTH_RESOURCE")) o.oauth_resource = *v;
+  if (auto v = env("WASIMANCER_OAUTH_JWKS_URI")) o.oauth_jwks_uri = *v;
   if (auto v = env("WASIMANCER_ALLOWED_HOSTS")) o.allowed_hosts = split_list(*v);
   if (auto v = env("WASIMANCER_ALLOWED_ORIGINS")) o.allowed_origins = split_list(*v);
   if (env("DEBUG")) o.log_level = "debug";
@@ -180,6 +187,9 @@ std::map<std::string, std::string> wasm_config_from_env() {
 void add_flags(CLI::App& cmd, ServeOptions& o) {
   cmd.add_option("--port", o.port, "Port to listen on (HTTP_PORT, PORT)");
   cmd.add_option("--bind", o.bind, "Address to bind (WASIMANCER_BIND; default all interfaces)");
+  cmd.add_option("--home", o.home,
+                 "Folder holding plugins/, resources/ and prompts/ (WASIMANCER_HOME); relative paths are taken inside it "
+                 "instead of the working directory");
   cmd.add_option("--plugins-path", o.plugins_path, "Folder with the plugins definition file (PLUGINS_PATH; default ./plugins)");
   cmd.add_option("--plugins-file", o.plugins_file, "Plugins definition file name (PLUGINS_DEFINITION_FILE)");
   cmd.add_option("--upload-path", o.upload_path, "Where uploaded plugins are stored (UPLOAD_PATH; default ./plugins)");
@@ -190,6 +200,12 @@ void add_flags(CLI::App& cmd, ServeOptions& o) {
   cmd.add_option("--admin-token", o.admin_token, "Admin API bearer token (WASIMANCER_ADMIN_TOKEN; generated if unset)");
   cmd.add_option("--auth-token", o.auth_token,
                  "MCP bearer token (WASIMANCER_AUTHENTICATION_TOKEN; NO_AUTHENTICATION disables; generated if unset)");
+  cmd.add_option("--oauth-issuer", o.oauth_issuer,
+                 "Accept OAuth access tokens (JWT) from this authorization server, beside the static tokens (WASIMANCER_OAUTH_ISSUER)");
+  cmd.add_option("--oauth-resource", o.oauth_resource,
+                 "This server's canonical URL, the audience tokens must name (WASIMANCER_OAUTH_RESOURCE; default http://<Host>/mcp)");
+  cmd.add_option("--oauth-jwks-uri", o.oauth_jwks_uri,
+                 "Where the issuer's signing keys are (WASIMANCER_OAUTH_JWKS_URI; default: from the issuer's metadata)");
   cmd.add_option("--allowed-host", o.allowed_hosts, "Extra Host header values to accept (WASIMANCER_ALLOWED_HOSTS, comma-separated)");
   cmd.add_option("--allowed-origin", o.allowed_origins, "Extra Origin values to accept (WASIMANCER_ALLOWED_ORIGINS)");
   cmd.add_option("--max-body-bytes", o.max_body_bytes, "Largest MCP request body (WASIMANCER_MAX_BODY_BYTES)");
@@ -231,6 +247,13 @@ void add_flags(CLI::App& cmd, ServeOptions& o) {
                  "(WASIMANCER_OTLP_SAMPLE_RATIO)");
   cmd.add_flag("--skip-broken", o.skip_broken, "Start even if some plugins, resources or prompts cannot be loaded");
   cmd.add_flag("--stdio", o.stdio, "Serve MCP on stdin/stdout instead of HTTP");
+}
+
+// Whether a bind address takes connections from other machines (all interfaces, or an address
+// that is not loopback).
+bool listens_beyond_loopback(const std::string& bind) {
+  if (bind == "localhost" || bind == "::1" || bind == "[::1]") return false;
+  return bind.rfind("127.", 0) != 0;
 }
 
 int run_serve(ServeOptions o) {
@@ -279,6 +302,9 @@ int run_serve(ServeOptions o) {
     return std::string("the plugins are still loading");
   });
   // A shared registry (a database) adds its own check here: readiness.add("database", ...).
+  // stdio: SIGINT/SIGTERM end the process, as a launcher expects. HTTP: the main thread waits for
+  // them once it listens, then shuts down in order.
+  if (o.stdio) die_on_stop_signal();
   // Connections and SSE streams are descriptors: the soft limit goes up to the hard one (often
   // 1,024 vs 1,048,576), as servers do. Sandbox workers set their own (sandbox.cpp).
   if (rlimit files{}; getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
@@ -286,12 +312,31 @@ int run_serve(ServeOptions o) {
     setrlimit(RLIMIT_NOFILE, &files);
   }
 
+  // With a home, relative paths (the defaults included) are inside it, so the server finds its
+  // files whatever the working directory (a desktop client launching `serve --stdio`).
+  fs::path home;
+  if (!o.home.empty()) {
+    std::error_code ec;
+    home = fs::absolute(fs::path(o.home), ec).lexically_normal();
+    if (!fs::is_directory(home, ec)) log().warn("WASIMANCER_HOME (--home) {} is not a folder", home.string());
+  }
+  auto place = [&](const std::string& value, const char* fallback) {
+    fs::path p = value.empty() ? fs::path(fallback) : fs::path(value);
+    return home.empty() || p.is_absolute() ? p : home / p;
+  };
   registry::PluginPaths paths;
-  paths.plugins_dir = o.plugins_path.empty() ? fs::path("plugins") : fs::path(o.plugins_path);
+  paths.plugins_dir = place(o.plugins_path, "plugins");
   paths.definition_file = o.plugins_file;
-  paths.upload_dir = o.upload_path.empty() ? fs::path("plugins") : fs::path(o.upload_path);
-  fs::path resources_file = (o.resources_path.empty() ? fs::path("resources") : fs::path(o.resources_path)) / o.resources_file;
-  fs::path prompts_file = (o.prompts_path.empty() ? fs::path("prompts") : fs::path(o.prompts_path)) / o.prompts_file;
+  paths.upload_dir = place(o.upload_path, "plugins");
+  fs::path resources_file = place(o.resources_path, "resources") / o.resources_file;
+  fs::path prompts_file = place(o.prompts_path, "prompts") / o.prompts_file;
+  if (std::error_code ec; !fs::exists(paths.definition_path(), ec)) {
+    log().warn("no plugins file at {}: serving no plugins until the first upload creates it{}",
+               fs::absolute(paths.definition_path(), ec).string(),
+               home.empty() ? " (relative paths are taken from the working directory; set WASIMANCER_HOME or --home, or an "
+                              "absolute PLUGINS_PATH)"
+                            : "");
+  }
 
   // Default: one thread per core; twice that with sandbox workers, where a thread mostly waits
   // for its worker process to answer (measured in bench/: 7,700 -> 12,000 calls/s on 2 cores).
@@ -349,12 +394,34 @@ int run_serve(ServeOptions o) {
   // Generated tokens are printed once the port is bound (not before a failed start).
   std::vector<std::string> token_notes;
   std::optional<std::string> mcp_token;
+  if (o.auth_token == "NO_AUTHENTICATION" && !o.stdio && listens_beyond_loopback(o.bind)) {
+    log().warn("NO_AUTHENTICATION with --bind {}: anyone who can reach this machine on port {} can call every tool; "
+               "bind 127.0.0.1 (WASIMANCER_BIND) or set a token", o.bind, o.port);
+  }
   if (o.auth_token != "NO_AUTHENTICATION") {
     if (o.auth_token.empty() && !o.stdio) {
       o.auth_token = random_token(24);
       token_notes.push_back(fmt::format("WASIMANCER_AUTHENTICATION_TOKEN is not set; generated MCP token: {}", o.auth_token));
     }
     if (!o.stdio) mcp_token = o.auth_token;
+  }
+  std::shared_ptr<mcp::OAuthResource> oauth;
+  if (!o.oauth_issuer.empty() && !o.stdio) {
+    if (o.auth_token == "NO_AUTHENTICATION") {
+      log().critical("WASIMANCER_OAUTH_ISSUER and NO_AUTHENTICATION contradict each other: unset one");
+      return 2;
+    }
+    mcp::OAuthSettings oauth_settings;
+    oauth_settings.issuer = o.oauth_issuer;
+    oauth_settings.resource = o.oauth_resource;
+    oauth_settings.jwks_uri = o.oauth_jwks_uri;
+    if (auto r = mcp::validate_oauth_settings(oauth_settings); !r) {
+      log().critical("{}", r.error().message);
+      return 2;
+    }
+    oauth = std::make_shared<mcp::OAuthResource>(std::move(oauth_settings));
+    log().info("OAuth: access tokens from {} accepted (scopes mcp:tools, mcp:admin; audience {})", o.oauth_issuer,
+               o.oauth_resource.empty() ? std::string("http://<Host>/mcp") : o.oauth_resource);
   }
   if (o.admin_token.empty()) {
     o.admin_token = random_token(24);
@@ -395,10 +462,14 @@ int run_serve(ServeOptions o) {
   http_config.allowed_hosts = o.allowed_hosts;
   http_config.allowed_origins = o.allowed_origins;
   http_config.mcp_token = mcp_token;
+  http_config.oauth = oauth;
   transport::HttpServer http(server, http_config);
 
   // The admin API, adapted to the HTTP server's route interface.
-  admin::AdminConfig admin_config{o.admin_token, o.max_upload_bytes};
+  admin::AdminConfig admin_config;
+  admin_config.token = o.admin_token;
+  admin_config.max_upload_bytes = o.max_upload_bytes;
+  admin_config.oauth = oauth;
   auto admin_api = std::make_shared<admin::AdminApi>(manager, plugins, resources, prompts, pool, admin_config);
   struct AdminRoutes : transport::RouteHandler {
     std::shared_ptr<admin::AdminApi> api;
@@ -453,14 +524,6 @@ int run_serve(ServeOptions o) {
     metrics_http->add_routes(metrics_routes);
   }
 
-  // SIGINT/SIGTERM stop the server; block them here so only the waiting thread sees them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-
   if (auto r = http.start(); !r) {
     log().critical("cannot start: {}", r.error().message);
     return 1;
@@ -475,8 +538,8 @@ int run_serve(ServeOptions o) {
     log().info("metrics served on http://{}:{}/metrics", o.metrics_bind.substr(0, o.metrics_bind.rfind(':')), metrics_http->port());
   }
   log().info("wasimancer listening on http://{}:{} (MCP: /mcp and /sse; admin API: /upload-plugin ...; dashboard: /ui)", o.bind, http.port());
-  int sig = 0;
-  sigwait(&signals, &sig);
+  // SIGINT/SIGTERM (blocked in every thread since main(): cli/signals.hpp) stop the server.
+  int sig = wait_stop_signal();
   log().info("signal {} received: shutting down", sig);
   if (metrics_http) metrics_http->stop();
   http.stop();

@@ -371,13 +371,24 @@ std::optional<HttpAnswer> HttpHandler::check_host_origin(const HttpRequestHead& 
 }
 
 bool HttpHandler::authorized(const HttpRequestHead& head) const {
-  if (!rules_.mcp_token) return true;
+  if (!rules_.mcp_token && !rules_.oauth) return true;
   std::string_view auth = head.header("authorization");
-  if (auth.size() < 7 || ascii_lower(auth.substr(0, 7)) != "bearer ") return false;
-  return constant_time_equal(auth.substr(7), *rules_.mcp_token);
+  if (rules_.mcp_token && auth.size() >= 7 && ascii_lower(auth.substr(0, 7)) == "bearer " &&
+      constant_time_equal(auth.substr(7), *rules_.mcp_token)) {
+    return true;
+  }
+  return rules_.oauth && rules_.oauth->check(auth, kToolsScope, head.header("host")).allowed();
 }
 
 HttpAnswer HttpHandler::unauthorized(const HttpRequestHead& head) const {
+  if (rules_.oauth) {
+    // RFC 6750 §3 / RFC 9728 §5.1: 401 for a missing or invalid token, 403 for a missing scope.
+    auto d = rules_.oauth->check(head.header("authorization"), kToolsScope, head.header("host"));
+    bool scope = d.kind == OAuthResource::Decision::Kind::InsufficientScope;
+    return answer(scope ? 403 : 401,
+                  json::serialize(json::object{{"error", scope ? "insufficient_scope" : "invalid_token"}, {"error_description", d.description}}),
+                  "application/json", {{"WWW-Authenticate", rules_.oauth->www_authenticate(d, kToolsScope, head.header("host"))}});
+  }
   bool given = !head.header("authorization").empty();
   std::string desc = given ? "the bearer token is not valid" : "a bearer token is required (Authorization: Bearer <token>)";
   return answer(401, json::serialize(json::object{{"error", "invalid_token"}, {"error_description", desc}}), "application/json",
@@ -391,6 +402,12 @@ std::variant<HttpAnswer, uint64_t> HttpHandler::on_header(const HttpRequestHead&
     return answer(405, rpc_error_body(kServerError, "Method not allowed"), "application/json", {{"Allow", std::move(allow)}});
   };
   if (target.path == "/health" && m == "GET") return answer(200, R"({"status":"ok"})");
+  if (rules_.oauth && m == "GET") {
+    // RFC 9728 protected-resource metadata, without a token (browser clients read it too).
+    if (auto doc = rules_.oauth->metadata_document(target.path, head.header("host"))) {
+      return answer(200, std::move(*doc), "application/json", {{"Access-Control-Allow-Origin", "*"}});
+    }
+  }
   if (target.path == "/" && m == "GET") {
     // What a newcomer opening the server in a browser sees first.
     return answer(200, json::serialize(json::object{

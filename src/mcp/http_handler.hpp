@@ -24,6 +24,7 @@
 #include <variant>
 #include <vector>
 
+#include "mcp/auth.hpp"
 #include "mcp/response_stream.hpp"
 #include "mcp/server.hpp"
 
@@ -37,6 +38,9 @@ struct HttpRules {
   std::vector<std::string> allowed_origins;
   // Bearer token for the MCP endpoints; nullopt disables authentication.
   std::optional<std::string> mcp_token;
+  // OAuth 2.1 protected resource (mcp/auth.hpp): JWT access tokens with scope mcp:tools are
+  // accepted beside the token above, and /.well-known/oauth-protected-resource is served.
+  std::shared_ptr<const OAuthResource> oauth;
   uint64_t max_body_bytes = 4ull << 20;
 };
 

@@ -66,6 +66,7 @@ struct HttpServer::Impl {
     r.allowed_hosts = c.allowed_hosts;
     r.allowed_origins = c.allowed_origins;
     r.mcp_token = c.mcp_token;
+    r.oauth = c.oauth;
     r.max_body_bytes = c.max_body_bytes;
     return r;
   }

@@ -55,6 +55,8 @@ struct HttpConfig {
   std::optional<std::string> mcp_token;
   // False: only the extra routes and /health are served (the --metrics-bind listener).
   bool serve_mcp = true;
+  // OAuth access tokens accepted beside mcp_token (mcp::HttpRules::oauth).
+  std::shared_ptr<const mcp::OAuthResource> oauth;
 };
 
 // An extra set of routes (the admin API), adapted by the composition root.
