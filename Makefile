@@ -3,11 +3,17 @@
 #   make test    build, then run every test suite (unit, plugin, integration)
 #   make bench   release build, then the benchmarks (bench/RESULTS.md)
 #   make sanitize  AddressSanitizer + UBSan build (build-asan), then every test suite with it
+#   make fuzz    libFuzzer targets on an instrumented build (build-fuzz), FUZZ_SECONDS each (default 60)
+#   make soak    the soak run against build/, SOAK_SECONDS long (default 600)
+#   make tsan    ThreadSanitizer build (build-tsan), then the concurrent suites with it
 BUILD      ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build run test bench sanitize clean
+FUZZ_SECONDS ?= 60
+SOAK_SECONDS ?= 600
+
+.PHONY: all deps build run test bench sanitize fuzz soak tsan clean
 
 all: build
 
@@ -35,5 +41,18 @@ sanitize: deps
 	@cmake --build build-asan -j $(JOBS)
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 scripts/run-tests.sh build-asan
 
+fuzz: deps
+	@cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWASIMANCER_SANITIZE=ON -DWASIMANCER_FUZZ_COVERAGE=ON >/dev/null
+	@cmake --build build-fuzz --target fuzz_all -j $(JOBS)
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh build-fuzz
+
+soak: build
+	@WASIMANCER_BUILD=$(CURDIR)/$(BUILD) SOAK_SECONDS=$(SOAK_SECONDS) tests/soak/soak.sh
+
+tsan: deps
+	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWASIMANCER_TSAN=ON >/dev/null
+	@cmake --build build-tsan -j $(JOBS) --target $$(tests/tsan/run.sh --targets)
+	@tests/tsan/run.sh build-tsan
+
 clean:
-	rm -rf $(BUILD) build-release build-asan
+	rm -rf $(BUILD) build-release build-asan build-fuzz build-tsan

@@ -8,12 +8,14 @@
 //   4. publish to native tier ready (quick and optimised builds)
 //   5. start to ready with 8 plugins whose native code is cached
 //   6. resident memory with 8 plugins loaded and idle
+//   7. fair share: a well-behaved tool's p99 while two clients hammer a looping plugin (2 workers)
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -263,7 +265,7 @@ int main(int argc, char** argv) {
   root_dir = argc > 1 ? argv[1] : ".";
   build_dir = argc > 2 ? argv[2] : "build-release";
   std::string results_file = root_dir + "/bench/RESULTS.md";
-  // An optional third argument runs one section only (compute, http, publish, startup) and does
+  // An optional third argument runs one section only (compute, http, publish, startup, fair) and does
   // not record the table.
   std::string only = argc > 3 ? argv[3] : "";
   auto want = [&](const char* section) { return only.empty() || only == section; };
@@ -454,6 +456,57 @@ int main(int argc, char** argv) {
                     ready.empty() ? "failed" : fmt::format("{:.0f} ms (first plugin on {})", med, tiers), "< 100 ms",
                     verdict(!ready.empty() && med < 100)});
     rows.push_back({"resident memory, 8 plugins loaded and idle", fmt::format("{:.1f} MiB", rss / 1024.0), "(reported)", ""});
+  }
+
+  // ---- 7. fair share ----
+  if (want("fair")) {
+    std::cout << "fair share: a well-behaved tool while a looping plugin is hammered...\n" << std::flush;
+    fs::path dir = work / "fair";
+    fs::create_directories(dir / "plugins");
+    fs::copy_file(plugins_dir + "/echo.wasm", dir / "plugins" / "echo.wasm");
+    fs::copy_file(plugins_dir + "/hostile.wasm", dir / "plugins" / "hostile.wasm");
+    (void)write_file_atomic(dir / "plugins" / "plugins.yml",
+                            "plugins:\n"
+                            "  - name: looper\n    path: ./hostile.wasm\n    timeoutMs: 3000\n    functions:\n"
+                            "      - displayName: spin\n        function: infinite_loop\n"
+                            "  - name: echo\n    path: ./echo.wasm\n    functions:\n"
+                            "      - displayName: echo\n        function: echo\n");
+    setenv("WASIMANCER_WORKERS", "2", 1);
+    Server s;
+    start_server(s, dir, cache);
+    unsetenv("WASIMANCER_WORKERS");
+    if (wait_ready(s, 10000)) {
+      std::atomic<bool> stop{false};
+      std::atomic<int> loops{0};
+      std::vector<std::thread> hammer;
+      for (int c = 0; c < 4; ++c) {  // two clients, two calls in flight each
+        hammer.emplace_back([&] {
+          while (!stop) {
+            call_tool(s.port, "spin", "{}");
+            ++loops;
+          }
+        });
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      std::vector<double> lat;
+      bool all_ok = true;
+      auto t0 = Clock::now();
+      while (ms_since(t0) < 12000) {
+        auto c0 = Clock::now();
+        all_ok = call_tool(s.port, "echo", "{}") && all_ok;
+        lat.push_back(ms_since(c0));
+      }
+      stop = true;
+      for (auto& t : hammer) t.join();
+      std::sort(lat.begin(), lat.end());
+      double p50 = lat[lat.size() / 2], p99 = lat[std::min(lat.size() - 1, lat.size() * 99 / 100)];
+      rows.push_back({"a well-behaved tool while 2 clients hammer a looping plugin (3 s timeout, 2 workers)",
+                      fmt::format("{} calls in 12 s, p50 {:.2f} ms, p99 {:.2f} ms ({} looping calls){}", lat.size(), p50, p99, loops.load(),
+                                  all_ok ? "" : " (errors)"),
+                      "p99 < 50 ms", verdict(all_ok && p99 < 50)});
+    } else {
+      rows.push_back({"a well-behaved tool while a looping plugin is hammered", "server did not start", "p99 < 50 ms", verdict(false)});
+    }
   }
 
   // ---- report ----

@@ -84,9 +84,11 @@ if compgen -G "tests/integration/*.test.mjs" >/dev/null; then
     if ((f > 0)); then grep -E '^\s*not ok' "$results/$name.tap" | sed 's/^/  /'; fi
   done
 fi
+# (and the smoke runs of tests/fuzz and tests/soak: `make fuzz` and `make soak` run them long)
 if compgen -G "tests/integration/*.sh" >/dev/null; then
-  for t in tests/integration/*.sh; do
-    name="$(basename "$t")"
+  for t in tests/integration/*.sh tests/fuzz/smoke.sh tests/soak/smoke.sh; do
+    [[ -f "$t" ]] || continue
+    name="$(basename "$t")"; [[ "$t" == tests/integration/* ]] || name="$(basename "$(dirname "$t")")-$name"
     bash "$t" >"$results/$name.log" 2>&1
     rc=$?
     p=$(grep -c '^PASS ' "$results/$name.log")

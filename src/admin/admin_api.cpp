@@ -11,6 +11,7 @@
 #include "core/crypto.hpp"
 #include "core/log.hpp"
 #include "core/text.hpp"
+#include "registry/names.hpp"
 
 namespace wasimancer::admin {
 
@@ -97,9 +98,11 @@ Result<json::value> json_body(const Request& req) {
   return v;
 }
 
-// A 400 answer if the URL has no :name segment.
+// A 400 answer if the URL has no :name segment, or a name that breaks the rule every name
+// follows (registry/names.hpp): no such name can exist.
 std::optional<Response> missing_name(const Parsed& p, std::string_view what) {
   if (!p.has_name || p.name.empty()) return error_response(http::status::bad_request, fmt::format("the {} name is missing from the URL", what));
+  if (auto r = registry::check_name(what, p.name); !r) return error_response(http::status::bad_request, r.error().message);
   return std::nullopt;
 }
 
@@ -182,7 +185,12 @@ Response AdminApi::serve(const Request& req) {
   const std::string& b = p.base;
   if (b == "/upload-plugin") return upload(req, false, p.dir);
   if (b == "/update-plugin") return upload(req, true, p.dir);
-  if (b == "/plugins") return list_plugins(req, p.has_name ? p.name : "");
+  if (b == "/plugins") {
+    if (p.has_name && !p.name.empty()) {
+      if (auto e = missing_name(p, "plugin")) return *e;
+    }
+    return list_plugins(req, p.has_name ? p.name : "");
+  }
   if (b == "/remove-plugin") {
     if (auto e = missing_name(p, "plugin")) return *e;
     auto r = plugins_.remove(p.name);

@@ -47,6 +47,7 @@ struct ServeOptions {
   uint32_t session_idle_timeout = 3600;
   uint32_t idle_timeout = 120;
   size_t workers = 0;           // 0: one per core
+  unsigned plugin_share = WorkerPool::kDefaultSharePercent;  // % of the workers one plugin may hold
   size_t network_threads = 2;
   std::string log_level = "info";
   bool skip_broken = false;
@@ -132,6 +133,7 @@ bool load_env(ServeOptions& o, std::string* problem) {
          env_number("WASIMANCER_SESSION_IDLE_TIMEOUT", &o.session_idle_timeout, problem) &&
          env_number("WASIMANCER_IDLE_TIMEOUT", &o.idle_timeout, problem) &&
          env_number("WASIMANCER_WORKERS", &o.workers, problem) &&
+         env_number("WASIMANCER_PLUGIN_SHARE", &o.plugin_share, problem) &&
          env_number("WASIMANCER_NETWORK_THREADS", &o.network_threads, problem) &&
          env_number("WASIMANCER_NATIVE_BUILD_TIMEOUT", &o.native_build_timeout, problem) &&
          env_number("WASIMANCER_NATIVE_BUILD_MEMORY", &o.native_build_memory, problem) &&
@@ -178,6 +180,9 @@ void add_flags(CLI::App& cmd, ServeOptions& o) {
   cmd.add_option("--task-ttl", o.task_ttl, "Seconds a finished task is kept (WASIMANCER_TASK_TTL)");
   cmd.add_option("--idle-timeout", o.idle_timeout, "Seconds before an idle connection closes (WASIMANCER_IDLE_TIMEOUT)");
   cmd.add_option("--workers", o.workers, "Threads that run plugins (WASIMANCER_WORKERS; default: one per core)");
+  cmd.add_option("--plugin-share", o.plugin_share,
+                 "Percent of the workers one plugin's calls may hold at once, at least one worker (WASIMANCER_PLUGIN_SHARE; default 50)")
+      ->check(CLI::Range(1u, 100u));
   cmd.add_option("--network-threads", o.network_threads, "Threads that serve HTTP (WASIMANCER_NETWORK_THREADS)");
   cmd.add_option("--log-level", o.log_level, "trace, debug, info, warn, error, off (WASIMANCER_LOG_LEVEL; DEBUG=1 means debug)");
   cmd.add_option("--native", o.native,
@@ -211,7 +216,7 @@ int run_serve(ServeOptions o) {
   fs::path prompts_file = (o.prompts_path.empty() ? fs::path("prompts") : fs::path(o.prompts_path)) / o.prompts_file;
 
   size_t workers = o.workers ? o.workers : std::max<unsigned>(2, std::thread::hardware_concurrency());
-  WorkerPool pool(workers);
+  WorkerPool pool(workers, WorkerPool::share_of(workers, o.plugin_share));
   registry::NativeTierConfig native_config;
   native_config.enabled = o.native != "off";
   native_config.quick = host::default_native_options();
@@ -281,9 +286,9 @@ int run_serve(ServeOptions o) {
   mcp_config.request_state_ttl = std::chrono::seconds(o.state_ttl);
   mcp_config.task_result_ttl = std::chrono::seconds(o.task_ttl);
   mcp::Server server({plugins, resources, prompts}, pool, mcp_config);
-  log().info("{} plugin(s), {} tool(s), {} resource(s), {} prompt(s) loaded; {} workers",
+  log().info("{} plugin(s), {} tool(s), {} resource(s), {} prompt(s) loaded; {} workers (at most {} per plugin)",
              plugins.snapshot()->plugins().size(), plugins.snapshot()->tools().size(), resources.snapshot()->items.size(),
-             prompts.snapshot()->items.size(), workers);
+             prompts.snapshot()->items.size(), workers, pool.max_per_key());
 
   // Shutdown order: stop taking requests, cancel the calls in flight, let the workers finish
   // (admin changes included) while everything they use still exists.

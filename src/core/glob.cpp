@@ -48,6 +48,8 @@ bool well_formed(std::string_view p) {
 
 }  // namespace
 
+bool has_glob_wildcards(std::string_view p) { return p.find_first_of("*?[") != std::string_view::npos; }
+
 bool glob_match(std::string_view p, std::string_view t) {
   if (!well_formed(p)) return p == t;
   // Iterative matcher with single-star backtracking (sufficient: `*` is greedy over everything).

@@ -12,4 +12,7 @@ namespace wasimancer {
 
 bool glob_match(std::string_view pattern, std::string_view text);
 
+// Whether `pattern` has a wildcard or class (`*`, `?`, `[`), i.e. may match more than one text.
+bool has_glob_wildcards(std::string_view pattern);
+
 }  // namespace wasimancer

@@ -14,4 +14,9 @@ std::string ascii_lower(std::string_view s);
 // ' ' as in query strings.
 std::string percent_decode(std::string_view s, bool plus_is_space = false);
 
+// Decodes the UTF-8 sequence at s[i]: its length (0 if it is not valid UTF-8: truncated, an
+// overlong form, a surrogate, above U+10FFFF) and, through *cp, the code point.
+size_t decode_utf8(std::string_view s, size_t i, char32_t* cp);
+bool is_valid_utf8(std::string_view s);
+
 }  // namespace wasimancer

@@ -1,10 +1,24 @@
 #include "core/worker_pool.hpp"
 
+#include <algorithm>
 #include <thread>
 
 namespace wasimancer {
 
-WorkerPool::WorkerPool(size_t threads) : target_(threads == 0 ? 1 : threads) {
+namespace {
+// The unkeyed queue's key: keyed posts use names that are never empty (registry/names.hpp), and
+// an empty key passed to post(key, ...) is treated as unkeyed too.
+const std::string kUnkeyed;
+}  // namespace
+
+size_t WorkerPool::share_of(size_t threads, unsigned percent) {
+  percent = std::clamp(percent, 1u, 100u);
+  return std::clamp<size_t>(threads * percent / 100, 1, std::max<size_t>(1, threads));
+}
+
+WorkerPool::WorkerPool(size_t threads, size_t max_per_key)
+    : target_(threads == 0 ? 1 : threads),
+      max_per_key_(max_per_key == 0 ? share_of(target_, kDefaultSharePercent) : max_per_key) {
   std::lock_guard lock(mu_);
   for (size_t i = 0; i < target_; ++i) spawn_locked();
 }
@@ -21,14 +35,37 @@ void WorkerPool::spawn_locked() {
   std::thread([this] { run(); }).detach();
 }
 
+size_t WorkerPool::queued() const {
+  std::lock_guard lock(mu_);
+  return queued_;
+}
+
 void WorkerPool::wait_idle() {
   std::unique_lock lock(mu_);
-  done_cv_.wait(lock, [this] { return queue_.empty() && running_ == 0; });
+  done_cv_.wait(lock, [this] { return queued_ == 0 && running_ == 0; });
 }
 
 void WorkerPool::post(std::function<void()> task) {
   std::lock_guard lock(mu_);
-  queue_.push_back(std::move(task));
+  enqueue_locked(kUnkeyed, false, std::move(task));
+}
+
+void WorkerPool::post(std::string_view key, std::function<void()> task) {
+  std::lock_guard lock(mu_);
+  enqueue_locked(std::string(key), !key.empty(), std::move(task));
+}
+
+void WorkerPool::enqueue_locked(const std::string& key, bool capped, std::function<void()> task) {
+  Key& k = keys_[key];
+  k.capped = capped;
+  k.tasks.push_back(std::move(task));
+  ++queued_;
+  if (!k.in_ring) {
+    ring_.push_back(key);
+    k.in_ring = true;
+  }
+  bool eligible = !k.capped || k.running < max_per_key_;
+  if (!eligible) return;  // a worker will take it when one of its key's tasks ends
   if (idle_ > 0) {
     work_cv_.notify_one();
   } else if (blocked_ > 0 && threads_ - blocked_ < target_) {
@@ -36,26 +73,59 @@ void WorkerPool::post(std::function<void()> task) {
   }
 }
 
+bool WorkerPool::has_eligible_locked() const {
+  for (const auto& name : ring_) {
+    const Key& k = keys_.at(name);
+    if (!k.capped || k.running < max_per_key_) return true;
+  }
+  return false;
+}
+
+WorkerPool::Key* WorkerPool::next_eligible_locked(std::string* key_out) {
+  for (auto it = ring_.begin(); it != ring_.end(); ++it) {
+    Key& k = keys_.at(*it);
+    if (k.capped && k.running >= max_per_key_) continue;
+    *key_out = *it;
+    // Served: to the back of the ring if it has more, out of it otherwise.
+    ring_.erase(it);
+    if (k.tasks.size() > 1) ring_.push_back(*key_out);
+    else k.in_ring = false;
+    return &k;
+  }
+  return nullptr;
+}
+
 void WorkerPool::run() {
   std::unique_lock lock(mu_);
   for (;;) {
-    if (queue_.empty()) {
-      // Too many workers (a blocked one came back): let this one go.
-      if (threads_ - blocked_ > target_ || stopping_) break;
+    std::string key;
+    Key* k = next_eligible_locked(&key);
+    if (!k) {
+      // Too many workers (a blocked one came back): let this one go. When stopping, stay while
+      // queued tasks remain (they wait for their key's running tasks to end).
+      if (threads_ - blocked_ > target_ || (stopping_ && queued_ == 0)) break;
       ++idle_;
-      work_cv_.wait(lock, [this] { return !queue_.empty() || stopping_ || threads_ - blocked_ > target_; });
+      work_cv_.wait(lock, [this] { return has_eligible_locked() || (stopping_ && queued_ == 0) || threads_ - blocked_ > target_; });
       --idle_;
       continue;
     }
-    auto task = std::move(queue_.front());
-    queue_.pop_front();
+    auto task = std::move(k->tasks.front());
+    k->tasks.pop_front();
+    --queued_;
+    ++k->running;
     ++running_;
     lock.unlock();
     task();
     task = nullptr;
     lock.lock();
     --running_;
-    if (queue_.empty() && running_ == 0) done_cv_.notify_all();
+    auto it = keys_.find(key);
+    if (--it->second.running == 0 && it->second.tasks.empty()) {
+      keys_.erase(it);
+    } else if (it->second.capped && !it->second.tasks.empty()) {
+      work_cv_.notify_one();  // a task of this key may run now
+    }
+    if (queued_ == 0 && running_ == 0) done_cv_.notify_all();
   }
   --threads_;
   done_cv_.notify_all();
@@ -65,7 +135,7 @@ void WorkerPool::run() {
 WorkerPool::BlockingScope::BlockingScope(WorkerPool& pool) : pool_(pool) {
   std::lock_guard lock(pool_.mu_);
   ++pool_.blocked_;
-  if (!pool_.queue_.empty() && pool_.idle_ == 0 && pool_.threads_ - pool_.blocked_ < pool_.target_) {
+  if (pool_.has_eligible_locked() && pool_.idle_ == 0 && pool_.threads_ - pool_.blocked_ < pool_.target_) {
     pool_.spawn_locked();
   }
 }

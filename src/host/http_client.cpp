@@ -197,11 +197,14 @@ Result<HttpResponse> http_fetch(const HttpRequest& request, const HttpPolicy& po
     if (!target.ok) {
       return Error(ErrorKind::HostError, fmt::format("HTTP request to {} is not allowed: {}", url, target.error));
     }
+    // Any matching pattern allows the host; only a pattern without wildcards that names it
+    // exactly grants a loopback, private or link-local address ("*.*", "127.*", "local*" or
+    // "*.localhost" do not: they were written to allow many hosts, not to open the inside).
     bool allowed = false, named = false;
     for (const auto& pattern : policy.allowed_hosts) {
       if (glob_match(pattern, target.host)) {
         allowed = true;
-        if (pattern != "*") named = true;
+        if (!has_glob_wildcards(pattern)) named = true;
       }
     }
     if (!allowed) return Error(ErrorKind::HostError, fmt::format("HTTP request to {} is not allowed", url));

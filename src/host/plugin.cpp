@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "core/rate_limit.hpp"
 #include "engine/instrument.hpp"
 #include "engine/interp.hpp"
 #include "host/state.hpp"
@@ -10,13 +11,30 @@ namespace wasimancer::host {
 
 // ---- CallSink defaults ------------------------------------------------------------------------
 
+// Plugin lines reach the server log through one rate limiter per plugin (core/rate_limit.hpp
+// defaults: 1000 lines / 1 MiB at once, then 100 lines/s and 64 KiB/s), so no plugin can fill
+// the disk however many clients call it; the first line after a gap says what was dropped.
+RateLimiter& plugin_log_limiter() {
+  static RateLimiter limiter;
+  return limiter;
+}
+
+static bool admit_plugin_line(const PluginOptions& plugin, size_t bytes) {
+  auto d = plugin_log_limiter().admit(plugin.name, bytes);
+  if (d.dropped_before > 0) {
+    log().warn("[{}] {} log lines ({} bytes) dropped: the plugin logs more than the server log takes", plugin.name,
+               d.dropped_before, d.dropped_bytes_before);
+  }
+  return d.allowed;
+}
+
 void CallSink::plugin_log(const PluginOptions& plugin, LogLevel level, std::string_view message) {
-  log().log(to_spdlog(level), "[{}] {}", plugin.name, message);
+  if (admit_plugin_line(plugin, message.size())) log().log(to_spdlog(level), "[{}] {}", plugin.name, message);
 }
 
 void CallSink::plugin_stdout(const PluginOptions& plugin, int fd, std::string_view text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
-  log().info("[{}] {}: {}", plugin.name, fd == 2 ? "stderr" : "stdout", text);
+  if (admit_plugin_line(plugin, text.size())) log().info("[{}] {}: {}", plugin.name, fd == 2 ? "stderr" : "stdout", text);
 }
 
 bool CallSink::progress(std::string_view) { return false; }

@@ -27,6 +27,7 @@
 
 #include "core/error.hpp"
 #include "core/log.hpp"
+#include "core/rate_limit.hpp"
 #include "engine/instance.hpp"
 #include "engine/module.hpp"
 #include "engine/native.hpp"
@@ -84,7 +85,8 @@ struct PluginOptions {
 };
 
 // Receives a call's side effects. Every method has a working default: plugin logs and stdout
-// go to the server log, and the MCP-only features report that no client is attached.
+// go to the server log (rate-limited per plugin: plugin_log_limiter()), and the MCP-only
+// features report that no client is attached.
 class CallSink {
  public:
   virtual ~CallSink() = default;
@@ -96,6 +98,9 @@ class CallSink {
   virtual Result<std::string> sample(std::string_view request_json);
   virtual Result<std::string> elicit(std::string_view request_json);
 };
+
+// The limiter the default CallSink puts plugin log lines through (keyed by plugin name).
+RateLimiter& plugin_log_limiter();
 
 class Services {
  public:

@@ -4,6 +4,7 @@
 
 #include "core/crypto.hpp"
 #include "core/log.hpp"
+#include "core/rate_limit.hpp"
 #include "mcp/results.hpp"
 #include "mcp/server.hpp"
 
@@ -28,7 +29,9 @@ std::shared_ptr<Session> Server::create_session(Session::Kind kind) {
     sessions_[s->id()] = s;
   }
   if (evicted) {
-    log().info("session limit ({}) reached: ended the least recently used session", config_.max_sessions);
+    static LogThrottle throttle;  // a client opening sessions in a loop must not flood the log
+    throttle.log("session-evicted", spdlog::level::info, "session limit ({}) reached: ended the least recently used session",
+                 config_.max_sessions);
     evicted->close();
   }
   return s;

@@ -308,7 +308,9 @@ void Tools::run(const RequestPtr& r, const registry::ToolRef& ref, json::object 
   if (!cancel) cancel = r->session->begin_request(r->id);
   server_.begin_call(cancel);
   if (options.poll_stream) r->reply->release_connection();
-  server_.workers().post([this, r, cancel, token, args = std::move(args), answers = std::move(answers), roots = options.roots,
+  // Keyed by plugin: one plugin holds at most its share of the workers, and queued calls are
+  // served round-robin across plugins (core/worker_pool.hpp).
+  server_.workers().post(ref.plugin->spec.name, [this, r, cancel, token, args = std::move(args), answers = std::move(answers), roots = options.roots,
                           plugin = ref.plugin, fn = ref.function, done = std::move(done)]() mutable {
     struct Finish {
       Server& server;

@@ -1,13 +1,12 @@
 #include "registry/catalog.hpp"
 
-#include <regex>
-
 #include <fmt/format.h>
 
 #include "core/crypto.hpp"
 #include "core/files.hpp"
 #include "core/log.hpp"
 #include "core/text.hpp"
+#include "registry/names.hpp"
 #include "registry/yaml_json.hpp"
 
 namespace wasimancer::registry {
@@ -79,12 +78,14 @@ Result<ResourceSpec> parse_resource_spec(const json::value& entry, bool dynamic)
   auto name = opt_string(o, "name", "resource");
   if (!name) return name.take_error();
   if (name->empty()) return bad("resource", "\"name\" is required");
+  if (auto check = check_name("resource", *name); !check) return check.take_error();
   r.name = *name;
   std::string where = fmt::format("resource \"{}\"", r.name);
   auto uri = opt_string(o, "uri", where);
   if (!uri) return uri.take_error();
   if (uri->empty()) return bad(where, "\"uri\" is required");
   r.uri = *uri;
+  if (r.uri.size() > kMaxUriLength) return bad(where, fmt::format("\"uri\" is longer than {} bytes", kMaxUriLength));
   bool has_var = r.uri.find('{') != std::string::npos;
   if (dynamic && !has_var) return bad(where, "a dynamic resource's uri must be a template with {variables}");
   if (!dynamic && has_var) return bad(where, "a static resource's uri must not contain {variables}");
@@ -126,6 +127,7 @@ Result<PromptSpec> parse_prompt_spec(const json::value& entry) {
   auto name = opt_string(o, "name", "prompt");
   if (!name) return name.take_error();
   if (name->empty()) return bad("prompt", "\"name\" is required");
+  if (auto check = check_name("prompt", *name); !check) return check.take_error();
   p.name = *name;
   std::string where = fmt::format("prompt \"{}\"", p.name);
   for (auto [key, out] : {std::pair<const char*, std::string*>{"title", &p.title}, {"description", &p.description}}) {
@@ -163,28 +165,79 @@ Result<PromptSpec> parse_prompt_spec(const json::value& entry) {
   return p;
 }
 
-bool match_uri_template(std::string_view tmpl, std::string_view uri, std::map<std::string, std::string>* vars) {
-  std::string pattern = "^";
-  std::vector<std::string> names;
-  for (size_t i = 0; i < tmpl.size(); ++i) {
-    char c = tmpl[i];
-    if (c == '{') {
-      size_t end = tmpl.find('}', i);
-      if (end == std::string_view::npos) return tmpl == uri;
-      names.emplace_back(tmpl.substr(i + 1, end - i - 1));
-      pattern += "([^/]+?)";
-      i = end;
-    } else {
-      if (std::string_view("\\^$.|?*+()[]{}").find(c) != std::string_view::npos) pattern += '\\';
-      pattern += c;
-    }
+namespace {
+
+// One piece of a level-1 template: a literal, or a variable (name) followed by a literal.
+struct TemplatePart {
+  std::string_view name;     // the variable; empty for the leading literal
+  std::string_view literal;  // the text after it (up to the next variable or the end)
+};
+
+// Splits `tmpl` into the leading literal and the variables with their following literals.
+// False if it has an unclosed '{' (the template is then compared as plain text).
+bool split_template(std::string_view tmpl, std::string_view* lead, std::vector<TemplatePart>* parts) {
+  size_t open = tmpl.find('{');
+  *lead = tmpl.substr(0, open);
+  while (open != std::string_view::npos) {
+    size_t close = tmpl.find('}', open);
+    if (close == std::string_view::npos) return false;
+    size_t next = tmpl.find('{', close + 1);
+    size_t lit_end = next == std::string_view::npos ? tmpl.size() : next;
+    parts->push_back({tmpl.substr(open + 1, close - open - 1), tmpl.substr(close + 1, lit_end - close - 1)});
+    open = next;
   }
-  pattern += "$";
-  std::smatch m;
-  std::string u(uri);
-  if (!std::regex_match(u, m, std::regex(pattern))) return false;
+  return true;
+}
+
+}  // namespace
+
+bool match_uri_template(std::string_view tmpl, std::string_view uri, std::map<std::string, std::string>* vars) {
+  // Linear and without recursion: the URI is scanned once, left to right. A variable takes one
+  // or more characters other than '/', as few as possible such that the rest can still match
+  // (the leftmost-shortest choice of the former "([^/]+?)" regex). Taking the earliest place
+  // where the next literal occurs is always right: if a later place matched, the following
+  // variable can absorb the characters in between (they contain no '/'), and a literal that
+  // contains a '/' can only start at one place (its first '/' is the first one after the
+  // variable's start).
+  if (tmpl.size() > kMaxUriTemplateLength || uri.size() > kMaxUriLength) return false;
+  std::string_view lead;
+  std::vector<TemplatePart> parts;
+  if (!split_template(tmpl, &lead, &parts)) return tmpl == uri;
+  if (uri.substr(0, lead.size()) != lead) return false;
+  size_t pos = lead.size();
+  std::vector<std::pair<size_t, size_t>> spans;  // each variable's [begin, end) in uri
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const std::string_view lit = parts[i].literal;
+    const bool last = i + 1 == parts.size();
+    // The variable cannot reach past the first '/' at or after pos.
+    size_t slash = uri.find('/', pos);
+    size_t limit = slash == std::string_view::npos ? uri.size() : slash;  // the variable ends at or before this
+    size_t end;                                                           // where the variable ends
+    if (last) {
+      // The literal must end the URI.
+      if (uri.size() < pos + 1 + lit.size()) return false;
+      end = uri.size() - lit.size();
+      if (end > limit || uri.substr(end) != lit) return false;
+    } else if (size_t k = lit.find('/'); k != std::string_view::npos) {
+      // The literal's first '/' is the first one after pos: one possible place.
+      if (slash == std::string_view::npos || slash < pos + 1 + k) return false;
+      end = slash - k;
+      if (uri.substr(end, lit.size()) != lit) return false;
+    } else {
+      // The earliest occurrence after at least one character, entirely before the '/'.
+      if (pos + 1 > limit) return false;
+      size_t at = uri.substr(0, limit).find(lit, pos + 1);
+      if (at == std::string_view::npos) return false;
+      end = at;
+    }
+    spans.emplace_back(pos, end);
+    pos = end + lit.size();
+  }
+  if (pos != uri.size()) return false;  // no variables: the URI is the template
   if (vars) {
-    for (size_t i = 0; i < names.size(); ++i) (*vars)[names[i]] = percent_decode(m[i + 1].str());
+    for (size_t i = 0; i < parts.size(); ++i) {
+      (*vars)[std::string(parts[i].name)] = percent_decode(uri.substr(spans[i].first, spans[i].second - spans[i].first));
+    }
   }
   return true;
 }

@@ -63,8 +63,14 @@ struct PromptSpec {
 Result<ResourceSpec> parse_resource_spec(const boost::json::value& entry, bool dynamic);
 Result<PromptSpec> parse_prompt_spec(const boost::json::value& entry);
 
+// The longest URI (or URI template) a resource may have and resources/read will match, in bytes.
+inline constexpr size_t kMaxUriLength = 16 * 1024;
+inline constexpr size_t kMaxUriTemplateLength = kMaxUriLength;
+
 // Matches `uri` against a level-1 template; fills the variables. Variables match one or more
-// characters other than '/' (and other than the literal that follows them).
+// characters other than '/', as few as possible (so up to the first place the literal that
+// follows them occurs). Linear in the URI's length, no recursion; a URI or template longer than
+// kMaxUriLength never matches.
 bool match_uri_template(std::string_view tmpl, std::string_view uri, std::map<std::string, std::string>* vars);
 // Replaces every ${name} with vars[name] (unknown names are left as they are).
 std::string substitute(std::string_view text, const std::map<std::string, std::string>& vars);

@@ -1,9 +1,11 @@
 #include "registry/plugin_manager.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <set>
 #include <thread>
 
 #include <fmt/format.h>
@@ -12,6 +14,7 @@
 #include "core/crypto.hpp"
 #include "core/files.hpp"
 #include "core/log.hpp"
+#include "registry/names.hpp"
 #include "registry/native_tier.hpp"
 #include "registry/yaml_json.hpp"
 
@@ -71,25 +74,44 @@ bool is_within(const fs::path& child, const fs::path& root) {
 
 // Temporary files of an interrupted write (".<name>.tmp-<hex>", from write_file_atomic and the
 // upload sequence) anywhere below `dir`, since an upload may target a subdirectory (?dir=).
-void remove_stale_temporaries(const fs::path& dir) {
-  std::error_code ec;
-  auto it = fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, ec);
-  for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (it.depth() > 8) {
-      it.disable_recursion_pending();
-      continue;
-    }
-    if (it->is_symlink(ec)) {
-      it.disable_recursion_pending();
-      continue;
-    }
-    std::string n = it->path().filename().string();
-    auto pos = n.rfind(".tmp-");
-    if (n.size() > 1 && n[0] == '.' && pos != std::string::npos && it->is_regular_file(ec)) {
-      std::error_code rm;
-      fs::remove(it->path(), rm);
+// Links are never followed (nor deleted).
+void remove_stale_temporaries(const Dir& dir, int depth = 0) {
+  for (const auto& [name, kind] : dir.list()) {
+    if (kind == Dir::Kind::Directory && depth < 8) {
+      if (auto sub = dir.walk(name, false)) remove_stale_temporaries(*sub, depth + 1);
+    } else if (kind == Dir::Kind::File && name.size() > 1 && name[0] == '.' && name.find(".tmp-") != std::string::npos) {
+      (void)dir.remove_file(name);
     }
   }
+}
+
+void remove_stale_temporaries(const fs::path& dir) {
+  if (auto d = Dir::open(dir, false)) remove_stale_temporaries(*d);
+}
+
+using FileId = std::pair<dev_t, ino_t>;
+
+// The file a path names (links followed: what the loader reads).
+std::optional<FileId> file_id(const fs::path& p) {
+  struct stat st {};
+  if (::stat(p.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  return FileId{st.st_dev, st.st_ino};
+}
+
+// `abs` below `root` (both lexically normal and absolute): the relative part, or nullopt.
+std::optional<std::string> below(const fs::path& abs, const fs::path& root) {
+  if (!is_within(abs, root)) return std::nullopt;
+  std::string rel = abs.lexically_relative(root).generic_string();
+  if (rel == ".") rel.clear();
+  if (rel.rfind("..", 0) == 0) return std::nullopt;
+  return rel;
+}
+
+// Splits "a/b/c.wasm" into "a/b" and "c.wasm".
+std::pair<std::string, std::string> split_last(const std::string& rel) {
+  auto slash = rel.rfind('/');
+  if (slash == std::string::npos) return {"", rel};
+  return {rel.substr(0, slash), rel.substr(slash + 1)};
 }
 
 }  // namespace
@@ -114,11 +136,154 @@ fs::path PluginManager::resolve_entry_path(const std::string& path) const {
   return (paths_.plugins_dir / p).lexically_normal();
 }
 
-std::string PluginManager::relative_to_plugins(const fs::path& file) const {
-  fs::path rel = canonical_or_self(file).lexically_relative(canonical_or_self(paths_.plugins_dir));
-  std::string s = rel.generic_string();
-  if (s.rfind("../", 0) == 0) return s;
-  return "./" + s;
+// Where an upload goes: the directory (held open), the canonical root it is below, and the
+// path to show (as the client named it).
+struct PluginManager::Target {
+  Dir dir;                 // open only when create was asked for
+  fs::path root;           // canonical PLUGINS_PATH or UPLOAD_PATH
+  std::string rel;         // below root ("" or "a/b")
+  fs::path shown;          // UPLOAD_PATH or ?dir= as given
+};
+
+// ---- the manifest of server-written files ------------------------------------------------------
+
+void PluginManager::load_manifest() {
+  owned_.clear();
+  manifest_loaded_ = true;
+  auto text = read_file(paths_.manifest_path(), 16 << 20);
+  if (!text) return;
+  boost::system::error_code ec;
+  json::value v = json::parse(*text, ec);
+  const json::value* files = (!ec && v.is_object()) ? v.as_object().if_contains("files") : nullptr;
+  if (!files || !files->is_array()) {
+    log().warn("{} is not a valid manifest: ignored", paths_.manifest_path().string());
+    return;
+  }
+  for (const auto& f : files->as_array()) {
+    if (!f.is_object()) continue;
+    const auto& o = f.as_object();
+    auto* root = o.if_contains("root");
+    auto* path = o.if_contains("path");
+    auto* ino = o.if_contains("inode");
+    auto* sha = o.if_contains("sha256");
+    if (!root || !root->is_string() || !path || !path->is_string() || !ino || !(ino->is_uint64() || ino->is_int64()) || !sha ||
+        !sha->is_string()) {
+      continue;
+    }
+    owned_.push_back(OwnedFile{std::string(root->as_string()), std::string(path->as_string()), ino->to_number<uint64_t>(),
+                               std::string(sha->as_string())});
+  }
+}
+
+Result<void> PluginManager::save_manifest() {
+  json::array files;
+  for (const auto& f : owned_) {
+    files.push_back(json::object{{"root", f.root}, {"path", f.path}, {"inode", f.ino}, {"sha256", f.sha256}});
+  }
+  json::object doc{{"about", "the .wasm files wasimancer wrote here (it deletes them at start-up when no plugin uses them)"},
+                   {"files", std::move(files)}};
+  auto dir = Dir::open(paths_.plugins_dir, true);
+  if (!dir) return dir.take_error();
+  return dir->write_atomic(paths_.manifest_path().filename().string(), json::serialize(doc) + "\n");
+}
+
+// Deletes what an interrupted publish or update left: recorded files no entry references that
+// are still the very files written. Records of files that are gone (or replaced by someone
+// else's) are dropped; the others are kept.
+void PluginManager::clean_orphans(const json::value& doc) {
+  load_manifest();
+  if (owned_.empty()) return;
+  std::set<FileId> used;
+  if (const json::array* list = plugin_list(doc)) {
+    for (const auto& e : *list) {
+      if (auto p = entry_path(e)) {
+        if (auto id = file_id(resolve_entry_path(*p))) used.insert(*id);
+      }
+    }
+  }
+  std::set<std::string> roots{canonical_or_self(paths_.plugins_dir).string(), canonical_or_self(paths_.upload_dir).string()};
+  std::vector<OwnedFile> keep;
+  bool changed = false;
+  for (auto& f : owned_) {
+    if (!roots.count(f.root)) {  // recorded under other settings: not ours to judge now
+      keep.push_back(f);
+      continue;
+    }
+    auto [sub, name] = split_last(f.path);
+    auto root = Dir::open(f.root, false);
+    auto dir = root ? root->walk(sub, false) : Result<Dir>(root.take_error());
+    Dir::Stat st = dir ? dir->stat(name) : Dir::Stat{};
+    if (st.kind != Dir::Kind::File || st.ino != f.ino) {
+      changed = true;  // gone, or no longer the file we wrote
+      continue;
+    }
+    if (used.count({st.dev, st.ino})) {
+      keep.push_back(f);
+      continue;
+    }
+    auto bytes = dir->read(name, 512ull << 20);
+    if (!bytes || sha256_hex(*bytes) != f.sha256) {
+      changed = true;
+      continue;
+    }
+    if (auto r = dir->remove_file(name); r) {
+      log().info("deleted {}: written by an update or upload that did not complete, and no plugin uses it", (dir->path() / name).string());
+    }
+    changed = true;
+  }
+  owned_ = std::move(keep);
+  if (changed) {
+    if (auto r = save_manifest(); !r) log().warn("cannot update {}: {}", paths_.manifest_path().string(), r.error().message);
+  }
+}
+
+void PluginManager::delete_entry_file(const std::string& entry_path_text, const json::value& doc) {
+  std::string p = entry_path_text;
+  while (!p.empty() && p[0] == '/') p.erase(0, 1);
+  fs::path plugins_root = canonical_or_self(paths_.plugins_dir);
+  fs::path abs = (plugins_root / p).lexically_normal();
+  std::optional<std::string> rel;
+  fs::path root;
+  for (const fs::path& r : {canonical_or_self(paths_.upload_dir), plugins_root}) {
+    if (auto b = below(abs, r); b && !b->empty()) {
+      rel = b;
+      root = r;
+      break;
+    }
+  }
+  if (!rel) {
+    log().info("{} is outside PLUGINS_PATH and UPLOAD_PATH: not deleted", abs.string());
+    return;
+  }
+  auto [sub, name] = split_last(*rel);
+  auto rdir = Dir::open(root, false);
+  if (!rdir) return;
+  auto dir = rdir->walk(sub, false);
+  if (!dir) {
+    log().info("{} not deleted: {}", abs.string(), dir.error().message);
+    return;
+  }
+  Dir::Stat st = dir->stat(name);
+  if (st.kind != Dir::Kind::File) {
+    if (st.kind != Dir::Kind::Missing) log().info("{} is not a regular file: not deleted", abs.string());
+    return;
+  }
+  if (const json::array* list = plugin_list(doc)) {
+    for (const auto& e : *list) {
+      auto ep = entry_path(e);
+      auto id = ep ? file_id(resolve_entry_path(*ep)) : std::nullopt;
+      if (id && *id == FileId{st.dev, st.ino}) return;  // another entry uses it
+    }
+  }
+  if (auto r = dir->remove_file(name); !r && r.error().kind != ErrorKind::NotFound) {
+    log().warn("cannot delete {}: {}", abs.string(), r.error().message);
+  }
+  std::string root_s = root.string();
+  auto it = std::remove_if(owned_.begin(), owned_.end(), [&](const OwnedFile& f) { return f.root == root_s && f.path == *rel; });
+  if (it != owned_.end()) {
+    owned_.erase(it, owned_.end());
+    if (auto r = save_manifest(); !r) log().warn("cannot update {}: {}", paths_.manifest_path().string(), r.error().message);
+  }
 }
 
 Result<std::vector<StartupProblem>> PluginManager::load(bool skip_broken) {
@@ -159,7 +324,7 @@ Result<std::vector<StartupProblem>> PluginManager::load(bool skip_broken) {
   };
   std::vector<Job> jobs;
   size_t index = 0;
-  for (const auto& entry : *list) {
+  for (auto& entry : *list) {
     ++index;
     std::string label = fmt::format("{} entry {}", def.string(), index);
     if (entry.is_object() && entry.as_object().contains("name") && entry.as_object().at("name").is_string()) {
@@ -175,6 +340,12 @@ Result<std::vector<StartupProblem>> PluginManager::load(bool skip_broken) {
     if (!spec) {
       if (auto r = fail(spec.error().message); !r) return r.take_error();
       continue;
+    }
+    // A name written as a number or boolean ("name: 123") is the text it reads as: keep it as a
+    // string in the document, so that updates and removals (which name plugins by text) find it.
+    if (auto* n = entry.as_object().if_contains("name"); n && !n->is_string()) {
+      entry.as_object()["name"] = spec->name;
+      spec->raw["name"] = spec->name;
     }
     fs::path file = resolve_entry_path(spec->path);
     auto bytes = read_file(file, 256ull << 20);
@@ -238,52 +409,80 @@ Result<std::vector<StartupProblem>> PluginManager::load(bool skip_broken) {
                v->spec.functions.size());
     if (options_.native) options_.native->schedule(v);
   }
+  clean_orphans(*doc);
   doc_ = std::move(*doc);
   return problems;
 }
 
-Result<fs::path> PluginManager::target_dir(const std::optional<std::string>& dir) const {
+Result<PluginManager::Target> PluginManager::target_dir(const std::optional<std::string>& dir, bool create) const {
   fs::path plugins_root = canonical_or_self(paths_.plugins_dir);
   fs::path upload_root = canonical_or_self(paths_.upload_dir);
-  if (!dir || dir->empty()) return fs::path(paths_.upload_dir);
-  if (dir->find('\0') != std::string::npos) return Error(ErrorKind::InvalidArgument, "dir contains a NUL byte");
-  fs::path candidate = canonical_or_self(fs::path(*dir));
-  std::error_code ec;
-  if (fs::exists(candidate, ec) && !fs::is_directory(candidate, ec)) {
-    return Error(ErrorKind::InvalidArgument, fmt::format("dir \"{}\" is not a directory", *dir));
+  Target t;
+  if (!dir || dir->empty()) {
+    t.root = upload_root;
+    t.shown = paths_.upload_dir;
+  } else {
+    auto bad = [&](const std::string& why) {
+      std::string shown = dir->size() > 80 ? dir->substr(0, 80) + "..." : *dir;
+      return Error(ErrorKind::InvalidArgument, fmt::format("dir \"{}\" {}", shown, why));
+    };
+    if (dir->find('\0') != std::string::npos) return Error(ErrorKind::InvalidArgument, "dir contains a NUL byte");
+    if (dir->size() > kMaxPathBytes) return bad(fmt::format("is longer than {} bytes", kMaxPathBytes));
+    // Lexically: ".." never walks up through a link, and links below the root are refused below.
+    std::error_code ec;
+    fs::path abs = fs::absolute(fs::path(*dir), ec).lexically_normal();
+    if (ec) return bad(ec.message());
+    std::optional<std::string> rel;
+    // The roots as configured (absolute) and as resolved; the upload folder first.
+    for (const auto& [given, canon] : {std::pair{fs::absolute(paths_.upload_dir, ec).lexically_normal(), upload_root},
+                                       std::pair{fs::absolute(paths_.plugins_dir, ec).lexically_normal(), plugins_root}}) {
+      for (const fs::path& form : {canon, given}) {
+        if (!rel) {
+          if ((rel = below(abs, form))) t.root = canon;
+        }
+      }
+    }
+    if (!rel) {
+      return bad(fmt::format("is outside PLUGINS_PATH ({}) and UPLOAD_PATH ({})", plugins_root.string(), upload_root.string()));
+    }
+    for (size_t i = 0; i <= rel->size();) {
+      size_t slash = rel->find('/', i);
+      std::string part = rel->substr(i, slash == std::string::npos ? std::string::npos : slash - i);
+      if (!part.empty() && !is_plain_component(part)) return bad(fmt::format("has a component longer than {} bytes", kMaxNameBytes));
+      if (slash == std::string::npos) break;
+      i = slash + 1;
+    }
+    t.rel = *rel;
+    t.shown = fs::path(*dir);
   }
-  if (!is_within(candidate, plugins_root) && !is_within(candidate, upload_root)) {
-    return Error(ErrorKind::InvalidArgument,
-                 fmt::format("dir \"{}\" is outside PLUGINS_PATH ({}) and UPLOAD_PATH ({})", *dir, plugins_root.string(),
-                             upload_root.string()));
+  auto root = Dir::open(t.root, create);
+  if (!root) return create ? root.take_error() : Result<Target>(std::move(t));  // created later
+  auto d = root->walk(t.rel, create);
+  if (!d) {
+    if (!create && d.error().kind == ErrorKind::NotFound) return t;  // created later
+    Error e = d.take_error();
+    if (e.kind == ErrorKind::InvalidArgument) e.message = fmt::format("dir \"{}\": {}", t.shown.string().substr(0, 80), e.message);
+    return e;
   }
-  return fs::path(*dir);
-}
-
-bool PluginManager::referenced(const json::value& doc, const fs::path& file) const {
-  const json::array* list = plugin_list(doc);
-  if (!list) return false;
-  fs::path want = canonical_or_self(file);
-  for (const auto& e : *list) {
-    if (auto p = entry_path(e); p && canonical_or_self(resolve_entry_path(*p)) == want) return true;
-  }
-  return false;
+  if (create) t.dir = std::move(*d);
+  return t;
 }
 
 Result<void> PluginManager::commit_yaml(const json::value& doc) {
   fs::path def = paths_.definition_path();
-  std::error_code ec;
-  fs::create_directories(paths_.plugins_dir, ec);
   std::string text = "# Written by wasimancer (comments are not preserved).\n" + to_yaml(doc);
-  // Write, fsync and rename in two visible steps so tests can crash between them.
-  fs::path tmp = def.parent_path() / fmt::format(".{}.tmp-{}", def.filename().string(), random_token(6));
-  if (auto r = write_file_atomic(tmp, text); !r) return r;
+  // Through the folder's descriptor (no link below it is followed); write + fsync, then rename,
+  // in two visible steps so tests can crash between them.
+  auto dir = Dir::open(def.has_parent_path() ? def.parent_path() : fs::path("."), true);
+  if (!dir) return dir.take_error();
+  std::string name = def.filename().string();
+  auto written = dir->write_temp(name, text);
+  if (!written) return written.take_error();
   crash_point("yaml-written");
-  if (::rename(tmp.c_str(), def.c_str()) != 0) {
-    fs::remove(tmp, ec);
-    return Error(ErrorKind::Io, fmt::format("cannot rename {} to {}: {}", tmp.string(), def.string(), std::strerror(errno)));
+  if (auto r = dir->rename(written->name, name, false); !r) {
+    ::unlinkat(dir->fd(), written->name.c_str(), 0);
+    return r;
   }
-  fsync_dir(def.parent_path());
   crash_point("yaml-renamed");
   return {};
 }
@@ -294,36 +493,89 @@ Result<UploadResult> PluginManager::upload(const UploadRequest& req, bool replac
   json::value data = json::parse(req.plugin_data, jec);
   if (jec) return Error(ErrorKind::InvalidArgument, fmt::format("pluginData is not valid JSON: {}", jec.message()));
   if (!data.is_object()) return Error(ErrorKind::InvalidArgument, "pluginData must be a JSON object");
+  // The name must be a JSON string: a number (123) would be stored as one, and later requests
+  // (which name plugins by text) would never find its entry.
+  if (auto n = name_from_json("plugin", data.as_object().if_contains("name")); !n) {
+    return Error(ErrorKind::InvalidArgument, fmt::format("pluginData: {}", n.error().message));
+  }
   auto spec = parse_plugin_spec(data);
   if (!spec) return Error(ErrorKind::InvalidArgument, fmt::format("pluginData: {}", spec.error().message));
   if (!is_plain_wasm_file_name(req.file_name)) {
     return Error(ErrorKind::InvalidArgument,
-                 fmt::format("the uploaded file name \"{}\" is not a plain .wasm file name (letters, digits, '.', '_', '-')",
-                             req.file_name));
+                 fmt::format("the uploaded file name \"{}\" is not a plain .wasm file name (letters, digits, '.', '_', '-'; "
+                             "at most 128 characters)",
+                             printable_name(req.file_name)));
   }
   if (req.wasm.empty()) return Error(ErrorKind::InvalidArgument, "the uploaded wasm file is empty");
-  auto dir = target_dir(req.dir);
-  if (!dir) return dir.take_error();
+  if (auto check = target_dir(req.dir, false); !check) return check.take_error();  // checked again below, under the lock
 
   std::lock_guard lock(mu_);
+  if (!manifest_loaded_) load_manifest();
   if (auto r = replacing ? registry_.check_replace(*spec) : registry_.check_add(*spec); !r) return r.take_error();
 
-  // Choose the stored name: the original name unless the committed YAML references a file of
-  // that name (an update), then a name with the content hash in it.
+  // The stored name: the original name if nothing is there (or only a file of ours that no
+  // entry uses); otherwise a name with the content hash in it. A link, a directory, someone
+  // else's file or a file an entry references is never replaced.
   std::string sha = sha256_hex(req.wasm);
-  fs::path target = *dir / req.file_name;
-  if (referenced(doc_, target)) {
-    std::string stem = req.file_name.substr(0, req.file_name.size() - 5);
-    target = *dir / fmt::format("{}-{}.wasm", stem, sha.substr(0, 12));
-    if (referenced(doc_, target)) target = *dir / fmt::format("{}-{}-{}.wasm", stem, sha.substr(0, 12), random_token(3));
+  std::string stem = req.file_name.substr(0, req.file_name.size() - 5);
+  std::vector<std::string> candidates = {req.file_name, fmt::format("{}-{}.wasm", stem, sha.substr(0, 12)),
+                                         fmt::format("{}-{}-{}.wasm", stem, sha.substr(0, 12), random_token(3))};
+  auto plugins_root = canonical_or_self(paths_.plugins_dir);
+  auto shown_target = [&](const Target& t, const std::string& name) { return t.shown / name; };
+  auto yaml_path = [&](const Target& t, const std::string& name) {
+    fs::path abs = t.root / t.rel / name;
+    std::string r = abs.lexically_normal().lexically_relative(plugins_root).generic_string();
+    return r.rfind("../", 0) == 0 ? r : "./" + r;
+  };
+
+  // Validate the folder now (links, files in the way; it is created once the module loads), and
+  // pick the name against what is on disk (if the folder does not exist yet, any name is free).
+  auto probe = target_dir(req.dir, false);
+  if (!probe) return probe.take_error();
+  std::set<FileId> used;
+  if (const json::array* list = plugin_list(doc_)) {
+    for (const auto& e : *list) {
+      if (auto p = entry_path(e)) {
+        if (auto id = file_id(resolve_entry_path(*p))) used.insert(*id);
+      }
+    }
   }
-  std::string rel = relative_to_plugins(target);
+  std::string rel_dir_s = probe->rel;
+  auto owned_orphan = [&](const std::string& rel, const Dir::Stat& st) {
+    if (used.count({st.dev, st.ino})) return false;
+    for (const auto& f : owned_) {
+      if (f.root == probe->root.string() && f.path == rel && f.ino == st.ino) return true;
+    }
+    return false;
+  };
+  auto rel_of = [&](const std::string& name) { return rel_dir_s.empty() ? name : rel_dir_s + "/" + name; };
+  Dir probe_dir;
+  if (auto root = Dir::open(probe->root, false)) {
+    if (auto d = root->walk(probe->rel, false)) probe_dir = std::move(*d);
+  }
+  std::string name;
+  bool replace_orphan = false;
+  for (const auto& c : candidates) {
+    Dir::Stat st = probe_dir.is_open() ? probe_dir.stat(c) : Dir::Stat{};
+    if (st.kind == Dir::Kind::Missing) {
+      name = c;
+      break;
+    }
+    if (st.kind == Dir::Kind::File && owned_orphan(rel_of(c), st)) {
+      name = c;
+      replace_orphan = true;
+      break;
+    }
+  }
+  if (name.empty()) return Error(ErrorKind::Io, fmt::format("no free file name for {} in {}", req.file_name, probe->shown.string()));
+  std::string rel = yaml_path(*probe, name);
   std::optional<std::string> note;
   if (!spec->path.empty() && fs::path(spec->path).lexically_normal() != fs::path(rel).lexically_normal()) {
     note = fmt::format("the plugin's path \"{}\" was replaced by \"{}\", where the file was stored", spec->path, rel);
   }
   spec->path = rel;
   spec->raw["path"] = rel;
+  fs::path target = shown_target(*probe, name);
 
   const auto* bytes = reinterpret_cast<const uint8_t*>(req.wasm.data());
   auto version = load_plugin_version(*spec, std::span<const uint8_t>(bytes, req.wasm.size()), target, options_);
@@ -333,19 +585,32 @@ Result<UploadResult> PluginManager::upload(const UploadRequest& req, bool replac
     return Error(e.kind, fmt::format("the plugin cannot be loaded: {}", e.message));
   }
 
-  // 2. The wasm file, under its own name.
-  std::error_code ec;
-  fs::create_directories(*dir, ec);
-  if (ec) return Error(ErrorKind::Io, fmt::format("cannot create {}: {}", dir->string(), ec.message()));
-  fs::path tmp = target.parent_path() / fmt::format(".{}.tmp-{}", target.filename().string(), random_token(6));
-  if (auto r = write_file_atomic(tmp, req.wasm); !r) return r.take_error();
+  // 2. The wasm file, under its own name, recorded in the manifest before it gets that name.
+  auto where = target_dir(req.dir, true);
+  if (!where) return where.take_error();
+  const Dir& dir = where->dir;
+  auto written = dir.write_temp(name, req.wasm);
+  if (!written) return written.take_error();
   crash_point("wasm-written");
-  if (::rename(tmp.c_str(), target.c_str()) != 0) {
-    int e = errno;
-    fs::remove(tmp, ec);
-    return Error(ErrorKind::Io, fmt::format("cannot store {}: {}", target.string(), std::strerror(e)));
+  OwnedFile record{where->root.string(), rel_of(name), static_cast<uint64_t>(written->ino), sha};
+  auto forget = [&] {
+    auto it = std::remove_if(owned_.begin(), owned_.end(), [&](const OwnedFile& f) { return f.root == record.root && f.path == record.path; });
+    owned_.erase(it, owned_.end());
+    (void)save_manifest();
+  };
+  std::erase_if(owned_, [&](const OwnedFile& f) { return f.root == record.root && f.path == record.path; });
+  owned_.push_back(record);
+  if (auto r = save_manifest(); !r) {
+    ::unlinkat(dir.fd(), written->name.c_str(), 0);
+    owned_.pop_back();
+    return r.take_error();
   }
-  fsync_dir(target.parent_path());
+  if (auto r = dir.rename(written->name, name, !replace_orphan); !r) {
+    ::unlinkat(dir.fd(), written->name.c_str(), 0);
+    forget();
+    if (r.error().kind == ErrorKind::AlreadyExists) return Error(ErrorKind::Io, fmt::format("{} appeared while storing the upload; try again", target.string()));
+    return r.take_error();
+  }
   crash_point("wasm-renamed");
 
   // 3-4. The new plugins.yml; its rename commits the change.
@@ -353,15 +618,16 @@ Result<UploadResult> PluginManager::upload(const UploadRequest& req, bool replac
   if (!next.is_object()) next = json::object{};
   if (!plugin_list(next)) next.as_object()["plugins"] = json::array{};
   json::array& list = *plugin_list(next);
-  std::optional<fs::path> old_file;
+  std::optional<std::string> old_path;
   if (!replacing) {
     list.push_back(spec->raw);
   } else if (auto it = find_entry(list, spec->name); it != list.end()) {
-    if (auto p = entry_path(*it)) old_file = resolve_entry_path(*p);
+    old_path = entry_path(*it);
     *it = spec->raw;
   }
   if (auto r = commit_yaml(next); !r) {
-    fs::remove(target, ec);
+    (void)dir.remove_file(name);
+    forget();
     return r.take_error();
   }
 
@@ -377,9 +643,7 @@ Result<UploadResult> PluginManager::upload(const UploadRequest& req, bool replac
   if (options_.native) options_.native->schedule(*version);
 
   // 6. The old file, once nothing references it.
-  if (old_file && canonical_or_self(*old_file) != canonical_or_self(target) && !referenced(doc_, *old_file)) {
-    fs::remove(*old_file, ec);
-  }
+  if (old_path) delete_entry_file(*old_path, doc_);
   log().info("plugin \"{}\" {} {} ({} tools, file {})", spec->name, spec->version, replacing ? "updated" : "published",
              spec->functions.size(), target.string());
   warn_about_tool_names(*spec);
@@ -398,11 +662,12 @@ Result<std::shared_ptr<const PluginVersion>> PluginManager::remove(std::string_v
   std::lock_guard lock(mu_);
   auto current = registry_.snapshot()->find_plugin(name);
   if (!current) return Error(ErrorKind::NotFound, fmt::format("no plugin named \"{}\" is loaded", name));
+  if (!manifest_loaded_) load_manifest();
   json::value next = doc_;
-  std::optional<fs::path> file;
+  std::optional<std::string> file;
   if (json::array* list = plugin_list(next)) {
     if (auto it = find_entry(*list, name); it != list->end()) {
-      if (auto p = entry_path(*it)) file = resolve_entry_path(*p);
+      file = entry_path(*it);
       list->erase(it);
     }
   }
@@ -411,8 +676,7 @@ Result<std::shared_ptr<const PluginVersion>> PluginManager::remove(std::string_v
   if (!old) return old.take_error();
   doc_ = std::move(next);
   crash_point("swapped");
-  std::error_code ec;
-  if (file && !referenced(doc_, *file)) fs::remove(*file, ec);
+  if (file) delete_entry_file(*file, doc_);
   log().info("plugin \"{}\" removed", name);
   return old;
 }

@@ -12,7 +12,17 @@
 //   5. swap the registry snapshot (one atomic store);              swapped
 //   6. delete the file the old entry referenced, if nothing references it any more.
 // After a crash at any point a restart loads either the old or the new plugin, never a broken
-// file or a dangling entry (at worst an unreferenced .wasm file is left behind).
+// file or a dangling entry.
+//
+// Files: every access below PLUGINS_PATH and UPLOAD_PATH (and ?dir=) goes through a directory
+// descriptor with openat and O_NOFOLLOW (core/files.hpp Dir): nothing is written or deleted
+// through a symbolic link, and a name taken by anything but a file of ours (a link, a file the
+// server did not write, one an entry references) is never replaced: the upload gets a name of
+// its own. Every .wasm the server writes is recorded, before it gets its final name, in a
+// manifest next to plugins.yml (".<definition file>.files": root folder, path, inode, SHA-256).
+// At start-up a recorded file that no entry references and that is still the very file written
+// (same inode and content) is deleted: what an update or publish cut short by a crash left
+// behind. Files the server did not write are never deleted at start-up.
 //
 // Ownership: borrows the Registry (and the NativeTier named in LoadOptions); they must outlive it.
 // Owns the committed plugins.yml document. Thread safety: all methods are safe from any thread;
@@ -37,6 +47,8 @@ struct PluginPaths {
   std::string definition_file = "plugins.yml";         // PLUGINS_DEFINITION_FILE
   std::filesystem::path upload_dir = "plugins";        // UPLOAD_PATH
   std::filesystem::path definition_path() const { return plugins_dir / definition_file; }
+  // The manifest of the .wasm files the server wrote.
+  std::filesystem::path manifest_path() const { return plugins_dir / ("." + definition_file + ".files"); }
 };
 
 struct UploadRequest {
@@ -74,18 +86,32 @@ class PluginManager {
   const PluginPaths& paths() const { return paths_; }
 
  private:
+  struct Target;      // where an upload goes (plugin_manager.cpp)
+  struct OwnedFile {  // one manifest record
+    std::string root;  // the canonical folder (PLUGINS_PATH or UPLOAD_PATH) it is under
+    std::string path;  // below root ("sub/x.wasm")
+    uint64_t ino = 0;
+    std::string sha256;
+  };
+
   Result<UploadResult> upload(const UploadRequest& request, bool replacing);
-  Result<std::filesystem::path> target_dir(const std::optional<std::string>& dir) const;
-  std::string relative_to_plugins(const std::filesystem::path& file) const;
+  Result<Target> target_dir(const std::optional<std::string>& dir, bool create) const;
   std::filesystem::path resolve_entry_path(const std::string& path) const;
   Result<void> commit_yaml(const boost::json::value& doc);
-  bool referenced(const boost::json::value& doc, const std::filesystem::path& file) const;
+  // Deletes the file an entry's path names, if it is a regular file below PLUGINS_PATH or
+  // UPLOAD_PATH (reached without following links) that no entry of `doc` references.
+  void delete_entry_file(const std::string& entry_path, const boost::json::value& doc);
+  void load_manifest();
+  Result<void> save_manifest();
+  void clean_orphans(const boost::json::value& doc);
 
   Registry& registry_;
   PluginPaths paths_;
   LoadOptions options_;
   std::mutex mu_;
   boost::json::value doc_;  // the committed plugins.yml
+  std::vector<OwnedFile> owned_;  // the manifest
+  bool manifest_loaded_ = false;
 };
 
 // A plain file name for an upload: letters, digits, '.', '_', '-', ending in ".wasm", not

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "registry/names.hpp"
+
 namespace wasimancer::registry {
 
 namespace json = boost::json;
@@ -76,6 +78,7 @@ Result<FunctionSpec> parse_function(const json::value& v, const std::string& whe
   auto display = get_string(o, "displayName", where, false);
   if (!display) return display.take_error();
   f.tool_name = display->empty() ? f.function : *display;
+  if (auto r = check_name("tool", f.tool_name); !r) return field_error(where, r.error().message);
   auto desc = get_string(o, "description", where, false);
   if (!desc) return desc.take_error();
   f.description = *desc;
@@ -133,7 +136,7 @@ Result<PluginSpec> parse_plugin_spec(const json::value& entry) {
   auto name = get_string(o, "name", "", true);
   if (!name) return name.take_error();
   p.name = *name;
-  if (p.name.empty()) return field_error("", "\"name\" must not be empty");
+  if (auto r = check_name("plugin", p.name); !r) return field_error("", fmt::format("\"name\": {}", r.error().message));
   std::string where = fmt::format("plugin \"{}\"", p.name);
   for (auto [key, out] : {std::pair<const char*, std::string*>{"path", &p.path}, {"version", &p.version},
                           {"description", &p.description}}) {

@@ -4,10 +4,13 @@
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
-#include <regex>
+#include <string_view>
 
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
+
+#include "core/crypto.hpp"
+#include "core/text.hpp"
 
 namespace wasimancer::registry {
 
@@ -19,13 +22,61 @@ bool is_null_word(const std::string& s) { return s.empty() || s == "~" || s == "
 bool is_true_word(const std::string& s) { return s == "true" || s == "True" || s == "TRUE"; }
 bool is_false_word(const std::string& s) { return s == "false" || s == "False" || s == "FALSE"; }
 
+// Hand-written scanners (std::regex recurses once per character: a long scalar would overflow
+// the stack). Each returns whether all of `s` has the shape described.
+bool is_digit(char c, int base) {
+  if (base == 8) return c >= '0' && c <= '7';
+  if (base == 16) return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+  return c >= '0' && c <= '9';
+}
+
+// Advances `i` over digits of `base`; returns how many.
+size_t skip_digits(std::string_view s, size_t& i, int base = 10) {
+  size_t start = i;
+  while (i < s.size() && is_digit(s[i], base)) ++i;
+  return i - start;
+}
+
+// [-+]?[0-9]+
+bool is_decimal_int(std::string_view s) {
+  size_t i = (!s.empty() && (s[0] == '-' || s[0] == '+')) ? 1 : 0;
+  return skip_digits(s, i) > 0 && i == s.size();
+}
+
+// 0o[0-7]+ or 0x[0-9a-fA-F]+ (prefix "0o" or "0x")
+bool is_prefixed_int(std::string_view s, std::string_view prefix, int base) {
+  if (s.substr(0, 2) != prefix) return false;
+  size_t i = 2;
+  return skip_digits(s, i, base) > 0 && i == s.size();
+}
+
+// [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?
+bool is_float_text(std::string_view s) {
+  size_t i = (!s.empty() && (s[0] == '-' || s[0] == '+')) ? 1 : 0;
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    if (skip_digits(s, i) == 0) return false;
+  } else {
+    if (skip_digits(s, i) == 0) return false;
+    if (i < s.size() && s[i] == '.') {
+      ++i;
+      skip_digits(s, i);
+    }
+  }
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '-' || s[i] == '+')) ++i;
+    if (skip_digits(s, i) == 0) return false;
+  }
+  return i == s.size();
+}
+
 bool parse_int(const std::string& s, json::value* out) {
-  static const std::regex dec("[-+]?[0-9]+"), oct("0o[0-7]+"), hex("0x[0-9a-fA-F]+");
   int base = 10;
   std::string digits = s;
-  if (std::regex_match(s, oct)) { base = 8; digits = s.substr(2); }
-  else if (std::regex_match(s, hex)) { base = 16; digits = s.substr(2); }
-  else if (!std::regex_match(s, dec)) return false;
+  if (is_prefixed_int(s, "0o", 8)) { base = 8; digits = s.substr(2); }
+  else if (is_prefixed_int(s, "0x", 16)) { base = 16; digits = s.substr(2); }
+  else if (!is_decimal_int(s)) return false;
   errno = 0;
   if (digits[0] == '-') {
     long long v = std::strtoll(digits.c_str(), nullptr, base);
@@ -41,8 +92,7 @@ bool parse_int(const std::string& s, json::value* out) {
 }
 
 bool parse_float(const std::string& s, json::value* out) {
-  static const std::regex flt("[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?");
-  if (std::regex_match(s, flt)) {
+  if (is_float_text(s)) {
     try {
       *out = std::stod(s);
       return true;
@@ -63,11 +113,19 @@ json::value resolve_plain(const std::string& s) {
   return json::string(s);
 }
 
+// YAML text is Unicode: a scalar with bytes that are not UTF-8 would not survive a rewrite (the
+// writer replaces them) nor a JSON answer, so the document is refused, naming the place.
+const std::string& checked_utf8(const YAML::Node& n, const std::string& s) {
+  if (!is_valid_utf8(s)) throw YAML::ParserException(n.Mark(), "the text is not valid UTF-8");
+  return s;
+}
+
 json::value convert(const YAML::Node& n) {
   switch (n.Type()) {
     case YAML::NodeType::Undefined:
     case YAML::NodeType::Null: return nullptr;
     case YAML::NodeType::Scalar:
+      checked_utf8(n, n.Scalar());
       if (n.Tag() == "!" || n.Tag() == "tag:yaml.org,2002:str") return json::string(n.Scalar());
       return resolve_plain(n.Scalar());
     case YAML::NodeType::Sequence: {
@@ -77,7 +135,7 @@ json::value convert(const YAML::Node& n) {
     }
     case YAML::NodeType::Map: {
       json::object o;
-      for (const auto& kv : n) o[kv.first.as<std::string>()] = convert(kv.second);
+      for (const auto& kv : n) o[checked_utf8(kv.first, kv.first.as<std::string>())] = convert(kv.second);
       return o;
     }
   }
@@ -99,6 +157,73 @@ bool needs_quotes(const std::string& s) {
   return !r.is_string() || s != json::string_view(r.as_string());
 }
 
+bool has_noncharacter(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    char32_t cp = 0;
+    size_t n = decode_utf8(s, i, &cp);
+    if (n == 0) return false;  // not UTF-8: written as it is
+    if ((cp >= 0xFDD0 && cp <= 0xFDEF) || (cp & 0xFFFE) == 0xFFFE) return true;
+    i += n;
+  }
+  return false;
+}
+
+// The placeholder of this process's to_yaml calls: letters and digits only, so the writer copies
+// it as it is; random, so no text contains it by chance.
+const std::string& placeholder_tag() {
+  static const std::string tag = "WMNC" + random_token(12) + "x";
+  return tag;
+}
+
+// The text with each noncharacter, and the 'W' of any copy of the tag already in it, replaced by
+// a placeholder (so that the only placeholders in the output are ours).
+std::string with_placeholders(std::string_view s) {
+  const std::string& tag = placeholder_tag();
+  std::string out;
+  for (size_t i = 0; i < s.size();) {
+    char32_t cp = 0;
+    size_t n = decode_utf8(s, i, &cp);
+    bool nonchar = n > 0 && ((cp >= 0xFDD0 && cp <= 0xFDEF) || (cp & 0xFFFE) == 0xFFFE);
+    if (nonchar || s.substr(i, tag.size()) == tag) {
+      out += fmt::format("{}{:06x}", tag, static_cast<uint32_t>(cp));
+    } else {
+      out.append(s.substr(i, n == 0 ? 1 : n));
+    }
+    i += n == 0 ? 1 : n;
+  }
+  return out;
+}
+
+bool needs_placeholders(std::string_view s) { return has_noncharacter(s) || s.find(placeholder_tag()) != std::string_view::npos; }
+
+// Replaces the placeholders with YAML escapes (\uXXXX, or \UXXXXXXXX above the BMP).
+std::string resolve_placeholders(std::string text) {
+  const std::string& tag = placeholder_tag();
+  size_t pos = 0;
+  while ((pos = text.find(tag, pos)) != std::string::npos) {
+    std::string hex = text.substr(pos + tag.size(), 6);
+    if (hex.size() != 6 || hex.find_first_not_of("0123456789abcdef") != std::string::npos) {
+      pos += tag.size();  // not one of ours (cannot happen: every copy in a text was replaced)
+      continue;
+    }
+    uint32_t cp = static_cast<uint32_t>(std::stoul(hex, nullptr, 16));
+    std::string esc = cp <= 0xFFFF ? fmt::format("\\u{:04X}", cp) : fmt::format("\\U{:08X}", cp);
+    text.replace(pos, tag.size() + 6, esc);
+    pos += esc.size();
+  }
+  return text;
+}
+
+// Multi-line strings are double-quoted too: a literal block would add a final newline. Unicode
+// noncharacters (U+FDD0-FDEF, U+xFFFE/xFFFF): yaml-cpp's writer turns them into U+FFFD when it
+// escapes (found by fuzz_yaml), so each is written as a placeholder that to_yaml replaces with a
+// \u escape afterwards.
+void emit_string(YAML::Emitter& e, const std::string& s) {
+  if (needs_placeholders(s)) e << YAML::DoubleQuoted << with_placeholders(s);
+  else if (needs_quotes(s) || s.find_first_of("\n\r\t") != std::string::npos) e << YAML::DoubleQuoted << s;
+  else e << s;
+}
+
 void emit(YAML::Emitter& e, const json::value& v) {
   switch (v.kind()) {
     case json::kind::null: e << YAML::Null; break;
@@ -113,10 +238,7 @@ void emit(YAML::Emitter& e, const json::value& v) {
       break;
     }
     case json::kind::string: {
-      std::string s(v.as_string());
-      // Multi-line strings are double-quoted too: a literal block would add a final newline.
-      if (needs_quotes(s) || s.find_first_of("\n\r\t") != std::string::npos) e << YAML::DoubleQuoted << s;
-      else e << s;
+      emit_string(e, std::string(v.as_string()));
       break;
     }
     case json::kind::array:
@@ -128,8 +250,7 @@ void emit(YAML::Emitter& e, const json::value& v) {
       e << YAML::BeginMap;
       for (const auto& kv : v.as_object()) {
         e << YAML::Key;
-        std::string k(kv.key());
-        if (needs_quotes(k)) e << YAML::DoubleQuoted << k; else e << k;
+        emit_string(e, std::string(kv.key()));
         e << YAML::Value;
         emit(e, kv.value());
       }
@@ -156,7 +277,7 @@ std::string to_yaml(const json::value& v) {
   e.SetSeqFormat(YAML::Block);
   e.SetMapFormat(YAML::Block);
   emit(e, v);
-  std::string out = e.c_str();
+  std::string out = resolve_placeholders(e.c_str());
   if (out.empty() || out.back() != '\n') out += '\n';
   return out;
 }

@@ -203,6 +203,9 @@ for round in $(seq 1 10); do
   pid="$server_pid"
   loop_pids=()
   for s in 1 2; do ops_loop $((round * 10 + s)) "$d/ops.log" & loop_pids+=($!); done
+  # Kill at a random moment once operations are going through (on a busy machine the first ones
+  # take longer than the random delay alone).
+  for _ in $(seq 1 200); do [[ "$(grep -c '^200$' "$d/ops.log" 2>/dev/null)" -ge 2 ]] && break; sleep 0.05; done
   sleep "$(awk -v r=$((RANDOM % 700)) 'BEGIN { printf "%.3f", 0.15 + r / 1000 }')"
   kill -9 "$pid"; wait "$pid" 2>/dev/null
   for lp in "${loop_pids[@]}"; do kill "$lp" 2>/dev/null; wait "$lp" 2>/dev/null; done

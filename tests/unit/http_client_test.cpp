@@ -82,8 +82,52 @@ TEST(HttpClient, WildcardDoesNotReachLoopbackOrPrivateAddresses) {
   auto ok = http_fetch(get(srv.url("/todos/1")), allow({"*", "127.0.0.1"}), Deadline::after(5s));
   EXPECT_TRUE(ok.ok());
   auto ok2 = http_fetch(get("http://localhost:" + std::to_string(srv.port()) + "/todos/1"),
-                        allow({"local*"}), Deadline::after(5s));
+                        allow({"localhost"}), Deadline::after(5s));
   EXPECT_TRUE(ok2.ok()) << ok2.error().message;
+}
+
+// Only a pattern without wildcards names a host closely enough to open a loopback, private or
+// link-local address: each of these patterns matches the host (the request is allowed to try)
+// but the connection to 127.0.0.1 is refused before a packet is sent.
+TEST(HttpClient, WildcardPatternsNeverGrantLoopback) {
+  test::TestHttpServer srv;
+  std::string port = std::to_string(srv.port());
+  struct Case {
+    const char* pattern;
+    std::string url;
+  };
+  std::vector<Case> cases = {
+      {"*.*", srv.url("/todos/1")},
+      {"**", srv.url("/todos/1")},
+      {"127.*", srv.url("/todos/1")},
+      {"127.0.0.?", srv.url("/todos/1")},
+      {"127.0.0.[0-9]", srv.url("/todos/1")},
+      {"local*", "http://localhost:" + port + "/todos/1"},
+      {"*host", "http://localhost:" + port + "/todos/1"},
+      {"*.localhost", "http://api.localhost:" + port + "/todos/1"},
+  };
+  for (const auto& c : cases) {
+    auto r = http_fetch(get(c.url), allow({c.pattern}), Deadline::after(5s));
+    ASSERT_FALSE(r.ok()) << c.pattern << " reached " << c.url;
+    EXPECT_EQ(r.error().kind, ErrorKind::HostError) << c.pattern;
+    EXPECT_NE(r.error().message.find("loopback, private or link-local"), std::string::npos) << c.pattern << ": " << r.error().message;
+  }
+  EXPECT_TRUE(srv.requests().empty());
+  // The same hosts named without wildcards are reachable (next to any wildcard pattern).
+  for (auto hosts : {std::vector<std::string>{"127.0.0.1"}, std::vector<std::string>{"*.*", "127.0.0.1"}}) {
+    auto ok = http_fetch(get(srv.url("/todos/1")), allow(hosts), Deadline::after(5s));
+    EXPECT_TRUE(ok.ok()) << ok.error().message;
+  }
+  auto named = http_fetch(get("http://api.localhost:" + port + "/todos/1"), allow({"api.localhost"}), Deadline::after(5s));
+  EXPECT_TRUE(named.ok()) << named.error().message;
+}
+
+TEST(HttpClient, LinkLocalMetadataNeedsTheExactAddress) {
+  for (const char* pattern : {"169.254.*", "*.254.169.254", "169.254.169.25?", "*"}) {
+    auto r = http_fetch(get("http://169.254.169.254/latest/meta-data/"), allow({pattern}), Deadline::after(2s));
+    ASSERT_FALSE(r.ok()) << pattern;
+    EXPECT_NE(r.error().message.find("loopback, private or link-local"), std::string::npos) << pattern << ": " << r.error().message;
+  }
 }
 
 TEST(HttpClient, CloudMetadataAddressIsRefusedWithoutExplicitName) {

@@ -129,6 +129,101 @@ TEST(UriTemplate, NoVariablesMeansEquality) {
   EXPECT_FALSE(match_uri_template("config://app", "config://ap", nullptr));
 }
 
+// The former std::regex matcher recursed once per character: a 30,000-character URI (or
+// 100,000 on a bigger stack) overflowed the stack and killed the server.
+TEST(UriTemplate, HugeUrisAreRefusedWithoutRecursion) {
+  std::map<std::string, std::string> vars;
+  for (size_t n : {size_t(30000), size_t(100000), size_t(1000000), size_t(4) << 20}) {
+    std::string uri = "greet-user://" + std::string(n, 'a') + "/b";
+    EXPECT_FALSE(match_uri_template("greet-user://{firstName}/{lastName}", uri, &vars)) << n;
+    std::string slashes = "greet-user://";
+    for (size_t i = 0; i < n / 2; ++i) slashes += "a/";
+    EXPECT_FALSE(match_uri_template("greet-user://{firstName}/{lastName}", slashes, &vars)) << n;
+  }
+  EXPECT_TRUE(vars.empty());
+  // A template longer than the limit never matches either.
+  std::string long_tmpl = "x://" + std::string(kMaxUriTemplateLength, 'a') + "{v}";
+  EXPECT_FALSE(match_uri_template(long_tmpl, "x://" + std::string(kMaxUriTemplateLength, 'a') + "v", nullptr));
+}
+
+TEST(UriTemplate, LongUrisWithinTheLimitMatchInLinearTime) {
+  // Just under the limit: values of thousands of characters, and a literal that occurs at every
+  // position (the worst case for a backtracking matcher).
+  std::map<std::string, std::string> vars;
+  std::string first(kMaxUriLength / 2 - 20, 'a'), last(kMaxUriLength / 2 - 20, 'b');
+  ASSERT_TRUE(match_uri_template("greet-user://{firstName}/{lastName}", "greet-user://" + first + "/" + last, &vars));
+  EXPECT_EQ(vars["firstName"], first);
+  EXPECT_EQ(vars["lastName"], last);
+  std::string dashes(kMaxUriLength - 100, '-');
+  vars.clear();
+  ASSERT_TRUE(match_uri_template("x://{a}-{b}-{c}", "x://" + dashes, &vars));
+  EXPECT_EQ(vars["a"], "-");
+  EXPECT_EQ(vars["b"], "-");
+  EXPECT_EQ(vars["c"], dashes.substr(4));
+  EXPECT_FALSE(match_uri_template("x://{a}-{b}-{c}/end", "x://" + dashes + "/nope", nullptr));
+}
+
+namespace {
+
+// The reference semantics, by exhaustive backtracking (small inputs only): each variable takes
+// one or more characters other than '/', the leftmost variable as few as possible.
+bool reference_match(std::string_view t, std::string_view u, std::vector<std::string>* values) {
+  if (t.empty()) return u.empty();
+  if (t[0] != '{') return !u.empty() && u[0] == t[0] && reference_match(t.substr(1), u.substr(1), values);
+  size_t close = t.find('}');
+  for (size_t len = 1; len <= u.size() && u[len - 1] != '/'; ++len) {
+    size_t mark = values->size();
+    values->emplace_back(u.substr(0, len));
+    if (reference_match(t.substr(close + 1), u.substr(len), values)) return true;
+    values->resize(mark);
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST(UriTemplate, AgreesWithBacktrackingReference) {
+  // Every template and URI over a small alphabet: the linear matcher and the reference agree on
+  // whether they match and on every value.
+  const std::vector<std::string> templates = {"{a}",         "{a}/{b}",     "{a}-{b}",      "{a}{b}",        "x{a}x{b}x",
+                                              "{a}/x/{b}",   "{a}x/{b}",    "{a}/-{b}-",    "-{a}--{b}/{c}", "{a}-/{b}",
+                                              "{a}x{b}/x",   "/{a}/",       "{a}{b}{c}"};
+  const std::string alphabet = "x-/";
+  std::vector<std::string> uris = {""};
+  for (size_t len = 1; len <= 7; ++len) {
+    std::vector<std::string> next;
+    for (const auto& u : uris) {
+      if (u.size() == len - 1) {
+        for (char c : alphabet) next.push_back(u + c);
+      }
+    }
+    uris.insert(uris.end(), next.begin(), next.end());
+  }
+  size_t matched = 0;
+  for (const auto& t : templates) {
+    std::vector<std::string> names;
+    for (size_t i = t.find('{'); i != std::string::npos; i = t.find('{', i + 1)) names.push_back(t.substr(i + 1, t.find('}', i) - i - 1));
+    for (const auto& u : uris) {
+      std::vector<std::string> want;
+      bool expect = reference_match(t, u, &want);
+      std::map<std::string, std::string> got;
+      ASSERT_EQ(match_uri_template(t, u, &got), expect) << t << " vs " << u;
+      if (!expect) continue;
+      ++matched;
+      for (size_t i = 0; i < names.size(); ++i) EXPECT_EQ(got[names[i]], want[i]) << t << " vs " << u << " var " << names[i];
+    }
+  }
+  EXPECT_GT(matched, 100u);
+}
+
+TEST(ResourceSpecParse, UriLongerThanTheLimitIsRefused) {
+  auto ok = parse_resource_spec(dynamic_res("r", "x://" + std::string(kMaxUriLength - 20, 'a') + "{firstName}"), true);
+  EXPECT_TRUE(ok) << ok.error().message;
+  auto r = parse_resource_spec(dynamic_res("r", "x://" + std::string(kMaxUriLength, 'a') + "{firstName}"), true);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("longer than"), std::string::npos) << r.error().message;
+}
+
 TEST(Substitute, ReplacesKnownNamesOnly) {
   std::map<std::string, std::string> vars{{"a", "1"}, {"name", "Bob"}, {"empty", ""}};
   EXPECT_EQ(substitute("Hello ${name}!", vars), "Hello Bob!");

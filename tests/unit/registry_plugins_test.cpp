@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 #include <string>
@@ -412,7 +413,11 @@ TEST(PluginManager, UpdateWritesHashNamedFileAndDeletesOld) {
   EXPECT_FALSE(fs::exists(f.paths.plugins_dir / expected_name));
   std::set<std::string> files;
   for (auto& [name, content] : tree(f.paths.plugins_dir)) files.insert(name);
-  EXPECT_EQ(files, (std::set<std::string>{"dice.wasm", "plugins.yml"}));
+  // (and the manifest of the files the server wrote: dice.wasm only, now)
+  EXPECT_EQ(files, (std::set<std::string>{".plugins.yml.files", "dice.wasm", "plugins.yml"}));
+  auto manifest = json::parse(slurp(f.paths.manifest_path()));
+  ASSERT_EQ(manifest.at("files").as_array().size(), 1u);
+  EXPECT_EQ(manifest.at_pointer("/files/0/path"), json::value("dice.wasm"));
 }
 
 TEST(PluginManager, RefusedUploadsChangeNothing) {
@@ -648,4 +653,258 @@ TEST(PluginManager, PlainWasmFileNames) {
                           "..\\x.wasm", "a..b.wasm", "ü.wasm", "x.wasm\n", "a\\b.wasm"}) {
     EXPECT_FALSE(is_plain_wasm_file_name(bad)) << bad;
   }
+}
+
+// ---- Files: links, files the server did not write, orphans --------------------------------------
+
+namespace {
+
+std::set<std::string> names_in(const fs::path& dir) {
+  std::set<std::string> out;
+  for (auto& e : fs::directory_iterator(dir)) out.insert(e.path().filename().string());
+  return out;
+}
+
+}  // namespace
+
+// An upload over a planted link is not written through it, and removing the plugin does not
+// delete what the link points to (nor the link).
+TEST(PluginManager, PlantedSymlinksAreNeverWrittenOrDeletedThrough) {
+  ManagerFixture f;
+  fs::create_directories(f.tmp.path() / "outside");
+  fs::path victim = f.tmp.path() / "outside" / "victim.wasm";
+  spit(victim, "precious");
+  fs::create_symlink(victim, f.paths.plugins_dir / "echo.wasm");
+  fs::create_symlink(f.tmp.path() / "outside" / "absent.wasm", f.paths.plugins_dir / "dangling.wasm");
+  ASSERT_TRUE(f.manager->load(false).ok());
+
+  auto r = f.manager->publish(upload(kEcho, "echo.wasm", "echo"));
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_NE(fs::path(r->file_path).filename().string(), "echo.wasm");  // a name of its own
+  EXPECT_EQ(slurp(r->file_path), wasm_bytes("echo"));
+  EXPECT_TRUE(fs::is_symlink(f.paths.plugins_dir / "echo.wasm"));
+  EXPECT_EQ(slurp(victim), "precious");
+  EXPECT_EQ(f.doc().at_pointer("/plugins/0/path"), json::value("./" + fs::path(r->file_path).filename().string()));
+
+  auto d = f.manager->publish(upload(kDice, "dangling.wasm", "version_a"));
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  EXPECT_NE(fs::path(d->file_path).filename().string(), "dangling.wasm");
+  EXPECT_FALSE(fs::exists(f.tmp.path() / "outside" / "absent.wasm"));  // not created through the link
+
+  ASSERT_TRUE(f.manager->remove("echo").ok());
+  ASSERT_TRUE(f.manager->remove("dice").ok());
+  EXPECT_EQ(slurp(victim), "precious");
+  EXPECT_TRUE(fs::is_symlink(f.paths.plugins_dir / "echo.wasm"));
+  EXPECT_TRUE(fs::is_symlink(f.paths.plugins_dir / "dangling.wasm"));
+  EXPECT_EQ(names_in(f.paths.plugins_dir), (std::set<std::string>{".plugins.yml.files", "dangling.wasm", "echo.wasm", "plugins.yml"}));
+  EXPECT_EQ(names_in(f.tmp.path() / "outside"), (std::set<std::string>{"victim.wasm"}));
+}
+
+// plugins.yml (hand-written) may reference files anywhere, through links too: they load, and
+// removing or updating the plugin never deletes anything outside PLUGINS_PATH / UPLOAD_PATH
+// or through a link.
+TEST(PluginManager, RemoveAndUpdateNeverDeleteOutsideTheFoldersOrThroughLinks) {
+  ManagerFixture f;
+  fs::create_directories(f.tmp.path() / "outside");
+  fs::path outside_file = f.tmp.path() / "outside" / "echo.wasm";
+  fs::copy_file(test::test_plugin("echo"), outside_file);
+  fs::copy_file(test::test_plugin("version_a"), f.tmp.path() / "outside" / "a.wasm");
+  fs::create_symlink(f.tmp.path() / "outside" / "a.wasm", f.paths.plugins_dir / "linked.wasm");
+  fs::create_symlink(f.tmp.path() / "outside", f.paths.plugins_dir / "linkdir");
+  fs::copy_file(test::test_plugin("version_b"), f.tmp.path() / "outside" / "b.wasm");
+  spit(f.yml(), R"(plugins:
+  - name: far
+    path: ../outside/echo.wasm
+    functions:
+      - function: echo
+  - name: linked
+    path: ./linked.wasm
+    functions:
+      - function: rollDice
+  - name: viadir
+    path: ./linkdir/b.wasm
+    functions:
+      - function: whoami
+)");
+  auto loaded = f.manager->load(false);
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message;
+  ASSERT_TRUE(f.manager->remove("far").ok());
+  ASSERT_TRUE(f.manager->remove("linked").ok());
+  auto u = f.manager->update(upload(R"({"name": "viadir", "functions": [{"function": "whoami"}]})", "b.wasm", "version_b"));
+  ASSERT_TRUE(u.ok()) << u.error().message;
+  EXPECT_TRUE(fs::exists(outside_file));
+  EXPECT_TRUE(fs::is_symlink(f.paths.plugins_dir / "linked.wasm"));
+  EXPECT_TRUE(fs::exists(f.tmp.path() / "outside" / "a.wasm"));
+  EXPECT_TRUE(fs::exists(f.tmp.path() / "outside" / "b.wasm"));
+  EXPECT_EQ(names_in(f.tmp.path() / "outside"), (std::set<std::string>{"a.wasm", "b.wasm", "echo.wasm"}));
+}
+
+TEST(PluginManager, DirThroughALinkIsRefused) {
+  ManagerFixture f;
+  fs::create_directories(f.paths.plugins_dir / "real");
+  fs::create_symlink(f.paths.plugins_dir / "real", f.paths.plugins_dir / "inside-link");  // even pointing inside
+  ASSERT_TRUE(f.manager->load(false).ok());
+  for (std::string dir : {(f.paths.plugins_dir / "inside-link").string(), (f.paths.plugins_dir / "inside-link" / "sub").string()}) {
+    auto r = f.manager->publish(upload(kEcho, "echo.wasm", "echo", dir));
+    ASSERT_FALSE(r.ok()) << dir;
+    EXPECT_EQ(r.error().kind, ErrorKind::InvalidArgument);
+    EXPECT_NE(r.error().message.find("symbolic link"), std::string::npos) << r.error().message;
+  }
+  EXPECT_TRUE(fs::is_empty(f.paths.plugins_dir / "real"));
+}
+
+// A long ?dir= used to answer 500 (ENAMETOOLONG deep in the file system calls).
+TEST(PluginManager, LongDirIsAnInvalidArgument) {
+  ManagerFixture f;
+  ASSERT_TRUE(f.manager->load(false).ok());
+  std::vector<std::string> dirs = {(f.paths.plugins_dir / std::string(300, 'd')).string(),
+                                   (f.paths.plugins_dir / std::string(5000, 'd')).string(), std::string(100000, 'x')};
+  std::string deep = f.paths.plugins_dir.string();
+  while (deep.size() < 5000) deep += "/abc";
+  dirs.push_back(deep);
+  for (const auto& dir : dirs) {
+    auto r = f.manager->publish(upload(kEcho, "echo.wasm", "echo", dir));
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().kind, ErrorKind::InvalidArgument) << r.error().message;
+    EXPECT_LT(r.error().message.size(), 400u);
+  }
+  EXPECT_EQ(names_in(f.paths.plugins_dir), std::set<std::string>{});
+}
+
+// An update cut short after the new file got its name but before plugins.yml was committed
+// leaves that file unreferenced: the next start deletes it (it is recorded as ours). Files the
+// server did not write are never deleted, referenced or not.
+TEST(PluginManager, StartDeletesOrphansTheServerWroteAndNothingElse) {
+  ManagerFixture f;
+  spit(f.paths.plugins_dir / "users-own.wasm", "not referenced, not ours");
+  spit(f.paths.plugins_dir / "notes.txt", "hello");
+  ASSERT_TRUE(f.manager->load(false).ok());
+  ASSERT_TRUE(f.manager->publish(upload(kDice, "dice.wasm", "version_a")).ok());
+  std::string committed = slurp(f.yml());
+
+  // The state a kill -9 between "wasm-renamed" and "yaml-renamed" leaves: the new file stored
+  // and recorded, plugins.yml still the old one.
+  auto u = f.manager->update(upload(R"({"name": "dice", "version": "2.0.0", "functions": [{"function": "rollDice"}]})",
+                                    "dice.wasm", "version_b"));
+  ASSERT_TRUE(u.ok()) << u.error().message;
+  fs::path orphan = u->file_path;
+  ASSERT_TRUE(fs::exists(orphan));
+  // The update deleted dice.wasm and committed plugins.yml: put both back as they were.
+  spit(f.paths.plugins_dir / "dice.wasm", wasm_bytes("version_a"));
+  spit(f.yml(), committed);
+  ASSERT_TRUE(fs::exists(orphan));
+
+  Registry reg;
+  PluginManager restarted(reg, f.paths, LoadOptions{});
+  auto r = restarted.load(false);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_FALSE(fs::exists(orphan)) << "the orphan of the interrupted update is still there";
+  EXPECT_EQ(call_ok(*reg.snapshot()->find_plugin("dice"), "rollDice"), "A");
+  EXPECT_EQ(names_in(f.paths.plugins_dir),
+            (std::set<std::string>{".plugins.yml.files", "dice.wasm", "notes.txt", "plugins.yml", "users-own.wasm"}));
+
+  // A recorded file replaced by someone else's (another inode) is not ours any more: kept. So is
+  // a recorded file whose content changed.
+  ASSERT_TRUE(restarted.update(upload(R"({"name": "dice", "functions": [{"function": "rollDice"}]})", "dice.wasm", "version_b")).ok());
+  std::string after_update = slurp(f.yml());
+  ASSERT_TRUE(restarted.remove("dice").ok());
+  auto v = restarted.publish(upload(kDice, "mine.wasm", "version_a"));
+  ASSERT_TRUE(v.ok()) << v.error().message;
+  ASSERT_TRUE(restarted.remove("dice").ok());
+  EXPECT_FALSE(fs::exists(v->file_path));
+  // Now forge the crash states by hand: records for files that are not the ones written.
+  auto w1 = restarted.publish(upload(kDice, "replaced.wasm", "version_a"));
+  auto w2 = restarted.publish(upload(R"({"name": "other", "functions": [{"function": "echo"}]})", "edited.wasm", "echo"));
+  ASSERT_TRUE(w1.ok() && w2.ok());
+  spit(f.yml(), "plugins: []\n");                            // nothing references them any more
+  fs::remove(w1->file_path);
+  spit(w1->file_path, "someone else's file, same name");      // a new inode
+  {
+    std::string bytes = slurp(w2->file_path);
+    bytes[bytes.size() - 1] ^= 1;
+    std::ofstream(w2->file_path, std::ios::binary | std::ios::trunc) << bytes;  // same inode, other content
+  }
+  Registry reg2;
+  PluginManager again(reg2, f.paths, LoadOptions{});
+  ASSERT_TRUE(again.load(false).ok());
+  EXPECT_TRUE(fs::exists(w1->file_path));
+  EXPECT_TRUE(fs::exists(w2->file_path));
+  EXPECT_TRUE(fs::exists(f.paths.plugins_dir / "users-own.wasm"));
+  (void)after_update;
+}
+
+// ---- Names ------------------------------------------------------------------------------------
+
+TEST(PluginManager, NamesFollowOneRule) {
+  ManagerFixture f;
+  ASSERT_TRUE(f.manager->load(false).ok());
+  auto data = [](const std::string& name_json, const std::string& tool = "echo") {
+    return R"({"name": )" + name_json + R"(, "functions": [{"function": "echo", "displayName": ")" + tool + R"("}]})";
+  };
+  struct Case {
+    std::string what, data, expect;
+  };
+  std::vector<Case> cases = {
+      {"number", data("123"), "must be a string"},
+      {"float", data("1.5"), "must be a string"},
+      {"boolean", data("true"), "must be a string"},
+      {"object", data("{}"), "must be a string"},
+      {"empty", data("\"\""), "is empty"},
+      {"too long", data("\"" + std::string(129, 'n') + "\""), "longer than 128"},
+      {"100,000 characters", data("\"" + std::string(100000, 'n') + "\""), "longer than 128"},
+      {"slash", data("\"a/b\""), "'/'"},
+      {"newline", data("\"a\\nb\""), "control character U+000A"},
+      {"NUL", data("\"a\\u0000b\""), "control character U+0000"},
+      {"C1 control", data("\"a\\u0085b\""), "control character U+0085"},
+      {"DEL", data("\"a\\u007fb\""), "control character U+007F"},
+      {"tool with slash", data("\"ok\"", "a/b"), "tool name"},
+      {"tool too long", data("\"ok\"", std::string(200, 't')), "tool name"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.what);
+    auto r = f.manager->publish(upload(c.data, "x.wasm", "echo"));
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().kind, ErrorKind::InvalidArgument);
+    EXPECT_NE(r.error().message.find(c.expect), std::string::npos) << r.error().message;
+    EXPECT_LT(r.error().message.size(), 600u);  // the name is shortened in the message
+    if (c.expect != "must be a string") EXPECT_NE(r.error().message.find("1 to 128 characters"), std::string::npos) << r.error().message;
+  }
+  EXPECT_TRUE(f.registry.snapshot()->plugins().empty());
+  EXPECT_FALSE(fs::exists(f.yml()));
+  // 128 characters of any script, spaces and punctuation are fine.
+  std::string long_ok;
+  for (int i = 0; i < 64; ++i) long_ok += "é";
+  long_ok += std::string(64, 'x');
+  for (std::string ok : {std::string("say hello"), std::string("dé-jà vu: (1)"), long_ok}) {
+    auto r = f.manager->publish(upload(data(json::serialize(json::value(ok)), ok), "x.wasm", "echo"));
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    ASSERT_TRUE(f.manager->remove(ok).ok());
+  }
+}
+
+// A plugins.yml written by hand may say "name: 123": it is the plugin "123", and updating or
+// removing it reaches plugins.yml (it used to come back after a restart).
+TEST(PluginManager, NumericNameInYamlIsItsText) {
+  ManagerFixture f;
+  fs::copy_file(test::test_plugin("version_a"), f.paths.plugins_dir / "n.wasm");
+  spit(f.yml(), "plugins:\n  - name: 123\n    path: ./n.wasm\n    functions:\n      - function: rollDice\n");
+  ASSERT_TRUE(f.manager->load(false).ok());
+  ASSERT_TRUE(f.registry.snapshot()->find_plugin("123"));
+  auto u = f.manager->update(upload(R"({"name": "123", "version": "2", "functions": [{"function": "rollDice"}]})", "n.wasm", "version_b"));
+  ASSERT_TRUE(u.ok()) << u.error().message;
+  ASSERT_EQ(f.doc().at("plugins").as_array().size(), 1u);
+  EXPECT_EQ(f.doc().at_pointer("/plugins/0/name"), json::value("123"));
+  EXPECT_EQ(f.doc().at_pointer("/plugins/0/version"), json::value("2"));
+  {
+    Registry reg;
+    PluginManager m(reg, f.paths, LoadOptions{});
+    ASSERT_TRUE(m.load(false).ok());
+    EXPECT_EQ(call_ok(*reg.snapshot()->find_plugin("123"), "rollDice"), "B");
+  }
+  ASSERT_TRUE(f.manager->remove("123").ok());
+  EXPECT_TRUE(f.doc().at("plugins").as_array().empty());
+  Registry reg;
+  PluginManager m(reg, f.paths, LoadOptions{});
+  ASSERT_TRUE(m.load(false).ok());
+  EXPECT_TRUE(reg.snapshot()->plugins().empty());
 }

@@ -236,3 +236,77 @@ TEST(YamlWrite, QuotesOnlyWhatNeedsIt) {
   EXPECT_EQ(y.find("n: 42"), std::string::npos) << y;
   EXPECT_EQ(y.back(), '\n');
 }
+
+// The scalar resolver used std::regex, which recursed once per character: a long run of digits
+// (a description of a million digits, say, written by the admin API and read back) overflowed
+// the stack.
+TEST(YamlParse, HugeScalarsResolveWithoutRecursion) {
+  for (size_t n : {size_t(100000), size_t(2) << 20}) {
+    std::string digits(n, '7');
+    auto v = parse_yaml("a: " + digits + "\nb: " + digits + ".5e3\nc: 0x" + std::string(n, 'f') + "\nd: 0o" + digits + "\n");
+    ASSERT_TRUE(v) << v.error().message;
+    // Too large for any integer type: kept as text; as a float, infinite: text as well.
+    EXPECT_TRUE(v->at("a").is_string());
+    EXPECT_EQ(v->at("a").as_string().size(), n);
+    EXPECT_TRUE(v->at("c").is_string());
+    EXPECT_TRUE(v->at("d").is_string());
+    // And a string of them round-trips through the writer (which asks the resolver).
+    json::value doc = json::object{{"description", digits}};
+    auto back = parse_yaml(to_yaml(doc));
+    ASSERT_TRUE(back) << back.error().message;
+    EXPECT_EQ(back->at("description"), doc.at("description"));
+  }
+}
+
+TEST(YamlParse, NumberShapesMatchTheYamlCoreSchema) {
+  struct Case {
+    const char* text;
+    json::kind kind;
+  };
+  for (auto c : {Case{"12", json::kind::int64}, Case{"+12", json::kind::int64}, Case{"-12", json::kind::int64},
+                 Case{"0x1F", json::kind::int64}, Case{"0o17", json::kind::int64}, Case{"1.5", json::kind::double_},
+                 Case{".5", json::kind::double_}, Case{"5.", json::kind::double_}, Case{"-1e3", json::kind::double_},
+                 Case{"1E+3", json::kind::double_}, Case{"1e", json::kind::string}, Case{".", json::kind::string},
+                 Case{"+", json::kind::string}, Case{"0x", json::kind::string}, Case{"0o8", json::kind::string},
+                 Case{"1.2.3", json::kind::string}, Case{"12a", json::kind::string}, Case{"e5", json::kind::string},
+                 Case{"-.5", json::kind::double_}, Case{"1e+", json::kind::string}}) {
+    auto v = parse_yaml(std::string("v: ") + c.text);
+    ASSERT_TRUE(v) << c.text;
+    EXPECT_EQ(v->at("v").kind(), c.kind) << c.text;
+  }
+}
+
+// Found by fuzz_yaml: a byte that is not UTF-8 in a scalar came back as U+FFFD after a rewrite
+// (the server changed the user's text). Such a document is refused, with the place.
+TEST(YamlParse, TextThatIsNotUtf8IsRefused) {
+  for (std::string doc : {std::string("a: x\nuri: greet\xAD" "user://{a}\n"), std::string("k\xFF: v\n"), std::string("- \xC0\xAF\n"),
+                          std::string("a: \"\xED\xA0\x80\"\n")}) {
+    auto v = parse_yaml(doc);
+    ASSERT_FALSE(v) << doc;
+    EXPECT_NE(v.error().message.find("not valid UTF-8"), std::string::npos) << v.error().message;
+    EXPECT_NE(v.error().message.find("line"), std::string::npos) << v.error().message;
+  }
+  auto ok = parse_yaml("a: \"déjà vu 😀\"\n");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->at("a"), json::value("déjà vu 😀"));
+}
+
+// Found by fuzz_yaml: yaml-cpp's writer turned Unicode noncharacters (U+FDD0-FDEF, U+xFFFE and
+// U+xFFFF) into U+FFFD when it escaped a string, so a text stored through the admin API came
+// back changed after a restart.
+TEST(YamlWrite, NoncharactersRoundTrip) {
+  for (std::string s : {std::string("\x01\xEF\xBF\xBF"), std::string("a\xEF\xB7\x90" "b\n"), std::string("\xF0\x9F\xBF\xBE\t"),
+                        std::string("\xEF\xBF\xBE"), std::string("x\xF4\x8F\xBF\xBF")}) {
+    json::value doc = json::object{{"text", s}, {"list", json::array{json::string(s)}}};
+    std::string y = to_yaml(doc);
+    auto back = parse_yaml(y);
+    ASSERT_TRUE(back) << y;
+    EXPECT_EQ(*back, doc) << y;
+    EXPECT_EQ(y.find("WMNC"), std::string::npos) << y;
+  }
+  // Text that looks like the writer's placeholders stays as it is.
+  json::value tricky = json::object{{"WMNC00ffffx", "WMNCxx00fffe \xEF\xBF\xBF WMNC"}};
+  auto back = parse_yaml(to_yaml(tricky));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, tricky);
+}
