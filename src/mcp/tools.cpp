@@ -351,12 +351,26 @@ void Tools::run(const RequestPtr& r, const registry::ToolRef& ref, json::object 
     std::string trace = r->traceparent.empty() ? "" : fmt::format(" traceparent={}", r->traceparent);
     std::string who = fmt::format("tool {} (plugin {} {}, {})", fn->tool_name, plugin->spec.name, plugin->spec.version, plugin->pool.tier());
     if (cancel->load()) {
+      if (server_.shutting_down()) {
+        // Stopped by a shutdown that could not wait for it: the client gets an error, not silence.
+        log().info("{}: stopped by the server's shutdown after {} ms{}", who, ms, trace);
+        return server_.answer(*r, RpcError{kServerError, "the server is shutting down: the call was stopped before it finished",
+                                           std::nullopt});
+      }
       // Cancelled by the client (or the session ended): no response, as the spec requires.
       log().info("{}: cancelled after {} ms{}", who, ms, trace);
       r->reply->request_done(r->id);
       return;
     }
     RunOutcome outcome;
+    if (size_t cap = server_.config().max_output_bytes; cap && out.ok() && out.output.size() > cap) {
+      // The output cap (WASIMANCER_MAX_OUTPUT_BYTES): a clear tool error instead of the output.
+      out.error = Error(ErrorKind::PluginError,
+                        fmt::format("the tool's output ({} bytes) is larger than the server's limit of {} bytes per call "
+                                    "(WASIMANCER_MAX_OUTPUT_BYTES)", out.output.size(), cap));
+      out.output.clear();
+      out.output.shrink_to_fit();
+    }
     if (inputs && inputs->pending()) {
       log().info("{}: input required ({} request(s)) after {} ms{}", who, inputs->input_requests().size(), ms, trace);
       outcome.input_required = true;
