@@ -154,10 +154,23 @@ std::shared_ptr<Conn> HttpServer::Impl::admit(const std::string& address, Strand
     return nullptr;
   }
   if (open_count >= config.max_connections || unauthenticated.size() >= max_unauthenticated()) {
-    // Room is made by closing the oldest connection that has not authenticated and is waiting
-    // for its request; connections that authenticated are never closed for a newcomer.
+    // Room is made by closing a connection that has not authenticated and is waiting for its
+    // request: the oldest one of the address holding the most such connections (so an attacker's
+    // churn of new connections closes its own first, not a client's single one). Connections
+    // that authenticated are never closed for a newcomer.
+    std::map<std::string_view, size_t> waiting;
+    size_t most = 0;
+    std::string_view heaviest;
+    for (const auto& c : unauthenticated) {
+      if (c->busy) continue;
+      size_t n = ++waiting[c->address];
+      if (n > most) {
+        most = n;
+        heaviest = c->address;
+      }
+    }
     for (auto& c : unauthenticated) {
-      if (!c->busy) {
+      if (!c->busy && c->address == heaviest) {
         evict = c;
         break;
       }

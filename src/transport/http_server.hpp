@@ -12,7 +12,8 @@
 //
 // Connections before authentication are hostile: they get `header_timeout` for each request
 // header, at most `max_connections_per_address` per client address, and only part of the
-// connection cap (the oldest waiting one is closed when a new connection needs room). Output is
+// connection cap (when a new connection needs room, the oldest waiting one of the address holding
+// the most waiting connections is closed). Output is
 // bounded: SSE streams by their queue budget (mcp::ResponseStream) and a progress deadline per
 // stream (write_timeout), POST answers by the response budget (mcp::HttpRules). Lines about
 // refused connections are rate-limited.
@@ -51,7 +52,8 @@ struct HttpConfig {
   uint32_t max_header_bytes = 16 * 1024;
   // Connections at most. Connections that have not yet presented a valid token (or, without
   // authentication, sent a complete request) may use at most three quarters of it; when the cap
-  // (or that share) is reached, the oldest such connection waiting for its request is closed to
+  // (or that share) is reached, the oldest such connection waiting for its request, of the address
+  // holding the most of them, is closed to
   // make room, so clients that have authenticated keep their connections and new ones get in.
   size_t max_connections = 1024;
   size_t max_connections_per_address = 128;    // per client IP address; 0: no limit

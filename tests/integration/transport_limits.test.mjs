@@ -140,17 +140,15 @@ describe('slowloris before authentication', () => {
       while (opened < 200 && Date.now() - t0 < 20000) await sleep(50);
       assert.ok(opened >= 200, `the attack opened only ${opened} connections`);
       await sleep(1000);
-      const started = Date.now();
       let ok = 0;
       const failures = [];
       const total = 100;
       for (let i = 0; i < total; i++) {
         const r = await freshPost(server, call(i, 'echo', { text: `hello ${i}` }), { timeoutMs: 15000 });
-        if (r.status === 200 && r.json?.result?.content?.[0]?.text === `hello ${i}`) ok++;
+        if (r.status === 200 && r.json?.result?.content?.[0]?.text === JSON.stringify({ text: `hello ${i}` })) ok++;
         else failures.push(r.error?.message ?? `${r.status} ${r.text?.slice(0, 100)}`);
         await sleep(50);
       }
-      const elapsedS = (Date.now() - started) / 1000 + 2;
       assert.ok(ok >= 0.95 * total, `the legitimate client got ${ok} of ${total} answers; failures: ${failures.slice(0, 5).join('; ')}`);
       assert.ok(closedByServer > 64, `the server closed only ${closedByServer} attacking connections (the limits did not act)`);
       // The refusals and evictions were many; their log lines are throttled per kind (10 at
@@ -158,7 +156,6 @@ describe('slowloris before authentication', () => {
       const lines = server.stderr.split('\n').filter((l) => /connection from .* refused|to make room|accept failed/.test(l));
       const bound = 3 * (10 + Math.ceil((Date.now() - t0) / 6000) + 1);
       assert.ok(lines.length <= bound, `${lines.length} log lines about refused connections (bound ${bound}, ${closedByServer} closed)`);
-      assert.ok(elapsedS > 0);
     } finally {
       stop = true;
       for (const s of sockets) s.destroy();
