@@ -3,17 +3,17 @@
 #   make test    build, then run every test suite (unit, plugin, integration)
 #   make bench   release build, then the benchmarks (bench/RESULTS.md)
 #   make sanitize  AddressSanitizer + UBSan build (build-asan), then every test suite with it
-#   make fuzz    libFuzzer targets on an instrumented build (build-fuzz), FUZZ_SECONDS each (default 60)
+#   make spec    the WebAssembly spec test suite on both tiers, every file (make test runs a subset)
+#   make fuzz    every libFuzzer target and the differential fuzzer of the two tiers on an
+#                instrumented build (build-fuzz), FUZZ_SECONDS each (default 60)
 #   make soak    the soak run against build/, SOAK_SECONDS long (default 600)
 #   make tsan    ThreadSanitizer build (build-tsan), then the concurrent suites with it
 BUILD      ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
-
-FUZZ_SECONDS ?= 60
 SOAK_SECONDS ?= 600
 
-.PHONY: all deps build run test bench sanitize fuzz soak tsan clean
+.PHONY: all deps build run test bench sanitize spec fuzz soak tsan clean
 
 all: build
 
@@ -41,10 +41,14 @@ sanitize: deps
 	@cmake --build build-asan -j $(JOBS)
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 scripts/run-tests.sh build-asan
 
+spec: build
+	@scripts/run-spec.sh $(BUILD)
+
 fuzz: deps
 	@cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWASIMANCER_SANITIZE=ON -DWASIMANCER_FUZZ_COVERAGE=ON >/dev/null
-	@cmake --build build-fuzz --target fuzz_all -j $(JOBS)
+	@cmake --build build-fuzz --target fuzz_all engine_fuzz_all spec_corpus test_plugins -j $(JOBS)
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh build-fuzz
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/engine_run.sh build-fuzz
 
 soak: build
 	@WASIMANCER_BUILD=$(CURDIR)/$(BUILD) SOAK_SECONDS=$(SOAK_SECONDS) tests/soak/soak.sh

@@ -11,7 +11,7 @@ root="$(cd "$here/.." && pwd)"
 packages=(
   build-essential cmake pkg-config git ca-certificates curl jq
   clang lld wasi-libc libclang-rt-14-dev-wasm32
-  wabt
+  wabt binaryen
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-system1.81-dev
   libyaml-cpp-dev libssl-dev libcurl4-openssl-dev libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev

@@ -21,6 +21,9 @@ crashed=()
 export WASIMANCER_NATIVE_CACHE="${WASIMANCER_NATIVE_CACHE:-$root/$build/native-cache}"
 export WASIMANCER_NATIVE_OPT="${WASIMANCER_NATIVE_OPT:--O0}"
 export WASIMANCER_NATIVE="${WASIMANCER_NATIVE:-quick}"
+# The spec suite runs every file on the interpreter and a subset on the native tier (a cold native
+# run of every file builds ~850 modules); `make spec` runs every file on both (tests/spec/README.md).
+export WASIMANCER_SPEC_SUBSET="${WASIMANCER_SPEC_SUBSET-$root/tests/spec/native_subset.txt}"
 
 # --- GoogleTest binaries ---------------------------------------------------------------------
 # Each binary runs on the interpreter; the engine, host ABI and catalog suites run again on the
@@ -40,6 +43,8 @@ for bin in "${bins[@]}"; do
   runs+=("$bin interpreter")
   case "$(basename "$bin")" in
     unit_engine_test|unit_engine_hostile_test|unit_host_*|catalog_*) runs+=("$bin native") ;;
+    # The spec suite on the native tier builds hundreds of modules (cached): it starts first.
+    spec_*) runs=("$bin native" "${runs[@]}") ;;
   esac
 done
 printf '%s\n' "${runs[@]}" | xargs -P "$jobs" -L1 bash -c 'run_gtest "$@"' _

@@ -242,8 +242,10 @@ Response AdminApi::list_plugins(const Request&, const std::string& name) {
   auto snap = registry_.snapshot();
   auto describe = [](const registry::PluginVersion& v) {
     json::array fns;
-    for (const auto& f : v.spec.functions) {
-      fns.push_back(json::object{{"tool", f.tool_name}, {"function", f.function}, {"description", f.description}});
+    for (const auto& f : *v.tools()) {
+      json::object o{{"tool", f.tool_name}, {"function", f.function}, {"description", f.description}};
+      if (f.dispatch != registry::ToolDispatch::Export) o["pluginTool"] = f.plugin_tool;
+      fns.push_back(std::move(o));
     }
     return json::object{{"name", v.spec.name},
                         {"version", v.spec.version},
@@ -257,6 +259,7 @@ Response AdminApi::list_plugins(const Request&, const std::string& name) {
                         {"isolation", v.sandbox ? "process" : "none"},
                         {"quarantined", v.quarantined()},
                         {"quarantineReason", v.quarantine_reason()},
+                        {"interface", registry::to_string(v.interface_kind)},
                         {"functions", std::move(fns)},
                         {"instances", json::object{{"idle", v.pool.idle()}, {"created", v.pool.created()}}},
                         {"loadedAt", fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(std::chrono::system_clock::to_time_t(v.loaded_at)))}};

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <variant>
@@ -63,6 +64,10 @@ class Instance {
 
   // Calls an exported function. Never throws; every failure is a Trap.
   virtual CallResult call(std::string_view export_name, std::span<const Slot> args, const CallControl& control) = 0;
+
+  // The value of the exported global `export_name` (a slot, see Slot), or nullopt if the module
+  // exports no global of that name.
+  virtual std::optional<Slot> global(std::string_view export_name) = 0;
 
   virtual std::span<uint8_t> memory() = 0;
   virtual const Module& module() const = 0;

@@ -20,45 +20,6 @@ namespace {
 // interpreter, so deadlines are met closely while the clock is read rarely.
 constexpr int32_t kInterpFuelRefill = 4096;
 
-Slot to_slot(const wi::Value& v, wabt::Type t) {
-  switch (static_cast<wabt::Type::Enum>(t)) {
-    case wabt::Type::I32: return v.Get<wi::u32>();
-    case wabt::Type::I64: return v.Get<wi::u64>();
-    case wabt::Type::F32: {
-      float f = v.Get<wi::f32>();
-      uint32_t bits;
-      std::memcpy(&bits, &f, 4);
-      return bits;
-    }
-    case wabt::Type::F64: {
-      double d = v.Get<wi::f64>();
-      uint64_t bits;
-      std::memcpy(&bits, &d, 8);
-      return bits;
-    }
-    default: return v.Get<wi::Ref>().index;
-  }
-}
-
-wi::Value from_slot(Slot s, wabt::Type t) {
-  switch (static_cast<wabt::Type::Enum>(t)) {
-    case wabt::Type::I32: return wi::Value::Make(static_cast<wi::u32>(s));
-    case wabt::Type::I64: return wi::Value::Make(static_cast<wi::u64>(s));
-    case wabt::Type::F32: {
-      uint32_t bits = static_cast<uint32_t>(s);
-      float f;
-      std::memcpy(&f, &bits, 4);
-      return wi::Value::Make(f);
-    }
-    case wabt::Type::F64: {
-      double d;
-      std::memcpy(&d, &s, 8);
-      return wi::Value::Make(d);
-    }
-    default: return wi::Value::Make(wi::Ref{static_cast<size_t>(s)});
-  }
-}
-
 class InterpInstance final : public Instance, public Caller {
  public:
   InterpInstance(std::shared_ptr<const Module> module, void* user)
@@ -67,6 +28,8 @@ class InterpInstance final : public Instance, public Caller {
   ~InterpInstance() override {
     // Release every root before the Store goes.
     funcs_.clear();
+    globals_.clear();
+    externrefs_.clear();
     memory_.reset();
     stack_.reset();
     instance_.reset();
@@ -166,6 +129,8 @@ class InterpInstance final : public Instance, public Caller {
         memory_ = store_.UnsafeGet<wi::Memory>(ref);
       } else if (exports[i].type->kind == wabt::ExternalKind::Global && exports[i].name == kStackExport) {
         stack_ = store_.UnsafeGet<wi::Global>(ref);
+      } else if (exports[i].type->kind == wabt::ExternalKind::Global) {
+        globals_.emplace(exports[i].name, store_.UnsafeGet<wi::Global>(ref));
       }
     }
     return std::nullopt;
@@ -182,6 +147,13 @@ class InterpInstance final : public Instance, public Caller {
       return Trap{ErrorKind::InvalidArgument,
                   fmt::format("function \"{}\" takes {} arguments, {} given", name, ft.params.size(), args.size()),
                   std::nullopt};
+    }
+    for (size_t i = 0; i < args.size(); ++i) {
+      if (ft.params[i] == wabt::Type::FuncRef && args[i] != 0) {
+        return Trap{ErrorKind::InvalidArgument,
+                    fmt::format("function \"{}\": argument {} is a funcref; the host can pass only null", name, i),
+                    std::nullopt};
+      }
     }
     wi::Values params;
     params.reserve(args.size());
@@ -212,6 +184,12 @@ class InterpInstance final : public Instance, public Caller {
     return out;
   }
 
+  std::optional<Slot> global(std::string_view name) override {
+    auto it = globals_.find(std::string(name));
+    if (it == globals_.end()) return std::nullopt;
+    return to_slot(it->second->Get(), it->second->type().type);
+  }
+
   std::span<uint8_t> memory() override {
     if (!memory_) return {};
     return {memory_->UnsafeData(), static_cast<size_t>(memory_->ByteSize())};
@@ -221,6 +199,65 @@ class InterpInstance final : public Instance, public Caller {
   std::string_view tier_name() const override { return "interpreter"; }
 
  private:
+  // Values to and from the host's slots (engine/types.hpp). A host externref becomes a Foreign
+  // object of this store holding the host's value (one per value, kept for the instance's life),
+  // so the guest holds a real reference and gets the same one back; funcrefs reach the host only
+  // as null (0) or not (1), and come from it only as null.
+  Slot to_slot(const wi::Value& v, wabt::Type t) {
+    switch (static_cast<wabt::Type::Enum>(t)) {
+      case wabt::Type::I32: return v.Get<wi::u32>();
+      case wabt::Type::I64: return v.Get<wi::u64>();
+      case wabt::Type::F32: {
+        float f = v.Get<wi::f32>();
+        uint32_t bits;
+        std::memcpy(&bits, &f, 4);
+        return bits;
+      }
+      case wabt::Type::F64: {
+        double d = v.Get<wi::f64>();
+        uint64_t bits;
+        std::memcpy(&bits, &d, 8);
+        return bits;
+      }
+      case wabt::Type::ExternRef: {
+        wi::Ref ref = v.Get<wi::Ref>();
+        if (ref == wi::Ref::Null) return 0;
+        if (store_.IsValid(ref) && store_.Is<wi::Foreign>(ref)) {
+          return reinterpret_cast<uintptr_t>(store_.UnsafeGet<wi::Foreign>(ref)->ptr());
+        }
+        return 0;  // not reached: an externref comes only from the host
+      }
+      default: return v.Get<wi::Ref>() == wi::Ref::Null ? 0 : 1;
+    }
+  }
+
+  wi::Value from_slot(Slot s, wabt::Type t) {
+    switch (static_cast<wabt::Type::Enum>(t)) {
+      case wabt::Type::I32: return wi::Value::Make(static_cast<wi::u32>(s));
+      case wabt::Type::I64: return wi::Value::Make(static_cast<wi::u64>(s));
+      case wabt::Type::F32: {
+        uint32_t bits = static_cast<uint32_t>(s);
+        float f;
+        std::memcpy(&f, &bits, 4);
+        return wi::Value::Make(f);
+      }
+      case wabt::Type::F64: {
+        double d;
+        std::memcpy(&d, &s, 8);
+        return wi::Value::Make(d);
+      }
+      case wabt::Type::ExternRef: {
+        if (s == 0) return wi::Value::Make(wi::Ref::Null);
+        auto it = externrefs_.find(s);
+        if (it == externrefs_.end()) {
+          it = externrefs_.emplace(s, wi::Foreign::New(store_, reinterpret_cast<void*>(static_cast<uintptr_t>(s)))).first;
+        }
+        return wi::Value::Make(it->second.ref());
+      }
+      default: return wi::Value::Make(wi::Ref::Null);
+    }
+  }
+
   Trap take_trap(const wi::Trap::Ptr& trap, std::string_view fallback) {
     if (pending_) {
       Trap t = std::move(*pending_);
@@ -273,6 +310,8 @@ class InterpInstance final : public Instance, public Caller {
   wi::Global::Ptr stack_;  // the instrumentation's stack units (engine/instrument.hpp)
   std::vector<wi::HostFunc::Ptr> host_funcs_;
   std::unordered_map<std::string, wi::Func::Ptr> funcs_;
+  std::unordered_map<std::string, wi::Global::Ptr> globals_;
+  std::unordered_map<Slot, wi::Foreign::Ptr> externrefs_;  // the host's externref values (from_slot)
   const CallControl* control_ = nullptr;
   std::optional<Trap> pending_;
   int failures_since_collect_ = 0;

@@ -131,6 +131,7 @@ class NativeCode {
     // wm_call's index of an export is its position among the module's exports (glue.hpp).
     for (size_t k = 0; k < module.exports.size(); ++k) {
       if (module.exports[k].kind == ExternKind::Func) c->exports.emplace(module.exports[k].name, static_cast<uint32_t>(k));
+      if (module.exports[k].kind == ExternKind::Global) c->globals.emplace(module.exports[k].name, static_cast<uint32_t>(k));
     }
     auto sym = [&](const char* name) { return dlsym(h, name); };
     auto version = reinterpret_cast<wm_abi_version_fn>(sym("wm_abi_version"));
@@ -140,10 +141,11 @@ class NativeCode {
     c->free_ = reinterpret_cast<wm_free_fn>(sym("wm_free"));
     c->memory_ = reinterpret_cast<wm_memory_fn>(sym("wm_memory"));
     c->call_ = reinterpret_cast<wm_call_fn>(sym("wm_call"));
+    c->global_ = reinterpret_cast<wm_global_fn>(sym("wm_global"));
     c->interrupt_ = reinterpret_cast<wm_interrupt_fn>(sym("wm_interrupt"));
     c->arm_ = reinterpret_cast<wm_arm_fn>(sym("wm_arm"));
     c->stack_overflow_ = reinterpret_cast<wm_stack_overflow_fn>(sym("wm_stack_overflow"));
-    if (!version || !init || !c->size_ || !c->instantiate_ || !c->free_ || !c->memory_ || !c->call_ || !c->interrupt_ ||
+    if (!version || !init || !c->size_ || !c->instantiate_ || !c->free_ || !c->memory_ || !c->call_ || !c->global_ || !c->interrupt_ ||
         !c->arm_ || !c->stack_overflow_) {
       return Error(ErrorKind::Internal, fmt::format("{} lacks the native tier's entry points", so.string()));
     }
@@ -155,6 +157,7 @@ class NativeCode {
   }
 
   std::unordered_map<std::string, uint32_t> exports;  // export name -> wm_call's index
+  std::unordered_map<std::string, uint32_t> globals;  // export name -> wm_global's index
   std::string description_;
   void* handle_ = nullptr;
   wm_instance_size_fn size_ = nullptr;
@@ -162,6 +165,7 @@ class NativeCode {
   wm_free_fn free_ = nullptr;
   wm_memory_fn memory_ = nullptr;
   wm_call_fn call_ = nullptr;
+  wm_global_fn global_ = nullptr;
   wm_interrupt_fn interrupt_ = nullptr;
   wm_arm_fn arm_ = nullptr;
   wm_stack_overflow_fn stack_overflow_ = nullptr;
@@ -224,6 +228,14 @@ int instrument_native_command(const fs::path& in, const fs::path& out) {
 }
 
 Result<NativeBuild> build_native(std::span<const uint8_t> wasm, const ModuleInfo& info, const NativeOptions& options) {
+  // The host links only functions: a module importing anything else could never be instantiated
+  // (the interpreter refuses it at instantiation with the same words), so it is not built.
+  for (const auto& imp : info.imports) {
+    if (imp.kind != ExternKind::Func) {
+      return Error(ErrorKind::InvalidModule, fmt::format("import \"{}\".\"{}\" is a {}; the host provides only functions",
+                                                         imp.module, imp.name, to_string(imp.kind)));
+    }
+  }
   std::string cc = pick_compiler(options);
   std::string description = native_description(options);
   if (tool_identity("wasm2c").empty()) return Error(ErrorKind::Internal, "wasm2c is not installed (Debian package wabt)");
@@ -250,6 +262,7 @@ Result<NativeBuild> build_native(std::span<const uint8_t> wasm, const ModuleInfo
   limits.timeout = options.timeout;
   limits.address_space_bytes = options.memory_limit_bytes;
   limits.cpu_seconds = static_cast<uint64_t>(options.timeout.count()) + 1;
+  limits.nice = options.nice;
   auto cancelled = [&] { return options.cancelled && options.cancelled(); };
   auto remaining = [&] {
     auto left = options.timeout - std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
@@ -404,11 +417,13 @@ const ThreadStack& prepare_thread() {
 }
 
 // Runs `fn` with the stack guard armed for `code` on this thread.
+// Nested calls (a host function calling another native instance) restore the outer call's guard.
 template <typename F>
 int guarded(const NativeCode& code, F&& fn) {
+  wm_stack_overflow_fn outer = t_overflow;
   t_overflow = code.stack_overflow_;
   int rc = fn();
-  t_overflow = nullptr;
+  t_overflow = outer;
   return rc;
 }
 
@@ -464,6 +479,13 @@ class NativeInstance final : public Instance, public Caller {
                   fmt::format("function \"{}\" takes {} arguments, {} given", name, desc->type.params.size(), args.size()),
                   std::nullopt};
     }
+    for (size_t i = 0; i < args.size(); ++i) {
+      if (desc->type.params[i] == ValType::FuncRef && args[i] != 0) {
+        return Trap{ErrorKind::InvalidArgument,
+                    fmt::format("function \"{}\": argument {} is a funcref; the host can pass only null", name, i),
+                    std::nullopt};
+      }
+    }
     Slot in[16] = {};
     std::vector<Slot> big;
     const Slot* a = in;
@@ -473,12 +495,15 @@ class NativeInstance final : public Instance, public Caller {
     } else {
       std::copy(args.begin(), args.end(), in);
     }
-    Slot result = 0;
+    // One slot per result (wm_call writes them all).
+    std::vector<Slot> out(desc->type.results.size(), 0);
+    Slot spare = 0;
+    Slot* r = out.empty() ? &spare : out.data();
     ctx_.stack_limit = prepare_thread().limit;
     control_ = &control;
     pending_.reset();
     watch(control);
-    int rc = guarded(*code_, [&] { return code_->call_(storage_.get(), &ctx_, it->second, a, &result); });
+    int rc = guarded(*code_, [&] { return code_->call_(storage_.get(), &ctx_, it->second, a, r); });
     unwatch();
     if (rc != WM_OK) {
       Trap t = trap_for(rc, "call");
@@ -486,13 +511,18 @@ class NativeInstance final : public Instance, public Caller {
       return t;
     }
     control_ = nullptr;
-    std::vector<Slot> out;
-    if (!desc->type.results.empty()) {
-      Slot v = result;
-      if (desc->type.results[0] == ValType::I32 || desc->type.results[0] == ValType::F32) v &= 0xffffffffu;
-      out.push_back(v);
+    for (size_t i = 0; i < out.size(); ++i) {
+      if (desc->type.results[i] == ValType::I32 || desc->type.results[i] == ValType::F32) out[i] &= 0xffffffffu;
     }
     return out;
+  }
+
+  std::optional<Slot> global(std::string_view name) override {
+    auto it = code_->globals.find(std::string(name));
+    if (it == code_->globals.end()) return std::nullopt;
+    Slot v = 0;
+    if (!code_->global_(storage_.get(), it->second, &v)) return std::nullopt;
+    return v;
   }
 
   std::span<uint8_t> memory() override {

@@ -39,6 +39,7 @@ struct NativeOptions {
   std::chrono::seconds timeout{300};       // wall clock for the whole build
   uint64_t memory_limit_bytes = 4ull << 30;  // address space of each build process
   std::function<bool()> cancelled;         // polled: true stops the build (its processes are killed)
+  int nice = 19;                           // the build processes' priority (19: after everything else)
   // Runs the instrumentation pass as `<instrument_tool> __instrument-native IN OUT`, a supervised
   // process with the same limits as the compiler, so parsing the module happens outside the
   // caller's process. Empty: in this process.

@@ -26,7 +26,11 @@ struct FuncType {
   std::string to_string() const;  // "(i64,i32)->(i64)"
 };
 
-// A wasm value as a raw 64-bit slot: i32 zero-extended, f32/f64 as their bit patterns.
+// A wasm value as a raw 64-bit slot: i32 zero-extended, f32/f64 as their bit patterns (copied,
+// never converted: NaN payloads survive on both tiers). References are opaque to the host: an
+// externref is a value of the host's choosing (0: null) that the guest can only hand back; a
+// funcref result is 0 (null) or 1 (a function; no address ever reaches the host), and the only
+// funcref argument accepted is 0 (null).
 using Slot = uint64_t;
 
 struct ImportDesc {

@@ -6,6 +6,7 @@
 
 #include <climits>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <string>
 
@@ -236,8 +237,28 @@ HostResult wasi_fd_write(Caller& c, Args a, Results r) {
   auto mem = c.memory();
   uint32_t fd = static_cast<uint32_t>(a[0]), iovs = static_cast<uint32_t>(a[1]), n = static_cast<uint32_t>(a[2]),
            nwritten = static_cast<uint32_t>(a[3]);
+  if (s.fs && s.fs->owns(fd)) { r[0] = s.fs->write(mem, fd, iovs, n, -1, nwritten); return {}; }
   if (!in_guest(mem, iovs, uint64_t(n) * 8) || !in_guest(mem, nwritten, 4)) { r[0] = kEFAULT; return {}; }
   if (fd != 1 && fd != 2) { r[0] = kEBADF; return {}; }
+  if (s.plugin->options().command) {
+    // A WASI command: stdout is the call's output, stderr its error text (both within the
+    // plugin's memory limit, as an Extism output is).
+    std::string& into = fd == 1 ? s.command_stdout : s.command_stderr;
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+      uint32_t buf = get_u32(mem, iovs + 8 * i), len = get_u32(mem, iovs + 8 * i + 4);
+      if (!in_guest(mem, buf, len)) { r[0] = kEFAULT; return {}; }
+      if (into.size() + len > s.kernel.max_bytes()) {
+        return Trap{ErrorKind::OutOfMemory, fmt::format("oom: the command wrote more than {} bytes to {}", s.kernel.max_bytes(),
+                                                        fd == 1 ? "stdout" : "stderr"), std::nullopt};
+      }
+      into.append(reinterpret_cast<const char*>(mem.data() + buf), len);
+      total += len;
+    }
+    put_u32(mem, nwritten, static_cast<uint32_t>(total));
+    r[0] = kSuccess;
+    return {};
+  }
   std::string text;
   for (uint32_t i = 0; i < n; ++i) {
     uint32_t buf = get_u32(mem, iovs + 8 * i), len = get_u32(mem, iovs + 8 * i + 4);
@@ -299,7 +320,89 @@ HostResult wasi_clock_res_get(Caller& c, Args a, Results r) {
   return {};
 }
 
-// args_sizes_get / environ_sizes_get: zero entries, zero bytes.
+// A WASI command's argv: the plugin's name, then the call's arguments (CallOptions::argv).
+std::vector<std::string_view> argv_of(InstanceState& s) {
+  std::vector<std::string_view> v{s.plugin->options().name};
+  for (const auto& a : s.argv) v.push_back(a);
+  return v;
+}
+
+HostResult wasi_args_sizes_get(Caller& c, Args a, Results r) {
+  InstanceState& s = state(c);
+  auto mem = c.memory();
+  uint32_t p0 = static_cast<uint32_t>(a[0]), p1 = static_cast<uint32_t>(a[1]);
+  if (!in_guest(mem, p0, 4) || !in_guest(mem, p1, 4)) { r[0] = kEFAULT; return {}; }
+  uint64_t count = 0, bytes = 0;
+  if (s.plugin->options().command) {
+    for (auto arg : argv_of(s)) {
+      ++count;
+      bytes += arg.size() + 1;
+    }
+  }
+  put_u32(mem, p0, static_cast<uint32_t>(count));
+  put_u32(mem, p1, static_cast<uint32_t>(bytes));
+  r[0] = kSuccess;
+  return {};
+}
+
+HostResult wasi_args_get(Caller& c, Args a, Results r) {
+  InstanceState& s = state(c);
+  if (!s.plugin->options().command) { r[0] = kSuccess; return {}; }
+  auto mem = c.memory();
+  uint32_t ptrs = static_cast<uint32_t>(a[0]), buf = static_cast<uint32_t>(a[1]);
+  auto argv = argv_of(s);
+  uint64_t bytes = 0;
+  for (auto arg : argv) bytes += arg.size() + 1;
+  if (!in_guest(mem, ptrs, uint64_t(argv.size()) * 4) || !in_guest(mem, buf, bytes)) { r[0] = kEFAULT; return {}; }
+  for (size_t i = 0; i < argv.size(); ++i) {
+    put_u32(mem, ptrs + 4 * i, buf);
+    std::memcpy(mem.data() + buf, argv[i].data(), argv[i].size());
+    mem[buf + argv[i].size()] = 0;
+    buf += static_cast<uint32_t>(argv[i].size() + 1);
+  }
+  r[0] = kSuccess;
+  return {};
+}
+
+// fd_read on stdin: a WASI command's input; nothing else is readable (file descriptors of
+// granted folders are host/wasi_fs.cpp's).
+HostResult wasi_fd_read(Caller& c, Args a, Results r) {
+  InstanceState& s = state(c);
+  auto mem = c.memory();
+  uint32_t fd = static_cast<uint32_t>(a[0]), iovs = static_cast<uint32_t>(a[1]), n = static_cast<uint32_t>(a[2]),
+           nread = static_cast<uint32_t>(a[3]);
+  if (s.fs && s.fs->owns(fd)) { r[0] = s.fs->read(mem, fd, iovs, n, -1, nread); return {}; }
+  if (!in_guest(mem, iovs, uint64_t(n) * 8) || !in_guest(mem, nread, 4)) { r[0] = kEFAULT; return {}; }
+  if (fd != 0) { r[0] = kEBADF; return {}; }
+  uint64_t total = 0;
+  for (uint32_t i = 0; i < n && s.stdin_pos < s.stdin_data.size(); ++i) {
+    uint32_t buf = get_u32(mem, iovs + 8 * i), len = get_u32(mem, iovs + 8 * i + 4);
+    if (!in_guest(mem, buf, len)) { r[0] = kEFAULT; return {}; }
+    size_t take = std::min<size_t>(len, s.stdin_data.size() - s.stdin_pos);
+    std::memcpy(mem.data() + buf, s.stdin_data.data() + s.stdin_pos, take);
+    s.stdin_pos += take;
+    total += take;
+  }
+  put_u32(mem, nread, static_cast<uint32_t>(total));
+  r[0] = kSuccess;
+  return {};
+}
+
+// fd_fdstat_get for stdin/out/err: character devices (wasi-libc asks before buffering stdio).
+HostResult wasi_fd_fdstat_get(Caller& c, Args a, Results r) {
+  auto mem = c.memory();
+  uint32_t fd = static_cast<uint32_t>(a[0]), ptr = static_cast<uint32_t>(a[1]);
+  if (WasiFs* fs = state(c).fs.get(); fs && fs->owns(fd)) { r[0] = fs->fdstat_get(mem, fd, ptr); return {}; }
+  if (fd > 2) { r[0] = kEBADF; return {}; }
+  if (!in_guest(mem, ptr, 24)) { r[0] = kEFAULT; return {}; }
+  std::memset(mem.data() + ptr, 0, 24);
+  mem[ptr] = 2;  // character_device
+  put_u64(mem, ptr + 8, fd == 0 ? (1ull << 1) : (1ull << 6));  // fd_read / fd_write
+  r[0] = kSuccess;
+  return {};
+}
+
+// environ_sizes_get: zero entries, zero bytes.
 HostResult wasi_sizes_empty(Caller& c, Args a, Results r) {
   auto mem = c.memory();
   uint32_t p0 = static_cast<uint32_t>(a[0]), p1 = static_cast<uint32_t>(a[1]);
@@ -314,10 +417,32 @@ HostResult wasi_get_empty(Caller&, Args, Results r) { r[0] = kSuccess; return {}
 
 HostResult wasi_proc_exit(Caller&, Args a, Results) { return Trap::exit(static_cast<int32_t>(a[0])); }
 
-HostResult wasi_fd_prestat_get(Caller& c, Args, Results r) {
-  state(c).fs_attempted = true;
+HostResult wasi_fd_prestat_get(Caller& c, Args a, Results r) {
+  InstanceState& s = state(c);
+  if (s.fs) {
+    r[0] = s.fs->prestat_get(c.memory(), static_cast<uint32_t>(a[0]), static_cast<uint32_t>(a[1]));
+    return {};
+  }
+  s.fs_attempted = true;
   r[0] = kEBADF;  // no preopened directories
   return {};
+}
+
+// The file functions with granted folders (host/wasi_fs.hpp); without, ENOSYS and a note.
+uint32_t u32(uint64_t v) { return static_cast<uint32_t>(v); }
+
+template <typename F>
+engine::HostFn fs_fn(F f) {
+  return [f](Caller& c, Args a, Results r) -> HostResult {
+    InstanceState& s = state(c);
+    if (!s.fs) {
+      s.fs_attempted = true;
+      r[0] = kENOSYS;
+      return {};
+    }
+    r[0] = f(*s.fs, c.memory(), a);
+    return {};
+  };
 }
 
 HostResult wasi_enosys(Caller&, Args, Results r) {
@@ -377,6 +502,71 @@ HostResult mcp_ask(Caller& c, Args a, Results r, bool sampling) {
 HostResult mcp_sample(Caller& c, Args a, Results r) { return mcp_ask(c, a, r, true); }
 HostResult mcp_elicit(Caller& c, Args a, Results r) { return mcp_ask(c, a, r, false); }
 
+// ---- extism:host/user: the host functions of hyper-mcp's plugin interface (v1 and v2) -------
+// Inputs and outputs are MCP JSON (xtp-plugin-schema.json). Requests to the client wait without
+// counting against the call's time, as sample/elicit do; an answer the client cannot give is an
+// error the plugin sees (hyper-mcp's functions fail the call: so do these).
+
+HostResult user_ask(Caller& c, std::optional<uint64_t> handle, Results r, std::string_view what,
+                    const std::function<Result<std::string>(InstanceState&, std::string_view)>& ask) {
+  InstanceState& s = state(c);
+  std::string request = "{}";
+  if (handle) {
+    Trap err;
+    auto req = read_handle(s, *handle, what, false, &err);
+    if (!req) return err;
+    request = std::string(*req);
+    s.kernel.free(*handle);
+  }
+  auto waited_from = Clock::now();
+  auto res = ask(s, request);
+  s.control->deadline.extend(Clock::now() - waited_from);
+  if (!res) return host_trap(fmt::format("{} failed: {}", what, res.error().message));
+  r[0] = s.kernel.alloc_bytes(*res);
+  if (r[0] == 0 && !res->empty()) return Trap{ErrorKind::OutOfMemory, "oom: the answer does not fit in kernel memory", std::nullopt};
+  return {};
+}
+
+HostResult user_create_elicitation(Caller& c, Args a, Results r) {
+  return user_ask(c, a[0], r, "create_elicitation", [](InstanceState& s, std::string_view req) { return s.sink->elicit(req); });
+}
+HostResult user_create_message(Caller& c, Args a, Results r) {
+  return user_ask(c, a[0], r, "create_message", [](InstanceState& s, std::string_view req) { return s.sink->sample(req); });
+}
+HostResult user_list_roots(Caller& c, Args, Results r) {
+  return user_ask(c, std::nullopt, r, "list_roots", [](InstanceState& s, std::string_view) { return s.sink->list_roots(); });
+}
+
+HostResult user_notify(Caller& c, std::optional<uint64_t> handle, std::string_view method) {
+  InstanceState& s = state(c);
+  std::string params = "{}";
+  if (handle) {
+    Trap err;
+    auto p = read_handle(s, *handle, method, false, &err);
+    if (!p) return err;
+    params = std::string(*p);
+    s.kernel.free(*handle);
+  }
+  if (auto e = charge_log(s, params.size() + method.size())) return e;
+  s.sink->notify(method, params);
+  return {};
+}
+
+HostResult user_notify_logging_message(Caller& c, Args a, Results) { return user_notify(c, a[0], "notifications/message"); }
+HostResult user_notify_progress(Caller& c, Args a, Results) { return user_notify(c, a[0], "notifications/progress"); }
+HostResult user_notify_resource_updated(Caller& c, Args a, Results) {
+  return user_notify(c, a[0], "notifications/resources/updated");
+}
+HostResult user_notify_tool_list_changed(Caller& c, Args, Results) {
+  return user_notify(c, std::nullopt, "notifications/tools/list_changed");
+}
+HostResult user_notify_prompt_list_changed(Caller& c, Args, Results) {
+  return user_notify(c, std::nullopt, "notifications/prompts/list_changed");
+}
+HostResult user_notify_resource_list_changed(Caller& c, Args, Results) {
+  return user_notify(c, std::nullopt, "notifications/resources/list_changed");
+}
+
 // ---- the table --------------------------------------------------------------------------------
 
 using Table = std::map<std::string, HostFunc, std::less<>>;
@@ -430,42 +620,55 @@ Table make_wasi() {
   add("random_get", i32s(2), wasi_random_get);
   add("clock_time_get", {I32, I64, I32}, wasi_clock_time_get);
   add("clock_res_get", i32s(2), wasi_clock_res_get);
-  add("args_sizes_get", i32s(2), wasi_sizes_empty);
+  add("args_sizes_get", i32s(2), wasi_args_sizes_get);
   add("environ_sizes_get", i32s(2), wasi_sizes_empty);
-  add("args_get", i32s(2), wasi_get_empty);
+  add("args_get", i32s(2), wasi_args_get);
   add("environ_get", i32s(2), wasi_get_empty);
   add("fd_prestat_get", i32s(2), wasi_fd_prestat_get);
   t["proc_exit"] = HostFunc{FuncType{{I32}, {}}, wasi_proc_exit};
   // Everything else in preview1 answers ENOSYS; the file functions also note the attempt.
-  add("fd_prestat_dir_name", i32s(3), wasi_fs_enosys);
-  add("path_open", {I32, I32, I32, I32, I32, I64, I64, I32, I32}, wasi_fs_enosys);
-  add("path_create_directory", i32s(3), wasi_fs_enosys);
-  add("path_filestat_get", i32s(5), wasi_fs_enosys);
+  using Mem = std::span<uint8_t>;
+  add("fd_prestat_dir_name", i32s(3), fs_fn([](WasiFs& fs, Mem m, Args a) { return fs.prestat_dir_name(m, u32(a[0]), u32(a[1]), u32(a[2])); }));
+  add("path_open", {I32, I32, I32, I32, I32, I64, I64, I32, I32}, fs_fn([](WasiFs& fs, Mem m, Args a) {
+        return fs.path_open(m, u32(a[0]), u32(a[1]), u32(a[2]), u32(a[3]), u32(a[4]), a[5], u32(a[7]), u32(a[8]));
+      }));
+  add("path_create_directory", i32s(3), fs_fn([](WasiFs& fs, Mem m, Args a) { return fs.create_directory(m, u32(a[0]), u32(a[1]), u32(a[2])); }));
+  add("path_filestat_get", i32s(5), fs_fn([](WasiFs& fs, Mem m, Args a) {
+        return fs.path_filestat_get(m, u32(a[0]), u32(a[1]), u32(a[2]), u32(a[3]), u32(a[4]));
+      }));
+  add("path_remove_directory", i32s(3), fs_fn([](WasiFs& fs, Mem m, Args a) { return fs.unlink(m, u32(a[0]), u32(a[1]), u32(a[2]), true); }));
+  add("path_unlink_file", i32s(3), fs_fn([](WasiFs& fs, Mem m, Args a) { return fs.unlink(m, u32(a[0]), u32(a[1]), u32(a[2]), false); }));
+  add("fd_close", i32s(1), fs_fn([](WasiFs& fs, Mem, Args a) { return fs.close(u32(a[0])); }));
+  add("fd_datasync", i32s(1), fs_fn([](WasiFs& fs, Mem, Args a) { return fs.sync(u32(a[0])); }));
+  add("fd_sync", i32s(1), fs_fn([](WasiFs& fs, Mem, Args a) { return fs.sync(u32(a[0])); }));
+  add("fd_filestat_get", i32s(2), fs_fn([](WasiFs& fs, Mem m, Args a) { return fs.filestat_get(m, u32(a[0]), u32(a[1])); }));
+  add("fd_filestat_set_size", {I32, I64}, fs_fn([](WasiFs& fs, Mem, Args a) { return fs.filestat_set_size(u32(a[0]), a[1]); }));
+  add("fd_pread", {I32, I32, I32, I64, I32}, fs_fn([](WasiFs& fs, Mem m, Args a) {
+        return fs.read(m, u32(a[0]), u32(a[1]), u32(a[2]), static_cast<int64_t>(a[3] & INT64_MAX), u32(a[4]));
+      }));
+  add("fd_pwrite", {I32, I32, I32, I64, I32}, fs_fn([](WasiFs& fs, Mem m, Args a) {
+        return fs.write(m, u32(a[0]), u32(a[1]), u32(a[2]), static_cast<int64_t>(a[3] & INT64_MAX), u32(a[4]));
+      }));
+  add("fd_readdir", {I32, I32, I32, I64, I32}, fs_fn([](WasiFs& fs, Mem m, Args a) {
+        return fs.readdir(m, u32(a[0]), u32(a[1]), u32(a[2]), a[3], u32(a[4]));
+      }));
+  add("fd_seek", {I32, I64, I32, I32}, fs_fn([](WasiFs& fs, Mem m, Args a) {
+        return fs.seek(m, u32(a[0]), static_cast<int64_t>(a[1]), u32(a[2]) & 0xff, u32(a[3]));
+      }));
+  add("fd_tell", i32s(2), fs_fn([](WasiFs& fs, Mem m, Args a) { return fs.seek(m, u32(a[0]), 0, 1, u32(a[1])); }));
   add("path_filestat_set_times", {I32, I32, I32, I32, I64, I64, I32}, wasi_fs_enosys);
   add("path_link", i32s(7), wasi_fs_enosys);
   add("path_readlink", i32s(6), wasi_fs_enosys);
-  add("path_remove_directory", i32s(3), wasi_fs_enosys);
   add("path_rename", i32s(6), wasi_fs_enosys);
   add("path_symlink", i32s(5), wasi_fs_enosys);
-  add("path_unlink_file", i32s(3), wasi_fs_enosys);
   add("fd_advise", {I32, I64, I64, I32}, wasi_enosys);
   add("fd_allocate", {I32, I64, I64}, wasi_enosys);
-  add("fd_close", i32s(1), wasi_enosys);
-  add("fd_datasync", i32s(1), wasi_enosys);
-  add("fd_fdstat_get", i32s(2), wasi_enosys);
+  add("fd_fdstat_get", i32s(2), wasi_fd_fdstat_get);
   add("fd_fdstat_set_flags", i32s(2), wasi_enosys);
   add("fd_fdstat_set_rights", {I32, I64, I64}, wasi_enosys);
-  add("fd_filestat_get", i32s(2), wasi_enosys);
-  add("fd_filestat_set_size", {I32, I64}, wasi_enosys);
   add("fd_filestat_set_times", {I32, I64, I64, I32}, wasi_enosys);
-  add("fd_pread", {I32, I32, I32, I64, I32}, wasi_enosys);
-  add("fd_pwrite", {I32, I32, I32, I64, I32}, wasi_enosys);
-  add("fd_read", i32s(4), wasi_enosys);
-  add("fd_readdir", {I32, I32, I32, I64, I32}, wasi_enosys);
+  add("fd_read", i32s(4), wasi_fd_read);
   add("fd_renumber", i32s(2), wasi_enosys);
-  add("fd_seek", {I32, I64, I32, I32}, wasi_enosys);
-  add("fd_sync", i32s(1), wasi_enosys);
-  add("fd_tell", i32s(2), wasi_enosys);
   add("poll_oneoff", i32s(4), wasi_enosys);
   add("proc_raise", i32s(1), wasi_enosys);
   add("sched_yield", {}, wasi_enosys);
@@ -485,6 +688,20 @@ Table make_mcp() {
   return t;
 }
 
+Table make_user() {
+  Table t;
+  t["create_elicitation"] = {sig({I64}, {I64}), user_create_elicitation};
+  t["create_message"] = {sig({I64}, {I64}), user_create_message};
+  t["list_roots"] = {sig({}, {I64}), user_list_roots};
+  t["notify_logging_message"] = {sig({I64}, {}), user_notify_logging_message};
+  t["notify_progress"] = {sig({I64}, {}), user_notify_progress};
+  t["notify_resource_updated"] = {sig({I64}, {}), user_notify_resource_updated};
+  t["notify_tool_list_changed"] = {sig({}, {}), user_notify_tool_list_changed};
+  t["notify_prompt_list_changed"] = {sig({}, {}), user_notify_prompt_list_changed};
+  t["notify_resource_list_changed"] = {sig({}, {}), user_notify_resource_list_changed};
+  return t;
+}
+
 }  // namespace
 
 const engine::HostFunc* find_host_function(std::string_view module, std::string_view name) {
@@ -492,6 +709,7 @@ const engine::HostFunc* find_host_function(std::string_view module, std::string_
       {"extism:host/env", make_env()},
       {"wasi_snapshot_preview1", make_wasi()},
       {"wasimancer:host/mcp", make_mcp()},
+      {"extism:host/user", make_user()},
   };
   auto ns = namespaces.find(module);
   if (ns == namespaces.end()) return nullptr;

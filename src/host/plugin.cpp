@@ -45,6 +45,10 @@ Result<std::string> CallSink::sample(std::string_view) {
 Result<std::string> CallSink::elicit(std::string_view) {
   return Error(ErrorKind::HostError, "elicitation needs an MCP client, and this call has none");
 }
+Result<std::string> CallSink::list_roots() {
+  return Error(ErrorKind::HostError, "roots need an MCP client, and this call has none");
+}
+void CallSink::notify(std::string_view method, std::string_view) { log().debug("plugin notification {} (no client)", method); }
 
 Tier default_tier() {
   static const Tier tier = [] {
@@ -91,7 +95,8 @@ std::string missing_import_message(const engine::ImportDesc& imp) {
   if (imp.module == "extism:host/user") {
     return fmt::format(
         "the plugin imports the user host function \"extism:host/user\".\"{}\", which this server does not provide "
-        "(user host functions are supplied by an embedding SDK)",
+        "(it serves hyper-mcp's: create_elicitation, create_message, list_roots, notify_*; other user host "
+        "functions are supplied by an embedding SDK)",
         imp.name);
   }
   if (imp.module == "wasi_snapshot_preview1" || imp.module == "wasimancer:host/mcp") {
@@ -259,7 +264,9 @@ Result<std::unique_ptr<PluginInstance>> PluginInstance::create(std::shared_ptr<c
   p->plugin_ = std::move(plugin);
   p->state_ = std::move(state);
   p->instance_ = std::move(std::get<0>(inst));
-  if (auto r = p->initialize(); !r) return r.take_error();
+  if (!p->plugin_->options().command) {  // a command's _start runs its own constructors
+    if (auto r = p->initialize(); !r) return r.take_error();
+  }
   return p;
 }
 
@@ -293,6 +300,40 @@ Result<void> PluginInstance::initialize() {
   return {};
 }
 
+// A WASI command: `_start` with the input on stdin; stdout is the output, a non-zero exit code or
+// stderr output an error. The instance is spent afterwards (a command runs once per instance).
+CallOutcome PluginInstance::call_command(std::string_view function, std::string_view input, const CallOptions& options) {
+  CallOutcome out;
+  engine::CallControl ctl = control_for(plugin_->options(), &options);
+  state_->begin_call(options.sink ? options.sink : &default_sink(), &ctl, options.services);
+  state_->stdin_data = input;
+  state_->argv = options.argv;
+  engine::CallResult res = instance_->call(function, {}, ctl);
+  reusable_ = false;
+  std::string err = state_->command_stderr;
+  while (!err.empty() && (err.back() == '\n' || err.back() == '\r')) err.pop_back();
+  if (err.size() > 4096) err = err.substr(0, 4096) + "...";
+  if (const engine::Trap* trap = std::get_if<engine::Trap>(&res)) {
+    if (trap->exit_code) {
+      out.rc = *trap->exit_code;
+      if (out.rc != 0) {
+        out.error = Error(ErrorKind::PluginError, fmt::format("the command exited with code {}{}", out.rc, err.empty() ? "" : ": " + err));
+        return out;
+      }
+    } else {
+      out.rc = -1;
+      out.error = Error(trap->kind, err.empty() ? trap->message : trap->message + "; stderr: " + err);
+      return out;
+    }
+  }
+  if (!err.empty()) {
+    out.error = Error(ErrorKind::PluginError, err);
+    return out;
+  }
+  out.output = std::move(state_->command_stdout);
+  return out;
+}
+
 CallOutcome PluginInstance::call(std::string_view function, std::string_view input, const CallOptions& options) {
   CallOutcome out;
   const PluginOptions& opts = plugin_->options();
@@ -301,6 +342,7 @@ CallOutcome PluginInstance::call(std::string_view function, std::string_view inp
     out.rc = -1;
     return out;
   }
+  if (opts.command) return call_command(function, input, options);
   engine::CallControl ctl = control_for(opts, &options);
   CallSink* sink = options.sink ? options.sink : &default_sink();
   state_->begin_call(sink, &ctl, options.services);

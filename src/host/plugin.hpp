@@ -34,6 +34,7 @@
 #include "engine/watchdog.hpp"
 #include "host/http_client.hpp"
 #include "host/vars.hpp"
+#include "host/wasi_fs.hpp"
 
 namespace wasimancer::host {
 
@@ -82,6 +83,14 @@ struct PluginOptions {
   // Interrupts native calls at their deadline; shared by every plugin of an application. When
   // null, load() gives the plugin one of its own.
   std::shared_ptr<engine::Watchdog> watchdog;
+  // A WASI command (`kind: command`): a plain wasm32-wasi program, no Extism kernel. A call runs
+  // its `_start` with the input on stdin and the arguments in CallOptions::argv; stdout is the
+  // output; a non-zero exit code or anything on stderr fails the call (PluginError, with stderr).
+  bool command = false;
+  // Folders the plugin may use through WASI (`allowedPaths`; host/wasi_fs.hpp), opened once per
+  // plugin version. Null or empty: no file system (the WASI file functions fail with EBADF/ENOSYS
+  // and a call that tried them says so).
+  std::shared_ptr<const Preopens> preopens;
 };
 
 // Receives a call's side effects. Every method has a working default: plugin logs and stdout
@@ -97,6 +106,11 @@ class CallSink {
   virtual void client_log(int level, std::string_view message);
   virtual Result<std::string> sample(std::string_view request_json);
   virtual Result<std::string> elicit(std::string_view request_json);
+  // hyper-mcp's interface (extism:host/user): the client's roots (a ListRootsResult JSON), and a
+  // notification the plugin sends (`method` is the MCP method, e.g. "notifications/tools/
+  // list_changed"; `params_json` its params).
+  virtual Result<std::string> list_roots();
+  virtual void notify(std::string_view method, std::string_view params_json);
 };
 
 // The limiter the default CallSink puts plugin log lines through (keyed by plugin name).
@@ -131,6 +145,8 @@ struct CallOptions {
   Services* services = nullptr;                 // nullptr: the plugin's own vars and HTTP policy
   const std::atomic<bool>* cancel = nullptr;    // set to stop the call
   std::optional<std::chrono::milliseconds> timeout;  // overrides limits.timeout_ms
+  // A WASI command's argv (after the program name, which is the plugin's name).
+  std::vector<std::string> argv;
 };
 
 struct CallOutcome {
@@ -216,6 +232,7 @@ class PluginInstance final : public Runner {
  private:
   PluginInstance() = default;
   Result<void> initialize();
+  CallOutcome call_command(std::string_view function, std::string_view input, const CallOptions& options);
 
   std::shared_ptr<const CompiledPlugin> plugin_;
   std::unique_ptr<InstanceState> state_;

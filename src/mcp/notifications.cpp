@@ -1,6 +1,7 @@
 #include "mcp/notifications.hpp"
 
 #include "core/log.hpp"
+#include "mcp/plugin_items.hpp"
 #include "mcp/results.hpp"
 
 namespace wasimancer::mcp {
@@ -12,7 +13,7 @@ const char* kListChanged[] = {"notifications/tools/list_changed", "notifications
 
 Notifier::Notifier(Server& server) : server_(server) {
   auto& c = server_.catalogs();
-  tokens_[0] = c.plugins.on_change([this](const registry::PluginSnapshot&) { mark_changed(0); });
+  tokens_[0] = c.plugins.on_change([this](const registry::PluginSnapshot& s) { plugins_changed(s); });
   tokens_[1] = c.resources.on_change([this](const registry::CatalogChange& ch) { resource_changed(ch); });
   tokens_[2] = c.prompts.on_change([this](const registry::CatalogChange&) { mark_changed(2); });
   server_.add_method("subscriptions/listen", {[this](const RequestPtr& r) { listen(r); }, Server::kStateless});
@@ -119,6 +120,27 @@ void Notifier::mark_changed(int which) {
   {
     std::lock_guard lock(mu_);
     changed_[which] = true;
+  }
+  cv_.notify_all();
+}
+
+// A new plugin snapshot: the tools changed, and the prompts or resources too when what the
+// self-describing plugins serve did (mcp/plugin_items.hpp).
+void Notifier::plugins_changed(const registry::PluginSnapshot& s) {
+  auto fingerprint = [&](ItemKind kind) {
+    std::string f;
+    for (const auto& pi : plugin_items(s, kind)) f += json::serialize(pi.item) + '\n';
+    return f;
+  };
+  std::string prompts = fingerprint(ItemKind::Prompt);
+  std::string resources = fingerprint(ItemKind::Resource) + fingerprint(ItemKind::Template);
+  {
+    std::lock_guard lock(mu_);
+    changed_[0] = true;
+    if (prompts != plugin_prompts_) changed_[2] = true;
+    if (resources != plugin_resources_) changed_[1] = true;
+    plugin_prompts_ = std::move(prompts);
+    plugin_resources_ = std::move(resources);
   }
   cv_.notify_all();
 }

@@ -38,6 +38,7 @@ class Notifier {
 
   void listen(const RequestPtr& r);
   void mark_changed(int which);
+  void plugins_changed(const registry::PluginSnapshot& s);
   void resource_changed(const registry::CatalogChange& change);
   void loop();
   std::vector<std::shared_ptr<Listener>> live_listeners();
@@ -53,6 +54,7 @@ class Notifier {
   std::mutex mu_;
   std::condition_variable cv_;
   bool changed_[3] = {false, false, false};  // tools, resources, prompts
+  std::string plugin_prompts_, plugin_resources_;  // what plugins served at the last change
   bool stopping_ = false;
   std::thread thread_;
 };

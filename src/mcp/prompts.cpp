@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "mcp/plugin_items.hpp"
+
 #include "mcp/entry_options.hpp"
 #include "mcp/input_sink.hpp"
 #include "mcp/request_state.hpp"
@@ -17,12 +19,22 @@ Prompts::Prompts(Server& server) : server_(server) {
 
 void Prompts::list(const RequestPtr& r) {
   auto snap = server_.catalogs().prompts.snapshot();
-  auto page = paginate(snap->items.size(), r->params, server_.config().page_size);
+  std::vector<PluginItem> from_plugins;  // self-describing plugins' prompts (mcp/plugin_items.hpp)
+  for (auto& pi : plugin_items(*server_.catalogs().plugins.snapshot(), ItemKind::Prompt)) {
+    if (!snap->find(std::string(pi.item.at("name").as_string()))) from_plugins.push_back(std::move(pi));
+  }
+  auto page = paginate(snap->items.size() + from_plugins.size(), r->params, server_.config().page_size);
   if (auto* e = std::get_if<RpcError>(&page)) return server_.answer(*r, *e);
   const Page& p = std::get<Page>(page);
   const VersionFeatures& f = r->features;
   json::array list;
   for (size_t i = p.begin; i < p.end; ++i) {
+    if (i >= snap->items.size()) {
+      json::object item = from_plugins[i - snap->items.size()].item;
+      if (!f.titles) item.erase("title");
+      list.push_back(std::move(item));
+      continue;
+    }
     const auto& pr = *snap->items[i];
     json::object item{{"name", pr.name}};
     if (f.titles && !pr.title.empty()) item["title"] = pr.title;
@@ -51,7 +63,15 @@ void Prompts::get(const RequestPtr& r) {
   auto name = get_string(r->params, "name");
   if (!name) return server_.answer(*r, invalid_params("prompts/get: \"name\" must be a string"));
   auto prompt = server_.catalogs().prompts.snapshot()->find(*name);
-  if (!prompt) return server_.answer(*r, invalid_params(fmt::format("Unknown prompt: {}", *name)));
+  if (!prompt) {
+    // A self-describing plugin's prompt: the plugin makes it (on a worker).
+    if (auto pi = find_plugin_prompt(*server_.catalogs().plugins.snapshot(), *name)) {
+      json::object req{{"name", pi->plugin_name}};
+      if (auto* a = r->params.if_contains("arguments"); a && a->is_object()) req["arguments"] = *a;
+      return call_plugin_export(server_, r, pi->plugin, "get_prompt", std::move(req));
+    }
+    return server_.answer(*r, invalid_params(fmt::format("Unknown prompt: {}", *name)));
+  }
   std::map<std::string, std::string> vars;
   if (auto* a = r->params.if_contains("arguments"); a && a->is_object()) {
     for (const auto& kv : a->as_object()) {
@@ -140,10 +160,27 @@ void Prompts::complete(const RequestPtr& r) {
   const std::vector<registry::CatalogArgument>* args = nullptr;
   std::shared_ptr<const registry::PromptSpec> prompt;
   std::shared_ptr<const registry::ResourceSnapshot> rsnap;
+  // A self-describing plugin's prompt or resource: the plugin completes it, if it can.
+  auto plugin_complete = [&](std::optional<PluginItem> pi, json::object plugin_ref) {
+    auto d = pi->plugin->description();
+    if (!d || !d->completes) {
+      return server_.answer(*r, json::value(json::object{
+                                    {"completion", json::object{{"values", json::array{}}, {"total", 0}, {"hasMore", false}}}}));
+    }
+    json::object req = params;
+    req.erase("_meta");
+    req["ref"] = std::move(plugin_ref);
+    call_plugin_export(server_, r, pi->plugin, "complete", std::move(req));
+  };
   if (type == "ref/prompt") {
     auto pname = get_string(ref->as_object(), "name").value_or("");
     prompt = server_.catalogs().prompts.snapshot()->find(pname);
-    if (!prompt) return server_.answer(*r, invalid_params(fmt::format("Unknown prompt: {}", pname)));
+    if (!prompt) {
+      if (auto pi = find_plugin_prompt(*server_.catalogs().plugins.snapshot(), pname)) {
+        return plugin_complete(pi, json::object{{"type", "ref/prompt"}, {"name", pi->plugin_name}});
+      }
+      return server_.answer(*r, invalid_params(fmt::format("Unknown prompt: {}", pname)));
+    }
     args = &prompt->arguments;
   } else if (type == "ref/resource") {
     auto uri = get_string(ref->as_object(), "uri").value_or("");
@@ -151,7 +188,12 @@ void Prompts::complete(const RequestPtr& r) {
     for (const auto& res : rsnap->items) {
       if (res->uri == uri) args = &res->arguments;
     }
-    if (!args) return server_.answer(*r, invalid_params(fmt::format("Unknown resource template: {}", uri)));
+    if (!args) {
+      for (auto& pi : plugin_items(*server_.catalogs().plugins.snapshot(), ItemKind::Template)) {
+        if (pi.plugin_name == uri) return plugin_complete(std::move(pi), ref->as_object());
+      }
+      return server_.answer(*r, invalid_params(fmt::format("Unknown resource template: {}", uri)));
+    }
   } else {
     return server_.answer(*r, invalid_params("completion/complete: ref.type must be ref/prompt or ref/resource"));
   }

@@ -1,8 +1,11 @@
 #include "mcp/resources.hpp"
 
+#include <set>
+
 #include <fmt/format.h>
 
 #include "mcp/entry_options.hpp"
+#include "mcp/plugin_items.hpp"
 #include "mcp/results.hpp"
 
 namespace wasimancer::mcp {
@@ -16,18 +19,31 @@ Resources::Resources(Server& server) : server_(server) {
 }
 
 void Resources::list(const RequestPtr& r, bool templates) {
-  // resources/list: the static resources; resources/templates/list: the dynamic ones.
+  // resources/list: the static resources; resources/templates/list: the dynamic ones; then the
+  // self-describing plugins' (mcp/plugin_items.hpp).
   auto snap = server_.catalogs().resources.snapshot();
   std::vector<const registry::ResourceSpec*> items;
+  std::set<std::string> uris;
   for (const auto& res : snap->items) {
     if (res->dynamic == templates) items.push_back(res.get());
+    uris.insert(res->uri);
   }
-  auto page = paginate(items.size(), r->params, server_.config().page_size);
+  std::vector<PluginItem> from_plugins;
+  for (auto& pi : plugin_items(*server_.catalogs().plugins.snapshot(), templates ? ItemKind::Template : ItemKind::Resource)) {
+    if (!uris.count(pi.plugin_name)) from_plugins.push_back(std::move(pi));
+  }
+  auto page = paginate(items.size() + from_plugins.size(), r->params, server_.config().page_size);
   if (auto* e = std::get_if<RpcError>(&page)) return server_.answer(*r, *e);
   const Page& p = std::get<Page>(page);
   const VersionFeatures& f = r->features;
   json::array list;
   for (size_t i = p.begin; i < p.end; ++i) {
+    if (i >= items.size()) {
+      json::object item = from_plugins[i - items.size()].item;
+      if (!f.titles) item.erase("title");
+      list.push_back(std::move(item));
+      continue;
+    }
     const auto& res = *items[i];
     json::object item{{templates ? "uriTemplate" : "uri", res.uri}, {"name", res.name}};
     if (f.titles && !res.title.empty()) item["title"] = res.title;
@@ -67,6 +83,10 @@ void Resources::read(const RequestPtr& r) {
     }
   }
   if (!found) {
+    // A self-describing plugin's resource: the plugin reads it (on a worker).
+    if (auto pi = find_plugin_resource(*server_.catalogs().plugins.snapshot(), *uri)) {
+      return call_plugin_export(server_, r, pi->plugin, "read_resource", json::object{{"uri", *uri}});
+    }
     // 2026-07-28 (SEP-2164): an unknown resource is -32602; before, -32002.
     int code = r->stateless() ? kInvalidParams : kResourceNotFound;
     return server_.answer(*r, RpcError{code, fmt::format("Resource not found: {}", *uri), json::value(json::object{{"uri", *uri}})});

@@ -19,14 +19,10 @@ namespace {
 const char* kContentTypes[] = {"text", "image", "audio", "resource", "resource_link"};
 
 // The plugin input: the arguments' JSON, declared arguments only and in declared order (as
-// WASImancer's schema parsing leaves them), or as given for a tool with its own inputSchema.
+// WASImancer's schema parsing leaves them), as given for a tool with its own inputSchema, or the
+// request a self-describing plugin takes (registry/describe.hpp).
 std::string plugin_input(const registry::FunctionSpec& fn, const json::object& args) {
-  if (fn.input_schema) return json::serialize(args);
-  json::object ordered;
-  for (const auto& a : fn.arguments) {
-    if (auto* v = args.if_contains(a.name)) ordered[a.name] = *v;
-  }
-  return json::serialize(ordered);
+  return registry::tool_call_input(fn, args);
 }
 
 int mcp_level_of(LogLevel l) {
@@ -110,6 +106,38 @@ class ToolCallSink : public host::CallSink {
       return Error(ErrorKind::HostError, "the client does not support elicitation");
     }
     return ask("elicitation/create", request);
+  }
+
+  // hyper-mcp's list_roots (extism:host/user).
+  Result<std::string> list_roots() override {
+    if (inputs_) return from_inputs(inputs_->ask("roots/list", "roots", "{}"));
+    if (!r_->session->client_capabilities().contains("roots")) return Error(ErrorKind::HostError, "the client does not support roots");
+    return ask("roots/list", "{}");
+  }
+
+  // hyper-mcp's notify_* (list changes are the registry's: PluginVersion re-describes the plugin).
+  void notify(std::string_view method, std::string_view params_json) override {
+    boost::system::error_code ec;
+    json::value params = json::parse(params_json, ec);
+    if (ec || !params.is_object()) return;
+    auto& o = params.as_object();
+    if (method == "notifications/progress") {
+      // The request's own token, whatever the plugin says.
+      json::object p{{"progress", o.contains("progress") ? o["progress"] : json::value(0)}};
+      if (auto* t = o.if_contains("total")) p["total"] = *t;
+      if (auto* m = o.if_contains("message"); m && m->is_string()) p["message"] = *m;
+      progress(json::serialize(p));
+    } else if (method == "notifications/message") {
+      auto* level = o.if_contains("level");
+      int l = 1;
+      for (int i = 0; i < 8 && level && level->is_string(); ++i) {
+        if (level->as_string() == kLogLevels[i]) l = i;
+      }
+      auto* data = o.if_contains("data");
+      client_log(l, data ? (data->is_string() ? std::string(data->as_string()) : json::serialize(*data)) : std::string());
+    } else if (method == "notifications/resources/updated") {
+      r_->reply->send(make_notification(std::string(method), std::move(o)));
+    }
   }
 
  private:
@@ -311,7 +339,8 @@ void Tools::run(const RequestPtr& r, const registry::ToolRef& ref, json::object 
   // Keyed by plugin: one plugin holds at most its share of the workers, and queued calls are
   // served round-robin across plugins (core/worker_pool.hpp).
   server_.workers().post(ref.plugin->spec.name, [this, r, cancel, token, args = std::move(args), answers = std::move(answers), roots = options.roots,
-                          plugin = ref.plugin, fn = ref.function, done = std::move(done)]() mutable {
+                          plugin = ref.plugin, fn = ref.function, fn_list = ref.list, done = std::move(done)]() mutable {
+    (void)fn_list;  // keeps *fn alive: a self-describing plugin's tools may be re-described meanwhile
     struct Finish {
       Server& server;
       std::shared_ptr<std::atomic<bool>> flag;
@@ -344,6 +373,7 @@ void Tools::run(const RequestPtr& r, const registry::ToolRef& ref, json::object 
     host::CallOptions opts;
     opts.sink = &sink;
     opts.cancel = cancel.get();
+    opts.argv = registry::tool_argv(*fn, args);
     auto started = Clock::now();
     host::CallOutcome out = plugin->call(fn->function, input, opts);
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();

@@ -127,7 +127,21 @@ bool is_plain_wasm_file_name(std::string_view name) {
 }
 
 PluginManager::PluginManager(Registry& registry, PluginPaths paths, LoadOptions options)
-    : registry_(registry), paths_(std::move(paths)), options_(std::move(options)), doc_(json::object{}) {}
+    : registry_(registry), paths_(std::move(paths)), options_(std::move(options)), doc_(json::object{}) {
+  // A self-describing plugin said its tools, prompts or resources changed: ask it again, and
+  // publish (every client gets list_changed).
+  if (!options_.on_list_changed) {
+    options_.on_list_changed = [&registry](const PluginVersion& v) {
+      auto changed = v.redescribe();
+      if (!changed) {
+        log().warn("plugin \"{}\" {} said its lists changed, but describing it failed: {}", v.spec.name, v.spec.version,
+                   changed.error().message);
+      } else if (*changed) {
+        registry.refresh(v);
+      }
+    };
+  }
+}
 
 fs::path PluginManager::resolve_entry_path(const std::string& path) const {
   // WASImancer concatenates PLUGINS_PATH and path ("/roll-dice/x.wasm" is inside PLUGINS_PATH).
@@ -375,12 +389,14 @@ Result<std::vector<StartupProblem>> PluginManager::load(bool skip_broken) {
 
   // 2. Compile and instantiate them in parallel (start-up time is mostly this).
   {
+    LoadOptions at_start = options_;
+    at_start.defer_workers = true;
     std::atomic<size_t> next{0};
     auto work = [&] {
       for (size_t i; (i = next++) < jobs.size();) {
         Job& j = jobs[i];
         const auto* data = reinterpret_cast<const uint8_t*>(j.bytes.data());
-        j.version = load_plugin_version(j.spec, std::span<const uint8_t>(data, j.bytes.size()), j.file, options_);
+        j.version = load_plugin_version(j.spec, std::span<const uint8_t>(data, j.bytes.size()), j.file, at_start);
       }
     };
     size_t threads = std::min<size_t>(jobs.size(), std::max(1u, std::thread::hardware_concurrency()));
@@ -406,7 +422,7 @@ Result<std::vector<StartupProblem>> PluginManager::load(bool skip_broken) {
   for (auto& v : loaded) {
     if (auto r = registry_.add(v); !r) return r.take_error();
     log().info("plugin \"{}\" {} loaded from {} ({} tools)", v->spec.name, v->spec.version, v->file.string(),
-               v->spec.functions.size());
+               v->tools()->size());
     if (options_.native) options_.native->schedule(v);
   }
   clean_orphans(*doc);
@@ -645,7 +661,7 @@ Result<UploadResult> PluginManager::upload(const UploadRequest& req, bool replac
   // 6. The old file, once nothing references it.
   if (old_path) delete_entry_file(*old_path, doc_);
   log().info("plugin \"{}\" {} {} ({} tools, file {})", spec->name, spec->version, replacing ? "updated" : "published",
-             spec->functions.size(), target.string());
+             (*version)->tools()->size(), target.string());
   warn_about_tool_names(*spec);
   UploadResult res;
   res.file_path = target.generic_string();

@@ -67,13 +67,24 @@ Result<std::optional<json::object>> get_object_schema(const json::object& o, std
   return schema;
 }
 
-Result<FunctionSpec> parse_function(const json::value& v, const std::string& where) {
+Result<FunctionSpec> parse_function(const json::value& v, const std::string& where, bool command) {
   if (!v.is_object()) return field_error(where, "must be an object");
   const auto& o = v.as_object();
   FunctionSpec f;
-  auto fn = get_string(o, "function", where, true);
+  auto fn = get_string(o, "function", where, !command);
   if (!fn) return fn.take_error();
-  f.function = *fn;
+  f.function = command && fn->empty() ? "_start" : *fn;
+  if (command && f.function != "_start") {
+    return field_error(where, "a command's functions run its \"_start\" (omit \"function\")");
+  }
+  if (auto* argv = o.if_contains("argv"); argv && !argv->is_null()) {
+    if (!command) return field_error(where, "\"argv\" is for plugins of kind command");
+    if (!argv->is_array()) return field_error(where, "\"argv\" must be a list of strings");
+    for (const auto& a : argv->as_array()) {
+      if (!a.is_string()) return field_error(where, "\"argv\" must be a list of strings");
+      f.argv.emplace_back(a.as_string());
+    }
+  }
   if (f.function.empty()) return field_error(where, "\"function\" must not be empty");
   auto display = get_string(o, "displayName", where, false);
   if (!display) return display.take_error();
@@ -144,13 +155,19 @@ Result<PluginSpec> parse_plugin_spec(const json::value& entry) {
     if (!s) return s.take_error();
     *out = *s;
   }
-  auto* fns = o.if_contains("functions");
-  if (!fns || !fns->is_array() || fns->as_array().empty()) {
-    return field_error(where, "\"functions\" must be a non-empty list");
+  if (auto* k = o.if_contains("kind"); k && !k->is_null()) {
+    if (!k->is_string() || (k->as_string() != "command" && k->as_string() != "extism")) {
+      return field_error(where, "\"kind\" must be \"extism\" or \"command\"");
+    }
+    p.command = k->as_string() == "command";
   }
+  // Without functions, the plugin must describe itself (registry/describe.hpp; checked at load),
+  // or be a command (one tool named after it).
+  auto* fns = o.if_contains("functions");
+  if (fns && !fns->is_null() && !fns->is_array()) return field_error(where, "\"functions\" must be a list");
   size_t i = 0;
-  for (const auto& f : fns->as_array()) {
-    auto fn = parse_function(f, fmt::format("{}.functions[{}]", where, i++));
+  for (const auto& f : fns && fns->is_array() ? fns->as_array() : json::array()) {
+    auto fn = parse_function(f, fmt::format("{}.functions[{}]", where, i++), p.command);
     if (!fn) return fn.take_error();
     for (const auto& other : p.functions) {
       if (other.tool_name == fn->tool_name) {
@@ -158,6 +175,20 @@ Result<PluginSpec> parse_plugin_spec(const json::value& entry) {
       }
     }
     p.functions.push_back(std::move(*fn));
+  }
+  if (p.command) {
+    // A command takes any arguments (as JSON on stdin) unless its function says which.
+    for (auto& f : p.functions) {
+      if (!f.input_schema && f.arguments.empty()) f.input_schema = json::object{{"type", "object"}};
+    }
+  }
+  if (p.command && p.functions.empty()) {
+    FunctionSpec f;
+    f.tool_name = p.name;
+    f.function = "_start";
+    f.description = p.description.empty() ? fmt::format("Runs the {} command", p.name) : p.description;
+    f.input_schema = json::object{{"type", "object"}};
+    p.functions.push_back(std::move(f));
   }
   if (auto* cfg = o.if_contains("config"); cfg && !cfg->is_null()) {
     if (!cfg->is_object()) return field_error(where, "\"config\" must be a map of names to values");
@@ -167,6 +198,41 @@ Result<PluginSpec> parse_plugin_spec(const json::value& entry) {
       else if (kv.value().is_number() || kv.value().is_bool()) p.config[std::string(kv.key())] = scalar_text(kv.value());
       else return field_error(where, fmt::format("config \"{}\" must be a string", std::string(kv.key())));
     }
+  }
+  if (auto* paths = o.if_contains("allowedPaths"); paths && !paths->is_null()) {
+    if (!paths->is_object()) return field_error(where, "\"allowedPaths\" must be a map of host folders to guest paths");
+    for (const auto& kv : paths->as_object()) {
+      host::PathGrant g;
+      std::string host_path(kv.key());
+      if (host_path.rfind("rw:", 0) == 0) {
+        g.writable = true;
+        host_path = host_path.substr(3);
+      } else if (host_path.rfind("ro:", 0) == 0) {
+        host_path = host_path.substr(3);
+      }
+      if (host_path.empty() || host_path[0] != '/' || host_path.find('\0') != std::string::npos) {
+        return field_error(where, fmt::format("\"allowedPaths\": the host folder \"{}\" must be an absolute path", host_path));
+      }
+      std::string_view rest(host_path);
+      for (size_t i = 0; i <= rest.size();) {
+        size_t j = rest.find('/', i);
+        if (j == std::string_view::npos) j = rest.size();
+        if (rest.substr(i, j - i) == "..") {
+          return field_error(where, fmt::format("\"allowedPaths\": the host folder \"{}\" must not contain \"..\"", host_path));
+        }
+        i = j + 1;
+      }
+      if (!kv.value().is_string() || kv.value().as_string().empty()) {
+        return field_error(where, fmt::format("\"allowedPaths\": the guest path for \"{}\" must be a non-empty string", host_path));
+      }
+      g.host_path = host_path;
+      g.guest_path = std::string(kv.value().as_string());
+      if (g.guest_path.find('\0') != std::string::npos || g.guest_path.size() > 1024) {
+        return field_error(where, "\"allowedPaths\": a guest path must be at most 1024 characters, without NUL");
+      }
+      p.allowed_paths.push_back(std::move(g));
+    }
+    if (p.allowed_paths.size() > 64) return field_error(where, "\"allowedPaths\": at most 64 folders");
   }
   if (auto* hosts = o.if_contains("allowedHosts"); hosts && !hosts->is_null()) {
     if (!hosts->is_array()) return field_error(where, "\"allowedHosts\" must be a list of host globs");
@@ -186,6 +252,16 @@ Result<PluginSpec> parse_plugin_spec(const json::value& entry) {
   if (auto* h = o.if_contains("httpResponseHeaders"); h && !h->is_null()) {
     if (!h->is_bool()) return field_error(where, "\"httpResponseHeaders\" must be true or false");
     p.http_response_headers = h->as_bool();
+  }
+  if (auto* m = o.if_contains("maxInstances"); m && !m->is_null()) {
+    uint32_t n = 0;
+    if (auto r = get_uint(o, "maxInstances", where, &n, 1024); !r) return r.take_error();
+    if (n == 0) return field_error(where, "\"maxInstances\" must be at least 1");
+    p.max_instances = n;
+  }
+  if (auto* t = o.if_contains("prefixTools"); t && !t->is_null()) {
+    if (!t->is_bool()) return field_error(where, "\"prefixTools\" must be true or false");
+    p.prefix_tools = t->as_bool();
   }
   if (auto* t = o.if_contains("trusted"); t && !t->is_null()) {
     if (!t->is_bool()) return field_error(where, "\"trusted\" must be true or false");

@@ -30,7 +30,10 @@ Result<InstancePool::Lease> InstancePool::acquire() {
   InstanceFactory factory;
   uint64_t generation;
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
+    // With a cap, wait for an instance to come back (or be dropped) rather than make another.
+    cv_.wait(lock, [this] { return !idle_.empty() || max_instances_ == 0 || leased_ < max_instances_; });
+    ++leased_;
     if (!idle_.empty()) {
       auto inst = std::move(idle_.back());
       idle_.pop_back();
@@ -41,19 +44,38 @@ Result<InstancePool::Lease> InstancePool::acquire() {
   }
   // Instantiate outside the lock: it can take a while and other calls may proceed meanwhile.
   auto inst = factory();
-  if (!inst) return inst.take_error();
-  {
-    std::lock_guard lock(mu_);
-    ++created_;
+  std::lock_guard lock(mu_);
+  if (!inst) {
+    --leased_;
+    cv_.notify_one();
+    return inst.take_error();
   }
+  ++created_;
   return Lease(this, std::move(*inst), generation);
 }
 
-void InstancePool::put(std::unique_ptr<host::Runner> instance) { release(std::move(instance), generation()); }
+void InstancePool::put(std::unique_ptr<host::Runner> instance) {
+  std::unique_ptr<host::Runner> drop;  // destroyed outside the lock
+  std::lock_guard lock(mu_);
+  if (!instance->reusable() || idle_.size() >= max_idle_) {
+    drop = std::move(instance);
+    return;
+  }
+  idle_.push_back(std::move(instance));
+  cv_.notify_one();
+}
+
+void InstancePool::set_max_instances(size_t n) {
+  std::lock_guard lock(mu_);
+  max_instances_ = n;
+  cv_.notify_all();
+}
 
 void InstancePool::release(std::unique_ptr<host::Runner> instance, uint64_t generation) {
   std::unique_ptr<host::Runner> drop;  // destroyed outside the lock
   std::lock_guard lock(mu_);
+  --leased_;
+  cv_.notify_one();
   if (!instance->reusable() || generation != generation_ || idle_.size() >= max_idle_) {
     drop = std::move(instance);
     return;
@@ -105,7 +127,72 @@ PluginVersion::PluginVersion(PluginSpec s, std::shared_ptr<const host::CompiledP
       serial(next_serial++),
       loaded_at(std::chrono::system_clock::now()),
       pool(std::move(factory), std::move(tier), max_idle),
-      sandbox(sb) {}
+      sandbox(sb),
+      tools_(std::make_shared<const std::vector<FunctionSpec>>(spec.functions)) {}
+
+void PluginVersion::set_description(std::shared_ptr<const Description> d) const {
+  std::shared_ptr<const std::vector<FunctionSpec>> tools(d, &d->tools);
+  std::atomic_store(&description_, std::move(d));
+  std::atomic_store(&tools_, std::move(tools));
+}
+
+namespace {
+
+// What a tool looks like to a client, to tell whether a re-describe changed anything.
+std::string tools_fingerprint(const std::vector<FunctionSpec>& tools) {
+  std::string out;
+  for (const auto& f : tools) {
+    out += f.tool_name + '\x1f' + f.description + '\x1f' + f.title + '\x1f' +
+           boost::json::serialize(tool_input_schema(f)) + '\x1f' +
+           (f.output_schema ? boost::json::serialize(*f.output_schema) : "") + '\x1e';
+  }
+  return out;
+}
+
+// Passes everything to the caller's sink, and notes when the plugin says one of its lists changed.
+class ListWatch final : public host::CallSink {
+ public:
+  explicit ListWatch(host::CallSink* inner) : inner_(inner ? inner : &fallback_) {}
+  bool changed = false;
+  void plugin_log(const host::PluginOptions& p, LogLevel l, std::string_view m) override { inner_->plugin_log(p, l, m); }
+  void plugin_stdout(const host::PluginOptions& p, int fd, std::string_view t) override { inner_->plugin_stdout(p, fd, t); }
+  bool progress(std::string_view json) override { return inner_->progress(json); }
+  void client_log(int level, std::string_view m) override { inner_->client_log(level, m); }
+  Result<std::string> sample(std::string_view r) override { return inner_->sample(r); }
+  Result<std::string> elicit(std::string_view r) override { return inner_->elicit(r); }
+  Result<std::string> list_roots() override { return inner_->list_roots(); }
+  void notify(std::string_view method, std::string_view params) override {
+    if (method.ends_with("/list_changed")) {
+      changed = true;  // the registry re-describes the plugin and tells every client
+      return;
+    }
+    inner_->notify(method, params);
+  }
+
+ private:
+  host::CallSink fallback_;
+  host::CallSink* inner_;
+};
+
+}  // namespace
+
+Result<bool> PluginVersion::redescribe() const {
+  if (interface_kind == Interface::Plain) return false;
+  auto lease = pool.acquire();
+  if (!lease) return lease.take_error();
+  auto d = describe(**lease, plugin->info(), spec, prefix_tools);
+  if (!d) return d.take_error();
+  auto old = tools();
+  bool changed = tools_fingerprint(*old) != tools_fingerprint((*d)->tools);
+  auto prev = description();
+  if (prev && (boost::json::serialize(prev->prompts) != boost::json::serialize((*d)->prompts) ||
+               boost::json::serialize(prev->resources) != boost::json::serialize((*d)->resources) ||
+               boost::json::serialize(prev->resource_templates) != boost::json::serialize((*d)->resource_templates))) {
+    changed = true;
+  }
+  set_description(std::move(*d));
+  return changed;
+}
 
 host::CallOutcome PluginVersion::call(std::string_view function, std::string_view input,
                                       const host::CallOptions& options) const {
@@ -117,12 +204,16 @@ host::CallOutcome PluginVersion::call(std::string_view function, std::string_vie
     return out;
   }
   host::CallOutcome out;
+  ListWatch watch(options.sink);
+  host::CallOptions opts = options;
+  if (interface_kind != Interface::Plain) opts.sink = &watch;
   if (auto lease = pool.acquire()) {
-    out = (*lease)->call(function, input, options);
+    out = (*lease)->call(function, input, opts);
   } else {
     out.rc = -1;
     out.error = lease.take_error();
   }
+  if (watch.changed && on_list_changed) on_list_changed(*this);
   const bool crashed = out.error && out.error->kind == ErrorKind::Crash;
   std::lock_guard lock(status_mu_);
   if (!crashed) {
@@ -152,6 +243,10 @@ sandbox::LoadRequest load_request(const host::CompiledPlugin& p, const std::opti
   r.limits = o.limits;
   r.http_response_headers = o.http_response_headers;
   r.log_level = o.log_level;
+  r.command = o.command;
+  if (o.preopens) {
+    for (const auto& d : o.preopens->dirs()) r.grants.push_back(d.grant);
+  }
   if (build) {
     r.native_library = build->library.string();
     r.native_description = build->description;
@@ -197,7 +292,7 @@ void PluginVersion::set_native_status(std::string status) const {
 
 namespace {
 
-host::PluginOptions plugin_options(const PluginSpec& spec, const LoadOptions& options) {
+Result<host::PluginOptions> plugin_options(const PluginSpec& spec, const LoadOptions& options) {
   host::PluginOptions opts;
   opts.name = spec.name;
   opts.config = options.global_config;
@@ -208,10 +303,27 @@ host::PluginOptions plugin_options(const PluginSpec& spec, const LoadOptions& op
   opts.log_level = options.log_level;
   opts.tier = host::Tier::Interpreter;  // the native tier comes in the background (NativeTier)
   opts.watchdog = options.watchdog;
+  opts.command = spec.command;
+  if (!spec.allowed_paths.empty()) {
+    // Opened now: a missing folder is refused at publish, with its name.
+    auto pre = host::Preopens::open(spec.allowed_paths);
+    if (!pre) return pre.take_error();
+    opts.preopens = std::move(*pre);
+  }
   return opts;
 }
 
+// Declared functions must be exports of an accepted type; a plugin without any must describe
+// itself (registry/describe.hpp).
 Result<void> check_functions(const PluginSpec& spec, const host::CompiledPlugin& compiled) {
+  if (detect_interface(compiled.info()) != Interface::Plain) return {};  // checked by describe()
+  if (spec.functions.empty()) {
+    auto exports = compiled.plugin_functions();
+    return Error(ErrorKind::InvalidArgument,
+                 fmt::format("plugin \"{}\" declares no functions and does not describe itself (it exports neither "
+                             "describe/call nor list_tools/call_tool; its functions: {})",
+                             spec.name, exports.empty() ? "none" : fmt::format("{}", fmt::join(exports, ", "))));
+  }
   std::vector<std::string> problems;
   for (const auto& fn : spec.functions) {
     if (auto r = compiled.check_function(fn.function); !r) problems.push_back(r.error().message);
@@ -226,10 +338,40 @@ Result<void> check_functions(const PluginSpec& spec, const host::CompiledPlugin&
 // this process) and stays as the version's first warm instance.
 Result<std::shared_ptr<const PluginVersion>> load_isolated(PluginSpec spec, std::span<const uint8_t> wasm,
                                                            std::filesystem::path file, const LoadOptions& options) {
-  host::PluginOptions opts = plugin_options(spec, options);
+  auto opts_or = plugin_options(spec, options);
+  if (!opts_or) return opts_or.take_error();
+  host::PluginOptions opts = std::move(*opts_or);
   engine::ModuleInfo known;
   known.sha256 = sha256_hex(wasm);
   std::optional<engine::NativeBuild> cached = options.native ? options.native->cached_build(known) : std::nullopt;
+  // A module a worker described before (a restart, or the same module published again): no
+  // worker now; the pool starts one at the first call.
+  if (std::optional<engine::ModuleInfo> seen =
+          options.native && options.defer_workers ? options.native->known_module(known.sha256) : std::nullopt) {
+    auto compiled = host::CompiledPlugin::describe(std::vector<uint8_t>(wasm.begin(), wasm.end()), std::move(*seen), std::move(opts));
+    if (!compiled) return compiled.take_error();
+    if (auto r = check_functions(spec, **compiled); !r) return r.take_error();
+    const Interface iface = detect_interface((*compiled)->info());
+    std::string tier = cached ? cached->description : "interpreter";
+    auto version = std::make_shared<PluginVersion>(std::move(spec), *compiled, std::move(file), options.max_idle_instances,
+                                                   options.sandbox, InstanceFactory(), tier);
+    version->interface_kind = iface;
+    version->pool.set_max_instances(version->spec.max_instances.value_or(iface != Interface::Plain ? 1 : 0));
+    version->prefix_tools = version->spec.prefix_tools || options.prefix_tools;
+    version->on_list_changed = options.on_list_changed;
+    auto factory = version->factory(cached);
+    if (!factory) return factory.take_error();
+    version->pool.set_factory(std::move(*factory), tier);
+    if (cached) version->set_native_status(cached->description);
+    if (iface != Interface::Plain) {  // a self-describing plugin is asked for its tools: a worker now
+      auto lease = version->pool.acquire();
+      if (!lease) return lease.take_error();
+      auto d = describe(**lease, version->plugin->info(), version->spec, version->prefix_tools);
+      if (!d) return d.take_error();
+      version->set_description(std::move(*d));
+    }
+    return std::shared_ptr<const PluginVersion>(std::move(version));
+  }
   // The first worker is started before the plugin is described: the request needs only options.
   sandbox::LoadRequest request;
   request.name = opts.name;
@@ -238,6 +380,10 @@ Result<std::shared_ptr<const PluginVersion>> load_isolated(PluginSpec spec, std:
   request.limits = opts.limits;
   request.http_response_headers = opts.http_response_headers;
   request.log_level = opts.log_level;
+  request.command = opts.command;
+  if (opts.preopens) {
+    for (const auto& d : opts.preopens->dirs()) request.grants.push_back(d.grant);
+  }
   if (cached) {
     request.native_library = cached->library.string();
     request.native_description = cached->description;
@@ -246,13 +392,26 @@ Result<std::shared_ptr<const PluginVersion>> load_isolated(PluginSpec spec, std:
   auto first = options.sandbox->start(request, nullptr, &ready);
   if (!first) return first.take_error();
   if (ready.module.sha256 != known.sha256) return Error(ErrorKind::Internal, "the sandbox worker described another module");
+  if (options.native) options.native->remember_module(ready.module);
   auto compiled = host::CompiledPlugin::describe(std::move(request.wasm), std::move(ready.module), std::move(opts));
   if (!compiled) return compiled.take_error();
   if (auto r = check_functions(spec, **compiled); !r) return r.take_error();
   (*first)->bind(*compiled);
+  const Interface iface = detect_interface((*compiled)->info());
+  std::shared_ptr<const Description> described;
+  if (iface != Interface::Plain) {
+    auto d = describe(**first, (*compiled)->info(), spec, spec.prefix_tools || options.prefix_tools);
+    if (!d) return d.take_error();
+    described = std::move(*d);
+  }
   std::string tier = (*first)->tier_name();
   auto version = std::make_shared<PluginVersion>(std::move(spec), *compiled, std::move(file), options.max_idle_instances,
                                                  options.sandbox, InstanceFactory(), tier);
+  version->interface_kind = iface;
+  version->pool.set_max_instances(version->spec.max_instances.value_or(iface != Interface::Plain ? 1 : 0));
+  version->prefix_tools = version->spec.prefix_tools || options.prefix_tools;
+  version->on_list_changed = options.on_list_changed;
+  if (described) version->set_description(std::move(described));
   auto factory = version->factory(cached);
   if (!factory) return factory.take_error();
   version->pool.set_factory(std::move(*factory), tier);
@@ -266,11 +425,17 @@ Result<std::shared_ptr<const PluginVersion>> load_isolated(PluginSpec spec, std:
 Result<std::shared_ptr<const PluginVersion>> load_plugin_version(PluginSpec spec, std::span<const uint8_t> wasm,
                                                                   std::filesystem::path file, const LoadOptions& options) {
   if (options.sandbox && !spec.trusted) return load_isolated(std::move(spec), wasm, std::move(file), options);
-  auto compiled = host::CompiledPlugin::load(wasm, plugin_options(spec, options));
+  auto opts = plugin_options(spec, options);
+  if (!opts) return opts.take_error();
+  auto compiled = host::CompiledPlugin::load(wasm, std::move(*opts));
   if (!compiled) return compiled.take_error();
   if (auto r = check_functions(spec, **compiled); !r) return r.take_error();
   auto version = std::make_shared<PluginVersion>(std::move(spec), *compiled, std::move(file), options.max_idle_instances,
                                                  nullptr, InstanceFactory(), "interpreter");
+  version->interface_kind = detect_interface((*compiled)->info());
+  version->pool.set_max_instances(version->spec.max_instances.value_or(version->interface_kind != Interface::Plain ? 1 : 0));
+  version->prefix_tools = version->spec.prefix_tools || options.prefix_tools;
+  version->on_list_changed = options.on_list_changed;
   auto factory = version->factory(std::nullopt);
   if (!factory) return factory.take_error();
   version->pool.set_factory(std::move(*factory), "interpreter");
@@ -280,6 +445,11 @@ Result<std::shared_ptr<const PluginVersion>> load_plugin_version(PluginSpec spec
   {
     auto lease = version->pool.acquire();
     if (!lease) return lease.take_error();
+    if (version->interface_kind != Interface::Plain) {
+      auto d = describe(**lease, (*compiled)->info(), version->spec, version->prefix_tools);
+      if (!d) return d.take_error();
+      version->set_description(std::move(*d));
+    }
   }
   return std::shared_ptr<const PluginVersion>(std::move(version));
 }

@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <optional>
 #include <cstdint>
 #include <filesystem>
@@ -26,6 +27,7 @@
 #include "core/error.hpp"
 #include "host/plugin.hpp"
 #include "sandbox/sandbox.hpp"
+#include "registry/describe.hpp"
 #include "registry/plugin_spec.hpp"
 
 namespace wasimancer::registry {
@@ -65,6 +67,9 @@ class InstancePool {
   Result<Lease> acquire();
   // Adds an instance made elsewhere (the one that checked the version at load) as idle.
   void put(std::unique_ptr<host::Runner> instance);
+  // At most `n` instances at once (0: no cap): acquire() then waits for one to come back. A
+  // stateful plugin (self-describing plugins keep their state in memory) gets 1.
+  void set_max_instances(size_t n);
 
   // Switches to a new way of making instances (the native tier); idle instances made the old
   // way are dropped and busy ones are dropped when returned. Calls in progress are not affected.
@@ -79,6 +84,9 @@ class InstancePool {
   void release(std::unique_ptr<host::Runner> instance, uint64_t generation);
 
   const size_t max_idle_;
+  size_t max_instances_ = 0;
+  size_t leased_ = 0;
+  std::condition_variable cv_;
   mutable std::mutex mu_;
   InstanceFactory factory_;
   std::string tier_;
@@ -119,6 +127,22 @@ struct PluginVersion {
   void retire() const { retired_ = true; }
   bool retired() const { return retired_; }
 
+  // The tools it serves: its declared functions, or what a self-describing plugin said it has
+  // (registry/describe.hpp), which the plugin may change while it runs (notify_tool_list_changed).
+  std::shared_ptr<const std::vector<FunctionSpec>> tools() const { return std::atomic_load(&tools_); }
+  // A self-describing plugin's whole description (null for declared functions).
+  std::shared_ptr<const Description> description() const { return std::atomic_load(&description_); }
+  Interface interface_kind = Interface::Plain;
+  bool prefix_tools = false;  // tools are served as "<plugin>-<tool>"
+  // Asks the plugin again what it serves (on an instance from the pool) and keeps the answer.
+  // Returns whether the tools changed. For self-describing plugins only.
+  Result<bool> redescribe() const;
+  void set_description(std::shared_ptr<const Description> d) const;
+
+  // Called (on the calling thread) after a call in which the plugin said its tools, prompts or
+  // resources changed; the registry re-describes it (LoadOptions::on_list_changed).
+  std::function<void(const PluginVersion&)> on_list_changed;
+
   // What the native tier did for this version (for GET /plugins): e.g. "native (clang -O2)",
   // "interpreter (native build in progress)", or the reason it stays on the interpreter.
   std::string native_status() const;
@@ -130,6 +154,8 @@ struct PluginVersion {
   mutable uint32_t crashes_in_a_row_ = 0;  // under status_mu_
   mutable std::string quarantine_reason_;  // under status_mu_; empty: not quarantined
   mutable std::atomic<bool> retired_{false};
+  mutable std::shared_ptr<const std::vector<FunctionSpec>> tools_;  // atomic access
+  mutable std::shared_ptr<const Description> description_;         // atomic access
 };
 
 class NativeTier;
@@ -142,6 +168,14 @@ struct LoadOptions {
   std::shared_ptr<engine::Watchdog> watchdog;  // the application's (null: one per plugin)
   // Non-null: plugins not marked `trusted` run in sandbox workers.
   sandbox::Sandbox* sandbox = nullptr;
+  // Serve every self-describing plugin's tools as "<plugin>-<tool>" (WASIMANCER_PREFIX_TOOLS).
+  bool prefix_tools = false;
+  // Set on every version loaded: re-describes a plugin that said its lists changed.
+  std::function<void(const PluginVersion&)> on_list_changed;
+  // Loading plugins.yml at start: an isolated module a worker described before (known to the
+  // native tier's cache) is published without starting a worker; its first call starts one.
+  // Publishes through the admin API always start one (a module that cannot start is refused).
+  bool defer_workers = false;
 };
 
 // Compiles `wasm` for `spec` (with server-wide config merged under the plugin's own), checks

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "core/log.hpp"
+
 namespace wasimancer::registry {
 
 const ToolRef* PluginSnapshot::find_tool(std::string_view name) const {
@@ -20,16 +22,21 @@ void PluginSnapshot::index() {
   tools_.clear();
   tool_index_.clear();
   for (const auto& p : plugins_) {
-    for (const auto& fn : p->spec.functions) {
-      tool_index_.emplace(fn.tool_name, tools_.size());
-      tools_.push_back(ToolRef{p, &fn});
+    auto list = p->tools();
+    for (const auto& fn : *list) {
+      if (!tool_index_.emplace(fn.tool_name, tools_.size()).second) {
+        log().warn("plugin \"{}\": tool \"{}\" is left out: another plugin serves a tool of that name", p->spec.name,
+                   fn.tool_name);
+        continue;
+      }
+      tools_.push_back(ToolRef{p, &fn, list});
     }
   }
 }
 
 Registry::Registry() : snapshot_(std::make_shared<PluginSnapshot>()) {}
 
-Result<void> Registry::check_locked(const PluginSpec& spec, bool replacing) const {
+Result<void> Registry::check_locked(const PluginSpec& spec, const std::vector<FunctionSpec>& tools, bool replacing) const {
   auto snap = snapshot();
   auto existing = snap->find_plugin(spec.name);
   if (!replacing && existing) {
@@ -38,11 +45,13 @@ Result<void> Registry::check_locked(const PluginSpec& spec, bool replacing) cons
   if (replacing && !existing) {
     return Error(ErrorKind::NotFound, fmt::format("no plugin named \"{}\" is loaded", spec.name));
   }
-  for (const auto& fn : spec.functions) {
+  for (const auto& fn : tools) {
     const ToolRef* t = snap->find_tool(fn.tool_name);
     if (t && t->plugin->spec.name != spec.name) {
-      return Error(ErrorKind::AlreadyExists, fmt::format("the tool name \"{}\" is already used by plugin \"{}\"",
-                                                         fn.tool_name, t->plugin->spec.name));
+      return Error(ErrorKind::AlreadyExists,
+                   fmt::format("the tool name \"{}\" is already used by plugin \"{}\" (set \"prefixTools\": true on one of "
+                               "them, or WASIMANCER_PREFIX_TOOLS=1, to serve tools as <plugin>-<tool>)",
+                               fn.tool_name, t->plugin->spec.name));
     }
   }
   return {};
@@ -50,12 +59,12 @@ Result<void> Registry::check_locked(const PluginSpec& spec, bool replacing) cons
 
 Result<void> Registry::check_add(const PluginSpec& spec) const {
   std::lock_guard lock(write_mu_);
-  return check_locked(spec, false);
+  return check_locked(spec, spec.functions, false);
 }
 
 Result<void> Registry::check_replace(const PluginSpec& spec) const {
   std::lock_guard lock(write_mu_);
-  return check_locked(spec, true);
+  return check_locked(spec, spec.functions, true);
 }
 
 std::shared_ptr<const PluginSnapshot> Registry::publish_locked(std::shared_ptr<PluginSnapshot> next) {
@@ -70,7 +79,7 @@ Result<void> Registry::add(std::shared_ptr<const PluginVersion> version) {
   std::shared_ptr<const PluginSnapshot> snap;
   {
     std::lock_guard lock(write_mu_);
-    if (auto r = check_locked(version->spec, false); !r) return r;
+    if (auto r = check_locked(version->spec, *version->tools(), false); !r) return r;
     auto next = std::make_shared<PluginSnapshot>(*snapshot());
     next->plugins_.push_back(std::move(version));
     snap = publish_locked(std::move(next));
@@ -84,7 +93,7 @@ Result<std::shared_ptr<const PluginVersion>> Registry::replace(std::shared_ptr<c
   std::shared_ptr<const PluginSnapshot> snap;
   {
     std::lock_guard lock(write_mu_);
-    if (auto r = check_locked(version->spec, true); !r) return r.take_error();
+    if (auto r = check_locked(version->spec, *version->tools(), true); !r) return r.take_error();
     auto next = std::make_shared<PluginSnapshot>(*snapshot());
     for (auto& p : next->plugins_) {
       if (p->spec.name == version->spec.name) {
@@ -98,6 +107,18 @@ Result<std::shared_ptr<const PluginVersion>> Registry::replace(std::shared_ptr<c
   if (old) old->retire();
   listeners_.notify(*snap);
   return old;
+}
+
+void Registry::refresh(const PluginVersion& version) {
+  std::shared_ptr<const PluginSnapshot> snap;
+  {
+    std::lock_guard lock(write_mu_);
+    auto current = snapshot();
+    auto served = current->find_plugin(version.spec.name);
+    if (!served || served.get() != &version) return;  // replaced or removed meanwhile
+    snap = publish_locked(std::make_shared<PluginSnapshot>(*current));
+  }
+  listeners_.notify(*snap);
 }
 
 Result<std::shared_ptr<const PluginVersion>> Registry::remove(std::string_view name) {

@@ -27,7 +27,8 @@ namespace wasimancer::registry {
 
 struct ToolRef {
   std::shared_ptr<const PluginVersion> plugin;
-  const FunctionSpec* function;  // points into plugin->spec
+  const FunctionSpec* function;  // points into `list`
+  std::shared_ptr<const std::vector<FunctionSpec>> list;  // the version's tools when indexed
 };
 
 class PluginSnapshot {
@@ -62,13 +63,17 @@ class Registry {
   // Returns the version it replaced.
   Result<std::shared_ptr<const PluginVersion>> replace(std::shared_ptr<const PluginVersion> version);
   Result<std::shared_ptr<const PluginVersion>> remove(std::string_view name);
+  // Publishes a new snapshot with the same plugins, re-reading their tools (a self-describing
+  // plugin re-described itself), if `version` is still the one served. A tool that now clashes
+  // with another plugin's is left out (and logged).
+  void refresh(const PluginVersion& version);
 
   // Called after every change with the new snapshot. Returns a token for remove_listener.
   uint64_t on_change(std::function<void(const PluginSnapshot&)> listener) { return listeners_.add(std::move(listener)); }
   void remove_listener(uint64_t token) { listeners_.remove(token); }
 
  private:
-  Result<void> check_locked(const PluginSpec& spec, bool replacing) const;
+  Result<void> check_locked(const PluginSpec& spec, const std::vector<FunctionSpec>& tools, bool replacing) const;
   // Swaps in `next` and returns it (to notify with, once the lock is released).
   std::shared_ptr<const PluginSnapshot> publish_locked(std::shared_ptr<PluginSnapshot> next);
 

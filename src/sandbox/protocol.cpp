@@ -79,7 +79,9 @@ std::string encode(const LoadRequest& r) {
   Writer w;
   w.str(r.name).str(std::string_view(reinterpret_cast<const char*>(r.wasm.data()), r.wasm.size())).map(r.config);
   put_limits(w, r.limits);
-  w.u8(r.http_response_headers).i32(static_cast<int32_t>(r.log_level)).str(r.native_library).str(r.native_description);
+  w.u8(r.http_response_headers).i32(static_cast<int32_t>(r.log_level)).str(r.native_library).str(r.native_description).u8(r.command);
+  w.u32(static_cast<uint32_t>(r.grants.size()));
+  for (const auto& g : r.grants) w.str(g.host_path).str(g.guest_path).u8(g.writable);
   return w.bytes();
 }
 
@@ -98,6 +100,16 @@ std::optional<LoadRequest> decode_load(std::string_view payload) {
                     : LogLevel::Info;
   q.native_library = std::string(r.str());
   q.native_description = std::string(r.str());
+  q.command = r.u8() != 0;
+  uint32_t grants = r.u32();
+  for (uint32_t i = 0; i < grants && i < 64; ++i) {
+    host::PathGrant g;
+    g.host_path = std::string(r.str());
+    g.guest_path = std::string(r.str());
+    g.writable = r.u8() != 0;
+    q.grants.push_back(std::move(g));
+  }
+  if (grants > 64) return std::nullopt;
   return finish(r, std::move(q));
 }
 
@@ -174,6 +186,8 @@ std::optional<Error> decode_error(std::string_view payload) {
 std::string encode(const CallRequest& c) {
   Writer w;
   w.str(c.function).str(c.input).u8(c.timeout_ms.has_value()).u32(c.timeout_ms.value_or(0));
+  w.u32(static_cast<uint32_t>(c.argv.size()));
+  for (const auto& a : c.argv) w.str(a);
   return w.bytes();
 }
 
@@ -185,6 +199,8 @@ std::optional<CallRequest> decode_call(std::string_view payload) {
   bool has = r.u8() != 0;
   uint32_t ms = r.u32();
   if (has) c.timeout_ms = ms;
+  uint32_t argc = r.count(4);
+  for (uint32_t i = 0; i < argc; ++i) c.argv.emplace_back(r.str());
   return finish(r, std::move(c));
 }
 

@@ -44,6 +44,8 @@ enum class HostOp : uint8_t {
   ClientLog = 7,  // no reply
   Sample = 8,
   Elicit = 9,
+  ListRoots = 10,
+  Notify = 11,  // no reply
 };
 
 struct LoadRequest {
@@ -55,6 +57,8 @@ struct LoadRequest {
   LogLevel log_level = LogLevel::Info;
   std::string native_library;      // empty: the interpreter
   std::string native_description;  // e.g. "native (clang -O2)"
+  bool command = false;            // a WASI command (host::PluginOptions::command)
+  std::vector<host::PathGrant> grants;  // allowedPaths: opened, then confined by Landlock
 };
 
 struct ReadyInfo {
@@ -66,6 +70,7 @@ struct CallRequest {
   std::string function;
   std::string input;
   std::optional<uint32_t> timeout_ms;  // overrides the plugin's limit (host::CallOptions::timeout)
+  std::vector<std::string> argv;       // a WASI command's arguments
 };
 
 struct CallReply {

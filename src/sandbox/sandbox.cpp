@@ -92,6 +92,7 @@ void Sandbox::spawner() {
     queue_.pop_front();
     lock.unlock();
     s->result = spawn(s->channel_fd, s->address_space, s->cpu_seconds, s->label);
+    if (s->result) workers_started_.fetch_add(1, std::memory_order_relaxed);
     lock.lock();
     s->done = true;
     cv_.notify_all();
@@ -252,6 +253,7 @@ host::CallOutcome RemoteInstance::call(std::string_view function, std::string_vi
   std::optional<std::chrono::milliseconds> timeout = options.timeout;
   if (!timeout && opts.limits.timeout_ms) timeout = std::chrono::milliseconds(opts.limits.timeout_ms);
   if (options.timeout) req.timeout_ms = static_cast<uint32_t>(std::min<int64_t>(options.timeout->count(), UINT32_MAX));
+  req.argv = options.argv;
   ++calls_;
   // The worker enforces the call's limits itself; this deadline only catches a worker that stops
   // answering. Time spent waiting on the client (sampling, elicitation) extends it.
@@ -372,10 +374,18 @@ bool RemoteInstance::serve_host(std::string_view payload, const host::CallOption
       w.u8(sink.progress(payload) ? 1 : 0);
       return reply(w.bytes());
     }
+    case HostOp::Notify: {
+      std::string_view method = r.str();
+      std::string_view params = r.str();
+      if (!r.done() || !method.starts_with("notifications/") || method.size() > 64) return false;
+      if (within_log_budget(method.size() + params.size())) sink.notify(method, params);
+      return true;
+    }
     case HostOp::Sample:
-    case HostOp::Elicit: {
+    case HostOp::Elicit:
+    case HostOp::ListRoots: {
       auto from = Clock::now();
-      auto res = op == HostOp::Sample ? sink.sample(payload) : sink.elicit(payload);
+      auto res = op == HostOp::Sample ? sink.sample(payload) : op == HostOp::Elicit ? sink.elicit(payload) : sink.list_roots();
       hard.extend(Clock::now() - from);
       w.u8(res.ok());
       if (res) w.str(*res);

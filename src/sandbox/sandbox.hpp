@@ -22,6 +22,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
@@ -66,6 +67,8 @@ class Sandbox {
                                                 ReadyInfo* ready = nullptr);
 
   const SandboxConfig& config() const { return config_; }
+  // Worker processes started so far (thread-safe).
+  uint64_t workers_started() const { return workers_started_.load(std::memory_order_relaxed); }
 
  private:
   friend class RemoteInstance;
@@ -78,6 +81,7 @@ class Sandbox {
   std::condition_variable cv_;
   std::deque<Spawn*> queue_;
   bool stopping_ = false;
+  std::atomic<uint64_t> workers_started_{0};
   std::thread thread_;
 };
 

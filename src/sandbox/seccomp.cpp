@@ -10,7 +10,7 @@
 
 namespace wasimancer::sandbox {
 
-Result<void> enter_seccomp() {
+Result<void> enter_seccomp(bool files) {
   // Anything not listed kills the whole worker (the server reports a crash).
   scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
   if (!ctx) return Error(ErrorKind::Internal, "seccomp_init failed");
@@ -43,6 +43,15 @@ Result<void> enter_seccomp() {
                  // what glibc's thread start-up does in a thread created just before the filter
                  SCMP_SYS(rseq), SCMP_SYS(set_robust_list)}) {
     allow(nr);
+  }
+  if (files) {
+    // Granted folders (allowedPaths): the file calls of host/wasi_fs.cpp. Which files they reach
+    // is Landlock's to decide (sandbox/landlock.hpp), entered before this filter.
+    for (int nr : {SCMP_SYS(openat), SCMP_SYS(openat2), SCMP_SYS(newfstatat), SCMP_SYS(statx), SCMP_SYS(lseek),
+                   SCMP_SYS(pread64), SCMP_SYS(pwrite64), SCMP_SYS(preadv), SCMP_SYS(pwritev), SCMP_SYS(getdents64),
+                   SCMP_SYS(mkdirat), SCMP_SYS(unlinkat), SCMP_SYS(ftruncate), SCMP_SYS(fsync), SCMP_SYS(fdatasync)}) {
+      allow(nr);
+    }
   }
   if (rc != 0) return Error(ErrorKind::Internal, fmt::format("seccomp_rule_add failed: {}", std::strerror(-rc)));
   if ((rc = seccomp_load(ctx)) != 0) return Error(ErrorKind::Internal, fmt::format("seccomp_load failed: {}", std::strerror(-rc)));

@@ -14,6 +14,8 @@
 
 namespace wasimancer::sandbox {
 
-Result<void> enter_seccomp();
+// `files`: the worker has granted folders (allowedPaths): the file calls are allowed too, after
+// Landlock confined the process to those folders (sandbox/landlock.hpp).
+Result<void> enter_seccomp(bool files = false);
 
 }  // namespace wasimancer::sandbox

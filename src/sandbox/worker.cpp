@@ -16,6 +16,7 @@
 #include "engine/native.hpp"
 #include "host/plugin.hpp"
 #include "sandbox/protocol.hpp"
+#include "sandbox/landlock.hpp"
 #include "sandbox/seccomp.hpp"
 #include "sandbox/wire.hpp"
 
@@ -90,6 +91,12 @@ class ChannelSink final : public host::CallSink {
   }
   Result<std::string> sample(std::string_view request_json) override { return ask_text(HostOp::Sample, request_json); }
   Result<std::string> elicit(std::string_view request_json) override { return ask_text(HostOp::Elicit, request_json); }
+  Result<std::string> list_roots() override { return ask_text(HostOp::ListRoots, ""); }
+  void notify(std::string_view method, std::string_view params_json) override {
+    Writer w;
+    w.str(method).str(params_json);
+    c_.tell(HostOp::Notify, w.bytes());
+  }
 
  private:
   Result<std::string> ask_text(HostOp op, std::string_view json) {
@@ -146,8 +153,14 @@ uint64_t cpu_ms() {
 
 // Loads the plugin. Runs after the filter is in place: parsing the module and its start code
 // are the first things that touch what the uploader chose.
+struct Loaded {
+  std::shared_ptr<const host::CompiledPlugin> plugin;
+  std::shared_ptr<const engine::NativeCode> native;
+};
+
 Result<std::unique_ptr<host::PluginInstance>> load(LoadRequest& req, std::shared_ptr<engine::Watchdog> watchdog,
-                                                   ReadyInfo* ready) {
+                                                   std::shared_ptr<const host::Preopens> preopens, ReadyInfo* ready,
+                                                   Loaded* loaded) {
   host::PluginOptions opts;
   opts.name = req.name;
   opts.config = req.config;
@@ -156,6 +169,8 @@ Result<std::unique_ptr<host::PluginInstance>> load(LoadRequest& req, std::shared
   opts.log_level = req.log_level;
   opts.tier = host::Tier::Interpreter;  // native code, if any, is attached below
   opts.watchdog = std::move(watchdog);
+  opts.command = req.command;
+  opts.preopens = std::move(preopens);
   auto plugin = host::CompiledPlugin::load(req.wasm, std::move(opts));
   if (!plugin) return plugin.take_error();
   req.wasm.clear();
@@ -168,6 +183,8 @@ Result<std::unique_ptr<host::PluginInstance>> load(LoadRequest& req, std::shared
   }
   auto inst = host::PluginInstance::create(*plugin, native);
   if (!inst) return inst.take_error();
+  loaded->plugin = *plugin;
+  loaded->native = native;
   ready->module = (*plugin)->info();
   ready->tier = (*inst)->tier_name();
   return inst;
@@ -199,16 +216,32 @@ int worker_main(int fd) {
   sa.sa_flags = SA_SIGINFO | SA_RESTART;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGUSR1, &sa, nullptr);
+  // Granted folders: opened now, then the process is confined to them (Landlock, before any
+  // other thread exists), and the filter below allows the file calls.
+  std::shared_ptr<const host::Preopens> preopens;
+  if (!req->grants.empty()) {
+    auto pre = host::Preopens::open(req->grants);
+    if (!pre) {
+      channel.send(Msg::LoadError, encode_error(pre.error()));
+      return 1;
+    }
+    preopens = *pre;
+    if (auto confined = enter_landlock(*preopens); !confined) {
+      channel.send(Msg::LoadError, encode_error(confined.error()));
+      return 1;
+    }
+  }
   auto watchdog = std::make_shared<engine::Watchdog>();
   watchdog->start();
   engine::prepare_native_thread();
-  if (auto r = enter_seccomp(); !r) {
+  if (auto r = enter_seccomp(preopens != nullptr); !r) {
     channel.send(Msg::LoadError, encode_error(r.error()));
     return 1;
   }
 
   ReadyInfo ready;
-  auto inst = load(*req, watchdog, &ready);
+  Loaded loaded;
+  auto inst = load(*req, watchdog, preopens, &ready, &loaded);
   if (!inst) {
     channel.send(Msg::LoadError, encode_error(inst.error()));
     return 1;
@@ -222,7 +255,7 @@ int worker_main(int fd) {
     if (!channel.receive(f).ok()) return 0;  // the server closed the channel
     if (f.type != static_cast<uint8_t>(Msg::Call)) return 2;
     auto call = decode_call(f.payload);
-    if (!call) return 2;
+    if (!call || !*inst) return 2;
     g_cancel.store(false);
     g_call.store(++call_number);
     host::CallOptions co;
@@ -230,9 +263,20 @@ int worker_main(int fd) {
     co.services = &services;
     co.cancel = &g_cancel;
     if (call->timeout_ms) co.timeout = std::chrono::milliseconds(*call->timeout_ms);
+    co.argv = std::move(call->argv);
     CallReply reply;
     reply.outcome = (*inst)->call(call->function, call->input, co);
     reply.reusable = (*inst)->reusable();
+    if (!reply.reusable && req->command) {
+      // A WASI command runs once per instance: the next call gets a fresh one in this worker
+      // (the module stays compiled), not a new worker.
+      (*inst).reset();
+      auto fresh = host::PluginInstance::create(loaded.plugin, loaded.native);
+      if (fresh) {
+        *inst = std::move(*fresh);
+        reply.reusable = true;
+      }
+    }
     reply.cpu_ms = cpu_ms();
     if (!channel.send(Msg::Result, encode(reply))) return 0;
   }

@@ -35,8 +35,10 @@ TEST_F(JsSdkHttp, GetReturnsTheBody) {  // L950-977
   expect_get_todo(server, plugin, "http_get");
 }
 
-TEST_F(JsSdkHttp, GlobAllowsTheHost) {  // L1003-1029 uses ["*.typicode.com"]; here a glob on 127.0.0.*
-  expect_get_todo(server, plugin, "http_get", "127.0.0.*");
+TEST_F(JsSdkHttp, GlobMatchesButDoesNotOpenLoopback) {  // L1003-1029 uses ["*.typicode.com"], a public host
+  // A glob on 127.0.0.* matches the test server, but only a pattern without wildcards grants a
+  // loopback, private or link-local address: refused before any request is sent.
+  expect_host_denied(server, plugin, "http_get", "/todos/1", "127.0.0.*");
 }
 
 TEST_F(JsSdkHttp, OtherGlobDenies) {  // L904-947: ["*.example.com"] → fails

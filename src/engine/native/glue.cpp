@@ -50,19 +50,78 @@ bool parse_proto(const std::string& line, Proto* p) {
   return true;
 }
 
-bool scalar(const std::string& t) { return t == "u32" || t == "u64" || t == "f32" || t == "f64"; }
+// The C types wasm2c uses for wasm values, by the letter it gives each in multi-value struct
+// names (struct wasm_multi_<letters>, fields <letter><index>): i32 i, i64 j, f32 f, f64 d,
+// externref e, funcref r.
+std::optional<char> letter_of(const std::string& t) {
+  if (t == "u32") return 'i';
+  if (t == "u64") return 'j';
+  if (t == "f32") return 'f';
+  if (t == "f64") return 'd';
+  if (t == "wasm_rt_externref_t") return 'e';
+  if (t == "wasm_rt_funcref_t") return 'r';
+  return std::nullopt;
+}
 
+bool value_type(const std::string& t) { return letter_of(t).has_value(); }
+
+// The letters of a multi-value result type ("struct wasm_multi_ijf" -> "ijf"), or nullopt.
+std::optional<std::string> multi_letters(const std::string& t) {
+  constexpr std::string_view prefix = "struct wasm_multi_";
+  if (t.rfind(prefix, 0) != 0 || t.size() == prefix.size()) return std::nullopt;
+  std::string letters = t.substr(prefix.size());
+  for (char c : letters) {
+    if (std::string_view("ijfder").find(c) == std::string_view::npos) return std::nullopt;
+  }
+  return letters;
+}
+
+std::string type_of_letter(char c) {
+  switch (c) {
+    case 'i': return "u32";
+    case 'j': return "u64";
+    case 'f': return "f32";
+    case 'd': return "f64";
+    case 'e': return "wasm_rt_externref_t";
+    default: return "wasm_rt_funcref_t";
+  }
+}
+
+// A wasm value to the host's 64-bit slot (engine/types.hpp): integers zero-extended, floats as
+// their bit patterns (NaN payloads kept), an externref as the host's own value, a funcref as 0
+// (null) or 1: the host never sees a code or instance address.
 std::string to_slot(const std::string& t, const std::string& v) {
   if (t == "u32" || t == "u64") return fmt::format("(uint64_t){}", v);
   if (t == "f32") return fmt::format("wm_f32_bits({})", v);
-  return fmt::format("wm_f64_bits({})", v);
+  if (t == "f64") return fmt::format("wm_f64_bits({})", v);
+  if (t == "wasm_rt_externref_t") return fmt::format("(uint64_t)(uintptr_t){}", v);
+  return fmt::format("(uint64_t)(({}).func != NULL)", v);
 }
 
+// A slot to a wasm value. The host never makes a funcref: whatever the slot, it is null (the
+// engine refuses non-null funcref arguments before any call).
 std::string from_slot(const std::string& t, const std::string& v) {
   if (t == "u32") return fmt::format("(u32){}", v);
   if (t == "u64") return v;
   if (t == "f32") return fmt::format("wm_bits_f32({})", v);
-  return fmt::format("wm_bits_f64({})", v);
+  if (t == "f64") return fmt::format("wm_bits_f64({})", v);
+  if (t == "wasm_rt_externref_t") return fmt::format("(wasm_rt_externref_t)(uintptr_t){}", v);
+  return "wasm_rt_funcref_null_value";
+}
+
+// Statements storing a function's return value `v` (of C type `ret`) into r[0], r[1], ...
+// Empty for void; nullopt if `ret` is not a wasm result type.
+std::optional<std::string> store_results(const std::string& ret, const std::string& v) {
+  if (ret == "void") return std::string();
+  if (value_type(ret)) return fmt::format("  r[0] = {};\n", to_slot(ret, v));
+  auto letters = multi_letters(ret);
+  if (!letters) return std::nullopt;
+  std::string out;
+  for (size_t k = 0; k < letters->size(); ++k) {
+    char c = (*letters)[k];
+    out += fmt::format("  r[{}] = {};\n", k, to_slot(type_of_letter(c), fmt::format("{}.{}{}", v, c, k)));
+  }
+  return out;
 }
 
 // The fixed part of glue.c before the imports. Every function entry compares the stack pointer
@@ -146,6 +205,11 @@ Result<Glue> generate_glue(const std::string& header, size_t import_count) {
   while (std::getline(in, line)) {
     if (line.size() > 4096) continue;  // generated declarations are short; the regexes stay cheap
     std::smatch m;
+    if (line.find("/* import:") != std::string::npos && line.rfind("/* import:", 0) != 0) {
+      // Imported globals, memories and tables are members of the instance struct (indented); the
+      // host never provides them (build_native refuses such modules first).
+      return Error(ErrorKind::InvalidModule, "native tier: the module imports a global, memory or table");
+    }
     if (line.rfind("/* import:", 0) == 0) {
       if (!std::regex_match(line, m, import_re) || m[1].str() != "h") return unexpected("import");
       std::string field = m[2].str();
@@ -195,9 +259,11 @@ Result<Glue> generate_glue(const std::string& header, size_t import_count) {
   for (size_t i = 0; i < import_protos.size(); ++i) {
     const Proto& p = import_protos[i];
     const uint32_t index = import_indices[i];
-    if (p.ret != "void" && !scalar(p.ret)) {
+    auto letters = multi_letters(p.ret);
+    if (p.ret != "void" && !value_type(p.ret) && !letters) {
       return Error(ErrorKind::InvalidModule, fmt::format("native tier: import {} returns {}", index, p.ret));
     }
+    const size_t results = p.ret == "void" ? 0 : letters ? letters->size() : 1;
     // Defined with wasm2c's own declaration of the instance pointer.
     std::string first = p.first;
     auto star = first.rfind('*');
@@ -205,17 +271,32 @@ Result<Glue> generate_glue(const std::string& header, size_t import_count) {
     std::string sig = fmt::format("{} {}({} wm_c", p.ret, p.name, first);
     std::string body;
     for (size_t k = 0; k < p.params.size(); ++k) {
-      if (!scalar(p.params[k])) return Error(ErrorKind::InvalidModule, fmt::format("native tier: import {} takes {}", index, p.params[k]));
+      if (!value_type(p.params[k])) {
+        return Error(ErrorKind::InvalidModule, fmt::format("native tier: import {} takes {}", index, p.params[k]));
+      }
       sig += fmt::format(", {} p{}", p.params[k], k);
       body += fmt::format("  a[{}] = {};\n", k, to_slot(p.params[k], fmt::format("p{}", k)));
     }
     sig += ")";
     out += sig + " {\n";
-    out += fmt::format("  uint64_t a[{}];\n  uint64_t r[1] = {{0}};\n", std::max<size_t>(1, p.params.size()));
-    out += "  (void)a;\n" + body;
-    out += "  wm_ctx* ctx = (wm_ctx*)(void*)wm_c;\n";
+    out += fmt::format("  uint64_t a[{}];\n  uint64_t r[{}];\n", std::max<size_t>(1, p.params.size()), std::max<size_t>(1, results));
+    out += fmt::format("  (void)a;\n  memset(r, 0, sizeof r);\n{}", body);
+    // The call's context is the thread's current one (set by the entry point), not wm_c: wasm2c
+    // 1.0.32 puts an imported function into a table (elem segment, ref.func) with the address of
+    // the instance's import-instance field, not its value, so wm_c is wrong when the import is
+    // called through call_indirect.
+    out += "  (void)wm_c;\n  wm_ctx* ctx = wm_current;\n";
     out += fmt::format("  if (ctx->host_call(ctx, {}u, a, r)) wm_trap(WM_TRAP_HOST);\n", index);
-    if (p.ret != "void") out += "  return " + from_slot(p.ret, "r[0]") + ";\n";
+    if (letters) {
+      out += fmt::format("  {} v;\n", p.ret);
+      for (size_t k = 0; k < letters->size(); ++k) {
+        char c = (*letters)[k];
+        out += fmt::format("  v.{}{} = {};\n", c, k, from_slot(type_of_letter(c), fmt::format("r[{}]", k)));
+      }
+      out += "  return v;\n";
+    } else if (p.ret != "void") {
+      out += "  return " + from_slot(p.ret, "r[0]") + ";\n";
+    }
     out += "}\n";
   }
 
@@ -224,24 +305,41 @@ Result<Glue> generate_glue(const std::string& header, size_t import_count) {
   for (const auto& t : instantiate.params) args += fmt::format(", ({})(void*)ctx", t);
   out += fmt::format("  WM_ENTER(ctx, Z_m_instantiate({}));\n}}\n", args);
 
-  // Exports: the memory, and every function with scalar parameters and at most one result.
+  // Exports: the memory, the globals (wm_global), and every function (wm_call, through one
+  // wrapper per function that unpacks the argument slots and packs the results).
   Glue glue;
   std::string memory_fn;
   std::string cases;
+  std::string global_cases;
   for (const auto& [k, p] : export_protos) {
     if (p.ret == "wasm_rt_memory_t*") {
       memory_fn = p.name;  // there is at most one memory (engine/limits.hpp)
       continue;
     }
-    if (p.ret != "void" && !scalar(p.ret)) continue;  // multi-value, globals, tables: not callable here
+    if (p.params.empty() && !p.ret.empty() && p.ret.back() == '*') {
+      // A global: "u32* Z_mZ_e3(Z_m_instance_t* instance);" (tables: not readable here).
+      std::string t = trim(p.ret.substr(0, p.ret.size() - 1));
+      if (t.rfind("const ", 0) == 0) t = trim(t.substr(6));
+      if (!value_type(t)) continue;
+      global_cases += fmt::format("    case {}u: *out = {}; return 1;\n", k, to_slot(t, fmt::format("(*{}((Z_m_instance_t*)inst))", p.name)));
+      continue;
+    }
+    auto store = store_results(p.ret, "v");
+    if (!store) continue;
     bool ok = true;
-    for (const auto& t : p.params) ok = ok && scalar(t);
+    for (const auto& t : p.params) ok = ok && value_type(t);
     if (!ok) continue;
     std::string call = p.name + "((Z_m_instance_t*)inst";
     for (size_t j = 0; j < p.params.size(); ++j) call += ", " + from_slot(p.params[j], fmt::format("a[{}]", j));
     call += ")";
-    std::string stmt = p.ret == "void" ? call : "r[0] = " + to_slot(p.ret, call);
-    cases += fmt::format("    case {}u: WM_ENTER(ctx, {});\n", k, stmt);
+    out += fmt::format("static void wm_export_{}(void* inst, const uint64_t* a, uint64_t* r) {{\n  (void)a; (void)r;\n", k);
+    if (p.ret == "void") {
+      out += "  " + call + ";\n";
+    } else {
+      out += fmt::format("  {} v = {};\n{}", p.ret, call, *store);
+    }
+    out += "}\n";
+    cases += fmt::format("    case {0}u: WM_ENTER(ctx, wm_export_{0}(inst, a, r));\n", k);
   }
   out += "WM_API int wm_memory(void* inst, uint8_t** data, uint64_t* size) {\n";
   if (!memory_fn.empty()) {
@@ -250,8 +348,11 @@ Result<Glue> generate_glue(const std::string& header, size_t import_count) {
   } else {
     out += "  (void)inst;\n  *data = 0;\n  *size = 0;\n  return 0;\n}\n";
   }
+  out += "WM_API int wm_global(void* inst, uint32_t index, uint64_t* out) {\n  (void)inst; (void)out;\n  switch (index) {\n";
+  out += global_cases;
+  out += "    default: return 0;\n  }\n}\n";
   out += "WM_API int wm_call(void* inst, wm_ctx* ctx, uint32_t index, const uint64_t* a, uint64_t* r) {\n";
-  out += "  (void)a; (void)r;\n  wm_arm(inst, ctx);\n";
+  out += "  wm_arm(inst, ctx);\n";
   out += fmt::format("  *{}((Z_m_instance_t*)inst) = 0;  /* the stack units: a trap leaves them raised */\n", stack_fn);
   out += "  switch (index) {\n";
   out += cases;

@@ -10,7 +10,7 @@
 
 namespace wasimancer::engine::native {
 
-inline constexpr uint32_t kGlueVersion = 4;
+inline constexpr uint32_t kGlueVersion = 6;
 inline constexpr uint32_t kTickImport = 0xffffffffu;
 
 struct Glue {
@@ -20,9 +20,11 @@ struct Glue {
 // `header` is wasm2c's m.h for module name "m", made from a module instrumented with safe_names
 // (engine/instrument.hpp): imports are "h"."i<k>" (k: the host's import index) and "h"."t" (the
 // tick), exports "e<k>" (k: the index among the module's exports) and "s" (the stack units).
-// wm_call's export index is k; an export that is not a function callable here (multi-value
-// results, reference parameters) answers WM_TRAP_NO_EXPORT. Any other name in the header is an
-// error: no name of the module's choosing is ever copied into C.
+// wm_call's and wm_global's export index is k. Every exported function is callable, whatever
+// its parameters and results (numbers, references, several results); every exported global is
+// readable. Values cross as 64-bit slots (engine/types.hpp): float bit patterns are copied, never
+// converted, so NaN payloads survive. Any other name in the header is an error: no name of the
+// module's choosing is ever copied into C.
 Result<Glue> generate_glue(const std::string& header, size_t import_count);
 
 }  // namespace wasimancer::engine::native

@@ -20,7 +20,7 @@
 extern "C" {
 #endif
 
-#define WM_NATIVE_ABI_VERSION 3
+#define WM_NATIVE_ABI_VERSION 4
 
 enum wm_trap {
   WM_OK = 0,
@@ -54,7 +54,14 @@ typedef uint64_t (*wm_instance_size_fn)(void);
 typedef int (*wm_instantiate_fn)(void* instance, wm_ctx* ctx);
 typedef void (*wm_free_fn)(void* instance);
 typedef int (*wm_memory_fn)(void* instance, uint8_t** data, uint64_t* size);
+/* Calls the function export number export_index (its position among the module's exports) with
+ * one slot per parameter; writes one slot per result (results has room for them all). Slots:
+ * integers zero-extended, floats as bit patterns, externref as the host's value (0: null),
+ * funcref as 0 (null) or 1 (arguments: null only). */
 typedef int (*wm_call_fn)(void* instance, wm_ctx* ctx, uint32_t export_index, const uint64_t* args, uint64_t* results);
+/* Reads the global export number export_index into *value (a slot, as above): 1, or 0 if that
+ * export is not a global. */
+typedef int (*wm_global_fn)(void* instance, uint32_t export_index, uint64_t* value);
 /* Stops the instance's running call at the next function entry (WM_TRAP_INTERRUPTED). Safe to
  * call from another thread while the call runs; loops are stopped by the deadline checks. */
 typedef void (*wm_interrupt_fn)(void* instance);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include <wasi/api.h>
@@ -121,4 +122,24 @@ WM_EXPORT(fs_denied) int32_t fs_denied(void) {
   fclose(f);
   wm_error_str("fs access was granted");
   return 1;
+}
+
+/* read_file: the whole file named by the input (allowedPaths grants; e.g. "/data/a.txt") as
+ * output, or an error "<path>: <strerror>". */
+WM_EXPORT(read_file) int32_t read_file(void) {
+  char *path = input_str(NULL);
+  FILE *f = fopen(path, "r");
+  if (!f) {
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s: %s", path, strerror(errno));
+    wm_error_str(msg);
+    free(path);
+    return 1;
+  }
+  char buf[4096];
+  size_t n = fread(buf, 1, sizeof buf, f);
+  fclose(f);
+  wm_output_buf(buf, n);
+  free(path);
+  return 0;
 }
