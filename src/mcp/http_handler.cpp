@@ -301,6 +301,7 @@ class PostOutbound : public Outbound {
         budget_(budget), replay_(std::move(replay)) {
     if (mode_ == Mode::Sse) {
       HttpHead h = sse_head();
+      h.hold_for_first_message = true;
       for (auto& kv : headers_) h.headers.push_back(kv);
       s_->start(std::move(h));
       if (replay_) {
@@ -339,6 +340,7 @@ class PostOutbound : public Outbound {
             return;
           }
           HttpHead h = sse_head();
+          h.hold_for_first_message = true;
           for (auto& kv : headers_) h.headers.push_back(kv);
           s_->start(std::move(h));
         }

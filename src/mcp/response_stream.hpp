@@ -36,6 +36,9 @@ struct HttpHead {
   std::string content_type;  // empty: none (no body)
   std::vector<std::pair<std::string, std::string>> headers;
   bool close_connection = false;  // e.g. the legacy SSE stream
+  // An SSE answer to a POST: the transport may hold the head back (briefly) until the first
+  // message is queued, so that head, message and often the end leave in one write.
+  bool hold_for_first_message = false;
 };
 
 class ResponseStream {

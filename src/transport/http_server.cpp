@@ -33,6 +33,8 @@ namespace {
 
 using Part = mcp::ResponseStream::Part;
 using SteadyClock = std::chrono::steady_clock;
+// How long the head of an SSE answer to a POST may wait for the answer's first message.
+constexpr auto kHeadHold = std::chrono::seconds(1);
 
 // Waits on the connection's strand for a ResponseStream's next part; the stream's waker (any
 // thread) cancels the timer through the strand. When the stream overflowed (its client is not
@@ -371,6 +373,16 @@ net::awaitable<bool> HttpServer::Impl::pump(Stream& stream, Parser& parser, std:
   SteadyClock::time_point deadline{};
   std::vector<Part> parts;
   bool ended = false;
+  if (part.head.hold_for_first_message) {
+    // An SSE answer to a POST: the head waits (up to kHeadHold) for the first message, so a
+    // quick answer leaves as one write (head, event, last chunk) instead of two or three.
+    Part first;
+    if (co_await next(first, kHeadHold)) {
+      if (first.kind == Part::Chunk && !first.data.empty()) append_chunk(out, first.data);
+      else if (first.kind == Part::End) ended = true;
+      else if (first.kind == Part::Abort) co_return false;
+    }
+  }
   for (;;) {
     // Everything queued now goes into this write.
     parts.clear();
