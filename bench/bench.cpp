@@ -605,10 +605,15 @@ int main(int argc, char** argv) {
       const int want_streams = static_cast<int>(std::min<rlim_t>(10000, nofile.rlim_max > 200 ? nofile.rlim_max - 200 : 0));
       setenv("WASIMANCER_MAX_SESSIONS", "20000", 1);
       setenv("WASIMANCER_MAX_CONNECTIONS", "20000", 1);
+      // Every stream comes from 127.0.0.1: lift the per-address limits too (issue 15).
+      setenv("WASIMANCER_MAX_CONNECTIONS_PER_ADDRESS", "20000", 1);
+      setenv("WASIMANCER_MAX_SESSIONS_PER_CLIENT", "20000", 1);
       Server s;
       start_server(s, dir, cache);
       unsetenv("WASIMANCER_MAX_SESSIONS");
       unsetenv("WASIMANCER_MAX_CONNECTIONS");
+      unsetenv("WASIMANCER_MAX_CONNECTIONS_PER_ADDRESS");
+      unsetenv("WASIMANCER_MAX_SESSIONS_PER_CLIENT");
       if (wait_ready(s, 10000)) {
         for (int i = 0; i < 600 && plugin_tier(s.port, "p0").find("-O2") == std::string::npos; ++i) {
           std::this_thread::sleep_for(std::chrono::milliseconds(50));

@@ -1,5 +1,6 @@
 #include "cli/serve_command.hpp"
 
+#include <malloc.h>
 #include <sys/resource.h>
 
 #include <cctype>
@@ -52,7 +53,15 @@ struct ServeOptions {
   uint64_t max_upload_bytes = 10ull << 20;
   uint32_t max_header_bytes = 16 * 1024;
   size_t max_connections = 1024;
+  size_t max_connections_per_address = 128;
   size_t max_sessions = 1000;
+  size_t max_sessions_per_client = 100;
+  uint64_t max_output_bytes = 4ull << 20;
+  uint64_t max_response_bytes = 16ull << 20;
+  uint64_t max_stream_queue_bytes = 16ull << 20;
+  uint32_t header_timeout = 5;
+  uint32_t write_timeout = 60;
+  uint32_t shutdown_timeout = 10;
   uint32_t session_idle_timeout = 3600;
   uint32_t idle_timeout = 120;
   size_t workers = 0;           // 0: one per core
@@ -159,6 +168,14 @@ bool load_env(ServeOptions& o, std::string* problem) {
          env_number("WASIMANCER_MAX_HEADER_BYTES", &o.max_header_bytes, problem) &&
          env_number("WASIMANCER_MAX_CONNECTIONS", &o.max_connections, problem) &&
          env_number("WASIMANCER_MAX_SESSIONS", &o.max_sessions, problem) &&
+         env_number("WASIMANCER_MAX_CONNECTIONS_PER_ADDRESS", &o.max_connections_per_address, problem) &&
+         env_number("WASIMANCER_MAX_SESSIONS_PER_CLIENT", &o.max_sessions_per_client, problem) &&
+         env_number("WASIMANCER_MAX_OUTPUT_BYTES", &o.max_output_bytes, problem) &&
+         env_number("WASIMANCER_MAX_RESPONSE_BYTES", &o.max_response_bytes, problem) &&
+         env_number("WASIMANCER_MAX_STREAM_QUEUE_BYTES", &o.max_stream_queue_bytes, problem) &&
+         env_number("WASIMANCER_HEADER_TIMEOUT", &o.header_timeout, problem) &&
+         env_number("WASIMANCER_WRITE_TIMEOUT", &o.write_timeout, problem) &&
+         env_number("WASIMANCER_SHUTDOWN_TIMEOUT", &o.shutdown_timeout, problem) &&
          env_number("WASIMANCER_SESSION_IDLE_TIMEOUT", &o.session_idle_timeout, problem) &&
          env_number("WASIMANCER_IDLE_TIMEOUT", &o.idle_timeout, problem) &&
          env_number("WASIMANCER_WORKERS", &o.workers, problem) &&
@@ -213,6 +230,21 @@ void add_flags(CLI::App& cmd, ServeOptions& o) {
   cmd.add_option("--max-header-bytes", o.max_header_bytes, "Largest request header block (WASIMANCER_MAX_HEADER_BYTES)");
   cmd.add_option("--max-connections", o.max_connections, "Open connections at most (WASIMANCER_MAX_CONNECTIONS)");
   cmd.add_option("--max-sessions", o.max_sessions, "MCP sessions at most (WASIMANCER_MAX_SESSIONS)");
+  cmd.add_option("--max-sessions-per-client", o.max_sessions_per_client,
+                 "MCP sessions per client address; 0: no limit (WASIMANCER_MAX_SESSIONS_PER_CLIENT)");
+  cmd.add_option("--max-connections-per-address", o.max_connections_per_address,
+                 "Open connections per client address; 0: no limit (WASIMANCER_MAX_CONNECTIONS_PER_ADDRESS)");
+  cmd.add_option("--max-output-bytes", o.max_output_bytes, "Largest output of one tool call (WASIMANCER_MAX_OUTPUT_BYTES)");
+  cmd.add_option("--max-response-bytes", o.max_response_bytes,
+                 "Largest answer to one POST, a batch's answers together (WASIMANCER_MAX_RESPONSE_BYTES)");
+  cmd.add_option("--max-stream-queue-bytes", o.max_stream_queue_bytes,
+                 "Bytes queued for an SSE client that is not reading before it is disconnected (WASIMANCER_MAX_STREAM_QUEUE_BYTES)");
+  cmd.add_option("--header-timeout", o.header_timeout,
+                 "Seconds a connection has to send a request header before it authenticates (WASIMANCER_HEADER_TIMEOUT)");
+  cmd.add_option("--write-timeout", o.write_timeout,
+                 "Seconds a client has to take the bytes waiting for it (WASIMANCER_WRITE_TIMEOUT)");
+  cmd.add_option("--shutdown-timeout", o.shutdown_timeout,
+                 "Seconds calls in flight may take to finish on SIGTERM/SIGINT (WASIMANCER_SHUTDOWN_TIMEOUT)");
   cmd.add_option("--session-idle-timeout", o.session_idle_timeout, "Seconds before an idle session ends (WASIMANCER_SESSION_IDLE_TIMEOUT)");
   cmd.add_option("--state-ttl", o.state_ttl, "Seconds a 2026-07-28 requestState stays valid (WASIMANCER_STATE_TTL)");
   cmd.add_option("--task-ttl", o.task_ttl, "Seconds a finished task is kept (WASIMANCER_TASK_TTL)");
@@ -257,6 +289,12 @@ bool listens_beyond_loopback(const std::string& bind) {
 }
 
 int run_serve(ServeOptions o) {
+  // Payloads of a MiB or more (a call's input and output, copied a few times on their way) come
+  // from the heap instead of fresh mmaps, and freed heap is kept up to 32 MiB: glibc's defaults
+  // (mmap above 128 KiB, dynamically raised; trim above 128 KiB) made every such copy fault its
+  // pages in again, which doubled the server's CPU time for a 1 MiB call (issue 11).
+  mallopt(M_MMAP_THRESHOLD, 16 << 20);
+  mallopt(M_TRIM_THRESHOLD, 32 << 20);
   auto level = parse_log_level(o.log_level);
   if (!level) {
     std::cerr << "error: unknown log level \"" << o.log_level << "\"\n";
@@ -430,6 +468,8 @@ int run_serve(ServeOptions o) {
 
   mcp::ServerConfig mcp_config;
   mcp_config.max_sessions = o.max_sessions;
+  mcp_config.max_sessions_per_client = o.max_sessions_per_client;
+  mcp_config.max_output_bytes = o.max_output_bytes;
   mcp_config.session_idle_timeout = std::chrono::seconds(o.session_idle_timeout);
   mcp_config.request_state_key = o.state_key;
   mcp_config.request_state_ttl = std::chrono::seconds(o.state_ttl);
@@ -458,6 +498,11 @@ int run_serve(ServeOptions o) {
   http_config.max_body_bytes = o.max_body_bytes;
   http_config.max_header_bytes = o.max_header_bytes;
   http_config.max_connections = o.max_connections;
+  http_config.max_connections_per_address = o.max_connections_per_address;
+  http_config.max_response_bytes = o.max_response_bytes;
+  http_config.max_stream_queue_bytes = o.max_stream_queue_bytes;
+  http_config.header_timeout = std::chrono::seconds(std::max<uint32_t>(1, o.header_timeout));
+  http_config.write_timeout = std::chrono::seconds(std::max<uint32_t>(1, o.write_timeout));
   http_config.idle_timeout = std::chrono::seconds(o.idle_timeout);
   http_config.allowed_hosts = o.allowed_hosts;
   http_config.allowed_origins = o.allowed_origins;
@@ -540,9 +585,9 @@ int run_serve(ServeOptions o) {
   log().info("wasimancer listening on http://{}:{} (MCP: /mcp and /sse; admin API: /upload-plugin ...; dashboard: /ui)", o.bind, http.port());
   // SIGINT/SIGTERM (blocked in every thread since main(): cli/signals.hpp) stop the server.
   int sig = wait_stop_signal();
-  log().info("signal {} received: shutting down", sig);
+  log().info("signal {} received: shutting down (calls in flight have {} s to finish)", sig, o.shutdown_timeout);
   if (metrics_http) metrics_http->stop();
-  http.stop();
+  http.shutdown(std::chrono::seconds(o.shutdown_timeout));
   drain();
   return 0;
 }

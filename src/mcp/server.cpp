@@ -29,20 +29,44 @@ Server::Server(Catalogs catalogs, WorkerPool& workers, ServerConfig config)
   tasks_ = std::make_unique<Tasks>(*this, std::make_unique<MemoryTaskStore>(config_.max_tasks));
 }
 
+void Server::drain(Clock::time_point deadline) {
+  {
+    std::unique_lock lock(calls_mu_);
+    calls_cv_.wait_until(lock, deadline, [this] { return calls_.empty(); });
+  }
+  shutdown();
+}
+
 void Server::shutdown() {
+  // Calls first, while their sessions and streams still exist: each is cancelled and answers
+  // its request with an error.
+  {
+    std::unique_lock lock(calls_mu_);
+    shut_down_ = true;
+    for (auto& flag : calls_) flag->store(true);
+    calls_cv_.wait(lock, [this] { return calls_.empty(); });
+  }
   notifier_->stop_listening();
   std::vector<std::shared_ptr<Session>> sessions;
   {
     std::lock_guard lock(sessions_mu_);
     for (auto& [id, s] : sessions_) sessions.push_back(s);
     sessions_.clear();
+    session_client_.clear();
+    client_sessions_.clear();
   }
   for (auto& s : sessions) s->close();
   notifier_->close_streams();
-  std::unique_lock lock(calls_mu_);
-  shut_down_ = true;
-  for (auto& flag : calls_) flag->store(true);
-  calls_cv_.wait(lock, [this] { return calls_.empty(); });
+}
+
+bool Server::shutting_down() const {
+  std::lock_guard lock(calls_mu_);
+  return shut_down_;
+}
+
+size_t Server::calls_in_flight() const {
+  std::lock_guard lock(calls_mu_);
+  return calls_.size();
 }
 
 Server::~Server() {

@@ -384,12 +384,26 @@ void Tools::run(const RequestPtr& r, const registry::ToolRef& ref, json::object 
     host::CallOutcome out = plugin->call(fn->function, input, opts);
     r->session->end_request(r->id);
     if (cancel->load()) {
+      if (server_.shutting_down()) {
+        // Stopped by a shutdown that could not wait for it: the client gets an error, not silence.
+        log().info("{}: stopped by the server's shutdown after {} ms{}", who, ms, trace);
+        return server_.answer(*r, RpcError{kServerError, "the server is shutting down: the call was stopped before it finished",
+                                           std::nullopt});
+      }
       // Cancelled by the client (or the session ended): no response, as the spec requires.
       observed.finish(out, "cancelled");
       r->reply->request_done(r->id);
       return;
     }
     RunOutcome outcome;
+    if (size_t cap = server_.config().max_output_bytes; cap && out.ok() && out.output.size() > cap) {
+      // The output cap (WASIMANCER_MAX_OUTPUT_BYTES): a clear tool error instead of the output.
+      out.error = Error(ErrorKind::PluginError,
+                        fmt::format("the tool's output ({} bytes) is larger than the server's limit of {} bytes per call "
+                                    "(WASIMANCER_MAX_OUTPUT_BYTES)", out.output.size(), cap));
+      out.output.clear();
+      out.output.shrink_to_fit();
+    }
     if (inputs && inputs->pending()) {
       observed.finish(out, "input_required", fmt::format("{} request(s)", inputs->input_requests().size()));
       outcome.input_required = true;
