@@ -30,6 +30,7 @@
 #include <boost/json.hpp>
 
 #include "core/worker_pool.hpp"
+#include "mcp/task_store.hpp"
 #include "mcp/jsonrpc.hpp"
 #include "mcp/protocol.hpp"
 #include "mcp/session.hpp"
@@ -61,6 +62,9 @@ struct ServerConfig {
   // Tasks extension: how long a finished task's result is kept.
   std::chrono::seconds task_result_ttl{3600};
   size_t max_tasks = 10000;
+  // Where tasks are kept (null: in memory, this process only). Several replicas share a
+  // PgTaskStore (mcp/task_store_pg.hpp) so any of them answers tasks/get.
+  std::function<std::unique_ptr<TaskStore>()> task_store;
 };
 
 struct Catalogs {
