@@ -100,6 +100,28 @@ admin POST /add-prompt -H 'Content-Type: application/json' -d '{"name":"greet","
 expect_eq "prompt/add-through-c" "$code" "200"
 expect_eq "prompt/stored-in-table" "$(psql_q 'select name from wasimancer_prompts')" "greet"
 
+# --- a task started through A is read through B (tasks are kept in the database) ----------------
+mcp26() {  # mcp26 REPLICA METHOD NAME PARAMS-JSON: one 2026-07-28 request with the tasks extension
+  curl -s -m 30 "http://127.0.0.1:${rport[$1]}/mcp" -H "Authorization: Bearer $MCP_TOKEN" -H 'Content-Type: application/json' \
+    -H 'Accept: application/json' -H 'MCP-Protocol-Version: 2026-07-28' -H "Mcp-Method: $2" -H "Mcp-Name: $3" \
+    -d "$(jq -cn --arg m "$2" --argjson p "$4" '{jsonrpc:"2.0",id:1,method:$m,params:($p + {_meta:{"io.modelcontextprotocol/protocolVersion":"2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities":{extensions:{"io.modelcontextprotocol/tasks":{}}}}})}')"
+}
+on 0
+upload POST "$version_a" "$(jq -cn '{name:"tasky",version:"1.0.0",description:"t",functions:[{displayName:"whoami_task",function:"whoami",arguments:[],description:"a task",taskSupport:"optional"}]}')" tasky.wasm
+expect_eq "task/publish-task-tool" "$code" "200"
+wait_for 20 bash -c "curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer $ADMIN_TOKEN' http://127.0.0.1:${rport[1]}/plugins/tasky | grep -q 200"
+started="$(mcp26 0 tools/call whoami_task '{"name":"whoami_task","arguments":{}}')"
+task_id="$(jq -r '.result.taskId // empty' <<<"$started")"
+if [[ -n "$task_id" ]]; then pass "task/started-through-a"; else fail "task/started-through-a" "$started"; fi
+expect_eq "task/stored-in-table" "$(psql_q "select count(*) from wasimancer_tasks where id = '$task_id'")" "1"
+task_done() { [[ "$(mcp26 1 tasks/get "$task_id" "$(jq -cn --arg t "$task_id" '{taskId:$t}')" | jq -r '.result.status')" == completed ]]; }
+wait_for 30 task_done && pass "task/completed-read-through-b" || fail "task/completed-read-through-b" "$(mcp26 1 tasks/get "$task_id" "$(jq -cn --arg t "$task_id" '{taskId:$t}')")"
+got="$(mcp26 2 tasks/get "$task_id" "$(jq -cn --arg t "$task_id" '{taskId:$t}')" | jq -c '.result.result.content[0].text // .result.result')"
+[[ "$got" == *version* ]] && pass "task/result-read-through-c" || fail "task/result-read-through-c" "$got"
+unknown="$(mcp26 1 tasks/get nosuchtask '{"taskId":"nosuchtask"}')"
+jq -e '.error' <<<"$unknown" >/dev/null && pass "task/unknown-id-is-an-error" || fail "task/unknown-id-is-an-error" "$unknown"
+
 # --- database outage: calls keep working, admin writes 503, reconnect and catch up -------------
 pg_stop
 on 1
@@ -122,7 +144,7 @@ for i in 1 2; do
   wait_for 30 bash -c "[[ \"\$(source '$(dirname "$0")/pg-fixtures/pg_lib.bash'; server_port=${rport[$i]}; call_tool whoami2)\" == '{\"version\":\"b\"}' ]]" \
     && pass "outage/replica-$i-catches-up" || { on "$i"; fail "outage/replica-$i-catches-up" "$(call_tool whoami2)"; }
 done
-expect_eq "outage/nothing-lost" "$(psql_q 'select string_agg(name, $$,$$ order by name) from wasimancer_plugins')" "who,who2"
+expect_eq "outage/nothing-lost" "$(psql_q 'select string_agg(name, $$,$$ order by name) from wasimancer_plugins')" "tasky,who,who2"
 
 # --- kill -9 of a replica: the others serve, the killed one restarts and catches up --------------
 kill -KILL "${rpid[2]}"; wait "${rpid[2]}" 2>/dev/null; rpid[2]=""
@@ -130,11 +152,11 @@ on 0
 admin DELETE /remove-plugin/who
 expect_eq "restart/remove-while-c-is-down" "$code" "200"
 on 1
-wait_for 20 bash -c "[[ \"\$(source '$(dirname "$0")/pg-fixtures/pg_lib.bash'; server_port=${rport[1]}; tools_list | tr '\n' ' ')\" == 'whoami2 ' ]]" \
+wait_for 20 bash -c "[[ \"\$(source '$(dirname "$0")/pg-fixtures/pg_lib.bash'; server_port=${rport[1]}; tools_list | tr '\n' ' ')\" == 'whoami2 whoami_task ' ]]" \
   && pass "restart/b-follows" || fail "restart/b-follows" "$(tools_list | tr '\n' ' ')"
 start_replica 2 || fail "restart/c-restarts" "did not start"
 on 2
-expect_eq "restart/c-caught-up-tools" "$(tools_list | tr '\n' ' ')" "whoami2 "
+expect_eq "restart/c-caught-up-tools" "$(tools_list | tr '\n' ' ')" "whoami2 whoami_task "
 expect_eq "restart/c-caught-up-revision" "$(served_revision 2)" "$(psql_q 'select revision from wasimancer_state')"
 expect_eq "restart/c-has-resource" "$(read_motd 2)" "hello from A"
 

@@ -94,3 +94,79 @@ wait_for() {
 
 # served_revision I: the revision replica I reports in GET /plugins.
 served_revision() { on "$1"; admin GET /plugins; jq -r '.revision // empty' <<<"$body"; }
+
+# --- nginx in front of the replicas ---------------------------------------------------------------
+nginx_bin="${WASIMANCER_NGINX_BIN:-/usr/sbin/nginx}"
+nginx_available() { [[ -x "$nginx_bin" ]]; }
+
+# nginx_conf PORT REPLICA-PORT...: the configuration README "Running several replicas" shows:
+# requests with a session (Mcp-Session-Id, the legacy ?sessionId=) stick to one replica by a hash
+# of it; the rest (stateless requests, 2026-07-28) spread; a replica that refuses connections is
+# skipped and the request retried on another (tools/call is a POST: non_idempotent allows that).
+nginx_conf() {
+  local port="$1"; shift
+  local servers="" p
+  for p in "$@"; do servers+="    server 127.0.0.1:$p max_fails=1 fail_timeout=2s;"$'\n'; done
+  cat <<CONF
+worker_processes 1;
+pid nginx.pid;
+error_log error.log warn;
+events { worker_connections 512; }
+http {
+  access_log off;
+  client_body_temp_path tmp/body; proxy_temp_path tmp/proxy; fastcgi_temp_path tmp/fastcgi;
+  uwsgi_temp_path tmp/uwsgi; scgi_temp_path tmp/scgi;
+  client_max_body_size 20m;
+  # Affinity: the session id (Streamable HTTP), else the legacy SSE sessionId, else none (spread).
+  map \$arg_sessionId \$legacy_session { "" \$request_id; default \$arg_sessionId; }
+  map \$http_mcp_session_id \$mcp_affinity { "" \$legacy_session; default \$http_mcp_session_id; }
+  upstream wasimancer {
+    hash \$mcp_affinity consistent;
+$servers    keepalive 32;
+  }
+  server {
+    listen 127.0.0.1:$port;
+    location / {
+      proxy_pass http://wasimancer;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host \$http_host;
+      proxy_buffering off;
+      proxy_read_timeout 1h;
+      proxy_next_upstream error timeout http_502 http_503 non_idempotent;
+      proxy_next_upstream_tries 3;
+    }
+  }
+}
+CONF
+}
+
+# nginx_start DIR PORT REPLICA-PORT...: nginx (in the foreground of a background job, so the
+# trap can stop it) with its files in DIR. Sets nginx_pid, nginx_port.
+nginx_start() {
+  local dir="$1" port="$2"; shift 2
+  mkdir -p "$dir/tmp"
+  chmod 755 "$dir" "$dir/tmp"
+  nginx_conf "$port" "$@" >"$dir/nginx.conf"
+  "$nginx_bin" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" -g 'daemon off;' >>"$dir/stdout.log" 2>&1 &
+  nginx_pid=$!
+  nginx_port="$port"
+  local n
+  for n in $(seq 1 100); do
+    curl -s -o /dev/null "http://127.0.0.1:$port/" && return 0
+    kill -0 "$nginx_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  cat "$dir/error.log" >&2
+  return 1
+}
+
+nginx_stop() {
+  [[ -n "${nginx_pid:-}" ]] || return 0
+  kill -QUIT "$nginx_pid" 2>/dev/null
+  wait_dead "$nginx_pid" 10 || kill -KILL "$nginx_pid" 2>/dev/null
+  nginx_pid=""
+}
+
+# free_port: a loopback port nothing listens on now.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
