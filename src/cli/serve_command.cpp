@@ -1,5 +1,6 @@
 #include "cli/serve_command.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <csignal>
 #include <cstdlib>
@@ -61,6 +62,7 @@ struct ServeOptions {
   uint32_t native_build_memory = 2048;   // MiB of address space per build process
   size_t native_builds = 1;              // builds at once
   std::string isolation = "process";     // process | none
+  std::string replica_name;              // WASIMANCER_REPLICA_NAME: prefix of session ids (balancer affinity)
   std::string database_url;              // WASIMANCER_DATABASE_URL: the shared PostgreSQL store (empty: files)
   std::string state_key;                 // 2026-07-28 requestState HMAC key (empty: random per process)
   uint32_t state_ttl = 600;              // seconds a requestState stays valid
@@ -130,6 +132,7 @@ bool load_env(ServeOptions& o, std::string* problem) {
   if (auto v = env("WASIMANCER_ISOLATION")) o.isolation = *v;
   if (auto v = env("WASIMANCER_STATE_KEY")) o.state_key = *v;
   if (auto v = env("WASIMANCER_DATABASE_URL")) o.database_url = *v;
+  if (auto v = env("WASIMANCER_REPLICA_NAME")) o.replica_name = *v;
   return env_number("WASIMANCER_MAX_BODY_BYTES", &o.max_body_bytes, problem) &&
          env_number("WASIMANCER_MAX_UPLOAD_BYTES", &o.max_upload_bytes, problem) &&
          env_number("WASIMANCER_MAX_HEADER_BYTES", &o.max_header_bytes, problem) &&
@@ -203,6 +206,9 @@ void add_flags(CLI::App& cmd, ServeOptions& o) {
       ->check(CLI::IsMember({"process", "none"}));
   cmd.add_option("--database-url", o.database_url,
                  "PostgreSQL URL of the registry shared by several replicas (WASIMANCER_DATABASE_URL; default: local files)");
+  cmd.add_option("--replica-name", o.replica_name,
+                 "This replica's name, prefixed to MCP session ids so a balancer can route sessions (WASIMANCER_REPLICA_NAME; "
+                 "letters, digits, '_', '-', at most 32)");
   cmd.add_flag("--skip-broken", o.skip_broken, "Start even if some plugins, resources or prompts cannot be loaded");
   cmd.add_flag("--stdio", o.stdio, "Serve MCP on stdin/stdout instead of HTTP");
 }
@@ -324,6 +330,16 @@ int run_serve(ServeOptions o) {
   mcp_config.request_state_key = o.state_key;
   mcp_config.request_state_ttl = std::chrono::seconds(o.state_ttl);
   mcp_config.task_result_ttl = std::chrono::seconds(o.task_ttl);
+  if (!o.replica_name.empty()) {
+    bool plain = o.replica_name.size() <= 32 && std::all_of(o.replica_name.begin(), o.replica_name.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+    });
+    if (!plain) {
+      log().critical("cannot start: WASIMANCER_REPLICA_NAME must be letters, digits, '_' or '-' (at most 32)");
+      return 2;
+    }
+    mcp_config.session_id_prefix = o.replica_name + ".";
+  }
   if (database) {
     mcp_config.task_store = [db = database.get()] { return std::make_unique<mcp::PgTaskStore>(*db); };
   }

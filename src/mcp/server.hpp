@@ -65,6 +65,9 @@ struct ServerConfig {
   // Where tasks are kept (null: in memory, this process only). Several replicas share a
   // PgTaskStore (mcp/task_store_pg.hpp) so any of them answers tasks/get.
   std::function<std::unique_ptr<TaskStore>()> task_store;
+  // Prepended to session ids ("<replica name>."; WASIMANCER_REPLICA_NAME) so a balancer can send
+  // a session's requests to the replica that holds it. Empty: plain random ids.
+  std::string session_id_prefix;
 };
 
 struct Catalogs {

@@ -8,7 +8,8 @@
 #     one restarts and catches up to the current revision;
 #   - PostgreSQL restarted during load: calls keep succeeding, an admin write during the outage
 #     gets 503, the replicas reconnect and serve the next publish;
-#   - stateful sessions stick to one replica through nginx (hash on Mcp-Session-Id), and a
+#   - stateful sessions stick to their replica through nginx (the replica's name starts the
+#     session id; nginx routes on it), also for the legacy SSE transport's ?sessionId=; a
 #     session id a replica does not know is a 404 (clients re-initialise after a failover).
 set -uo pipefail
 source "$(dirname "$0")/pg-fixtures/pg_lib.bash"
@@ -104,7 +105,7 @@ hdrs="$w/init.h"
 curl -s -D "$hdrs" -o /dev/null "http://127.0.0.1:$nginx_port/mcp" -H "Authorization: Bearer $MCP_TOKEN" -H 'Content-Type: application/json' \
   -H 'Accept: application/json, text/event-stream' -d "$init"
 sid="$(sed -n 's/^[Mm]cp-[Ss]ession-[Ii]d: *\([^[:space:]]*\).*/\1/p' "$hdrs")"
-[[ -n "$sid" ]] && pass "sessions/initialize-through-nginx" || fail "sessions/initialize-through-nginx" "$(cat "$hdrs")"
+[[ "$sid" =~ ^r[0-2]\. ]] && pass "sessions/initialize-through-nginx-id-names-the-replica" || fail "sessions/initialize-through-nginx-id-names-the-replica" "$(cat "$hdrs")"
 ok=1
 for n in $(seq 1 10); do
   c=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$nginx_port/mcp" -H "Authorization: Bearer $MCP_TOKEN" -H 'Content-Type: application/json' \
@@ -113,8 +114,22 @@ for n in $(seq 1 10); do
   [[ "$c" == 200 ]] || ok=0
 done
 ((ok)) && pass "sessions/sticky-10-requests-200" || fail "sessions/sticky-10-requests-200" "a request of the session was not 200"
-c=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:${rport[0]}/mcp" -H "Authorization: Bearer $MCP_TOKEN" -H 'Content-Type: application/json' \
-  -H 'Accept: application/json, text/event-stream' -H 'Mcp-Session-Id: not-a-session-anywhere' -H 'MCP-Protocol-Version: 2025-06-18' \
+# The legacy SSE transport: GET /sse, then POST /messages?sessionId=... through nginx.
+curl -s -N -m 8 "http://127.0.0.1:$nginx_port/sse" -H "Authorization: Bearer $MCP_TOKEN" -H 'Accept: text/event-stream' >"$w/sse.out" 2>/dev/null &
+sse_pid=$!
+wait_for 10 grep -q 'sessionId=' "$w/sse.out"
+endpoint="$(sed -n 's/^data: *\(\/messages?sessionId=[^[:space:]]*\).*/\1/p' "$w/sse.out" | head -1)"
+ok=1
+for n in $(seq 1 6); do
+  c=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$nginx_port$endpoint" -H "Authorization: Bearer $MCP_TOKEN" \
+    -H 'Content-Type: application/json' -d "$([[ $n == 1 ]] && echo "$init" || echo '{"jsonrpc":"2.0","id":3,"method":"tools/list"}')")
+  [[ "$c" == 202 || "$c" == 200 ]] || ok=0
+done
+((ok)) && [[ -n "$endpoint" ]] && pass "sessions/legacy-sse-posts-reach-the-stream-replica" || fail "sessions/legacy-sse-posts-reach-the-stream-replica" "endpoint [$endpoint] last $c"
+wait_for 10 grep -q '"tools"' "$w/sse.out" && pass "sessions/legacy-sse-answers-on-the-stream" || fail "sessions/legacy-sse-answers-on-the-stream" "$(head -c 300 "$w/sse.out")"
+kill "$sse_pid" 2>/dev/null; wait "$sse_pid" 2>/dev/null
+c=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$nginx_port/mcp" -H "Authorization: Bearer $MCP_TOKEN" -H 'Content-Type: application/json' \
+  -H 'Accept: application/json, text/event-stream' -H 'Mcp-Session-Id: r1.not-a-session-anywhere' -H 'MCP-Protocol-Version: 2025-06-18' \
   -d '{"jsonrpc":"2.0","id":2,"method":"tools/list"}')
 expect_eq "sessions/unknown-session-404" "$c" "404"
 

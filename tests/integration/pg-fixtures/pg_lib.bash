@@ -48,7 +48,7 @@ start_replica() {
   local i="$1"; shift
   mkdir -p "$w/r$i"
   [[ -f "$w/r$i.log" ]] && mv "$w/r$i.log" "$w/r$i.log.$(date +%s%N)"  # a restart: keep the old log aside
-  (cd "$w/r$i" && exec env WASIMANCER_DATABASE_URL="$pg_url" WASIMANCER_ADMIN_TOKEN="$ADMIN_TOKEN" \
+  (cd "$w/r$i" && exec env WASIMANCER_DATABASE_URL="$pg_url" WASIMANCER_ADMIN_TOKEN="$ADMIN_TOKEN" WASIMANCER_REPLICA_NAME="r$i" \
     WASIMANCER_AUTHENTICATION_TOKEN="$MCP_TOKEN" "$@" "$bin" serve --bind 127.0.0.1 --port "${rport_want[$i]:-0}" >>"$w/r$i.log" 2>&1) &
   rpid[$i]=$!
   echo "${rpid[$i]}" >"$w/r$i.pid"
@@ -99,14 +99,25 @@ served_revision() { on "$1"; admin GET /plugins; jq -r '.revision // empty' <<<"
 nginx_bin="${WASIMANCER_NGINX_BIN:-/usr/sbin/nginx}"
 nginx_available() { [[ -x "$nginx_bin" ]]; }
 
-# nginx_conf PORT REPLICA-PORT...: the configuration README "Running several replicas" shows:
-# requests with a session (Mcp-Session-Id, the legacy ?sessionId=) stick to one replica by a hash
-# of it; the rest (stateless requests, 2026-07-28) spread; a replica that refuses connections is
-# skipped and the request retried on another (tools/call is a POST: non_idempotent allows that).
+# nginx_conf PORT REPLICA-PORT...: the configuration README "Running several replicas" shows.
+# Replica I runs with WASIMANCER_REPLICA_NAME=rI, so its session ids start with "rI.": a request
+# carrying one (Mcp-Session-Id, or the legacy ?sessionId=) goes to that replica (the others are
+# its backups: after a failover the session is unknown there, a 404, and the client starts a new
+# one). Everything else (initialize, stateless and 2026-07-28 requests) is spread over all of
+# them; a replica that refuses connections is skipped and the request retried on another
+# (tools/call is a POST: non_idempotent allows that).
 nginx_conf() {
   local port="$1"; shift
-  local servers="" p
-  for p in "$@"; do servers+="    server 127.0.0.1:$p max_fails=1 fail_timeout=2s;"$'\n'; done
+  local all="" routes="" per="" p i=0 j
+  for p in "$@"; do all+="    server 127.0.0.1:$p max_fails=1 fail_timeout=2s;"$'\n'; done
+  for p in "$@"; do
+    per+="  upstream replica_r$i {"$'\n'"    server 127.0.0.1:$p max_fails=1 fail_timeout=2s;"$'\n'
+    j=0
+    for q in "$@"; do ((j != i)) && per+="    server 127.0.0.1:$q backup;"$'\n'; j=$((j + 1)); done
+    per+="  }"$'\n'
+    routes+="    r$i replica_r$i;"$'\n'
+    i=$((i + 1))
+  done
   cat <<CONF
 worker_processes 1;
 pid nginx.pid;
@@ -117,17 +128,20 @@ http {
   client_body_temp_path tmp/body; proxy_temp_path tmp/proxy; fastcgi_temp_path tmp/fastcgi;
   uwsgi_temp_path tmp/uwsgi; scgi_temp_path tmp/scgi;
   client_max_body_size 20m;
-  # Affinity: the session id (Streamable HTTP), else the legacy SSE sessionId, else none (spread).
-  map \$arg_sessionId \$legacy_session { "" \$request_id; default \$arg_sessionId; }
-  map \$http_mcp_session_id \$mcp_affinity { "" \$legacy_session; default \$http_mcp_session_id; }
-  upstream wasimancer {
-    hash \$mcp_affinity consistent;
-$servers    keepalive 32;
+  # The replica a session belongs to: the name before the first '.' of its id.
+  map \$http_mcp_session_id \$route_header { "~^(?<r1>[A-Za-z0-9_-]+)\." \$r1; default ""; }
+  map \$arg_sessionId \$route_query { "~^(?<r2>[A-Za-z0-9_-]+)\." \$r2; default ""; }
+  map "\$route_header\$route_query" \$backend {
+$routes    default all_replicas;
   }
+  upstream all_replicas {
+$all    keepalive 32;
+  }
+$per
   server {
     listen 127.0.0.1:$port;
     location / {
-      proxy_pass http://wasimancer;
+      proxy_pass http://\$backend;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
       proxy_set_header Host \$http_host;
