@@ -14,7 +14,7 @@ fi
 w="$(mktemp -d /tmp/wasimancer-bench-cluster.XXXXXX)"
 trap 'nginx_stop; stop_all; rm -rf "$w"' EXIT
 pg_init "$w/pg" && pg_start || { echo "PostgreSQL did not start" >&2; exit 1; }
-for i in 0 1 2; do start_replica "$i" WASIMANCER_LOG_LEVEL=warn || exit 1; done
+for i in 0 1 2; do start_replica "$i" || exit 1; done
 nginx_start "$w/nginx" "$(free_port)" "${rport[0]}" "${rport[1]}" "${rport[2]}" || exit 1
 va="$test_plugins/version_a.wasm"; vb="$test_plugins/version_b.wasm"
 on 0; upload POST "$va" "$(plugin_data who whoami)" who.wasm
