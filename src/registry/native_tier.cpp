@@ -1,10 +1,13 @@
 #include "registry/native_tier.hpp"
 
 #include <algorithm>
+#include <cctype>
 
 #include <fmt/format.h>
 
+#include "core/files.hpp"
 #include "core/log.hpp"
+#include "sandbox/protocol.hpp"
 
 namespace wasimancer::registry {
 
@@ -40,6 +43,42 @@ std::optional<engine::NativeBuild> NativeTier::cached_build(const engine::Module
   if (!config_.enabled || !engine::native_cached(info, config_.optimised)) return std::nullopt;
   return engine::NativeBuild{engine::native_cache_path(info, config_.optimised) / "plugin.so",
                              engine::native_description(config_.optimised)};
+}
+
+namespace {
+
+// <cache>/modules/<sha256>.info: the ReadyInfo encoding of the sandbox protocol.
+std::filesystem::path module_info_path(const engine::NativeOptions& o, const std::string& sha256) {
+  return o.cache_dir / "modules" / (sha256 + ".info");
+}
+
+bool plain_sha256(const std::string& s) {
+  if (s.size() != 64) return false;
+  for (char c : s) {
+    if (!std::isxdigit(static_cast<unsigned char>(c))) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<engine::ModuleInfo> NativeTier::known_module(const std::string& sha256) const {
+  if (config_.optimised.cache_dir.empty() || !plain_sha256(sha256)) return std::nullopt;
+  auto bytes = read_file(module_info_path(config_.optimised, sha256));
+  if (!bytes) return std::nullopt;
+  auto ready = sandbox::decode_ready(*bytes);
+  if (!ready || ready->module.sha256 != sha256) return std::nullopt;
+  return std::move(ready->module);
+}
+
+void NativeTier::remember_module(const engine::ModuleInfo& info) const {
+  if (config_.optimised.cache_dir.empty() || !plain_sha256(info.sha256)) return;
+  auto path = module_info_path(config_.optimised, info.sha256);
+  std::error_code ec;
+  std::filesystem::create_directories(path.parent_path(), ec);
+  sandbox::ReadyInfo r;
+  r.module = info;
+  (void)write_file_atomic(path, sandbox::encode(r));  // a cache: a failed write costs a worker at the next start
 }
 
 bool NativeTier::attach(const PluginVersion& v, const engine::NativeOptions& o, bool build) {

@@ -54,6 +54,13 @@ class NativeTier {
   // The cached optimised build of a module, if any (only its sha256 is needed).
   std::optional<engine::NativeBuild> cached_build(const engine::ModuleInfo& info) const;
 
+  // What a sandbox worker once said of the module with this sha256 (its exports, imports and
+  // shape), kept in the cache folder beside the native code (as trusted as that code), so that a
+  // restart publishes isolated plugins without starting a worker for each: workers then start at
+  // the first call. Null when unknown. Thread-safe.
+  std::optional<engine::ModuleInfo> known_module(const std::string& sha256) const;
+  void remember_module(const engine::ModuleInfo& info) const;
+
   // Blocks until every queued build is done (tests and benchmarks).
   void wait_idle();
 

@@ -419,12 +419,14 @@ Result<std::vector<StartupProblem>> PluginManager::load(bool skip_broken) {
 
   // 2. Compile and instantiate them in parallel (start-up time is mostly this).
   {
+    LoadOptions at_start = options_;
+    at_start.defer_workers = true;
     std::atomic<size_t> next{0};
     auto work = [&] {
       for (size_t i; (i = next++) < jobs.size();) {
         Job& j = jobs[i];
         const auto* data = reinterpret_cast<const uint8_t*>(j.bytes.data());
-        j.version = load_plugin_version(j.spec, std::span<const uint8_t>(data, j.bytes.size()), j.file, options_);
+        j.version = load_plugin_version(j.spec, std::span<const uint8_t>(data, j.bytes.size()), j.file, at_start);
       }
     };
     size_t threads = std::min<size_t>(jobs.size(), std::max(1u, std::thread::hardware_concurrency()));
@@ -794,8 +796,11 @@ void PluginManager::reconcile_locked(const json::value& doc, uint64_t revision, 
       jobs.push_back(std::move(j));
     }
   }
-  // New or changed entries: their bytes from the store, loaded and validated (in parallel).
+  // New or changed entries: their bytes from the store, loaded and validated (in parallel); as at
+  // start-up, a module a worker described before needs no worker until its first call.
   {
+    LoadOptions deferred = options_;
+    deferred.defer_workers = true;
     std::atomic<size_t> next{0};
     auto work = [&] {
       for (size_t i; (i = next++) < jobs.size();) {
@@ -806,7 +811,7 @@ void PluginManager::reconcile_locked(const json::value& doc, uint64_t revision, 
                                                                : Result<std::shared_ptr<const PluginVersion>>(bytes.take_error());
         if (bytes) {
           const auto* data = reinterpret_cast<const uint8_t*>(bytes->data());
-          v = load_plugin_version(j.spec, std::span<const uint8_t>(data, bytes->size()), shared_file_label(j.spec.name, j.sha), options_);
+          v = load_plugin_version(j.spec, std::span<const uint8_t>(data, bytes->size()), shared_file_label(j.spec.name, j.sha), deferred);
         }
         if (v) {
           j.version = *v;

@@ -344,6 +344,34 @@ Result<std::shared_ptr<const PluginVersion>> load_isolated(PluginSpec spec, std:
   engine::ModuleInfo known;
   known.sha256 = sha256_hex(wasm);
   std::optional<engine::NativeBuild> cached = options.native ? options.native->cached_build(known) : std::nullopt;
+  // A module a worker described before (a restart, or the same module published again): no
+  // worker now; the pool starts one at the first call.
+  if (std::optional<engine::ModuleInfo> seen =
+          options.native && options.defer_workers ? options.native->known_module(known.sha256) : std::nullopt) {
+    auto compiled = host::CompiledPlugin::describe(std::vector<uint8_t>(wasm.begin(), wasm.end()), std::move(*seen), std::move(opts));
+    if (!compiled) return compiled.take_error();
+    if (auto r = check_functions(spec, **compiled); !r) return r.take_error();
+    const Interface iface = detect_interface((*compiled)->info());
+    std::string tier = cached ? cached->description : "interpreter";
+    auto version = std::make_shared<PluginVersion>(std::move(spec), *compiled, std::move(file), options.max_idle_instances,
+                                                   options.sandbox, InstanceFactory(), tier);
+    version->interface_kind = iface;
+    version->pool.set_max_instances(version->spec.max_instances.value_or(iface != Interface::Plain ? 1 : 0));
+    version->prefix_tools = version->spec.prefix_tools || options.prefix_tools;
+    version->on_list_changed = options.on_list_changed;
+    auto factory = version->factory(cached);
+    if (!factory) return factory.take_error();
+    version->pool.set_factory(std::move(*factory), tier);
+    if (cached) version->set_native_status(cached->description);
+    if (iface != Interface::Plain) {  // a self-describing plugin is asked for its tools: a worker now
+      auto lease = version->pool.acquire();
+      if (!lease) return lease.take_error();
+      auto d = describe(**lease, version->plugin->info(), version->spec, version->prefix_tools);
+      if (!d) return d.take_error();
+      version->set_description(std::move(*d));
+    }
+    return std::shared_ptr<const PluginVersion>(std::move(version));
+  }
   // The first worker is started before the plugin is described: the request needs only options.
   sandbox::LoadRequest request;
   request.name = opts.name;
@@ -364,6 +392,7 @@ Result<std::shared_ptr<const PluginVersion>> load_isolated(PluginSpec spec, std:
   auto first = options.sandbox->start(request, nullptr, &ready);
   if (!first) return first.take_error();
   if (ready.module.sha256 != known.sha256) return Error(ErrorKind::Internal, "the sandbox worker described another module");
+  if (options.native) options.native->remember_module(ready.module);
   auto compiled = host::CompiledPlugin::describe(std::move(request.wasm), std::move(ready.module), std::move(opts));
   if (!compiled) return compiled.take_error();
   if (auto r = check_functions(spec, **compiled); !r) return r.take_error();

@@ -172,6 +172,10 @@ struct LoadOptions {
   bool prefix_tools = false;
   // Set on every version loaded: re-describes a plugin that said its lists changed.
   std::function<void(const PluginVersion&)> on_list_changed;
+  // Loading plugins.yml at start: an isolated module a worker described before (known to the
+  // native tier's cache) is published without starting a worker; its first call starts one.
+  // Publishes through the admin API always start one (a module that cannot start is refused).
+  bool defer_workers = false;
 };
 
 // Compiles `wasm` for `spec` (with server-wide config merged under the plugin's own), checks
