@@ -47,10 +47,13 @@ upd_fail=0
 for n in $(seq 1 20); do
   i=$((n % 3)); on "$i"
   file="$version_b"; ((n % 2 == 0)) && file="$version_a"
-  for try in 1 2 3 4 5; do  # a 409 means another replica's change landed first: retry, as a client would
+  # A 409 means this replica has not caught up with the change made through another one yet:
+  # retry, as a client would (for 30 s at most).
+  end=$((SECONDS + 30))
+  while :; do
     upload PUT "$file" "$(plugin_data who whoami)" who.wasm
-    [[ "$code" == 409 ]] || break
-    sleep 0.2
+    [[ "$code" == 409 && $SECONDS -lt $end ]] || break
+    sleep 0.1
   done
   [[ "$code" == 200 ]] || { upd_fail=$((upd_fail + 1)); echo "update $n through $i: $code $body"; }
 done
