@@ -9,6 +9,8 @@
 //   5. start to ready with 8 plugins whose native code is cached
 //   6. resident memory with 8 plugins loaded and idle
 //   7. fair share: a well-behaved tool's p99 while two clients hammer a looping plugin (2 workers)
+//   8. what observing costs (issue 13): tool-call throughput with metrics, traces exported over
+//      OTLP and the per-call info log line, vs all of it off, measured in alternation in one run
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -317,7 +319,7 @@ int main(int argc, char** argv) {
   root_dir = argc > 1 ? argv[1] : ".";
   build_dir = argc > 2 ? argv[2] : "build-release";
   std::string results_file = root_dir + "/bench/RESULTS.md";
-  // An optional third argument runs one section only (compute, http, scale, publish, startup, fair) and does
+  // An optional third argument runs one section only (compute, http, scale, publish, startup, fair, observe) and does
   // not record the table.
   std::string only = argc > 3 ? argv[3] : "";
   auto want = [&](const char* section) { return only.empty() || only == section; };
@@ -812,6 +814,93 @@ int main(int argc, char** argv) {
     } else {
       rows.push_back({"a well-behaved tool while a looping plugin is hammered", "server did not start", "p99 < 50 ms", verdict(false)});
     }
+  }
+
+  // ---- 8. the cost of observing (issue 13: at most 5%) ----
+  // Three servers on the same plugin and native code: everything off (WASIMANCER_METRICS=off, no
+  // OTLP endpoint, warn-level logs), metrics only, and everything on (metrics, every span
+  // exported to an OTLP/HTTP receiver on loopback, the info log line of every call written as
+  // JSON). They are measured in alternation, each round in a different order, so that the load
+  // of a busy machine falls on all of them alike; the figures are ratios of summed throughput.
+  if (want("observe")) {
+    std::cout << "observe: tools/call throughput with metrics, traces and logs on and off...\n" << std::flush;
+    fs::path dir = work / "observe";
+    fs::create_directories(dir / "plugins");
+    fs::copy_file(plugins_dir + "/echo.wasm", dir / "plugins" / "echo.wasm", fs::copy_options::overwrite_existing);
+    write_plugins_yml(dir, {{"echo", "echo.wasm", "echo"}});
+    fs::path script = work / "observe-call.lua";
+    std::ofstream(script) << "wrk.method = \"POST\"\n"
+                             "wrk.body = '{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"echo_echo\",\"arguments\":{}}}'\n"
+                             "wrk.headers[\"Content-Type\"] = \"application/json\"\n"
+                             "wrk.headers[\"Accept\"] = \"application/json, text/event-stream\"\n"
+                             "wrk.headers[\"Authorization\"] = \"Bearer bench\"\n";
+    // The OTLP receiver: the ceiling server answers every POST with 200 (one thread).
+    Server sink;
+    sink.port = free_port();
+    if (pid_t pid = fork(); pid == 0) {
+      std::string bin = build_dir + "/wasimancer-ceiling", port = std::to_string(sink.port);
+      execl(bin.c_str(), bin.c_str(), port.c_str(), "1", (char*)nullptr);
+      _exit(127);
+    } else {
+      sink.pid = pid;
+    }
+    for (int i = 0; i < 1000 && http("POST", fmt::format("http://127.0.0.1:{}/v1/traces", sink.port), {}, nullptr).status != 200; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    struct Variant {
+      const char* label;
+      std::vector<std::pair<std::string, std::string>> env;
+      Server server;
+      double rps = 0;
+      bool ok = true;
+    };
+    std::vector<Variant> variants;
+    variants.push_back({"off", {{"WASIMANCER_METRICS", "off"}}, {}, 0, true});
+    variants.push_back({"metrics", {{"WASIMANCER_METRICS", "on"}}, {}, 0, true});
+    variants.push_back({"all", {{"WASIMANCER_METRICS", "on"},
+                                {"WASIMANCER_OTLP_ENDPOINT", fmt::format("http://127.0.0.1:{}", sink.port)},
+                                {"WASIMANCER_LOG_LEVEL", "info"},
+                                {"WASIMANCER_LOG_FORMAT", "json"}}, {}, 0, true});
+    bool ready = true;
+    for (auto& v : variants) {
+      // start_server sets the bench's defaults (warn-level logs); the variant's settings win.
+      for (const auto& [k, val] : v.env) setenv(k.c_str(), val.c_str(), 1);
+      start_server(v.server, dir, cache);
+      for (const auto& [k, val] : v.env) unsetenv(k.c_str());
+      ready = wait_ready(v.server, 10000) && ready;
+    }
+    for (auto& v : variants) {
+      for (int i = 0; ready && i < 600 && plugin_tier(v.server.port, "echo").find("-O2") == std::string::npos; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    }
+    constexpr int kRounds = 6;
+    if (ready) {
+      for (auto& v : variants) run_wrk(v.server.port, 16, 2, script);  // warm-up
+      for (int round = 0; round < kRounds; ++round) {
+        // Rotate the order: each variant goes first, second and third equally often.
+        for (size_t k = 0; k < variants.size(); ++k) {
+          Variant& v = variants[(k + round) % variants.size()];
+          WrkResult w = run_wrk(v.server.port, 16, 5, script);
+          v.ok = v.ok && w.ok;
+          v.rps += w.rps;
+        }
+      }
+    }
+    const Variant &off = variants[0], &met = variants[1], &all = variants[2];
+    auto ratio_row = [&](const Variant& on, const char* what) {
+      double ratio = off.rps > 0 ? on.rps / off.rps : 0;
+      bool ok = ready && on.ok && off.ok;
+      rows.push_back({fmt::format("observing cost: tools/call (SSE, 16 connections, sandbox workers), {} vs all off ({} alternating 5 s runs each)",
+                                  what, kRounds),
+                      ready ? fmt::format("{:.0f} vs {:.0f} calls/s = {:.3f}x{}", on.rps / kRounds, off.rps / kRounds, ratio, ok ? "" : " (errors)")
+                            : "server did not start",
+                      ">= 0.95x (at most 5% slower)", verdict(ok && ratio >= 0.95)});
+    };
+    ratio_row(met, "metrics on");
+    ratio_row(all, "metrics + OTLP span export + JSON info line per call");
+    for (auto& v : variants) v.server.stop();
+    sink.stop();
   }
 
   // ---- report ----

@@ -16,6 +16,7 @@ packages=(
   libyaml-cpp-dev libssl-dev libcurl4-openssl-dev libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libseccomp-dev
+  prometheus chromium
   libpq-dev postgresql nginx
 )
 if [[ "${1:-}" == "--bench" ]]; then
@@ -46,12 +47,19 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   "${sudo_cmd[@]}" apt-get update -qq
   "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # The tests start their own Prometheus on loopback (tests/integration/observe_*); the
+  # package's system service is not wanted.
+  if [[ " ${missing[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
+    "${sudo_cmd[@]}" systemctl disable --now prometheus >/dev/null 2>&1 || true
+  fi
 fi
 
 # npm packages for the client-side tests, pinned by the committed lockfiles:
 #   tests/node         the MCP TypeScript SDK client (integration tests, on the system Node)
 #   tests/conformance  the official conformance suite and the Node 22 it needs
-for dir in tests/node tests/conformance; do
+#   tests/ui           playwright-core, which drives Debian's chromium (no browser download)
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+for dir in tests/node tests/conformance tests/ui; do
   [[ -f "$root/$dir/package-lock.json" ]] || continue
   stamp="$root/$dir/node_modules/.lock-stamp"
   if [[ ! -f "$stamp" ]] || ! cmp -s "$root/$dir/package-lock.json" "$stamp"; then

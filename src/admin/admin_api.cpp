@@ -9,6 +9,8 @@
 
 #include "admin/multipart.hpp"
 #include "core/crypto.hpp"
+#include "core/event_feed.hpp"
+#include "core/metrics.hpp"
 #include "core/log.hpp"
 #include "core/text.hpp"
 #include "registry/names.hpp"
@@ -53,6 +55,7 @@ Parsed parse(std::string_view target) {
 const std::vector<std::pair<std::string, http::verb>>& routes() {
   static const std::vector<std::pair<std::string, http::verb>> r = {
       {"/upload-plugin", http::verb::post},   {"/update-plugin", http::verb::put},    {"/remove-plugin", http::verb::delete_},
+      {"/rollback-plugin", http::verb::post},
       {"/plugins", http::verb::get},          {"/add-resource", http::verb::post},    {"/update-resource", http::verb::put},
       {"/remove-resource", http::verb::delete_}, {"/add-prompt", http::verb::post},   {"/update-prompt", http::verb::put},
       {"/remove-prompt", http::verb::delete_}};
@@ -183,6 +186,52 @@ uint64_t AdminApi::body_limit(const Header& header) const {
   return is_upload(parse(header.target()).base) ? config_.max_upload_bytes + 64 * 1024 : config_.max_json_bytes;
 }
 
+namespace {
+
+// What a change route changes, for wasimancer_admin_changes_total and the live feed.
+struct Change {
+  std::string_view object, action;
+};
+std::optional<Change> change_of(const std::string& base) {
+  static const std::pair<std::string_view, Change> changes[] = {
+      {"/upload-plugin", {"plugin", "publish"}},   {"/update-plugin", {"plugin", "update"}},
+      {"/remove-plugin", {"plugin", "remove"}},    {"/rollback-plugin", {"plugin", "rollback"}},
+      {"/add-resource", {"resource", "add"}},      {"/update-resource", {"resource", "update"}},
+      {"/remove-resource", {"resource", "remove"}}, {"/add-prompt", {"prompt", "add"}},
+      {"/update-prompt", {"prompt", "update"}},    {"/remove-prompt", {"prompt", "remove"}}};
+  for (const auto& [b, c] : changes) {
+    if (b == base) return c;
+  }
+  return std::nullopt;
+}
+
+void record_change(const Parsed& p, const Change& c, const Response& res) {
+  const bool ok = res.result() == http::status::ok;
+  metrics::record_admin_change(c.object, c.action, ok);
+  json::object ev{{"type", "admin"}, {"object", c.object}, {"action", c.action}, {"status", res.result_int()},
+                  {"time", std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count()}};
+  boost::system::error_code ec;
+  json::value body = json::parse(res.body(), ec);
+  std::string name = p.name;
+  if (!ec && body.is_object()) {
+    const auto& o = body.as_object();
+    if (auto* m = o.if_contains("metadata"); m && m->is_object()) {
+      if (auto* n = m->as_object().if_contains("name"); n && n->is_string()) name = std::string(n->as_string());
+      if (auto* v = m->as_object().if_contains("version"); v && v->is_string()) ev["version"] = *v;
+    }
+    for (const char* key : {"resource", "prompt"}) {
+      if (auto* r = o.if_contains(key); r && r->is_object()) {
+        if (auto* n = r->as_object().if_contains("name"); n && n->is_string()) name = std::string(n->as_string());
+      }
+    }
+    if (auto* e = o.if_contains("error")) ev["error"] = *e;
+  }
+  ev["name"] = name;
+  events::feed().publish("admin", json::serialize(ev));
+}
+
+}  // namespace
+
 void AdminApi::handle(Request request, std::function<void(Response)> done) {
   workers_.post([this, req = std::move(request), done = std::move(done)] {
     Response res;
@@ -191,6 +240,11 @@ void AdminApi::handle(Request request, std::function<void(Response)> done) {
     } catch (const std::exception& e) {
       log().error("admin request {} failed: {}", std::string(req.target()), e.what());
       res = error_response(http::status::internal_server_error, "internal error");
+    }
+    // Changes that passed authentication are counted and shown on the live feed.
+    if (res.result() != http::status::forbidden) {
+      Parsed p = parse(req.target());
+      if (auto c = change_of(p.base)) record_change(p, *c, res);
     }
     done(std::move(res));
   });
@@ -215,6 +269,15 @@ Response AdminApi::serve(const Request& req) {
     auto r = plugins_.remove(p.name, *expected);
     if (!r) return error_response(r.error());
     return json_response(http::status::ok, json::object{{"message", "🙂 Plugin removed successfully"}});
+  }
+  if (b == "/rollback-plugin") {
+    if (auto e = missing_name(p, "plugin")) return *e;
+    auto r = plugins_.rollback(p.name);
+    if (!r) return error_response(r.error());
+    json::object body{{"message", fmt::format("🙂 Plugin {} rolled back to version {}", p.name, r->version->spec.version)},
+                      {"filePath", r->file_path},
+                      {"metadata", r->metadata}};
+    return json_response(http::status::ok, body);
   }
   if (b == "/add-resource" || b == "/update-resource") return add_or_update(resources_, req, p, b == "/update-resource", "resource", "Resource");
   if (b == "/remove-resource") {
@@ -262,10 +325,17 @@ Response AdminApi::upload(const Request& req, bool replacing, const std::optiona
 
 Response AdminApi::list_plugins(const Request&, const std::string& name) {
   auto snap = registry_.snapshot();
-  auto describe = [](const registry::PluginVersion& v) {
+  auto previous_version = [this](const std::string& name) -> json::value {
+    auto prev = plugins_.previous(name);
+    if (!prev || !prev->is_object()) return nullptr;
+    auto* v = prev->as_object().if_contains("version");
+    return v && v->is_string() ? *v : json::value(json::string(""));
+  };
+  auto describe = [&](const registry::PluginVersion& v) {
     json::array fns;
     for (const auto& f : *v.tools()) {
-      json::object o{{"tool", f.tool_name}, {"function", f.function}, {"description", f.description}};
+      json::object o{{"tool", f.tool_name}, {"function", f.function}, {"description", f.description},
+                     {"inputSchema", registry::tool_input_schema(f)}};
       if (f.dispatch != registry::ToolDispatch::Export) o["pluginTool"] = f.plugin_tool;
       fns.push_back(std::move(o));
     }
@@ -284,6 +354,8 @@ Response AdminApi::list_plugins(const Request&, const std::string& name) {
                         {"interface", registry::to_string(v.interface_kind)},
                         {"functions", std::move(fns)},
                         {"instances", json::object{{"idle", v.pool.idle()}, {"created", v.pool.created()}}},
+                        {"previousVersion", previous_version(v.spec.name)},
+                        {"entry", v.spec.raw},
                         {"loadedAt", fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(std::chrono::system_clock::to_time_t(v.loaded_at)))}};
   };
   if (!name.empty()) {

@@ -3,6 +3,7 @@
 //   POST   /upload-plugin[?dir=D]   multipart: wasmFile, pluginData      (200, 400, 403, 409, 413)
 //   PUT    /update-plugin[?dir=D]   same; pluginData.name names the plugin (200, 400, 403, 404, 409, 413)
 //   DELETE /remove-plugin/:name                                          (200, 403, 404)
+//   POST   /rollback-plugin/:name   back to the version the last update replaced (200, 403, 404)
 //   GET    /plugins, /plugins/:name what is loaded                        (200, 403, 404)
 //   POST   /add-resource, PUT /update-resource/:name, DELETE /remove-resource/:name
 //   POST   /add-prompt,   PUT /update-prompt/:name,   DELETE /remove-prompt/:name

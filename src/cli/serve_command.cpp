@@ -15,9 +15,13 @@
 
 #include "admin/admin_api.hpp"
 #include "core/crypto.hpp"
+#include "core/health.hpp"
 #include "core/log.hpp"
+#include "core/metrics.hpp"
+#include "core/otlp.hpp"
 #include "core/worker_pool.hpp"
 #include "mcp/server.hpp"
+#include "observe/observe_routes.hpp"
 #include "registry/catalog.hpp"
 #include "registry/native_tier.hpp"
 #include "registry/plugin_manager.hpp"
@@ -64,6 +68,11 @@ struct ServeOptions {
   uint32_t native_build_memory = 2048;   // MiB of address space per build process
   size_t native_builds = 1;              // builds at once
   std::string isolation = "process";     // process | none
+  std::string log_format = "text";       // text | json
+  std::string metrics = "on";            // on | off: record metrics (off: for measuring their cost)
+  std::string metrics_token;             // another token accepted by GET /metrics
+  std::string metrics_bind;              // ADDRESS:PORT of a listener serving /metrics openly
+  std::string otlp_endpoint;             // where spans are exported (OTLP/HTTP JSON)
   std::string replica_name;              // WASIMANCER_REPLICA_NAME: prefix of session ids (balancer affinity)
   std::string database_url;              // WASIMANCER_DATABASE_URL: the shared PostgreSQL store (empty: files)
   std::string state_key;                 // 2026-07-28 requestState HMAC key (empty: random per process)
@@ -132,6 +141,11 @@ bool load_env(ServeOptions& o, std::string* problem) {
   if (auto v = env("WASIMANCER_NATIVE")) o.native = *v;
   if (auto v = env("WASIMANCER_NATIVE_CACHE")) o.native_cache = *v;
   if (auto v = env("WASIMANCER_ISOLATION")) o.isolation = *v;
+  if (auto v = env("WASIMANCER_LOG_FORMAT")) o.log_format = *v;
+  if (auto v = env("WASIMANCER_METRICS")) o.metrics = *v;
+  if (auto v = env("WASIMANCER_METRICS_TOKEN")) o.metrics_token = *v;
+  if (auto v = env("WASIMANCER_METRICS_BIND")) o.metrics_bind = *v;
+  if (auto v = env("WASIMANCER_OTLP_ENDPOINT")) o.otlp_endpoint = *v;
   if (auto v = env("WASIMANCER_STATE_KEY")) o.state_key = *v;
   if (auto v = env("WASIMANCER_DATABASE_URL")) o.database_url = *v;
   if (auto v = env("WASIMANCER_REPLICA_NAME")) o.replica_name = *v;
@@ -206,6 +220,14 @@ void add_flags(CLI::App& cmd, ServeOptions& o) {
   cmd.add_option("--isolation", o.isolation,
                  "Where plugins run: process (sandboxed worker processes) or none (in the server) (WASIMANCER_ISOLATION)")
       ->check(CLI::IsMember({"process", "none"}));
+  cmd.add_option("--log-format", o.log_format, "Log lines as text or json (WASIMANCER_LOG_FORMAT)")
+      ->check(CLI::IsMember({"text", "json"}));
+  cmd.add_option("--metrics", o.metrics, "Record metrics: on or off (WASIMANCER_METRICS)")->check(CLI::IsMember({"on", "off"}));
+  cmd.add_option("--metrics-token", o.metrics_token, "A token that may read /metrics besides the admin token (WASIMANCER_METRICS_TOKEN)");
+  cmd.add_option("--metrics-bind", o.metrics_bind,
+                 "ADDRESS:PORT of a second listener serving /metrics, /healthz and /readyz without a token (WASIMANCER_METRICS_BIND)");
+  cmd.add_option("--otlp-endpoint", o.otlp_endpoint,
+                 "Export spans with OTLP/HTTP JSON to this collector, e.g. http://127.0.0.1:4318 (WASIMANCER_OTLP_ENDPOINT)");
   cmd.add_option("--database-url", o.database_url,
                  "PostgreSQL URL of the registry shared by several replicas (WASIMANCER_DATABASE_URL; default: local files)");
   cmd.add_option("--replica-name", o.replica_name,
@@ -221,7 +243,41 @@ int run_serve(ServeOptions o) {
     std::cerr << "error: unknown log level \"" << o.log_level << "\"\n";
     return 2;
   }
-  init_logging(*level);
+  auto log_format = parse_log_format(o.log_format);
+  if (!log_format) {
+    std::cerr << "error: unknown log format \"" << o.log_format << "\" (text or json)\n";
+    return 2;
+  }
+  init_logging(*level, *log_format);
+  if (o.metrics != "on" && o.metrics != "off") {
+    std::cerr << "error: WASIMANCER_METRICS must be on or off, not \"" << o.metrics << "\"\n";
+    return 2;
+  }
+  metrics::set_enabled(o.metrics == "on");
+  // Spans go to an OTLP collector when one is named; until the exporter is set, nothing is recorded.
+  std::shared_ptr<trace::OtlpExporter> otlp;
+  if (!o.otlp_endpoint.empty()) {
+    trace::OtlpConfig oc;
+    oc.endpoint = o.otlp_endpoint;
+    otlp = std::make_shared<trace::OtlpExporter>(oc);
+    trace::set_exporter(otlp);
+    log().info("exporting spans to {} (OTLP/HTTP JSON)", otlp->url());
+  }
+  struct StopExport {
+    std::shared_ptr<trace::OtlpExporter>& e;
+    ~StopExport() {
+      if (!e) return;
+      trace::set_exporter(nullptr);
+      e->flush();
+    }
+  } stop_export{otlp};
+  health::Readiness readiness;
+  std::atomic<bool> plugins_loaded{false};
+  readiness.add("plugins", [&plugins_loaded]() -> std::optional<std::string> {
+    if (plugins_loaded.load()) return std::nullopt;
+    return std::string("the plugins are still loading");
+  });
+  // A shared registry (a database) adds its own check here: readiness.add("database", ...).
   // Connections and SSE streams are descriptors: the soft limit goes up to the hard one (often
   // 1,024 vs 1,048,576), as servers do. Sandbox workers set their own (sandbox.cpp).
   if (rlimit files{}; getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
@@ -319,6 +375,7 @@ int run_serve(ServeOptions o) {
       return 1;
     }
   }
+  plugins_loaded = true;
 
   // Generated tokens are printed once the port is bound (not before a failed start).
   std::vector<std::string> token_notes;
@@ -401,6 +458,46 @@ int run_serve(ServeOptions o) {
   routes->api = admin_api;
   http.add_routes(routes);
 
+  // /metrics, /healthz, /readyz and the dashboard (/ui), adapted the same way.
+  struct ObserveAdapter : transport::RouteHandler {
+    std::shared_ptr<observe::ObserveRoutes> routes;
+    bool matches(const transport::HttpHeader& h) const override { return routes->matches(h); }
+    std::optional<transport::HttpResponse> check(const transport::HttpHeader& h) const override { return routes->check(h); }
+    uint64_t body_limit(const transport::HttpHeader& h) const override { return routes->body_limit(h); }
+    void handle(transport::HttpRequest r, std::function<void(transport::HttpResponse)> done) override {
+      routes->handle(std::move(r), std::move(done));
+    }
+    StreamStart stream(const transport::HttpRequest& r) override { return routes->stream(r); }
+  };
+  observe::ObserveConfig observe_config{o.admin_token, std::nullopt, false, false};
+  if (!o.metrics_token.empty()) observe_config.metrics_token = o.metrics_token;
+  auto observe_routes = std::make_shared<ObserveAdapter>();
+  observe_routes->routes =
+      std::make_shared<observe::ObserveRoutes>(plugins, resources, prompts, server, pool, readiness, observe_config);
+  http.add_routes(observe_routes);
+
+  // --metrics-bind: a second listener with /metrics (no token), /healthz and /readyz only.
+  std::optional<transport::HttpServer> metrics_http;
+  if (!o.metrics_bind.empty()) {
+    auto colon = o.metrics_bind.rfind(':');
+    transport::HttpConfig mc = http_config;
+    mc.serve_mcp = false;
+    mc.network_threads = 1;
+    mc.bind_address = colon == std::string::npos ? o.metrics_bind : o.metrics_bind.substr(0, colon);
+    if (mc.bind_address.size() > 2 && mc.bind_address.front() == '[') mc.bind_address = mc.bind_address.substr(1, mc.bind_address.size() - 2);
+    try {
+      mc.port = colon == std::string::npos ? 9464 : static_cast<uint16_t>(std::stoul(o.metrics_bind.substr(colon + 1)));
+    } catch (...) {
+      log().critical("cannot start: --metrics-bind must be ADDRESS:PORT, not \"{}\"", o.metrics_bind);
+      return 2;
+    }
+    auto metrics_routes = std::make_shared<ObserveAdapter>();
+    metrics_routes->routes = std::make_shared<observe::ObserveRoutes>(plugins, resources, prompts, server, pool, readiness,
+                                                                      observe::ObserveConfig{o.admin_token, std::nullopt, true, true});
+    metrics_http.emplace(server, mc);
+    metrics_http->add_routes(metrics_routes);
+  }
+
   // SIGINT/SIGTERM stop the server; block them here so only the waiting thread sees them.
   sigset_t signals;
   sigemptyset(&signals);
@@ -415,10 +512,19 @@ int run_serve(ServeOptions o) {
     return 1;
   }
   for (const auto& note : token_notes) log().warn("{}", note);
-  log().info("wasimancer listening on http://{}:{} (MCP: /mcp and /sse; admin API: /upload-plugin ...)", o.bind, http.port());
+  if (metrics_http) {
+    if (auto r = metrics_http->start(); !r) {
+      log().critical("cannot start the metrics listener: {}", r.error().message);
+      http.stop();
+      return 1;
+    }
+    log().info("metrics served on http://{}:{}/metrics", o.metrics_bind.substr(0, o.metrics_bind.rfind(':')), metrics_http->port());
+  }
+  log().info("wasimancer listening on http://{}:{} (MCP: /mcp and /sse; admin API: /upload-plugin ...; dashboard: /ui)", o.bind, http.port());
   int sig = 0;
   sigwait(&signals, &sig);
   log().info("signal {} received: shutting down", sig);
+  if (metrics_http) metrics_http->stop();
   http.stop();
   drain();
   return 0;

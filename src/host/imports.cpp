@@ -183,7 +183,7 @@ HostResult http_request(Caller& c, Args a, Results r) {
   // GET and HEAD carry no body (as Extism's hosts do); http_fetch reads methods in any case.
   if (std::string m = ascii_lower(req.method); m.empty() || m == "get" || m == "head") req.has_body = false;
 
-  auto resp = s.services->http(req, s.control->deadline, s.control->cancel);
+  auto resp = traced_http(*s.services, std::move(req), s.control->deadline, s.control->cancel, s.trace);
   if (!resp) {
     Error e = resp.take_error();
     return Trap{e.kind, std::move(e.message), std::nullopt};

@@ -551,10 +551,11 @@ HttpAnswer HttpHandler::post_legacy(const HttpRequestHead& head, std::string tex
   if (ec) return rpc_error(400, kParseError, "Parse error: " + ec.message());
   std::shared_ptr<Outbound> out = session->stream();
   if (!out) out = std::make_shared<NullOutbound>();
+  std::string traceparent(trim_ows(head.header("traceparent")));
   if (body.is_array()) {
-    for (const auto& m : body.as_array()) server_.handle(session, m, out);
+    for (const auto& m : body.as_array()) server_.dispatch(session, inspect(m), out, traceparent);
   } else {
-    server_.handle(session, body, out);
+    server_.dispatch(session, inspect(body), out, traceparent);
   }
   return answer(202, "Accepted", "text/plain");
 }

@@ -1,10 +1,13 @@
 // mcp/lifecycle.cpp: sessions and how a request finds its session (the one place for session
 // rules), version negotiation, initialize, server/discover, ping and logging/setLevel.
+#include <map>
+
 #include <fmt/format.h>
 
 #include "core/crypto.hpp"
 #include "core/log.hpp"
 #include "core/rate_limit.hpp"
+#include "mcp/notifications.hpp"
 #include "mcp/results.hpp"
 #include "mcp/server.hpp"
 
@@ -68,6 +71,25 @@ std::vector<std::shared_ptr<Session>> Server::all_sessions() const {
 size_t Server::session_count() const {
   std::lock_guard lock(sessions_mu_);
   return sessions_.size();
+}
+
+std::vector<Server::SessionCount> Server::session_counts() const {
+  std::map<std::pair<std::string, std::string>, SessionCount> counts;
+  auto at = [&](std::string transport, std::string protocol) -> SessionCount& {
+    auto& c = counts[{transport, protocol}];
+    c.transport = std::move(transport);
+    c.protocol = std::move(protocol);
+    return c;
+  };
+  for (const auto& s : all_sessions()) {
+    auto& c = at(std::string(s->transport()), s->initialize_received() ? s->protocol_version() : "uninitialized");
+    ++c.sessions;
+    if (s->has_stream()) ++c.streams;
+  }
+  for (auto& [transport, protocol] : notifier_->listener_labels()) ++at(transport, protocol).streams;
+  std::vector<SessionCount> out;
+  for (auto& [k, c] : counts) out.push_back(std::move(c));
+  return out;
 }
 
 // ---- which session a request belongs to ----------------------------------------------------------

@@ -29,6 +29,8 @@
 
 #include <boost/json.hpp>
 
+#include "core/metrics.hpp"
+#include "core/trace.hpp"
 #include "core/worker_pool.hpp"
 #include "mcp/task_store.hpp"
 #include "mcp/jsonrpc.hpp"
@@ -86,6 +88,11 @@ struct Request {
   std::string version;  // the protocol version the request is served with
   VersionFeatures features{};
   std::string traceparent;  // W3C trace context from _meta or the HTTP header; may be empty
+  // The request's span (mcp/observe.hpp): its context is the request's trace (the caller's
+  // trace id, or a new one), on every log line written for it. Null for a task's run.
+  std::shared_ptr<trace::Span> span;
+  // wasimancer_mcp_requests_in_flight: held while the request lives.
+  metrics::GaugeHold in_flight;
   bool stateless() const { return features.stateless; }
 };
 using RequestPtr = std::shared_ptr<const Request>;
@@ -116,6 +123,14 @@ class Server {
   void end_session(const std::string& id);
   size_t session_count() const;
   std::vector<std::shared_ptr<Session>> all_sessions() const;
+  // For /metrics: sessions by transport (streamable, legacy, stdio) and protocol revision, and
+  // their open streams (a session's standalone stream; 2026-07-28 subscriptions/listen streams,
+  // which belong to no session, count as streams of sessions = 0).
+  struct SessionCount {
+    std::string transport, protocol;
+    size_t sessions = 0, streams = 0;
+  };
+  std::vector<SessionCount> session_counts() const;
 
   // Which session a Streamable HTTP POST belongs to (the one place that decides it): an
   // initialize without a session id (or with a stale one) starts a session; a known id is that

@@ -249,4 +249,15 @@ bool Session::closed() const {
   return closed_;
 }
 
+std::string_view Session::transport() const {
+  if (!transport_.empty()) return transport_;
+  switch (kind_) {
+    case Kind::Legacy: return "legacy";
+    case Kind::Stdio: return "stdio";
+    case Kind::Streamable:
+    case Kind::Stateless: return "streamable";
+  }
+  return "streamable";
+}
+
 }  // namespace wasimancer::mcp

@@ -57,6 +57,11 @@ class Session {
 
   const std::string& id() const { return id_; }
   Kind kind() const { return kind_; }
+  // The transport's name for /metrics: "streamable", "legacy" or "stdio". A stateless session
+  // is Streamable HTTP's unless its transport says otherwise (set_transport, before the session
+  // is shared; `name` must outlive it: a string literal).
+  std::string_view transport() const;
+  void set_transport(std::string_view name) { transport_ = name; }
 
   std::string protocol_version() const;
   bool initialize_received() const;
@@ -107,6 +112,7 @@ class Session {
  private:
   const std::string id_;
   const Kind kind_;
+  std::string_view transport_;
   mutable std::mutex mu_;
   std::string version_;
   bool init_received_ = false;

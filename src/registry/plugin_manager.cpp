@@ -656,10 +656,12 @@ Result<UploadResult> PluginManager::upload(const UploadRequest& req, bool replac
   if (!plugin_list(next)) next.as_object()["plugins"] = json::array{};
   json::array& list = *plugin_list(next);
   std::optional<std::string> old_path;
+  json::value old_entry;
   if (!replacing) {
     list.push_back(spec->raw);
   } else if (auto it = find_entry(list, spec->name); it != list.end()) {
     old_path = entry_path(*it);
+    old_entry = *it;
     *it = spec->raw;
   }
   if (auto r = commit_yaml(next); !r) {
@@ -671,7 +673,10 @@ Result<UploadResult> PluginManager::upload(const UploadRequest& req, bool replac
   // 5. Publish (cannot fail: checked under the same lock). The old version stays with the calls
   // still running on it.
   if (replacing) {
-    if (auto r = registry_.replace(*version); !r) return r.take_error();
+    auto r = registry_.replace(*version);
+    if (!r) return r.take_error();
+    // The replaced version is kept for a rollback: its entry and module, in memory.
+    if (old_path) previous_[spec->name] = Previous{std::move(old_entry), resolve_entry_path(*old_path), (*r)->plugin->wasm()};
   } else if (auto r = registry_.add(*version); !r) {
     return r.take_error();
   }
@@ -750,6 +755,12 @@ Result<UploadResult> PluginManager::upload_shared(const UploadRequest& req, Plug
       {Blob{sha, req.wasm}}, req.if_revision);
   if (!r) return r.take_error();
   reconcile_locked(committed, *r, *version);
+  // The replaced version is kept for a rollback (through this replica), as with files.
+  if (replacing && served) {
+    std::string file = fs::path(served->spec.path).filename().string();
+    if (!is_plain_wasm_file_name(file)) file = req.file_name;
+    previous_[spec.name] = Previous{served->spec.raw, fs::path(file), served->plugin->wasm()};
+  }
   log().info("plugin \"{}\" {} {} ({} tools, revision {})", spec.name, spec.version, replacing ? "updated" : "published",
              (*version)->tools()->size(), *r);
   warn_about_tool_names(spec);
@@ -877,6 +888,7 @@ Result<std::shared_ptr<const PluginVersion>> PluginManager::remove(std::string_v
         {}, if_revision);
     if (!r) return r.take_error();
     reconcile_locked(committed, *r, nullptr);
+    previous_.erase(std::string(name));
     log().info("plugin \"{}\" removed (revision {})", name, *r);
     return current;
   }
@@ -894,9 +906,44 @@ Result<std::shared_ptr<const PluginVersion>> PluginManager::remove(std::string_v
   if (!old) return old.take_error();
   doc_ = std::move(next);
   crash_point("swapped");
+  previous_.erase(std::string(name));
   if (file) delete_entry_file(*file, doc_);
   log().info("plugin \"{}\" removed", name);
   return old;
+}
+
+}  // namespace wasimancer::registry
+
+namespace wasimancer::registry {
+
+std::optional<boost::json::value> PluginManager::previous(std::string_view name) {
+  std::lock_guard lock(mu_);
+  auto it = previous_.find(std::string(name));
+  if (it == previous_.end()) return std::nullopt;
+  return it->second.entry;
+}
+
+Result<UploadResult> PluginManager::rollback(std::string_view name) {
+  Previous prev;
+  {
+    std::lock_guard lock(mu_);
+    if (!registry_.snapshot()->find_plugin(name)) return Error(ErrorKind::NotFound, fmt::format("no plugin named \"{}\" is loaded", name));
+    auto it = previous_.find(std::string(name));
+    if (it == previous_.end()) {
+      return Error(ErrorKind::NotFound,
+                   fmt::format("no previous version of plugin \"{}\" is kept (one is kept from its first update on, until the server restarts)", name));
+    }
+    prev = it->second;
+  }
+  // Published again as an update would be: into the folder its file was in, under its name if free.
+  // A folder outside PLUGINS_PATH and UPLOAD_PATH (plugins.yml may name one) is not written to:
+  // the upload folder is used instead.
+  std::optional<std::string> dir = prev.file.parent_path().string();
+  if (!target_dir(dir, false)) dir.reset();
+  UploadRequest req{json::serialize(prev.entry), prev.file.filename().string(), std::string(prev.wasm.begin(), prev.wasm.end()), dir};
+  auto r = upload(req, true);
+  if (r) log().info("plugin \"{}\" rolled back to {}", name, r->version->spec.version);
+  return r;
 }
 
 }  // namespace wasimancer::registry

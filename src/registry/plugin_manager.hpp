@@ -38,6 +38,7 @@
 #include <atomic>
 #include <filesystem>
 #include <memory>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -96,6 +97,12 @@ class PluginManager {
   Result<UploadResult> publish(const UploadRequest& request);
   Result<UploadResult> update(const UploadRequest& request);
   Result<std::shared_ptr<const PluginVersion>> remove(std::string_view name, std::optional<uint64_t> if_revision = std::nullopt);
+  // Replaces a plugin with the version its last update replaced (its entry and module are kept
+  // in memory until the next update, a remove or a restart), as an update would; rolling back
+  // twice returns to where it started. NotFound when no previous version is kept.
+  Result<UploadResult> rollback(std::string_view name);
+  // The plugins.yml entry of the kept previous version, if any.
+  std::optional<boost::json::value> previous(std::string_view name);
 
   // Shared store: serves exactly the plugins of `doc` (the store's document at `revision`):
   // entries unchanged since the last reconcile keep their loaded version, new or changed ones
@@ -140,6 +147,12 @@ class PluginManager {
   boost::json::value doc_;  // the committed plugins.yml
   std::vector<OwnedFile> owned_;  // the manifest
   bool manifest_loaded_ = false;
+  struct Previous {
+    boost::json::value entry;           // its plugins.yml entry
+    std::filesystem::path file;         // where its file was (the rollback stores it there again)
+    std::vector<uint8_t> wasm;          // its module
+  };
+  std::map<std::string, Previous> previous_;  // by plugin name, under mu_
 };
 
 // A plain file name for an upload: letters, digits, '.', '_', '-', ending in ".wasm", not

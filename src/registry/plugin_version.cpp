@@ -4,6 +4,7 @@
 
 #include "core/crypto.hpp"
 #include "core/log.hpp"
+#include "core/metrics.hpp"
 #include "registry/native_tier.hpp"
 
 #include <fmt/format.h>
@@ -29,10 +30,21 @@ InstancePool::Lease::~Lease() {
 Result<InstancePool::Lease> InstancePool::acquire() {
   InstanceFactory factory;
   uint64_t generation;
+  bool counted = false;
   {
     std::unique_lock lock(mu_);
+    ++acquires_;
+    // A call waits when it finds no idle instance: for one to come back (a capped pool) and/or
+    // for a new one to be made; counted once, timed in full.
     // With a cap, wait for an instance to come back (or be dropped) rather than make another.
-    cv_.wait(lock, [this] { return !idle_.empty() || max_instances_ == 0 || leased_ < max_instances_; });
+    auto ready = [this] { return !idle_.empty() || max_instances_ == 0 || leased_ < max_instances_; };
+    if (!ready()) {
+      auto t0 = std::chrono::steady_clock::now();
+      cv_.wait(lock, ready);
+      ++waits_;
+      counted = true;
+      wait_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
     ++leased_;
     if (!idle_.empty()) {
       auto inst = std::move(idle_.back());
@@ -43,8 +55,12 @@ Result<InstancePool::Lease> InstancePool::acquire() {
     generation = generation_;
   }
   // Instantiate outside the lock: it can take a while and other calls may proceed meanwhile.
+  auto t0 = std::chrono::steady_clock::now();
   auto inst = factory();
+  double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::lock_guard lock(mu_);
+  if (!counted) ++waits_;
+  wait_seconds_ += waited;
   if (!inst) {
     --leased_;
     cv_.notify_one();
@@ -110,6 +126,11 @@ size_t InstancePool::idle() const {
 size_t InstancePool::created() const {
   std::lock_guard lock(mu_);
   return created_;
+}
+
+InstancePool::Stats InstancePool::stats() const {
+  std::lock_guard lock(mu_);
+  return Stats{idle_.size(), leased_, created_, acquires_, waits_, wait_seconds_};
 }
 
 // ---- PluginVersion ----------------------------------------------------------------------------
@@ -221,6 +242,7 @@ host::CallOutcome PluginVersion::call(std::string_view function, std::string_vie
   } else if (++crashes_in_a_row_ >= kQuarantineAfter && quarantine_reason_.empty()) {
     quarantine_reason_ = fmt::format("its sandbox worker crashed {} times in a row; last: {}", crashes_in_a_row_, out.error->message);
     log().warn("plugin \"{}\" {} quarantined: {}", spec.name, spec.version, quarantine_reason_);
+    metrics::record_quarantine(spec.name);
   }
   return out;
 }

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "core/log.hpp"
+#include "core/metrics.hpp"
 #include "core/text.hpp"
 #include "mcp/protocol.hpp"
 #include "transport/async_queue.hpp"
@@ -73,7 +74,12 @@ struct HttpServer::Impl {
       : mcp(m), config(std::move(c)), io(static_cast<int>(std::max<size_t>(1, config.network_threads))),
         handler(m, rules_of(config)) {}
 
-  using Stream = beast::tcp_stream;
+  // The connection, with the route label of the request being served (for
+  // wasimancer_http_responses_total).
+  struct Stream : beast::tcp_stream {
+    using beast::tcp_stream::tcp_stream;
+    std::string_view route = "other";
+  };
   using Parser = http::request_parser<http::string_body>;
 
   net::awaitable<void> accept_loop();
@@ -101,6 +107,7 @@ net::awaitable<bool> HttpServer::Impl::write(Stream& stream, HttpResponse res, b
   res.set(http::field::server, "wasimancer");
   res.keep_alive(keep_alive);
   res.prepare_payload();
+  metrics::record_http_response(stream.route, res.result_int());
   stream.expires_after(config.request_timeout);
   auto [ec, n] = co_await http::async_write(stream, res, as_tuple(net::use_awaitable));
   co_return !ec && keep_alive;
@@ -202,6 +209,7 @@ net::awaitable<bool> HttpServer::Impl::pump(Stream& stream, Parser& parser, std:
   res.set(http::field::content_type, part.head.content_type);
   res.keep_alive(keep_alive);
   res.chunked(true);
+  metrics::record_http_response(stream.route, res.result_int());
   http::response_serializer<http::empty_body> sr{res};
   stream.expires_never();
   auto [ec, n] = co_await http::async_write_header(stream, sr, as_tuple(net::use_awaitable));
@@ -302,10 +310,19 @@ net::awaitable<void> HttpServer::Impl::connection(tcp::socket socket) {
 }
 
 net::awaitable<bool> HttpServer::Impl::dispatch(Stream& stream, beast::flat_buffer& buffer, Parser& parser) {
+  stream.route = metrics::route_label(parser.get().target());
   mcp::HttpRequestHead head = head_of(parser.get());
   if (auto refused = handler.check_host_origin(head)) co_return co_await send_answer(stream, parser, std::move(*refused));
   for (auto& r : routes) {
     if (r->matches(parser.get())) co_return co_await route_request(stream, buffer, parser, *r);
+  }
+  if (!config.serve_mcp) {
+    // The --metrics-bind listener: its routes and /health only.
+    std::string_view target = parser.get().target();
+    std::string_view path = target.substr(0, target.find('?'));
+    if (path == "/health" && parser.get().method() == http::verb::get) co_return co_await reply(stream, parser, http::status::ok, R"({"status":"ok"})");
+    co_return co_await reply(stream, parser, http::status::not_found,
+                             json::serialize(json::object{{"error", fmt::format("no route for {} {}", std::string(parser.get().method_string()), path)}}));
   }
   auto early = handler.on_header(head);
   if (auto* answer = std::get_if<mcp::HttpAnswer>(&early)) co_return co_await send_answer(stream, parser, std::move(*answer));
@@ -320,6 +337,14 @@ net::awaitable<bool> HttpServer::Impl::route_request(Stream& stream, beast::flat
     co_return co_await write(stream, std::move(res), keep);
   }
   if (!co_await read_body(stream, buffer, parser, route.body_limit(parser.get()))) co_return false;
+  if (auto start = route.stream(parser.get())) {
+    // A stream of Server-Sent Events (the dashboard's live feed), written as MCP's SSE answers are.
+    auto rs = std::make_shared<mcp::ResponseStream>();
+    rs->start(mcp::HttpHead{200, "text/event-stream", {{"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}}, false});
+    auto stop = start([rs](std::string chunk) { return rs->chunk(std::move(chunk)); });
+    if (stop) rs->on_finish(std::move(stop));
+    co_return co_await pump(stream, parser, std::move(rs));
+  }
   HttpRequest req = parser.release();
   bool keep_alive = req.keep_alive();
   unsigned version = req.version();

@@ -53,6 +53,8 @@ struct HttpConfig {
   std::vector<std::string> allowed_origins;
   // Bearer token for the MCP endpoints; nullopt disables authentication.
   std::optional<std::string> mcp_token;
+  // False: only the extra routes and /health are served (the --metrics-bind listener).
+  bool serve_mcp = true;
 };
 
 // An extra set of routes (the admin API), adapted by the composition root.
@@ -66,6 +68,13 @@ class RouteHandler {
   virtual uint64_t body_limit(const HttpHeader& header) const = 0;
   // May complete on any thread (the work runs on the worker pool).
   virtual void handle(HttpRequest request, std::function<void(HttpResponse)> done) = 0;
+  // Routes that answer with a stream of Server-Sent Events (the dashboard's live feed) return a
+  // starter here instead of having handle() called: it gets `push`, which queues one SSE chunk
+  // and returns false once the client has gone, and returns a function that stops the stream's
+  // producer (called when the client leaves).
+  using PushChunk = std::function<bool(std::string chunk)>;
+  using StreamStart = std::function<std::function<void()>(PushChunk push)>;
+  virtual StreamStart stream(const HttpRequest&) { return nullptr; }
 };
 
 class HttpServer {
