@@ -81,6 +81,18 @@ for i in 0 1 2; do
   wait_for 20 bash -c "[[ \"\$(source '$(dirname "$0")/pg-fixtures/pg_lib.bash'; server_port=${rport[$i]}; call_tool whoami)\" == '{\"version\":\"b\"}' ]]" \
     && pass "concurrent/replica-$i-serves-b" || fail "concurrent/replica-$i-serves-b" "$(call_tool whoami)"
 done
+# A rollback through A (the version its last update replaced) reaches every replica; twice returns.
+on 0
+upload PUT "$version_a" "$(plugin_data who whoami)" who.wasm
+expect_eq "rollback/update-to-a-through-a" "$code" "200"
+serves() {  # serves REPLICA WANT
+  local out; out="$(server_port=${rport[$1]}; call_tool whoami)"; [[ "$out" == "{\"version\":\"$2\"}" ]]
+}
+for step in b a; do
+  on 0; admin POST /rollback-plugin/who
+  expect_eq "rollback/to-$step-200" "$code" "200"
+  wait_for 20 serves 2 "$step" && pass "rollback/replica-2-serves-$step" || fail "rollback/replica-2-serves-$step" "$(on 2; call_tool whoami)"
+done
 # A stale If-Match is refused, nothing changes.
 on 0
 upload PUT "$version_a" "$(plugin_data who whoami)" who.wasm
