@@ -940,7 +940,7 @@ Result<UploadResult> PluginManager::rollback(std::string_view name) {
   // the upload folder is used instead.
   std::optional<std::string> dir = prev.file.parent_path().string();
   if (!target_dir(dir, false)) dir.reset();
-  UploadRequest req{json::serialize(prev.entry), prev.file.filename().string(), std::string(prev.wasm.begin(), prev.wasm.end()), dir};
+  UploadRequest req{json::serialize(prev.entry), prev.file.filename().string(), std::string(prev.wasm.begin(), prev.wasm.end()), dir, std::nullopt};
   auto r = upload(req, true);
   if (r) log().info("plugin \"{}\" rolled back to {}", name, r->version->spec.version);
   return r;
