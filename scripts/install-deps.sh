@@ -19,6 +19,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libseccomp-dev
   prometheus chromium
+  libpq-dev postgresql nginx
 )
 serve_only=0
 case "${1:-}" in

@@ -78,7 +78,9 @@ http::status status_of(ErrorKind kind) {
     case ErrorKind::InvalidArgument:
     case ErrorKind::InvalidModule: return http::status::bad_request;
     case ErrorKind::NotFound: return http::status::not_found;
-    case ErrorKind::AlreadyExists: return http::status::conflict;
+    case ErrorKind::AlreadyExists:
+    case ErrorKind::Conflict: return http::status::conflict;
+    case ErrorKind::Unavailable: return http::status::service_unavailable;
     default: return http::status::internal_server_error;
   }
 }
@@ -86,6 +88,21 @@ http::status status_of(ErrorKind kind) {
 Response error_response(const Error& e) {
   if (status_of(e.kind) == http::status::internal_server_error) log().error("admin request failed: {}", e.message);
   return error_response(status_of(e.kind), e.message);
+}
+
+// If-Match: a store revision (as GET /plugins reports it), bare or quoted. nullopt if absent;
+// an unreadable value is an error.
+Result<std::optional<uint64_t>> if_match(const Request& req) {
+  std::string_view v = req[http::field::if_match];
+  if (v.empty()) return std::optional<uint64_t>();
+  if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+  uint64_t n = 0;
+  if (v.empty() || v.size() > 19) return Error(ErrorKind::InvalidArgument, "If-Match must be a revision number (GET /plugins reports it)");
+  for (char c : v) {
+    if (c < '0' || c > '9') return Error(ErrorKind::InvalidArgument, "If-Match must be a revision number (GET /plugins reports it)");
+    n = n * 10 + uint64_t(c - '0');
+  }
+  return std::optional<uint64_t>(n);
 }
 
 bool is_upload(const std::string& base) { return base == "/upload-plugin" || base == "/update-plugin"; }
@@ -257,7 +274,9 @@ Response AdminApi::serve(const Request& req) {
   }
   if (b == "/remove-plugin") {
     if (auto e = missing_name(p, "plugin")) return *e;
-    auto r = plugins_.remove(p.name);
+    auto expected = if_match(req);
+    if (!expected) return error_response(expected.error());
+    auto r = plugins_.remove(p.name, *expected);
     if (!r) return error_response(r.error());
     return json_response(http::status::ok, json::object{{"message", "🙂 Plugin removed successfully"}});
   }
@@ -303,7 +322,9 @@ Response AdminApi::upload(const Request& req, bool replacing, const std::optiona
   if (wasm->data.size() > config_.max_upload_bytes) {
     return error_response(http::status::payload_too_large, fmt::format("the wasm file is larger than the limit of {} bytes", config_.max_upload_bytes));
   }
-  registry::UploadRequest up{data->data, wasm->filename, wasm->data, dir};
+  auto expected = if_match(req);
+  if (!expected) return error_response(expected.error());
+  registry::UploadRequest up{data->data, wasm->filename, wasm->data, dir, *expected};
   auto r = replacing ? plugins_.update(up) : plugins_.publish(up);
   if (!r) return error_response(r.error());
   // filePath: the stored file as plugins.yml names it (relative to PLUGINS_PATH), as the brief's
@@ -312,6 +333,7 @@ Response AdminApi::upload(const Request& req, bool replacing, const std::optiona
   json::value file_path = recorded && recorded->is_string() ? *recorded : json::value(r->file_path);
   json::object body{{"message", "🎉 File uploaded successfully"}, {"filePath", file_path}, {"metadata", r->metadata}};
   if (r->note) body["note"] = *r->note;
+  if (plugins_.store().shared()) body["revision"] = r->revision;
   return json_response(http::status::ok, body);
 }
 
@@ -357,7 +379,10 @@ Response AdminApi::list_plugins(const Request&, const std::string& name) {
   }
   json::array list;
   for (const auto& v : snap->plugins()) list.push_back(describe(*v));
-  return json_response(http::status::ok, json::object{{"plugins", std::move(list)}});
+  json::object body{{"plugins", std::move(list)}};
+  // Shared store: the revision this replica serves (If-Match takes it).
+  if (plugins_.store().shared()) body["revision"] = plugins_.served_revision();
+  return json_response(http::status::ok, body);
 }
 
 }  // namespace wasimancer::admin

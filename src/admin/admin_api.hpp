@@ -8,8 +8,10 @@
 //   POST   /add-resource, PUT /update-resource/:name, DELETE /remove-resource/:name
 //   POST   /add-prompt,   PUT /update-prompt/:name,   DELETE /remove-prompt/:name
 // Every request needs `Authorization: Bearer <admin token>` (403 otherwise), checked before the
-// body is read. Errors are {"error": "..."}: 400 bad data, 404 unknown name, 409 name taken,
-// 413 too large, 500 only for real server faults (WASImancer answers 500 for "not found" and
+// body is read. Errors are {"error": "..."}: 400 bad data, 404 unknown name, 409 name taken (or,
+// with a database, a change made through another replica meanwhile, or a stale If-Match
+// revision on upload/update/remove-plugin), 413 too large, 503 the database cannot be reached
+// (nothing changed; retry), 500 only for real server faults (WASImancer answers 500 for "not found" and
 // "already exists"; we do not).
 //
 // Ownership: borrows the plugin manager, registry, catalogs and worker pool; they must outlive

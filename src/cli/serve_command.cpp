@@ -3,6 +3,7 @@
 #include <malloc.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <filesystem>
@@ -26,6 +27,9 @@
 #include "registry/catalog.hpp"
 #include "registry/native_tier.hpp"
 #include "registry/plugin_manager.hpp"
+#include "mcp/task_store_pg.hpp"
+#include "registry/replica.hpp"
+#include "registry/store_pg.hpp"
 #include "sandbox/sandbox.hpp"
 #include "transport/http_server.hpp"
 #include "transport/stdio.hpp"
@@ -82,6 +86,8 @@ struct ServeOptions {
   std::string metrics_bind;              // ADDRESS:PORT of a listener serving /metrics openly
   std::string otlp_endpoint;             // where spans are exported (OTLP/HTTP JSON)
   double otlp_sample_ratio = 1.0;        // share of the traces started here that are exported
+  std::string replica_name;              // WASIMANCER_REPLICA_NAME: prefix of session ids (balancer affinity)
+  std::string database_url;              // WASIMANCER_DATABASE_URL: the shared PostgreSQL store (empty: files)
   std::string state_key;                 // 2026-07-28 requestState HMAC key (empty: random per process)
   uint32_t state_ttl = 600;              // seconds a requestState stays valid
   uint32_t task_ttl = 3600;              // seconds a finished task is kept
@@ -163,6 +169,8 @@ bool load_env(ServeOptions& o, std::string* problem) {
     o.otlp_sample_ratio = (end && *end == 0 && !v->empty()) ? r : -1;  // checked in run_serve
   }
   if (auto v = env("WASIMANCER_STATE_KEY")) o.state_key = *v;
+  if (auto v = env("WASIMANCER_DATABASE_URL")) o.database_url = *v;
+  if (auto v = env("WASIMANCER_REPLICA_NAME")) o.replica_name = *v;
   return env_number("WASIMANCER_MAX_BODY_BYTES", &o.max_body_bytes, problem) &&
          env_number("WASIMANCER_MAX_UPLOAD_BYTES", &o.max_upload_bytes, problem) &&
          env_number("WASIMANCER_MAX_HEADER_BYTES", &o.max_header_bytes, problem) &&
@@ -277,6 +285,11 @@ void add_flags(CLI::App& cmd, ServeOptions& o) {
   cmd.add_option("--otlp-sample-ratio", o.otlp_sample_ratio,
                  "Share of the traces started here that are exported, 0 to 1 (a caller's traceparent keeps its own decision) "
                  "(WASIMANCER_OTLP_SAMPLE_RATIO)");
+  cmd.add_option("--database-url", o.database_url,
+                 "PostgreSQL URL of the registry shared by several replicas (WASIMANCER_DATABASE_URL; default: local files)");
+  cmd.add_option("--replica-name", o.replica_name,
+                 "This replica's name, prefixed to MCP session ids so a balancer can route sessions (WASIMANCER_REPLICA_NAME; "
+                 "letters, digits, '_', '-', at most 32)");
   cmd.add_flag("--skip-broken", o.skip_broken, "Start even if some plugins, resources or prompts cannot be loaded");
   cmd.add_flag("--stdio", o.stdio, "Serve MCP on stdin/stdout instead of HTTP");
 }
@@ -409,23 +422,55 @@ int run_serve(ServeOptions o) {
   load_opts.native = &native;
   load_opts.watchdog = std::make_shared<engine::Watchdog>();
   load_opts.sandbox = sandbox ? &*sandbox : nullptr;
-  registry::PluginManager manager(plugins, paths, load_opts);
-  registry::ResourceCatalog resources(resources_file);
-  registry::PromptCatalog prompts(prompts_file);
+  // Where the registry lives: local files (the default), or a PostgreSQL database shared by
+  // several replicas (registry/store.hpp).
+  std::unique_ptr<registry::PgStore> database;
+  if (!o.database_url.empty()) {
+    auto db = registry::PgStore::open(o.database_url);
+    if (!db) {
+      log().critical("cannot start: {}", db.error().message);
+      return 1;
+    }
+    database = std::move(*db);
+    log().info("registry: PostgreSQL (schema version {}); plugins, resources and prompts are shared with the other replicas",
+               registry::PgStore::schema_version());
+  }
+  using registry::Collection;
+  registry::PluginManager manager(plugins, paths, load_opts, database ? database->document(Collection::Plugins) : nullptr);
+  registry::ResourceCatalog resources(database ? database->document(Collection::Resources)
+                                               : std::make_unique<registry::YamlFileStore>(resources_file));
+  registry::PromptCatalog prompts(database ? database->document(Collection::Prompts)
+                                           : std::make_unique<registry::YamlFileStore>(prompts_file));
+  std::optional<registry::Replica> replica;
+  // The store's watcher calls into the manager and catalogs: it stops before they go.
+  struct StopWatching {
+    registry::PgStore* db;
+    ~StopWatching() {
+      if (db) db->stop_watching();
+    }
+  } stop_watching{database.get()};
 
-  auto loaded = manager.load(o.skip_broken);
-  if (!loaded) {
-    log().critical("cannot start: {}", loaded.error().message);
-    log().critical("fix the entry, or start with --skip-broken to serve the rest");
-    return 1;
-  }
-  if (auto r = resources.load(o.skip_broken); !r) {
-    log().critical("cannot start: {}", r.error().message);
-    return 1;
-  }
-  if (auto r = prompts.load(o.skip_broken); !r) {
-    log().critical("cannot start: {}", r.error().message);
-    return 1;
+  if (database) {
+    replica.emplace(*database, manager, resources, prompts);
+    if (auto r = replica->start(); !r) {
+      log().critical("cannot start: {}", r.error().message);
+      return 1;
+    }
+  } else {
+    auto loaded = manager.load(o.skip_broken);
+    if (!loaded) {
+      log().critical("cannot start: {}", loaded.error().message);
+      log().critical("fix the entry, or start with --skip-broken to serve the rest");
+      return 1;
+    }
+    if (auto r = resources.load(o.skip_broken); !r) {
+      log().critical("cannot start: {}", r.error().message);
+      return 1;
+    }
+    if (auto r = prompts.load(o.skip_broken); !r) {
+      log().critical("cannot start: {}", r.error().message);
+      return 1;
+    }
   }
   plugins_loaded = true;
 
@@ -474,6 +519,19 @@ int run_serve(ServeOptions o) {
   mcp_config.request_state_key = o.state_key;
   mcp_config.request_state_ttl = std::chrono::seconds(o.state_ttl);
   mcp_config.task_result_ttl = std::chrono::seconds(o.task_ttl);
+  if (!o.replica_name.empty()) {
+    bool plain = o.replica_name.size() <= 32 && std::all_of(o.replica_name.begin(), o.replica_name.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+    });
+    if (!plain) {
+      log().critical("cannot start: WASIMANCER_REPLICA_NAME must be letters, digits, '_' or '-' (at most 32)");
+      return 2;
+    }
+    mcp_config.session_id_prefix = o.replica_name + ".";
+  }
+  if (database) {
+    mcp_config.task_store = [db = database.get()] { return std::make_unique<mcp::PgTaskStore>(*db); };
+  }
   mcp::Server server({plugins, resources, prompts}, pool, mcp_config);
   log().info("{} plugin(s), {} tool(s), {} resource(s), {} prompt(s) loaded; {} workers (at most {} per plugin)",
              plugins.snapshot()->plugins().size(), plugins.snapshot()->tools().size(), resources.snapshot()->items.size(),
@@ -482,6 +540,7 @@ int run_serve(ServeOptions o) {
   // Shutdown order: stop taking requests, cancel the calls in flight, let the workers finish
   // (admin changes included) while everything they use still exists.
   auto drain = [&] {
+    if (database) database->stop_watching();
     server.shutdown();
     pool.wait_idle();
   };
@@ -570,6 +629,7 @@ int run_serve(ServeOptions o) {
   }
 
   if (auto r = http.start(); !r) {
+    if (database) database->stop_watching();
     log().critical("cannot start: {}", r.error().message);
     return 1;
   }

@@ -25,7 +25,10 @@ void Server::forget_session_locked(const std::string& id) {
 }
 
 std::shared_ptr<Session> Server::create_session(Session::Kind kind, const std::string& client) {
-  auto s = std::make_shared<Session>(kind == Session::Kind::Stateless ? "" : random_token(16), kind, std::string(kDefaultVersion));
+  // Behind a balancer, the id starts with this replica's name ("r1.<random>") so the balancer can
+  // route the session's later requests here (README "Running several replicas").
+  std::string id = kind == Session::Kind::Stateless ? "" : config_.session_id_prefix + random_token(16);
+  auto s = std::make_shared<Session>(std::move(id), kind, std::string(kDefaultVersion));
   if (kind == Session::Kind::Stateless) return s;
   std::shared_ptr<Session> evicted;
   bool own_limit = false;

@@ -26,7 +26,7 @@ Server::Server(Catalogs catalogs, WorkerPool& workers, ServerConfig config)
   tools_ = std::make_unique<Tools>(*this);
   resources_ = std::make_unique<Resources>(*this);
   prompts_ = std::make_unique<Prompts>(*this);
-  tasks_ = std::make_unique<Tasks>(*this, std::make_unique<MemoryTaskStore>(config_.max_tasks));
+  tasks_ = std::make_unique<Tasks>(*this, config_.task_store ? config_.task_store() : std::make_unique<MemoryTaskStore>(config_.max_tasks));
 }
 
 void Server::drain(Clock::time_point deadline) {

@@ -32,6 +32,7 @@
 #include "core/metrics.hpp"
 #include "core/trace.hpp"
 #include "core/worker_pool.hpp"
+#include "mcp/task_store.hpp"
 #include "mcp/jsonrpc.hpp"
 #include "mcp/protocol.hpp"
 #include "mcp/session.hpp"
@@ -69,6 +70,12 @@ struct ServerConfig {
   // Tasks extension: how long a finished task's result is kept.
   std::chrono::seconds task_result_ttl{3600};
   size_t max_tasks = 10000;
+  // Where tasks are kept (null: in memory, this process only). Several replicas share a
+  // PgTaskStore (mcp/task_store_pg.hpp) so any of them answers tasks/get.
+  std::function<std::unique_ptr<TaskStore>()> task_store;
+  // Prepended to session ids ("<replica name>."; WASIMANCER_REPLICA_NAME) so a balancer can send
+  // a session's requests to the replica that holds it. Empty: plain random ids.
+  std::string session_id_prefix;
 };
 
 struct Catalogs {
