@@ -196,7 +196,7 @@ class Cli {
   std::string input_;
   bool has_input_ = false;
   std::vector<std::string> extra_;
-  std::chrono::milliseconds process_timeout_ = 30s;
+  std::chrono::milliseconds process_timeout_ = 180s;  // a safety net only: a busy machine building native code may need long
 };
 
 // ---- assertions ---------------------------------------------------------------------------------
@@ -255,7 +255,7 @@ inline bool starts_with(const std::string& s, const std::string& prefix) { retur
 
 // A timeout test: the call hit its limit (kind timeout, message starting with `timeout`, as the
 // Rust runtime's exact message is `timeout`) and the process ended by itself (it is killed only
-// after the 30 s process timeout). No wall-clock bound: a busy machine may be slow to start it.
+// after the 180 s process timeout). No wall-clock bound: a busy machine may be slow to start it.
 inline void expect_timeout(const CliResult& r) {
   EXPECT_FALSE(r.timed_out) << "the process had to be killed\n" << r.describe();
   EXPECT_CALL_ERROR(r, "timeout");
