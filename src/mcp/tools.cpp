@@ -386,7 +386,8 @@ void Tools::run(const RequestPtr& r, const registry::ToolRef& ref, json::object 
     if (cancel->load()) {
       if (server_.shutting_down()) {
         // Stopped by a shutdown that could not wait for it: the client gets an error, not silence.
-        log().info("{}: stopped by the server's shutdown after {} ms{}", who, ms, trace);
+        observed.finish(out, "cancelled");
+        log().info("tool \"{}\" (plugin \"{}\"): stopped by the server's shutdown", fn->tool_name, plugin->spec.name);
         return server_.answer(*r, RpcError{kServerError, "the server is shutting down: the call was stopped before it finished",
                                            std::nullopt});
       }
