@@ -463,7 +463,7 @@ struct HandlerFixture {
   }
   HttpAnswer send(std::string method, std::string target, std::vector<std::pair<std::string, std::string>> headers,
                   std::string body = "") {
-    HttpRequestHead head{std::move(method), std::move(target), std::move(headers)};
+    HttpRequestHead head{std::move(method), std::move(target), std::move(headers), ""};
     auto early = handler->on_header(head);
     if (auto* a = std::get_if<HttpAnswer>(&early)) return std::move(*a);
     return handler->on_body(head, std::move(body));
@@ -538,7 +538,7 @@ TEST(OAuthHttp, WithoutOAuthThereIsNoMetadataRoute) {
   HttpRules rules;
   rules.mcp_token = "t";
   HttpHandler handler(server, rules);
-  HttpRequestHead head{"GET", "/.well-known/oauth-protected-resource", {}};
+  HttpRequestHead head{"GET", "/.well-known/oauth-protected-resource", {}, ""};
   auto early = handler.on_header(head);
   ASSERT_TRUE(std::holds_alternative<HttpAnswer>(early));
   EXPECT_EQ(std::get<HttpAnswer>(early).head.status, 404);

@@ -145,7 +145,7 @@ struct Fixture {
   // end (or `wait` for a stream that stays open, then kept in Reply::stream).
   Reply send(std::string method, std::string target, std::vector<std::pair<std::string, std::string>> headers, std::string body = "",
              std::chrono::milliseconds wait = 10s) {
-    HttpRequestHead head{std::move(method), std::move(target), std::move(headers)};
+    HttpRequestHead head{std::move(method), std::move(target), std::move(headers), ""};
     Reply r;
     HttpAnswer a;
     if (auto refused = handler->check_host_origin(head)) {
@@ -303,7 +303,7 @@ TEST(HttpHandler, PostHeaderRules) {
   EXPECT_EQ(bad_version.code(), kServerError);
   EXPECT_NE(bad_version.body.find("2026-07-28, 2025-11-25"), std::string::npos) << "lists what we support";
   // The body limit comes with the header's answer, before the body is read.
-  HttpRequestHead head{"POST", "/mcp", kJson};
+  HttpRequestHead head{"POST", "/mcp", kJson, ""};
   auto early = f.handler->on_header(head);
   ASSERT_TRUE(std::holds_alternative<uint64_t>(early));
   EXPECT_EQ(std::get<uint64_t>(early), 1000u);
