@@ -13,6 +13,8 @@
 
 #include <fmt/format.h>
 
+#include "host/guest_memory.hpp"
+
 namespace wasimancer::host {
 
 namespace {
@@ -27,15 +29,7 @@ constexpr uint8_t kFiletypeUnknown = 0, kFiletypeBlock = 1, kFiletypeChar = 2, k
 constexpr size_t kMaxPath = 4096;
 constexpr size_t kMaxIovs = 1024;
 
-bool in_guest(std::span<uint8_t> mem, uint64_t ptr, uint64_t len) { return ptr <= mem.size() && len <= mem.size() - ptr; }
-uint32_t get_u32(std::span<uint8_t> mem, uint64_t ptr) {
-  uint32_t v;
-  std::memcpy(&v, mem.data() + ptr, 4);
-  return v;
-}
-void put_u16(std::span<uint8_t> mem, uint64_t ptr, uint16_t v) { std::memcpy(mem.data() + ptr, &v, 2); }
-void put_u32(std::span<uint8_t> mem, uint64_t ptr, uint32_t v) { std::memcpy(mem.data() + ptr, &v, 4); }
-void put_u64(std::span<uint8_t> mem, uint64_t ptr, uint64_t v) { std::memcpy(mem.data() + ptr, &v, 8); }
+using namespace guest;  // in_guest, get_u32, put_u16/32/64 (host/guest_memory.hpp)
 
 uint8_t filetype_of(mode_t m) {
   if (S_ISREG(m)) return kFiletypeRegular;
