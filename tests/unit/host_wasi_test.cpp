@@ -173,3 +173,9 @@ TEST_F(Wasi, FileSystemIsDenied) {
   EXPECT_TRUE(inst->reusable());
 }
 
+TEST_F(Wasi, DescriptorCallsOnStdoutAreNotFileAccess) {
+  // fstat/lseek on stdout reach fd_filestat_get/fd_seek, which answer ENOSYS without granted
+  // folders; unlike a path (path_open), they are not an attempt to use files: the call succeeds.
+  EXPECT_OUT(inst->call("stdout_stat", ""), "ok");
+}
+
