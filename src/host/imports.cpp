@@ -501,19 +501,24 @@ HostResult mcp_elicit(Caller& c, Args a, Results r) { return mcp_ask(c, a, r, fa
 // counting against the call's time, as sample/elicit do; an answer the client cannot give is an
 // error the plugin sees (hyper-mcp's functions fail the call: so do these).
 
+// The JSON a user function was given in kernel memory (freed once read), or "{}" without one.
+std::optional<std::string> user_json(InstanceState& s, std::optional<uint64_t> handle, std::string_view what, Trap* err) {
+  if (!handle) return std::string("{}");
+  auto text = read_handle(s, *handle, what, false, err);
+  if (!text) return std::nullopt;
+  std::string out(*text);
+  s.kernel.free(*handle);
+  return out;
+}
+
 HostResult user_ask(Caller& c, std::optional<uint64_t> handle, Results r, std::string_view what,
                     const std::function<Result<std::string>(InstanceState&, std::string_view)>& ask) {
   InstanceState& s = state(c);
-  std::string request = "{}";
-  if (handle) {
-    Trap err;
-    auto req = read_handle(s, *handle, what, false, &err);
-    if (!req) return err;
-    request = std::string(*req);
-    s.kernel.free(*handle);
-  }
+  Trap err;
+  auto request = user_json(s, handle, what, &err);
+  if (!request) return err;
   auto waited_from = Clock::now();
-  auto res = ask(s, request);
+  auto res = ask(s, *request);
   s.control->deadline.extend(Clock::now() - waited_from);
   if (!res) return host_trap(fmt::format("{} failed: {}", what, res.error().message));
   r[0] = s.kernel.alloc_bytes(*res);
@@ -533,16 +538,11 @@ HostResult user_list_roots(Caller& c, Args, Results r) {
 
 HostResult user_notify(Caller& c, std::optional<uint64_t> handle, std::string_view method) {
   InstanceState& s = state(c);
-  std::string params = "{}";
-  if (handle) {
-    Trap err;
-    auto p = read_handle(s, *handle, method, false, &err);
-    if (!p) return err;
-    params = std::string(*p);
-    s.kernel.free(*handle);
-  }
-  if (auto e = charge_log(s, params.size() + method.size())) return e;
-  s.sink->notify(method, params);
+  Trap err;
+  auto params = user_json(s, handle, method, &err);
+  if (!params) return err;
+  if (auto e = charge_log(s, params->size() + method.size())) return e;
+  s.sink->notify(method, *params);
   return {};
 }
 
