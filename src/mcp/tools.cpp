@@ -257,10 +257,8 @@ void Tools::list(const RequestPtr& r) {
   json::object result{{"tools", std::move(list)}};
   if (p.next) result["nextCursor"] = *p.next;
   if (f.stateless) {
-    CacheHint fallback{server_.config().list_ttl_ms, false};
-    CacheHint hint = fallback;
-    for (const auto& plugin : snap->plugins()) combine(hint, cache_hint_of(plugin->spec.raw, fallback));
-    put_cache_hint(result, hint);
+    put_cache_hint(result, list_cache_hint(snap->plugins(), server_.config().list_ttl_ms,
+                                           [](const auto& e) -> const json::object& { return e->spec.raw; }));
   }
   server_.answer(*r, json::value(std::move(result)));
 }
