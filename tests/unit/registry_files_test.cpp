@@ -120,23 +120,16 @@ class Files : public ::testing::Test {
 TEST_F(Files, ACommandSeesOnlyItsGrants) { check(*test::load_version("fs_command", spec())); }
 
 TEST_F(Files, InASandboxWorkerToo) {
-  sandbox::SandboxConfig c;
-  c.worker_program = test::binary();
-  sandbox::Sandbox sb(c);
-  LoadOptions o;
-  o.sandbox = &sb;
-  check(*test::load_version("fs_command", spec(), o));
+  test::Sandboxed sb;
+  check(*test::load_version("fs_command", spec(), sb.options));
 }
 
 TEST_F(Files, AnExtismPluginToo) {
   auto granted = fmt::format(R"({{"name": "w", "functions": [{{"function": "read_file"}}], "allowedPaths": {{"{}": "/data"}}}})",
                              data.string());
   for (bool isolated : {false, true}) {
-    sandbox::SandboxConfig c;
-    c.worker_program = test::binary();
-    sandbox::Sandbox sb(c);
-    LoadOptions o;
-    if (isolated) o.sandbox = &sb;
+    test::Sandboxed sb;
+    LoadOptions o = isolated ? sb.options : LoadOptions{};
     auto v = test::load_version("wasi", granted, o);
     EXPECT_EQ(test::call_ok(*v, "read_file", "/data/sub/b.txt"), "beta");
     auto escape = v->call("read_file", "/data/link_up", {});
