@@ -235,6 +235,19 @@ double to_ms(const std::string& v) {
   return x;
 }
 
+// A wrk script that POSTs tools/call of `tool` with `arguments` (JSON), as SDK clients do (an SSE
+// answer accepted) or asking for a JSON answer only.
+fs::path wrk_call_script(const fs::path& file, const std::string& tool, const std::string& arguments, bool sse = true) {
+  std::string body = fmt::format(R"({{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"{}","arguments":{}}}}})", tool, arguments);
+  std::ofstream(file) << "wrk.method = \"POST\"\n"
+                      << "wrk.body = '" << body << "'\n"
+                      << "wrk.headers[\"Content-Type\"] = \"application/json\"\n"
+                      << (sse ? "wrk.headers[\"Accept\"] = \"application/json, text/event-stream\"\n"
+                              : "wrk.headers[\"Accept\"] = \"application/json\"\n")
+                      << "wrk.headers[\"Authorization\"] = \"Bearer bench\"\n";
+  return file;
+}
+
 WrkResult run_wrk(int port, int connections, int seconds, const fs::path& script) {
   WrkResult r;
   std::string cmd = fmt::format("wrk -t{} -c{} -d{}s --latency -s {} http://127.0.0.1:{}/mcp 2>&1", connections > 1 ? 2 : 1,
@@ -428,17 +441,8 @@ int main(int argc, char** argv) {
     fs::create_directories(dir / "plugins");
     fs::copy_file(plugins_dir + "/echo.wasm", dir / "plugins" / "echo.wasm", fs::copy_options::overwrite_existing);
     write_plugins_yml(dir, {{"echo", "echo.wasm", "echo"}});
-    auto script = [&](bool sse) {
-      fs::path f = work / (sse ? "call-sse.lua" : "call-json.lua");
-      std::ofstream(f) << "wrk.method = \"POST\"\n"
-                          "wrk.body = '{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"echo_echo\",\"arguments\":{}}}'\n"
-                          "wrk.headers[\"Content-Type\"] = \"application/json\"\n"
-                       << (sse ? "wrk.headers[\"Accept\"] = \"application/json, text/event-stream\"\n"
-                               : "wrk.headers[\"Accept\"] = \"application/json\"\n")
-                       << "wrk.headers[\"Authorization\"] = \"Bearer bench\"\n";
-      return f;
-    };
-    const fs::path sse = script(true), plain = script(false);
+    const fs::path sse = wrk_call_script(work / "call-sse.lua", "echo_echo", "{}"),
+                   plain = wrk_call_script(work / "call-json.lua", "echo_echo", "{}", false);
     auto fmt_w = [](const WrkResult& w) {
       return fmt::format("{:.0f} calls/s, p50 {:.3f} ms, p99 {:.2f} ms{}", w.rps, w.p50_ms, w.p99_ms, w.ok ? "" : " (errors)");
     };
@@ -521,12 +525,7 @@ int main(int argc, char** argv) {
     fs::path dir = work / "scale";
     fs::create_directories(dir / "plugins");
     fs::copy_file(plugins_dir + "/echo.wasm", dir / "plugins" / "echo.wasm", fs::copy_options::overwrite_existing);
-    fs::path echo_sse = work / "scale-sse.lua";
-    std::ofstream(echo_sse) << "wrk.method = \"POST\"\n"
-                               "wrk.body = '{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"p0_echo\",\"arguments\":{}}}'\n"
-                               "wrk.headers[\"Content-Type\"] = \"application/json\"\n"
-                               "wrk.headers[\"Accept\"] = \"application/json, text/event-stream\"\n"
-                               "wrk.headers[\"Authorization\"] = \"Bearer bench\"\n";
+    const fs::path echo_sse = wrk_call_script(work / "scale-sse.lua", "p0_echo", "{}");
     // 1,000 plugins of 5 tools each (one small module, so the native cache is warm after one build).
     auto plugins_yml = [&](int n) {
       std::string y = "plugins:\n";
@@ -696,12 +695,7 @@ int main(int argc, char** argv) {
                               "plugins:\n  - name: dice\n    path: ./dice.wasm\n    version: 1.0.0\n    functions:\n"
                               "      - displayName: roll\n        function: rollDice\n        description: d\n"
                               "        arguments: [{name: numFaces, type: number}, {name: numDice, type: number}]\n");
-      fs::path dice_sse = work / "dice-sse.lua";
-      std::ofstream(dice_sse) << "wrk.method = \"POST\"\n"
-                                 "wrk.body = '{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"roll\",\"arguments\":{\"numFaces\":6,\"numDice\":2}}}'\n"
-                                 "wrk.headers[\"Content-Type\"] = \"application/json\"\n"
-                                 "wrk.headers[\"Accept\"] = \"application/json, text/event-stream\"\n"
-                                 "wrk.headers[\"Authorization\"] = \"Bearer bench\"\n";
+      const fs::path dice_sse = wrk_call_script(work / "dice-sse.lua", "roll", R"({"numFaces":6,"numDice":2})");
       Server s;
       start_server(s, dir, work / "dice-cache", "off");
       if (wait_ready(s, 10000)) {
@@ -878,12 +872,7 @@ int main(int argc, char** argv) {
     fs::create_directories(dir / "plugins");
     fs::copy_file(plugins_dir + "/echo.wasm", dir / "plugins" / "echo.wasm", fs::copy_options::overwrite_existing);
     write_plugins_yml(dir, {{"echo", "echo.wasm", "echo"}});
-    fs::path script = work / "observe-call.lua";
-    std::ofstream(script) << "wrk.method = \"POST\"\n"
-                             "wrk.body = '{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"echo_echo\",\"arguments\":{}}}'\n"
-                             "wrk.headers[\"Content-Type\"] = \"application/json\"\n"
-                             "wrk.headers[\"Accept\"] = \"application/json, text/event-stream\"\n"
-                             "wrk.headers[\"Authorization\"] = \"Bearer bench\"\n";
+    const fs::path script = wrk_call_script(work / "observe-call.lua", "echo_echo", "{}");
     // The OTLP receiver: reads and answers, nothing more (start_span_sink).
     const int sink_port = start_span_sink();
     struct Variant {
