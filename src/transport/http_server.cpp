@@ -402,7 +402,7 @@ net::awaitable<bool> HttpServer::Impl::pump(Stream& stream, Parser& parser, std:
       else if (p.kind == Part::Abort) co_return false;  // the client fell behind: close, freeing the queue
       if (ended) break;
     }
-    if (out.empty()) {
+    if (out.empty() && !ended) {  // (an End alone still has its last chunk to write)
       if (!co_await next(part, config.sse_keepalive)) {
         append_chunk(out, ": keepalive\n\n");
       } else {

@@ -7,6 +7,8 @@
 //    server's memory does not grow with the answers it could not send;
 //  - a client that reads too slowly to keep up is cut after the write timeout (the deadline is
 //    not renewed at every chunk);
+//  - sequential SSE answers on one keep-alive connection each end at once (their last chunk
+//    never waits for the keep-alive timer);
 //  - graceful shutdown on SIGTERM: a call in flight that ends before the deadline gets its
 //    answer, one that does not gets a JSON-RPC error, an SSE stream is ended cleanly, new
 //    connections are refused, exit status 0.
@@ -230,6 +232,94 @@ describe('SSE clients that do not keep up', () => {
       assert.ok(received < 40 * (1 << 20), `the client read everything (${received} bytes): it was not behind`);
     } finally {
       await big.stop();
+    }
+  });
+});
+
+// Sequential requests on one keep-alive connection, answered as SSE (the client accepts both),
+// read with a minimal HTTP/1.1 client so that nothing is hidden: resolves each answer's head and
+// chunks once its last chunk has arrived.
+function keepAliveClient(server) {
+  const socket = net.connect({ host: '127.0.0.1', port: server.port });
+  socket.setNoDelay(true);
+  socket.on('error', () => {});
+  let buf = Buffer.alloc(0);
+  let waiting = null;
+  const tryParse = () => {
+    if (!waiting) return;
+    const headEnd = buf.indexOf('\r\n\r\n');
+    if (headEnd < 0) return;
+    const head = buf.subarray(0, headEnd).toString('latin1');
+    let pos = headEnd + 4;
+    const chunks = [];
+    if (/transfer-encoding: chunked/i.test(head)) {
+      for (;;) {
+        const lineEnd = buf.indexOf('\r\n', pos);
+        if (lineEnd < 0) return;
+        const size = parseInt(buf.subarray(pos, lineEnd).toString('latin1'), 16);
+        if (buf.length < lineEnd + 2 + size + 2) return;
+        chunks.push(buf.subarray(lineEnd + 2, lineEnd + 2 + size).toString('utf8'));
+        pos = lineEnd + 2 + size + 2;
+        if (size === 0) break;
+      }
+    } else {
+      const length = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0);
+      if (buf.length < pos + length) return;
+      chunks.push(buf.subarray(pos, pos + length).toString('utf8'));
+      pos += length;
+    }
+    buf = buf.subarray(pos);
+    const w = waiting;
+    waiting = null;
+    w.resolve({ head, chunks, body: chunks.join('') });
+  };
+  socket.on('data', (d) => { buf = Buffer.concat([buf, d]); tryParse(); });
+  socket.on('close', () => waiting?.reject(new Error('the server closed the connection')));
+  return {
+    socket,
+    post(body, headers = {}) {
+      const data = Buffer.from(JSON.stringify(body));
+      const extra = Object.entries({ ...server.authHeaders, ...headers }).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+      return new Promise((resolve, reject) => {
+        waiting = { resolve, reject };
+        socket.write(`POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nContent-Type: application/json\r\n` +
+          `Accept: application/json, text/event-stream\r\nContent-Length: ${data.length}\r\n${extra}\r\n`);
+        socket.write(data);
+        tryParse();
+      });
+    },
+  };
+}
+
+describe('SSE answers on a keep-alive connection', () => {
+  const g = guard({ timeout: 180000 });
+  let server;
+  g.before(async () => {
+    server = await startServer({ wasm: [testPlugin('echo'), testPlugin('bulk')], plugins: bulkPlugins });
+  });
+  after(() => server?.stop());
+
+  // The last chunk of an answer used to wait for the stream's keep-alive timer (15 s) whenever
+  // the end of the stream was queued on its own, after the answer's event had been written.
+  g.it('ends every answer as soon as it is complete, never after a keep-alive comment', async () => {
+    const c = keepAliveClient(server);
+    try {
+      const init = await c.post({ jsonrpc: '2.0', id: 0, method: 'initialize',
+        params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
+      const sid = /mcp-session-id: (\S+)/i.exec(init.head)?.[1];
+      assert.ok(sid, init.head);
+      const session = { 'Mcp-Session-Id': sid, 'MCP-Protocol-Version': '2025-11-25' };
+      await c.post({ jsonrpc: '2.0', method: 'notifications/initialized' }, session);
+      let sse = 0;
+      for (let i = 1; i <= 400; i++) {
+        const r = await c.post(call(i, 'echo', { text: `m${i}` }), session);
+        assert.match(r.body, new RegExp(`"id":${i},"result"`), r.body);
+        assert.ok(!r.body.includes(': keepalive'), `answer ${i} waited for the keep-alive timer: ${JSON.stringify(r.chunks)}`);
+        if (/text\/event-stream/i.test(r.head)) sse++;
+      }
+      assert.equal(sse, 400, 'the answers were not SSE streams');
+    } finally {
+      c.socket.destroy();
     }
   });
 });
