@@ -65,6 +65,7 @@ struct ServeOptions {
   uint64_t max_stream_queue_bytes = 16ull << 20;
   uint32_t header_timeout = 5;
   uint32_t write_timeout = 60;
+  uint32_t sse_keepalive = 15;
   uint32_t shutdown_timeout = 10;
   uint32_t session_idle_timeout = 3600;
   uint32_t idle_timeout = 120;
@@ -183,6 +184,7 @@ bool load_env(ServeOptions& o, std::string* problem) {
          env_number("WASIMANCER_MAX_STREAM_QUEUE_BYTES", &o.max_stream_queue_bytes, problem) &&
          env_number("WASIMANCER_HEADER_TIMEOUT", &o.header_timeout, problem) &&
          env_number("WASIMANCER_WRITE_TIMEOUT", &o.write_timeout, problem) &&
+         env_number("WASIMANCER_SSE_KEEPALIVE", &o.sse_keepalive, problem) &&
          env_number("WASIMANCER_SHUTDOWN_TIMEOUT", &o.shutdown_timeout, problem) &&
          env_number("WASIMANCER_SESSION_IDLE_TIMEOUT", &o.session_idle_timeout, problem) &&
          env_number("WASIMANCER_IDLE_TIMEOUT", &o.idle_timeout, problem) &&
@@ -251,6 +253,8 @@ void add_flags(CLI::App& cmd, ServeOptions& o) {
                  "Seconds a connection has to send a request header before it authenticates (WASIMANCER_HEADER_TIMEOUT)");
   cmd.add_option("--write-timeout", o.write_timeout,
                  "Seconds a client has to take the bytes waiting for it (WASIMANCER_WRITE_TIMEOUT)");
+  cmd.add_option("--sse-keepalive", o.sse_keepalive,
+                 "Seconds between the comment lines sent on an idle SSE stream, for proxies that close quiet connections (WASIMANCER_SSE_KEEPALIVE)");
   cmd.add_option("--shutdown-timeout", o.shutdown_timeout,
                  "Seconds calls in flight may take to finish on SIGTERM/SIGINT (WASIMANCER_SHUTDOWN_TIMEOUT)");
   cmd.add_option("--session-idle-timeout", o.session_idle_timeout, "Seconds before an idle session ends (WASIMANCER_SESSION_IDLE_TIMEOUT)");
@@ -562,6 +566,7 @@ int run_serve(ServeOptions o) {
   http_config.max_stream_queue_bytes = o.max_stream_queue_bytes;
   http_config.header_timeout = std::chrono::seconds(std::max<uint32_t>(1, o.header_timeout));
   http_config.write_timeout = std::chrono::seconds(std::max<uint32_t>(1, o.write_timeout));
+  http_config.sse_keepalive = std::chrono::seconds(std::max<uint32_t>(1, o.sse_keepalive));
   http_config.idle_timeout = std::chrono::seconds(o.idle_timeout);
   http_config.allowed_hosts = o.allowed_hosts;
   http_config.allowed_origins = o.allowed_origins;

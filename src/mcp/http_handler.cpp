@@ -232,6 +232,7 @@ class StreamOutbound : public Outbound {
   void send(json::object message) override { s_->chunk(sse_event(message)); }
   void send_text(std::string_view json_text) { s_->chunk(sse_event_text(json_text)); }
   bool is_open() const override { return s_->open(); }
+  void session_ended() override { s_->end(); }
 
  private:
   std::shared_ptr<ResponseStream> s_;

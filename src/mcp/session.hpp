@@ -41,6 +41,10 @@ class Outbound {
   // The answer will take a while: end the response now and keep what follows for the client
   // to fetch when it reconnects (SSE polling, SEP-1699). Transports that cannot do that ignore it.
   virtual void release_connection() {}
+  // The session ended: nothing more will be sent here. A standalone stream (the GET stream, the
+  // legacy transport's stream) ends, so its connection is free again; POST answers finish on
+  // their own.
+  virtual void session_ended() {}
 };
 
 // RFC 5424 levels as MCP names them, lowest first.

@@ -3,10 +3,13 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <list>
 #include <map>
 #include <set>
 #include <thread>
+
+#include <sys/socket.h>
 
 #include <boost/asio.hpp>
 #include <boost/asio/as_tuple.hpp>
@@ -40,17 +43,33 @@ constexpr auto kHeadHold = std::chrono::seconds(1);
 // Waits on the connection's strand for a ResponseStream's next part; the stream's waker (any
 // thread) cancels the timer through the strand. When the stream overflowed (its client is not
 // reading), the write in progress is cancelled too, so the connection closes at once instead of
-// at the write deadline.
+// at the write deadline. It also watches the socket while the answer is pumped: a client that
+// closes its end (an SSE stream it no longer wants, a call it gave up on) is noticed at once,
+// not at the next keep-alive write (which would succeed once on a half-closed socket).
 struct StreamWaiter : std::enable_shared_from_this<StreamWaiter> {
   explicit StreamWaiter(Strand s) : strand(s), timer(s) {}
   Strand strand;
   net::steady_timer timer;
   beast::tcp_stream* stream = nullptr;  // while the pump runs; touched only on the strand
+  bool client_gone = false;             // on the strand
   void wake(bool abort) {
     net::post(strand, [self = shared_from_this(), abort] {
       self->timer.cancel();
       if (abort && self->stream) self->stream->cancel();
     });
+  }
+  // Waits (on the strand) until the socket is readable: end of stream or an error means the
+  // client left; bytes (a pipelined request) end the watch, they are the next request's.
+  void watch() {
+    stream->socket().async_wait(net::socket_base::wait_read, net::bind_executor(strand, [self = shared_from_this()](boost::system::error_code ec) {
+      if (ec || !self->stream) return;  // cancelled: the pump is over
+      char c;
+      ssize_t n = ::recv(self->stream->socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))) return;
+      self->client_gone = true;
+      self->timer.cancel();
+      self->stream->cancel();
+    }));
   }
 };
 
@@ -334,14 +353,21 @@ net::awaitable<bool> HttpServer::Impl::pump(Stream& stream, Parser& parser, std:
     std::shared_ptr<mcp::ResponseStream> rs;
     std::shared_ptr<StreamWaiter> waiter;
     ~Finish() {
+      if (waiter->stream && !waiter->client_gone) {
+        boost::system::error_code ignore;
+        waiter->stream->socket().cancel(ignore);  // the watch (nothing else is pending here)
+      }
       waiter->stream = nullptr;
       rs->set_waker(nullptr);
       rs->finish();
     }
   } finish{rs, waiter};
+  waiter->watch();
+  // The next part within `timeout`; false on timeout or when the client left (client_gone).
   auto next = [&](Part& part, SteadyClock::duration timeout) -> net::awaitable<bool> {
     auto until = SteadyClock::now() + timeout;
     for (;;) {
+      if (waiter->client_gone) co_return false;
       if (rs->try_pop(part)) co_return true;
       if (SteadyClock::now() >= until) co_return false;
       waiter->timer.expires_at(until);
@@ -353,6 +379,7 @@ net::awaitable<bool> HttpServer::Impl::pump(Stream& stream, Parser& parser, std:
   Part part;
   // The first part decides the response's shape; a request may take long (a plugin call).
   if (!co_await next(part, std::chrono::hours(24))) {
+    if (waiter->client_gone) co_return false;
     co_return co_await reply(stream, parser, http::status::internal_server_error, R"({"error":"the request was not answered"})");
   }
   if (part.kind == Part::Complete) {
@@ -386,7 +413,9 @@ net::awaitable<bool> HttpServer::Impl::pump(Stream& stream, Parser& parser, std:
     // An SSE answer to a POST: the head waits (up to kHeadHold) for the first message, so a
     // quick answer leaves as one write (head, event, last chunk) instead of two or three.
     Part first;
-    if (co_await next(first, kHeadHold)) {
+    bool got = co_await next(first, kHeadHold);
+    if (waiter->client_gone) co_return false;
+    if (got) {
       if (first.kind == Part::Chunk && !first.data.empty()) append_chunk(out, first.data);
       else if (first.kind == Part::End) ended = true;
       else if (first.kind == Part::Abort) co_return false;
@@ -404,6 +433,7 @@ net::awaitable<bool> HttpServer::Impl::pump(Stream& stream, Parser& parser, std:
     }
     if (out.empty() && !ended) {  // (an End alone still has its last chunk to write)
       if (!co_await next(part, config.sse_keepalive)) {
+        if (waiter->client_gone) co_return false;
         append_chunk(out, ": keepalive\n\n");
       } else {
         if (part.kind == Part::Chunk && !part.data.empty()) append_chunk(out, part.data);

@@ -9,6 +9,8 @@
 //    not renewed at every chunk);
 //  - sequential SSE answers on one keep-alive connection each end at once (their last chunk
 //    never waits for the keep-alive timer);
+//  - an SSE stream ends when its session is deleted, and its connection is freed as soon as its
+//    client closes it (not at the next keep-alive comment); a legacy session ends with its stream;
 //  - graceful shutdown on SIGTERM: a call in flight that ends before the deadline gets its
 //    answer, one that does not gets a JSON-RPC error, an SSE stream is ended cleanly, new
 //    connections are refused, exit status 0.
@@ -23,13 +25,14 @@ import { guard, startServer, testPlugin } from '../node/server.mjs';
 
 const rssKiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
 
-// One MCP request on a new connection from 127.0.0.1 (Connection: close); resolves with
+// One MCP request (POST unless `method` says otherwise) on a new connection from 127.0.0.1
+// (Connection: close); resolves with
 // { status, json } or { error }.
-function freshPost(server, body, { timeoutMs = 20000, path = '/mcp', headers = {} } = {}) {
+function freshPost(server, body, { timeoutMs = 20000, path = '/mcp', headers = {}, method = 'POST' } = {}) {
   return new Promise((resolve) => {
     const data = JSON.stringify(body);
     const req = http.request({
-      host: '127.0.0.1', port: server.port, method: 'POST', path, agent: false, localAddress: '127.0.0.1',
+      host: '127.0.0.1', port: server.port, method, path, agent: false, localAddress: '127.0.0.1',
       headers: {
         'Content-Type': 'application/json', Accept: 'application/json', Connection: 'close',
         'Content-Length': Buffer.byteLength(data), ...server.authHeaders, ...headers,
@@ -321,6 +324,111 @@ describe('SSE answers on a keep-alive connection', () => {
     } finally {
       c.socket.destroy();
     }
+  });
+});
+
+// A session's standalone SSE stream (GET /mcp) on a raw socket; resolves once its head has
+// arrived with { socket, ended (the last chunk arrived), closed }.
+function openGetStream(server, sid) {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: '127.0.0.1', port: server.port });
+    socket.on('error', () => {});
+    let text = '';
+    let headSeen = false;
+    let markEnded;
+    const ended = new Promise((r) => { markEnded = r; });
+    const closed = new Promise((r) => socket.once('close', r));
+    socket.on('data', (d) => {
+      text += d.toString('latin1');
+      if (!headSeen && text.includes('\r\n\r\n')) {
+        headSeen = true;
+        if (!/^HTTP\/1\.1 200/.test(text)) reject(new Error(`GET /mcp answered ${text.slice(0, 200)}`));
+        else resolve({ socket, ended, closed });
+      }
+      if (headSeen && /\r\n0\r\n\r\n$/.test(text)) markEnded();
+    });
+    socket.once('close', () => { if (!headSeen) reject(new Error('closed before the head')); });
+    socket.write(`GET /mcp HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nAccept: text/event-stream\r\n` +
+      `Authorization: ${server.authHeaders.Authorization}\r\nMcp-Session-Id: ${sid}\r\nMCP-Protocol-Version: 2025-11-25\r\n\r\n`);
+  });
+}
+
+// Whether the server still holds its end of the connection from `clientPort` (established, or
+// half-closed by the client and not yet closed by the server), from /proc/net/tcp.
+function serverHolds(serverPort, clientPort) {
+  const hex = (n) => n.toString(16).toUpperCase().padStart(4, '0');
+  return fs.readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1).some((line) => {
+    const f = line.trim().split(/\s+/);
+    return f.length > 3 && f[1].endsWith(`:${hex(serverPort)}`) && f[2].endsWith(`:${hex(clientPort)}`) && (f[3] === '01' || f[3] === '08');
+  });
+}
+async function waitFor(what, predicate, timeoutMs = 60000) {
+  const t0 = Date.now();
+  while (!(await predicate())) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`${what}: not within ${timeoutMs / 1000} s`);
+    await sleep(100);
+  }
+}
+
+// With a keep-alive comment only every hour, nothing but the server's own bookkeeping can free
+// these connections: a write on a half-closed socket would otherwise be the first sign.
+describe('SSE streams whose session or client is gone', () => {
+  const g = guard({ timeout: 120000 });
+  let server;
+  g.before(async () => {
+    server = await startServer({
+      wasm: [testPlugin('echo'), testPlugin('bulk')], plugins: bulkPlugins,
+      env: { WASIMANCER_SSE_KEEPALIVE: '3600', WASIMANCER_IDLE_TIMEOUT: '2' },
+    });
+  });
+  after(() => server?.stop());
+
+  const sessionId = async () => {
+    return new Promise((resolve, reject) => {
+      const data = JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize',
+        params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
+      const req = http.request({ host: '127.0.0.1', port: server.port, method: 'POST', path: '/mcp', agent: false,
+        headers: { 'Content-Type': 'application/json', Accept: 'application/json', Connection: 'close', ...server.authHeaders } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.headers['mcp-session-id']));
+      });
+      req.on('error', reject);
+      req.end(data);
+    });
+  };
+
+  g.it('ends the GET stream of a session deleted by its client', async () => {
+    const sid = await sessionId();
+    assert.ok(sid);
+    const stream = await openGetStream(server, sid);
+    try {
+      const del = await freshPost(server, {}, { headers: { 'Mcp-Session-Id': sid, 'MCP-Protocol-Version': '2025-11-25' }, method: 'DELETE' });
+      assert.ok(del.status === 200 || del.status === 204, `DELETE answered ${del.status} ${del.text}`);
+      await Promise.race([stream.ended, sleep(60000).then(() => { throw new Error('the GET stream was still open 60 s after DELETE'); })]);
+      // Its connection is then an idle keep-alive connection, closed after WASIMANCER_IDLE_TIMEOUT.
+      await stream.closed;
+    } finally {
+      stream.socket.destroy();
+    }
+  });
+
+  g.it('frees the connection of a GET stream whose client closed it', async () => {
+    const sid = await sessionId();
+    const stream = await openGetStream(server, sid);
+    const clientPort = stream.socket.localPort;
+    assert.ok(serverHolds(server.port, clientPort), 'no server socket for the stream');
+    stream.socket.destroy();
+    await waitFor('the connection closed by the server', () => !serverHolds(server.port, clientPort));
+  });
+
+  g.it('ends a legacy session whose client closed its SSE stream', async () => {
+    const sse = await openLegacySse(server);
+    await initLegacy(server, sse.endpoint);
+    sse.socket.destroy();
+    await waitFor('the session ended', async () => {
+      const r = await freshPost(server, { jsonrpc: '2.0', method: 'notifications/initialized' }, { path: sse.endpoint });
+      return r.status === 404;
+    });
   });
 });
 

@@ -372,12 +372,18 @@ TEST(HttpHandler, SessionLifecycle) {
   stream.stream->finish();  // the client goes: the stream detaches, a new one may attach
   auto again = f.send("GET", "/mcp", {{"Mcp-Session-Id", sid}, {"Accept", "text/event-stream"}}, "", 100ms);
   EXPECT_EQ(again.status, 200);
-  again.stream->finish();
+  ASSERT_TRUE(again.stream);
 
   // DELETE: 400 without the header, 404 unknown, 200; then the session is gone.
   EXPECT_EQ(f.send("DELETE", "/mcp", {}).status, 400);
   EXPECT_EQ(f.send("DELETE", "/mcp", {{"Mcp-Session-Id", "nope"}}).status, 404);
   EXPECT_EQ(f.send("DELETE", "/mcp", {{"Mcp-Session-Id", sid}}).status, 200);
+  // ... and its GET stream ends (the transport writes the last chunk and the connection is free).
+  ResponseStream::Part part;
+  bool ended = false;
+  while (!ended && again.stream->wait_pop(part, 10s)) ended = part.kind == ResponseStream::Part::End;
+  EXPECT_TRUE(ended) << "the GET stream of a deleted session is still open";
+  again.stream->finish();
   EXPECT_EQ(f.send("POST", "/mcp", with_sid(kJson), R"({"jsonrpc":"2.0","id":4,"method":"ping"})").status, 404);
 }
 
