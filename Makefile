@@ -80,9 +80,8 @@ spec: build
 
 fuzz: deps
 	@cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWASIMANCER_SANITIZE=ON -DWASIMANCER_FUZZ_COVERAGE=ON >/dev/null
-	@cmake --build build-fuzz --target fuzz_all engine_fuzz_all spec_corpus test_plugins -j $(JOBS)
+	@cmake --build build-fuzz --target fuzz_all spec_corpus test_plugins -j $(JOBS)
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh build-fuzz
-	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/engine_run.sh build-fuzz
 
 soak: build
 	@WASIMANCER_BUILD=$(CURDIR)/$(BUILD) SOAK_SECONDS=$(SOAK_SECONDS) tests/soak/soak.sh

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "core/text.hpp"
 #include "engine/wabt_util.hpp"
 
 #include "wabt/binary-reader-nop.h"
@@ -217,39 +218,6 @@ bool read_u32(std::span<const uint8_t> in, size_t& pos, uint32_t& out) {
   return false;
 }
 
-bool valid_utf8(std::span<const uint8_t> s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    uint8_t c = s[i];
-    size_t n;
-    uint32_t cp;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xe0) == 0xc0) {
-      n = 1;
-      cp = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-      n = 2;
-      cp = c & 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-      n = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + n >= s.size()) return false;  // truncated sequence
-    for (size_t k = 1; k <= n; ++k) {
-      if ((s[i + k] & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (s[i + k] & 0x3f);
-    }
-    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;  // overlong, too large, surrogate
-    i += n + 1;
-  }
-  return true;
-}
-
 // The frame of every section (its id and size) and the name of every custom section (a valid
 // UTF-8 string inside the section). wabt 1.0.32 skips errors in custom sections, which the spec
 // says make a module malformed (spec suite: custom.wast, binary-leb128.wast,
@@ -268,7 +236,7 @@ std::optional<std::string> check_sections(std::span<const uint8_t> wasm) {
       uint32_t name_len;
       if (!read_u32(body, pos, name_len)) return fmt::format("at offset 0x{:x}: malformed custom section name", at);
       if (name_len > end - pos) return fmt::format("at offset 0x{:x}: custom section name ends past the section", at);
-      if (!valid_utf8(wasm.subspan(pos, name_len))) {
+      if (!is_valid_utf8(std::string_view(reinterpret_cast<const char*>(wasm.data() + pos), name_len))) {
         return fmt::format("at offset 0x{:x}: custom section name is not valid UTF-8", at);
       }
     }

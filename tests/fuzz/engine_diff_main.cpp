@@ -1,5 +1,5 @@
 // engine_diff: the differential fuzzer of the two engine tiers, for `make fuzz`
-// (tests/fuzz/engine_run.sh) and for replaying one seed.
+// (tests/fuzz/run.sh) and for replaying one seed.
 //
 //   engine_diff [--seconds N] [--first-seed S] [--count N] [--input-bytes B] [--jobs J]
 //               [--work-dir DIR] [--cache DIR] [--opt -O0|-O2]

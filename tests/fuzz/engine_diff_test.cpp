@@ -3,7 +3,7 @@
 // (default 200), or fewer once ENGINE_DIFF_SMOKE_SECONDS (default 60) have passed, but never
 // fewer than ENGINE_DIFF_SMOKE_MIN (default 20): the seeds are fixed, so every run compares a
 // prefix of the same sequence, and native builds are cached (WASIMANCER_NATIVE_CACHE) so a second
-// run gets further. `make fuzz` runs the long version (tests/fuzz/engine_run.sh).
+// run gets further. `make fuzz` runs the long version (tests/fuzz/run.sh).
 #include <gtest/gtest.h>
 
 #include <cstdlib>

@@ -4,8 +4,6 @@
 // into the guard page killed the process (SIGSEGV) instead of trapping that call.
 #include <gtest/gtest.h>
 
-#include <pthread.h>
-
 #include <string>
 
 #include "engine/native.hpp"
@@ -54,28 +52,13 @@ TEST(NativeNesting, TheStackGuardSurvivesANestedCall) {
     return std::nullopt;
   };
   auto f = instantiate(outer, {&forward});
-  struct Run {
-    Instance* inst;
-    CallResult result;
-  } run{f.get(), std::vector<Slot>{}};
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setstacksize(&attr, 384 * 1024);
-  pthread_t t;
-  ASSERT_EQ(pthread_create(
-                &t, &attr,
-                [](void* p) -> void* {
-                  auto* r = static_cast<Run*>(p);
-                  CallControl ctl;
-                  ctl.deadline = Deadline::after(60s);
-                  r->result = r->inst->call("f", {}, ctl);
-                  return nullptr;
-                },
-                &run),
-            0);
-  pthread_join(t, nullptr);
-  pthread_attr_destroy(&attr);
-  auto* trap = std::get_if<Trap>(&run.result);
+  CallResult result = std::vector<Slot>{};
+  ASSERT_TRUE(test::run_on_small_stack(384 * 1024, [&] {
+    CallControl ctl;
+    ctl.deadline = Deadline::after(60s);
+    result = f->call("f", {}, ctl);
+  }));
+  auto* trap = std::get_if<Trap>(&result);
   ASSERT_TRUE(trap) << "the call returned";
   EXPECT_NE(trap->message.find("call stack exhausted"), std::string::npos) << trap->message;
   // The nested call did run, and both instances still answer.

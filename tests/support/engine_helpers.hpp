@@ -1,13 +1,16 @@
 // tests/support/engine_helpers.hpp: the engine suites' modules (wat compiled in-process) and
-// their native builds, and the tier the suite runs on.
+// their native builds, the tier the suite runs on, and a thread with a small stack.
 //
 // Ownership: modules and native code are shared (shared_ptr), as the engine shares them.
 // Thread safety: the helpers keep no state and may run on any thread; native builds of one
 // module are coordinated through the cache directory (engine/native.hpp).
 #pragma once
 
+#include <pthread.h>
+
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string_view>
@@ -55,6 +58,25 @@ inline engine::Watchdog& test_watchdog() {
 inline bool native_tier() {
   const char* tier = std::getenv("WASIMANCER_TIER");
   return tier && std::string_view(tier) == "native";
+}
+
+// Runs `fn` on a new thread whose stack is `stack_bytes` and waits for it (a native frame larger
+// than that stack must trap, not crash). False if the thread could not be started.
+inline bool run_on_small_stack(size_t stack_bytes, const std::function<void()>& fn) {
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, stack_bytes);
+  pthread_t t;
+  const bool started = pthread_create(
+                           &t, &attr,
+                           [](void* p) -> void* {
+                             (*static_cast<const std::function<void()>*>(p))();
+                             return nullptr;
+                           },
+                           const_cast<std::function<void()>*>(&fn)) == 0;
+  if (started) pthread_join(t, nullptr);
+  pthread_attr_destroy(&attr);
+  return started;
 }
 
 }  // namespace wasimancer::test

@@ -2,7 +2,6 @@
 // native tier): each test is an attack that once worked (issue "The sandbox holds") and must now
 // end in a clear error or a trap, with the process intact.
 #include <gtest/gtest.h>
-#include <pthread.h>
 
 #include <chrono>
 #include <filesystem>
@@ -341,26 +340,9 @@ TEST(Hostile, AFrameLargerThanTheStackIsATrap) {
   Made made = make(*m);
   ASSERT_TRUE(made.instance) << made.trap->message;
   // On a thread whose stack is smaller than the frame.
-  struct Run {
-    Instance* inst;
-    CallResult result;
-  } run{made.instance.get(), std::vector<Slot>{}};
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setstacksize(&attr, 384 * 1024);
-  pthread_t t;
-  ASSERT_EQ(pthread_create(
-                &t, &attr,
-                [](void* p) -> void* {
-                  auto* r = static_cast<Run*>(p);
-                  r->result = call(*r->inst, "f");
-                  return nullptr;
-                },
-                &run),
-            0);
-  pthread_join(t, nullptr);
-  pthread_attr_destroy(&attr);
-  EXPECT_NE(trap_message(run.result).find("call stack exhausted"), std::string::npos) << trap_message(run.result);
+  CallResult result = std::vector<Slot>{};
+  ASSERT_TRUE(test::run_on_small_stack(384 * 1024, [&] { result = call(*made.instance, "f"); }));
+  EXPECT_NE(trap_message(result).find("call stack exhausted"), std::string::npos) << trap_message(result);
   // The same instance still answers on a normal thread.
   EXPECT_TRUE(std::holds_alternative<std::vector<Slot>>(call(*made.instance, "f")));
 }

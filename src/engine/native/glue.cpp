@@ -1,6 +1,8 @@
 #include "engine/native/glue.hpp"
 
+#include <algorithm>
 #include <cctype>
+#include <iterator>
 #include <optional>
 #include <regex>
 #include <sstream>
@@ -50,20 +52,26 @@ bool parse_proto(const std::string& line, Proto* p) {
   return true;
 }
 
-// The C types wasm2c uses for wasm values, by the letter it gives each in multi-value struct
-// names (struct wasm_multi_<letters>, fields <letter><index>): i32 i, i64 j, f32 f, f64 d,
-// externref e, funcref r.
-std::optional<char> letter_of(const std::string& t) {
-  if (t == "u32") return 'i';
-  if (t == "u64") return 'j';
-  if (t == "f32") return 'f';
-  if (t == "f64") return 'd';
-  if (t == "wasm_rt_externref_t") return 'e';
-  if (t == "wasm_rt_funcref_t") return 'r';
-  return std::nullopt;
+// The C types wasm2c uses for wasm values, with the letter it gives each in multi-value struct
+// names (struct wasm_multi_<letters>, fields <letter><index>).
+struct CType {
+  char letter;
+  std::string_view name;
+};
+constexpr CType kValueTypes[] = {{'i', "u32"}, {'j', "u64"}, {'f', "f32"}, {'d', "f64"},
+                                 {'e', "wasm_rt_externref_t"}, {'r', "wasm_rt_funcref_t"}};
+
+bool value_type(const std::string& t) {
+  return std::any_of(std::begin(kValueTypes), std::end(kValueTypes), [&](const CType& c) { return c.name == t; });
 }
 
-bool value_type(const std::string& t) { return letter_of(t).has_value(); }
+// The C type of a letter of kValueTypes ("" for another letter).
+std::string type_of_letter(char letter) {
+  for (const CType& c : kValueTypes) {
+    if (c.letter == letter) return std::string(c.name);
+  }
+  return "";
+}
 
 // The letters of a multi-value result type ("struct wasm_multi_ijf" -> "ijf"), or nullopt.
 std::optional<std::string> multi_letters(const std::string& t) {
@@ -71,20 +79,9 @@ std::optional<std::string> multi_letters(const std::string& t) {
   if (t.rfind(prefix, 0) != 0 || t.size() == prefix.size()) return std::nullopt;
   std::string letters = t.substr(prefix.size());
   for (char c : letters) {
-    if (std::string_view("ijfder").find(c) == std::string_view::npos) return std::nullopt;
+    if (type_of_letter(c).empty()) return std::nullopt;
   }
   return letters;
-}
-
-std::string type_of_letter(char c) {
-  switch (c) {
-    case 'i': return "u32";
-    case 'j': return "u64";
-    case 'f': return "f32";
-    case 'd': return "f64";
-    case 'e': return "wasm_rt_externref_t";
-    default: return "wasm_rt_funcref_t";
-  }
 }
 
 // A wasm value to the host's 64-bit slot (engine/types.hpp): integers zero-extended, floats as

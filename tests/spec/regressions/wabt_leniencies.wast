@@ -1,5 +1,5 @@
 ;; Malformed modules wabt 1.0.32's reader lets through, refused by engine/limits.cpp. Found by the
-;; libFuzzer target of the module loader (tests/fuzz/engine_fuzz_loader.cpp): the module compiled,
+;; libFuzzer target of the module loader (tests/fuzz/fuzz_engine_loader.cpp): the module compiled,
 ;; then the interpreter could not read its own instrumented form (an internal error at instantiation).
 ;; Operators after the end that closes a function body.
 (assert_malformed
