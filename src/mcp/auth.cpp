@@ -185,10 +185,12 @@ void OAuthResource::refresher() {
   std::unique_lock lock(mu_);
   while (!stop_) {
     wanted_ = false;
+    fetching_ = true;
     last_attempt_ = std::chrono::steady_clock::now();
     lock.unlock();
     auto r = load_keys();
     lock.lock();
+    fetching_ = false;
     std::chrono::seconds next = settings_.refresh;
     if (r) {
       if (!keys_ || last_error_.size()) log().info("OAuth: {} signing key(s) loaded for issuer {}", (*r)->size(), settings_.issuer);
@@ -215,17 +217,30 @@ bool OAuthResource::wait_for_keys(std::chrono::milliseconds timeout) const {
   return cv_.wait_for(lock, timeout, [this] { return keys_ != nullptr; });
 }
 
-std::shared_ptr<const JwkSet> OAuthResource::refetch_keys() const {
-  std::unique_lock lock(mu_);
-  if (std::chrono::steady_clock::now() - last_attempt_ < settings_.min_refetch && generation_ > 0) return keys_;
-  uint64_t seen = generation_;
+std::optional<uint64_t> OAuthResource::keys_pending(std::string_view authorization) const {
+  std::string_view a = trim_ows(authorization);
+  if (a.size() < 7 || ascii_lower(a.substr(0, 7)) != "bearer ") return std::nullopt;
+  auto ref = jwt_key_ref(trim_ows(a.substr(7)));  // only a well-formed token can ask for a fetch
+  if (!ref) return std::nullopt;
+  std::lock_guard lock(mu_);
+  if (keys_ && keys_->find(ref->kid, ref->alg)) return std::nullopt;
+  // The issuer may have rotated its keys (or the first fetch has not succeeded yet). A fetch under
+  // way counts, even one that began before the rotation: the caller checks once afterwards.
+  if (fetching_ || wanted_) return generation_ + 1;
+  if (std::chrono::steady_clock::now() - last_attempt_ < settings_.min_refetch) return std::nullopt;
   wanted_ = true;
-  // The refresher may be fetching already: any attempt that completes after this one started
-  // counts (it began after `seen` was counted only if it is the next-but-one; good enough: the
-  // caller retries verification once).
   cv_.notify_all();
-  cv_.wait_for(lock, std::chrono::seconds(5), [&] { return stop_ || generation_ > seen; });
-  return keys_;
+  return generation_ + 1;
+}
+
+uint64_t OAuthResource::key_generation() const {
+  std::lock_guard lock(mu_);
+  return generation_;
+}
+
+bool OAuthResource::wait_for_key_generation(uint64_t generation, std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(mu_);
+  return cv_.wait_for(lock, timeout, [&] { return stop_ || generation_ >= generation; });
 }
 
 std::string OAuthResource::resource_for(std::string_view host) const {
@@ -287,22 +302,12 @@ OAuthResource::Decision OAuthResource::check(std::string_view authorization, std
   expect.leeway = settings_.leeway.count();
 
   auto set = keys();
-  JwtCheck c;
-  if (set) c = check_access_token(token, *set, expect);
-  if (!set || c.status == JwtCheck::Status::UnknownKey) {
-    // The issuer may have rotated its keys (or the first fetch has not succeeded yet); only a
-    // well-formed token can ask for a refetch.
-    bool well_formed = std::count(token.begin(), token.end(), '.') == 2;
-    if (well_formed) {
-      set = refetch_keys();
-      if (set) c = check_access_token(token, *set, expect);
-    }
-    if (!set) {
-      d.kind = Decision::Kind::InvalidToken;
-      d.description = "the authorization server's keys are not available yet";
-      return d;
-    }
+  if (!set) {
+    d.kind = Decision::Kind::InvalidToken;
+    d.description = "the authorization server's keys are not available yet";
+    return d;
   }
+  JwtCheck c = check_access_token(token, *set, expect);
   if (!c.valid()) {
     d.kind = Decision::Kind::InvalidToken;
     d.description = c.reason;

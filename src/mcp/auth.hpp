@@ -8,12 +8,13 @@
 //
 // Keys: fetched from `jwks_uri` (configured, or found in the issuer's RFC 8414 / OpenID metadata,
 // whose `issuer` must equal the configured one) by a background thread at start, again every
-// `refresh`, and when a token names a key the set does not have (at most once per
-// `min_refetch`; the request waits up to 5 s for it). Until keys are loaded, tokens are refused
-// with a 401 saying so. The issuer must be https, or http on a loopback host.
+// `refresh`, and when a token names a key the set does not have (keys_pending(): at most once
+// per `min_refetch`; the transport holds the request, on a timer, up to 5 s for it). check()
+// never waits and never fetches, so it may run on a network thread. Until keys are loaded,
+// tokens are refused with a 401 saying so. The issuer must be https, or http on a loopback host.
 //
 // Ownership: owns its refresher thread (stopped by the destructor) and the key set.
-// Thread safety: check() and the metadata functions may run concurrently from any thread.
+// Thread safety: every const member function may run concurrently from any thread.
 #pragma once
 
 #include <atomic>
@@ -78,6 +79,18 @@ class OAuthResource {
   // Waits until a key set has been loaded (true) or `timeout` passes (false).
   bool wait_for_keys(std::chrono::milliseconds timeout) const;
 
+  // Non-blocking. When `authorization` is a bearer JWT whose key the current set does not have
+  // (or no set is loaded yet), makes sure a fetch of the issuer's keys is under way (a new one at
+  // most once per min_refetch) and returns the key generation that fetch completes: the caller
+  // holds the request until key_generation() reaches it (at most kKeyWait), then calls check().
+  // nullopt: nothing to wait for (no token, not a JWT, a known key, or fetched too recently).
+  std::optional<uint64_t> keys_pending(std::string_view authorization) const;
+  // Key fetch attempts completed so far.
+  uint64_t key_generation() const;
+  // Blocks until key_generation() >= generation or `timeout` passes (for synchronous callers and tests).
+  bool wait_for_key_generation(uint64_t generation, std::chrono::milliseconds timeout) const;
+  static constexpr std::chrono::seconds kKeyWait{5};
+
   // `authorization`: the Authorization header's value ("" when absent). `scope`: kToolsScope or
   // kAdminScope. `host`: the request's Host header (for the default resource).
   Decision check(std::string_view authorization, std::string_view scope, std::string_view host) const;
@@ -96,9 +109,6 @@ class OAuthResource {
   void refresher();
   Result<std::shared_ptr<const JwkSet>> load_keys();
   std::shared_ptr<const JwkSet> keys() const;
-  // Asks the refresher for a new key set (unless one was fetched within min_refetch) and waits
-  // for it up to 5 s. Returns the current set afterwards.
-  std::shared_ptr<const JwkSet> refetch_keys() const;
 
   OAuthSettings settings_;
   FetchFn fetch_;
@@ -111,6 +121,7 @@ class OAuthResource {
   uint64_t generation_ = 0;  // completed fetch attempts
   std::chrono::steady_clock::time_point last_attempt_{};
   mutable bool wanted_ = false;
+  bool fetching_ = false;  // the refresher's attempt is under way
   bool stop_ = false;
   std::atomic<bool> stopping_{false};
   std::thread thread_;

@@ -7,6 +7,7 @@
 #include <openssl/param_build.h>
 #include <openssl/rsa.h>
 
+#include <algorithm>
 #include <cctype>
 #include <climits>
 #include <optional>
@@ -256,6 +257,16 @@ const JwkSet::Key* JwkSet::find(std::string_view kid, std::string_view alg) cons
     only = k.get();
   }
   return kid.empty() && fitting == 1 ? only : nullptr;
+}
+
+std::optional<JwtKeyRef> jwt_key_ref(std::string_view token) {
+  size_t dot = token.find('.');
+  if (dot == std::string_view::npos || std::count(token.begin(), token.end(), '.') != 2) return std::nullopt;
+  std::string header_text;
+  if (!base64url_decode(token.substr(0, dot), header_text)) return std::nullopt;
+  auto header = parse_object(header_text);
+  if (!header) return std::nullopt;
+  return JwtKeyRef{member(*header, "kid"), member(*header, "alg")};
 }
 
 JwtCheck check_access_token(std::string_view token, const JwkSet& keys, const JwtExpectations& expect) {

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -67,6 +68,13 @@ struct JwtCheck {
 
   bool valid() const { return status == Status::Valid; }
 };
+
+// The key a token's header asks for (kid, alg); nullopt when the token is not a compact JWS with
+// a JSON header. No signature is checked: for deciding whether the key set must be fetched again.
+struct JwtKeyRef {
+  std::string kid, alg;
+};
+std::optional<JwtKeyRef> jwt_key_ref(std::string_view token);
 
 // Verifies the signature with `keys`, then the claims against `expect`.
 JwtCheck check_access_token(std::string_view token, const JwkSet& keys, const JwtExpectations& expect);

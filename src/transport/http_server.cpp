@@ -153,6 +153,7 @@ struct HttpServer::Impl {
   net::awaitable<void> connection(tcp::socket socket, std::shared_ptr<Conn> conn);
   // Each handler returns whether the connection may be kept alive.
   net::awaitable<bool> dispatch(Stream& stream, beast::flat_buffer& buffer, Parser& parser, Conn& conn);
+  net::awaitable<void> await_oauth_keys(const mcp::HttpRequestHead& head);
   net::awaitable<bool> route_request(Stream& stream, beast::flat_buffer& buffer, Parser& parser, RouteHandler& route, Conn& conn);
   net::awaitable<bool> send_answer(Stream& stream, Parser& parser, mcp::HttpAnswer answer);
   net::awaitable<bool> pump(Stream& stream, Parser& parser, std::shared_ptr<mcp::ResponseStream> rs);
@@ -579,6 +580,7 @@ net::awaitable<bool> HttpServer::Impl::dispatch(Stream& stream, beast::flat_buff
   mcp::HttpRequestHead head = head_of(parser.get(), conn.address);
   if (draining.load()) co_return co_await send_answer(stream, parser, mcp::HttpHandler::shutting_down());
   if (auto refused = handler.check_host_origin(head)) co_return co_await send_answer(stream, parser, std::move(*refused));
+  if (config.oauth) co_await await_oauth_keys(head);
   for (auto& r : routes) {
     if (r->matches(parser.get())) co_return co_await route_request(stream, buffer, parser, *r, conn);
   }
@@ -595,6 +597,20 @@ net::awaitable<bool> HttpServer::Impl::dispatch(Stream& stream, beast::flat_buff
   if (auto* answer = std::get_if<mcp::HttpAnswer>(&early)) co_return co_await send_answer(stream, parser, std::move(*answer));
   if (!co_await read_body(stream, buffer, parser, std::get<uint64_t>(early))) co_return false;
   co_return co_await send_answer(stream, parser, handler.on_body(head, std::move(parser.get().body())));
+}
+
+net::awaitable<void> HttpServer::Impl::await_oauth_keys(const mcp::HttpRequestHead& head) {
+  // A token naming a key the issuer's set does not have (key rotation, or keys not loaded yet):
+  // the request waits for the refetch on a timer, so the network thread serves others meanwhile.
+  // Then the routes' checks (MCP's and the admin API's) see the new set.
+  auto wanted = config.oauth->keys_pending(head.header("authorization"));
+  if (!wanted) co_return;
+  net::steady_timer timer(co_await net::this_coro::executor);
+  for (auto until = SteadyClock::now() + mcp::OAuthResource::kKeyWait;
+       config.oauth->key_generation() < *wanted && SteadyClock::now() < until;) {
+    timer.expires_after(std::chrono::milliseconds(20));
+    co_await timer.async_wait(as_tuple(net::use_awaitable));
+  }
 }
 
 net::awaitable<bool> HttpServer::Impl::route_request(Stream& stream, beast::flat_buffer& buffer, Parser& parser, RouteHandler& route,

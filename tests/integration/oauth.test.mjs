@@ -45,6 +45,7 @@ const ROBOT = { client_id: 'robot', client_secret: crypto.randomBytes(16).toStri
 const OTHER_RESOURCE = 'http://other.test/mcp';
 
 let asServer;
+let jwksHeld = null;  // while set, the issuer's key set is answered only once this promise settles
 let issuer;
 let provider;
 let server;
@@ -60,6 +61,7 @@ const listen = (srv) => new Promise((resolve, reject) => {
 async function startAuthorizationServer() {
   asServer = http.createServer(async (req, res) => {
     try {
+      if (jwksHeld && req.url.split('?')[0] === '/jwks') await jwksHeld;
       if (req.url.startsWith('/interaction/')) {
         const details = await provider.interactionDetails(req, res);
         const grant = new provider.Grant({ accountId: 'alice', clientId: details.params.client_id });
@@ -361,6 +363,34 @@ process.exit(1);
     assert.match(await refused.text(), /scope mcp:admin/);
     const legacy = await fetch(`${server.base}/plugins`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
     assert.equal(legacy.status, 200, 'the static admin token keeps working');
+  });
+
+  it('tokens that arrive before the keys are loaded wait for them on a timer: the network threads keep serving', async () => {
+    let release;
+    jwksHeld = new Promise((r) => { release = r; });
+    let late;
+    try {
+      // A second server whose first key fetch hangs on the held JWKS; its audience is the first's.
+      late = await startServer({ wasm: [testPlugin('echo')], plugins: PLUGINS, env: { WASIMANCER_OAUTH_ISSUER: issuer, WASIMANCER_OAUTH_RESOURCE: mcpUrl } });
+      const token = await clientCredentialsToken('mcp:tools');
+      const settled = [];
+      // More waiting requests than network threads (2): a wait that held its thread would stall /health.
+      const waiting = [0, 1, 2, 3].map((i) => fetch(`${late.base}/mcp`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+      }).then((r) => { settled.push(i); return r; }));
+      await new Promise((r) => setTimeout(r, 200));  // let them reach the server first
+      const health = await fetch(`${late.base}/health`);
+      assert.equal(health.status, 200);
+      assert.deepEqual(settled, [], 'the token requests are still waiting for the keys while /health is answered');
+      release();
+      for (const r of await Promise.all(waiting)) assert.equal(r.status, 200, await r.clone().text());
+    } finally {
+      release();
+      jwksHeld = null;
+      await late?.stop();
+    }
   });
 
   it('no token or key material reaches the server log', async () => {

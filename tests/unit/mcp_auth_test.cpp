@@ -362,7 +362,9 @@ TEST(OAuthResource, RotatedKeysAreFetchedOnceForAnUnknownKid) {
   EXPECT_EQ(as.count(kJwksUri), 1);
   publish(as, {&old_key, &new_key});
   // The last fetch (at start) is less than min_refetch old: an unknown kid does not refetch.
-  EXPECT_FALSE(r.check("Bearer " + new_key.token(claims()), kToolsScope, "").allowed());
+  std::string rotated = "Bearer " + new_key.token(claims());
+  EXPECT_FALSE(r.keys_pending(rotated));
+  EXPECT_FALSE(r.check(rotated, kToolsScope, "").allowed());
   EXPECT_EQ(as.count(kJwksUri), 1) << "min_refetch bounds how often tokens can make the server fetch";
 
   OAuthSettings fast = settings();
@@ -371,16 +373,49 @@ TEST(OAuthResource, RotatedKeysAreFetchedOnceForAnUnknownKid) {
   publish(as2, {&old_key});
   OAuthResource r2(fast, as2.fn());
   ASSERT_TRUE(r2.wait_for_keys(10s));
+  ASSERT_TRUE(r2.wait_for_key_generation(1, 10s));
   publish(as2, {&old_key, &new_key});
-  auto d = r2.check("Bearer " + new_key.token(claims()), kToolsScope, "");
+  // A known key needs no fetch; check() itself never waits nor fetches (it runs on network threads).
+  EXPECT_FALSE(r2.keys_pending("Bearer " + old_key.token(claims())));
+  EXPECT_FALSE(r2.check(rotated, kToolsScope, "").allowed());
+  EXPECT_EQ(as2.count(kJwksUri), 1);
+  auto wanted = r2.keys_pending(rotated);
+  ASSERT_TRUE(wanted);
+  EXPECT_EQ(*wanted, 2u);
+  ASSERT_TRUE(r2.wait_for_key_generation(*wanted, 10s));
+  auto d = r2.check(rotated, kToolsScope, "");
   EXPECT_TRUE(d.allowed()) << d.description;
   EXPECT_EQ(as2.count(kJwksUri), 2);
+  EXPECT_FALSE(r2.keys_pending(rotated)) << "the new key is known now";
   // A kid the issuer never published: refetched, still refused.
-  EXPECT_FALSE(r2.check("Bearer " + forged.token(claims()), kToolsScope, "").allowed());
+  std::string forged_token = "Bearer " + forged.token(claims());
+  wanted = r2.keys_pending(forged_token);
+  ASSERT_TRUE(wanted);
+  ASSERT_TRUE(r2.wait_for_key_generation(*wanted, 10s));
+  EXPECT_EQ(as2.count(kJwksUri), 3);
+  EXPECT_FALSE(r2.check(forged_token, kToolsScope, "").allowed());
   // Garbage never triggers a fetch.
   int before = as2.count(kJwksUri);
+  EXPECT_FALSE(r2.keys_pending("Bearer not-a-jwt"));
+  EXPECT_FALSE(r2.keys_pending("Bearer a.b.c"));
   EXPECT_FALSE(r2.check("Bearer not-a-jwt", kToolsScope, "").allowed());
   EXPECT_EQ(as2.count(kJwksUri), before);
+}
+
+TEST(OAuthResource, TokensBeforeTheKeysLoadAskForAFetch) {
+  SigningKey k("ES256", "a");
+  FakeIssuer as;  // answers nothing yet: the first attempt fails
+  OAuthSettings s = settings();
+  s.min_refetch = 0s;
+  OAuthResource r(s, as.fn());
+  std::string bearer = "Bearer " + k.token(claims());
+  ASSERT_TRUE(r.wait_for_key_generation(1, 10s));
+  EXPECT_NE(r.check(bearer, kToolsScope, "").description.find("not available"), std::string::npos);
+  publish(as, {&k});
+  auto wanted = r.keys_pending(bearer);
+  ASSERT_TRUE(wanted);
+  ASSERT_TRUE(r.wait_for_key_generation(*wanted, 10s));
+  EXPECT_TRUE(r.check(bearer, kToolsScope, "").allowed());
 }
 
 TEST(OAuthResource, MetadataDocumentAndWwwAuthenticate) {
