@@ -17,6 +17,7 @@
 #include "core/log.hpp"
 #include "core/worker_pool.hpp"
 #include "mcp/server.hpp"
+#include "cli/dist_settings.hpp"
 #include "registry/catalog.hpp"
 #include "registry/native_tier.hpp"
 #include "registry/plugin_manager.hpp"
@@ -257,6 +258,12 @@ int run_serve(ServeOptions o) {
   load_opts.watchdog = std::make_shared<engine::Watchdog>();
   load_opts.sandbox = sandbox ? &*sandbox : nullptr;
   registry::PluginManager manager(plugins, paths, load_opts);
+  if (auto prov = provenance_from_env(o.max_upload_bytes); !prov) {
+    log().critical("cannot start: {}", prov.error().message);
+    return 2;
+  } else {
+    manager.set_provenance(*prov);
+  }
   registry::ResourceCatalog resources(resources_file);
   registry::PromptCatalog prompts(prompts_file);
 

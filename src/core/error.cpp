@@ -17,6 +17,7 @@ std::string_view to_string(ErrorKind kind) {
     case ErrorKind::AlreadyExists: return "already exists";
     case ErrorKind::Io: return "i/o error";
     case ErrorKind::Internal: return "internal error";
+    case ErrorKind::PermissionDenied: return "permission denied";
   }
   return "unknown";
 }

@@ -29,6 +29,7 @@ enum class ErrorKind {
   AlreadyExists,
   Io,
   Internal,
+  PermissionDenied,  // refused by policy: an unsigned or wrongly signed module, a registry not allowed
 };
 
 std::string_view to_string(ErrorKind kind);

@@ -362,8 +362,27 @@ Result<std::vector<StartupProblem>> PluginManager::load(bool skip_broken) {
       spec->raw["name"] = spec->name;
     }
     fs::path file = resolve_entry_path(spec->path);
-    auto bytes = read_file(file, 256ull << 20);
-    if (spec->path.empty()) bytes = Error(ErrorKind::InvalidArgument, "\"path\" is missing");
+    Result<std::string> bytes = Error(ErrorKind::InvalidArgument, "\"path\" is missing");
+    std::optional<std::string> pulled_signature;
+    auto oci = entry_oci(entry.as_object());
+    if (!oci) {
+      bytes = oci.take_error();
+    } else if (spec->path.empty() && *oci) {
+      // `oci:` without a stored copy: pulled at every start (provenance.hpp).
+      auto pulled = pull_entry(*provenance_, spec->raw);
+      if (pulled) {
+        bytes = std::move(pulled->wasm);
+        pulled_signature = std::move(pulled->signature);
+        file = paths_.plugins_dir / ("oci:" + **oci);
+      } else {
+        bytes = pulled.take_error();
+      }
+    } else if (!spec->path.empty()) {
+      bytes = read_file(file, 256ull << 20);
+    }
+    if (bytes) {
+      if (auto p = check_module(*provenance_, spec->raw, *bytes, pulled_signature); !p) bytes = p.take_error();
+    }
     if (!bytes) {
       if (auto r = fail(bytes.error().message); !r) return r.take_error();
       continue;
@@ -523,6 +542,7 @@ Result<UploadResult> PluginManager::upload(const UploadRequest& req, bool replac
                              printable_name(req.file_name)));
   }
   if (req.wasm.empty()) return Error(ErrorKind::InvalidArgument, "the uploaded wasm file is empty");
+  if (auto p = check_module(*provenance_, spec->raw, req.wasm, req.signature); !p) return p.take_error();
   if (auto check = target_dir(req.dir, false); !check) return check.take_error();  // checked again below, under the lock
 
   std::lock_guard lock(mu_);

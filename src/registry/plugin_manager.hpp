@@ -38,6 +38,7 @@
 #include <boost/json.hpp>
 
 #include "core/error.hpp"
+#include "registry/provenance.hpp"
 #include "registry/registry.hpp"
 
 namespace wasimancer::registry {
@@ -56,6 +57,7 @@ struct UploadRequest {
   std::string file_name;    // the uploaded file's name
   std::string wasm;
   std::optional<std::string> dir;  // ?dir=
+  std::optional<std::string> signature;  // a minisign signature of wasm (registry/provenance.hpp)
 };
 
 struct UploadResult {
@@ -85,6 +87,12 @@ class PluginManager {
 
   const PluginPaths& paths() const { return paths_; }
 
+  // The sha256 pin, signature and OCI rules (registry/provenance.hpp); set before load().
+  // Errors of publish/update/load then include PermissionDenied (403: unsigned, badly signed,
+  // registry not allowed).
+  void set_provenance(std::shared_ptr<const Provenance> p) { provenance_ = std::move(p); }
+  std::shared_ptr<const Provenance> provenance() const { return provenance_; }
+
  private:
   struct Target;      // where an upload goes (plugin_manager.cpp)
   struct OwnedFile {  // one manifest record
@@ -112,6 +120,7 @@ class PluginManager {
   boost::json::value doc_;  // the committed plugins.yml
   std::vector<OwnedFile> owned_;  // the manifest
   bool manifest_loaded_ = false;
+  std::shared_ptr<const Provenance> provenance_ = std::make_shared<Provenance>();
 };
 
 // A plain file name for an upload: letters, digits, '.', '_', '-', ending in ".wasm", not
