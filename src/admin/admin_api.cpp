@@ -263,7 +263,7 @@ Response AdminApi::upload(const Request& req, bool replacing, const std::optiona
   if (bytes.size() > config_.max_upload_bytes) {
     return error_response(http::status::payload_too_large, fmt::format("the wasm file is larger than the limit of {} bytes", config_.max_upload_bytes));
   }
-  registry::UploadRequest up{plugin_data, wasm ? wasm->filename : pulled->file_name, bytes, dir};
+  registry::UploadRequest up{plugin_data, wasm ? wasm->filename : pulled->file_name, bytes, dir, std::nullopt};
   if (signature) up.signature = signature->data;
   else if (pulled && pulled->signature) up.signature = pulled->signature;
   auto r = replacing ? plugins_.update(up) : plugins_.publish(up);

@@ -173,7 +173,7 @@ Result<MinisignSecretKey> parse_minisign_secret_key(std::string_view text, std::
     return Error(ErrorKind::InvalidArgument, "not a minisign secret key");
   }
   auto* p = reinterpret_cast<unsigned char*>(raw.data());
-  unsigned char* keynum_sk = p + 56;
+  unsigned char* keynum_sk = p + 54;
   if (raw.compare(2, 2, "Sc") == 0) {
     if (!password) return Error(ErrorKind::InvalidArgument, "the secret key is encrypted: give its password (WASIMANCER_SIGN_PASSWORD)");
     uint64_t ops = 0, mem = 0;
@@ -194,7 +194,15 @@ Result<MinisignSecretKey> parse_minisign_secret_key(std::string_view text, std::
   std::memcpy(in + 2, keynum_sk, 72);
   crypto_generichash(chk, sizeof chk, in, sizeof in, nullptr, 0);
   sodium_memzero(in, sizeof in);
-  if (sodium_memcmp(chk, keynum_sk + 72, 32) != 0) {
+  // `minisign -G -W` (no password) leaves the checksum zero; the key pair is checked below.
+  static const unsigned char zero[32] = {};
+  bool unencrypted = raw[2] == '\0';
+  bool chk_ok = sodium_memcmp(chk, keynum_sk + 72, 32) == 0 || (unencrypted && sodium_memcmp(zero, keynum_sk + 72, 32) == 0);
+  unsigned char pk[32], sk[64];
+  crypto_sign_seed_keypair(pk, sk, keynum_sk + 8);
+  bool pair_ok = sodium_memcmp(pk, keynum_sk + 8 + 32, 32) == 0;
+  sodium_memzero(sk, sizeof sk);
+  if (!chk_ok || !pair_ok) {
     sodium_memzero(p, raw.size());
     return Error(ErrorKind::InvalidArgument, "wrong password for the secret key (or a damaged key)");
   }

@@ -86,6 +86,7 @@ class OciClient {
 
  private:
   struct Session;  // one operation's registry, scheme and bearer token (oci.cpp)
+  Result<std::string> blob(const OciReference& ref, const std::string& digest, uint64_t size) const;
   OciSettings settings_;
 };
 

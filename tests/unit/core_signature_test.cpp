@@ -103,7 +103,7 @@ TEST(Signature, MalformedInputsAreErrors) {
   // A damaged secret key fails its checksum.
   std::string raw;
   ASSERT_TRUE(base64_decode(kp.sec_text.substr(kp.sec_text.find('\n') + 1), raw));
-  raw[60] ^= 1;
+  raw[60] ^= 1;  // the key id: the checksum no longer matches
   EXPECT_FALSE(parse_minisign_secret_key(base64_encode(raw), std::nullopt));
 }
 
@@ -190,4 +190,16 @@ TEST(Provenance, SignaturesRequiredWithTrustedKeys) {
   json::object e{{"name", "x"}};
   ASSERT_TRUE(check_module(open, e, wasm, sig));
   EXPECT_FALSE(e.contains("signedBy"));
+}
+
+TEST(Signature, DamagedSecretKeyOfUnencryptedKeyIsRefused) {
+  // `minisign -W` keys have a zero checksum: damage to the key itself is caught by checking the
+  // key pair (the secret key ends with its public key).
+  auto kp = make_keys();
+  std::string raw;
+  ASSERT_TRUE(base64_decode(kp.sec_text.substr(kp.sec_text.find('\n') + 1), raw));
+  std::fill(raw.end() - 32, raw.end(), '\0');
+  EXPECT_TRUE(parse_minisign_secret_key(base64_encode(raw), std::nullopt));
+  raw[54 + 8 + 3] ^= 1;  // a byte of the seed
+  EXPECT_FALSE(parse_minisign_secret_key(base64_encode(raw), std::nullopt));
 }
