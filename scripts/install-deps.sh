@@ -16,7 +16,7 @@ packages=(
   libyaml-cpp-dev libssl-dev libcurl4-openssl-dev libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libseccomp-dev
-  libsodium-dev minisign docker-registry
+  libsodium-dev minisign docker-registry apache2-utils
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(wrk)

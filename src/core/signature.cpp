@@ -20,10 +20,11 @@ void init_sodium() {
   });
 }
 
+// As minisign prints key ids: the 8 bytes read little-endian, upper-case hex, no leading zeros.
 std::string hex_le(const std::array<uint8_t, 8>& id) {
-  std::string out;
-  for (int i = 7; i >= 0; --i) out += fmt::format("{:02X}", id[static_cast<size_t>(i)]);
-  return out;
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | id[static_cast<size_t>(i)];
+  return fmt::format("{:X}", v);
 }
 
 // The lines of a text, without their line ends.

@@ -28,7 +28,7 @@ namespace wasimancer {
 struct MinisignPublicKey {
   std::array<uint8_t, 8> key_id{};
   std::array<uint8_t, 32> key{};
-  // The key id as minisign prints it: 16 upper-case hex digits (the id read little-endian).
+  // The key id as minisign prints it: upper-case hex of the id read little-endian, no leading zeros.
   std::string id_hex() const;
 };
 

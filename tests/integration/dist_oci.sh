@@ -17,13 +17,20 @@ done
 
 w="$(mktemp -d /tmp/wasimancer-dist.XXXXXX)"
 registry_pid=""
+auth_registry_pid=""
 stop_registry() {
   [[ -n "$registry_pid" ]] || return 0
   kill -TERM "$registry_pid" 2>/dev/null
   wait "$registry_pid" 2>/dev/null
   registry_pid=""
 }
-trap 'stop_server; stop_registry; rm -rf "$w"' EXIT
+stop_auth_registry() {
+  [[ -n "$auth_registry_pid" ]] || return 0
+  kill -TERM "$auth_registry_pid" 2>/dev/null
+  wait "$auth_registry_pid" 2>/dev/null
+  auth_registry_pid=""
+}
+trap 'stop_server; stop_registry; stop_auth_registry; rm -rf "$w"' EXIT
 cd "$w" || exit 1
 mkdir -p plugins reg keys files
 cp "$test_plugins/version_a.wasm" files/dice_a.wasm
@@ -130,6 +137,39 @@ by_ref POST "$(data_ref digestref "$reg/test/dice@$(jq -r .digest <<<"$pushed")"
 expect_code "oci/by-digest" 200
 by_ref POST "$(data_ref baddigest "$reg/test/dice@sha256:$sha_b")"
 expect_code "oci/unknown-digest-400" 400
+
+# hyper-mcp's image layout (a Docker image manifest, plugin.wasm in a tar+gzip layer), pushed with curl
+push_blob() {  # FILE REPO: uploads a blob, prints its digest
+  local d loc
+  d="sha256:$(sha256sum "$1" | cut -d' ' -f1)"
+  loc="$(curl -s -D - -o /dev/null -X POST "http://$reg/v2/$2/blobs/uploads/" | sed -n 's/^[Ll]ocation: *//p' | tr -d '\r')"
+  [[ "$loc" == *\?* ]] && loc="$loc&digest=$d" || loc="$loc?digest=$d"
+  curl -s -o /dev/null -X PUT -H 'Content-Type: application/octet-stream' --data-binary "@$1" "$loc"
+  echo "$d"
+}
+mkdir -p img && cp "$B" img/plugin.wasm && tar -C img -czf layer.tar.gz plugin.wasm
+printf '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}' >img-config.json
+layer_digest="$(push_blob layer.tar.gz hyper/img)"
+config_digest="$(push_blob img-config.json hyper/img)"
+jq -cn --arg c "$config_digest" --argjson cs "$(stat -c %s img-config.json)" --arg l "$layer_digest" --argjson ls "$(stat -c %s layer.tar.gz)" \
+  '{schemaVersion:2, mediaType:"application/vnd.docker.distribution.manifest.v2+json",
+    config:{mediaType:"application/vnd.docker.container.image.v1+json", digest:$c, size:$cs},
+    layers:[{mediaType:"application/vnd.docker.image.rootfs.diff.tar.gzip", digest:$l, size:$ls}]}' >img-manifest.json
+code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H 'Content-Type: application/vnd.docker.distribution.manifest.v2+json' \
+  --data-binary @img-manifest.json "http://$reg/v2/hyper/img/manifests/v1")
+expect_eq "hyper/image-pushed" "$code" 201
+by_ref POST "$(data_ref hyperimg "oci://$reg/hyper/img:v1")"
+expect_code "hyper/image-layout-pulled" 200 "$sha_b"
+expect_eq "hyper/served" "$(call_tool hyperimg-roll)" "B"
+# a blob altered in the registry's storage (same size) is refused: its digest no longer matches
+blob_file="$w/reg/data/docker/registry/v2/blobs/sha256/${layer_digest:7:2}/${layer_digest:7}/data"
+if [[ -f "$blob_file" ]]; then
+  python3 -c 'import sys; p=sys.argv[1]; b=bytearray(open(p,"rb").read()); b[len(b)//2]^=1; open(p,"wb").write(b)' "$blob_file"
+  by_ref POST "$(data_ref hyperbad "$reg/hyper/img:v1")"
+  expect_code "hyper/altered-blob-400" 400 "does not match its digest"
+else
+  fail "hyper/altered-blob-400" "no blob file at $blob_file"
+fi
 
 # sha256 pins on a multipart upload
 upload POST "$A" "$(plugin_data up rollDice up-roll | jq -c --arg s "$sha_b" '. + {sha256:$s}')" dice_a.wasm
@@ -247,6 +287,53 @@ if [[ "$(call_tool good-roll)" == ERROR* ]] && grep -q "does not match the modul
 else fail "signed/altered-on-disk-refused-at-start" "good-roll: $(call_tool good-roll); log: $(tail -3 "$w/s3.log")"; fi
 expect_eq "signed/others-still-served" "$(call_tool pulledsigned-roll)" "A"
 stop_server
+
+# --- a registry with credentials (htpasswd): WASIMANCER_OCI_AUTH_FILE --------------------------
+if command -v htpasswd >/dev/null; then
+  mkdir -p reg2 "$w/p5"
+  htpasswd -Bbn pusher s3cret-pw >reg2/htpasswd 2>/dev/null
+  aport="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+  printf 'version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\nauth:\n  htpasswd:\n    realm: test-realm\n    path: %s\n' \
+    "$w/reg2/data" "$aport" "$w/reg2/htpasswd" >reg2/config.yml
+  docker-registry serve reg2/config.yml >reg2/log 2>&1 &
+  auth_registry_pid=$!
+  for _ in $(seq 1 200); do
+    [[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$aport/v2/")" == 401 ]] && break
+    sleep 0.1
+  done
+  areg="127.0.0.1:$aport"
+  printf '{"auths":{"%s":{"auth":"%s"}}}' "$areg" "$(printf 'pusher:s3cret-pw' | base64)" >reg2/auth.json
+  printf '{"auths":{"%s":{"auth":"%s"}}}' "$areg" "$(printf 'pusher:wrong' | base64)" >reg2/wrong.json
+  "$bin" plugin push "$A" "$areg/private/dice:v1" >"$w/out" 2>"$w/err"
+  rc=$?
+  if ((rc != 0)) && grep -q "needs credentials" "$w/err"; then pass "auth/push-without-credentials-refused"
+  else fail "auth/push-without-credentials-refused" "exit $rc: $(cat "$w/err")"; fi
+  WASIMANCER_OCI_AUTH_FILE="$w/reg2/auth.json" "$bin" plugin push "$A" "$areg/private/dice:v1" --sign keys/trusted.key >"$w/out" 2>"$w/err"
+  rc=$?
+  ((rc == 0)) && pass "auth/push-with-credentials" || fail "auth/push-with-credentials" "exit $rc: $(cat "$w/err")"
+  s_auth() {  # AUTH-FILE|"": a server with trusted keys and the private registry allowed
+    local extra=()
+    [[ -n "$1" ]] && extra=(WASIMANCER_OCI_AUTH_FILE="$1")
+    start_server "$w/s5.log" WASIMANCER_ADMIN_TOKEN="$ADMIN_TOKEN" WASIMANCER_AUTHENTICATION_TOKEN="$MCP_TOKEN" \
+      PLUGINS_PATH="$w/p5" UPLOAD_PATH="$w/p5" WASIMANCER_OCI_REGISTRIES="127.0.0.1" WASIMANCER_TRUSTED_KEYS="$w/keys/trusted.pub" "${extra[@]}" --
+  }
+  s_auth "" || fail "auth/start" "the server did not start"
+  by_ref POST "$(data_ref private "$areg/private/dice:v1")"
+  expect_code "auth/pull-without-credentials-403" 403 "WASIMANCER_OCI_AUTH_FILE"
+  stop_server
+  s_auth "$w/reg2/wrong.json" || fail "auth/start" "the server did not start"
+  by_ref POST "$(data_ref private "$areg/private/dice:v1")"
+  expect_code "auth/pull-wrong-credentials-403" 403
+  stop_server
+  s_auth "$w/reg2/auth.json" || fail "auth/start" "the server did not start"
+  by_ref POST "$(data_ref private "$areg/private/dice:v1")"
+  expect_code "auth/pull-with-credentials" 200 "$trusted_id"
+  expect_eq "auth/served" "$(call_tool private-roll)" "A"
+  stop_server
+  stop_auth_registry
+else
+  echo "note: htpasswd (apache2-utils) is not installed: the credentials checks are skipped"
+fi
 
 printf 'not a key\n' >keys/bad.pub
 start_server "$w/s4.log" PLUGINS_PATH="$w/p3" UPLOAD_PATH="$w/p3" WASIMANCER_TRUSTED_KEYS="$w/keys/bad.pub" -- >/dev/null 2>&1
