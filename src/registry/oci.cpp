@@ -345,6 +345,9 @@ struct OciClient::Session {
         if (auto a = authenticate(*r); !a) return a.take_error();
         continue;
       }
+      if (r->status == 401) {
+        return Error(ErrorKind::PermissionDenied, fmt::format("registry {} refused the credentials ({})", ref.registry, registry_error(*r)));
+      }
       return r;
     }
     return Error(ErrorKind::PermissionDenied, fmt::format("registry {} refused the credentials", ref.registry));
