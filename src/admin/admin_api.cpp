@@ -221,8 +221,15 @@ Response AdminApi::upload(const Request& req, bool replacing, const std::optiona
   const FormPart* data = nullptr;
   const FormPart* signature = nullptr;
   std::vector<FormPart> parts;
+  bool json_ref = false;
   if (ascii_lower(req[http::field::content_type]).rfind("application/json", 0) == 0) {
-    // Publish by OCI reference without a file: the body is pluginData itself.
+    boost::system::error_code ec;
+    json::value v = json::parse(req.body(), ec);
+    json_ref = !ec && v.is_object() && v.as_object().contains("oci");
+  }
+  if (json_ref) {
+    // Publish by OCI reference without a file: the body is pluginData itself. (Any other JSON
+    // body gets the multipart parser's answer.)
     parts.push_back(FormPart{"pluginData", "", "", req.body()});
   } else {
     auto parsed = parse_multipart(req[http::field::content_type], req.body());
