@@ -9,6 +9,8 @@
 //   5. start to ready with 8 plugins whose native code is cached
 //   6. resident memory with 8 plugins loaded and idle
 //   7. fair share: a well-behaved tool's p99 while two clients hammer a looping plugin (2 workers)
+//   8. what observing costs (issue 13): tool-call throughput with metrics, traces exported over
+//      OTLP and the per-call info log line, vs all of it off, measured in alternation in one run
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -233,6 +235,19 @@ double to_ms(const std::string& v) {
   return x;
 }
 
+// A wrk script that POSTs tools/call of `tool` with `arguments` (JSON), as SDK clients do (an SSE
+// answer accepted) or asking for a JSON answer only.
+fs::path wrk_call_script(const fs::path& file, const std::string& tool, const std::string& arguments, bool sse = true) {
+  std::string body = fmt::format(R"({{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"{}","arguments":{}}}}})", tool, arguments);
+  std::ofstream(file) << "wrk.method = \"POST\"\n"
+                      << "wrk.body = '" << body << "'\n"
+                      << "wrk.headers[\"Content-Type\"] = \"application/json\"\n"
+                      << (sse ? "wrk.headers[\"Accept\"] = \"application/json, text/event-stream\"\n"
+                              : "wrk.headers[\"Accept\"] = \"application/json\"\n")
+                      << "wrk.headers[\"Authorization\"] = \"Bearer bench\"\n";
+  return file;
+}
+
 WrkResult run_wrk(int port, int connections, int seconds, const fs::path& script) {
   WrkResult r;
   std::string cmd = fmt::format("wrk -t{} -c{} -d{}s --latency -s {} http://127.0.0.1:{}/mcp 2>&1", connections > 1 ? 2 : 1,
@@ -250,6 +265,51 @@ WrkResult run_wrk(int port, int connections, int seconds, const fs::path& script
   r.ok = r.rps > 0 && out.find("Non-2xx") == std::string::npos;
   if (!r.ok) std::cerr << out;
   return r;
+}
+
+// An OTLP/HTTP receiver that costs next to nothing (so that what it spends is not counted against
+// the server): reads each request's head and Content-Length bytes, answers 200, keeps the
+// connection. Runs on its own threads until the process ends; returns its port.
+int start_span_sink() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(fd, 16) != 0) return 0;
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  std::thread([fd] {
+    for (;;) {
+      int c = accept(fd, nullptr, nullptr);
+      if (c < 0) continue;
+      std::thread([c] {
+        std::string buf;
+        char chunk[65536];
+        for (;;) {
+          size_t head_end;
+          while ((head_end = buf.find("\r\n\r\n")) == std::string::npos) {
+            ssize_t n = read(c, chunk, sizeof chunk);
+            if (n <= 0) return (void)close(c);
+            buf.append(chunk, n);
+          }
+          size_t body = 0;
+          std::string head = buf.substr(0, head_end);
+          for (auto& ch : head) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+          if (auto p = head.find("content-length:"); p != std::string::npos) body = std::stoul(head.substr(p + 15));
+          while (buf.size() < head_end + 4 + body) {
+            ssize_t n = read(c, chunk, sizeof chunk);
+            if (n <= 0) return (void)close(c);
+            buf.append(chunk, n);
+          }
+          buf.erase(0, head_end + 4 + body);
+          static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
+          if (write(c, ok, sizeof ok - 1) < 0) return (void)close(c);
+        }
+      }).detach();
+    }
+  }).detach();
+  return ntohs(a.sin_port);
 }
 
 // RSS of a process and of every process whose parent it is (sandbox workers), in KiB.
@@ -317,7 +377,7 @@ int main(int argc, char** argv) {
   root_dir = argc > 1 ? argv[1] : ".";
   build_dir = argc > 2 ? argv[2] : "build-release";
   std::string results_file = root_dir + "/bench/RESULTS.md";
-  // An optional third argument runs one section only (compute, http, scale, publish, startup, fair) and does
+  // An optional third argument runs one section only (compute, http, scale, publish, startup, fair, observe) and does
   // not record the table.
   std::string only = argc > 3 ? argv[3] : "";
   auto want = [&](const char* section) { return only.empty() || only == section; };
@@ -381,17 +441,8 @@ int main(int argc, char** argv) {
     fs::create_directories(dir / "plugins");
     fs::copy_file(plugins_dir + "/echo.wasm", dir / "plugins" / "echo.wasm", fs::copy_options::overwrite_existing);
     write_plugins_yml(dir, {{"echo", "echo.wasm", "echo"}});
-    auto script = [&](bool sse) {
-      fs::path f = work / (sse ? "call-sse.lua" : "call-json.lua");
-      std::ofstream(f) << "wrk.method = \"POST\"\n"
-                          "wrk.body = '{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"echo_echo\",\"arguments\":{}}}'\n"
-                          "wrk.headers[\"Content-Type\"] = \"application/json\"\n"
-                       << (sse ? "wrk.headers[\"Accept\"] = \"application/json, text/event-stream\"\n"
-                               : "wrk.headers[\"Accept\"] = \"application/json\"\n")
-                       << "wrk.headers[\"Authorization\"] = \"Bearer bench\"\n";
-      return f;
-    };
-    const fs::path sse = script(true), plain = script(false);
+    const fs::path sse = wrk_call_script(work / "call-sse.lua", "echo_echo", "{}"),
+                   plain = wrk_call_script(work / "call-json.lua", "echo_echo", "{}", false);
     auto fmt_w = [](const WrkResult& w) {
       return fmt::format("{:.0f} calls/s, p50 {:.3f} ms, p99 {:.2f} ms{}", w.rps, w.p50_ms, w.p99_ms, w.ok ? "" : " (errors)");
     };
@@ -474,12 +525,7 @@ int main(int argc, char** argv) {
     fs::path dir = work / "scale";
     fs::create_directories(dir / "plugins");
     fs::copy_file(plugins_dir + "/echo.wasm", dir / "plugins" / "echo.wasm", fs::copy_options::overwrite_existing);
-    fs::path echo_sse = work / "scale-sse.lua";
-    std::ofstream(echo_sse) << "wrk.method = \"POST\"\n"
-                               "wrk.body = '{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"p0_echo\",\"arguments\":{}}}'\n"
-                               "wrk.headers[\"Content-Type\"] = \"application/json\"\n"
-                               "wrk.headers[\"Accept\"] = \"application/json, text/event-stream\"\n"
-                               "wrk.headers[\"Authorization\"] = \"Bearer bench\"\n";
+    const fs::path echo_sse = wrk_call_script(work / "scale-sse.lua", "p0_echo", "{}");
     // 1,000 plugins of 5 tools each (one small module, so the native cache is warm after one build).
     auto plugins_yml = [&](int n) {
       std::string y = "plugins:\n";
@@ -558,10 +604,15 @@ int main(int argc, char** argv) {
       const int want_streams = static_cast<int>(std::min<rlim_t>(10000, nofile.rlim_max > 200 ? nofile.rlim_max - 200 : 0));
       setenv("WASIMANCER_MAX_SESSIONS", "20000", 1);
       setenv("WASIMANCER_MAX_CONNECTIONS", "20000", 1);
+      // Every stream comes from 127.0.0.1: lift the per-address limits too (issue 15).
+      setenv("WASIMANCER_MAX_CONNECTIONS_PER_ADDRESS", "20000", 1);
+      setenv("WASIMANCER_MAX_SESSIONS_PER_CLIENT", "20000", 1);
       Server s;
       start_server(s, dir, cache);
       unsetenv("WASIMANCER_MAX_SESSIONS");
       unsetenv("WASIMANCER_MAX_CONNECTIONS");
+      unsetenv("WASIMANCER_MAX_CONNECTIONS_PER_ADDRESS");
+      unsetenv("WASIMANCER_MAX_SESSIONS_PER_CLIENT");
       if (wait_ready(s, 10000)) {
         for (int i = 0; i < 600 && plugin_tier(s.port, "p0").find("-O2") == std::string::npos; ++i) {
           std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -644,12 +695,7 @@ int main(int argc, char** argv) {
                               "plugins:\n  - name: dice\n    path: ./dice.wasm\n    version: 1.0.0\n    functions:\n"
                               "      - displayName: roll\n        function: rollDice\n        description: d\n"
                               "        arguments: [{name: numFaces, type: number}, {name: numDice, type: number}]\n");
-      fs::path dice_sse = work / "dice-sse.lua";
-      std::ofstream(dice_sse) << "wrk.method = \"POST\"\n"
-                                 "wrk.body = '{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"roll\",\"arguments\":{\"numFaces\":6,\"numDice\":2}}}'\n"
-                                 "wrk.headers[\"Content-Type\"] = \"application/json\"\n"
-                                 "wrk.headers[\"Accept\"] = \"application/json, text/event-stream\"\n"
-                                 "wrk.headers[\"Authorization\"] = \"Bearer bench\"\n";
+      const fs::path dice_sse = wrk_call_script(work / "dice-sse.lua", "roll", R"({"numFaces":6,"numDice":2})");
       Server s;
       start_server(s, dir, work / "dice-cache", "off");
       if (wait_ready(s, 10000)) {
@@ -812,6 +858,86 @@ int main(int argc, char** argv) {
     } else {
       rows.push_back({"a well-behaved tool while a looping plugin is hammered", "server did not start", "p99 < 50 ms", verdict(false)});
     }
+  }
+
+  // ---- 8. the cost of observing (issue 13: at most 5%) ----
+  // Servers on the same plugin and native code: everything off (WASIMANCER_METRICS=off, no OTLP
+  // endpoint, warn-level logs), then metrics, span export (every span to an OTLP/HTTP receiver
+  // on loopback) and the per-call JSON info line, alone and together. They are measured in
+  // alternation, each round in a different order, so that the load of a busy machine falls on
+  // all of them alike; the figures are ratios of summed throughput.
+  if (want("observe")) {
+    std::cout << "observe: tools/call throughput with metrics, traces and logs on and off...\n" << std::flush;
+    fs::path dir = work / "observe";
+    fs::create_directories(dir / "plugins");
+    fs::copy_file(plugins_dir + "/echo.wasm", dir / "plugins" / "echo.wasm", fs::copy_options::overwrite_existing);
+    write_plugins_yml(dir, {{"echo", "echo.wasm", "echo"}});
+    const fs::path script = wrk_call_script(work / "observe-call.lua", "echo_echo", "{}");
+    // The OTLP receiver: reads and answers, nothing more (start_span_sink).
+    const int sink_port = start_span_sink();
+    struct Variant {
+      const char* label;
+      std::vector<std::pair<std::string, std::string>> env;
+      Server server;
+      double rps = 0;
+      bool ok = true;
+    };
+    std::vector<Variant> variants;
+    variants.reserve(5);
+    const std::string otlp = fmt::format("http://127.0.0.1:{}", sink_port);
+    variants.push_back({"off", {{"WASIMANCER_METRICS", "off"}}, {}, 0, true});
+    variants.push_back({"metrics on", {{"WASIMANCER_METRICS", "on"}}, {}, 0, true});
+    variants.push_back({"metrics + JSON info line per call",
+                        {{"WASIMANCER_METRICS", "on"}, {"WASIMANCER_LOG_LEVEL", "info"}, {"WASIMANCER_LOG_FORMAT", "json"}}, {}, 0, true});
+    variants.push_back({"metrics + JSON info line + OTLP export of every trace",
+                        {{"WASIMANCER_METRICS", "on"},
+                         {"WASIMANCER_OTLP_ENDPOINT", otlp},
+                         {"WASIMANCER_LOG_LEVEL", "info"},
+                         {"WASIMANCER_LOG_FORMAT", "json"}}, {}, 0, true});
+    variants.push_back({"metrics + JSON info line + OTLP export of 1 trace in 10 (WASIMANCER_OTLP_SAMPLE_RATIO=0.1)",
+                        {{"WASIMANCER_METRICS", "on"},
+                         {"WASIMANCER_OTLP_ENDPOINT", otlp},
+                         {"WASIMANCER_OTLP_SAMPLE_RATIO", "0.1"},
+                         {"WASIMANCER_LOG_LEVEL", "info"},
+                         {"WASIMANCER_LOG_FORMAT", "json"}}, {}, 0, true});
+    bool ready = true;
+    for (auto& v : variants) {
+      // start_server sets the bench's defaults (warn-level logs); the variant's settings win.
+      for (const auto& [k, val] : v.env) setenv(k.c_str(), val.c_str(), 1);
+      start_server(v.server, dir, cache);
+      for (const auto& [k, val] : v.env) unsetenv(k.c_str());
+      ready = wait_ready(v.server, 10000) && ready;
+    }
+    for (auto& v : variants) {
+      for (int i = 0; ready && i < 600 && plugin_tier(v.server.port, "echo").find("-O2") == std::string::npos; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    }
+    constexpr int kRounds = 4;
+    if (ready) {
+      for (auto& v : variants) run_wrk(v.server.port, 16, 2, script);  // warm-up
+      for (int round = 0; round < kRounds; ++round) {
+        // Rotate the order: each variant goes first, second and third equally often.
+        for (size_t k = 0; k < variants.size(); ++k) {
+          Variant& v = variants[(k + round) % variants.size()];
+          WrkResult w = run_wrk(v.server.port, 16, 5, script);
+          v.ok = v.ok && w.ok;
+          v.rps += w.rps;
+        }
+      }
+    }
+    const Variant& off = variants[0];
+    auto ratio_row = [&](const Variant& on, const std::string& what) {
+      double ratio = off.rps > 0 ? on.rps / off.rps : 0;
+      bool ok = ready && on.ok && off.ok;
+      rows.push_back({fmt::format("observing cost: tools/call (SSE, 16 connections, sandbox workers), {} vs all off ({} alternating 5 s runs each)",
+                                  what, kRounds),
+                      ready ? fmt::format("{:.0f} vs {:.0f} calls/s = {:.3f}x{}", on.rps / kRounds, off.rps / kRounds, ratio, ok ? "" : " (errors)")
+                            : "server did not start",
+                      ">= 0.95x (at most 5% slower)", verdict(ok && ratio >= 0.95)});
+    };
+    for (size_t i = 1; i < variants.size(); ++i) ratio_row(variants[i], variants[i].label);
+    for (auto& v : variants) v.server.stop();
   }
 
   // ---- report ----

@@ -2,6 +2,8 @@
 # Installs what wasimancer needs to build, test and benchmark, from Debian 12 packages and the npm
 # registry only. Idempotent: a second run installs nothing. Works as root or through sudo.
 #   scripts/install-deps.sh            build + test dependencies
+#   scripts/install-deps.sh --serve    only what building the server needs (Debian packages; no npm:
+#                                      `make run`, `make server`, `make install`)
 #   scripts/install-deps.sh --bench    also the benchmark tools (wrk)
 set -euo pipefail
 
@@ -16,11 +18,15 @@ packages=(
   libyaml-cpp-dev libssl-dev libcurl4-openssl-dev libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libseccomp-dev
+  prometheus chromium
+  libpq-dev postgresql nginx
   libsodium-dev minisign docker-registry apache2-utils
 )
-if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(wrk)
-fi
+serve_only=0
+case "${1:-}" in
+  --bench) packages+=(wrk) ;;
+  --serve) serve_only=1 ;;
+esac
 
 sudo_cmd=()
 if [[ "$(id -u)" != 0 ]]; then
@@ -38,20 +44,32 @@ done
 
 # Node.js and npm: use the ones present (the machines here ship Node 20 + npm 11, which conflict
 # with Debian's npm package); install Debian's only where there is none.
-if ! command -v node >/dev/null 2>&1; then missing+=(nodejs); fi
-if ! command -v npm >/dev/null 2>&1; then missing+=(npm); fi
+if ((!serve_only)); then
+  if ! command -v node >/dev/null 2>&1; then missing+=(nodejs); fi
+  if ! command -v npm >/dev/null 2>&1; then missing+=(npm); fi
+fi
 
 if ((${#missing[@]})); then
   echo "install-deps: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   "${sudo_cmd[@]}" apt-get update -qq
   "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # The tests start their own Prometheus on loopback (tests/integration/observe_*); the
+  # package's system service is not wanted.
+  if [[ " ${missing[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
+    "${sudo_cmd[@]}" systemctl disable --now prometheus >/dev/null 2>&1 || true
+  fi
 fi
+
+((serve_only)) && exit 0
 
 # npm packages for the client-side tests, pinned by the committed lockfiles:
 #   tests/node         the MCP TypeScript SDK client (integration tests, on the system Node)
 #   tests/conformance  the official conformance suite and the Node 22 it needs
-for dir in tests/node tests/conformance; do
+#   tests/ui           playwright-core, which drives Debian's chromium (no browser download)
+#   tests/clients      the clients README's "Connect a client" shows (MCP Inspector, mcp-remote)
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+for dir in tests/node tests/conformance tests/ui tests/clients; do
   [[ -f "$root/$dir/package-lock.json" ]] || continue
   stamp="$root/$dir/node_modules/.lock-stamp"
   if [[ ! -f "$stamp" ]] || ! cmp -s "$root/$dir/package-lock.json" "$stamp"; then

@@ -4,4 +4,6 @@
 set -euo pipefail
 build="${1:-build-release}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
-exec "$root/$build/wasimancer-bench" "$root" "$root/$build"
+"$root/$build/wasimancer-bench" "$root" "$root/$build"
+# Several replicas on PostgreSQL behind nginx (issue 10).
+"$root/bench/cluster.sh" "$root" "$root/$build"

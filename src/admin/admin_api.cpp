@@ -9,6 +9,8 @@
 
 #include "admin/multipart.hpp"
 #include "core/crypto.hpp"
+#include "core/event_feed.hpp"
+#include "core/metrics.hpp"
 #include "core/log.hpp"
 #include "core/text.hpp"
 #include "registry/names.hpp"
@@ -53,6 +55,7 @@ Parsed parse(std::string_view target) {
 const std::vector<std::pair<std::string, http::verb>>& routes() {
   static const std::vector<std::pair<std::string, http::verb>> r = {
       {"/upload-plugin", http::verb::post},   {"/update-plugin", http::verb::put},    {"/remove-plugin", http::verb::delete_},
+      {"/rollback-plugin", http::verb::post},
       {"/plugins", http::verb::get},          {"/add-resource", http::verb::post},    {"/update-resource", http::verb::put},
       {"/remove-resource", http::verb::delete_}, {"/add-prompt", http::verb::post},   {"/update-prompt", http::verb::put},
       {"/remove-prompt", http::verb::delete_}};
@@ -75,7 +78,9 @@ http::status status_of(ErrorKind kind) {
     case ErrorKind::InvalidArgument:
     case ErrorKind::InvalidModule: return http::status::bad_request;
     case ErrorKind::NotFound: return http::status::not_found;
-    case ErrorKind::AlreadyExists: return http::status::conflict;
+    case ErrorKind::AlreadyExists:
+    case ErrorKind::Conflict: return http::status::conflict;
+    case ErrorKind::Unavailable: return http::status::service_unavailable;
     case ErrorKind::PermissionDenied: return http::status::forbidden;
     default: return http::status::internal_server_error;
   }
@@ -84,6 +89,21 @@ http::status status_of(ErrorKind kind) {
 Response error_response(const Error& e) {
   if (status_of(e.kind) == http::status::internal_server_error) log().error("admin request failed: {}", e.message);
   return error_response(status_of(e.kind), e.message);
+}
+
+// If-Match: a store revision (as GET /plugins reports it), bare or quoted. nullopt if absent;
+// an unreadable value is an error.
+Result<std::optional<uint64_t>> if_match(const Request& req) {
+  std::string_view v = req[http::field::if_match];
+  if (v.empty()) return std::optional<uint64_t>();
+  if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+  uint64_t n = 0;
+  if (v.empty() || v.size() > 19) return Error(ErrorKind::InvalidArgument, "If-Match must be a revision number (GET /plugins reports it)");
+  for (char c : v) {
+    if (c < '0' || c > '9') return Error(ErrorKind::InvalidArgument, "If-Match must be a revision number (GET /plugins reports it)");
+    n = n * 10 + uint64_t(c - '0');
+  }
+  return std::optional<uint64_t>(n);
 }
 
 bool is_upload(const std::string& base) { return base == "/upload-plugin" || base == "/update-plugin"; }
@@ -138,6 +158,16 @@ bool AdminApi::matches(const Header& header) const {
 std::optional<Response> AdminApi::check(const Header& header) const {
   std::string_view auth = header[http::field::authorization];
   bool ok = auth.size() > 7 && ascii_lower(auth.substr(0, 7)) == "bearer " && constant_time_equal(auth.substr(7), config_.token);
+  if (!ok && config_.oauth && !auth.empty()) {
+    auto d = config_.oauth->check(auth, mcp::kAdminScope, header[http::field::host]);
+    if (!d.allowed()) {
+      // 403 as for a wrong admin token (WASImancer's status), with the OAuth reason.
+      Response r = error_response(http::status::forbidden, fmt::format("the admin token is not valid: {}", d.description));
+      r.set(http::field::www_authenticate, config_.oauth->www_authenticate(d, mcp::kAdminScope, header[http::field::host]));
+      return r;
+    }
+    ok = true;
+  }
   if (!ok) {
     return error_response(http::status::forbidden, auth.empty() ? "the admin API needs Authorization: Bearer <WASIMANCER_ADMIN_TOKEN>"
                                                                  : "the admin token is not valid");
@@ -167,6 +197,52 @@ uint64_t AdminApi::body_limit(const Header& header) const {
   return is_upload(parse(header.target()).base) ? config_.max_upload_bytes + 64 * 1024 : config_.max_json_bytes;
 }
 
+namespace {
+
+// What a change route changes, for wasimancer_admin_changes_total and the live feed.
+struct Change {
+  std::string_view object, action;
+};
+std::optional<Change> change_of(const std::string& base) {
+  static const std::pair<std::string_view, Change> changes[] = {
+      {"/upload-plugin", {"plugin", "publish"}},   {"/update-plugin", {"plugin", "update"}},
+      {"/remove-plugin", {"plugin", "remove"}},    {"/rollback-plugin", {"plugin", "rollback"}},
+      {"/add-resource", {"resource", "add"}},      {"/update-resource", {"resource", "update"}},
+      {"/remove-resource", {"resource", "remove"}}, {"/add-prompt", {"prompt", "add"}},
+      {"/update-prompt", {"prompt", "update"}},    {"/remove-prompt", {"prompt", "remove"}}};
+  for (const auto& [b, c] : changes) {
+    if (b == base) return c;
+  }
+  return std::nullopt;
+}
+
+void record_change(const Parsed& p, const Change& c, const Response& res) {
+  const bool ok = res.result() == http::status::ok;
+  metrics::record_admin_change(c.object, c.action, ok);
+  json::object ev{{"type", "admin"}, {"object", c.object}, {"action", c.action}, {"status", res.result_int()},
+                  {"time", std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count()}};
+  boost::system::error_code ec;
+  json::value body = json::parse(res.body(), ec);
+  std::string name = p.name;
+  if (!ec && body.is_object()) {
+    const auto& o = body.as_object();
+    if (auto* m = o.if_contains("metadata"); m && m->is_object()) {
+      if (auto* n = m->as_object().if_contains("name"); n && n->is_string()) name = std::string(n->as_string());
+      if (auto* v = m->as_object().if_contains("version"); v && v->is_string()) ev["version"] = *v;
+    }
+    for (const char* key : {"resource", "prompt"}) {
+      if (auto* r = o.if_contains(key); r && r->is_object()) {
+        if (auto* n = r->as_object().if_contains("name"); n && n->is_string()) name = std::string(n->as_string());
+      }
+    }
+    if (auto* e = o.if_contains("error")) ev["error"] = *e;
+  }
+  ev["name"] = name;
+  events::feed().publish("admin", json::serialize(ev));
+}
+
+}  // namespace
+
 void AdminApi::handle(Request request, std::function<void(Response)> done) {
   workers_.post([this, req = std::move(request), done = std::move(done)] {
     Response res;
@@ -175,6 +251,11 @@ void AdminApi::handle(Request request, std::function<void(Response)> done) {
     } catch (const std::exception& e) {
       log().error("admin request {} failed: {}", std::string(req.target()), e.what());
       res = error_response(http::status::internal_server_error, "internal error");
+    }
+    // Changes that passed authentication are counted and shown on the live feed.
+    if (res.result() != http::status::forbidden) {
+      Parsed p = parse(req.target());
+      if (auto c = change_of(p.base)) record_change(p, *c, res);
     }
     done(std::move(res));
   });
@@ -194,9 +275,20 @@ Response AdminApi::serve(const Request& req) {
   }
   if (b == "/remove-plugin") {
     if (auto e = missing_name(p, "plugin")) return *e;
-    auto r = plugins_.remove(p.name);
+    auto expected = if_match(req);
+    if (!expected) return error_response(expected.error());
+    auto r = plugins_.remove(p.name, *expected);
     if (!r) return error_response(r.error());
     return json_response(http::status::ok, json::object{{"message", "🙂 Plugin removed successfully"}});
+  }
+  if (b == "/rollback-plugin") {
+    if (auto e = missing_name(p, "plugin")) return *e;
+    auto r = plugins_.rollback(p.name);
+    if (!r) return error_response(r.error());
+    json::object body{{"message", fmt::format("🙂 Plugin {} rolled back to version {}", p.name, r->version->spec.version)},
+                      {"filePath", r->file_path},
+                      {"metadata", r->metadata}};
+    return json_response(http::status::ok, body);
   }
   if (b == "/add-resource" || b == "/update-resource") return add_or_update(resources_, req, p, b == "/update-resource", "resource", "Resource");
   if (b == "/remove-resource") {
@@ -242,6 +334,8 @@ Response AdminApi::upload(const Request& req, bool replacing, const std::optiona
     if (part.name == "signature") signature = &part;
   }
   if (!data) return error_response(http::status::bad_request, "the pluginData part is missing (curl -F \"pluginData=<JSON>\")");
+  auto expected = if_match(req);
+  if (!expected) return error_response(expected.error());
   // pluginData with "oci" and no file: the server pulls the module (registry/provenance.hpp).
   std::optional<registry::PulledModule> pulled;
   std::string plugin_data = data->data;
@@ -270,22 +364,34 @@ Response AdminApi::upload(const Request& req, bool replacing, const std::optiona
   if (bytes.size() > config_.max_upload_bytes) {
     return error_response(http::status::payload_too_large, fmt::format("the wasm file is larger than the limit of {} bytes", config_.max_upload_bytes));
   }
-  registry::UploadRequest up{plugin_data, wasm ? wasm->filename : pulled->file_name, bytes, dir, std::nullopt};
+  registry::UploadRequest up{plugin_data, wasm ? wasm->filename : pulled->file_name, bytes, dir, *expected};
   if (signature) up.signature = signature->data;
   else if (pulled && pulled->signature) up.signature = pulled->signature;
   auto r = replacing ? plugins_.update(up) : plugins_.publish(up);
   if (!r) return error_response(r.error());
-  json::object body{{"message", "🎉 File uploaded successfully"}, {"filePath", r->file_path}, {"metadata", r->metadata}};
+  // filePath: the stored file as plugins.yml names it (relative to PLUGINS_PATH), as the brief's
+  // answers show it, whatever the working directory or the configured paths.
+  const json::value* recorded = r->metadata.if_contains("path");
+  json::value file_path = recorded && recorded->is_string() ? *recorded : json::value(r->file_path);
+  json::object body{{"message", "🎉 File uploaded successfully"}, {"filePath", file_path}, {"metadata", r->metadata}};
   if (r->note) body["note"] = *r->note;
+  if (plugins_.store().shared()) body["revision"] = r->revision;
   return json_response(http::status::ok, body);
 }
 
 Response AdminApi::list_plugins(const Request&, const std::string& name) {
   auto snap = registry_.snapshot();
-  auto describe = [](const registry::PluginVersion& v) {
+  auto previous_version = [this](const std::string& name) -> json::value {
+    auto prev = plugins_.previous(name);
+    if (!prev || !prev->is_object()) return nullptr;
+    auto* v = prev->as_object().if_contains("version");
+    return v && v->is_string() ? *v : json::value(json::string(""));
+  };
+  auto describe = [&](const registry::PluginVersion& v) {
     json::array fns;
     for (const auto& f : *v.tools()) {
-      json::object o{{"tool", f.tool_name}, {"function", f.function}, {"description", f.description}};
+      json::object o{{"tool", f.tool_name}, {"function", f.function}, {"description", f.description},
+                     {"inputSchema", registry::tool_input_schema(f)}};
       if (f.dispatch != registry::ToolDispatch::Export) o["pluginTool"] = f.plugin_tool;
       fns.push_back(std::move(o));
     }
@@ -307,6 +413,8 @@ Response AdminApi::list_plugins(const Request&, const std::string& name) {
                         {"oci", v.spec.raw.contains("oci") ? v.spec.raw.at("oci") : json::value(nullptr)},
                         {"ociDigest", v.spec.raw.contains("ociDigest") ? v.spec.raw.at("ociDigest") : json::value(nullptr)},
                         {"instances", json::object{{"idle", v.pool.idle()}, {"created", v.pool.created()}}},
+                        {"previousVersion", previous_version(v.spec.name)},
+                        {"entry", v.spec.raw},
                         {"loadedAt", fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(std::chrono::system_clock::to_time_t(v.loaded_at)))}};
   };
   if (!name.empty()) {
@@ -316,7 +424,10 @@ Response AdminApi::list_plugins(const Request&, const std::string& name) {
   }
   json::array list;
   for (const auto& v : snap->plugins()) list.push_back(describe(*v));
-  return json_response(http::status::ok, json::object{{"plugins", std::move(list)}});
+  json::object body{{"plugins", std::move(list)}};
+  // Shared store: the revision this replica serves (If-Match takes it).
+  if (plugins_.store().shared()) body["revision"] = plugins_.served_revision();
+  return json_response(http::status::ok, body);
 }
 
 }  // namespace wasimancer::admin

@@ -3,12 +3,15 @@
 //   POST   /upload-plugin[?dir=D]   multipart: wasmFile, pluginData      (200, 400, 403, 409, 413)
 //   PUT    /update-plugin[?dir=D]   same; pluginData.name names the plugin (200, 400, 403, 404, 409, 413)
 //   DELETE /remove-plugin/:name                                          (200, 403, 404)
+//   POST   /rollback-plugin/:name   back to the version the last update replaced (200, 403, 404)
 //   GET    /plugins, /plugins/:name what is loaded                        (200, 403, 404)
 //   POST   /add-resource, PUT /update-resource/:name, DELETE /remove-resource/:name
 //   POST   /add-prompt,   PUT /update-prompt/:name,   DELETE /remove-prompt/:name
 // Every request needs `Authorization: Bearer <admin token>` (403 otherwise), checked before the
-// body is read. Errors are {"error": "..."}: 400 bad data, 404 unknown name, 409 name taken,
-// 413 too large, 500 only for real server faults (WASImancer answers 500 for "not found" and
+// body is read. Errors are {"error": "..."}: 400 bad data, 404 unknown name, 409 name taken (or,
+// with a database, a change made through another replica meanwhile, or a stale If-Match
+// revision on upload/update/remove-plugin), 413 too large, 503 the database cannot be reached
+// (nothing changed; retry), 500 only for real server faults (WASImancer answers 500 for "not found" and
 // "already exists"; we do not).
 //
 // Ownership: borrows the plugin manager, registry, catalogs and worker pool; they must outlive
@@ -19,12 +22,14 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include <boost/beast/http.hpp>
 
 #include "core/worker_pool.hpp"
+#include "mcp/auth.hpp"
 #include "registry/catalog.hpp"
 #include "registry/plugin_manager.hpp"
 
@@ -41,6 +46,8 @@ struct AdminConfig {
   std::string token;
   uint64_t max_upload_bytes = 10ull << 20;  // WASImancer's 10 MB
   uint64_t max_json_bytes = 1ull << 20;
+  // OAuth access tokens with scope mcp:admin are accepted beside `token` when set (mcp/auth.hpp).
+  std::shared_ptr<const mcp::OAuthResource> oauth;
 };
 
 class AdminApi {

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "cli/dist_settings.hpp"
+#include "cli/signals.hpp"
 #include "core/crypto.hpp"
 #include "core/files.hpp"
 #include "core/signature.hpp"
@@ -29,6 +30,7 @@ struct Connection {
 };
 
 struct HttpResult {
+  bool no_token = false;  // nothing was sent: no token was given
   long status = 0;
   std::string body;
   std::string transport_error;
@@ -53,6 +55,11 @@ HttpResult request(const Connection& c, const std::string& method, const std::st
                    const std::pair<std::string, std::string>* upload_file = nullptr, const std::string* plugin_data = nullptr,
                    const std::string* signature = nullptr) {
   HttpResult r;
+  if (c.token.empty()) {  // every admin route needs it: say what is missing instead of showing a 403
+    r.no_token = true;
+    return r;
+  }
+  die_on_stop_signal();  // Ctrl-C ends the command (signals are blocked in every thread: cli/signals.hpp)
   CURL* h = curl_easy_init();
   std::string url = c.url;
   while (!url.empty() && url.back() == '/') url.pop_back();
@@ -99,6 +106,10 @@ HttpResult request(const Connection& c, const std::string& method, const std::st
 }
 
 int report(const HttpResult& r, const Connection& c) {
+  if (r.no_token) {
+    std::cerr << "error: no admin token given (set WASIMANCER_ADMIN_TOKEN or --token)\n";
+    return 2;
+  }
   if (!r.transport_error.empty()) {
     std::cerr << fmt::format("error: cannot reach {}: {}\n", c.url, r.transport_error);
     return 3;

@@ -1,11 +1,20 @@
 #include "cli/call_command.hpp"
 
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <memory>
+#include <mutex>
+#include <thread>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include "cli/signals.hpp"
 #include "core/files.hpp"
 #include "core/log.hpp"
 #include "host/plugin.hpp"
@@ -31,7 +40,48 @@ struct CallArgs {
   uint64_t max_http_response_bytes = host::PluginLimits::kDefaultMaxHttpResponseBytes;
 };
 
+// While a slow load runs (a native build: wasm2c and the C compiler, seconds for a large module
+// the first time; later runs find it in the cache), shows on a terminal what is happening and
+// for how long. Silent when stderr is not a terminal (pipelines and scripts read it) and for
+// loads that finish within the first moment (cached builds, the interpreter).
+class LoadProgress {
+ public:
+  LoadProgress(bool enabled, std::string what) : what_(std::move(what)) {
+    if (enabled) thread_ = std::thread([this] { run(); });
+  }
+  ~LoadProgress() { finish(); }
+  void finish() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void run() {
+    using namespace std::chrono;
+    auto start = steady_clock::now();
+    std::unique_lock<std::mutex> lock(mu_);
+    if (cv_.wait_for(lock, milliseconds(300), [this] { return done_; })) return;
+    while (!cv_.wait_for(lock, milliseconds(500), [this] { return done_; })) {
+      fmt::print(stderr, "\r{} ... {:.0f} s", what_, duration<double>(steady_clock::now() - start).count());
+      std::fflush(stderr);
+    }
+    fmt::print(stderr, "\r{} ... done in {:.1f} s\n", what_, duration<double>(steady_clock::now() - start).count());
+    std::fflush(stderr);
+  }
+
+  std::string what_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
 int run_call(const CallArgs& a) {
+  die_on_stop_signal();  // Ctrl-C ends the call (signals are blocked in every thread: cli/signals.hpp)
   auto level = parse_log_level(a.log_level);
   if (!level) {
     fmt::print(stderr, "error: unknown log level \"{}\" (trace, debug, info, warn, error, off)\n", a.log_level);
@@ -74,13 +124,24 @@ int run_call(const CallArgs& a) {
   if (a.native) opts.tier = host::Tier::Native;
 
   const auto* data = reinterpret_cast<const uint8_t*>(bytes->data());
+  std::filesystem::path cache = opts.native.cache_dir.empty() ? host::default_native_options().cache_dir : opts.native.cache_dir;
+  std::string file_name = std::filesystem::path(a.file).filename().string();
+  std::string progress_text = opts.tier == host::Tier::Native
+                                  ? fmt::format("building native code for {} (once: cached in {})", file_name, cache.string())
+                                  : fmt::format("loading {}", file_name);
+  LoadProgress progress(*level != LogLevel::Off && isatty(STDERR_FILENO), progress_text);
   auto plugin = host::CompiledPlugin::load(std::span<const uint8_t>(data, bytes->size()), std::move(opts));
+  progress.finish();
   if (!plugin) {
     fmt::print(stderr, "error: cannot load {}: {}\n", a.file, plugin.error().message);
     return 1;
   }
   if (auto chk = (*plugin)->check_function(a.function); !chk) {
-    fmt::print(stderr, "error ({}): {}\n", to_string(chk.error().kind), chk.error().message);
+    // Name what can be called, as the admin API does.
+    auto functions = (*plugin)->plugin_functions();
+    std::string exports = functions.empty() ? "; the module exports no plugin function (of type ()->() or ()->(i32))"
+                                            : fmt::format("; the module exports: {}", fmt::join(functions, ", "));
+    fmt::print(stderr, "error ({}): {}{}\n", to_string(chk.error().kind), chk.error().message, exports);
     return 1;
   }
   std::unique_ptr<host::PluginInstance> instance;

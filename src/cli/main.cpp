@@ -4,8 +4,13 @@
 #include "cli/admin_client.hpp"
 #include "cli/call_command.hpp"
 #include "cli/serve_command.hpp"
+#include "cli/signals.hpp"
 #include "engine/native.hpp"
 #include "sandbox/worker.hpp"
+
+#ifndef WASIMANCER_VERSION
+#define WASIMANCER_VERSION "unknown"
+#endif
 
 int main(int argc, char** argv) {
   // Internal commands the server starts itself (not for people): a sandbox worker, and the
@@ -15,7 +20,14 @@ int main(int argc, char** argv) {
   if (argc == 4 && std::string_view(argv[1]) == "__instrument-native") {
     return wasimancer::engine::instrument_native_command(argv[2], argv[3]);
   }
-  CLI::App app{"wasimancer: an MCP server for Extism WebAssembly plugins"};
+
+  // Then, before any thread exists: every thread inherits this mask (cli/signals.hpp).
+  wasimancer::cli::block_stop_signals();
+
+  CLI::App app{"wasimancer: an MCP server for Extism WebAssembly plugins.\n"
+               "With no command, runs `serve`. `wasimancer COMMAND --help` describes each command; "
+               "`man wasimancer` is the reference."};
+  app.set_version_flag("--version", "wasimancer " WASIMANCER_VERSION, "Print the version and exit");
   app.require_subcommand(0, 1);
   int exit_code = 0;
   wasimancer::cli::add_call_command(app, &exit_code);

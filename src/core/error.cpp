@@ -16,6 +16,8 @@ std::string_view to_string(ErrorKind kind) {
     case ErrorKind::NotFound: return "not found";
     case ErrorKind::AlreadyExists: return "already exists";
     case ErrorKind::Io: return "i/o error";
+    case ErrorKind::Conflict: return "conflict";
+    case ErrorKind::Unavailable: return "unavailable";
     case ErrorKind::Internal: return "internal error";
     case ErrorKind::PermissionDenied: return "permission denied";
   }

@@ -28,6 +28,8 @@ enum class ErrorKind {
   NotFound,
   AlreadyExists,
   Io,
+  Conflict,     // a change lost a race with another change (another replica's): retry (409)
+  Unavailable,  // a service the server needs (the database) cannot be reached right now (503)
   Internal,
   PermissionDenied,  // refused by policy: an unsigned or wrongly signed module, a registry not allowed
 };

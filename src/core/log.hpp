@@ -1,4 +1,5 @@
-// core/log.hpp: the process logger (spdlog) and the log levels shared by every layer.
+// core/log.hpp: the process logger (spdlog), its text or JSON format, and the log levels shared by
+// every layer.
 //
 // Ownership: the logger is a process-wide spdlog logger created by init_logging(); until then
 // a default stderr logger is used. Thread safety: all functions are safe from any thread.
@@ -18,8 +19,14 @@ std::string_view to_string(LogLevel level);
 std::optional<LogLevel> parse_log_level(std::string_view text);  // trace|debug|info|warn|error|off
 spdlog::level::level_enum to_spdlog(LogLevel level);
 
+enum class LogFormat { Text, Json };
+std::optional<LogFormat> parse_log_format(std::string_view text);  // text|json
+
 // Sends every log line to stderr (stdout must stay clean for stdio transports and `call`).
-void init_logging(LogLevel level);
+// Lines written while a trace is current on the thread (core/trace.hpp: trace::Scope) carry its
+// trace and span ids: text lines as "[trace=<trace id>]" before the message, JSON lines (one
+// object per line: time, level, msg, trace_id, span_id, and trace::LogFields) as fields.
+void init_logging(LogLevel level, LogFormat format = LogFormat::Text);
 
 inline spdlog::logger& log() { return *spdlog::default_logger_raw(); }
 

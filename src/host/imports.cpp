@@ -15,6 +15,7 @@
 
 #include "core/crypto.hpp"
 #include "core/text.hpp"
+#include "host/guest_memory.hpp"
 #include "host/http_client.hpp"
 #include "host/state.hpp"
 
@@ -183,7 +184,7 @@ HostResult http_request(Caller& c, Args a, Results r) {
   // GET and HEAD carry no body (as Extism's hosts do); http_fetch reads methods in any case.
   if (std::string m = ascii_lower(req.method); m.empty() || m == "get" || m == "head") req.has_body = false;
 
-  auto resp = s.services->http(req, s.control->deadline, s.control->cancel);
+  auto resp = traced_http(*s.services, std::move(req), s.control->deadline, s.control->cancel, s.trace);
   if (!resp) {
     Error e = resp.take_error();
     return Trap{e.kind, std::move(e.message), std::nullopt};
@@ -220,17 +221,7 @@ HostResult http_headers(Caller& c, Args, Results r) {
 
 // ---- wasi_snapshot_preview1 -------------------------------------------------------------------
 
-enum : uint32_t { kSuccess = 0, kEBADF = 8, kEFAULT = 21, kEINVAL = 28, kENOSYS = 52 };
-
-bool in_guest(std::span<uint8_t> mem, uint64_t ptr, uint64_t len) { return ptr <= mem.size() && len <= mem.size() - ptr; }
-
-uint32_t get_u32(std::span<uint8_t> mem, uint64_t ptr) {
-  uint32_t v;
-  std::memcpy(&v, mem.data() + ptr, 4);
-  return v;
-}
-void put_u32(std::span<uint8_t> mem, uint64_t ptr, uint32_t v) { std::memcpy(mem.data() + ptr, &v, 4); }
-void put_u64(std::span<uint8_t> mem, uint64_t ptr, uint64_t v) { std::memcpy(mem.data() + ptr, &v, 8); }
+using namespace guest;  // in_guest, get_u32, put_u32, put_u64 (host/guest_memory.hpp)
 
 HostResult wasi_fd_write(Caller& c, Args a, Results r) {
   InstanceState& s = state(c);
@@ -238,8 +229,8 @@ HostResult wasi_fd_write(Caller& c, Args a, Results r) {
   uint32_t fd = static_cast<uint32_t>(a[0]), iovs = static_cast<uint32_t>(a[1]), n = static_cast<uint32_t>(a[2]),
            nwritten = static_cast<uint32_t>(a[3]);
   if (s.fs && s.fs->owns(fd)) { r[0] = s.fs->write(mem, fd, iovs, n, -1, nwritten); return {}; }
-  if (!in_guest(mem, iovs, uint64_t(n) * 8) || !in_guest(mem, nwritten, 4)) { r[0] = kEFAULT; return {}; }
-  if (fd != 1 && fd != 2) { r[0] = kEBADF; return {}; }
+  if (!in_guest(mem, iovs, uint64_t(n) * 8) || !in_guest(mem, nwritten, 4)) { r[0] = kWasiFault; return {}; }
+  if (fd != 1 && fd != 2) { r[0] = kWasiBadf; return {}; }
   if (s.plugin->options().command) {
     // A WASI command: stdout is the call's output, stderr its error text (both within the
     // plugin's memory limit, as an Extism output is).
@@ -247,7 +238,7 @@ HostResult wasi_fd_write(Caller& c, Args a, Results r) {
     uint64_t total = 0;
     for (uint32_t i = 0; i < n; ++i) {
       uint32_t buf = get_u32(mem, iovs + 8 * i), len = get_u32(mem, iovs + 8 * i + 4);
-      if (!in_guest(mem, buf, len)) { r[0] = kEFAULT; return {}; }
+      if (!in_guest(mem, buf, len)) { r[0] = kWasiFault; return {}; }
       if (into.size() + len > s.kernel.max_bytes()) {
         return Trap{ErrorKind::OutOfMemory, fmt::format("oom: the command wrote more than {} bytes to {}", s.kernel.max_bytes(),
                                                         fd == 1 ? "stdout" : "stderr"), std::nullopt};
@@ -256,13 +247,13 @@ HostResult wasi_fd_write(Caller& c, Args a, Results r) {
       total += len;
     }
     put_u32(mem, nwritten, static_cast<uint32_t>(total));
-    r[0] = kSuccess;
+    r[0] = kWasiSuccess;
     return {};
   }
   std::string text;
   for (uint32_t i = 0; i < n; ++i) {
     uint32_t buf = get_u32(mem, iovs + 8 * i), len = get_u32(mem, iovs + 8 * i + 4);
-    if (!in_guest(mem, buf, len)) { r[0] = kEFAULT; return {}; }
+    if (!in_guest(mem, buf, len)) { r[0] = kWasiFault; return {}; }
     if (auto e = charge_log(s, len)) return e;
     text.append(reinterpret_cast<const char*>(mem.data() + buf), len);
   }
@@ -272,15 +263,15 @@ HostResult wasi_fd_write(Caller& c, Args a, Results r) {
   }
   if (!text.empty()) s.sink->plugin_stdout(s.plugin->options(), static_cast<int>(fd), text);
   put_u32(mem, nwritten, static_cast<uint32_t>(text.size()));
-  r[0] = kSuccess;
+  r[0] = kWasiSuccess;
   return {};
 }
 
 HostResult wasi_random_get(Caller& c, Args a, Results r) {
   auto mem = c.memory();
   uint32_t buf = static_cast<uint32_t>(a[0]), len = static_cast<uint32_t>(a[1]);
-  if (!in_guest(mem, buf, len)) { r[0] = kEFAULT; return {}; }
-  r[0] = random_bytes(mem.subspan(buf, len)) ? kSuccess : 29 /* EIO */;
+  if (!in_guest(mem, buf, len)) { r[0] = kWasiFault; return {}; }
+  r[0] = random_bytes(mem.subspan(buf, len)) ? kWasiSuccess : 29 /* EIO */;
   return {};
 }
 
@@ -298,12 +289,12 @@ HostResult wasi_clock_time_get(Caller& c, Args a, Results r) {
   auto mem = c.memory();
   clockid_t id;
   uint32_t ptr = static_cast<uint32_t>(a[2]);
-  if (!clock_for(static_cast<uint32_t>(a[0]), &id)) { r[0] = kEINVAL; return {}; }
-  if (!in_guest(mem, ptr, 8)) { r[0] = kEFAULT; return {}; }
+  if (!clock_for(static_cast<uint32_t>(a[0]), &id)) { r[0] = kWasiInval; return {}; }
+  if (!in_guest(mem, ptr, 8)) { r[0] = kWasiFault; return {}; }
   timespec ts;
   clock_gettime(id, &ts);
   put_u64(mem, ptr, uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec));
-  r[0] = kSuccess;
+  r[0] = kWasiSuccess;
   return {};
 }
 
@@ -311,12 +302,12 @@ HostResult wasi_clock_res_get(Caller& c, Args a, Results r) {
   auto mem = c.memory();
   clockid_t id;
   uint32_t ptr = static_cast<uint32_t>(a[1]);
-  if (!clock_for(static_cast<uint32_t>(a[0]), &id)) { r[0] = kEINVAL; return {}; }
-  if (!in_guest(mem, ptr, 8)) { r[0] = kEFAULT; return {}; }
+  if (!clock_for(static_cast<uint32_t>(a[0]), &id)) { r[0] = kWasiInval; return {}; }
+  if (!in_guest(mem, ptr, 8)) { r[0] = kWasiFault; return {}; }
   timespec ts;
   clock_getres(id, &ts);
   put_u64(mem, ptr, uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec));
-  r[0] = kSuccess;
+  r[0] = kWasiSuccess;
   return {};
 }
 
@@ -331,7 +322,7 @@ HostResult wasi_args_sizes_get(Caller& c, Args a, Results r) {
   InstanceState& s = state(c);
   auto mem = c.memory();
   uint32_t p0 = static_cast<uint32_t>(a[0]), p1 = static_cast<uint32_t>(a[1]);
-  if (!in_guest(mem, p0, 4) || !in_guest(mem, p1, 4)) { r[0] = kEFAULT; return {}; }
+  if (!in_guest(mem, p0, 4) || !in_guest(mem, p1, 4)) { r[0] = kWasiFault; return {}; }
   uint64_t count = 0, bytes = 0;
   if (s.plugin->options().command) {
     for (auto arg : argv_of(s)) {
@@ -341,26 +332,26 @@ HostResult wasi_args_sizes_get(Caller& c, Args a, Results r) {
   }
   put_u32(mem, p0, static_cast<uint32_t>(count));
   put_u32(mem, p1, static_cast<uint32_t>(bytes));
-  r[0] = kSuccess;
+  r[0] = kWasiSuccess;
   return {};
 }
 
 HostResult wasi_args_get(Caller& c, Args a, Results r) {
   InstanceState& s = state(c);
-  if (!s.plugin->options().command) { r[0] = kSuccess; return {}; }
+  if (!s.plugin->options().command) { r[0] = kWasiSuccess; return {}; }
   auto mem = c.memory();
   uint32_t ptrs = static_cast<uint32_t>(a[0]), buf = static_cast<uint32_t>(a[1]);
   auto argv = argv_of(s);
   uint64_t bytes = 0;
   for (auto arg : argv) bytes += arg.size() + 1;
-  if (!in_guest(mem, ptrs, uint64_t(argv.size()) * 4) || !in_guest(mem, buf, bytes)) { r[0] = kEFAULT; return {}; }
+  if (!in_guest(mem, ptrs, uint64_t(argv.size()) * 4) || !in_guest(mem, buf, bytes)) { r[0] = kWasiFault; return {}; }
   for (size_t i = 0; i < argv.size(); ++i) {
     put_u32(mem, ptrs + 4 * i, buf);
     std::memcpy(mem.data() + buf, argv[i].data(), argv[i].size());
     mem[buf + argv[i].size()] = 0;
     buf += static_cast<uint32_t>(argv[i].size() + 1);
   }
-  r[0] = kSuccess;
+  r[0] = kWasiSuccess;
   return {};
 }
 
@@ -372,19 +363,19 @@ HostResult wasi_fd_read(Caller& c, Args a, Results r) {
   uint32_t fd = static_cast<uint32_t>(a[0]), iovs = static_cast<uint32_t>(a[1]), n = static_cast<uint32_t>(a[2]),
            nread = static_cast<uint32_t>(a[3]);
   if (s.fs && s.fs->owns(fd)) { r[0] = s.fs->read(mem, fd, iovs, n, -1, nread); return {}; }
-  if (!in_guest(mem, iovs, uint64_t(n) * 8) || !in_guest(mem, nread, 4)) { r[0] = kEFAULT; return {}; }
-  if (fd != 0) { r[0] = kEBADF; return {}; }
+  if (!in_guest(mem, iovs, uint64_t(n) * 8) || !in_guest(mem, nread, 4)) { r[0] = kWasiFault; return {}; }
+  if (fd != 0) { r[0] = kWasiBadf; return {}; }
   uint64_t total = 0;
   for (uint32_t i = 0; i < n && s.stdin_pos < s.stdin_data.size(); ++i) {
     uint32_t buf = get_u32(mem, iovs + 8 * i), len = get_u32(mem, iovs + 8 * i + 4);
-    if (!in_guest(mem, buf, len)) { r[0] = kEFAULT; return {}; }
+    if (!in_guest(mem, buf, len)) { r[0] = kWasiFault; return {}; }
     size_t take = std::min<size_t>(len, s.stdin_data.size() - s.stdin_pos);
     std::memcpy(mem.data() + buf, s.stdin_data.data() + s.stdin_pos, take);
     s.stdin_pos += take;
     total += take;
   }
   put_u32(mem, nread, static_cast<uint32_t>(total));
-  r[0] = kSuccess;
+  r[0] = kWasiSuccess;
   return {};
 }
 
@@ -393,12 +384,12 @@ HostResult wasi_fd_fdstat_get(Caller& c, Args a, Results r) {
   auto mem = c.memory();
   uint32_t fd = static_cast<uint32_t>(a[0]), ptr = static_cast<uint32_t>(a[1]);
   if (WasiFs* fs = state(c).fs.get(); fs && fs->owns(fd)) { r[0] = fs->fdstat_get(mem, fd, ptr); return {}; }
-  if (fd > 2) { r[0] = kEBADF; return {}; }
-  if (!in_guest(mem, ptr, 24)) { r[0] = kEFAULT; return {}; }
+  if (fd > 2) { r[0] = kWasiBadf; return {}; }
+  if (!in_guest(mem, ptr, 24)) { r[0] = kWasiFault; return {}; }
   std::memset(mem.data() + ptr, 0, 24);
   mem[ptr] = 2;  // character_device
   put_u64(mem, ptr + 8, fd == 0 ? (1ull << 1) : (1ull << 6));  // fd_read / fd_write
-  r[0] = kSuccess;
+  r[0] = kWasiSuccess;
   return {};
 }
 
@@ -406,14 +397,14 @@ HostResult wasi_fd_fdstat_get(Caller& c, Args a, Results r) {
 HostResult wasi_sizes_empty(Caller& c, Args a, Results r) {
   auto mem = c.memory();
   uint32_t p0 = static_cast<uint32_t>(a[0]), p1 = static_cast<uint32_t>(a[1]);
-  if (!in_guest(mem, p0, 4) || !in_guest(mem, p1, 4)) { r[0] = kEFAULT; return {}; }
+  if (!in_guest(mem, p0, 4) || !in_guest(mem, p1, 4)) { r[0] = kWasiFault; return {}; }
   put_u32(mem, p0, 0);
   put_u32(mem, p1, 0);
-  r[0] = kSuccess;
+  r[0] = kWasiSuccess;
   return {};
 }
 
-HostResult wasi_get_empty(Caller&, Args, Results r) { r[0] = kSuccess; return {}; }
+HostResult wasi_get_empty(Caller&, Args, Results r) { r[0] = kWasiSuccess; return {}; }
 
 HostResult wasi_proc_exit(Caller&, Args a, Results) { return Trap::exit(static_cast<int32_t>(a[0])); }
 
@@ -424,20 +415,22 @@ HostResult wasi_fd_prestat_get(Caller& c, Args a, Results r) {
     return {};
   }
   s.fs_attempted = true;
-  r[0] = kEBADF;  // no preopened directories
+  r[0] = kWasiBadf;  // no preopened directories
   return {};
 }
 
-// The file functions with granted folders (host/wasi_fs.hpp); without, ENOSYS and a note.
+// The file functions with granted folders (host/wasi_fs.hpp). Without a grant they answer
+// ENOSYS, as the others do; a function naming a path also notes the attempt, so the call can
+// say why the plugin saw no files (a descriptor function on stdout is not an attempt).
 uint32_t u32(uint64_t v) { return static_cast<uint32_t>(v); }
 
 template <typename F>
-engine::HostFn fs_fn(F f) {
-  return [f](Caller& c, Args a, Results r) -> HostResult {
+engine::HostFn fs_fn(bool names_a_path, F f) {
+  return [names_a_path, f](Caller& c, Args a, Results r) -> HostResult {
     InstanceState& s = state(c);
     if (!s.fs) {
-      s.fs_attempted = true;
-      r[0] = kENOSYS;
+      if (names_a_path) s.fs_attempted = true;
+      r[0] = kWasiNosys;
       return {};
     }
     r[0] = f(*s.fs, c.memory(), a);
@@ -446,13 +439,14 @@ engine::HostFn fs_fn(F f) {
 }
 
 HostResult wasi_enosys(Caller&, Args, Results r) {
-  r[0] = kENOSYS;
+  r[0] = kWasiNosys;
   return {};
 }
 
 HostResult wasi_fs_enosys(Caller& c, Args, Results r) {
-  state(c).fs_attempted = true;
-  r[0] = kENOSYS;
+  InstanceState& s = state(c);
+  if (!s.fs) s.fs_attempted = true;  // with granted folders, only this function is missing
+  r[0] = kWasiNosys;
   return {};
 }
 
@@ -507,19 +501,24 @@ HostResult mcp_elicit(Caller& c, Args a, Results r) { return mcp_ask(c, a, r, fa
 // counting against the call's time, as sample/elicit do; an answer the client cannot give is an
 // error the plugin sees (hyper-mcp's functions fail the call: so do these).
 
+// The JSON a user function was given in kernel memory (freed once read), or "{}" without one.
+std::optional<std::string> user_json(InstanceState& s, std::optional<uint64_t> handle, std::string_view what, Trap* err) {
+  if (!handle) return std::string("{}");
+  auto text = read_handle(s, *handle, what, false, err);
+  if (!text) return std::nullopt;
+  std::string out(*text);
+  s.kernel.free(*handle);
+  return out;
+}
+
 HostResult user_ask(Caller& c, std::optional<uint64_t> handle, Results r, std::string_view what,
                     const std::function<Result<std::string>(InstanceState&, std::string_view)>& ask) {
   InstanceState& s = state(c);
-  std::string request = "{}";
-  if (handle) {
-    Trap err;
-    auto req = read_handle(s, *handle, what, false, &err);
-    if (!req) return err;
-    request = std::string(*req);
-    s.kernel.free(*handle);
-  }
+  Trap err;
+  auto request = user_json(s, handle, what, &err);
+  if (!request) return err;
   auto waited_from = Clock::now();
-  auto res = ask(s, request);
+  auto res = ask(s, *request);
   s.control->deadline.extend(Clock::now() - waited_from);
   if (!res) return host_trap(fmt::format("{} failed: {}", what, res.error().message));
   r[0] = s.kernel.alloc_bytes(*res);
@@ -539,16 +538,11 @@ HostResult user_list_roots(Caller& c, Args, Results r) {
 
 HostResult user_notify(Caller& c, std::optional<uint64_t> handle, std::string_view method) {
   InstanceState& s = state(c);
-  std::string params = "{}";
-  if (handle) {
-    Trap err;
-    auto p = read_handle(s, *handle, method, false, &err);
-    if (!p) return err;
-    params = std::string(*p);
-    s.kernel.free(*handle);
-  }
-  if (auto e = charge_log(s, params.size() + method.size())) return e;
-  s.sink->notify(method, params);
+  Trap err;
+  auto params = user_json(s, handle, method, &err);
+  if (!params) return err;
+  if (auto e = charge_log(s, params->size() + method.size())) return e;
+  s.sink->notify(method, *params);
   return {};
 }
 
@@ -628,34 +622,34 @@ Table make_wasi() {
   t["proc_exit"] = HostFunc{FuncType{{I32}, {}}, wasi_proc_exit};
   // Everything else in preview1 answers ENOSYS; the file functions also note the attempt.
   using Mem = std::span<uint8_t>;
-  add("fd_prestat_dir_name", i32s(3), fs_fn([](WasiFs& fs, Mem m, Args a) { return fs.prestat_dir_name(m, u32(a[0]), u32(a[1]), u32(a[2])); }));
-  add("path_open", {I32, I32, I32, I32, I32, I64, I64, I32, I32}, fs_fn([](WasiFs& fs, Mem m, Args a) {
+  add("fd_prestat_dir_name", i32s(3), fs_fn(true, [](WasiFs& fs, Mem m, Args a) { return fs.prestat_dir_name(m, u32(a[0]), u32(a[1]), u32(a[2])); }));
+  add("path_open", {I32, I32, I32, I32, I32, I64, I64, I32, I32}, fs_fn(true, [](WasiFs& fs, Mem m, Args a) {
         return fs.path_open(m, u32(a[0]), u32(a[1]), u32(a[2]), u32(a[3]), u32(a[4]), a[5], u32(a[7]), u32(a[8]));
       }));
-  add("path_create_directory", i32s(3), fs_fn([](WasiFs& fs, Mem m, Args a) { return fs.create_directory(m, u32(a[0]), u32(a[1]), u32(a[2])); }));
-  add("path_filestat_get", i32s(5), fs_fn([](WasiFs& fs, Mem m, Args a) {
+  add("path_create_directory", i32s(3), fs_fn(true, [](WasiFs& fs, Mem m, Args a) { return fs.create_directory(m, u32(a[0]), u32(a[1]), u32(a[2])); }));
+  add("path_filestat_get", i32s(5), fs_fn(true, [](WasiFs& fs, Mem m, Args a) {
         return fs.path_filestat_get(m, u32(a[0]), u32(a[1]), u32(a[2]), u32(a[3]), u32(a[4]));
       }));
-  add("path_remove_directory", i32s(3), fs_fn([](WasiFs& fs, Mem m, Args a) { return fs.unlink(m, u32(a[0]), u32(a[1]), u32(a[2]), true); }));
-  add("path_unlink_file", i32s(3), fs_fn([](WasiFs& fs, Mem m, Args a) { return fs.unlink(m, u32(a[0]), u32(a[1]), u32(a[2]), false); }));
-  add("fd_close", i32s(1), fs_fn([](WasiFs& fs, Mem, Args a) { return fs.close(u32(a[0])); }));
-  add("fd_datasync", i32s(1), fs_fn([](WasiFs& fs, Mem, Args a) { return fs.sync(u32(a[0])); }));
-  add("fd_sync", i32s(1), fs_fn([](WasiFs& fs, Mem, Args a) { return fs.sync(u32(a[0])); }));
-  add("fd_filestat_get", i32s(2), fs_fn([](WasiFs& fs, Mem m, Args a) { return fs.filestat_get(m, u32(a[0]), u32(a[1])); }));
-  add("fd_filestat_set_size", {I32, I64}, fs_fn([](WasiFs& fs, Mem, Args a) { return fs.filestat_set_size(u32(a[0]), a[1]); }));
-  add("fd_pread", {I32, I32, I32, I64, I32}, fs_fn([](WasiFs& fs, Mem m, Args a) {
+  add("path_remove_directory", i32s(3), fs_fn(true, [](WasiFs& fs, Mem m, Args a) { return fs.unlink(m, u32(a[0]), u32(a[1]), u32(a[2]), true); }));
+  add("path_unlink_file", i32s(3), fs_fn(true, [](WasiFs& fs, Mem m, Args a) { return fs.unlink(m, u32(a[0]), u32(a[1]), u32(a[2]), false); }));
+  add("fd_close", i32s(1), fs_fn(false, [](WasiFs& fs, Mem, Args a) { return fs.close(u32(a[0])); }));
+  add("fd_datasync", i32s(1), fs_fn(false, [](WasiFs& fs, Mem, Args a) { return fs.sync(u32(a[0])); }));
+  add("fd_sync", i32s(1), fs_fn(false, [](WasiFs& fs, Mem, Args a) { return fs.sync(u32(a[0])); }));
+  add("fd_filestat_get", i32s(2), fs_fn(false, [](WasiFs& fs, Mem m, Args a) { return fs.filestat_get(m, u32(a[0]), u32(a[1])); }));
+  add("fd_filestat_set_size", {I32, I64}, fs_fn(false, [](WasiFs& fs, Mem, Args a) { return fs.filestat_set_size(u32(a[0]), a[1]); }));
+  add("fd_pread", {I32, I32, I32, I64, I32}, fs_fn(false, [](WasiFs& fs, Mem m, Args a) {
         return fs.read(m, u32(a[0]), u32(a[1]), u32(a[2]), static_cast<int64_t>(a[3] & INT64_MAX), u32(a[4]));
       }));
-  add("fd_pwrite", {I32, I32, I32, I64, I32}, fs_fn([](WasiFs& fs, Mem m, Args a) {
+  add("fd_pwrite", {I32, I32, I32, I64, I32}, fs_fn(false, [](WasiFs& fs, Mem m, Args a) {
         return fs.write(m, u32(a[0]), u32(a[1]), u32(a[2]), static_cast<int64_t>(a[3] & INT64_MAX), u32(a[4]));
       }));
-  add("fd_readdir", {I32, I32, I32, I64, I32}, fs_fn([](WasiFs& fs, Mem m, Args a) {
+  add("fd_readdir", {I32, I32, I32, I64, I32}, fs_fn(false, [](WasiFs& fs, Mem m, Args a) {
         return fs.readdir(m, u32(a[0]), u32(a[1]), u32(a[2]), a[3], u32(a[4]));
       }));
-  add("fd_seek", {I32, I64, I32, I32}, fs_fn([](WasiFs& fs, Mem m, Args a) {
+  add("fd_seek", {I32, I64, I32, I32}, fs_fn(false, [](WasiFs& fs, Mem m, Args a) {
         return fs.seek(m, u32(a[0]), static_cast<int64_t>(a[1]), u32(a[2]) & 0xff, u32(a[3]));
       }));
-  add("fd_tell", i32s(2), fs_fn([](WasiFs& fs, Mem m, Args a) { return fs.seek(m, u32(a[0]), 0, 1, u32(a[1])); }));
+  add("fd_tell", i32s(2), fs_fn(false, [](WasiFs& fs, Mem m, Args a) { return fs.seek(m, u32(a[0]), 0, 1, u32(a[1])); }));
   add("path_filestat_set_times", {I32, I32, I32, I32, I64, I64, I32}, wasi_fs_enosys);
   add("path_link", i32s(7), wasi_fs_enosys);
   add("path_readlink", i32s(6), wasi_fs_enosys);

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "core/metrics.hpp"
+#include "core/text.hpp"
 #include "core/rate_limit.hpp"
 #include "engine/instrument.hpp"
 #include "engine/interp.hpp"
@@ -120,6 +122,30 @@ Result<void> PluginServices::var_set(std::string_view key, std::optional<std::st
 Result<HttpResponse> PluginServices::http(const HttpRequest& request, const Deadline& deadline, const std::atomic<bool>* cancel) {
   const PluginOptions& o = plugin_.options();
   return http_fetch(request, HttpPolicy{o.allowed_hosts, o.limits.max_http_response_bytes}, deadline, cancel);
+}
+
+Result<HttpResponse> traced_http(Services& services, HttpRequest request, const Deadline& deadline,
+                                 const std::atomic<bool>* cancel, const trace::TraceContext* parent) {
+  std::optional<trace::Span> span;
+  if (parent) {
+    span.emplace("HTTP " + request.method, trace::SpanKind::Client, parent);
+    std::erase_if(request.headers, [](const auto& h) { return ascii_lower(h.first) == "traceparent"; });
+    request.headers.emplace_back("traceparent", span->context().traceparent());
+    if (span->recording()) {
+      span->attribute("http.request.method", request.method);
+      // The URL without its query, which may carry secrets.
+      span->attribute("url.full", request.url.substr(0, request.url.find_first_of("?#")));
+    }
+  }
+  auto res = services.http(request, deadline, cancel);
+  Error* err = res ? nullptr : const_cast<Error*>(&res.error());
+  std::string_view outcome = !err ? "ok" : metrics::outcome_label(err) == "denied_host" ? "denied" : "error";
+  if (metrics::enabled()) metrics::record_host_http(outcome);
+  if (span && span->recording()) {
+    if (res) span->attribute("http.response.status_code", std::to_string(res->status));
+    else span->fail(err->message);
+  }
+  return res;
 }
 
 // ---- CompiledPlugin ---------------------------------------------------------------------------
@@ -305,7 +331,7 @@ Result<void> PluginInstance::initialize() {
 CallOutcome PluginInstance::call_command(std::string_view function, std::string_view input, const CallOptions& options) {
   CallOutcome out;
   engine::CallControl ctl = control_for(plugin_->options(), &options);
-  state_->begin_call(options.sink ? options.sink : &default_sink(), &ctl, options.services);
+  state_->begin_call(options.sink ? options.sink : &default_sink(), &ctl, options.services, options.trace);
   state_->stdin_data = input;
   state_->argv = options.argv;
   engine::CallResult res = instance_->call(function, {}, ctl);
@@ -345,7 +371,7 @@ CallOutcome PluginInstance::call(std::string_view function, std::string_view inp
   if (opts.command) return call_command(function, input, options);
   engine::CallControl ctl = control_for(opts, &options);
   CallSink* sink = options.sink ? options.sink : &default_sink();
-  state_->begin_call(sink, &ctl, options.services);
+  state_->begin_call(sink, &ctl, options.services, options.trace);
   Kernel& k = state_->kernel;
   k.reset();
   if (!input.empty()) {

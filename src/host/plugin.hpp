@@ -27,6 +27,7 @@
 
 #include "core/error.hpp"
 #include "core/log.hpp"
+#include "core/trace.hpp"
 #include "core/rate_limit.hpp"
 #include "engine/instance.hpp"
 #include "engine/module.hpp"
@@ -145,9 +146,18 @@ struct CallOptions {
   Services* services = nullptr;                 // nullptr: the plugin's own vars and HTTP policy
   const std::atomic<bool>* cancel = nullptr;    // set to stop the call
   std::optional<std::chrono::milliseconds> timeout;  // overrides limits.timeout_ms
+  // The trace of the call (the plugin call's span): its outgoing HTTP requests carry a
+  // `traceparent` header of a child span (traced_http). Null: no trace context is sent.
+  const trace::TraceContext* trace = nullptr;
   // A WASI command's argv (after the program name, which is the plugin's name).
   std::vector<std::string> argv;
 };
+
+// An HTTP request of a plugin through `services`, as a child span of `parent` (when set): the
+// request carries that span's `traceparent` (replacing one the plugin set), and the span and
+// wasimancer_host_http_requests_total record how it went.
+Result<HttpResponse> traced_http(Services& services, HttpRequest request, const Deadline& deadline,
+                                 const std::atomic<bool>* cancel, const trace::TraceContext* parent);
 
 struct CallOutcome {
   std::string output;

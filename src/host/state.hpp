@@ -29,6 +29,7 @@ struct InstanceState {
   CallSink* sink = nullptr;
   Services* services;
   engine::CallControl* control = nullptr;  // the engine reads it at every deadline check
+  const trace::TraceContext* trace = nullptr;  // the call's (CallOptions::trace)
   uint64_t log_bytes = 0;
   std::string captured_stdout;      // fd 1 and 2, kept for the error text of a failed call
   bool fs_attempted = false;        // the guest tried to use the (ungranted) file system
@@ -44,8 +45,9 @@ struct InstanceState {
   std::string command_stdout, command_stderr;
   std::vector<std::string> argv;
 
-  void begin_call(CallSink* s, engine::CallControl* c, Services* svc = nullptr) {
+  void begin_call(CallSink* s, engine::CallControl* c, Services* svc = nullptr, const trace::TraceContext* t = nullptr) {
     sink = s;
+    trace = t;
     control = c;
     stdin_data = {};
     stdin_pos = 0;

@@ -10,8 +10,11 @@
 
 #include <cerrno>
 #include <cstring>
+#include <functional>
 
 #include <fmt/format.h>
+
+#include "host/guest_memory.hpp"
 
 namespace wasimancer::host {
 
@@ -27,15 +30,7 @@ constexpr uint8_t kFiletypeUnknown = 0, kFiletypeBlock = 1, kFiletypeChar = 2, k
 constexpr size_t kMaxPath = 4096;
 constexpr size_t kMaxIovs = 1024;
 
-bool in_guest(std::span<uint8_t> mem, uint64_t ptr, uint64_t len) { return ptr <= mem.size() && len <= mem.size() - ptr; }
-uint32_t get_u32(std::span<uint8_t> mem, uint64_t ptr) {
-  uint32_t v;
-  std::memcpy(&v, mem.data() + ptr, 4);
-  return v;
-}
-void put_u16(std::span<uint8_t> mem, uint64_t ptr, uint16_t v) { std::memcpy(mem.data() + ptr, &v, 2); }
-void put_u32(std::span<uint8_t> mem, uint64_t ptr, uint32_t v) { std::memcpy(mem.data() + ptr, &v, 4); }
-void put_u64(std::span<uint8_t> mem, uint64_t ptr, uint64_t v) { std::memcpy(mem.data() + ptr, &v, 8); }
+using namespace guest;  // in_guest, get_u32, put_u16/32/64 (host/guest_memory.hpp)
 
 uint8_t filetype_of(mode_t m) {
   if (S_ISREG(m)) return kFiletypeRegular;
@@ -306,38 +301,32 @@ uint32_t WasiFs::path_filestat_get(std::span<uint8_t> mem, uint32_t fd, uint32_t
   return kWasiSuccess;
 }
 
-uint32_t WasiFs::read(std::span<uint8_t> mem, uint32_t fd, uint32_t iovs, uint32_t n, int64_t offset, uint32_t nread) {
+uint32_t WasiFs::transfer(std::span<uint8_t> mem, uint32_t fd, uint32_t iovs, uint32_t n, int64_t offset, uint32_t count,
+                          bool writing) {
   File* f = find(fd);
   if (!f) return kWasiBadf;
   if (f->directory) return kWasiIsdir;
-  if (!f->readable) return kWasiBadf;
-  if (!in_guest(mem, nread, 4)) return kWasiFault;
+  if (writing ? !f->writable : !f->readable) return writing && !f->grant_writable ? kWasiRofs : kWasiBadf;
+  if (!in_guest(mem, count, 4)) return kWasiFault;
   std::vector<struct iovec> v;
   if (uint32_t e = iovecs(mem, iovs, n, &v)) return e;
-  ssize_t got;
+  const int cnt = static_cast<int>(v.size());
+  ssize_t done;
   do {
-    got = offset < 0 ? ::readv(f->fd, v.data(), static_cast<int>(v.size())) : ::preadv(f->fd, v.data(), static_cast<int>(v.size()), offset);
-  } while (got < 0 && errno == EINTR);
-  if (got < 0) return wasi_errno(errno);
-  put_u32(mem, nread, static_cast<uint32_t>(got));
+    if (writing) done = offset < 0 ? ::writev(f->fd, v.data(), cnt) : ::pwritev(f->fd, v.data(), cnt, offset);
+    else done = offset < 0 ? ::readv(f->fd, v.data(), cnt) : ::preadv(f->fd, v.data(), cnt, offset);
+  } while (done < 0 && errno == EINTR);
+  if (done < 0) return wasi_errno(errno);
+  put_u32(mem, count, static_cast<uint32_t>(done));
   return kWasiSuccess;
 }
 
+uint32_t WasiFs::read(std::span<uint8_t> mem, uint32_t fd, uint32_t iovs, uint32_t n, int64_t offset, uint32_t nread) {
+  return transfer(mem, fd, iovs, n, offset, nread, false);
+}
+
 uint32_t WasiFs::write(std::span<uint8_t> mem, uint32_t fd, uint32_t iovs, uint32_t n, int64_t offset, uint32_t nwritten) {
-  File* f = find(fd);
-  if (!f) return kWasiBadf;
-  if (f->directory) return kWasiIsdir;
-  if (!f->writable) return f->grant_writable ? kWasiBadf : kWasiRofs;
-  if (!in_guest(mem, nwritten, 4)) return kWasiFault;
-  std::vector<struct iovec> v;
-  if (uint32_t e = iovecs(mem, iovs, n, &v)) return e;
-  ssize_t put;
-  do {
-    put = offset < 0 ? ::writev(f->fd, v.data(), static_cast<int>(v.size())) : ::pwritev(f->fd, v.data(), static_cast<int>(v.size()), offset);
-  } while (put < 0 && errno == EINTR);
-  if (put < 0) return wasi_errno(errno);
-  put_u32(mem, nwritten, static_cast<uint32_t>(put));
-  return kWasiSuccess;
+  return transfer(mem, fd, iovs, n, offset, nwritten, true);
 }
 
 uint32_t WasiFs::seek(std::span<uint8_t> mem, uint32_t fd, int64_t offset, uint32_t whence, uint32_t newoffset) {
@@ -425,7 +414,8 @@ uint32_t WasiFs::readdir(std::span<uint8_t> mem, uint32_t fd, uint32_t buf, uint
   return kWasiSuccess;
 }
 
-uint32_t WasiFs::create_directory(std::span<uint8_t> mem, uint32_t fd, uint32_t path, uint32_t path_len) {
+uint32_t WasiFs::change_entry(std::span<uint8_t> mem, uint32_t fd, uint32_t path, uint32_t path_len,
+                              const std::function<int(int parent, const char* name)>& change) {
   File* dir = find(fd);
   if (!dir) return kWasiBadf;
   if (!dir->directory) return kWasiNotdir;
@@ -435,26 +425,19 @@ uint32_t WasiFs::create_directory(std::span<uint8_t> mem, uint32_t fd, uint32_t 
   uint32_t err = 0;
   int parent = open_parent(dir->fd, rel, &name, &err);
   if (parent < 0) return err;
-  int rc = ::mkdirat(parent, name.c_str(), 0755);
+  int rc = change(parent, name.c_str());
   int saved = errno;
   ::close(parent);
   return rc == 0 ? kWasiSuccess : wasi_errno(saved);
 }
 
+uint32_t WasiFs::create_directory(std::span<uint8_t> mem, uint32_t fd, uint32_t path, uint32_t path_len) {
+  return change_entry(mem, fd, path, path_len, [](int parent, const char* name) { return ::mkdirat(parent, name, 0755); });
+}
+
 uint32_t WasiFs::unlink(std::span<uint8_t> mem, uint32_t fd, uint32_t path, uint32_t path_len, bool directory) {
-  File* dir = find(fd);
-  if (!dir) return kWasiBadf;
-  if (!dir->directory) return kWasiNotdir;
-  if (!dir->grant_writable) return kWasiRofs;
-  std::string rel, name;
-  if (uint32_t e = guest_path(mem, path, path_len, &rel)) return e;
-  uint32_t err = 0;
-  int parent = open_parent(dir->fd, rel, &name, &err);
-  if (parent < 0) return err;
-  int rc = ::unlinkat(parent, name.c_str(), directory ? AT_REMOVEDIR : 0);
-  int saved = errno;
-  ::close(parent);
-  return rc == 0 ? kWasiSuccess : wasi_errno(saved);
+  return change_entry(mem, fd, path, path_len,
+                      [directory](int parent, const char* name) { return ::unlinkat(parent, name, directory ? AT_REMOVEDIR : 0); });
 }
 
 uint32_t WasiFs::filestat_set_size(uint32_t fd, uint64_t size) {

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <span>
@@ -105,6 +106,12 @@ class WasiFs {
     size_t grant = 0;    // index into Preopens::dirs()
   };
   File* find(uint32_t fd);
+  // readv/preadv or writev/pwritev on a guest iovec array; `count` receives the bytes moved.
+  uint32_t transfer(std::span<uint8_t> mem, uint32_t fd, uint32_t iovs, uint32_t n, int64_t offset, uint32_t count, bool writing);
+  // Creates or removes the entry `path` names under the writable folder `fd`: `change` runs on
+  // its parent (opened beneath the folder) and its last name; returns a WASI errno.
+  uint32_t change_entry(std::span<uint8_t> mem, uint32_t fd, uint32_t path, uint32_t path_len,
+                        const std::function<int(int parent, const char* name)>& change);
   // The guest path at `path`/`len` as a string, or an errno.
   uint32_t guest_path(std::span<uint8_t> mem, uint32_t path, uint32_t len, std::string* out);
   // Opens `rel` beneath `base` (openat2, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS).

@@ -41,6 +41,15 @@ CacheHint cache_hint_of(const boost::json::object& raw, CacheHint fallback);
 // the default, for an empty list).
 void combine(CacheHint& list, const CacheHint& entry);
 void put_cache_hint(boost::json::object& result, const CacheHint& hint);
+// The hint of a list of entries, each entry's own (`raw_of(entry)`: its plugins.yml/resources.yml
+// document) combined, with `ttl_ms` as the default.
+template <typename Range, typename RawOf>
+CacheHint list_cache_hint(const Range& entries, int64_t ttl_ms, RawOf raw_of) {
+  const CacheHint fallback{ttl_ms, false};
+  CacheHint hint = fallback;
+  for (const auto& e : entries) combine(hint, cache_hint_of(raw_of(e), fallback));
+  return hint;
+}
 
 enum class TaskSupport { Forbidden, Optional, Required };
 struct FunctionOptions {

@@ -56,12 +56,19 @@ bool origin_allowed(std::string_view origin, const std::vector<std::string>& all
                     const std::vector<std::string>& allowed_origins) {
   std::string o = ascii_lower(origin);
   for (const auto& a : allowed_origins) {
-    if (a == "*" || ascii_lower(a) == o) return true;
+    if (ascii_lower(a) == o) return true;  // listed exactly (the only way for "null" or file://)
   }
-  auto scheme_end = o.find("://");
-  if (scheme_end == std::string::npos) return false;  // "null" and other opaque origins
-  std::string rest = o.substr(scheme_end + 3);
+  // Only web origins from here: "null" (sandboxed frames, file: pages, redirects), file:// and
+  // other schemes are opaque; a page there can be anything, so they need an exact entry.
+  std::string rest;
+  if (o.rfind("http://", 0) == 0) rest = o.substr(7);
+  else if (o.rfind("https://", 0) == 0) rest = o.substr(8);
+  else return false;
   rest = rest.substr(0, rest.find('/'));
+  if (rest.empty()) return false;
+  for (const auto& a : allowed_origins) {
+    if (a == "*") return true;
+  }
   return name_allowed(strip_port(rest), allowed_hosts);
 }
 
@@ -103,7 +110,13 @@ std::string_view trim_ows(std::string_view s) {
   return s;
 }
 
-std::string sse_event(const json::object& msg) { return "event: message\ndata: " + json::serialize(msg) + "\n\n"; }
+std::string sse_event_text(std::string_view json_text) {
+  std::string out;
+  out.reserve(json_text.size() + 24);
+  out.append("event: message\ndata: ").append(json_text).append("\n\n");
+  return out;
+}
+std::string sse_event(const json::object& msg) { return sse_event_text(json::serialize(msg)); }
 
 std::string rpc_error_body(int code, std::string_view message, const json::value& id = nullptr) {
   return json::serialize(json::object{{"jsonrpc", "2.0"}, {"error", json::object{{"code", code}, {"message", message}}}, {"id", id}});
@@ -180,10 +193,10 @@ struct HttpHandler::Replay {
   static constexpr size_t kMaxBytes = 8u << 20;
 
   // Frames and keeps one message, and sends it to the consumer if there is one.
-  void add(const json::object& msg) {
+  void add(std::string_view json_text) {
     std::lock_guard lock(mu);
     uint64_t seq = next++;
-    std::string text = fmt::format("id: {}:{}\nevent: message\ndata: {}\n\n", stream_id, seq, json::serialize(msg));
+    std::string text = fmt::format("id: {}:{}\nevent: message\ndata: {}\n\n", stream_id, seq, json_text);
     if (consumer && consumer->open()) consumer->chunk(text);
     bytes += text.size();
     events.emplace_back(seq, std::move(text));
@@ -217,10 +230,59 @@ class StreamOutbound : public Outbound {
  public:
   explicit StreamOutbound(std::shared_ptr<ResponseStream> s) : s_(std::move(s)) {}
   void send(json::object message) override { s_->chunk(sse_event(message)); }
+  void send_text(std::string_view json_text) { s_->chunk(sse_event_text(json_text)); }
   bool is_open() const override { return s_->open(); }
+  void session_ended() override { s_->end(); }
 
  private:
   std::shared_ptr<ResponseStream> s_;
+};
+
+// The response budget of one POST (WASIMANCER_MAX_RESPONSE_BYTES): every message sent for it
+// counts, a batch's answers together. A response that does not fit is replaced by a JSON-RPC
+// error for its id (so every request is still answered); other messages that do not fit are
+// dropped. Not thread-safe: its owner locks.
+class ResponseBudget {
+ public:
+  explicit ResponseBudget(uint64_t limit) : limit_(limit) {}
+  // `text` is the message's JSON; false: drop the message.
+  bool admit(std::string& text, const json::object& message, bool is_response) {
+    if (!limit_ || used_ + text.size() <= limit_) {
+      used_ += text.size();
+      return true;
+    }
+    if (!is_response) return false;
+    json::value id = nullptr;
+    if (auto* i = message.if_contains("id")) id = *i;
+    std::string why = fmt::format("the response ({} bytes) is larger than what is left of this request's response budget of {} bytes "
+                                  "(WASIMANCER_MAX_RESPONSE_BYTES; a batch's responses count together)",
+                                  text.size(), limit_);
+    text = json::serialize(make_error(id, RpcError{kServerError, std::move(why), std::nullopt}));
+    used_ += text.size();
+    return true;
+  }
+
+ private:
+  uint64_t limit_;
+  uint64_t used_ = 0;
+};
+
+// A legacy transport POST: its answers travel on the session's SSE stream, within the POST's
+// response budget.
+class LegacyPostOutbound : public Outbound {
+ public:
+  LegacyPostOutbound(std::shared_ptr<StreamOutbound> stream, uint64_t budget) : stream_(std::move(stream)), budget_(budget) {}
+  void send(json::object message) override {
+    std::string text = json::serialize(message);
+    std::lock_guard lock(mu_);
+    if (budget_.admit(text, message, !message.contains("method"))) stream_->send_text(text);
+  }
+  bool is_open() const override { return stream_->is_open(); }
+
+ private:
+  std::shared_ptr<StreamOutbound> stream_;
+  std::mutex mu_;
+  ResponseBudget budget_;
 };
 
 // The answers to one POST's requests.
@@ -234,11 +296,13 @@ class PostOutbound : public Outbound {
  public:
   enum class Mode { Sse, Json, Lazy };
   PostOutbound(std::shared_ptr<ResponseStream> s, Mode mode, std::set<std::string> awaiting, bool batch, bool sse_ok,
-               std::vector<std::pair<std::string, std::string>> headers, std::shared_ptr<HttpHandler::Replay> replay = nullptr)
+               std::vector<std::pair<std::string, std::string>> headers, uint64_t budget,
+               std::shared_ptr<HttpHandler::Replay> replay = nullptr)
       : s_(std::move(s)), mode_(mode), awaiting_(std::move(awaiting)), batch_(batch), sse_ok_(sse_ok), headers_(std::move(headers)),
-        replay_(std::move(replay)) {
+        budget_(budget), replay_(std::move(replay)) {
     if (mode_ == Mode::Sse) {
       HttpHead h = sse_head();
+      h.hold_for_first_message = true;
       for (auto& kv : headers_) h.headers.push_back(kv);
       s_->start(std::move(h));
       if (replay_) {
@@ -255,28 +319,33 @@ class PostOutbound : public Outbound {
   }
 
   void send(json::object message) override {
+    bool is_response = !message.contains("method");
+    // Notifications that cannot travel (JSON answers) are not even serialized.
+    if (!is_response && mode_ == Mode::Json) return;
+    std::string text = json::serialize(message);
     std::lock_guard lock(mu_);
+    if (!is_response && mode_ == Mode::Lazy && !s_->started() && !sse_ok_) return;
+    if (!budget_.admit(text, message, is_response)) return;
     switch (mode_) {
       case Mode::Sse:
-        if (replay_) replay_->add(message);
-        else s_->chunk(sse_event(message));
+        if (replay_) replay_->add(text);
+        else s_->chunk(sse_event_text(text));
         return;
       case Mode::Json:
-        if (!message.contains("method")) responses_.push_back(std::move(message));
+        keep_response(std::move(text));
         return;
       case Mode::Lazy:
         if (!s_->started()) {
-          bool is_response = !message.contains("method");
           if (is_response) {
-            responses_.push_back(std::move(message));
+            keep_response(std::move(text));
             return;
           }
-          if (!sse_ok_) return;  // the client takes JSON only: notifications cannot travel
           HttpHead h = sse_head();
+          h.hold_for_first_message = true;
           for (auto& kv : headers_) h.headers.push_back(kv);
           s_->start(std::move(h));
         }
-        s_->chunk(sse_event(message));
+        s_->chunk(sse_event_text(text));
         return;
     }
   }
@@ -295,13 +364,28 @@ class PostOutbound : public Outbound {
     h.content_type = "application/json";
     h.headers = headers_;
     if (mode_ == Mode::Lazy && !responses_.empty()) {
-      if (auto* e = responses_.front().as_object().if_contains("error"); e && e->is_object()) {
+      // The first response's error code decides the status (parsed back: it is small).
+      boost::system::error_code ec;
+      json::value first = json::parse(responses_.front(), ec);
+      if (auto* e = !ec && first.is_object() ? first.as_object().if_contains("error") : nullptr; e && e->is_object()) {
         if (auto* c = e->as_object().if_contains("code"); c && c->is_int64()) h.status = http_status_for_error(static_cast<int>(c->as_int64()));
       }
     }
     std::string body;
-    if (batch_) body = json::serialize(responses_);
-    else if (!responses_.empty()) body = json::serialize(responses_.front());
+    if (batch_) {
+      // As json::serialize writes an array: "[" elements joined by "," "]".
+      size_t n = 2;
+      for (const auto& r : responses_) n += r.size() + 1;
+      body.reserve(n);
+      body.push_back('[');
+      for (size_t i = 0; i < responses_.size(); ++i) {
+        if (i) body.push_back(',');
+        body.append(responses_[i]);
+      }
+      body.push_back(']');
+    } else if (!responses_.empty()) {
+      body = std::move(responses_.front());
+    }
     if (body.empty()) h.content_type.clear();
     s_->complete(std::move(h), std::move(body));
   }
@@ -315,11 +399,14 @@ class PostOutbound : public Outbound {
   std::shared_ptr<ResponseStream> s_;
   Mode mode_;
   std::mutex mu_;
+  void keep_response(std::string text) { responses_.push_back(std::move(text)); }
+
   std::set<std::string> awaiting_;
-  json::array responses_;
+  std::vector<std::string> responses_;  // serialized, in arrival order
   bool batch_;
   bool sse_ok_;
   std::vector<std::pair<std::string, std::string>> headers_;
+  ResponseBudget budget_;
   std::shared_ptr<HttpHandler::Replay> replay_;
 };
 
@@ -371,13 +458,30 @@ std::optional<HttpAnswer> HttpHandler::check_host_origin(const HttpRequestHead& 
 }
 
 bool HttpHandler::authorized(const HttpRequestHead& head) const {
-  if (!rules_.mcp_token) return true;
+  if (!rules_.mcp_token && !rules_.oauth) return true;
   std::string_view auth = head.header("authorization");
-  if (auth.size() < 7 || ascii_lower(auth.substr(0, 7)) != "bearer ") return false;
-  return constant_time_equal(auth.substr(7), *rules_.mcp_token);
+  if (rules_.mcp_token && auth.size() >= 7 && ascii_lower(auth.substr(0, 7)) == "bearer " &&
+      constant_time_equal(auth.substr(7), *rules_.mcp_token)) {
+    return true;
+  }
+  return rules_.oauth && rules_.oauth->check(auth, kToolsScope, head.header("host")).allowed();
+}
+
+HttpAnswer HttpHandler::shutting_down() {
+  auto a = rpc_error(503, kServerError, "Service Unavailable: the server is shutting down");
+  a.head.close_connection = true;
+  return a;
 }
 
 HttpAnswer HttpHandler::unauthorized(const HttpRequestHead& head) const {
+  if (rules_.oauth) {
+    // RFC 6750 §3 / RFC 9728 §5.1: 401 for a missing or invalid token, 403 for a missing scope.
+    auto d = rules_.oauth->check(head.header("authorization"), kToolsScope, head.header("host"));
+    bool scope = d.kind == OAuthResource::Decision::Kind::InsufficientScope;
+    return answer(scope ? 403 : 401,
+                  json::serialize(json::object{{"error", scope ? "insufficient_scope" : "invalid_token"}, {"error_description", d.description}}),
+                  "application/json", {{"WWW-Authenticate", rules_.oauth->www_authenticate(d, kToolsScope, head.header("host"))}});
+  }
   bool given = !head.header("authorization").empty();
   std::string desc = given ? "the bearer token is not valid" : "a bearer token is required (Authorization: Bearer <token>)";
   return answer(401, json::serialize(json::object{{"error", "invalid_token"}, {"error_description", desc}}), "application/json",
@@ -391,6 +495,12 @@ std::variant<HttpAnswer, uint64_t> HttpHandler::on_header(const HttpRequestHead&
     return answer(405, rpc_error_body(kServerError, "Method not allowed"), "application/json", {{"Allow", std::move(allow)}});
   };
   if (target.path == "/health" && m == "GET") return answer(200, R"({"status":"ok"})");
+  if (rules_.oauth && m == "GET") {
+    // RFC 9728 protected-resource metadata, without a token (browser clients read it too).
+    if (auto doc = rules_.oauth->metadata_document(target.path, head.header("host"))) {
+      return answer(200, std::move(*doc), "application/json", {{"Access-Control-Allow-Origin", "*"}});
+    }
+  }
   if (target.path == "/" && m == "GET") {
     // What a newcomer opening the server in a browser sees first.
     return answer(200, json::serialize(json::object{
@@ -420,7 +530,7 @@ std::variant<HttpAnswer, uint64_t> HttpHandler::on_header(const HttpRequestHead&
                       "application/json", {{"Allow", "POST"}});
       }
       std::string sid(head.header("mcp-session-id"));
-      if (sid.empty()) return legacy_sse();  // WASImancer: GET /mcp is the legacy stream
+      if (sid.empty()) return legacy_sse(head);  // WASImancer: GET /mcp is the legacy stream
       auto session = server_.find_session(sid);
       if (!session) return rpc_error(404, kSessionNotFound, "Session not found");
       if (auto last = trim_ows(head.header("last-event-id")); !last.empty()) {
@@ -441,7 +551,7 @@ std::variant<HttpAnswer, uint64_t> HttpHandler::on_header(const HttpRequestHead&
   if (target.path == "/sse") {
     if (!authorized(head)) return unauthorized(head);
     if (m != "GET") return not_allowed("GET");
-    return legacy_sse();
+    return legacy_sse(head);
   }
   if (target.path == "/messages") {
     if (!authorized(head)) return unauthorized(head);
@@ -469,7 +579,7 @@ HttpAnswer HttpHandler::get_stream(const HttpRequestHead& head, const std::share
   if (!accepts(head.header("accept")).sse) {
     return rpc_error(406, kServerError, "Not Acceptable: the client must accept text/event-stream");
   }
-  auto stream = std::make_shared<ResponseStream>();
+  auto stream = std::make_shared<ResponseStream>(rules_.max_stream_queue_bytes);
   stream->start(sse_head());  // before attaching: attaching flushes queued notifications into it
   auto out = std::make_shared<StreamOutbound>(stream);
   if (!session->attach_stream(out)) return rpc_error(409, kServerError, "Conflict: only one SSE stream is allowed per session");
@@ -501,7 +611,7 @@ HttpAnswer HttpHandler::resume(const std::shared_ptr<Session>& session, std::str
     head.headers.emplace_back("Accept", "text/event-stream");
     return get_stream(head, session);
   }
-  auto stream = std::make_shared<ResponseStream>();
+  auto stream = std::make_shared<ResponseStream>(rules_.max_stream_queue_bytes);
   stream->start(sse_head());
   {
     std::lock_guard lock(replay->mu);
@@ -525,9 +635,9 @@ HttpAnswer HttpHandler::resume(const std::shared_ptr<Session>& session, std::str
   return a;
 }
 
-HttpAnswer HttpHandler::legacy_sse() {
-  auto session = server_.create_session(Session::Kind::Legacy);
-  auto stream = std::make_shared<ResponseStream>();
+HttpAnswer HttpHandler::legacy_sse(const HttpRequestHead& head) {
+  auto session = server_.create_session(Session::Kind::Legacy, head.client);
+  auto stream = std::make_shared<ResponseStream>(rules_.max_stream_queue_bytes);
   HttpHead h = sse_head();
   h.close_connection = true;
   stream->start(std::move(h));
@@ -549,12 +659,17 @@ HttpAnswer HttpHandler::post_legacy(const HttpRequestHead& head, std::string tex
   boost::system::error_code ec;
   json::value body = json::parse(text, ec);
   if (ec) return rpc_error(400, kParseError, "Parse error: " + ec.message());
-  std::shared_ptr<Outbound> out = session->stream();
-  if (!out) out = std::make_shared<NullOutbound>();
-  if (body.is_array()) {
-    for (const auto& m : body.as_array()) server_.handle(session, m, out);
+  std::shared_ptr<Outbound> out;
+  if (auto stream = std::dynamic_pointer_cast<StreamOutbound>(session->stream())) {
+    out = std::make_shared<LegacyPostOutbound>(std::move(stream), rules_.max_response_bytes);
   } else {
-    server_.handle(session, body, out);
+    out = std::make_shared<NullOutbound>();
+  }
+  std::string traceparent(trim_ows(head.header("traceparent")));
+  if (body.is_array()) {
+    for (const auto& m : body.as_array()) server_.dispatch(session, inspect(m), out, traceparent);
+  } else {
+    server_.dispatch(session, inspect(body), out, traceparent);
   }
   return answer(202, "Accepted", "text/plain");
 }
@@ -602,7 +717,7 @@ HttpAnswer HttpHandler::post_mcp(const HttpRequestHead& head, std::string text) 
     }
     messages.push_back(std::move(msg));
   }
-  auto route = server_.route_post(sid, has_initialize, messages.size(), version_header);
+  auto route = server_.route_post(sid, has_initialize, messages.size(), version_header, head.client);
   if (route.http_status != 200) return rpc_error(route.http_status, route.error.code, route.error.message);
   const auto& session = route.session;
   std::string traceparent(trim_ows(head.header("traceparent")));
@@ -615,7 +730,7 @@ HttpAnswer HttpHandler::post_mcp(const HttpRequestHead& head, std::string text) 
   std::vector<std::pair<std::string, std::string>> headers;
   if (route.created) headers.emplace_back("Mcp-Session-Id", session->id());
   Accepts a = accepts(head.header("accept"));
-  auto stream = std::make_shared<ResponseStream>();
+  auto stream = std::make_shared<ResponseStream>(rules_.max_stream_queue_bytes);
   // 2025-11-25 (SEP-1699): SSE answers of a session are resumable (event ids, a priming
   // event); older clients break on the priming event's empty data, so they get plain streams.
   std::shared_ptr<Replay> replay;
@@ -632,7 +747,7 @@ HttpAnswer HttpHandler::post_mcp(const HttpRequestHead& head, std::string text) 
     replays_[replay->stream_id] = replay;
   }
   auto out = std::make_shared<PostOutbound>(stream, a.sse ? PostOutbound::Mode::Sse : PostOutbound::Mode::Json, std::move(request_ids),
-                                            batch, a.sse, std::move(headers), std::move(replay));
+                                            batch, a.sse, std::move(headers), rules_.max_response_bytes, std::move(replay));
   for (const auto& m : messages) server_.dispatch(session, m, out, traceparent);
   HttpAnswer ans;
   ans.stream = stream;
@@ -730,9 +845,9 @@ HttpAnswer HttpHandler::post_stateless(const HttpRequestHead& head, const json::
   if (traceparent.empty()) traceparent = std::string(trim_ows(head.header("traceparent")));
 
   Accepts a = accepts(head.header("accept"));
-  auto stream = std::make_shared<ResponseStream>();
+  auto stream = std::make_shared<ResponseStream>(rules_.max_stream_queue_bytes);
   auto out = std::make_shared<PostOutbound>(stream, PostOutbound::Mode::Lazy, std::set<std::string>{json::serialize(id)}, false, a.sse,
-                                            std::vector<std::pair<std::string, std::string>>{});
+                                            std::vector<std::pair<std::string, std::string>>{}, rules_.max_response_bytes);
   server_.dispatch(session, msg, out, traceparent);
   HttpAnswer ans;
   ans.stream = stream;

@@ -24,6 +24,7 @@
 #include <variant>
 #include <vector>
 
+#include "mcp/auth.hpp"
 #include "mcp/response_stream.hpp"
 #include "mcp/server.hpp"
 
@@ -37,13 +38,23 @@ struct HttpRules {
   std::vector<std::string> allowed_origins;
   // Bearer token for the MCP endpoints; nullopt disables authentication.
   std::optional<std::string> mcp_token;
+  // OAuth 2.1 protected resource (mcp/auth.hpp): JWT access tokens with scope mcp:tools are
+  // accepted beside the token above, and /.well-known/oauth-protected-resource is served.
+  std::shared_ptr<const OAuthResource> oauth;
   uint64_t max_body_bytes = 4ull << 20;
+  // Back-pressure: the answers of one POST (a batch's together) at most, in bytes of JSON; a
+  // response past it is replaced by a JSON-RPC error for its id, other messages are dropped.
+  uint64_t max_response_bytes = 16ull << 20;
+  // Bytes an SSE stream may hold queued for a client that is not reading (ResponseStream);
+  // past it the client is disconnected and the queue freed.
+  size_t max_stream_queue_bytes = ResponseStream::kDefaultMaxQueuedBytes;
 };
 
 struct HttpRequestHead {
   std::string method;  // "GET", "POST", ...
   std::string target;  // path and query, as sent
   std::vector<std::pair<std::string, std::string>> headers;
+  std::string client;  // the client's address (sessions are counted per client); may be empty
   // The first value of a header (names compare case-insensitively), or "".
   std::string_view header(std::string_view name) const;
   bool has_header(std::string_view name) const;
@@ -70,14 +81,18 @@ class HttpHandler {
   HttpAnswer on_body(const HttpRequestHead& head, std::string body);
 
   const HttpRules& rules() const { return rules_; }
+  // Whether the request carries the MCP token (always true without authentication): the
+  // transport counts such connections as authenticated.
+  bool authorized(const HttpRequestHead& head) const;
+  // 503 with a JSON-RPC error, for requests that arrive while the server shuts down.
+  static HttpAnswer shutting_down();
 
  private:
   HttpAnswer post_mcp(const HttpRequestHead& head, std::string body);
   HttpAnswer post_stateless(const HttpRequestHead& head, const json::value& body);
   HttpAnswer post_legacy(const HttpRequestHead& head, std::string body);
   HttpAnswer get_stream(const HttpRequestHead& head, const std::shared_ptr<Session>& session);
-  HttpAnswer legacy_sse();
-  bool authorized(const HttpRequestHead& head) const;
+  HttpAnswer legacy_sse(const HttpRequestHead& head);
   HttpAnswer unauthorized(const HttpRequestHead& head) const;
 
   HttpAnswer resume(const std::shared_ptr<Session>& session, std::string_view last_event_id);
@@ -94,7 +109,9 @@ class HttpHandler {
   std::map<std::string, std::shared_ptr<Replay>> replays_;  // stream id -> its events
 };
 
-// The Host/Origin rule, exposed for tests.
+// The Host/Origin rule, exposed for tests. Origins are accepted when listed in allowed_origins
+// ("*" accepts every http and https origin), or when they are http(s) origins whose host passes
+// the Host rule; opaque origins ("null", file://, other schemes) only when listed exactly.
 bool host_allowed(std::string_view host_header, const std::vector<std::string>& allowed);
 bool origin_allowed(std::string_view origin, const std::vector<std::string>& allowed_hosts,
                     const std::vector<std::string>& allowed_origins);

@@ -1,10 +1,13 @@
 // mcp/lifecycle.cpp: sessions and how a request finds its session (the one place for session
 // rules), version negotiation, initialize, server/discover, ping and logging/setLevel.
+#include <map>
+
 #include <fmt/format.h>
 
 #include "core/crypto.hpp"
 #include "core/log.hpp"
 #include "core/rate_limit.hpp"
+#include "mcp/notifications.hpp"
 #include "mcp/results.hpp"
 #include "mcp/server.hpp"
 
@@ -12,26 +15,68 @@ namespace wasimancer::mcp {
 
 // ---- the session table ---------------------------------------------------------------------------
 
-std::shared_ptr<Session> Server::create_session(Session::Kind kind) {
-  auto s = std::make_shared<Session>(kind == Session::Kind::Stateless ? "" : random_token(16), kind, std::string(kDefaultVersion));
+void Server::forget_session_locked(const std::string& id) {
+  sessions_.erase(id);
+  auto it = session_client_.find(id);
+  if (it == session_client_.end()) return;
+  auto c = client_sessions_.find(it->second);
+  if (c != client_sessions_.end() && --c->second == 0) client_sessions_.erase(c);
+  session_client_.erase(it);
+}
+
+std::shared_ptr<Session> Server::create_session(Session::Kind kind, const std::string& client) {
+  // Behind a balancer, the id starts with this replica's name ("r1.<random>") so the balancer can
+  // route the session's later requests here (README "Running several replicas").
+  std::string id = kind == Session::Kind::Stateless ? "" : config_.session_id_prefix + random_token(16);
+  auto s = std::make_shared<Session>(std::move(id), kind, std::string(kDefaultVersion));
   if (kind == Session::Kind::Stateless) return s;
   std::shared_ptr<Session> evicted;
+  bool own_limit = false;
   {
     std::lock_guard lock(sessions_mu_);
-    if (sessions_.size() >= config_.max_sessions) {
-      auto oldest = sessions_.begin();
-      for (auto it = sessions_.begin(); it != sessions_.end(); ++it) {
-        if (it->second->last_activity() < oldest->second->last_activity()) oldest = it;
+    // The least recently used session of one client.
+    auto lru_of = [&](const std::string& who) {
+      std::shared_ptr<Session> oldest;
+      for (const auto& [id, owner] : session_client_) {
+        if (owner != who) continue;
+        const auto& candidate = sessions_.at(id);
+        if (!oldest || candidate->last_activity() < oldest->last_activity()) oldest = candidate;
       }
-      evicted = oldest->second;
-      sessions_.erase(oldest);
+      return oldest;
+    };
+    size_t held = 0;
+    if (auto it = client_sessions_.find(client); it != client_sessions_.end()) held = it->second;
+    if (config_.max_sessions_per_client && held >= config_.max_sessions_per_client) {
+      evicted = lru_of(client);
+      own_limit = true;
+    } else if (sessions_.size() >= config_.max_sessions && !sessions_.empty()) {
+      // The table is full: the client holding the most sessions gives one up.
+      std::string heaviest = client;
+      size_t most = held;
+      for (const auto& [who, n] : client_sessions_) {
+        if (n > most) {
+          most = n;
+          heaviest = who;
+        }
+      }
+      evicted = lru_of(heaviest);
     }
+    if (evicted) forget_session_locked(evicted->id());
     sessions_[s->id()] = s;
+    session_client_[s->id()] = client;
+    ++client_sessions_[client];
   }
   if (evicted) {
     static LogThrottle throttle;  // a client opening sessions in a loop must not flood the log
-    throttle.log("session-evicted", spdlog::level::info, "session limit ({}) reached: ended the least recently used session",
-                 config_.max_sessions);
+    if (own_limit) {
+      throttle.log("session-evicted", spdlog::level::info,
+                   "client {} reached its limit of {} sessions: ended its least recently used session",
+                   client.empty() ? "(unknown)" : client, config_.max_sessions_per_client);
+    } else {
+      throttle.log("session-evicted", spdlog::level::info,
+                   "session limit ({}) reached: ended the least recently used session of the client holding the most",
+                   config_.max_sessions);
+    }
     evicted->close();
   }
   return s;
@@ -50,7 +95,7 @@ void Server::end_session(const std::string& id) {
     auto it = sessions_.find(id);
     if (it == sessions_.end()) return;
     s = it->second;
-    sessions_.erase(it);
+    forget_session_locked(id);
   }
   s->close();
 }
@@ -67,10 +112,29 @@ size_t Server::session_count() const {
   return sessions_.size();
 }
 
+std::vector<Server::SessionCount> Server::session_counts() const {
+  std::map<std::pair<std::string, std::string>, SessionCount> counts;
+  auto at = [&](std::string transport, std::string protocol) -> SessionCount& {
+    auto& c = counts[{transport, protocol}];
+    c.transport = std::move(transport);
+    c.protocol = std::move(protocol);
+    return c;
+  };
+  for (const auto& s : all_sessions()) {
+    auto& c = at(std::string(s->transport()), s->initialize_received() ? s->protocol_version() : "uninitialized");
+    ++c.sessions;
+    if (s->has_stream()) ++c.streams;
+  }
+  for (auto& [transport, protocol] : notifier_->listener_labels()) ++at(transport, protocol).streams;
+  std::vector<SessionCount> out;
+  for (auto& [k, c] : counts) out.push_back(std::move(c));
+  return out;
+}
+
 // ---- which session a request belongs to ----------------------------------------------------------
 
 Server::SessionRoute Server::route_post(const std::string& sid, bool has_initialize, size_t message_count,
-                                        const std::string& version_header) {
+                                        const std::string& version_header, const std::string& client) {
   SessionRoute r;
   auto refuse = [&](int status, int code, std::string message) {
     r.http_status = status;
@@ -89,7 +153,7 @@ Server::SessionRoute Server::route_post(const std::string& sid, bool has_initial
       return refuse(400, kInvalidRequest, "Invalid Request: the session is already initialized");
     }
     if (!r.session) {
-      r.session = create_session(Session::Kind::Streamable);
+      r.session = create_session(Session::Kind::Streamable, client);
       r.created = true;
     }
   } else if (!r.session) {

@@ -58,6 +58,12 @@ size_t Notifier::listener_count() const {
   return listeners_.size();
 }
 
+std::vector<std::pair<std::string, std::string>> Notifier::listener_labels() {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& l : live_listeners()) out.emplace_back(std::string(l->request->session->transport()), l->request->version);
+  return out;
+}
+
 void Notifier::listen(const RequestPtr& r) {
   auto* n = r->params.if_contains("notifications");
   if (!n || !n->is_object()) {

@@ -26,6 +26,8 @@ class Notifier {
   // Ends every subscriptions/listen stream (with its closing result).
   void close_streams();
   size_t listener_count() const;
+  // For /metrics: each open listen stream's (transport, protocol revision); drops closed ones.
+  std::vector<std::pair<std::string, std::string>> listener_labels();
   // notifications/tasks to the listen streams of clients with the tasks extension.
   void task_status(json::object params);
 

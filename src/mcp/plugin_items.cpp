@@ -73,8 +73,10 @@ std::optional<PluginItem> find_plugin_resource(const registry::PluginSnapshot& p
 
 void call_plugin_export(Server& server, const RequestPtr& r, std::shared_ptr<const registry::PluginVersion> plugin,
                         std::string export_name, json::object request, std::function<void(json::object&)> shape) {
-  server.workers().post([&server, r, plugin = std::move(plugin), export_name = std::move(export_name),
-                         request = std::move(request), shape = std::move(shape)] {
+  // Keyed by plugin, as tool calls are: a plugin's prompts and resources count against its share.
+  const std::string key = plugin->spec.name;
+  server.workers().post(key, [&server, r, plugin = std::move(plugin), export_name = std::move(export_name),
+                              request = std::move(request), shape = std::move(shape)] {
     json::object input{{"request", request}, {"context", registry::request_context()}};
     auto cancel = std::make_shared<std::atomic<bool>>(false);
     server.begin_call(cancel);

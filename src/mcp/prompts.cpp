@@ -51,10 +51,8 @@ void Prompts::list(const RequestPtr& r) {
   json::object result{{"prompts", std::move(list)}};
   if (p.next) result["nextCursor"] = *p.next;
   if (f.stateless) {
-    CacheHint fallback{server_.config().list_ttl_ms, false};
-    CacheHint hint = fallback;
-    for (const auto& pr : snap->items) combine(hint, cache_hint_of(pr->raw, fallback));
-    put_cache_hint(result, hint);
+    put_cache_hint(result, list_cache_hint(snap->items, server_.config().list_ttl_ms,
+                                           [](const auto& e) -> const json::object& { return e->raw; }));
   }
   server_.answer(*r, json::value(std::move(result)));
 }

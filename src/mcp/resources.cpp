@@ -54,10 +54,8 @@ void Resources::list(const RequestPtr& r, bool templates) {
   json::object result{{templates ? "resourceTemplates" : "resources", std::move(list)}};
   if (p.next) result["nextCursor"] = *p.next;
   if (f.stateless) {
-    CacheHint fallback{server_.config().list_ttl_ms, false};
-    CacheHint hint = fallback;
-    for (const auto* res : items) combine(hint, cache_hint_of(res->raw, fallback));
-    put_cache_hint(result, hint);
+    put_cache_hint(result, list_cache_hint(items, server_.config().list_ttl_ms,
+                                           [](const auto& e) -> const json::object& { return e->raw; }));
   }
   server_.answer(*r, json::value(std::move(result)));
 }

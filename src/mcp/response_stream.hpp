@@ -6,7 +6,15 @@
 // request answered with a JSON error status), or a StreamHead (SSE) followed by Chunks and an
 // End. The consumer calls finish() when it stops reading (done, or the client went away); the
 // producers then see open() == false and the on_finish callbacks run (cleanup such as ending a
-// legacy session). Queued bytes are counted, so per-stream budgets can be added here.
+// legacy session), and whatever was still queued is freed.
+//
+// Back-pressure: the bytes of chunks queued and not yet taken by the consumer are bounded
+// (max_queued_bytes). A chunk that would take the queue past the bound (a client that does not
+// read while messages keep coming) drops everything queued and ends the stream with an Abort
+// part: the consumer closes the connection (the client sees a truncated stream, never a partial
+// message) and finishes the stream. One chunk is always accepted into an empty queue, so a single
+// message larger than the bound still goes through (its size is bounded elsewhere: the call
+// output cap and the per-request response budget).
 //
 // Ownership: shared by producers and the consumer. Thread safety: every method is safe from any
 // thread; callbacks (waker, on_finish) run on the thread that triggers them, outside the lock.
@@ -28,15 +36,22 @@ struct HttpHead {
   std::string content_type;  // empty: none (no body)
   std::vector<std::pair<std::string, std::string>> headers;
   bool close_connection = false;  // e.g. the legacy SSE stream
+  // An SSE answer to a POST: the transport may hold the head back (briefly) until the first
+  // message is queued, so that head, message and often the end leave in one write.
+  bool hold_for_first_message = false;
 };
 
 class ResponseStream {
  public:
   struct Part {
-    enum Kind { Complete, StreamHead, Chunk, End } kind = End;
+    // Abort: the queue overflowed; close the connection without ending the response.
+    enum Kind { Complete, StreamHead, Chunk, End, Abort } kind = End;
     HttpHead head;     // Complete, StreamHead
     std::string data;  // Complete (the body), Chunk
   };
+
+  static constexpr size_t kDefaultMaxQueuedBytes = 4u << 20;
+  explicit ResponseStream(size_t max_queued_bytes = kDefaultMaxQueuedBytes) : max_queued_bytes_(max_queued_bytes) {}
 
   // ---- producer side ----
   void complete(HttpHead head, std::string body) {
@@ -66,6 +81,12 @@ class ResponseStream {
     f();
   }
 
+  // Whether the stream was ended because its queue overflowed.
+  bool overflowed() const {
+    std::lock_guard lock(mu_);
+    return overflowed_;
+  }
+
   // ---- consumer side ----
   void set_waker(std::function<void()> waker) {
     std::function<void()> wake;
@@ -84,6 +105,15 @@ class ResponseStream {
     if (out.kind == Part::Chunk) queued_bytes_ -= out.data.size();
     return true;
   }
+  // Moves every queued part to the end of `out` (in order), for one write of all of them.
+  size_t pop_all(std::vector<Part>& out) {
+    std::lock_guard lock(mu_);
+    size_t n = parts_.size();
+    for (auto& p : parts_) out.push_back(std::move(p));
+    parts_.clear();
+    queued_bytes_ = 0;
+    return n;
+  }
   // Blocking pop for tests and in-process consumers.
   bool wait_pop(Part& out, std::chrono::milliseconds timeout) {
     std::unique_lock lock(mu_);
@@ -100,6 +130,8 @@ class ResponseStream {
       if (finished_) return;
       finished_ = true;
       callbacks.swap(on_finish_);
+      parts_.clear();  // nobody will read them: free the memory now
+      queued_bytes_ = 0;
     }
     for (auto& f : callbacks) f();
   }
@@ -111,6 +143,7 @@ class ResponseStream {
  private:
   bool push(Part p, bool last) {
     std::function<void()> waker;
+    bool accepted = true;
     {
       std::lock_guard lock(mu_);
       if (ended_ || finished_) return false;
@@ -123,21 +156,32 @@ class ResponseStream {
       } else if (!started_) {
         return false;  // chunks and End only after a StreamHead
       }
-      if (p.kind == Part::Chunk) queued_bytes_ += p.data.size();
-      if (last) ended_ = true;
-      parts_.push_back(std::move(p));
+      if (p.kind == Part::Chunk && max_queued_bytes_ && queued_bytes_ > 0 && queued_bytes_ + p.data.size() > max_queued_bytes_) {
+        // The consumer is not keeping up: drop the backlog, tell it to close the connection.
+        parts_.clear();
+        queued_bytes_ = 0;
+        parts_.push_back({Part::Abort, {}, {}});
+        ended_ = true;
+        overflowed_ = true;
+        accepted = false;
+      } else {
+        if (p.kind == Part::Chunk) queued_bytes_ += p.data.size();
+        if (last) ended_ = true;
+        parts_.push_back(std::move(p));
+      }
       waker = waker_;
     }
     cv_.notify_all();
     if (waker) waker();
-    return true;
+    return accepted;
   }
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Part> parts_;
+  const size_t max_queued_bytes_;  // 0: unbounded
   size_t queued_bytes_ = 0;
-  bool started_ = false, ended_ = false, finished_ = false;
+  bool started_ = false, ended_ = false, finished_ = false, overflowed_ = false;
   std::function<void()> waker_;
   std::vector<std::function<void()>> on_finish_;
 };

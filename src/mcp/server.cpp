@@ -6,9 +6,11 @@
 #include <fmt/format.h>
 
 #include "core/log.hpp"
+#include "mcp/observe.hpp"
 #include "mcp/notifications.hpp"
 #include "mcp/prompts.hpp"
 #include "mcp/request_state.hpp"
+#include "mcp/results.hpp"
 #include "mcp/resources.hpp"
 #include "mcp/tasks.hpp"
 #include "mcp/tools.hpp"
@@ -24,23 +26,47 @@ Server::Server(Catalogs catalogs, WorkerPool& workers, ServerConfig config)
   tools_ = std::make_unique<Tools>(*this);
   resources_ = std::make_unique<Resources>(*this);
   prompts_ = std::make_unique<Prompts>(*this);
-  tasks_ = std::make_unique<Tasks>(*this, std::make_unique<MemoryTaskStore>(config_.max_tasks));
+  tasks_ = std::make_unique<Tasks>(*this, config_.task_store ? config_.task_store() : std::make_unique<MemoryTaskStore>(config_.max_tasks));
+}
+
+void Server::drain(Clock::time_point deadline) {
+  {
+    std::unique_lock lock(calls_mu_);
+    calls_cv_.wait_until(lock, deadline, [this] { return calls_.empty(); });
+  }
+  shutdown();
 }
 
 void Server::shutdown() {
+  // Calls first, while their sessions and streams still exist: each is cancelled and answers
+  // its request with an error.
+  {
+    std::unique_lock lock(calls_mu_);
+    shut_down_ = true;
+    for (auto& flag : calls_) flag->store(true);
+    calls_cv_.wait(lock, [this] { return calls_.empty(); });
+  }
   notifier_->stop_listening();
   std::vector<std::shared_ptr<Session>> sessions;
   {
     std::lock_guard lock(sessions_mu_);
     for (auto& [id, s] : sessions_) sessions.push_back(s);
     sessions_.clear();
+    session_client_.clear();
+    client_sessions_.clear();
   }
   for (auto& s : sessions) s->close();
   notifier_->close_streams();
-  std::unique_lock lock(calls_mu_);
-  shut_down_ = true;
-  for (auto& flag : calls_) flag->store(true);
-  calls_cv_.wait(lock, [this] { return calls_.empty(); });
+}
+
+bool Server::shutting_down() const {
+  std::lock_guard lock(calls_mu_);
+  return shut_down_;
+}
+
+size_t Server::calls_in_flight() const {
+  std::lock_guard lock(calls_mu_);
+  return calls_.size();
 }
 
 Server::~Server() {
@@ -116,6 +142,15 @@ void Server::handle_request(const std::shared_ptr<Session>& session, const Messa
   req->version = session->protocol_version();
   req->features = features_of(req->version);
   req->traceparent = std::move(traceparent);
+  // The request's trace (_meta.traceparent, else the HTTP header's, else a new one) and span,
+  // current on this thread while the method runs here: every log line written for it carries it.
+  req->span = request_span(request_trace(req->params, req->traceparent), m.method);
+  trace::Scope trace_scope(&req->span->context());
+  // An initialize is labelled with the version it negotiates (the session has none yet).
+  std::string protocol = req->version;
+  if (m.method == "initialize") protocol = negotiate_version(get_string(req->params, "protocolVersion").value_or(""));
+  req->in_flight = metrics::record_mcp_request(session->transport(), is_supported_version(protocol) ? protocol : "other",
+                                               session->kind() == Session::Kind::Stateless ? "stateless" : "session");
   auto it = methods_.find(m.method);
   if (it == methods_.end() || !(it->second.eras & (req->stateless() ? kStateless : kStateful))) {
     // Also before initialize: dual-era clients probe with server/discover and fall back on -32601.
@@ -143,6 +178,7 @@ void Server::answer(const Request& r, json::value result) const {
 }
 
 void Server::answer(const Request& r, const RpcError& error) const {
+  if (r.span) r.span->fail(error.message);
   r.reply->send(make_error(r.id, error));
   r.reply->request_done(r.id);
 }

@@ -29,7 +29,10 @@
 
 #include <boost/json.hpp>
 
+#include "core/metrics.hpp"
+#include "core/trace.hpp"
 #include "core/worker_pool.hpp"
+#include "mcp/task_store.hpp"
 #include "mcp/jsonrpc.hpp"
 #include "mcp/protocol.hpp"
 #include "mcp/session.hpp"
@@ -45,7 +48,13 @@ struct ServerConfig {
   std::string version = "0.1.0";
   std::string instructions;
   size_t page_size = 100;                                     // items per list page
-  size_t max_sessions = 1000;                                 // oldest idle ones are evicted first
+  // Sessions at most, and per client (the transport's client address): a client at its own
+  // limit loses its own least recently used session; a full table loses the least recently used
+  // session of the client holding the most, so one client cannot push the others out.
+  size_t max_sessions = 1000;
+  size_t max_sessions_per_client = 100;                       // 0: no per-client limit
+  // The largest output of one tool call, in bytes (a larger one becomes an isError result).
+  size_t max_output_bytes = 4u << 20;
   std::chrono::seconds session_idle_timeout{3600};            // sessions idle longer are ended
   std::chrono::milliseconds list_changed_debounce{100};       // bursts of changes -> one notification
   std::chrono::seconds client_request_timeout{600};           // sampling/elicitation answers
@@ -61,6 +70,12 @@ struct ServerConfig {
   // Tasks extension: how long a finished task's result is kept.
   std::chrono::seconds task_result_ttl{3600};
   size_t max_tasks = 10000;
+  // Where tasks are kept (null: in memory, this process only). Several replicas share a
+  // PgTaskStore (mcp/task_store_pg.hpp) so any of them answers tasks/get.
+  std::function<std::unique_ptr<TaskStore>()> task_store;
+  // Prepended to session ids ("<replica name>."; WASIMANCER_REPLICA_NAME) so a balancer can send
+  // a session's requests to the replica that holds it. Empty: plain random ids.
+  std::string session_id_prefix;
 };
 
 struct Catalogs {
@@ -79,6 +94,11 @@ struct Request {
   std::string version;  // the protocol version the request is served with
   VersionFeatures features{};
   std::string traceparent;  // W3C trace context from _meta or the HTTP header; may be empty
+  // The request's span (mcp/observe.hpp): its context is the request's trace (the caller's
+  // trace id, or a new one), on every log line written for it. Null for a task's run.
+  std::shared_ptr<trace::Span> span;
+  // wasimancer_mcp_requests_in_flight: held while the request lives.
+  metrics::GaugeHold in_flight;
   bool stateless() const { return features.stateless; }
 };
 using RequestPtr = std::shared_ptr<const Request>;
@@ -95,20 +115,37 @@ class Server {
   // Cancels the calls still running and waits for them (see shutdown()).
   ~Server();
 
-  // Ends every session and cancels every tool call in flight (stateless ones too), then waits
-  // until their tasks have finished. Idempotent.
+  // Graceful shutdown, first half: waits until every tool call in flight (queued ones included)
+  // has finished, or `deadline` has passed; then shutdown(). Calls still running are answered
+  // with a JSON-RPC error ("the server is shutting down").
+  void drain(Clock::time_point deadline);
+  // Cancels every tool call in flight (stateless ones too; their requests are answered with a
+  // JSON-RPC error) and waits until their tasks have finished, then ends every session and
+  // listen stream. Idempotent.
   void shutdown();
+  bool shutting_down() const;
+  size_t calls_in_flight() const;
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
   // ---- sessions (lifecycle.cpp) ----
-  // A new session registered in the session table (nullptr never: the oldest idle session is
-  // evicted when the table is full). Stateless sessions are not registered.
-  std::shared_ptr<Session> create_session(Session::Kind kind);
+  // A new session registered in the session table, owned by `client` (the client's address,
+  // or "" when unknown). Never nullptr: when `client` is at its own limit its least recently used
+  // session is ended; when the table is full, the least recently used session of the client
+  // holding the most sessions is. Stateless sessions are not registered.
+  std::shared_ptr<Session> create_session(Session::Kind kind, const std::string& client = "");
   std::shared_ptr<Session> find_session(const std::string& id) const;
   void end_session(const std::string& id);
   size_t session_count() const;
   std::vector<std::shared_ptr<Session>> all_sessions() const;
+  // For /metrics: sessions by transport (streamable, legacy, stdio) and protocol revision, and
+  // their open streams (a session's standalone stream; 2026-07-28 subscriptions/listen streams,
+  // which belong to no session, count as streams of sessions = 0).
+  struct SessionCount {
+    std::string transport, protocol;
+    size_t sessions = 0, streams = 0;
+  };
+  std::vector<SessionCount> session_counts() const;
 
   // Which session a Streamable HTTP POST belongs to (the one place that decides it): an
   // initialize without a session id (or with a stale one) starts a session; a known id is that
@@ -120,7 +157,7 @@ class Server {
     RpcError error;
   };
   SessionRoute route_post(const std::string& session_id, bool has_initialize, size_t message_count,
-                          const std::string& version_header);
+                          const std::string& version_header, const std::string& client = "");
 
   // A stateless-era request's _meta (io.modelcontextprotocol/protocolVersion and
   // clientCapabilities required; clientInfo, logLevel optional) -> a short-lived session.
@@ -185,8 +222,11 @@ class Server {
 
   mutable std::mutex sessions_mu_;
   std::map<std::string, std::shared_ptr<Session>> sessions_;
+  std::map<std::string, std::string> session_client_;  // session id -> its client
+  std::map<std::string, size_t> client_sessions_;      // client -> sessions it holds
+  void forget_session_locked(const std::string& id);
 
-  std::mutex calls_mu_;
+  mutable std::mutex calls_mu_;
   std::condition_variable calls_cv_;
   std::set<std::shared_ptr<std::atomic<bool>>> calls_;
   bool shut_down_ = false;

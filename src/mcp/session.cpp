@@ -230,14 +230,16 @@ Clock::time_point Session::last_activity() const {
 void Session::close() {
   std::map<std::string, std::shared_ptr<std::promise<json::object>>> pending;
   std::map<std::string, std::shared_ptr<std::atomic<bool>>> in_flight;
+  std::shared_ptr<Outbound> stream;
   {
     std::lock_guard lock(mu_);
     closed_ = true;
     pending.swap(pending_);
     in_flight = in_flight_;
-    stream_.reset();
+    stream.swap(stream_);
     queued_.clear();
   }
+  if (stream) stream->session_ended();
   for (auto& [k, p] : pending) {
     p->set_value(json::object{{"error", json::object{{"code", kInternalError}, {"message", "the session ended"}}}});
   }
@@ -247,6 +249,17 @@ void Session::close() {
 bool Session::closed() const {
   std::lock_guard lock(mu_);
   return closed_;
+}
+
+std::string_view Session::transport() const {
+  if (!transport_.empty()) return transport_;
+  switch (kind_) {
+    case Kind::Legacy: return "legacy";
+    case Kind::Stdio: return "stdio";
+    case Kind::Streamable:
+    case Kind::Stateless: return "streamable";
+  }
+  return "streamable";
 }
 
 }  // namespace wasimancer::mcp

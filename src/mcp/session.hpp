@@ -41,6 +41,10 @@ class Outbound {
   // The answer will take a while: end the response now and keep what follows for the client
   // to fetch when it reconnects (SSE polling, SEP-1699). Transports that cannot do that ignore it.
   virtual void release_connection() {}
+  // The session ended: nothing more will be sent here. A standalone stream (the GET stream, the
+  // legacy transport's stream) ends, so its connection is free again; POST answers finish on
+  // their own.
+  virtual void session_ended() {}
 };
 
 // RFC 5424 levels as MCP names them, lowest first.
@@ -57,6 +61,11 @@ class Session {
 
   const std::string& id() const { return id_; }
   Kind kind() const { return kind_; }
+  // The transport's name for /metrics: "streamable", "legacy" or "stdio". A stateless session
+  // is Streamable HTTP's unless its transport says otherwise (set_transport, before the session
+  // is shared; `name` must outlive it: a string literal).
+  std::string_view transport() const;
+  void set_transport(std::string_view name) { transport_ = name; }
 
   std::string protocol_version() const;
   bool initialize_received() const;
@@ -107,6 +116,7 @@ class Session {
  private:
   const std::string id_;
   const Kind kind_;
+  std::string_view transport_;
   mutable std::mutex mu_;
   std::string version_;
   bool init_received_ = false;

@@ -7,6 +7,7 @@
 #include "core/log.hpp"
 #include "mcp/entry_options.hpp"
 #include "mcp/input_sink.hpp"
+#include "mcp/observe.hpp"
 #include "mcp/request_state.hpp"
 #include "mcp/results.hpp"
 #include "mcp/schema.hpp"
@@ -52,11 +53,8 @@ class ToolCallSink : public host::CallSink {
       log().debug("[{}] {}", plugin.name, message);
       return;
     }
-    if (r_->traceparent.empty()) {
-      host::CallSink::plugin_log(plugin, level, message);
-    } else {
-      host::CallSink::plugin_log(plugin, level, fmt::format("{} [traceparent={}]", message, r_->traceparent));
-    }
+    // The call's trace is current on this thread (mcp/observe.hpp): the log line carries it.
+    host::CallSink::plugin_log(plugin, level, message);
     auto min = r_->session->log_level();
     int l = mcp_level_of(level);
     if (!min || l < *min) return;
@@ -259,10 +257,8 @@ void Tools::list(const RequestPtr& r) {
   json::object result{{"tools", std::move(list)}};
   if (p.next) result["nextCursor"] = *p.next;
   if (f.stateless) {
-    CacheHint fallback{server_.config().list_ttl_ms, false};
-    CacheHint hint = fallback;
-    for (const auto& plugin : snap->plugins()) combine(hint, cache_hint_of(plugin->spec.raw, fallback));
-    put_cache_hint(result, hint);
+    put_cache_hint(result, list_cache_hint(snap->plugins(), server_.config().list_ttl_ms,
+                                           [](const auto& e) -> const json::object& { return e->spec.raw; }));
   }
   server_.answer(*r, json::value(std::move(result)));
 }
@@ -273,12 +269,14 @@ void Tools::call(const RequestPtr& r) {
   auto snap = server_.catalogs().plugins.snapshot();
   const registry::ToolRef* ref = snap->find_tool(*name);
   if (!ref) return server_.answer(*r, invalid_params(fmt::format("Unknown tool: {}", *name)));
+  if (r->span && r->span->recording()) r->span->attribute("mcp.tool", *name);
   json::object args;
   if (auto* a = r->params.if_contains("arguments"); a && !a->is_null()) {
     if (!a->is_object()) return server_.answer(*r, invalid_params("tools/call: \"arguments\" must be an object"));
     args = a->as_object();
   }
   if (auto err = validate_schema(registry::tool_input_schema(*ref->function), args)) {
+    record_rejected_call(*ref->plugin, *ref->function);
     std::string msg = fmt::format("Invalid arguments for tool {}: {}", *name, *err);
     if (r->features.validation_is_tool_error) return server_.answer(*r, json::value(text_result(msg, true)));
     return server_.answer(*r, invalid_params(msg));
@@ -333,14 +331,18 @@ void Tools::run(const RequestPtr& r, const registry::ToolRef& ref, json::object 
       token = *t;
     }
   }
+  // The trace the call belongs to: the request's (a task's run has no span of its own: the
+  // trace current where it was started, i.e. the tools/call that created it).
+  trace::TraceContext parent = r->span ? r->span->context() : trace::current() ? *trace::current() : trace::TraceContext::root();
   if (!cancel) cancel = r->session->begin_request(r->id);
   server_.begin_call(cancel);
   if (options.poll_stream) r->reply->release_connection();
   // Keyed by plugin: one plugin holds at most its share of the workers, and queued calls are
   // served round-robin across plugins (core/worker_pool.hpp).
   server_.workers().post(ref.plugin->spec.name, [this, r, cancel, token, args = std::move(args), answers = std::move(answers), roots = options.roots,
-                          plugin = ref.plugin, fn = ref.function, fn_list = ref.list, done = std::move(done)]() mutable {
-    (void)fn_list;  // keeps *fn alive: a self-describing plugin's tools may be re-described meanwhile
+                          plugin = ref.plugin, fn = ref.function, fn_list = ref.list, done = std::move(done), parent]() mutable {
+    (void)fn_list;
+    trace::Scope trace_scope(&parent);  // keeps *fn alive: a self-describing plugin's tools may be re-described meanwhile
     struct Finish {
       Server& server;
       std::shared_ptr<std::atomic<bool>> flag;
@@ -374,30 +376,47 @@ void Tools::run(const RequestPtr& r, const registry::ToolRef& ref, json::object 
     opts.sink = &sink;
     opts.cancel = cancel.get();
     opts.argv = registry::tool_argv(*fn, args);
-    auto started = Clock::now();
+    // The plugin call's span, metrics, info log line and live-feed event (mcp/observe.hpp).
+    ObservedCall observed(parent, *plugin, *fn);
+    opts.trace = observed.context();
     host::CallOutcome out = plugin->call(fn->function, input, opts);
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
     r->session->end_request(r->id);
-    std::string trace = r->traceparent.empty() ? "" : fmt::format(" traceparent={}", r->traceparent);
-    std::string who = fmt::format("tool {} (plugin {} {}, {})", fn->tool_name, plugin->spec.name, plugin->spec.version, plugin->pool.tier());
     if (cancel->load()) {
+      if (server_.shutting_down()) {
+        // Stopped by a shutdown that could not wait for it: the client gets an error, not silence.
+        observed.finish(out, "cancelled");
+        log().info("tool \"{}\" (plugin \"{}\"): stopped by the server's shutdown", fn->tool_name, plugin->spec.name);
+        return server_.answer(*r, RpcError{kServerError, "the server is shutting down: the call was stopped before it finished",
+                                           std::nullopt});
+      }
       // Cancelled by the client (or the session ended): no response, as the spec requires.
-      log().info("{}: cancelled after {} ms{}", who, ms, trace);
+      observed.finish(out, "cancelled");
       r->reply->request_done(r->id);
       return;
     }
     RunOutcome outcome;
+    if (size_t cap = server_.config().max_output_bytes; cap && out.ok() && out.output.size() > cap) {
+      // The output cap (WASIMANCER_MAX_OUTPUT_BYTES): a clear tool error instead of the output.
+      out.error = Error(ErrorKind::PluginError,
+                        fmt::format("the tool's output ({} bytes) is larger than the server's limit of {} bytes per call "
+                                    "(WASIMANCER_MAX_OUTPUT_BYTES)", out.output.size(), cap));
+      out.output.clear();
+      out.output.shrink_to_fit();
+    }
     if (inputs && inputs->pending()) {
-      log().info("{}: input required ({} request(s)) after {} ms{}", who, inputs->input_requests().size(), ms, trace);
+      observed.finish(out, "input_required", fmt::format("{} request(s)", inputs->input_requests().size()));
       outcome.input_required = true;
       outcome.input_requests = inputs->input_requests();
-    } else if (!out.ok()) {
-      log().info("{}: failed after {} ms: {} ({}){}", who, ms, out.error->message, to_string(out.error->kind), trace);
     } else {
-      log().info("{}: ok in {} ms{}", who, ms, trace);
+      observed.finish(out);
     }
     if (inputs) outcome.used_answers = inputs->used_answers();
-    if (!outcome.input_required) outcome.result = tool_result(out, *fn, r->version);
+    if (!outcome.input_required) {
+      outcome.result = tool_result(out, *fn, r->version);
+      if (auto* e = outcome.result.if_contains("isError"); r->span && e && e->is_bool() && e->as_bool()) {
+        r->span->fail(out.error ? out.error->message : "the tool returned an error result");
+      }
+    }
     outcome.call = std::move(out);
     done(std::move(outcome));
   });

@@ -1,5 +1,7 @@
 #include "registry/catalog.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "core/crypto.hpp"
@@ -7,6 +9,7 @@
 #include "core/log.hpp"
 #include "core/text.hpp"
 #include "registry/names.hpp"
+#include "registry/store.hpp"
 #include "registry/yaml_json.hpp"
 
 namespace wasimancer::registry {
@@ -261,35 +264,16 @@ std::string substitute(std::string_view text, const std::map<std::string, std::s
   return out;
 }
 
-// ---- CatalogFile ------------------------------------------------------------------------------
+// ---- the lists in a document -----------------------------------------------------------------
 
-// One YAML file holding named entries in one or more lists (resources: static + dynamic). It keeps
-// the committed document, so keys it does not know survive a rewrite.
-class CatalogFile {
- public:
-  // Each list is a path of keys from the document root, e.g. {"resources", "static"}.
-  CatalogFile(fs::path file, std::vector<std::vector<std::string>> lists) : file_(std::move(file)), lists_(std::move(lists)) {}
+namespace {
 
-  // Reads the file (missing: an empty document). Returns the entries of every list.
-  Result<std::vector<std::vector<json::value>>> load();
-  // Gives `edit` a copy of the document's lists (by index) to change, writes the result
-  // atomically (one rename: the commit point), then keeps it.
-  using ListAccess = std::function<json::array&(size_t which)>;
-  Result<void> commit(const std::function<void(const ListAccess& list)>& edit);
+// A list is a path of keys from the document root, e.g. {"resources", "static"}.
+using ListPath = std::vector<std::string>;
 
-  const fs::path& path() const { return file_; }
-  const std::string& list_name(size_t which) const { return lists_.at(which).back(); }  // "static"
-
- private:
-  json::array& list_in(json::value& doc, size_t which);
-  fs::path file_;
-  std::vector<std::vector<std::string>> lists_;
-  json::value doc_ = json::object{};
-};
-
-json::array& CatalogFile::list_in(json::value& doc, size_t which) {
+json::array& list_in(json::value& doc, const ListPath& path) {
   json::value* cur = &doc;
-  for (const auto& key : lists_.at(which)) {
+  for (const auto& key : path) {
     if (!cur->is_object()) *cur = json::object{};
     cur = &cur->as_object()[key];
   }
@@ -297,57 +281,25 @@ json::array& CatalogFile::list_in(json::value& doc, size_t which) {
   return cur->as_array();
 }
 
-Result<std::vector<std::vector<json::value>>> CatalogFile::load() {
-  std::vector<std::vector<json::value>> out(lists_.size());
-  {
-    // Temporary files of an interrupted write (".resources.yml.tmp-<hex>").
-    std::error_code ec;
-    std::string prefix = "." + file_.filename().string() + ".tmp-";
-    fs::path dir = file_.has_parent_path() ? file_.parent_path() : fs::path(".");
-    for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
-      if (it->path().filename().string().rfind(prefix, 0) == 0) {
-        std::error_code rm;
-        fs::remove(it->path(), rm);
-      }
-    }
-  }
-  auto text = read_file(file_, 64 << 20);
-  if (!text) {
-    if (text.error().kind == ErrorKind::NotFound) {
-      doc_ = json::object{};
-      return out;
-    }
-    return text.take_error();
-  }
-  auto doc = parse_yaml(*text);
-  if (!doc) return Error(ErrorKind::InvalidArgument, fmt::format("{}: {}", file_.string(), doc.error().message));
-  if (doc->is_null()) *doc = json::object{};
-  if (!doc->is_object()) return Error(ErrorKind::InvalidArgument, fmt::format("{}: the document must be a map", file_.string()));
-  for (size_t i = 0; i < lists_.size(); ++i) {
-    const json::value* cur = &*doc;
+// The entries of every list of `doc`; `where` names the document in messages.
+Result<std::vector<std::vector<json::value>>> lists_of(const json::value& doc, const std::vector<ListPath>& lists, const std::string& where) {
+  std::vector<std::vector<json::value>> out(lists.size());
+  for (size_t i = 0; i < lists.size(); ++i) {
+    const json::value* cur = &doc;
     std::string path;
-    for (const auto& key : lists_[i]) {
+    for (const auto& key : lists[i]) {
       path += (path.empty() ? "" : ".") + key;
       cur = cur->is_object() ? cur->as_object().if_contains(key) : nullptr;
       if (!cur || cur->is_null()) break;
     }
     if (!cur || cur->is_null()) continue;
-    if (!cur->is_array()) return Error(ErrorKind::InvalidArgument, fmt::format("{}: \"{}\" must be a list", file_.string(), path));
+    if (!cur->is_array()) return Error(ErrorKind::InvalidArgument, fmt::format("{}: \"{}\" must be a list", where, path));
     out[i].assign(cur->as_array().begin(), cur->as_array().end());
   }
-  doc_ = std::move(*doc);
   return out;
 }
 
-Result<void> CatalogFile::commit(const std::function<void(const ListAccess& list)>& edit) {
-  json::value next = doc_;
-  edit([&](size_t which) -> json::array& { return list_in(next, which); });
-  std::error_code ec;
-  if (file_.has_parent_path()) fs::create_directories(file_.parent_path(), ec);
-  if (auto r = write_file_atomic(file_, "# Written by wasimancer (comments are not preserved).\n" + to_yaml(next)); !r) return r;
-  doc_ = std::move(next);
-  return {};
-}
+}  // namespace
 
 // ---- Catalog ------------------------------------------------------------------------------------
 
@@ -411,34 +363,36 @@ Result<json::value> body_with_name(const json::value& body, std::string_view nam
 }  // namespace
 
 template <typename Spec>
-Catalog<Spec>::Catalog(std::optional<fs::path> file) : snap_(std::make_shared<CatalogSnapshot<Spec>>()) {
-  if (file) file_ = std::make_unique<CatalogFile>(*file, CatalogTraits<Spec>::lists());
+Catalog<Spec>::Catalog(std::optional<fs::path> file) : snap_(std::make_shared<const CatalogSnapshot<Spec>>()) {
+  if (file) store_ = std::make_unique<YamlFileStore>(*file);
 }
+
+template <typename Spec>
+Catalog<Spec>::Catalog(std::unique_ptr<DocumentStore> store)
+    : store_(std::move(store)), snap_(std::make_shared<const CatalogSnapshot<Spec>>()) {}
 
 template <typename Spec>
 Catalog<Spec>::~Catalog() = default;
 
 template <typename Spec>
-void Catalog<Spec>::publish(std::vector<std::shared_ptr<const Spec>> items) {
+void Catalog<Spec>::publish(std::vector<std::shared_ptr<const Spec>> items, std::optional<uint64_t> revision) {
   auto snap = std::make_shared<CatalogSnapshot<Spec>>();
   snap->items = std::move(items);
-  snap->revision = snapshot()->revision + 1;
-  std::atomic_store(&snap_, std::shared_ptr<const CatalogSnapshot<Spec>>(std::move(snap)));
+  snap->revision = revision ? *revision : snapshot()->revision + 1;
+  snap_.set(std::move(snap));
 }
 
 template <typename Spec>
-Result<std::vector<std::string>> Catalog<Spec>::load(bool skip_broken) {
+Result<std::vector<std::shared_ptr<const Spec>>> Catalog<Spec>::parse_document(const json::value& doc, bool skip_broken,
+                                                                               std::vector<std::string>* problems) const {
   using T = CatalogTraits<Spec>;
-  std::lock_guard lock(mu_);
-  std::vector<std::string> problems;
-  if (!file_) return problems;
-  auto lists = file_->load();
+  auto lists = lists_of(doc, T::lists(), store_->where());
   if (!lists) return lists.take_error();
   std::vector<std::shared_ptr<const Spec>> items;
   for (size_t which = 0; which < lists->size(); ++which) {
     size_t i = 0;
     for (const auto& e : (*lists)[which]) {
-      std::string label = fmt::format("{} {}[{}]", file_->path().string(), file_->list_name(which), i++);
+      std::string label = fmt::format("{} {}[{}]", store_->where(), T::lists()[which].back(), i++);
       auto spec = T::parse(e, which);
       std::string problem;
       if (!spec) {
@@ -453,15 +407,102 @@ Result<std::vector<std::string>> Catalog<Spec>::load(bool skip_broken) {
       if (!problem.empty()) {
         if (!skip_broken) return Error(ErrorKind::InvalidArgument, fmt::format("{}: {}", label, problem));
         log().error("{}: {} (skipped)", label, problem);
-        problems.push_back(fmt::format("{}: {}", label, problem));
+        problems->push_back(fmt::format("{}: {}", label, problem));
         continue;
       }
       items.push_back(std::make_shared<const Spec>(std::move(*spec)));
     }
   }
-  publish(std::move(items));
+  return items;
+}
+
+template <typename Spec>
+Result<std::vector<std::string>> Catalog<Spec>::load(bool skip_broken) {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> problems;
+  if (!store_) return problems;
+  auto doc = store_->load();
+  if (!doc) return doc.take_error();
+  auto items = parse_document(*doc ? **doc : json::value(json::object{}), skip_broken, &problems);
+  if (!items) return items.take_error();
+  publish(std::move(*items));
   return problems;
 }
+
+template <typename Spec>
+void Catalog<Spec>::apply_locked(const json::value& doc, std::optional<uint64_t> revision) {
+  using T = CatalogTraits<Spec>;
+  std::vector<std::string> problems;
+  auto items = parse_document(doc, true, &problems);
+  if (!items) {
+    log().error("{}: {} (the {}s served are kept)", store_->where(), items.error().message, T::noun);
+    return;
+  }
+  // What changed, by name, for the listeners (list_changed, resources/updated).
+  auto before = snapshot();
+  if (revision && *revision < before->revision) return;  // an older revision than the one served
+  std::vector<CatalogChange> changes;
+  for (const auto& i : *items) {
+    auto old = before->find(i->name);
+    if (!old) changes.push_back(CatalogChange{CatalogChange::Added, i->name, T::uri_of(*i)});
+    else if (json::serialize(old->raw) != json::serialize(i->raw)) changes.push_back(CatalogChange{CatalogChange::Updated, i->name, T::uri_of(*old)});
+  }
+  for (const auto& old : before->items) {
+    bool kept = std::any_of(items->begin(), items->end(), [&](const auto& i) { return i->name == old->name; });
+    if (!kept) changes.push_back(CatalogChange{CatalogChange::Removed, old->name, T::uri_of(*old)});
+  }
+  if (changes.empty() && (!revision || *revision == before->revision)) return;
+  publish(std::move(*items), revision);
+  for (const auto& c : changes) snap_.notify(c);
+}
+
+template <typename Spec>
+void Catalog<Spec>::apply(const json::value& doc, uint64_t revision) {
+  std::lock_guard lock(mu_);
+  apply_locked(doc, revision);
+}
+
+template <typename Spec>
+Result<std::shared_ptr<const Spec>> Catalog<Spec>::commit(const std::function<Result<void>(json::value&)>& edit,
+                                                          std::shared_ptr<const Spec> result, std::vector<std::shared_ptr<const Spec>> items,
+                                                          CatalogChange change) {
+  if (!store_) {
+    publish(std::move(items));
+    snap_.notify(change);
+    return result;
+  }
+  json::value committed;
+  auto r = store_->commit([&](json::value& doc) -> Result<void> {
+    if (auto e = edit(doc); !e) return e;
+    committed = doc;
+    return {};
+  });
+  if (!r) return r.take_error();
+  if (store_->shared()) {
+    // The store's document may hold other replicas' changes too: serve exactly what it holds.
+    apply_locked(committed, *r);
+    return result;
+  }
+  publish(std::move(items));
+  snap_.notify(change);
+  return result;
+}
+
+namespace {
+
+// In a shared store, the document may have changed through another replica since this one last
+// reconciled: the edit checks again against what is committed there.
+template <typename T>
+bool doc_has(json::value& doc, std::string_view name) {
+  for (const auto& path : T::lists()) {
+    for (const auto& e : list_in(doc, path)) {
+      if (same_name(e, name)) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
 
 template <typename Spec>
 Result<std::shared_ptr<const Spec>> Catalog<Spec>::add(const json::value& body) {
@@ -480,14 +521,17 @@ Result<std::shared_ptr<const Spec>> Catalog<Spec>::add(const json::value& body) 
       return Error(ErrorKind::AlreadyExists, fmt::format("the {} \"{}\" already uses the uri \"{}\"", T::noun, other->name, uri));
     }
   }
-  if (file_) {
-    if (auto r = file_->commit([&](const auto& list) { list(T::list_of(*spec)).push_back(spec->raw); }); !r) return r.take_error();
-  }
+  bool shared = store_ && store_->shared();
+  auto edit = [&](json::value& doc) -> Result<void> {
+    if (shared && doc_has<T>(doc, spec->name)) {
+      return Error(ErrorKind::Conflict, fmt::format("a {} named \"{}\" was added through another replica meanwhile", T::noun, spec->name));
+    }
+    list_in(doc, T::lists()[T::list_of(*spec)]).push_back(spec->raw);
+    return {};
+  };
   auto items = snap->items;
   items.push_back(spec);
-  publish(std::move(items));
-  listeners_.notify(CatalogChange{CatalogChange::Added, spec->name, uri});
-  return std::shared_ptr<const Spec>(spec);
+  return commit(edit, spec, std::move(items), CatalogChange{CatalogChange::Added, spec->name, uri});
 }
 
 template <typename Spec>
@@ -508,28 +552,38 @@ Result<std::shared_ptr<const Spec>> Catalog<Spec>::update(std::string_view name,
       return Error(ErrorKind::AlreadyExists, fmt::format("the {} \"{}\" already uses the uri \"{}\"", T::noun, other->name, uri));
     }
   }
-  if (file_) {
-    // A resource may move between the static and dynamic lists: one document, one commit.
-    auto r = file_->commit([&](const auto& list) {
-      size_t from = T::list_of(*old), to = T::list_of(*spec);
-      if (from == to) {
-        for (auto& e : list(from)) {
-          if (same_name(e, name)) e = spec->raw;
+  bool shared = store_ && store_->shared();
+  auto edit = [&](json::value& doc) -> Result<void> {
+    size_t from = T::list_of(*old), to = T::list_of(*spec);
+    if (shared) {
+      // Linearised: the entry must still be the one this replica served when the change began.
+      const json::value* current = nullptr;
+      for (const auto& path : T::lists()) {
+        for (const auto& e : list_in(doc, path)) {
+          if (same_name(e, name)) current = &e;
         }
-      } else {
-        erase_named(list(from), name);
-        list(to).push_back(spec->raw);
       }
-    });
-    if (!r) return r.take_error();
-  }
+      if (!current) return Error(ErrorKind::NotFound, fmt::format("no {} named \"{}\" (removed through another replica)", T::noun, name));
+      if (json::serialize(*current) != json::serialize(json::value(old->raw))) {
+        return Error(ErrorKind::Conflict, fmt::format("the {} \"{}\" was changed through another replica meanwhile; retry", T::noun, name));
+      }
+    }
+    // A resource may move between the static and dynamic lists: one document, one commit.
+    if (from == to) {
+      for (auto& e : list_in(doc, T::lists()[from])) {
+        if (same_name(e, name)) e = spec->raw;
+      }
+    } else {
+      erase_named(list_in(doc, T::lists()[from]), name);
+      list_in(doc, T::lists()[to]).push_back(spec->raw);
+    }
+    return {};
+  };
   auto items = snap->items;
   for (auto& i : items) {
     if (i->name == name) i = spec;
   }
-  publish(std::move(items));
-  listeners_.notify(CatalogChange{CatalogChange::Updated, spec->name, T::uri_of(*old)});
-  return std::shared_ptr<const Spec>(spec);
+  return commit(edit, spec, std::move(items), CatalogChange{CatalogChange::Updated, spec->name, T::uri_of(*old)});
 }
 
 template <typename Spec>
@@ -539,16 +593,19 @@ Result<std::shared_ptr<const Spec>> Catalog<Spec>::remove(std::string_view name)
   auto snap = snapshot();
   auto old = snap->find(name);
   if (!old) return Error(ErrorKind::NotFound, fmt::format("no {} named \"{}\"", T::noun, name));
-  if (file_) {
-    if (auto r = file_->commit([&](const auto& list) { erase_named(list(T::list_of(*old)), name); }); !r) return r.take_error();
-  }
+  bool shared = store_ && store_->shared();
+  auto edit = [&](json::value& doc) -> Result<void> {
+    if (shared && !doc_has<T>(doc, name)) {
+      return Error(ErrorKind::NotFound, fmt::format("no {} named \"{}\" (removed through another replica)", T::noun, name));
+    }
+    erase_named(list_in(doc, T::lists()[T::list_of(*old)]), name);
+    return {};
+  };
   std::vector<std::shared_ptr<const Spec>> items;
   for (const auto& i : snap->items) {
     if (i->name != name) items.push_back(i);
   }
-  publish(std::move(items));
-  listeners_.notify(CatalogChange{CatalogChange::Removed, old->name, T::uri_of(*old)});
-  return old;
+  return commit(edit, old, std::move(items), CatalogChange{CatalogChange::Removed, old->name, T::uri_of(*old)});
 }
 
 template class Catalog<ResourceSpec>;

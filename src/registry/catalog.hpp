@@ -12,8 +12,9 @@
 // `values` lists completion candidates for an argument (completion/complete).
 //
 // Ownership and thread safety: as for Registry: readers take an immutable snapshot (one atomic
-// load); changes go through the catalog, which writes the YAML file atomically first (the
-// commit point) and then swaps the snapshot. Every method is safe from any thread.
+// load, core/snapshot.hpp); changes go through the catalog, which commits the document to its
+// store first (registry/store.hpp: the YAML file, written atomically, or the shared database)
+// and then swaps the snapshot. Every method is safe from any thread.
 #pragma once
 
 #include <atomic>
@@ -30,7 +31,8 @@
 #include <boost/json.hpp>
 
 #include "core/error.hpp"
-#include "registry/listeners.hpp"
+#include "core/snapshot.hpp"
+#include "registry/store.hpp"
 
 namespace wasimancer::registry {
 
@@ -97,39 +99,52 @@ struct CatalogChange {
   std::string uri;  // resources: the URI (or template) affected
 };
 
-class CatalogFile;  // the YAML file (catalog.cpp)
-
-// The resources or the prompts: a snapshot, the YAML file behind it (optional: without one
-// nothing is persisted), and listeners. Every change validates, commits the file, swaps the
-// snapshot, then notifies the listeners on the caller's thread (under the change lock, so they
-// see changes in commit order; a listener must not change the catalog).
+// The resources or the prompts: a snapshot, the store behind it (optional: without one nothing is
+// persisted), and listeners. Every change validates, commits to the store, swaps the snapshot,
+// then notifies the listeners on the caller's thread (under the change lock, so they see changes
+// in commit order; a listener must not change the catalog). With a shared store the commit's
+// checks run again against the store's document (a change made through another replica since
+// this one reconciled gives Conflict or NotFound), and the catalog then serves what the store
+// holds (apply()).
 // Ownership: owns its file and listeners; snapshots are shared with readers.
 template <typename Spec>
 class Catalog {
  public:
-  explicit Catalog(std::optional<std::filesystem::path> file);  // nullopt: nothing persisted
+  explicit Catalog(std::optional<std::filesystem::path> file);  // the YAML file; nullopt: nothing persisted
+  explicit Catalog(std::unique_ptr<DocumentStore> store);
   ~Catalog();
 
   // Loads the file (missing: empty). With skip_broken, broken entries are reported (returned)
   // and skipped; otherwise the first one fails the load.
   Result<std::vector<std::string>> load(bool skip_broken);
-  std::shared_ptr<const CatalogSnapshot<Spec>> snapshot() const { return std::atomic_load(&snap_); }
+  std::shared_ptr<const CatalogSnapshot<Spec>> snapshot() const { return snap_.get(); }
+  // Serves the entries of `doc` (a document of the store, as another replica committed it),
+  // with the snapshot revision `revision`; broken entries are skipped (logged). Listeners hear
+  // of every entry added, changed or removed.
+  void apply(const boost::json::value& doc, uint64_t revision);
 
-  // Errors: InvalidArgument (400), AlreadyExists (409), NotFound (404), Io (500).
+  // Errors: InvalidArgument (400), AlreadyExists (409), Conflict (409), NotFound (404), Io (500),
+  // Unavailable (503: the shared store cannot be reached).
   Result<std::shared_ptr<const Spec>> add(const boost::json::value& body);
   Result<std::shared_ptr<const Spec>> update(std::string_view name, const boost::json::value& body);
   Result<std::shared_ptr<const Spec>> remove(std::string_view name);
 
-  uint64_t on_change(std::function<void(const CatalogChange&)> listener) { return listeners_.add(std::move(listener)); }
-  void remove_listener(uint64_t token) { listeners_.remove(token); }
+  uint64_t on_change(std::function<void(const CatalogChange&)> listener) { return snap_.on_change(std::move(listener)); }
+  void remove_listener(uint64_t token) { snap_.remove_listener(token); }
 
  private:
-  void publish(std::vector<std::shared_ptr<const Spec>> items);
+  void publish(std::vector<std::shared_ptr<const Spec>> items, std::optional<uint64_t> revision = std::nullopt);
+  Result<std::vector<std::shared_ptr<const Spec>>> parse_document(const boost::json::value& doc, bool skip_broken,
+                                                                  std::vector<std::string>* problems) const;
+  void apply_locked(const boost::json::value& doc, std::optional<uint64_t> revision);
+  // Commits `edit` and then serves `items` (a file store) or what the store holds (a shared one).
+  Result<std::shared_ptr<const Spec>> commit(const std::function<Result<void>(boost::json::value&)>& edit,
+                                             std::shared_ptr<const Spec> result, std::vector<std::shared_ptr<const Spec>> items,
+                                             CatalogChange change);
 
-  std::unique_ptr<CatalogFile> file_;
+  std::unique_ptr<DocumentStore> store_;
   std::mutex mu_;  // serialises changes
-  std::shared_ptr<const CatalogSnapshot<Spec>> snap_;
-  Listeners<CatalogChange> listeners_;
+  Snapshot<CatalogSnapshot<Spec>, CatalogChange> snap_;
 };
 
 using ResourceCatalog = Catalog<ResourceSpec>;

@@ -7,6 +7,7 @@
 
 #include "core/files.hpp"
 #include "core/log.hpp"
+#include "core/metrics.hpp"
 #include "sandbox/protocol.hpp"
 
 namespace wasimancer::registry {
@@ -108,8 +109,10 @@ bool NativeTier::build(const std::weak_ptr<const PluginVersion>& version, const 
 bool NativeTier::use(const PluginVersion& v, Result<engine::NativeBuild> built, const engine::NativeOptions& o,
                      std::chrono::steady_clock::time_point t0, bool cached) {
   if (v.retired()) return false;  // replaced or removed meanwhile: nothing to switch
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (!built) {
     if (cancel_ || built.error().kind == ErrorKind::Cancelled) return false;  // shutting down
+    if (!cached) metrics::record_native_build(o.opt_level, false, seconds);
     std::string reason = built.error().message;
     v.set_native_status("interpreter (native build failed: " + reason + ")");
     log().warn("plugin \"{}\" {}: native build ({}) failed, staying on the interpreter: {}", v.spec.name, v.spec.version,
@@ -124,6 +127,7 @@ bool NativeTier::use(const PluginVersion& v, Result<engine::NativeBuild> built, 
   }
   v.pool.set_factory(std::move(*factory), built->description);
   v.set_native_status(built->description);
+  if (!cached) metrics::record_native_build(o.opt_level, true, seconds);
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
   log().info("plugin \"{}\" {} now runs on {} ({} ms{})", v.spec.name, v.spec.version, built->description, ms,
              cached ? ", cached" : "");

@@ -16,6 +16,7 @@
 #include "core/log.hpp"
 #include "registry/names.hpp"
 #include "registry/native_tier.hpp"
+#include "registry/store.hpp"
 #include "registry/yaml_json.hpp"
 
 namespace wasimancer::registry {
@@ -114,6 +115,27 @@ std::pair<std::string, std::string> split_last(const std::string& rel) {
   return {rel.substr(0, slash), rel.substr(slash + 1)};
 }
 
+// Shared store: each entry of the plugins document carries the SHA-256 of its wasm bytes (kept
+// by the store beside it) under this key; it is not part of the plugin's metadata.
+constexpr std::string_view kWasmKey = "wasmSha256";
+
+std::string take_wasm_key(json::value& entry) {
+  if (!entry.is_object()) return {};
+  auto* v = entry.as_object().if_contains(kWasmKey);
+  std::string sha = (v && v->is_string()) ? std::string(v->as_string()) : std::string();
+  entry.as_object().erase(kWasmKey);
+  return sha;
+}
+
+void put_wasm_key(json::value& entry, const std::string& sha) {
+  if (entry.is_object()) entry.as_object()[kWasmKey] = sha;
+}
+
+// What a plugin loaded from the shared store shows as its file.
+fs::path shared_file_label(const std::string& name, const std::string& sha) {
+  return fs::path(fmt::format("db:{}@{}", name, sha.substr(0, 12)));
+}
+
 }  // namespace
 
 bool is_plain_wasm_file_name(std::string_view name) {
@@ -126,8 +148,10 @@ bool is_plain_wasm_file_name(std::string_view name) {
   return name.find("..") == std::string_view::npos;
 }
 
-PluginManager::PluginManager(Registry& registry, PluginPaths paths, LoadOptions options)
-    : registry_(registry), paths_(std::move(paths)), options_(std::move(options)), doc_(json::object{}) {
+PluginManager::PluginManager(Registry& registry, PluginPaths paths, LoadOptions options, std::unique_ptr<DocumentStore> store)
+    : registry_(registry), paths_(std::move(paths)), options_(std::move(options)), store_(std::move(store)), doc_(json::object{}) {
+  if (!store_) store_ = std::make_unique<YamlFileStore>(paths_.definition_path(), true);
+  shared_ = store_->shared();
   // A self-describing plugin said its tools, prompts or resources changed: ask it again, and
   // publish (every client gets list_changed).
   if (!options_.on_list_changed) {
@@ -142,6 +166,8 @@ PluginManager::PluginManager(Registry& registry, PluginPaths paths, LoadOptions 
     };
   }
 }
+
+PluginManager::~PluginManager() = default;
 
 fs::path PluginManager::resolve_entry_path(const std::string& path) const {
   // WASImancer concatenates PLUGINS_PATH and path ("/roll-dice/x.wasm" is inside PLUGINS_PATH).
@@ -303,22 +329,23 @@ void PluginManager::delete_entry_file(const std::string& entry_path_text, const 
 Result<std::vector<StartupProblem>> PluginManager::load(bool skip_broken) {
   std::lock_guard lock(mu_);
   std::vector<StartupProblem> problems;
-  const fs::path def = paths_.definition_path();
-  remove_stale_temporaries(paths_.plugins_dir);
-  if (paths_.upload_dir != paths_.plugins_dir) remove_stale_temporaries(paths_.upload_dir);
-  auto text = read_file(def, 64 << 20);
-  if (!text) {
-    if (text.error().kind == ErrorKind::NotFound) {
-      log().info("{} does not exist yet: no plugins loaded (it is created on the first upload)", def.string());
-      doc_ = json::object{{"plugins", json::array{}}};
-      return problems;
-    }
-    return Error(ErrorKind::Io, text.error().message);
+  const fs::path def = shared_ ? fs::path(store_->where()) : paths_.definition_path();
+  if (!shared_) {
+    remove_stale_temporaries(paths_.plugins_dir);
+    if (paths_.upload_dir != paths_.plugins_dir) remove_stale_temporaries(paths_.upload_dir);
   }
-  auto doc = parse_yaml(*text);
-  if (!doc) return Error(ErrorKind::InvalidArgument, fmt::format("{}: {}", def.string(), doc.error().message));
-  if (doc->is_null()) *doc = json::object{};
-  if (!doc->is_object()) return Error(ErrorKind::InvalidArgument, fmt::format("{}: the document must be a map", def.string()));
+  auto stored = store_->load();
+  if (!stored) {
+    Error e = stored.take_error();
+    if (e.kind != ErrorKind::InvalidArgument && e.kind != ErrorKind::Unavailable) e.kind = ErrorKind::Io;
+    return e;
+  }
+  if (!*stored) {
+    log().info("{} does not exist yet: no plugins loaded (it is created on the first upload)", def.string());
+    doc_ = json::object{{"plugins", json::array{}}};
+    return problems;
+  }
+  std::optional<json::value> doc = std::move(*stored);
   json::array* list = plugin_list(*doc);
   if (!list) {
     if (doc->as_object().contains("plugins") && !doc->as_object()["plugins"].is_null()) {
@@ -350,7 +377,10 @@ Result<std::vector<StartupProblem>> PluginManager::load(bool skip_broken) {
       log().error("{}: {} (skipped)", label, reason);
       return {};
     };
+    std::string wasm_sha;  // shared store: the hash of the bytes kept beside the entry
+    if (shared_) wasm_sha = take_wasm_key(entry);
     auto spec = parse_plugin_spec(entry);
+    if (shared_) put_wasm_key(entry, wasm_sha);
     if (!spec) {
       if (auto r = fail(spec.error().message); !r) return r.take_error();
       continue;
@@ -361,12 +391,14 @@ Result<std::vector<StartupProblem>> PluginManager::load(bool skip_broken) {
       entry.as_object()["name"] = spec->name;
       spec->raw["name"] = spec->name;
     }
-    fs::path file = resolve_entry_path(spec->path);
+    fs::path file = shared_ ? shared_file_label(spec->name, wasm_sha) : resolve_entry_path(spec->path);
     Result<std::string> bytes = Error(ErrorKind::InvalidArgument, "\"path\" is missing");
     std::optional<std::string> pulled_signature;
     auto oci = entry_oci(entry.as_object());
     if (!oci) {
       bytes = oci.take_error();
+    } else if (shared_) {
+      bytes = store_->blob(wasm_sha);  // the database keeps every module, pulled ones too
     } else if (spec->path.empty() && *oci) {
       // `oci:` without a stored copy: pulled at every start (provenance.hpp).
       auto pulled = pull_entry(*provenance_, spec->raw);
@@ -444,7 +476,7 @@ Result<std::vector<StartupProblem>> PluginManager::load(bool skip_broken) {
                v->tools()->size());
     if (options_.native) options_.native->schedule(v);
   }
-  clean_orphans(*doc);
+  if (!shared_) clean_orphans(*doc);
   doc_ = std::move(*doc);
   return problems;
 }
@@ -504,21 +536,11 @@ Result<PluginManager::Target> PluginManager::target_dir(const std::optional<std:
 }
 
 Result<void> PluginManager::commit_yaml(const json::value& doc) {
-  fs::path def = paths_.definition_path();
-  std::string text = "# Written by wasimancer (comments are not preserved).\n" + to_yaml(doc);
-  // Through the folder's descriptor (no link below it is followed); write + fsync, then rename,
-  // in two visible steps so tests can crash between them.
-  auto dir = Dir::open(def.has_parent_path() ? def.parent_path() : fs::path("."), true);
-  if (!dir) return dir.take_error();
-  std::string name = def.filename().string();
-  auto written = dir->write_temp(name, text);
-  if (!written) return written.take_error();
-  crash_point("yaml-written");
-  if (auto r = dir->rename(written->name, name, false); !r) {
-    ::unlinkat(dir->fd(), written->name.c_str(), 0);
-    return r;
-  }
-  crash_point("yaml-renamed");
+  auto r = store_->commit([&](json::value& committed) -> Result<void> {
+    committed = doc;
+    return {};
+  });
+  if (!r) return r.take_error();
   return {};
 }
 
@@ -543,6 +565,7 @@ Result<UploadResult> PluginManager::upload(const UploadRequest& req, bool replac
   }
   if (req.wasm.empty()) return Error(ErrorKind::InvalidArgument, "the uploaded wasm file is empty");
   if (auto p = check_module(*provenance_, spec->raw, req.wasm, req.signature); !p) return p.take_error();
+  if (shared_) return upload_shared(req, std::move(*spec), replacing);
   if (auto check = target_dir(req.dir, false); !check) return check.take_error();  // checked again below, under the lock
 
   std::lock_guard lock(mu_);
@@ -655,10 +678,12 @@ Result<UploadResult> PluginManager::upload(const UploadRequest& req, bool replac
   if (!plugin_list(next)) next.as_object()["plugins"] = json::array{};
   json::array& list = *plugin_list(next);
   std::optional<std::string> old_path;
+  json::value old_entry;
   if (!replacing) {
     list.push_back(spec->raw);
   } else if (auto it = find_entry(list, spec->name); it != list.end()) {
     old_path = entry_path(*it);
+    old_entry = *it;
     *it = spec->raw;
   }
   if (auto r = commit_yaml(next); !r) {
@@ -670,7 +695,10 @@ Result<UploadResult> PluginManager::upload(const UploadRequest& req, bool replac
   // 5. Publish (cannot fail: checked under the same lock). The old version stays with the calls
   // still running on it.
   if (replacing) {
-    if (auto r = registry_.replace(*version); !r) return r.take_error();
+    auto r = registry_.replace(*version);
+    if (!r) return r.take_error();
+    // The replaced version is kept for a rollback: its entry and module, in memory.
+    if (old_path) previous_[spec->name] = Previous{std::move(old_entry), resolve_entry_path(*old_path), (*r)->plugin->wasm()};
   } else if (auto r = registry_.add(*version); !r) {
     return r.take_error();
   }
@@ -691,13 +719,201 @@ Result<UploadResult> PluginManager::upload(const UploadRequest& req, bool replac
   return res;
 }
 
+// ---- the shared store ---------------------------------------------------------------------------
+
+Result<UploadResult> PluginManager::upload_shared(const UploadRequest& req, PluginSpec spec, bool replacing) {
+  std::lock_guard lock(mu_);
+  auto served = registry_.snapshot()->find_plugin(spec.name);
+  if (auto r = replacing ? registry_.check_replace(spec) : registry_.check_add(spec); !r) return r.take_error();
+  std::string sha = sha256_hex(req.wasm);
+  std::optional<std::string> note;
+  if (req.dir && !req.dir->empty()) note = "?dir= is ignored: with a database, plugins are stored in it, not in files";
+  std::string rel = "./" + req.file_name;
+  spec.path = rel;
+  spec.raw["path"] = rel;
+  fs::path label = shared_file_label(spec.name, sha);
+  const auto* bytes = reinterpret_cast<const uint8_t*>(req.wasm.data());
+  auto version = load_plugin_version(spec, std::span<const uint8_t>(bytes, req.wasm.size()), label, options_);
+  if (!version) {
+    Error e = version.take_error();
+    if (e.kind != ErrorKind::Io && e.kind != ErrorKind::Internal) e.kind = ErrorKind::InvalidModule;
+    return Error(e.kind, fmt::format("the plugin cannot be loaded: {}", e.message));
+  }
+  json::value entry = spec.raw;
+  put_wasm_key(entry, sha);
+  // What this replica served when the change began: the store must still hold exactly that,
+  // or another replica changed the plugin meanwhile (linearised by the store: one wins).
+  json::value base;
+  if (served) {
+    base = served->spec.raw;
+    put_wasm_key(base, served->sha256);
+  }
+  json::value committed;
+  auto r = store_->commit(
+      [&](json::value& doc) -> Result<void> {
+        if (!doc.is_object()) doc = json::object{};
+        if (!plugin_list(doc)) doc.as_object()["plugins"] = json::array{};
+        json::array& list = *plugin_list(doc);
+        auto it = find_entry(list, spec.name);
+        if (!replacing) {
+          if (it != list.end()) {
+            return Error(ErrorKind::Conflict, fmt::format("a plugin named \"{}\" was published through another replica meanwhile", spec.name));
+          }
+          list.push_back(entry);
+        } else {
+          if (it == list.end()) {
+            return Error(ErrorKind::NotFound, fmt::format("no plugin named \"{}\" (removed through another replica)", spec.name));
+          }
+          if (json::serialize(*it) != json::serialize(base)) {
+            return Error(ErrorKind::Conflict,
+                         fmt::format("the plugin \"{}\" was changed through another replica meanwhile; fetch GET /plugins and retry",
+                                     spec.name));
+          }
+          *it = entry;
+        }
+        committed = doc;
+        return {};
+      },
+      {Blob{sha, req.wasm}}, req.if_revision);
+  if (!r) return r.take_error();
+  reconcile_locked(committed, *r, *version);
+  // The replaced version is kept for a rollback (through this replica), as with files.
+  if (replacing && served) {
+    std::string file = fs::path(served->spec.path).filename().string();
+    if (!is_plain_wasm_file_name(file)) file = req.file_name;
+    previous_[spec.name] = Previous{served->spec.raw, fs::path(file), served->plugin->wasm()};
+  }
+  log().info("plugin \"{}\" {} {} ({} tools, revision {})", spec.name, spec.version, replacing ? "updated" : "published",
+             (*version)->tools()->size(), *r);
+  warn_about_tool_names(spec);
+  UploadResult res;
+  res.file_path = label.generic_string();
+  res.metadata = spec.raw;
+  res.note = std::move(note);
+  res.version = std::move(*version);
+  res.revision = *r;
+  return res;
+}
+
+void PluginManager::reconcile(const json::value& doc, uint64_t revision) {
+  std::lock_guard lock(mu_);
+  reconcile_locked(doc, revision, nullptr);
+}
+
+void PluginManager::reconcile_locked(const json::value& doc, uint64_t revision, std::shared_ptr<const PluginVersion> fresh) {
+  if (revision <= served_revision_.load() && revision != 0) return;  // already served (or newer)
+  const json::array* list = plugin_list(doc);
+  auto current = registry_.snapshot();
+  struct Job {
+    PluginSpec spec;
+    std::string sha;
+    std::shared_ptr<const PluginVersion> version;
+  };
+  std::vector<Job> jobs;
+  if (list) {
+    for (const auto& e : *list) {
+      json::value entry = e;
+      std::string sha = take_wasm_key(entry);
+      auto spec = parse_plugin_spec(entry);
+      if (!spec) {
+        log().error("{} revision {}: an entry cannot be read ({}): skipped", store_->where(), revision, spec.error().message);
+        continue;
+      }
+      Job j{std::move(*spec), sha, nullptr};
+      auto served = current->find_plugin(j.spec.name);
+      if (fresh && fresh->spec.name == j.spec.name && fresh->sha256 == sha && json::serialize(fresh->spec.raw) == json::serialize(j.spec.raw)) {
+        j.version = fresh;
+      } else if (served && served->sha256 == sha && json::serialize(served->spec.raw) == json::serialize(j.spec.raw)) {
+        j.version = served;  // unchanged: keep the loaded version (and its warm instances)
+      }
+      jobs.push_back(std::move(j));
+    }
+  }
+  // New or changed entries: their bytes from the store, loaded and validated (in parallel); as at
+  // start-up, a module a worker described before needs no worker until its first call.
+  {
+    LoadOptions deferred = options_;
+    deferred.defer_workers = true;
+    std::atomic<size_t> next{0};
+    auto work = [&] {
+      for (size_t i; (i = next++) < jobs.size();) {
+        Job& j = jobs[i];
+        if (j.version) continue;
+        auto bytes = store_->blob(j.sha);
+        Result<std::shared_ptr<const PluginVersion>> v = bytes ? Result<std::shared_ptr<const PluginVersion>>(Error(ErrorKind::Internal, ""))
+                                                               : Result<std::shared_ptr<const PluginVersion>>(bytes.take_error());
+        if (bytes) {
+          const auto* data = reinterpret_cast<const uint8_t*>(bytes->data());
+          v = load_plugin_version(j.spec, std::span<const uint8_t>(data, bytes->size()), shared_file_label(j.spec.name, j.sha), deferred);
+        }
+        if (v) {
+          j.version = *v;
+          continue;
+        }
+        auto served = current->find_plugin(j.spec.name);
+        log().error("plugin \"{}\" of revision {} cannot be loaded ({}){}", j.spec.name, revision, v.error().message,
+                    served ? ": the version served before is kept" : ": not served");
+        j.version = served;
+      }
+    };
+    size_t missing = std::count_if(jobs.begin(), jobs.end(), [](const Job& j) { return !j.version; });
+    size_t threads = std::min<size_t>(missing, std::max(1u, std::thread::hardware_concurrency()));
+    std::vector<std::thread> pool;
+    for (size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+    work();
+    for (auto& t : pool) t.join();
+  }
+  std::vector<std::shared_ptr<const PluginVersion>> versions;
+  for (auto& j : jobs) {
+    if (j.version) versions.push_back(j.version);
+  }
+  std::vector<std::shared_ptr<const PluginVersion>> added;
+  for (const auto& v : versions) {
+    auto served = current->find_plugin(v->spec.name);
+    if (served.get() != v.get()) added.push_back(v);
+  }
+  bool same = added.empty() && versions.size() == current->plugins().size();
+  if (!same) {
+    if (auto r = registry_.replace_all(versions); !r) {
+      log().error("{} revision {}: {} (the plugins served are kept)", store_->where(), revision, r.error().message);
+      return;
+    }
+    for (const auto& v : added) {
+      if (options_.native) options_.native->schedule(v);
+    }
+  }
+  doc_ = doc;
+  served_revision_.store(revision);
+  if (!same) log().info("serving revision {} of {} ({} plugin(s), {} loaded)", revision, store_->where(), versions.size(), added.size());
+}
+
 Result<UploadResult> PluginManager::publish(const UploadRequest& request) { return upload(request, false); }
 Result<UploadResult> PluginManager::update(const UploadRequest& request) { return upload(request, true); }
 
-Result<std::shared_ptr<const PluginVersion>> PluginManager::remove(std::string_view name) {
+Result<std::shared_ptr<const PluginVersion>> PluginManager::remove(std::string_view name, std::optional<uint64_t> if_revision) {
   std::lock_guard lock(mu_);
   auto current = registry_.snapshot()->find_plugin(name);
   if (!current) return Error(ErrorKind::NotFound, fmt::format("no plugin named \"{}\" is loaded", name));
+  if (shared_) {
+    json::value committed;
+    auto r = store_->commit(
+        [&](json::value& doc) -> Result<void> {
+          if (!doc.is_object()) doc = json::object{};
+          if (!plugin_list(doc)) doc.as_object()["plugins"] = json::array{};
+          json::array& list = *plugin_list(doc);
+          auto it = find_entry(list, name);
+          if (it == list.end()) return Error(ErrorKind::NotFound, fmt::format("no plugin named \"{}\" (removed through another replica)", name));
+          list.erase(it);
+          committed = doc;
+          return {};
+        },
+        {}, if_revision);
+    if (!r) return r.take_error();
+    reconcile_locked(committed, *r, nullptr);
+    previous_.erase(std::string(name));
+    log().info("plugin \"{}\" removed (revision {})", name, *r);
+    return current;
+  }
   if (!manifest_loaded_) load_manifest();
   json::value next = doc_;
   std::optional<std::string> file;
@@ -712,9 +928,44 @@ Result<std::shared_ptr<const PluginVersion>> PluginManager::remove(std::string_v
   if (!old) return old.take_error();
   doc_ = std::move(next);
   crash_point("swapped");
+  previous_.erase(std::string(name));
   if (file) delete_entry_file(*file, doc_);
   log().info("plugin \"{}\" removed", name);
   return old;
+}
+
+}  // namespace wasimancer::registry
+
+namespace wasimancer::registry {
+
+std::optional<boost::json::value> PluginManager::previous(std::string_view name) {
+  std::lock_guard lock(mu_);
+  auto it = previous_.find(std::string(name));
+  if (it == previous_.end()) return std::nullopt;
+  return it->second.entry;
+}
+
+Result<UploadResult> PluginManager::rollback(std::string_view name) {
+  Previous prev;
+  {
+    std::lock_guard lock(mu_);
+    if (!registry_.snapshot()->find_plugin(name)) return Error(ErrorKind::NotFound, fmt::format("no plugin named \"{}\" is loaded", name));
+    auto it = previous_.find(std::string(name));
+    if (it == previous_.end()) {
+      return Error(ErrorKind::NotFound,
+                   fmt::format("no previous version of plugin \"{}\" is kept (one is kept from its first update on, until the server restarts)", name));
+    }
+    prev = it->second;
+  }
+  // Published again as an update would be: into the folder its file was in, under its name if free.
+  // A folder outside PLUGINS_PATH and UPLOAD_PATH (plugins.yml may name one) is not written to:
+  // the upload folder is used instead.
+  std::optional<std::string> dir = prev.file.parent_path().string();
+  if (!target_dir(dir, false)) dir.reset();
+  UploadRequest req{json::serialize(prev.entry), prev.file.filename().string(), std::string(prev.wasm.begin(), prev.wasm.end()), dir, std::nullopt};
+  auto r = upload(req, true);
+  if (r) log().info("plugin \"{}\" rolled back to {}", name, r->version->spec.version);
+  return r;
 }
 
 }  // namespace wasimancer::registry

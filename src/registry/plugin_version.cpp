@@ -4,6 +4,7 @@
 
 #include "core/crypto.hpp"
 #include "core/log.hpp"
+#include "core/metrics.hpp"
 #include "registry/native_tier.hpp"
 
 #include <fmt/format.h>
@@ -29,10 +30,21 @@ InstancePool::Lease::~Lease() {
 Result<InstancePool::Lease> InstancePool::acquire() {
   InstanceFactory factory;
   uint64_t generation;
+  bool counted = false;
   {
     std::unique_lock lock(mu_);
+    ++acquires_;
+    // A call waits when it finds no idle instance: for one to come back (a capped pool) and/or
+    // for a new one to be made; counted once, timed in full.
     // With a cap, wait for an instance to come back (or be dropped) rather than make another.
-    cv_.wait(lock, [this] { return !idle_.empty() || max_instances_ == 0 || leased_ < max_instances_; });
+    auto ready = [this] { return !idle_.empty() || max_instances_ == 0 || leased_ < max_instances_; };
+    if (!ready()) {
+      auto t0 = std::chrono::steady_clock::now();
+      cv_.wait(lock, ready);
+      ++waits_;
+      counted = true;
+      wait_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
     ++leased_;
     if (!idle_.empty()) {
       auto inst = std::move(idle_.back());
@@ -43,8 +55,12 @@ Result<InstancePool::Lease> InstancePool::acquire() {
     generation = generation_;
   }
   // Instantiate outside the lock: it can take a while and other calls may proceed meanwhile.
+  auto t0 = std::chrono::steady_clock::now();
   auto inst = factory();
+  double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::lock_guard lock(mu_);
+  if (!counted) ++waits_;
+  wait_seconds_ += waited;
   if (!inst) {
     --leased_;
     cv_.notify_one();
@@ -110,6 +126,11 @@ size_t InstancePool::idle() const {
 size_t InstancePool::created() const {
   std::lock_guard lock(mu_);
   return created_;
+}
+
+InstancePool::Stats InstancePool::stats() const {
+  std::lock_guard lock(mu_);
+  return Stats{idle_.size(), leased_, created_, acquires_, waits_, wait_seconds_};
 }
 
 // ---- PluginVersion ----------------------------------------------------------------------------
@@ -221,6 +242,7 @@ host::CallOutcome PluginVersion::call(std::string_view function, std::string_vie
   } else if (++crashes_in_a_row_ >= kQuarantineAfter && quarantine_reason_.empty()) {
     quarantine_reason_ = fmt::format("its sandbox worker crashed {} times in a row; last: {}", crashes_in_a_row_, out.error->message);
     log().warn("plugin \"{}\" {} quarantined: {}", spec.name, spec.version, quarantine_reason_);
+    metrics::record_quarantine(spec.name);
   }
   return out;
 }
@@ -234,11 +256,12 @@ std::string PluginVersion::quarantine_reason() const {
 
 namespace {
 
-sandbox::LoadRequest load_request(const host::CompiledPlugin& p, const std::optional<engine::NativeBuild>& build) {
+// What a sandbox worker needs to load a plugin with these options (and this native code).
+sandbox::LoadRequest load_request(const host::PluginOptions& o, std::span<const uint8_t> wasm,
+                                  const std::optional<engine::NativeBuild>& build) {
   sandbox::LoadRequest r;
-  const host::PluginOptions& o = p.options();
   r.name = o.name;
-  r.wasm = p.wasm();
+  r.wasm.assign(wasm.begin(), wasm.end());
   r.config = o.config;
   r.limits = o.limits;
   r.http_response_headers = o.http_response_headers;
@@ -259,7 +282,7 @@ sandbox::LoadRequest load_request(const host::CompiledPlugin& p, const std::opti
 Result<InstanceFactory> PluginVersion::factory(std::optional<engine::NativeBuild> build) const {
   auto p = plugin;
   if (sandbox) {
-    auto request = std::make_shared<const sandbox::LoadRequest>(load_request(*p, build));
+    auto request = std::make_shared<const sandbox::LoadRequest>(load_request(p->options(), p->wasm(), build));
     sandbox::Sandbox* sb = sandbox;
     return InstanceFactory([sb, p, request]() -> Result<std::unique_ptr<host::Runner>> {
       auto r = sb->start(*request, p);
@@ -334,6 +357,37 @@ Result<void> check_functions(const PluginSpec& spec, const host::CompiledPlugin&
                                                        exports.empty() ? "none" : fmt::format("{}", fmt::join(exports, ", "))));
 }
 
+// A new version of `compiled`: its interface, instance cap, tool prefix and list-change callback
+// set, and its pool given a factory (sandbox workers when `options.sandbox` is given, with the
+// native code `build` if any). The caller puts a first instance in, or describes it.
+Result<std::shared_ptr<PluginVersion>> assemble(PluginSpec spec, std::shared_ptr<const host::CompiledPlugin> compiled,
+                                                std::filesystem::path file, const LoadOptions& options,
+                                                sandbox::Sandbox* sandbox, const std::optional<engine::NativeBuild>& build,
+                                                const std::string& tier) {
+  const Interface iface = detect_interface(compiled->info());
+  auto version = std::make_shared<PluginVersion>(std::move(spec), std::move(compiled), std::move(file), options.max_idle_instances,
+                                                 sandbox, InstanceFactory(), tier);
+  version->interface_kind = iface;
+  // Self-describing plugins keep their state in memory: one instance unless told otherwise.
+  version->pool.set_max_instances(version->spec.max_instances.value_or(iface != Interface::Plain ? 1 : 0));
+  version->prefix_tools = version->spec.prefix_tools || options.prefix_tools;
+  version->on_list_changed = options.on_list_changed;
+  auto factory = version->factory(build);
+  if (!factory) return factory.take_error();
+  version->pool.set_factory(std::move(*factory), tier);
+  if (build) version->set_native_status(build->description);
+  return version;
+}
+
+// Asks a self-describing plugin for its tools (and, for v2, prompts and resources) through `runner`.
+Result<void> describe_into(PluginVersion& version, host::Runner& runner) {
+  if (version.interface_kind == Interface::Plain) return {};
+  auto d = describe(runner, version.plugin->info(), version.spec, version.prefix_tools);
+  if (!d) return d.take_error();
+  version.set_description(std::move(*d));
+  return {};
+}
+
 // In a sandbox worker: the worker parses and instantiates the module (nothing of it is parsed in
 // this process) and stays as the version's first warm instance.
 Result<std::shared_ptr<const PluginVersion>> load_isolated(PluginSpec spec, std::span<const uint8_t> wasm,
@@ -351,43 +405,18 @@ Result<std::shared_ptr<const PluginVersion>> load_isolated(PluginSpec spec, std:
     auto compiled = host::CompiledPlugin::describe(std::vector<uint8_t>(wasm.begin(), wasm.end()), std::move(*seen), std::move(opts));
     if (!compiled) return compiled.take_error();
     if (auto r = check_functions(spec, **compiled); !r) return r.take_error();
-    const Interface iface = detect_interface((*compiled)->info());
-    std::string tier = cached ? cached->description : "interpreter";
-    auto version = std::make_shared<PluginVersion>(std::move(spec), *compiled, std::move(file), options.max_idle_instances,
-                                                   options.sandbox, InstanceFactory(), tier);
-    version->interface_kind = iface;
-    version->pool.set_max_instances(version->spec.max_instances.value_or(iface != Interface::Plain ? 1 : 0));
-    version->prefix_tools = version->spec.prefix_tools || options.prefix_tools;
-    version->on_list_changed = options.on_list_changed;
-    auto factory = version->factory(cached);
-    if (!factory) return factory.take_error();
-    version->pool.set_factory(std::move(*factory), tier);
-    if (cached) version->set_native_status(cached->description);
-    if (iface != Interface::Plain) {  // a self-describing plugin is asked for its tools: a worker now
-      auto lease = version->pool.acquire();
+    auto version = assemble(std::move(spec), *compiled, std::move(file), options, options.sandbox, cached,
+                            cached ? cached->description : "interpreter");
+    if (!version) return version.take_error();
+    if ((*version)->interface_kind != Interface::Plain) {  // asked for its tools: a worker now
+      auto lease = (*version)->pool.acquire();
       if (!lease) return lease.take_error();
-      auto d = describe(**lease, version->plugin->info(), version->spec, version->prefix_tools);
-      if (!d) return d.take_error();
-      version->set_description(std::move(*d));
+      if (auto r = describe_into(**version, **lease); !r) return r.take_error();
     }
-    return std::shared_ptr<const PluginVersion>(std::move(version));
+    return std::shared_ptr<const PluginVersion>(std::move(*version));
   }
   // The first worker is started before the plugin is described: the request needs only options.
-  sandbox::LoadRequest request;
-  request.name = opts.name;
-  request.wasm.assign(wasm.begin(), wasm.end());
-  request.config = opts.config;
-  request.limits = opts.limits;
-  request.http_response_headers = opts.http_response_headers;
-  request.log_level = opts.log_level;
-  request.command = opts.command;
-  if (opts.preopens) {
-    for (const auto& d : opts.preopens->dirs()) request.grants.push_back(d.grant);
-  }
-  if (cached) {
-    request.native_library = cached->library.string();
-    request.native_description = cached->description;
-  }
+  sandbox::LoadRequest request = load_request(opts, wasm, cached);
   sandbox::ReadyInfo ready;
   auto first = options.sandbox->start(request, nullptr, &ready);
   if (!first) return first.take_error();
@@ -397,27 +426,11 @@ Result<std::shared_ptr<const PluginVersion>> load_isolated(PluginSpec spec, std:
   if (!compiled) return compiled.take_error();
   if (auto r = check_functions(spec, **compiled); !r) return r.take_error();
   (*first)->bind(*compiled);
-  const Interface iface = detect_interface((*compiled)->info());
-  std::shared_ptr<const Description> described;
-  if (iface != Interface::Plain) {
-    auto d = describe(**first, (*compiled)->info(), spec, spec.prefix_tools || options.prefix_tools);
-    if (!d) return d.take_error();
-    described = std::move(*d);
-  }
-  std::string tier = (*first)->tier_name();
-  auto version = std::make_shared<PluginVersion>(std::move(spec), *compiled, std::move(file), options.max_idle_instances,
-                                                 options.sandbox, InstanceFactory(), tier);
-  version->interface_kind = iface;
-  version->pool.set_max_instances(version->spec.max_instances.value_or(iface != Interface::Plain ? 1 : 0));
-  version->prefix_tools = version->spec.prefix_tools || options.prefix_tools;
-  version->on_list_changed = options.on_list_changed;
-  if (described) version->set_description(std::move(described));
-  auto factory = version->factory(cached);
-  if (!factory) return factory.take_error();
-  version->pool.set_factory(std::move(*factory), tier);
-  if (cached) version->set_native_status(cached->description);
-  version->pool.put(std::move(*first));
-  return std::shared_ptr<const PluginVersion>(std::move(version));
+  auto version = assemble(std::move(spec), *compiled, std::move(file), options, options.sandbox, cached, (*first)->tier_name());
+  if (!version) return version.take_error();
+  if (auto r = describe_into(**version, **first); !r) return r.take_error();
+  (*version)->pool.put(std::move(*first));
+  return std::shared_ptr<const PluginVersion>(std::move(*version));
 }
 
 }  // namespace
@@ -430,28 +443,17 @@ Result<std::shared_ptr<const PluginVersion>> load_plugin_version(PluginSpec spec
   auto compiled = host::CompiledPlugin::load(wasm, std::move(*opts));
   if (!compiled) return compiled.take_error();
   if (auto r = check_functions(spec, **compiled); !r) return r.take_error();
-  auto version = std::make_shared<PluginVersion>(std::move(spec), *compiled, std::move(file), options.max_idle_instances,
-                                                 nullptr, InstanceFactory(), "interpreter");
-  version->interface_kind = detect_interface((*compiled)->info());
-  version->pool.set_max_instances(version->spec.max_instances.value_or(version->interface_kind != Interface::Plain ? 1 : 0));
-  version->prefix_tools = version->spec.prefix_tools || options.prefix_tools;
-  version->on_list_changed = options.on_list_changed;
-  auto factory = version->factory(std::nullopt);
-  if (!factory) return factory.take_error();
-  version->pool.set_factory(std::move(*factory), "interpreter");
-  if (options.native) options.native->attach_cached(*version);
+  auto version = assemble(std::move(spec), *compiled, std::move(file), options, nullptr, std::nullopt, "interpreter");
+  if (!version) return version.take_error();
+  if (options.native) options.native->attach_cached(**version);
   // Instantiate and initialise once now: a module that cannot start is refused before it is
   // published, and the first call finds a warm instance.
   {
-    auto lease = version->pool.acquire();
+    auto lease = (*version)->pool.acquire();
     if (!lease) return lease.take_error();
-    if (version->interface_kind != Interface::Plain) {
-      auto d = describe(**lease, (*compiled)->info(), version->spec, version->prefix_tools);
-      if (!d) return d.take_error();
-      version->set_description(std::move(*d));
-    }
+    if (auto r = describe_into(**version, **lease); !r) return r.take_error();
   }
-  return std::shared_ptr<const PluginVersion>(std::move(version));
+  return std::shared_ptr<const PluginVersion>(std::move(*version));
 }
 
 }  // namespace wasimancer::registry

@@ -78,6 +78,13 @@ class InstancePool {
 
   size_t idle() const;
   size_t created() const;
+  // For /metrics: acquires, and those that found no idle instance and waited for a new one.
+  struct Stats {
+    size_t idle = 0, leased = 0, created = 0;
+    uint64_t acquires = 0, waits = 0;
+    double wait_seconds = 0;
+  };
+  Stats stats() const;
 
  private:
   uint64_t generation() const;
@@ -93,6 +100,8 @@ class InstancePool {
   uint64_t generation_ = 0;
   std::vector<std::unique_ptr<host::Runner>> idle_;
   size_t created_ = 0;
+  uint64_t acquires_ = 0, waits_ = 0;
+  double wait_seconds_ = 0;
 };
 
 struct PluginVersion {

@@ -1,5 +1,7 @@
 #include "registry/registry.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "core/log.hpp"
@@ -34,7 +36,7 @@ void PluginSnapshot::index() {
   }
 }
 
-Registry::Registry() : snapshot_(std::make_shared<PluginSnapshot>()) {}
+Registry::Registry() : snapshot_(std::make_shared<const PluginSnapshot>()) {}
 
 Result<void> Registry::check_locked(const PluginSpec& spec, const std::vector<FunctionSpec>& tools, bool replacing) const {
   auto snap = snapshot();
@@ -71,7 +73,7 @@ std::shared_ptr<const PluginSnapshot> Registry::publish_locked(std::shared_ptr<P
   next->revision_ = snapshot()->revision() + 1;
   next->index();
   std::shared_ptr<const PluginSnapshot> snap = std::move(next);
-  std::atomic_store(&snapshot_, snap);
+  snapshot_.set(snap);
   return snap;
 }
 
@@ -84,7 +86,7 @@ Result<void> Registry::add(std::shared_ptr<const PluginVersion> version) {
     next->plugins_.push_back(std::move(version));
     snap = publish_locked(std::move(next));
   }
-  listeners_.notify(*snap);
+  snapshot_.notify(*snap);
   return {};
 }
 
@@ -105,7 +107,7 @@ Result<std::shared_ptr<const PluginVersion>> Registry::replace(std::shared_ptr<c
     snap = publish_locked(std::move(next));
   }
   if (old) old->retire();
-  listeners_.notify(*snap);
+  snapshot_.notify(*snap);
   return old;
 }
 
@@ -118,7 +120,33 @@ void Registry::refresh(const PluginVersion& version) {
     if (!served || served.get() != &version) return;  // replaced or removed meanwhile
     snap = publish_locked(std::make_shared<PluginSnapshot>(*current));
   }
-  listeners_.notify(*snap);
+  snapshot_.notify(*snap);
+}
+
+Result<void> Registry::replace_all(std::vector<std::shared_ptr<const PluginVersion>> versions) {
+  std::vector<std::shared_ptr<const PluginVersion>> retired;
+  std::shared_ptr<const PluginSnapshot> snap;
+  {
+    std::lock_guard lock(write_mu_);
+    for (size_t i = 0; i < versions.size(); ++i) {
+      for (size_t j = 0; j < i; ++j) {
+        if (versions[j]->spec.name == versions[i]->spec.name) {
+          return Error(ErrorKind::InvalidArgument, fmt::format("a plugin named \"{}\" is defined twice", versions[i]->spec.name));
+        }
+      }
+    }
+    auto current = snapshot();
+    for (const auto& p : current->plugins()) {
+      bool kept = std::any_of(versions.begin(), versions.end(), [&](const auto& v) { return v.get() == p.get(); });
+      if (!kept) retired.push_back(p);
+    }
+    auto next = std::make_shared<PluginSnapshot>();
+    next->plugins_ = std::move(versions);
+    snap = publish_locked(std::move(next));
+  }
+  for (const auto& old : retired) old->retire();
+  snapshot_.notify(*snap);
+  return {};
 }
 
 Result<std::shared_ptr<const PluginVersion>> Registry::remove(std::string_view name) {
@@ -138,7 +166,7 @@ Result<std::shared_ptr<const PluginVersion>> Registry::remove(std::string_view n
     snap = publish_locked(std::move(next));
   }
   old->retire();
-  listeners_.notify(*snap);
+  snapshot_.notify(*snap);
   return old;
 }
 

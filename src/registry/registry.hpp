@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "core/error.hpp"
-#include "registry/listeners.hpp"
+#include "core/snapshot.hpp"
 #include "registry/plugin_version.hpp"
 
 namespace wasimancer::registry {
@@ -52,7 +52,7 @@ class Registry {
  public:
   Registry();
 
-  std::shared_ptr<const PluginSnapshot> snapshot() const { return std::atomic_load(&snapshot_); }
+  std::shared_ptr<const PluginSnapshot> snapshot() const { return snapshot_.get(); }
 
   // Checks without changing anything: AlreadyExists for a taken plugin name or tool name.
   Result<void> check_add(const PluginSpec& spec) const;
@@ -67,10 +67,14 @@ class Registry {
   // plugin re-described itself), if `version` is still the one served. A tool that now clashes
   // with another plugin's is left out (and logged).
   void refresh(const PluginVersion& version);
+  // Publishes exactly `versions` (in this order) in one swap: what a replica does when the shared
+  // store has a new revision. Versions no longer served are retired. Fails (and changes nothing)
+  // on two plugins of one name; a tool that clashes with an earlier plugin's is left out (logged).
+  Result<void> replace_all(std::vector<std::shared_ptr<const PluginVersion>> versions);
 
   // Called after every change with the new snapshot. Returns a token for remove_listener.
-  uint64_t on_change(std::function<void(const PluginSnapshot&)> listener) { return listeners_.add(std::move(listener)); }
-  void remove_listener(uint64_t token) { listeners_.remove(token); }
+  uint64_t on_change(std::function<void(const PluginSnapshot&)> listener) { return snapshot_.on_change(std::move(listener)); }
+  void remove_listener(uint64_t token) { snapshot_.remove_listener(token); }
 
  private:
   Result<void> check_locked(const PluginSpec& spec, const std::vector<FunctionSpec>& tools, bool replacing) const;
@@ -78,8 +82,7 @@ class Registry {
   std::shared_ptr<const PluginSnapshot> publish_locked(std::shared_ptr<PluginSnapshot> next);
 
   mutable std::mutex write_mu_;
-  std::shared_ptr<const PluginSnapshot> snapshot_;
-  Listeners<PluginSnapshot> listeners_;
+  Snapshot<PluginSnapshot> snapshot_;
 };
 
 }  // namespace wasimancer::registry

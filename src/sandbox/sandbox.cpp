@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "core/log.hpp"
+#include "core/metrics.hpp"
 #include "core/subprocess.hpp"
 
 namespace wasimancer::sandbox {
@@ -175,6 +176,7 @@ Result<std::unique_ptr<RemoteInstance>> Sandbox::start(const LoadRequest& reques
     return s.result.take_error();
   }
   fcntl(sv[0], F_SETFL, O_NONBLOCK);
+  metrics::record_worker_started();
   std::unique_ptr<RemoteInstance> inst(new RemoteInstance(*this, *s.result, sv[0], ""));
   inst->plugin_ = std::move(plugin);
   if (auto r = send_frame(inst->fd_, static_cast<uint8_t>(Msg::Load), encode(request), Deadline::after(std::chrono::seconds(60)));
@@ -218,6 +220,7 @@ RemoteInstance::~RemoteInstance() {
 std::string RemoteInstance::end_worker() {
   if (!alive_) return "it had ended";
   alive_ = false;
+  metrics::record_worker_ended();
   close(fd_);
   int status = 0;
   // A worker that already died is reaped as it is (it may take a moment after its channel
@@ -237,6 +240,7 @@ std::string RemoteInstance::end_worker() {
 }
 
 host::CallOutcome RemoteInstance::crashed(std::string why) {
+  metrics::record_worker_crash(plugin_ ? std::string_view(plugin_->options().name) : std::string_view("?"));
   host::CallOutcome out;
   out.rc = -1;
   out.error = Error(ErrorKind::Crash, fmt::format("crash: the plugin's sandbox worker failed during the call: {}", why));
@@ -344,7 +348,7 @@ bool RemoteInstance::serve_host(std::string_view payload, const host::CallOption
       if (!r.done() || !req) return false;
       Deadline d = Deadline::after(std::chrono::milliseconds(ms));
       if (hard.is_set() && hard.remaining() < d.remaining()) d = hard;
-      return reply(encode(svc.http(*req, d, options.cancel)));
+      return reply(encode(host::traced_http(svc, std::move(*req), d, options.cancel, options.trace)));
     }
     case HostOp::Log: {
       int32_t level = r.i32();

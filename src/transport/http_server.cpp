@@ -1,9 +1,15 @@
 #include "transport/http_server.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <cerrno>
+#include <list>
+#include <map>
 #include <set>
 #include <thread>
+
+#include <sys/socket.h>
 
 #include <boost/asio.hpp>
 #include <boost/asio/as_tuple.hpp>
@@ -11,9 +17,12 @@
 #include <fmt/format.h>
 
 #include "core/log.hpp"
+#include "core/metrics.hpp"
+#include "core/rate_limit.hpp"
 #include "core/text.hpp"
 #include "mcp/protocol.hpp"
 #include "transport/async_queue.hpp"
+#include "transport/http_framing.hpp"
 
 namespace wasimancer::transport {
 
@@ -27,21 +36,62 @@ using Strand = net::strand<net::io_context::executor_type>;
 namespace {
 
 using Part = mcp::ResponseStream::Part;
+using SteadyClock = std::chrono::steady_clock;
+// How long the head of an SSE answer to a POST may wait for the answer's first message.
+constexpr auto kHeadHold = std::chrono::seconds(1);
 
 // Waits on the connection's strand for a ResponseStream's next part; the stream's waker (any
-// thread) cancels the timer through the strand.
+// thread) cancels the timer through the strand. When the stream overflowed (its client is not
+// reading), the write in progress is cancelled too, so the connection closes at once instead of
+// at the write deadline. It also watches the socket while the answer is pumped: a client that
+// closes its end (an SSE stream it no longer wants, a call it gave up on) is noticed at once,
+// not at the next keep-alive write (which would succeed once on a half-closed socket).
 struct StreamWaiter : std::enable_shared_from_this<StreamWaiter> {
   explicit StreamWaiter(Strand s) : strand(s), timer(s) {}
   Strand strand;
   net::steady_timer timer;
-  void wake() {
-    net::post(strand, [self = shared_from_this()] { self->timer.cancel(); });
+  beast::tcp_stream* stream = nullptr;  // while the pump runs; touched only on the strand
+  bool client_gone = false;             // on the strand
+  void wake(bool abort) {
+    net::post(strand, [self = shared_from_this(), abort] {
+      self->timer.cancel();
+      if (abort && self->stream) self->stream->cancel();
+    });
+  }
+  // Waits (on the strand) until the socket is readable: end of stream or an error means the
+  // client left; bytes (a pipelined request) end the watch, they are the next request's.
+  void watch() {
+    stream->socket().async_wait(net::socket_base::wait_read, net::bind_executor(strand, [self = shared_from_this()](boost::system::error_code ec) {
+      if (ec || !self->stream) return;  // cancelled: the pump is over
+      char c;
+      ssize_t n = ::recv(self->stream->socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))) return;
+      self->client_gone = true;
+      self->timer.cancel();
+      self->stream->cancel();
+    }));
   }
 };
 
 bool header_has_token(std::string_view header, std::string_view token) { return ascii_lower(header).find(token) != std::string::npos; }
 
 }  // namespace
+
+// ---- connections ----------------------------------------------------------------------------------
+
+// One accepted connection, as the registry sees it. The fields are guarded by the registry's
+// mutex, except `stream`, which only the connection's strand touches.
+struct Conn {
+  uint64_t id = 0;
+  std::string address;
+  Strand strand;
+  bool authenticated = false;
+  bool busy = false;     // reading a request's body, or answering it
+  bool dropped = false;  // closed by the registry (evicted, or shutting down): no longer counted
+  std::list<std::shared_ptr<Conn>>::iterator waiting_pos;  // in `unauthenticated`, when not authenticated
+  beast::tcp_stream* stream = nullptr;
+  explicit Conn(Strand s) : strand(s) {}
+};
 
 // ---- the server ---------------------------------------------------------------------------------
 
@@ -50,13 +100,28 @@ struct HttpServer::Impl {
   HttpConfig config;
   net::io_context io;
   std::optional<tcp::acceptor> acceptor;
+  std::optional<Strand> accept_strand;
   std::vector<std::thread> threads;
   std::vector<std::shared_ptr<RouteHandler>> routes;
-  std::atomic<size_t> connections{0};
   uint16_t bound_port = 0;
   std::mutex stop_mu;
   std::condition_variable stop_cv;
   bool stopped = false;
+  std::atomic<bool> draining{false};
+
+  // The connection registry (see HttpConfig::max_connections).
+  mutable std::mutex conns_mu;
+  std::condition_variable conns_cv;
+  uint64_t next_conn = 1;
+  size_t open_count = 0;  // counted connections (not dropped)
+  std::list<std::shared_ptr<Conn>> unauthenticated;  // oldest first
+  std::set<std::shared_ptr<Conn>> all_conns;
+  std::map<std::string, size_t> per_address;
+  LogThrottle refusals;
+
+  // SSE streams being written, so shutdown can end them.
+  std::mutex streams_mu;
+  std::list<std::weak_ptr<mcp::ResponseStream>> streams;
 
   mcp::HttpHandler handler;
 
@@ -65,7 +130,10 @@ struct HttpServer::Impl {
     r.allowed_hosts = c.allowed_hosts;
     r.allowed_origins = c.allowed_origins;
     r.mcp_token = c.mcp_token;
+    r.oauth = c.oauth;
     r.max_body_bytes = c.max_body_bytes;
+    r.max_response_bytes = c.max_response_bytes;
+    r.max_stream_queue_bytes = c.max_stream_queue_bytes;
     return r;
   }
 
@@ -73,14 +141,19 @@ struct HttpServer::Impl {
       : mcp(m), config(std::move(c)), io(static_cast<int>(std::max<size_t>(1, config.network_threads))),
         handler(m, rules_of(config)) {}
 
-  using Stream = beast::tcp_stream;
+  // The connection, with the route label of the request being served (for
+  // wasimancer_http_responses_total).
+  struct Stream : beast::tcp_stream {
+    using beast::tcp_stream::tcp_stream;
+    std::string_view route = "other";
+  };
   using Parser = http::request_parser<http::string_body>;
 
   net::awaitable<void> accept_loop();
-  net::awaitable<void> connection(tcp::socket socket);
+  net::awaitable<void> connection(tcp::socket socket, std::shared_ptr<Conn> conn);
   // Each handler returns whether the connection may be kept alive.
-  net::awaitable<bool> dispatch(Stream& stream, beast::flat_buffer& buffer, Parser& parser);
-  net::awaitable<bool> route_request(Stream& stream, beast::flat_buffer& buffer, Parser& parser, RouteHandler& route);
+  net::awaitable<bool> dispatch(Stream& stream, beast::flat_buffer& buffer, Parser& parser, Conn& conn);
+  net::awaitable<bool> route_request(Stream& stream, beast::flat_buffer& buffer, Parser& parser, RouteHandler& route, Conn& conn);
   net::awaitable<bool> send_answer(Stream& stream, Parser& parser, mcp::HttpAnswer answer);
   net::awaitable<bool> pump(Stream& stream, Parser& parser, std::shared_ptr<mcp::ResponseStream> rs);
 
@@ -89,7 +162,105 @@ struct HttpServer::Impl {
                              std::string_view content_type = "application/json",
                              std::vector<std::pair<std::string, std::string>> headers = {});
   net::awaitable<bool> read_body(Stream& stream, beast::flat_buffer& buffer, Parser& parser, uint64_t limit);
+
+  // Registry. admit() decides on a new connection: nullptr (refused, with the reason) or its
+  // record; `evict` is set to a connection to close to make room.
+  std::shared_ptr<Conn> admit(const std::string& address, Strand strand, std::shared_ptr<Conn>& evict, std::string& why);
+  void release(Conn& conn);
+  void set_busy(Conn& conn, bool busy);
+  void set_authenticated(Conn& conn);
+  void drop_locked(Conn& conn);
+  static void close_on_strand(const std::shared_ptr<Conn>& conn);
+  size_t max_unauthenticated() const { return std::max<size_t>(1, config.max_connections - config.max_connections / 4); }
 };
+
+std::shared_ptr<Conn> HttpServer::Impl::admit(const std::string& address, Strand strand, std::shared_ptr<Conn>& evict, std::string& why) {
+  std::lock_guard lock(conns_mu);
+  if (config.max_connections_per_address && per_address[address] >= config.max_connections_per_address) {
+    why = fmt::format("{} connections from this address (WASIMANCER_MAX_CONNECTIONS_PER_ADDRESS)", config.max_connections_per_address);
+    if (per_address[address] == 0) per_address.erase(address);
+    return nullptr;
+  }
+  if (open_count >= config.max_connections || unauthenticated.size() >= max_unauthenticated()) {
+    // Room is made by closing a connection that has not authenticated and is waiting for its
+    // request: the oldest one of the address holding the most such connections (so an attacker's
+    // churn of new connections closes its own first, not a client's single one). Connections
+    // that authenticated are never closed for a newcomer.
+    std::map<std::string_view, size_t> waiting;
+    size_t most = 0;
+    std::string_view heaviest;
+    for (const auto& c : unauthenticated) {
+      if (c->busy) continue;
+      size_t n = ++waiting[c->address];
+      if (n > most) {
+        most = n;
+        heaviest = c->address;
+      }
+    }
+    for (auto& c : unauthenticated) {
+      if (!c->busy && c->address == heaviest) {
+        evict = c;
+        break;
+      }
+    }
+    if (!evict) {
+      why = fmt::format("the limit of {} connections is reached (WASIMANCER_MAX_CONNECTIONS)", config.max_connections);
+      return nullptr;
+    }
+    drop_locked(*evict);
+  }
+  auto conn = std::make_shared<Conn>(strand);
+  conn->id = next_conn++;
+  conn->address = address;
+  ++open_count;
+  ++per_address[address];
+  unauthenticated.push_back(conn);
+  conn->waiting_pos = std::prev(unauthenticated.end());
+  all_conns.insert(conn);
+  return conn;
+}
+
+void HttpServer::Impl::drop_locked(Conn& c) {
+  if (c.dropped) return;
+  c.dropped = true;
+  --open_count;
+  if (auto it = per_address.find(c.address); it != per_address.end() && --it->second == 0) per_address.erase(it);
+  if (!c.authenticated) unauthenticated.erase(c.waiting_pos);
+}
+
+void HttpServer::Impl::release(Conn& c) {
+  std::lock_guard lock(conns_mu);
+  drop_locked(c);
+  for (auto it = all_conns.begin(); it != all_conns.end(); ++it) {
+    if (it->get() == &c) {
+      all_conns.erase(it);
+      break;
+    }
+  }
+  conns_cv.notify_all();
+}
+
+void HttpServer::Impl::set_busy(Conn& c, bool busy) {
+  std::lock_guard lock(conns_mu);
+  c.busy = busy;
+}
+
+void HttpServer::Impl::set_authenticated(Conn& c) {
+  std::lock_guard lock(conns_mu);
+  if (c.authenticated) return;
+  if (!c.dropped) unauthenticated.erase(c.waiting_pos);
+  c.authenticated = true;
+}
+
+void HttpServer::Impl::close_on_strand(const std::shared_ptr<Conn>& conn) {
+  // A connection busy with a request finishes it (its loop then sees `dropped` or the drain).
+  net::post(conn->strand, [conn] {
+    if (!conn->stream || conn->busy) return;
+    boost::system::error_code ignore;
+    conn->stream->socket().shutdown(tcp::socket::shutdown_both, ignore);
+    conn->stream->socket().close(ignore);
+  });
+}
 
 namespace {
 bool body_pending(const http::request_parser<http::string_body>& p) {
@@ -98,10 +269,12 @@ bool body_pending(const http::request_parser<http::string_body>& p) {
 }  // namespace
 
 net::awaitable<bool> HttpServer::Impl::write(Stream& stream, HttpResponse res, bool keep_alive) {
+  keep_alive = keep_alive && !draining.load();
   res.set(http::field::server, "wasimancer");
   res.keep_alive(keep_alive);
   res.prepare_payload();
-  stream.expires_after(config.request_timeout);
+  metrics::record_http_response(stream.route, res.result_int());
+  stream.expires_after(config.write_timeout);
   auto [ec, n] = co_await http::async_write(stream, res, as_tuple(net::use_awaitable));
   co_return !ec && keep_alive;
 }
@@ -129,9 +302,11 @@ net::awaitable<bool> HttpServer::Impl::read_body(Stream& stream, beast::flat_buf
   const auto& req = parser.get();
   if (header_has_token(req[http::field::expect], "100-continue")) {
     http::response<http::empty_body> cont{http::status::continue_, req.version()};
+    stream.expires_after(config.write_timeout);
     auto [ec, n] = co_await http::async_write(stream, cont, as_tuple(net::use_awaitable));
     if (ec) co_return false;
   }
+  if (parser.is_done()) co_return true;
   stream.expires_after(config.request_timeout);
   auto [ec, n] = co_await http::async_read(stream, buffer, parser, as_tuple(net::use_awaitable));
   if (ec == http::error::body_limit) {
@@ -142,11 +317,13 @@ net::awaitable<bool> HttpServer::Impl::read_body(Stream& stream, beast::flat_buf
   co_return !ec;
 }
 
-mcp::HttpRequestHead head_of(const HttpHeader& h) {
+mcp::HttpRequestHead head_of(const HttpHeader& h, const std::string& client) {
   mcp::HttpRequestHead head;
   head.method = std::string(h.method_string());
   head.target = std::string(h.target());
+  head.headers.reserve(8);
   for (const auto& f : h) head.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+  head.client = client;
   return head;
 }
 
@@ -159,25 +336,40 @@ net::awaitable<bool> HttpServer::Impl::send_answer(Stream& stream, Parser& parse
 }
 
 // Writes a ResponseStream: one complete response, or a chunked SSE stream with keep-alive
-// comments while idle. finish() tells the producers when we stop (done or the client left).
+// comments while idle. Every part queued when the connection gets to it leaves in one write
+// (head, events and last chunk of a quick answer together). The stream must make progress:
+// once bytes are waiting for the client, it has write_timeout to take all of them (the
+// deadline is not renewed while it stays behind). finish() tells the producers when we stop
+// (done, or the client left), which also frees what was still queued.
 net::awaitable<bool> HttpServer::Impl::pump(Stream& stream, Parser& parser, std::shared_ptr<mcp::ResponseStream> rs) {
   auto ex = co_await net::this_coro::executor;
   auto waiter = std::make_shared<StreamWaiter>(*ex.template target<Strand>());
-  rs->set_waker([weak = std::weak_ptr<StreamWaiter>(waiter)] {
-    if (auto w = weak.lock()) w->wake();
+  waiter->stream = &stream;
+  rs->set_waker([weak = std::weak_ptr<StreamWaiter>(waiter), weak_rs = std::weak_ptr<mcp::ResponseStream>(rs)] {
+    auto r = weak_rs.lock();
+    if (auto w = weak.lock()) w->wake(r && r->overflowed());
   });
   struct Finish {
     std::shared_ptr<mcp::ResponseStream> rs;
+    std::shared_ptr<StreamWaiter> waiter;
     ~Finish() {
+      if (waiter->stream && !waiter->client_gone) {
+        boost::system::error_code ignore;
+        waiter->stream->socket().cancel(ignore);  // the watch (nothing else is pending here)
+      }
+      waiter->stream = nullptr;
       rs->set_waker(nullptr);
       rs->finish();
     }
-  } finish{rs};
-  auto next = [&](Part& part, std::chrono::steady_clock::duration timeout) -> net::awaitable<bool> {
-    auto until = std::chrono::steady_clock::now() + timeout;
+  } finish{rs, waiter};
+  waiter->watch();
+  // The next part within `timeout`; false on timeout or when the client left (client_gone).
+  auto next = [&](Part& part, SteadyClock::duration timeout) -> net::awaitable<bool> {
+    auto until = SteadyClock::now() + timeout;
     for (;;) {
+      if (waiter->client_gone) co_return false;
       if (rs->try_pop(part)) co_return true;
-      if (std::chrono::steady_clock::now() >= until) co_return false;
+      if (SteadyClock::now() >= until) co_return false;
       waiter->timer.expires_at(until);
       co_await waiter->timer.async_wait(as_tuple(net::use_awaitable));
     }
@@ -187,40 +379,84 @@ net::awaitable<bool> HttpServer::Impl::pump(Stream& stream, Parser& parser, std:
   Part part;
   // The first part decides the response's shape; a request may take long (a plugin call).
   if (!co_await next(part, std::chrono::hours(24))) {
+    if (waiter->client_gone) co_return false;
     co_return co_await reply(stream, parser, http::status::internal_server_error, R"({"error":"the request was not answered"})");
   }
   if (part.kind == Part::Complete) {
     std::vector<std::pair<std::string, std::string>> headers = std::move(part.head.headers);
+    if (part.head.close_connection) headers.emplace_back("Connection", "close");
     co_return co_await reply(stream, parser, static_cast<http::status>(part.head.status), std::move(part.data), part.head.content_type,
                              std::move(headers));
   }
-  if (part.kind != Part::StreamHead) co_return false;
-  if (part.head.close_connection) keep_alive = false;
+  if (part.kind != Part::StreamHead) co_return false;  // Abort: the client fell behind before anything was written
+  {
+    std::lock_guard lock(streams_mu);
+    std::erase_if(streams, [](const auto& w) { return w.expired(); });
+    streams.push_back(rs);
+  }
+  if (part.head.close_connection || draining.load()) keep_alive = false;
   http::response<http::empty_body> res{static_cast<http::status>(part.head.status), req.version()};
   for (const auto& [k, v] : part.head.headers) res.set(k, v);
   res.set(http::field::server, "wasimancer");
   res.set(http::field::content_type, part.head.content_type);
   res.keep_alive(keep_alive);
   res.chunked(true);
-  http::response_serializer<http::empty_body> sr{res};
-  stream.expires_never();
-  auto [ec, n] = co_await http::async_write_header(stream, sr, as_tuple(net::use_awaitable));
-  if (ec) co_return false;
-  for (;;) {
-    std::string item;
-    if (co_await next(part, config.sse_keepalive)) {
-      if (part.kind == Part::End) break;
-      item = std::move(part.data);
-    } else {
-      item = ": keepalive\n\n";
+  metrics::record_http_response(stream.route, res.result_int());
+  std::string out;
+  append_head(out, res.base());
+
+  bool behind = false;  // bytes are waiting for the client: the progress deadline runs
+  SteadyClock::time_point deadline{};
+  std::vector<Part> parts;
+  bool ended = false;
+  if (part.head.hold_for_first_message) {
+    // An SSE answer to a POST: the head waits (up to kHeadHold) for the first message, so a
+    // quick answer leaves as one write (head, event, last chunk) instead of two or three.
+    Part first;
+    bool got = co_await next(first, kHeadHold);
+    if (waiter->client_gone) co_return false;
+    if (got) {
+      if (first.kind == Part::Chunk && !first.data.empty()) append_chunk(out, first.data);
+      else if (first.kind == Part::End) ended = true;
+      else if (first.kind == Part::Abort) co_return false;
     }
-    stream.expires_after(config.request_timeout);
-    auto [wec, wn] = co_await net::async_write(stream, http::make_chunk(net::buffer(item)), as_tuple(net::use_awaitable));
-    if (wec) co_return false;  // the client went away: later messages are dropped
   }
-  stream.expires_after(config.request_timeout);
-  auto [fec, fn] = co_await net::async_write(stream, http::make_chunk_last(), as_tuple(net::use_awaitable));
-  co_return !fec && keep_alive;
+  for (;;) {
+    // Everything queued now goes into this write.
+    parts.clear();
+    rs->pop_all(parts);
+    for (auto& p : parts) {
+      if (p.kind == Part::Chunk && !p.data.empty()) append_chunk(out, p.data);
+      else if (p.kind == Part::End) ended = true;
+      else if (p.kind == Part::Abort) co_return false;  // the client fell behind: close, freeing the queue
+      if (ended) break;
+    }
+    if (out.empty() && !ended) {  // (an End alone still has its last chunk to write)
+      if (!co_await next(part, config.sse_keepalive)) {
+        if (waiter->client_gone) co_return false;
+        append_chunk(out, ": keepalive\n\n");
+      } else {
+        if (part.kind == Part::Chunk && !part.data.empty()) append_chunk(out, part.data);
+        else if (part.kind == Part::End) ended = true;
+        else if (part.kind == Part::Abort) co_return false;
+        if (!ended) continue;  // gather whatever else is queued
+      }
+    }
+    if (ended) out.append(kLastChunk);
+    if (!behind) {
+      behind = true;
+      deadline = SteadyClock::now() + config.write_timeout;
+    }
+    stream.expires_at(deadline);
+    auto [wec, wn] = co_await net::async_write(stream, net::buffer(out), as_tuple(net::use_awaitable));
+    if (wec) co_return false;  // the client went away or fell behind: later messages are dropped
+    out.clear();
+    if (out.capacity() > (64u << 10)) out.shrink_to_fit();
+    if (ended) break;
+    if (rs->queued_bytes() == 0) behind = false;  // caught up
+  }
+  stream.expires_never();
+  co_return keep_alive && !draining.load();
 }
 
 net::awaitable<void> HttpServer::Impl::accept_loop() {
@@ -228,38 +464,71 @@ net::awaitable<void> HttpServer::Impl::accept_loop() {
     auto [ec, socket] = co_await acceptor->async_accept(as_tuple(net::use_awaitable));
     if (ec) {
       if (ec == net::error::operation_aborted || !acceptor->is_open()) co_return;
-      log().warn("accept failed: {}", ec.message());
+      refusals.log("accept", spdlog::level::warn, "accept failed: {}", ec.message());
+      if (ec == net::error::no_descriptors) {
+        // Out of file descriptors: pause a moment instead of spinning.
+        net::steady_timer t(co_await net::this_coro::executor, std::chrono::milliseconds(50));
+        co_await t.async_wait(as_tuple(net::use_awaitable));
+      }
       continue;
     }
-    if (connections.load() >= config.max_connections) {
+    boost::system::error_code ep_ec;
+    auto peer = socket.remote_endpoint(ep_ec);
+    std::string address = ep_ec ? std::string() : peer.address().to_string();
+    std::shared_ptr<Conn> evict;
+    std::string why;
+    auto conn = draining.load() ? nullptr : admit(address, net::make_strand(io), evict, why);
+    if (evict) {
+      refusals.log("evicted", spdlog::level::info, "closed a connection from {} that had not authenticated, to make room for a new one",
+                   evict->address);
+      close_on_strand(evict);
+    }
+    if (!conn) {
       boost::system::error_code ignore;
       socket.close(ignore);
-      log().warn("connection refused: the limit of {} connections is reached", config.max_connections);
+      if (!why.empty()) refusals.log("refused", spdlog::level::warn, "connection from {} refused: {}", address, why);
       continue;
     }
-    // SSE answers are written as several small writes (header, events, final chunk); without
-    // TCP_NODELAY, Nagle's algorithm and delayed ACKs add ~40 ms to each answer.
+    // Small answers leave in one write, but the SSE stream's later events must not wait for
+    // delayed ACKs (Nagle).
     boost::system::error_code nodelay_ec;
     socket.set_option(tcp::no_delay(true), nodelay_ec);
-    net::co_spawn(net::make_strand(io), connection(std::move(socket)), net::detached);
+    net::co_spawn(conn->strand, connection(std::move(socket), conn), net::detached);
   }
 }
 
-net::awaitable<void> HttpServer::Impl::connection(tcp::socket socket) {
-  ++connections;
-  struct Guard {
-    std::atomic<size_t>& c;
-    ~Guard() { --c; }
-  } guard{connections};
+net::awaitable<void> HttpServer::Impl::connection(tcp::socket socket, std::shared_ptr<Conn> conn) {
   Stream stream(std::move(socket));
+  conn->stream = &stream;
+  struct Guard {
+    Impl& im;
+    std::shared_ptr<Conn> conn;
+    ~Guard() {
+      conn->stream = nullptr;
+      im.release(*conn);
+    }
+  } guard{*this, conn};
   beast::flat_buffer buffer;
+  bool dropped = false;
   for (;;) {
+    {
+      std::lock_guard lock(conns_mu);
+      dropped = conn->dropped;
+    }
+    if (dropped || draining.load()) break;
     Parser parser;
     parser.header_limit(config.max_header_bytes);
     // No body limit while reading the header: Beast would reject a large Content-Length there,
     // before the route can answer 401/403 first. read_body() sets the route's limit.
     parser.body_limit(boost::none);
-    stream.expires_after(config.idle_timeout);
+    bool authenticated;
+    {
+      std::lock_guard lock(conns_mu);
+      authenticated = conn->authenticated;
+    }
+    // Before authentication the whole header must come within header_timeout (slowloris);
+    // an authenticated keep-alive connection may wait idle_timeout for its next request.
+    stream.expires_after(authenticated ? config.idle_timeout : config.header_timeout);
     auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, as_tuple(net::use_awaitable));
     if (ec) {
       if (ec == http::error::header_limit) {
@@ -268,7 +537,7 @@ net::awaitable<void> HttpServer::Impl::connection(tcp::socket socket) {
         res.set(http::field::content_type, "application/json");
         co_await write(stream, std::move(res), false);
       } else if (ec != http::error::end_of_stream && ec != beast::error::timeout && ec != net::error::eof &&
-                 ec != net::error::connection_reset && ec != net::error::operation_aborted) {
+                 ec != net::error::connection_reset && ec != net::error::operation_aborted && ec != net::error::bad_descriptor) {
         HttpResponse res{http::status::bad_request, 11};
         res.body() = json::serialize(json::object{{"error", "malformed HTTP request: " + ec.message()}});
         res.set(http::field::content_type, "application/json");
@@ -276,50 +545,75 @@ net::awaitable<void> HttpServer::Impl::connection(tcp::socket socket) {
       }
       break;
     }
+    set_busy(*conn, true);
     bool keep = false;
     try {
-      keep = co_await dispatch(stream, buffer, parser);
+      keep = co_await dispatch(stream, buffer, parser, *conn);
     } catch (const std::exception& e) {
       log().error("HTTP request failed: {}", e.what());
       keep = false;
     }
+    set_busy(*conn, false);
     if (!keep) break;
   }
   // Close gracefully: stop sending, then read and discard what the client still sends (an
   // upload refused before its body was read) for a moment, so the kernel does not answer it
   // with a reset that could destroy our response before the client reads it.
   boost::system::error_code ignore;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ignore);
-  stream.expires_after(std::chrono::seconds(2));
-  std::array<char, 16384> scratch;
-  size_t drained = 0;
-  for (;;) {
-    auto [ec, n] = co_await stream.async_read_some(net::buffer(scratch), as_tuple(net::use_awaitable));
-    drained += n;
-    if (ec || drained > (64u << 20)) break;
+  if (stream.socket().is_open()) {
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignore);
+    stream.expires_after(std::chrono::seconds(2));
+    std::array<char, 16384> scratch;
+    size_t drained = 0;
+    for (;;) {
+      auto [ec, n] = co_await stream.async_read_some(net::buffer(scratch), as_tuple(net::use_awaitable));
+      drained += n;
+      if (ec || drained > (64u << 20)) break;
+    }
   }
   stream.socket().close(ignore);
 }
 
-net::awaitable<bool> HttpServer::Impl::dispatch(Stream& stream, beast::flat_buffer& buffer, Parser& parser) {
-  mcp::HttpRequestHead head = head_of(parser.get());
+net::awaitable<bool> HttpServer::Impl::dispatch(Stream& stream, beast::flat_buffer& buffer, Parser& parser, Conn& conn) {
+  stream.route = metrics::route_label(parser.get().target());
+  mcp::HttpRequestHead head = head_of(parser.get(), conn.address);
+  if (draining.load()) co_return co_await send_answer(stream, parser, mcp::HttpHandler::shutting_down());
   if (auto refused = handler.check_host_origin(head)) co_return co_await send_answer(stream, parser, std::move(*refused));
   for (auto& r : routes) {
-    if (r->matches(parser.get())) co_return co_await route_request(stream, buffer, parser, *r);
+    if (r->matches(parser.get())) co_return co_await route_request(stream, buffer, parser, *r, conn);
   }
+  if (!config.serve_mcp) {
+    // The --metrics-bind listener: its routes and /health only.
+    std::string_view target = parser.get().target();
+    std::string_view path = target.substr(0, target.find('?'));
+    if (path == "/health" && parser.get().method() == http::verb::get) co_return co_await reply(stream, parser, http::status::ok, R"({"status":"ok"})");
+    co_return co_await reply(stream, parser, http::status::not_found,
+                             json::serialize(json::object{{"error", fmt::format("no route for {} {}", std::string(parser.get().method_string()), path)}}));
+  }
+  if (handler.authorized(head)) set_authenticated(conn);
   auto early = handler.on_header(head);
   if (auto* answer = std::get_if<mcp::HttpAnswer>(&early)) co_return co_await send_answer(stream, parser, std::move(*answer));
   if (!co_await read_body(stream, buffer, parser, std::get<uint64_t>(early))) co_return false;
   co_return co_await send_answer(stream, parser, handler.on_body(head, std::move(parser.get().body())));
 }
 
-net::awaitable<bool> HttpServer::Impl::route_request(Stream& stream, beast::flat_buffer& buffer, Parser& parser, RouteHandler& route) {
+net::awaitable<bool> HttpServer::Impl::route_request(Stream& stream, beast::flat_buffer& buffer, Parser& parser, RouteHandler& route,
+                                                     Conn& conn) {
   if (auto early = route.check(parser.get())) {
     auto res = std::move(*early);
     bool keep = parser.get().keep_alive() && !body_pending(parser);
     co_return co_await write(stream, std::move(res), keep);
   }
+  set_authenticated(conn);  // the route's own token check passed
   if (!co_await read_body(stream, buffer, parser, route.body_limit(parser.get()))) co_return false;
+  if (auto start = route.stream(parser.get())) {
+    // A stream of Server-Sent Events (the dashboard's live feed), written as MCP's SSE answers are.
+    auto rs = std::make_shared<mcp::ResponseStream>();
+    rs->start(mcp::HttpHead{200, "text/event-stream", {{"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}}, false});
+    auto stop = start([rs](std::string chunk) { return rs->chunk(std::move(chunk)); });
+    if (stop) rs->on_finish(std::move(stop));
+    co_return co_await pump(stream, parser, std::move(rs));
+  }
   HttpRequest req = parser.release();
   bool keep_alive = req.keep_alive();
   unsigned version = req.version();
@@ -370,13 +664,64 @@ Result<void> HttpServer::start() {
     return Error(ErrorKind::Io, fmt::format("cannot listen on {}:{}: {}{}", im.config.bind_address, im.config.port, ec.message(), hint));
   }
   im.bound_port = im.acceptor->local_endpoint().port();
-  net::co_spawn(net::make_strand(im.io), im.accept_loop(), net::detached);
+  im.accept_strand.emplace(net::make_strand(im.io));
+  net::co_spawn(*im.accept_strand, im.accept_loop(), net::detached);
   size_t n = std::max<size_t>(1, im.config.network_threads);
   for (size_t i = 0; i < n; ++i) im.threads.emplace_back([&im] { im.io.run(); });
   return {};
 }
 
 uint16_t HttpServer::port() const { return impl_->bound_port; }
+
+size_t HttpServer::connection_count() const {
+  std::lock_guard lock(impl_->conns_mu);
+  return impl_->open_count;
+}
+
+size_t HttpServer::unauthenticated_count() const {
+  std::lock_guard lock(impl_->conns_mu);
+  return impl_->unauthenticated.size();
+}
+
+void HttpServer::shutdown(std::chrono::milliseconds grace) {
+  auto& im = *impl_;
+  {
+    std::lock_guard lock(im.stop_mu);
+    if (im.stopped || im.threads.empty()) return;
+  }
+  auto deadline = Clock::now() + grace;
+  im.draining = true;
+  // 1. No new connections.
+  net::post(*im.accept_strand, [&im] {
+    boost::system::error_code ignore;
+    im.acceptor->close(ignore);
+  });
+  // 2. Connections waiting for a request are closed; busy ones finish their request (new
+  //    requests get 503) and close after it.
+  {
+    std::lock_guard lock(im.conns_mu);
+    for (const auto& c : im.all_conns) Impl::close_on_strand(c);
+  }
+  // 3. Calls in flight finish until the deadline; the rest are answered with an error.
+  size_t running = im.mcp.calls_in_flight();
+  if (running) log().info("shutting down: waiting up to {} ms for {} call(s) in flight", grace.count(), running);
+  im.mcp.drain(deadline);
+  // 4. SSE streams end with their last chunk (their connections then close).
+  {
+    std::lock_guard lock(im.streams_mu);
+    for (auto& w : im.streams) {
+      if (auto rs = w.lock()) rs->end();
+    }
+  }
+  // 5. Answers are written, connections closed (bounded: a client that does not read is cut).
+  {
+    std::unique_lock lock(im.conns_mu);
+    if (!im.conns_cv.wait_for(lock, std::chrono::seconds(5), [&im] { return im.all_conns.empty(); })) {
+      log().warn("shutting down: {} connection(s) still open after 5 s are closed", im.all_conns.size());
+    }
+  }
+  stop();
+}
 
 void HttpServer::stop() {
   auto& im = *impl_;

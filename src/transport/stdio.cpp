@@ -93,6 +93,7 @@ int run_stdio(mcp::Server& server, std::FILE* in, std::FILE* out) {
           stdout_stream->request_done(m.id);
           return;
         }
+        std::get<std::shared_ptr<mcp::Session>>(made)->set_transport("stdio");
         std::string traceparent;
         if (auto* meta = m.params().if_contains("_meta"); meta && meta->is_object()) {
           if (auto* t = meta->as_object().if_contains("traceparent"); t && t->is_string()) traceparent = std::string(t->as_string());

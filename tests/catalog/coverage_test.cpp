@@ -1,4 +1,4 @@
-// Every .wasm file under ../shared/plugins must have a catalog test: a test source in this folder
+// Every .wasm file of the corpus (../shared/plugins or WASIMANCER_FIXTURES) must have a catalog test: a test source in this folder
 // must name it as a string literal "owner-repo/file.wasm" (that is how catalog_cli.hpp's Cli
 // takes a plugin). A new fixture without a test fails here instead of being skipped silently.
 #include <gtest/gtest.h>
@@ -44,12 +44,12 @@ std::map<std::string, std::set<std::string>> named_in_tests() {
   return out;
 }
 
-TEST(CatalogCoverage, FixturesFolderIsThere) {
+FIXTURE_TEST(CatalogCoverage, FixturesFolderIsThere) {
   ASSERT_TRUE(fs::is_directory(shared_plugins_dir())) << shared_plugins_dir();
   EXPECT_GE(fixtures().size(), 80u) << "expected the ~82 fixtures of CATALOG.md";
 }
 
-TEST(CatalogCoverage, EveryFixtureHasATest) {
+FIXTURE_TEST(CatalogCoverage, EveryFixtureHasATest) {
   auto named = named_in_tests();
   std::vector<std::string> missing;
   for (const auto& f : fixtures())
@@ -60,7 +60,7 @@ TEST(CatalogCoverage, EveryFixtureHasATest) {
                                << " have no test in tests/catalog/:" << list;
 }
 
-TEST(CatalogCoverage, EveryNamedFixtureExists) {
+FIXTURE_TEST(CatalogCoverage, EveryNamedFixtureExists) {
   auto all = fixtures();
   for (const auto& [path, files] : named_in_tests()) {
     EXPECT_TRUE(all.count(path)) << path << " is named in " << *files.begin() << " but is not under "

@@ -11,35 +11,35 @@ namespace {
 
 // ---- c-pdk tests -----------------------------------------------------------------------------------
 
-TEST(GoSdkFail, ErrorSetWithRcOne) {  // go-sdk L199-210: rc 1, error exactly `Some error message`
+FIXTURE_TEST(GoSdkFail, ErrorSetWithRcOne) {  // go-sdk L199-210: rc 1, error exactly `Some error message`
   auto r = Cli("extism-go-sdk/fail.wasm", "run_test").run();
   EXPECT_CALL_ERROR(r, "plugin error");
   EXPECT_MESSAGE_EQ(r, "Some error message");
   EXPECT_EQ(r.out, "");
 }
 
-TEST(GoSdkHello, HelloWorld) {  // go-sdk L212-227
+FIXTURE_TEST(GoSdkHello, HelloWorld) {  // go-sdk L212-227
   EXPECT_SUCCESS(Cli("extism-go-sdk/hello.wasm", "run_test").run(), "Hello, world!");
 }
 
-TEST(GoSdkAlloc, KernelGrowsBeyond640KiB) {  // go-sdk L158-168: rc 0, output ""
+FIXTURE_TEST(GoSdkAlloc, KernelGrowsBeyond640KiB) {  // go-sdk L158-168: rc 0, output ""
   EXPECT_SUCCESS(Cli("extism-go-sdk/alloc.wasm", "run_test").run(), "");
 }
 
 // ---- input_offset.wasm (wat, 0-page memory) ------------------------------------------------------
 
-TEST(GoSdkInputOffset, LengthOfTheInputBlock) {  // go-sdk L890-903: u64 LE 11
+FIXTURE_TEST(GoSdkInputOffset, LengthOfTheInputBlock) {  // go-sdk L890-903: u64 LE 11
   EXPECT_SUCCESS(Cli("extism-go-sdk/input_offset.wasm", "input_offset_length").input("hello world").run(),
                  std::string("\x0b\0\0\0\0\0\0\0", 8));
 }
 
 // ---- config.wasm -----------------------------------------------------------------------------------
 
-TEST(GoSdkConfig, ThingIsSet) {  // go-sdk L170-197
+FIXTURE_TEST(GoSdkConfig, ThingIsSet) {  // go-sdk L170-197
   EXPECT_SUCCESS(Cli("extism-go-sdk/config.wasm", "run_test").config("thing", "hello").run(), "{\"config\": \"hello\"}");
 }
 
-TEST(GoSdkConfig, ThingUnsetOrEmpty) {
+FIXTURE_TEST(GoSdkConfig, ThingUnsetOrEmpty) {
   EXPECT_SUCCESS(Cli("extism-go-sdk/config.wasm", "run_test").run(), "{\"config\": \"<unset by host>\"}");
   EXPECT_SUCCESS(Cli("extism-go-sdk/config.wasm", "run_test").config("thing", "").run(),
                  "{\"config\": \"<unset by host>\"}");
@@ -47,13 +47,13 @@ TEST(GoSdkConfig, ThingUnsetOrEmpty) {
 
 // ---- var.wasm (var `a`, 4-byte LE u32, doubled each call) ----------------------------------------
 
-TEST(GoSdkVar, UnsetVarReadsZeroOnEveryCall) {
+FIXTURE_TEST(GoSdkVar, UnsetVarReadsZeroOnEveryCall) {
   // js-sdk L605-620: no var set → `a: 0`, and `a` becomes 0 (doubling 0), so it stays 0 on the
   // same instance. Vars seeded by an SDK host (go-sdk L672-699) are out of scope.
   EXPECT_SUCCESS(Cli("extism-go-sdk/var.wasm", "run_test").loop(2).run(), "a: 0\na: 0\n");
 }
 
-TEST(GoSdkVar, VarsDisabled) {  // go-sdk L701-717; Rust message
+FIXTURE_TEST(GoSdkVar, VarsDisabled) {  // go-sdk L701-717; Rust message
   auto r = Cli("extism-go-sdk/var.wasm", "run_test").max_var_bytes(0).run();
   EXPECT_CALL_ERROR(r, "host error");
   EXPECT_MESSAGE_CONTAINS(r, "Vars are disabled by this host");
@@ -61,11 +61,11 @@ TEST(GoSdkVar, VarsDisabled) {  // go-sdk L701-717; Rust message
 
 // ---- exit.wasm (call `_start`; proc_exit(config code)) --------------------------------------------
 
-TEST(GoSdkExit, ZeroIsSuccess) {  // ✔ harness: rc 0
+FIXTURE_TEST(GoSdkExit, ZeroIsSuccess) {  // ✔ harness: rc 0
   EXPECT_SUCCESS(Cli("extism-go-sdk/exit.wasm", "_start").config("code", "0").run(), "");
 }
 
-TEST(GoSdkExit, NonZeroCodesFailNamingTheCode) {  // go-sdk L229-256; dotnet L38-52; php L35-46
+FIXTURE_TEST(GoSdkExit, NonZeroCodesFailNamingTheCode) {  // go-sdk L229-256; dotnet L38-52; php L35-46
   struct Case {
     const char* config;  // nullptr: unset
     const char* code;
@@ -82,7 +82,7 @@ TEST(GoSdkExit, NonZeroCodesFailNamingTheCode) {  // go-sdk L229-256; dotnet L38
   }
 }
 
-TEST(GoSdkExit, MinusOne) {  // go-sdk expects exit code 0xffffffff (i32 −1)
+FIXTURE_TEST(GoSdkExit, MinusOne) {  // go-sdk expects exit code 0xffffffff (i32 −1)
   auto r = Cli("extism-go-sdk/exit.wasm", "_start").config("code", "-1").run();
   EXPECT_EQ(r.exit_code, 1) << r.describe();
   ASSERT_TRUE(r.typed_error) << r.describe();
@@ -95,7 +95,7 @@ TEST(GoSdkExit, MinusOne) {  // go-sdk expects exit code 0xffffffff (i32 −1)
 
 const std::string kLog = "extism-go-sdk/log.wasm";
 
-TEST(GoSdkLog, TraceLevelShowsAllFive) {  // go-sdk L535-610; js-sdk L394-421
+FIXTURE_TEST(GoSdkLog, TraceLevelShowsAllFive) {  // go-sdk L535-610; js-sdk L394-421
   auto r = Cli(kLog, "run_test").log_level("trace").run();
   EXPECT_SUCCESS(r, "");
   EXPECT_EQ(r.levels_and_messages(), (std::vector<std::pair<std::string, std::string>>{
@@ -108,7 +108,7 @@ TEST(GoSdkLog, TraceLevelShowsAllFive) {  // go-sdk L535-610; js-sdk L394-421
   for (const auto& l : r.logs) EXPECT_EQ(l.file, shared_plugin(kLog));  // `[FILE]` is the path given to `call`
 }
 
-TEST(GoSdkLog, WarnLevelShowsWarnAndError) {  // go-sdk L509-533
+FIXTURE_TEST(GoSdkLog, WarnLevelShowsWarnAndError) {  // go-sdk L509-533
   auto r = Cli(kLog, "run_test").log_level("warn").run();
   EXPECT_SUCCESS(r, "");
   EXPECT_EQ(r.logs_at("warning"), std::vector<std::string>{"this is a warning log"});
@@ -116,7 +116,7 @@ TEST(GoSdkLog, WarnLevelShowsWarnAndError) {  // go-sdk L509-533
   EXPECT_EQ(r.logs.size(), 2u) << r.describe();
 }
 
-TEST(GoSdkLog, InfoLevelShowsInfoWarnError) {  // js-sdk L423-446
+FIXTURE_TEST(GoSdkLog, InfoLevelShowsInfoWarnError) {  // js-sdk L423-446
   auto r = Cli(kLog, "run_test").log_level("info").run();
   EXPECT_SUCCESS(r, "");
   EXPECT_EQ(r.levels_and_messages(), (std::vector<std::pair<std::string, std::string>>{
@@ -126,7 +126,7 @@ TEST(GoSdkLog, InfoLevelShowsInfoWarnError) {  // js-sdk L423-446
       << r.describe();
 }
 
-TEST(GoSdkLog, DefaultLevelIsErrorAndOffSilences) {
+FIXTURE_TEST(GoSdkLog, DefaultLevelIsErrorAndOffSilences) {
   auto r = Cli(kLog, "run_test").run();
   EXPECT_SUCCESS(r, "");
   ASSERT_EQ(r.logs.size(), 1u) << r.describe();
@@ -140,7 +140,7 @@ TEST(GoSdkLog, DefaultLevelIsErrorAndOffSilences) {
 
 // ---- println.wasm, noop.wasm, replace.wasm, throw.wasm ------------------------------------------
 
-TEST(GoSdkPrintln, StdoutGoesToTheLogNotTheOutput) {  // ✔ harness only: fd 1 gets the text
+FIXTURE_TEST(GoSdkPrintln, StdoutGoesToTheLogNotTheOutput) {  // ✔ harness only: fd 1 gets the text
   auto r = Cli("extism-go-sdk/println.wasm", "run_test").input("bob").log_level("info").run();
   EXPECT_SUCCESS(r, "");
   EXPECT_EQ(r.logs_at("info"), std::vector<std::string>{"stdout: this was printed from the plugin bob"}) << r.describe();
@@ -149,15 +149,15 @@ TEST(GoSdkPrintln, StdoutGoesToTheLogNotTheOutput) {  // ✔ harness only: fd 1 
   EXPECT_TRUE(quiet.logs.empty()) << quiet.describe();
 }
 
-TEST(GoSdkNoop, NoOutput) {  // benchmark only: rc 0, no output
+FIXTURE_TEST(GoSdkNoop, NoOutput) {  // benchmark only: rc 0, no output
   EXPECT_SUCCESS(Cli("extism-go-sdk/noop.wasm", "run_test").run(), "");
 }
 
-TEST(GoSdkReplace, ReplacesTestWithWasm) {  // ✔
+FIXTURE_TEST(GoSdkReplace, ReplacesTestWithWasm) {  // ✔
   EXPECT_SUCCESS(Cli("extism-go-sdk/replace.wasm", "run_test").input("this is a test, test!").run(), "this is a wasm, wasm!");
 }
 
-TEST(GoSdkThrow, CustomError) {  // ✔ harness only: rc 1, `my custom error`
+FIXTURE_TEST(GoSdkThrow, CustomError) {  // ✔ harness only: rc 1, `my custom error`
   auto r = Cli("extism-go-sdk/throw.wasm", "run_test").run();
   EXPECT_CALL_ERROR(r, "plugin error");
   EXPECT_MESSAGE_EQ(r, "my custom error");
@@ -165,23 +165,23 @@ TEST(GoSdkThrow, CustomError) {  // ✔ harness only: rc 1, `my custom error`
 
 // ---- sleep.wasm (busy-waits on the WASI clock for config `duration` seconds) ---------------------
 
-TEST(GoSdkSleep, ZeroSeconds) {  // go-sdk L991-1019
+FIXTURE_TEST(GoSdkSleep, ZeroSeconds) {  // go-sdk L991-1019
   EXPECT_SUCCESS(Cli("extism-go-sdk/sleep.wasm", "run_test").config("duration", "0").run(), "slept for 0 seconds");
 }
 
-TEST(GoSdkSleep, OneSecondTakesAtLeastOneSecond) {  // §5: wall time ≥ N s
+FIXTURE_TEST(GoSdkSleep, OneSecondTakesAtLeastOneSecond) {  // §5: wall time ≥ N s
   auto r = Cli("extism-go-sdk/sleep.wasm", "run_test").config("duration", "1").run();
   EXPECT_SUCCESS(r, "slept for 1 seconds");
   EXPECT_GE(r.elapsed, 1000ms);
 }
 
-TEST(GoSdkSleep, TimesOut) {  // go-sdk L612-636: duration 3 + timeout 100 ms; Rust `timeout`
+FIXTURE_TEST(GoSdkSleep, TimesOut) {  // go-sdk L612-636: duration 3 + timeout 100 ms; Rust `timeout`
   expect_timeout(Cli("extism-go-sdk/sleep.wasm", "run_test").config("duration", "30").timeout_ms(500).run());
 }
 
 // ---- fs.wasm (WASI file system: later → a clear error that file access is not granted) ----------
 
-TEST(GoSdkFs, ClearFileAccessError) {
+FIXTURE_TEST(GoSdkFs, ClearFileAccessError) {
   auto r = Cli("extism-go-sdk/fs.wasm", "run_test").run();
   EXPECT_EQ(r.exit_code, 1) << r.describe();
   ASSERT_TRUE(r.typed_error) << r.describe();
@@ -192,13 +192,13 @@ TEST(GoSdkFs, ClearFileAccessError) {
 
 // ---- http.wasm (fixed https URL: a denied-host error unless allowed; never allowed here) --------
 
-TEST(GoSdkHttp, DeniedByDefault) {  // go-sdk L441-461
+FIXTURE_TEST(GoSdkHttp, DeniedByDefault) {  // go-sdk L441-461
   auto r = Cli("extism-go-sdk/http.wasm", "run_test").run();
   EXPECT_CALL_ERROR(r, "host error");
   EXPECT_MESSAGE_STARTS_WITH(r, "HTTP request to https://jsonplaceholder.typicode.com/todos/1 is not allowed");
 }
 
-TEST(GoSdkHttp, DeniedByAnotherGlob) {  // go-sdk L441-461: ["google.*"]
+FIXTURE_TEST(GoSdkHttp, DeniedByAnotherGlob) {  // go-sdk L441-461: ["google.*"]
   auto r = Cli("extism-go-sdk/http.wasm", "run_test").allow_host("google.*").run();
   EXPECT_CALL_ERROR(r, "host error");
   EXPECT_MESSAGE_STARTS_WITH(r, "HTTP request to https://jsonplaceholder.typicode.com/todos/1 is not allowed");
@@ -206,28 +206,28 @@ TEST(GoSdkHttp, DeniedByAnotherGlob) {  // go-sdk L441-461: ["google.*"]
 
 // ---- user host functions and linked modules (out of scope: load fails naming the import) --------
 
-TEST(GoSdkHost, LoadFailsNamingMult) {
+FIXTURE_TEST(GoSdkHost, LoadFailsNamingMult) {
   EXPECT_LOAD_FAILS_NAMING(Cli("extism-go-sdk/host.wasm", "run_test").run(), "extism:host/user", "mult");
 }
 
-TEST(GoSdkHostMemory, LoadFailsNamingToUpper) {  // custom namespace `host`
+FIXTURE_TEST(GoSdkHostMemory, LoadFailsNamingToUpper) {  // custom namespace `host`
   EXPECT_LOAD_FAILS_NAMING(Cli("extism-go-sdk/host_memory.wasm", "run_test").input("Frodo").run(), "\"host\"", "to_upper");
 }
 
-TEST(GoSdkHostMultiple, LoadFailsNamingBothFunctions) {
+FIXTURE_TEST(GoSdkHostMultiple, LoadFailsNamingBothFunctions) {
   auto r = Cli("extism-go-sdk/host_multiple.wasm", "say_green").input("John Doe").run();
   EXPECT_LOAD_FAILS_NAMING(r, "extism:host/user", "hostGreenMessage", "hostPurpleMessage");
 }
 
-TEST(GoSdkMain, LoadFailsNamingTheLinkedModule) {  // main.wasm imports lib.capitalize
+FIXTURE_TEST(GoSdkMain, LoadFailsNamingTheLinkedModule) {  // main.wasm imports lib.capitalize
   EXPECT_LOAD_FAILS_NAMING(Cli("extism-go-sdk/main.wasm", "run_test").input("benjamin").run(), "\"lib\"", "capitalize");
 }
 
-TEST(GoSdkLib, LinkTargetLoadsButIsNotCallable) {  // lib.wasm: link target only (name `lib`)
+FIXTURE_TEST(GoSdkLib, LinkTargetLoadsButIsNotCallable) {  // lib.wasm: link target only (name `lib`)
   expect_not_a_plugin_function(Cli("extism-go-sdk/lib.wasm", "capitalize").run(), "capitalize", "(i64)->(i64)");
 }
 
-TEST(GoSdkNestedInstr, LoadFailsNamingTheObserveFunctions) {
+FIXTURE_TEST(GoSdkNestedInstr, LoadFailsNamingTheObserveFunctions) {
   EXPECT_LOAD_FAILS_NAMING(Cli("extism-go-sdk/nested.c.instr.wasm", "_start").run(), "dylibso_observe",
                            "instrument_enter");
 }

@@ -9,23 +9,23 @@ namespace {
 
 // ---- code.wasm (another build of extism code.wasm) ---------------------------------------------
 
-TEST(JsSdkCode, HelloWorld) {  // mod.test.ts L184-201
+FIXTURE_TEST(JsSdkCode, HelloWorld) {  // mod.test.ts L184-201
   EXPECT_SUCCESS(Cli("extism-js-sdk/code.wasm", "count_vowels").input("hello world").run(),
                  "{\"count\":3,\"total\":3,\"vowels\":\"aeiouAEIOU\"}");
 }
 
-TEST(JsSdkCode, TotalPersistsAndConfigApplies) {
+FIXTURE_TEST(JsSdkCode, TotalPersistsAndConfigApplies) {
   EXPECT_SUCCESS(Cli("extism-js-sdk/code.wasm", "count_vowels").input("does y count?").config("vowels", "aeiouyAEIOUY").loop(2).run(),
                  "{\"count\":5,\"total\":5,\"vowels\":\"aeiouyAEIOUY\"}\n{\"count\":5,\"total\":10,\"vowels\":\"aeiouyAEIOUY\"}\n");
 }
 
-TEST(JsSdkCode, UnknownExport) {  // mod.test.ts L376-392
+FIXTURE_TEST(JsSdkCode, UnknownExport) {  // mod.test.ts L376-392
   expect_function_not_found(Cli("extism-js-sdk/code.wasm", "reticulate_splines").run(), "reticulate_splines");
 }
 
 // ---- http.wasm (http_get / http_post; URL from the input) ---------------------------------------
 
-class JsSdkHttp : public ::testing::Test {
+class JsSdkHttp : public NeedsFixtures {
  protected:
   TestHttpServer server;
   const std::string plugin = "extism-js-sdk/http.wasm";
@@ -72,7 +72,7 @@ TEST_F(JsSdkHttp, PostWithoutDataIsThePluginsError) {  // ✔ harness: serde's m
 // alloc_memory {"bytes": 327680}: js-sdk (L310-348) expects maxPages 2 → error, 6 → ok, because it
 // counts kernel bytes only. Under the Rust semantics followed here the module's 17 initial pages
 // already exceed both limits, so both are `oom` (CATALOG §4.3).
-TEST(JsSdkMemory, AllocMemoryOverTheLimitIsOom) {
+FIXTURE_TEST(JsSdkMemory, AllocMemoryOverTheLimitIsOom) {
   for (unsigned pages : {2u, 6u}) {
     SCOPED_TRACE(pages);
     auto r = Cli("extism-js-sdk/memory.wasm", "alloc_memory").input("{\"bytes\": 327680}").max_pages(pages).run();
@@ -81,14 +81,14 @@ TEST(JsSdkMemory, AllocMemoryOverTheLimitIsOom) {
   }
 }
 
-TEST(JsSdkMemory, AllocMemoryWithoutALimit) {
+FIXTURE_TEST(JsSdkMemory, AllocMemoryWithoutALimit) {
   EXPECT_SUCCESS_ANY_OUTPUT(Cli("extism-js-sdk/memory.wasm", "alloc_memory").input("{\"bytes\": 327680}").run());
 }
 
 // alloc_var {"bytes": 1024}: maxVarBytes 100 fails everywhere. With 1024, js-sdk expects success
 // (L499-540) but Rust counts key + value + 48 bytes (6 + 1024 + 48 > 1024) → `Variable store is
 // full` (✔ harness); the Rust expectation is tested.
-TEST(JsSdkMemory, AllocVarOverTheVarLimit) {
+FIXTURE_TEST(JsSdkMemory, AllocVarOverTheVarLimit) {
   for (unsigned limit : {100u, 1024u}) {
     SCOPED_TRACE(limit);
     auto r = Cli("extism-js-sdk/memory.wasm", "alloc_var").input("{\"bytes\": 1024}").max_var_bytes(limit).run();
@@ -97,23 +97,23 @@ TEST(JsSdkMemory, AllocVarOverTheVarLimit) {
   }
 }
 
-TEST(JsSdkMemory, AllocVarWithinTheVarLimit) {
+FIXTURE_TEST(JsSdkMemory, AllocVarWithinTheVarLimit) {
   EXPECT_SUCCESS_ANY_OUTPUT(Cli("extism-js-sdk/memory.wasm", "alloc_var").input("{\"bytes\": 1024}").max_var_bytes(2048).run());
 }
 
 // ---- timeouts -------------------------------------------------------------------------------------
 
-TEST(JsSdkLoopForever, TimesOut) {  // L764-784 (timeoutMs 250); Rust `timeout`
+FIXTURE_TEST(JsSdkLoopForever, TimesOut) {  // L764-784 (timeoutMs 250); Rust `timeout`
   expect_timeout(Cli("extism-js-sdk/loop-forever.wasm", "loop").timeout_ms(500).run());
 }
 
-TEST(JsSdkLoopForeverInit, InstantiationTimesOut) {  // L786-807: the start section never ends
+FIXTURE_TEST(JsSdkLoopForeverInit, InstantiationTimesOut) {  // L786-807: the start section never ends
   expect_timeout(Cli("extism-js-sdk/loop-forever-init.wasm", "loop").timeout_ms(500).run());
 }
 
 // ---- wasistdout.wasm ---------------------------------------------------------------------------------
 
-TEST(JsSdkWasiStdout, StdoutIsLoggedNotOutput) {  // L666-703
+FIXTURE_TEST(JsSdkWasiStdout, StdoutIsLoggedNotOutput) {  // L666-703
   auto r = Cli("extism-js-sdk/wasistdout.wasm", "say_hello").log_level("info").run();
   EXPECT_SUCCESS(r, "");
   EXPECT_EQ(r.logs_at("info"), std::vector<std::string>{"stdout: hello world"}) << r.describe();
@@ -121,23 +121,23 @@ TEST(JsSdkWasiStdout, StdoutIsLoggedNotOutput) {  // L666-703
 
 // ---- user host functions and linked modules (out of scope: load fails naming the import) --------
 
-TEST(JsSdkVarReflected, LoadFailsNamingUserTest) {  // js-sdk-specific handle semantics anyway
+FIXTURE_TEST(JsSdkVarReflected, LoadFailsNamingUserTest) {  // js-sdk-specific handle semantics anyway
   EXPECT_LOAD_FAILS_NAMING(Cli("extism-js-sdk/02-var-reflected.wasm", "test").run(), "\"user\"", "\"test\"");
 }
 
-TEST(JsSdkSleep, LoadFailsNamingTheUserHostFunctions) {
+FIXTURE_TEST(JsSdkSleep, LoadFailsNamingTheUserHostFunctions) {
   EXPECT_LOAD_FAILS_NAMING(Cli("extism-js-sdk/sleep.wasm", "sleep").input("{\"duration_ms\": 100}").run(),
                            "extism:host/user", "get_now_ms", "notify");
 }
 
-TEST(JsSdkCircular, LoadFailsNamingTheLinkedModules) {
+FIXTURE_TEST(JsSdkCircular, LoadFailsNamingTheLinkedModules) {
   EXPECT_LOAD_FAILS_NAMING(Cli("extism-js-sdk/circular.wasm", "encalculate").run(), "\"lhs\"", "mul_two", "\"rhs\"",
                            "memory");
   EXPECT_LOAD_FAILS_NAMING(Cli("extism-js-sdk/circular-lhs.wasm", "mul_two").run(), "\"rhs\"", "add_one");
   EXPECT_LOAD_FAILS_NAMING(Cli("extism-js-sdk/circular-rhs.wasm", "add_one").run(), "\"lhs\"", "mul_two");
 }
 
-TEST(JsSdkFsLink, LoadFailsNamingTheSideModule) {
+FIXTURE_TEST(JsSdkFsLink, LoadFailsNamingTheSideModule) {
   EXPECT_LOAD_FAILS_NAMING(Cli("extism-js-sdk/fs-link.wasm", "run_test").run(), "\"side\"", "run_test");
 }
 

@@ -9,7 +9,7 @@ namespace {
 
 // ---- code.wasm and count_vowels.root.wasm (examples/count_vowels.rs) -----------------------------
 
-TEST(RustPdkCode, CountVowels) {  // ci.yml L30-31 (config {"thing":"1","a":"b"} is ignored)
+FIXTURE_TEST(RustPdkCode, CountVowels) {  // ci.yml L30-31 (config {"thing":"1","a":"b"} is ignored)
   for (const std::string plugin : {"extism-rust-pdk/code.wasm", "extism-rust-pdk/count_vowels.root.wasm"}) {
     SCOPED_TRACE(plugin);
     EXPECT_SUCCESS(Cli(plugin, "count_vowels").input("this is a test").config("thing", "1").config("a", "b").run(),
@@ -17,7 +17,7 @@ TEST(RustPdkCode, CountVowels) {  // ci.yml L30-31 (config {"thing":"1","a":"b"}
   }
 }
 
-TEST(RustPdkCode, BadUtf8IsThePluginsError) {  // ✔ harness only: rc −1
+FIXTURE_TEST(RustPdkCode, BadUtf8IsThePluginsError) {  // ✔ harness only: rc −1
   for (const std::string plugin : {"extism-rust-pdk/code.wasm", "extism-rust-pdk/count_vowels.root.wasm"}) {
     SCOPED_TRACE(plugin);
     auto r = Cli(plugin, "count_vowels").input("\xc3").run();
@@ -28,21 +28,21 @@ TEST(RustPdkCode, BadUtf8IsThePluginsError) {  // ✔ harness only: rc −1
 
 // ---- host functions (out of scope: load fails naming the import; linking is out of scope) -------
 
-TEST(RustPdkHostFunction, LoadFailsNamingHelloWorld) {
+FIXTURE_TEST(RustPdkHostFunction, LoadFailsNamingHelloWorld) {
   for (const std::string plugin : {"extism-rust-pdk/host_function.wasm", "extism-rust-pdk/host_function_safe.wasm"}) {
     SCOPED_TRACE(plugin);
     EXPECT_LOAD_FAILS_NAMING(Cli(plugin, "count_vowels").input("this is a test").run(), "extism:host/user", "hello_world");
   }
 }
 
-TEST(RustPdkHostFunctionHost, LinkTargetLoadsButIsNotCallable) {  // link target only
+FIXTURE_TEST(RustPdkHostFunctionHost, LinkTargetLoadsButIsNotCallable) {  // link target only
   expect_not_a_plugin_function(Cli("extism-rust-pdk/host_function_host.wasm", "hello_world").input("{\"count\":4}").run(),
                                "hello_world", "(i64)->(i64)");
 }
 
 // ---- http.wasm (examples/http.rs: GET, logs at trace and info) --------------------------------
 
-class RustPdkHttp : public ::testing::Test {
+class RustPdkHttp : public NeedsFixtures {
  protected:
   TestHttpServer server;
   const std::string plugin = "extism-rust-pdk/http.wasm";
@@ -82,7 +82,7 @@ TEST_F(RustPdkHttp, DeniedWithoutAllowedHosts) {
 
 // ---- http_headers.wasm (same contract as extism http_headers.wasm) ------------------------------
 
-TEST(RustPdkHttpHeaders, HeadersOnAndOff) {
+FIXTURE_TEST(RustPdkHttpHeaders, HeadersOnAndOff) {
   TestHttpServer server;
   std::string in = url_input(server.url("/headers"));
   auto on = Cli("extism-rust-pdk/http_headers.wasm", "http_get").input(in).allow_host("127.0.0.1").run();

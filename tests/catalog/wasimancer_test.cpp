@@ -9,12 +9,12 @@
 namespace wasimancer::test::catalog {
 namespace {
 
-TEST(WasimancerHello, SayHello) {  // plugins/hello/main.go L13
+FIXTURE_TEST(WasimancerHello, SayHello) {  // plugins/hello/main.go L13
   EXPECT_SUCCESS(Cli("sea-monkeys-WASImancer/wasimancer-plugin-hello.wasm", "say_hello").input("Bob Morane").run(),
                  "\xF0\x9F\x8E\x89 Extism is \xF0\x9F\x92\x9C, \xF0\x9F\x8C\x8D, by Bob Morane");
 }
 
-TEST(WasimancerWithConfig, WithConfig) {  // plugins/with-config/main.go L16
+FIXTURE_TEST(WasimancerWithConfig, WithConfig) {  // plugins/with-config/main.go L16
   auto r = Cli("sea-monkeys-WASImancer/wasimancer-plugin-with-config.wasm", "display_variables")
                .input("Bob Morane")
                .config("WASM_VERSION", "0.2.0")
@@ -23,17 +23,17 @@ TEST(WasimancerWithConfig, WithConfig) {  // plugins/with-config/main.go L16
   EXPECT_SUCCESS(r, "Argument: Bob Morane\nVersion:0.2.0\nMessage:hello world");
 }
 
-TEST(WasimancerWithConfig, WithoutConfig) {
+FIXTURE_TEST(WasimancerWithConfig, WithoutConfig) {
   EXPECT_SUCCESS(Cli("sea-monkeys-WASImancer/wasimancer-plugin-with-config.wasm", "display_variables").input("Bob Morane").run(),
                  "Argument: Bob Morane\nVersion:\nMessage:");
 }
 
-TEST(WasimancerAddition, Add) {  // plugins/addition/src/lib.rs
+FIXTURE_TEST(WasimancerAddition, Add) {  // plugins/addition/src/lib.rs
   EXPECT_SUCCESS(Cli("sea-monkeys-WASImancer/wasimancer_plugin_addition.wasm", "add").input("{\"left\":30, \"right\":12}").run(),
                  "{\"value\":42}");
 }
 
-TEST(WasimancerAddition, MissingFieldIsThePluginsError) {  // ✔: rc −1
+FIXTURE_TEST(WasimancerAddition, MissingFieldIsThePluginsError) {  // ✔: rc −1
   auto r = Cli("sea-monkeys-WASImancer/wasimancer_plugin_addition.wasm", "add").input("{\"a\":1}").run();
   EXPECT_CALL_ERROR(r, "plugin error");
   EXPECT_MESSAGE_EQ(r, "missing field `left` at line 1 column 7");
@@ -61,7 +61,7 @@ std::set<int> check_rolls(const CliResult& r, size_t calls, int lo, int hi) {
   return seen;
 }
 
-TEST(WasimancerRollDice, TwoD6) {  // {"numFaces":6,"numDice":2} → 2..12
+FIXTURE_TEST(WasimancerRollDice, TwoD6) {  // {"numFaces":6,"numDice":2} → 2..12
   for (const char* plugin : kRollDice) {
     SCOPED_TRACE(plugin);
     auto r = Cli(plugin, "rollDice").input("{\"numFaces\":6,\"numDice\":2}").loop(50).run();
@@ -71,21 +71,21 @@ TEST(WasimancerRollDice, TwoD6) {  // {"numFaces":6,"numDice":2} → 2..12
   }
 }
 
-TEST(WasimancerRollDice, ThreeD6OverManyCalls) {  // ✔ 3d6 over 200 calls gave 4..18
+FIXTURE_TEST(WasimancerRollDice, ThreeD6OverManyCalls) {  // ✔ 3d6 over 200 calls gave 4..18
   auto r = Cli(kRollDice[0], "rollDice").input("{\"numFaces\":6,\"numDice\":3}").loop(200).run();
   EXPECT_SUCCESS_ANY_OUTPUT(r);
   auto seen = check_rolls(r, 200, 3, 18);
   EXPECT_GE(seen.size(), 5u);
 }
 
-TEST(WasimancerRollDice, NoDice) {  // numDice 0 → `0`
+FIXTURE_TEST(WasimancerRollDice, NoDice) {  // numDice 0 → `0`
   for (const char* plugin : kRollDice) {
     SCOPED_TRACE(plugin);
     EXPECT_SUCCESS(Cli(plugin, "rollDice").input("{\"numFaces\":6,\"numDice\":0}").run(), "0");
   }
 }
 
-TEST(WasimancerRollDice, ZeroFacesPanics) {
+FIXTURE_TEST(WasimancerRollDice, ZeroFacesPanics) {
   // TinyGo panic: fd 1 gets `panic: invalid argument to Intn`, then `unreachable` (Rust rc 134).
   for (const char* plugin : kRollDice) {
     SCOPED_TRACE(plugin);

@@ -14,7 +14,7 @@ build="${1:-build}"
 [[ "$build" == /* ]] || build="$root/$build"
 smoke="${FUZZ_SMOKE:-0}"
 seconds="${2:-${FUZZ_SECONDS:-$([[ $smoke == 1 ]] && echo 3 || echo 60)}}"
-targets=(multipart jsonrpc yaml uri_template)
+targets=(multipart jsonrpc yaml uri_template http_handler)
 failures=0
 
 if [[ ! -x "$build/fuzz/fuzz_${targets[0]}" ]]; then

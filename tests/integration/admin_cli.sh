@@ -134,7 +134,13 @@ succeeded "cli/WASIMANCER_ADMIN_TOKEN-wins-over-WASIMANCER_TOKEN"
 cli WASIMANCER_ADMIN_TOKEN=wrong -- plugin list
 failed "cli/wrong-token/fails-403" "the admin token is not valid"
 cli WASIMANCER_ADMIN_TOKEN= -- plugin remove dice
-failed "cli/no-token/fails-403" "(403)"
+failed "cli/no-token/says-no-token-was-given" "error: no admin token given (set WASIMANCER_ADMIN_TOKEN or --token)"
+expect_eq "cli/no-token/usage-exit-2" "$rc" 2
+if [[ "$err" != *"not valid"* ]]; then pass "cli/no-token/not-called-invalid"; else fail "cli/no-token/not-called-invalid" "stderr [$err]"; fi
+cli -- plugin list dice
+succeeded "cli/no-token/nothing-removed" '"name":"dice"'
+cli WASIMANCER_ADMIN_TOKEN= -- plugin list --token "$ADMIN_TOKEN"
+succeeded "cli/token-flag-without-env"
 cli WASIMANCER_URL=http://127.0.0.1:1 -- plugin list --url "$url" --token "$ADMIN_TOKEN"
 succeeded "cli/url-and-token-flags-override-env"
 cli WASIMANCER_URL=http://127.0.0.1:1 -- plugin list

@@ -243,12 +243,13 @@ start_server "$w/logs/b.log" WASIMANCER_ADMIN_TOKEN="$ADMIN_TOKEN" WASIMANCER_AU
   { fail "errors/small-limit/server-start" "the server did not start"; finish; }
 python3 "$fixtures/pad_wasm.py" "$A" "$in/two.wasm" 2000
 python3 "$fixtures/pad_wasm.py" "$A" "$in/two1.wasm" 2001
+python3 "$fixtures/pad_wasm.py" "$A" "$in/big.wasm" 300000
 upload POST "$in/two1.wasm" "$(plugin_data small whoami small_tool)" small.wasm
 expect_eq "errors/small-limit/2001-status" "$code" 413
 if is_error_body "$body" && [[ "$body" == *2000* ]]; then pass "errors/small-limit/2001-error-body"; else fail "errors/small-limit/2001-error-body" "[$body]"; fi
 code=$(curl -s -m 30 --expect100-timeout 10 -o "$w/logs/rd.out" -w '%{http_code} %{size_upload}' -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Expect: 100-continue' \
-  -X POST "$(base_url)/upload-plugin" -F "wasmFile=@$roll_dice_wasm" -F "pluginData=$(plugin_data small rollDice)")
-expect_eq "errors/small-limit/roll-dice-413-body-not-sent" "$code" "413 0"
+  -X POST "$(base_url)/upload-plugin" -F "wasmFile=@$in/big.wasm" -F "pluginData=$(plugin_data small whoami)")
+expect_eq "errors/small-limit/large-413-body-not-sent" "$code" "413 0"
 expect_eq "errors/small-limit/nothing-stored" "$(find "$w/small" -type f | wc -l)" 0
 upload POST "$in/two.wasm" "$(plugin_data small whoami small_tool)" small.wasm
 expect_eq "errors/small-limit/2000-accepted" "$code" 200

@@ -33,7 +33,7 @@ describe('hot swap under load', () => {
     WASIMANCER_NATIVE_CACHE: path.join(dir, 'native-cache'),
   });
   const run = {
-    calls: 0, failures: [], seen: { a: 0, b: 0 }, lists: 0, listMisses: [],
+    calls: 0, done: 0, waitsTimedOut: 0, failures: [], seen: { a: 0, b: 0 }, lists: 0, listMisses: [],
     updates: [], staleAfterUpdate: [], lastAnswer: undefined, ms: 0,
   };
 
@@ -59,7 +59,15 @@ describe('hot swap under load', () => {
         } catch (e) {
           run.failures.push(`caller ${k}: ${e.message}`);
         }
+        run.done += 1;
       }
+    };
+    // Waits until the callers have finished `n` more calls (60 s at most): the updates interleave
+    // with calls by construction, not by how fast a busy machine happens to run them.
+    const callsFinish = async (n) => {
+      const target = run.done + n;
+      for (let i = 0; i < 6000 && run.done < target; i += 1) await new Promise((r) => setTimeout(r, 10));
+      if (run.done < target) run.waitsTimedOut += 1;
     };
     const lister = async () => {
       while (!stop) {
@@ -77,6 +85,7 @@ describe('hot swap under load', () => {
     try {
       for (let i = 1; i <= UPDATES; i += 1) {
         const v = i % 2 ? 'b' : 'a';
+        await callsFinish(2);
         const res = await server.upload('PUT', VERSIONS[v], data(i, v), { fileName: 'whoami.wasm' });
         run.updates.push(res.status === 200 ? 200 : `${res.status} ${res.text}`);
         // Read-your-writes: once the update's response is in, calls get the new version.
@@ -104,7 +113,8 @@ describe('hot swap under load', () => {
 
   it('the callers really ran during the updates (both versions answered)', (t) => {
     t.diagnostic(`${run.calls} calls (${JSON.stringify(run.seen)}), ${run.lists} tools/list, ${UPDATES} updates in ${run.ms} ms`);
-    assert.ok(run.calls >= 2 * UPDATES, `only ${run.calls} calls in ${run.ms} ms`);
+    assert.equal(run.waitsTimedOut, 0, `the callers did not finish 2 calls between updates ${run.waitsTimedOut} times (60 s each)`);
+    assert.ok(run.done >= 2 * UPDATES, `only ${run.done} calls finished`);
     assert.ok(run.seen.a > 0 && run.seen.b > 0, `answers seen: ${JSON.stringify(run.seen)}`);
   });
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# requires: third-party plugins (WASImancer's samples; see scripts/run-tests.sh)
 # WASImancer's testing guide (docs/test-with-curl.md in sea-monkeys/WASImancer), run unchanged
 # against wasimancer started on WASImancer-style folders and environment: every call is
 #

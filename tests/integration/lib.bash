@@ -12,7 +12,7 @@ fail() { echo "FAIL $1: $2"; failures=$((${failures:-0} + 1)); }
 
 # start_server LOG [env...] -- [args...]: starts `wasimancer serve --bind 127.0.0.1 --port 0 ARGS`
 # with ENV (VAR=value words) and output in LOG; sets server_pid and server_port. Fails (printing
-# the log) if it does not listen within 20 s.
+# the log) if it does not listen within 60 s (a failure bound only: it returns as soon as it listens).
 start_server() {
   local log="$1"; shift
   local envs=()
@@ -24,12 +24,12 @@ start_server() {
   wait_listening "$log" "$server_pid"
 }
 
-# wait_listening LOG PID: waits (20 s at most) for the server PID to log "listening on
+# wait_listening LOG PID: waits (60 s at most) for the server PID to log "listening on
 # http://HOST:PORT" in LOG; sets server_port. Fails, printing the log, if it exits or never does.
 wait_listening() {
   local log="$1" pid="$2"
   server_port=""
-  for _ in $(seq 1 200); do
+  for _ in $(seq 1 600); do
     server_port=$(sed -n 's/.*listening on http:\/\/[^:]*:\([0-9]*\).*/\1/p' "$log" 2>/dev/null | head -1)
     [[ -n "$server_port" ]] && return 0
     kill -0 "$pid" 2>/dev/null || break

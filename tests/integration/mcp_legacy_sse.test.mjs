@@ -1,3 +1,4 @@
+// requires: third-party plugins (WASImancer's samples, through tests/node/fixtures.mjs; see scripts/run-tests.sh)
 // The SDK's legacy HTTP+SSE client transport (protocol 2024-11-05 style: GET opens the stream, the
 // first event names the POST endpoint, every answer comes back on the stream) against the real
 // server, on /sse and on /mcp (a GET on /mcp without a session id is the legacy stream, as in

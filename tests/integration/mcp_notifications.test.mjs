@@ -1,3 +1,4 @@
+// requires: third-party plugins (WASImancer's samples, through tests/node/fixtures.mjs; see scripts/run-tests.sh)
 // Server-initiated notifications to connected SDK clients after admin API changes:
 // tools/list_changed (upload, update, remove a plugin), resources/list_changed and
 // resources/updated (add/update a resource, subscriptions), prompts/list_changed. Delivered on

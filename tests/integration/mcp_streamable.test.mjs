@@ -1,3 +1,4 @@
+// requires: third-party plugins (WASImancer's samples, through tests/node/fixtures.mjs; see scripts/run-tests.sh)
 // The official TypeScript SDK client (tests/node, pinned) against the real server over Streamable
 // HTTP, with real plugins: our test plugins (build/plugins) and WASImancer's own samples
 // (../shared/plugins/sea-monkeys-WASImancer).
@@ -135,7 +136,7 @@ describe('Streamable HTTP with the SDK client', () => {
     const r = await client.callTool({ name: 'spin', arguments: {} });
     assert.equal(r.isError, true);
     assert.match(text(r), /timeout|time limit/i);
-    assert.ok(Date.now() - started < 10000, 'the timeout ended the call');
+    assert.ok(Date.now() - started < 60000, 'the timeout ended the call (the plugin loops forever)');
     const ok = await client.callTool({ name: 'add', arguments: { left: 1, right: 2 } });
     assert.deepEqual(JSON.parse(text(ok)), { value: 3 });
   });

@@ -19,8 +19,24 @@
 #include "paths.hpp"
 #include "registry/plugin_spec.hpp"
 #include "registry/plugin_version.hpp"
+#include "sandbox/sandbox.hpp"
 
 namespace wasimancer::test {
+
+// Load options that run plugins in sandbox workers (the wasimancer binary as the worker program:
+// test binaries are not it). Owns the Sandbox; `options` points at it, so it is not copyable.
+struct Sandboxed {
+  Sandboxed() : sandbox(config()) { options.sandbox = &sandbox; }
+  Sandboxed(const Sandboxed&) = delete;
+  Sandboxed& operator=(const Sandboxed&) = delete;
+  static sandbox::SandboxConfig config() {
+    sandbox::SandboxConfig c;
+    c.worker_program = binary();
+    return c;
+  }
+  sandbox::Sandbox sandbox;
+  registry::LoadOptions options;
+};
 
 // A plugins.yml entry given as JSON; throws if it is not a valid one.
 inline registry::PluginSpec spec_of(std::string_view spec_json) {

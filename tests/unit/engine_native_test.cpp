@@ -76,7 +76,7 @@ TEST(NativeTier, InfiniteLoopTimesOut) {
   auto& inst = *std::get<0>(r);
   auto t0 = std::chrono::steady_clock::now();
   auto res = call(inst, "spin", {}, 200ms);
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 20s);  // far above the deadline, far below any fallback: not a speed check
   ASSERT_TRUE(trap(res));
   EXPECT_EQ(trap(res)->kind, ErrorKind::Timeout);
   EXPECT_EQ(trap(call(inst, "spin", {}, 50ms))->kind, ErrorKind::Timeout);  // usable again
@@ -97,7 +97,7 @@ TEST(NativeTier, LoopFreeRecursionTimesOutThroughTheWatchdog) {
   EXPECT_EQ(std::get<0>(ok)[0], 6765u);
   auto t0 = std::chrono::steady_clock::now();
   auto res = call(inst, "fib", {90}, 200ms);
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 20s);  // far above the deadline, far below any fallback: not a speed check
   ASSERT_TRUE(trap(res));
   EXPECT_EQ(trap(res)->kind, ErrorKind::Timeout);
   // The interrupt does not leak into the next call.

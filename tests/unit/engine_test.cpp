@@ -211,7 +211,7 @@ TEST(Engine, InfiniteLoopTimesOut) {
   auto elapsed = std::chrono::steady_clock::now() - t0;
   EXPECT_EQ(trap_of(r).kind, ErrorKind::Timeout);
   EXPECT_EQ(trap_of(r).message.rfind("timeout", 0), 0u);
-  EXPECT_LT(elapsed, 5s);
+  EXPECT_LT(elapsed, 20s);  // far above the deadline, far below any fallback: not a speed check
   // The instance still works for the next call.
   EXPECT_EQ(trap_of(call(*inst.instance, "spin", {}, 50ms)).kind, ErrorKind::Timeout);
 }
@@ -251,7 +251,7 @@ TEST(Engine, StartSectionThatNeverReturnsTimesOut) {
   auto m = compile(R"((module (func $s (loop (br 0))) (start $s) (func (export "run"))))");
   auto t0 = std::chrono::steady_clock::now();
   auto inst = instantiate(m, {}, 1024, 200ms);
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 20s);  // far above the deadline, far below any fallback: not a speed check
   ASSERT_FALSE(inst.instance);
   EXPECT_EQ(inst.trap->kind, ErrorKind::Timeout);
 }

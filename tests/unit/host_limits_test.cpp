@@ -41,7 +41,7 @@ TEST(HostLimits, InfiniteLoopTimesOutThroughCallOptions) {
   auto took = Clock::now() - t0;
   EXPECT_TIMEOUT(r);
   EXPECT_GE(took, 150ms);
-  EXPECT_LT(took, 5s);
+  EXPECT_LT(took, 20s);  // far above the deadline, far below any fallback: not a speed check
   EXPECT_FALSE(i->reusable());
 }
 
@@ -53,7 +53,7 @@ TEST(HostLimits, InfiniteLoopTimesOutThroughPluginLimits) {
   ASSERT_TRUE(i);
   auto t0 = Clock::now();
   auto r = i->call("infinite_loop", "");
-  EXPECT_LT(Clock::now() - t0, 5s);
+  EXPECT_LT(Clock::now() - t0, 20s);  // far above the deadline, far below any fallback: not a speed check
   EXPECT_TIMEOUT(r);
   EXPECT_FALSE(i->reusable());
   // A fresh instance of the same plugin is fine.
@@ -71,7 +71,7 @@ TEST(HostLimits, CallTimeoutOverridesThePluginLimit) {
   co.timeout = 200ms;
   auto t0 = Clock::now();
   auto r = i->call("infinite_loop", "", co);
-  EXPECT_LT(Clock::now() - t0, 5s);
+  EXPECT_LT(Clock::now() - t0, 20s);  // far above the deadline, far below any fallback: not a speed check
   EXPECT_TIMEOUT(r);
 }
 
@@ -82,7 +82,7 @@ TEST(HostLimits, ExponentialRecursionTimesOut) {
   co.timeout = 200ms;
   auto t0 = Clock::now();
   auto r = i->call("exp_recursion", "", co);
-  EXPECT_LT(Clock::now() - t0, 5s);
+  EXPECT_LT(Clock::now() - t0, 20s);  // far above the deadline, far below any fallback: not a speed check
   EXPECT_TIMEOUT(r);
   EXPECT_FALSE(i->reusable());
 }
@@ -100,7 +100,7 @@ TEST(HostLimits, CancelStopsTheCall) {
   auto t0 = Clock::now();
   auto r = i->call("infinite_loop", "", co);
   canceller.join();
-  EXPECT_LT(Clock::now() - t0, 5s);
+  EXPECT_LT(Clock::now() - t0, 20s);  // far above the deadline, far below any fallback: not a speed check
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error->kind, ErrorKind::Cancelled) << describe(r);
   EXPECT_NE(r.error->message.find("cancel"), std::string::npos) << describe(r);
@@ -114,7 +114,7 @@ TEST(HostLimits, StartSectionLoopTimesOutAtCreate) {
   ASSERT_TRUE(p);
   auto t0 = Clock::now();
   auto i = PluginInstance::create(p);
-  EXPECT_LT(Clock::now() - t0, 5s);
+  EXPECT_LT(Clock::now() - t0, 20s);  // far above the deadline, far below any fallback: not a speed check
   ASSERT_FALSE(i.ok());
   EXPECT_EQ(i.error().kind, ErrorKind::Timeout) << i.error().message;
   EXPECT_NE(i.error().message.find("timeout"), std::string::npos) << i.error().message;
@@ -165,7 +165,7 @@ TEST(HostLimits, MemoryBombHitsOom) {
   ASSERT_TRUE(i);
   auto t0 = Clock::now();
   auto r = i->call("memory_bomb", "");
-  EXPECT_LT(Clock::now() - t0, 5s);
+  EXPECT_LT(Clock::now() - t0, 20s);  // far above the deadline, far below any fallback: not a speed check
   EXPECT_OOM(r);
   EXPECT_FALSE(i->reusable());
 }

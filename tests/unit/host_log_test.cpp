@@ -133,7 +133,7 @@ TEST(HostLog, FloodIsStoppedByTheLogLimit) {
   RecordingSink sink;
   auto t0 = std::chrono::steady_clock::now();
   auto r = i->call("log_flood", "", with_sink(&sink));
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 20s);  // far above the deadline, far below any fallback: not a speed check
   EXPECT_HOST_ERR(r, "log limit exceeded");
   EXPECT_NE(r.error->message.find(std::to_string(256 * 1024)), std::string::npos) << describe(r);
   // Only what fits in the budget reached the sink: 4 messages of 64 KiB.
@@ -156,7 +156,7 @@ TEST(HostLog, FloodIsStoppedByTheTimeout) {
   CallOptions co = with_sink(&sink);
   co.timeout = 200ms;
   auto r = i->call("log_flood", "", co);
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 20s);  // far above the deadline, far below any fallback: not a speed check
   EXPECT_TIMEOUT(r);
   EXPECT_GT(sink.count, 0u);
   EXPECT_FALSE(i->reusable());

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "log_capture.hpp"
 #include "plugin_helpers.hpp"
 
 using namespace wasimancer;
@@ -137,7 +138,17 @@ TEST_F(Mcp, NotifyCountsAgainstTheLogLimit) {
   EXPECT_EQ(sink.client_logs.size(), 1u);
 }
 
-TEST_F(Mcp, DefaultSinkDropsClientLogs) { EXPECT_OUT(inst->call("notify", "nobody listens"), "sent"); }
+// Without a sink there is no client: a log message meant for the client goes nowhere (not into
+// the server log either, at any level), and the call still succeeds.
+TEST_F(Mcp, DefaultSinkDropsClientLogs) {
+  LogCapture logs;
+  EXPECT_OUT(inst->call("notify", "nobody listens"), "sent");
+  EXPECT_EQ(logs.text().find("nobody listens"), std::string::npos) << logs.text();
+  // The same call with a client's sink delivers it: the plugin did send it.
+  EXPECT_OUT(call("notify", "nobody listens"), "sent");
+  ASSERT_EQ(sink.client_logs.size(), 1u);
+  EXPECT_EQ(sink.client_logs[0].second, "nobody listens");
+}
 
 // ---- sample -----------------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@
 #include <set>
 #include <string>
 
+#include "log_capture.hpp"
 #include "plugin_helpers.hpp"
 
 using namespace wasimancer;
@@ -56,7 +57,14 @@ TEST_F(Wasi, PrintStderrGoesToStderr) {
   EXPECT_EQ(sink.out, "");
 }
 
-TEST_F(Wasi, DefaultSinkAcceptsStdout) { EXPECT_OUT(inst->call("print", "to the server log"), ""); }
+// Without a sink (no MCP client: `wasimancer call`, start-up code), stdout goes to the server log
+// at info, named after the plugin, one line per write without its newline; stderr likewise.
+TEST_F(Wasi, DefaultSinkAcceptsStdout) {
+  LogCapture logs;
+  EXPECT_OUT(inst->call("print", "to the server log"), "");
+  EXPECT_OUT(inst->call("print_stderr", "also logged"), "");
+  EXPECT_EQ(logs.text(), "info [wasi] stdout: printed: to the server log\ninfo [wasi] stderr: stderr: also logged\n");
+}
 
 TEST_F(Wasi, StdoutCountsAgainstTheLogLimit) {
   PluginOptions o;
@@ -163,5 +171,11 @@ TEST_F(Wasi, FileSystemIsDenied) {
   EXPECT_OUT(inst->call("fs_denied", ""), "denied");
   EXPECT_OUT(inst->call("fs_denied", ""), "denied");
   EXPECT_TRUE(inst->reusable());
+}
+
+TEST_F(Wasi, DescriptorCallsOnStdoutAreNotFileAccess) {
+  // fstat/lseek on stdout reach fd_filestat_get/fd_seek, which answer ENOSYS without granted
+  // folders; unlike a path (path_open), they are not an attempt to use files: the call succeeds.
+  EXPECT_OUT(inst->call("stdout_stat", ""), "ok");
 }
 

@@ -145,7 +145,7 @@ struct Fixture {
   // end (or `wait` for a stream that stays open, then kept in Reply::stream).
   Reply send(std::string method, std::string target, std::vector<std::pair<std::string, std::string>> headers, std::string body = "",
              std::chrono::milliseconds wait = 10s) {
-    HttpRequestHead head{std::move(method), std::move(target), std::move(headers)};
+    HttpRequestHead head{std::move(method), std::move(target), std::move(headers), ""};
     Reply r;
     HttpAnswer a;
     if (auto refused = handler->check_host_origin(head)) {
@@ -303,7 +303,7 @@ TEST(HttpHandler, PostHeaderRules) {
   EXPECT_EQ(bad_version.code(), kServerError);
   EXPECT_NE(bad_version.body.find("2026-07-28, 2025-11-25"), std::string::npos) << "lists what we support";
   // The body limit comes with the header's answer, before the body is read.
-  HttpRequestHead head{"POST", "/mcp", kJson};
+  HttpRequestHead head{"POST", "/mcp", kJson, ""};
   auto early = f.handler->on_header(head);
   ASSERT_TRUE(std::holds_alternative<uint64_t>(early));
   EXPECT_EQ(std::get<uint64_t>(early), 1000u);
@@ -372,12 +372,18 @@ TEST(HttpHandler, SessionLifecycle) {
   stream.stream->finish();  // the client goes: the stream detaches, a new one may attach
   auto again = f.send("GET", "/mcp", {{"Mcp-Session-Id", sid}, {"Accept", "text/event-stream"}}, "", 100ms);
   EXPECT_EQ(again.status, 200);
-  again.stream->finish();
+  ASSERT_TRUE(again.stream);
 
   // DELETE: 400 without the header, 404 unknown, 200; then the session is gone.
   EXPECT_EQ(f.send("DELETE", "/mcp", {}).status, 400);
   EXPECT_EQ(f.send("DELETE", "/mcp", {{"Mcp-Session-Id", "nope"}}).status, 404);
   EXPECT_EQ(f.send("DELETE", "/mcp", {{"Mcp-Session-Id", sid}}).status, 200);
+  // ... and its GET stream ends (the transport writes the last chunk and the connection is free).
+  ResponseStream::Part part;
+  bool ended = false;
+  while (!ended && again.stream->wait_pop(part, 10s)) ended = part.kind == ResponseStream::Part::End;
+  EXPECT_TRUE(ended) << "the GET stream of a deleted session is still open";
+  again.stream->finish();
   EXPECT_EQ(f.send("POST", "/mcp", with_sid(kJson), R"({"jsonrpc":"2.0","id":4,"method":"ping"})").status, 404);
 }
 

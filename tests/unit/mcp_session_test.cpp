@@ -193,7 +193,7 @@ TEST(Session, RequestClientTimesOutAndCancels) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().kind, ErrorKind::Timeout);
   EXPECT_GE(took, 90ms);
-  EXPECT_LT(took, 5s);
+  EXPECT_LT(took, 20s);  // far above the deadline, far below any fallback: not a speed check
   // A late answer finds nobody waiting.
   auto req = via->wait_for(1, 1s);
   ASSERT_TRUE(req);

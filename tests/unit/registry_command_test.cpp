@@ -89,18 +89,14 @@ TEST(Command, ArgvStdinExitCodesAndFreshInstances) {
 }
 
 TEST(Command, InASandboxWorkerToo) {
-  sandbox::SandboxConfig c;
-  c.worker_program = test::binary();
-  sandbox::Sandbox sb(c);
-  LoadOptions o;
-  o.sandbox = &sb;
-  auto v = test::load_version("wc_command", kTools, o);
+  test::Sandboxed sb;
+  auto v = test::load_version("wc_command", kTools, sb.options);
   EXPECT_EQ(run_ok(*v, "state"), "1\n");
-  uint64_t started = sb.workers_started();
+  uint64_t started = sb.sandbox.workers_started();
   for (int i = 0; i < 5; ++i) EXPECT_EQ(run_ok(*v, "state"), "1\n");
-  EXPECT_EQ(sb.workers_started(), started) << "a command's run is instantiated again in its worker, not in a new one";
+  EXPECT_EQ(sb.sandbox.workers_started(), started) << "a command's run is instantiated again in its worker, not in a new one";
   check_tools(*v);
-  check_spam(*test::load_version("wc_command", kSpam, o));
+  check_spam(*test::load_version("wc_command", kSpam, sb.options));
 }
 
 TEST(Command, SpecErrorsAreClear) {

@@ -20,11 +20,9 @@ TEST(Deferred, AKnownModuleStartsItsWorkerAtTheFirstCall) {
   nc.quick.cache_dir = cache.path();
   nc.optimised.cache_dir = cache.path();
   NativeTier native(nc);
-  sandbox::SandboxConfig sc;
-  sc.worker_program = test::binary();
-  sandbox::Sandbox sb(sc);
-  LoadOptions o;
-  o.sandbox = &sb;
+  test::Sandboxed isolated;
+  sandbox::Sandbox& sb = isolated.sandbox;
+  LoadOptions& o = isolated.options;
   o.native = &native;
   o.defer_workers = true;
   const char* spec = R"({"name": "e", "functions": [{"function": "upper"}]})";

@@ -185,11 +185,8 @@ TEST(Describe, V2ServesToolsPromptsResourcesAndItsHostFunctions) {
 }
 
 TEST(Describe, InASandboxWorkerToo) {
-  sandbox::SandboxConfig c;
-  c.worker_program = test::binary();
-  sandbox::Sandbox sb(c);
-  LoadOptions o;
-  o.sandbox = &sb;
+  test::Sandboxed sb;
+  LoadOptions& o = sb.options;
   std::atomic<int> told{0};
   o.on_list_changed = [&](const PluginVersion& v) {
     ++told;

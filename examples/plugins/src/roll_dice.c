@@ -1,4 +1,4 @@
-/* roll_dice.c: rollDice {"numFaces":6,"numDice":2} -> "7" (the sum), as WASImancer's sample. */
+/* roll_dice.c: export rollDice (tool throwDice in examples/plugins/plugins.yml) {"numFaces":6,"numDice":2} -> "7" (the sum), as WASImancer's sample. */
 #include <sys/random.h>
 
 #include "args.h"

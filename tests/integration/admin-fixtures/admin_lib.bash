@@ -5,8 +5,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib.bash"
 
 fixtures="$root/tests/integration/admin-fixtures"
 test_plugins="$build/plugins"
-shared_plugins="${WASIMANCER_SHARED_PLUGINS:-$root/../shared/plugins}"
-roll_dice_wasm="$shared_plugins/sea-monkeys-WASImancer/wasimancer-plugin-roll-dice.wasm"
 
 ADMIN_TOKEN="${ADMIN_TOKEN:-admin-token-3c1f}"
 MCP_TOKEN="${MCP_TOKEN:-mcp-token-9d2e}"

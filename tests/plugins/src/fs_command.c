@@ -6,6 +6,7 @@
  *   list PATH        the folder's entries but . and .., sorted, one per line
  *   stat PATH        "file <size>" or "dir"
  *   mkdir PATH, rm PATH, rmdir PATH   "ok"
+ *   rename PATH DATA  (not served: path_rename answers ENOSYS)
  */
 #include <dirent.h>
 #include <errno.h>
@@ -73,6 +74,11 @@ int main(int argc, char** argv) {
   }
   if (strcmp(op, "rm") == 0) {
     if (unlink(path) != 0) return fail();
+    puts("ok");
+    return 0;
+  }
+  if (strcmp(op, "rename") == 0) {
+    if (rename(path, data) != 0) return fail();
     puts("ok");
     return 0;
   }

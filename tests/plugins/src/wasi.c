@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <wasi/api.h>
@@ -141,5 +142,29 @@ WM_EXPORT(read_file) int32_t read_file(void) {
   fclose(f);
   wm_output_buf(buf, n);
   free(path);
+  return 0;
+}
+
+/* stdout_stat: descriptor calls on stdout (fstat, lseek), as language runtimes make at start.
+ * They fail inside the guest (no such calls without granted folders) and the plugin copes: the
+ * call must not be reported as a file system attempt. Output "ok". */
+WM_EXPORT(stdout_stat) int32_t stdout_stat(void) {
+  struct stat st;
+  (void)fstat(1, &st);
+  (void)lseek(1, 0, SEEK_CUR);
+  wm_output_str("ok");
+  return 0;
+}
+
+/* rename_file: rename(input, input + ".moved"); output strerror of the outcome ("Success" if it
+ * was renamed). path_rename is not served: with granted folders, "Function not implemented". */
+WM_EXPORT(rename_file) int32_t rename_file(void) {
+  char *from = input_str(NULL);
+  char to[600];
+  snprintf(to, sizeof to, "%s.moved", from);
+  errno = 0;
+  (void)rename(from, to);
+  wm_output_str(strerror(errno));
+  free(from);
   return 0;
 }

@@ -1,0 +1,174 @@
+#include "core/otlp.hpp"
+
+#include <curl/curl.h>
+
+#include <fmt/format.h>
+
+#include "core/log.hpp"
+#include "core/text.hpp"
+
+namespace wasimancer::trace {
+
+namespace {
+
+std::string hex(const uint8_t* p, size_t n) {
+  static const char d[] = "0123456789abcdef";
+  std::string out(2 * n, '0');
+  for (size_t i = 0; i < n; ++i) {
+    out[2 * i] = d[p[i] >> 4];
+    out[2 * i + 1] = d[p[i] & 15];
+  }
+  return out;
+}
+
+void attribute(std::string& out, std::string_view key, std::string_view value) {
+  out += "{\"key\":";
+  append_json_string(out, key);
+  out += ",\"value\":{\"stringValue\":";
+  append_json_string(out, value);
+  out += "}}";
+}
+
+size_t discard(char*, size_t s, size_t n, void*) { return s * n; }
+
+}  // namespace
+
+std::string OtlpExporter::encode(const std::vector<SpanData>& spans, const OtlpConfig& config) {
+  std::string out = "{\"resourceSpans\":[{\"resource\":{\"attributes\":[";
+  attribute(out, "service.name", config.service_name);
+  if (!config.service_version.empty()) {
+    out += ',';
+    attribute(out, "service.version", config.service_version);
+  }
+  out += "]},\"scopeSpans\":[{\"scope\":{\"name\":\"wasimancer\"},\"spans\":[";
+  bool first = true;
+  for (const auto& s : spans) {
+    if (!first) out += ',';
+    first = false;
+    out += "{\"traceId\":\"" + hex(s.context.trace_id.data(), 16) + "\",\"spanId\":\"" + hex(s.context.span_id.data(), 8) + "\"";
+    if (s.parent_span_id) out += ",\"parentSpanId\":\"" + hex(s.parent_span_id->data(), 8) + "\"";
+    out += ",\"name\":";
+    append_json_string(out, s.name);
+    out += fmt::format(",\"kind\":{},\"startTimeUnixNano\":\"{}\",\"endTimeUnixNano\":\"{}\",\"attributes\":[", static_cast<int>(s.kind),
+                       s.start_unix_nanos, s.end_unix_nanos);
+    for (size_t i = 0; i < s.attributes.size(); ++i) {
+      if (i) out += ',';
+      attribute(out, s.attributes[i].first, s.attributes[i].second);
+    }
+    out += "],\"status\":{";
+    if (s.error) {
+      out += "\"code\":2,\"message\":";
+      append_json_string(out, s.status_message);
+    } else {
+      out += "\"code\":1";
+    }
+    out += "}}";
+  }
+  out += "]}]}]}";
+  return out;
+}
+
+OtlpExporter::OtlpExporter(OtlpConfig config) : config_(std::move(config)) {
+  url_ = config_.endpoint;
+  while (!url_.empty() && url_.back() == '/') url_.pop_back();
+  if (url_.size() < 10 || url_.compare(url_.size() - 10, 10, "/v1/traces") != 0) url_ += "/v1/traces";
+  thread_ = std::thread([this] { run(); });
+}
+
+OtlpExporter::~OtlpExporter() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void OtlpExporter::export_span(SpanData span) {
+  {
+    std::lock_guard lock(mu_);
+    if (queue_.size() >= config_.max_queue) {
+      ++dropped_;
+      return;
+    }
+    queue_.push_back(std::move(span));
+    if (queue_.size() < config_.batch) return;
+  }
+  cv_.notify_all();
+}
+
+void OtlpExporter::flush() {
+  std::unique_lock lock(mu_);
+  cv_.notify_all();
+  cv_.wait(lock, [this] { return (queue_.empty() && in_flight_ == 0) || stopping_; });
+}
+
+uint64_t OtlpExporter::sent() const {
+  std::lock_guard lock(mu_);
+  return sent_;
+}
+
+uint64_t OtlpExporter::dropped() const {
+  std::lock_guard lock(mu_);
+  return dropped_;
+}
+
+void OtlpExporter::run() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    cv_.wait_for(lock, config_.interval, [this] { return stopping_ || queue_.size() >= config_.batch; });
+    // flush() also wakes us: send whatever is queued each time we wake.
+    if (queue_.empty()) {
+      if (stopping_) return;
+      cv_.notify_all();
+      continue;
+    }
+    std::vector<SpanData> batch;
+    while (!queue_.empty() && batch.size() < config_.batch) {
+      batch.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+    }
+    in_flight_ = batch.size();
+    lock.unlock();
+    bool ok = post(encode(batch, config_));
+    lock.lock();
+    in_flight_ = 0;
+    if (ok) sent_ += batch.size();
+    else dropped_ += batch.size();
+    cv_.notify_all();
+  }
+}
+
+bool OtlpExporter::post(const std::string& body) {
+  CURL* c = curl_easy_init();
+  if (!c) return false;
+  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
+  headers = curl_slist_append(headers, "Expect:");
+  curl_easy_setopt(c, CURLOPT_URL, url_.c_str());
+  curl_easy_setopt(c, CURLOPT_POST, 1L);
+  curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
+  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(config_.timeout.count()));
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+  CURLcode rc = curl_easy_perform(c);
+  long status = 0;
+  if (rc == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(c);
+  bool ok = rc == CURLE_OK && status >= 200 && status < 300;
+  if (!ok) {
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_error_log_ > std::chrono::minutes(1)) {
+      last_error_log_ = now;
+      log().warn("OTLP export to {} failed: {}", url_,
+                 rc != CURLE_OK ? std::string(curl_easy_strerror(rc)) : fmt::format("HTTP status {}", status));
+    }
+  }
+  return ok;
+}
+
+}  // namespace wasimancer::trace

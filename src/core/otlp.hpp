@@ -1,0 +1,67 @@
+// core/otlp.hpp: exports spans (core/trace.hpp) to an OpenTelemetry collector with OTLP/HTTP in
+// its JSON encoding (POST <endpoint>/v1/traces, Content-Type: application/json).
+//
+// Spans are queued (at most max_queue; more are dropped and counted) and sent in batches by one
+// background thread, every `interval` or as soon as `batch` spans wait. A collector that is down
+// or slow costs the server nothing but the dropped spans: requests have a short timeout and
+// failures are logged at most once a minute.
+//
+// Ownership: owns its thread; the destructor sends what is queued (bounded by the request
+// timeout) and joins it. Thread safety: export_span is safe from any thread.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/trace.hpp"
+
+namespace wasimancer::trace {
+
+struct OtlpConfig {
+  std::string endpoint;  // http(s)://host:port[/path]; "/v1/traces" is appended unless present
+  std::string service_name = "wasimancer";
+  std::string service_version;
+  std::chrono::milliseconds interval{1000};
+  size_t batch = 256;
+  size_t max_queue = 10000;
+  std::chrono::milliseconds timeout{5000};
+};
+
+class OtlpExporter final : public SpanExporter {
+ public:
+  explicit OtlpExporter(OtlpConfig config);
+  ~OtlpExporter() override;
+
+  void export_span(SpanData span) override;
+  // Blocks until every span queued so far was sent (or failed). For tests and shutdown.
+  void flush();
+
+  const std::string& url() const { return url_; }
+  uint64_t sent() const;
+  uint64_t dropped() const;
+
+  // The OTLP JSON document for `spans` (exposed for tests).
+  static std::string encode(const std::vector<SpanData>& spans, const OtlpConfig& config);
+
+ private:
+  void run();
+  bool post(const std::string& body);
+
+  OtlpConfig config_;
+  std::string url_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<SpanData> queue_;
+  uint64_t sent_ = 0, dropped_ = 0, in_flight_ = 0;
+  bool stopping_ = false;
+  std::chrono::steady_clock::time_point last_error_log_{};
+  std::thread thread_;
+};
+
+}  // namespace wasimancer::trace

@@ -1,0 +1,221 @@
+#include "core/trace.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <random>
+
+namespace wasimancer::trace {
+
+namespace {
+
+// A per-thread xoshiro256** generator seeded from the OS: ids must be unique, not secret.
+struct Rng {
+  uint64_t s[4];
+  Rng() {
+    std::random_device rd;
+    for (auto& x : s) x = (uint64_t(rd()) << 32) ^ rd();
+    if (!(s[0] | s[1] | s[2] | s[3])) s[0] = 1;
+  }
+  static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+  uint64_t next() {
+    uint64_t result = rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+  }
+};
+
+Rng& rng() {
+  thread_local Rng r;
+  return r;
+}
+
+template <size_t N>
+void fill_random(std::array<uint8_t, N>& out) {
+  for (;;) {
+    for (size_t i = 0; i < N; i += 8) {
+      uint64_t v = rng().next();
+      for (size_t j = 0; j < 8 && i + j < N; ++j) out[i + j] = static_cast<uint8_t>(v >> (8 * j));
+    }
+    for (uint8_t b : out) {
+      if (b) return;  // all-zero ids are invalid
+    }
+  }
+}
+
+template <size_t N>
+bool all_zero(const std::array<uint8_t, N>& a) {
+  for (uint8_t b : a) {
+    if (b) return false;
+  }
+  return true;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;  // upper case is not valid in traceparent
+}
+
+template <size_t N>
+bool parse_hex(std::string_view text, std::array<uint8_t, N>& out) {
+  if (text.size() != 2 * N) return false;
+  for (size_t i = 0; i < N; ++i) {
+    int hi = hex_value(text[2 * i]), lo = hex_value(text[2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out[i] = static_cast<uint8_t>(hi * 16 + lo);
+  }
+  return true;
+}
+
+template <size_t N>
+std::string to_hex(const std::array<uint8_t, N>& a) {
+  static const char digits[] = "0123456789abcdef";
+  std::string out(2 * N, '0');
+  for (size_t i = 0; i < N; ++i) {
+    out[2 * i] = digits[a[i] >> 4];
+    out[2 * i + 1] = digits[a[i] & 15];
+  }
+  return out;
+}
+
+thread_local const TraceContext* t_current = nullptr;
+thread_local const std::vector<std::pair<std::string, std::string>>* t_fields = nullptr;
+
+std::mutex g_exporter_mu;
+std::shared_ptr<SpanExporter> g_exporter;  // under g_exporter_mu
+std::atomic<bool> g_exporting{false};
+// Traces started here are sampled when the first 8 bytes of their (random) id, read as a number,
+// are below this threshold (head sampling by trace id ratio; 2^64-1: every trace).
+std::atomic<uint64_t> g_sample_below{~uint64_t{0}};
+
+std::shared_ptr<SpanExporter> exporter() {
+  std::lock_guard lock(g_exporter_mu);
+  return g_exporter;
+}
+
+}  // namespace
+
+bool TraceContext::valid() const { return !all_zero(trace_id) && !all_zero(span_id); }
+
+std::optional<TraceContext> TraceContext::parse(std::string_view t) {
+  // version "-" trace-id "-" parent-id "-" flags; later versions may append "-..." fields.
+  if (t.size() < 55 || t[2] != '-' || t[35] != '-' || t[52] != '-') return std::nullopt;
+  std::array<uint8_t, 1> version{}, flags{};
+  if (!parse_hex(t.substr(0, 2), version) || version[0] == 0xff) return std::nullopt;
+  if (version[0] == 0 && t.size() != 55) return std::nullopt;
+  if (t.size() > 55 && t[55] != '-') return std::nullopt;
+  TraceContext c;
+  if (!parse_hex(t.substr(3, 32), c.trace_id) || !parse_hex(t.substr(36, 16), c.span_id) || !parse_hex(t.substr(53, 2), flags)) {
+    return std::nullopt;
+  }
+  if (!c.valid()) return std::nullopt;
+  c.flags = flags[0];
+  return c;
+}
+
+TraceContext TraceContext::root() {
+  TraceContext c;
+  fill_random(c.trace_id);
+  fill_random(c.span_id);
+  uint64_t head = 0;
+  for (int i = 0; i < 8; ++i) head = (head << 8) | c.trace_id[i];
+  const uint64_t below = g_sample_below.load(std::memory_order_relaxed);
+  c.flags = (below == ~uint64_t{0} || head < below) ? 1 : 0;
+  return c;
+}
+
+void set_sample_ratio(double ratio) {
+  ratio = std::clamp(ratio, 0.0, 1.0);
+  g_sample_below.store(ratio >= 1.0 ? ~uint64_t{0} : static_cast<uint64_t>(ratio * 18446744073709551615.0), std::memory_order_relaxed);
+}
+
+TraceContext TraceContext::child() const {
+  TraceContext c = *this;
+  fill_random(c.span_id);
+  return c;
+}
+
+std::string TraceContext::traceparent() const {
+  std::array<uint8_t, 1> f{flags};
+  return "00-" + to_hex(trace_id) + "-" + to_hex(span_id) + "-" + to_hex(f);
+}
+
+std::string TraceContext::trace_id_hex() const { return to_hex(trace_id); }
+std::string TraceContext::span_id_hex() const { return to_hex(span_id); }
+
+const TraceContext* current() { return t_current; }
+
+Scope::Scope(const TraceContext* ctx) : previous_(t_current) { t_current = ctx; }
+Scope::~Scope() { t_current = previous_; }
+
+void set_exporter(std::shared_ptr<SpanExporter> e) {
+  std::lock_guard lock(g_exporter_mu);
+  g_exporting.store(e != nullptr, std::memory_order_relaxed);
+  g_exporter = std::move(e);
+}
+
+bool exporting() { return g_exporting.load(std::memory_order_relaxed); }
+
+uint64_t unix_nanos_now() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+}
+
+Span::Span(std::string_view name, SpanKind kind, const TraceContext* parent, std::optional<std::array<uint8_t, 8>> parent_span_id) {
+  if (parent && parent->valid()) {
+    data_.context = parent->child();
+    data_.parent_span_id = parent_span_id ? parent_span_id : std::optional(parent->span_id);
+  } else {
+    data_.context = TraceContext::root();
+  }
+  data_.kind = kind;
+  recording_ = exporting() && (data_.context.flags & 1);
+  if (recording_) {
+    data_.name = std::string(name);
+    data_.start_unix_nanos = unix_nanos_now();
+  }
+}
+
+Span::Span(std::string_view name, SpanKind kind, TraceContext self, std::optional<std::array<uint8_t, 8>> parent_span_id) {
+  data_.context = self;
+  data_.parent_span_id = parent_span_id;
+  data_.kind = kind;
+  recording_ = exporting() && (data_.context.flags & 1);
+  if (recording_) {
+    data_.name = std::string(name);
+    data_.start_unix_nanos = unix_nanos_now();
+  }
+}
+
+void Span::attribute(std::string key, std::string value) {
+  if (recording_) data_.attributes.emplace_back(std::move(key), std::move(value));
+}
+
+void Span::fail(std::string message) {
+  if (!recording_) return;
+  data_.error = true;
+  data_.status_message = std::move(message);
+}
+
+void Span::end() {
+  if (ended_) return;
+  ended_ = true;
+  if (!recording_) return;
+  data_.end_unix_nanos = unix_nanos_now();
+  if (auto e = exporter()) e->export_span(std::move(data_));
+}
+
+LogFields::LogFields(std::vector<std::pair<std::string, std::string>> fields) : fields_(std::move(fields)), previous_(t_fields) {
+  t_fields = &fields_;
+}
+LogFields::~LogFields() { t_fields = previous_; }
+const std::vector<std::pair<std::string, std::string>>* LogFields::current() { return t_fields; }
+
+}  // namespace wasimancer::trace

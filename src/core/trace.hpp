@@ -1,0 +1,128 @@
+// core/trace.hpp: W3C trace context (traceparent), the current request's trace on this thread
+// (every log line written meanwhile carries it), spans, and their optional export (OTLP/HTTP JSON,
+// core/otlp.hpp).
+//
+//   TraceContext   a trace id, a span id and flags; parsed from or written as a `traceparent`
+//                  header ("00-<32 hex>-<16 hex>-<2 hex>").
+//   Scope          makes a context the calling thread's current one until it ends (nests).
+//   Span           one timed operation of a trace. A Span records nothing unless an exporter is
+//                  set (set_exporter) and its trace is sampled (set_sample_ratio), so tracing
+//                  costs nothing when export is off; its context
+//                  (for logs and outgoing headers) exists either way.
+//   LogFields      extra key/value fields for the next log lines of this thread (JSON logs show
+//                  them as fields; text logs only the message).
+//
+// Ownership: contexts and spans are values. The exporter is shared (set_exporter).
+// Thread safety: values are not shared; current()/Scope are per thread; set_exporter and
+// exporting() are safe from any thread.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace wasimancer::trace {
+
+struct TraceContext {
+  std::array<uint8_t, 16> trace_id{};
+  std::array<uint8_t, 8> span_id{};
+  uint8_t flags = 1;  // sampled
+
+  bool valid() const;  // non-zero trace and span ids
+  // A valid traceparent (version 00 or a later one read as 00), or nullopt.
+  static std::optional<TraceContext> parse(std::string_view traceparent);
+  static TraceContext root();   // a new trace
+  TraceContext child() const;   // the same trace, a new span id
+  std::string traceparent() const;
+  std::string trace_id_hex() const;
+  std::string span_id_hex() const;
+};
+
+// The calling thread's current trace, or null.
+const TraceContext* current();
+
+class Scope {
+ public:
+  explicit Scope(const TraceContext* ctx);
+  ~Scope();
+  Scope(const Scope&) = delete;
+  Scope& operator=(const Scope&) = delete;
+
+ private:
+  const TraceContext* previous_;
+};
+
+enum class SpanKind : int { Internal = 1, Server = 2, Client = 3 };
+
+struct SpanData {
+  TraceContext context;
+  std::optional<std::array<uint8_t, 8>> parent_span_id;
+  std::string name;
+  SpanKind kind = SpanKind::Internal;
+  uint64_t start_unix_nanos = 0, end_unix_nanos = 0;
+  std::vector<std::pair<std::string, std::string>> attributes;
+  bool error = false;
+  std::string status_message;
+};
+
+class SpanExporter {
+ public:
+  virtual ~SpanExporter() = default;
+  virtual void export_span(SpanData span) = 0;  // must not block for long
+};
+
+void set_exporter(std::shared_ptr<SpanExporter> exporter);
+bool exporting();
+// Head sampling (default 1: every trace). A trace started here (TraceContext::root) is sampled
+// with this probability, decided from its random id; a trace that came with a traceparent keeps
+// the caller's decision (its sampled flag). Spans of unsampled traces record nothing; their
+// contexts (logs, outgoing traceparent headers, with flags 00) exist all the same.
+void set_sample_ratio(double ratio);
+
+// A span from now until end() (or destruction). `parent` is the context it is a child of
+// (nullopt: a new trace). context() is valid at once.
+class Span {
+ public:
+  Span(std::string_view name, SpanKind kind, const TraceContext* parent,
+       std::optional<std::array<uint8_t, 8>> parent_span_id = std::nullopt);
+  // A span for a context decided elsewhere (an MCP request's own context).
+  Span(std::string_view name, SpanKind kind, TraceContext self, std::optional<std::array<uint8_t, 8>> parent_span_id);
+  ~Span() { end(); }
+  Span(const Span&) = delete;
+  Span& operator=(const Span&) = delete;
+
+  const TraceContext& context() const { return data_.context; }
+  bool recording() const { return recording_; }
+  void attribute(std::string key, std::string value);
+  void fail(std::string message);
+  void end();
+
+ private:
+  SpanData data_;
+  bool recording_ = false;
+  bool ended_ = false;
+};
+
+uint64_t unix_nanos_now();
+
+// Extra fields of this thread's log lines until the scope ends (JSON logs only).
+class LogFields {
+ public:
+  explicit LogFields(std::vector<std::pair<std::string, std::string>> fields);
+  ~LogFields();
+  LogFields(const LogFields&) = delete;
+  LogFields& operator=(const LogFields&) = delete;
+  static const std::vector<std::pair<std::string, std::string>>* current();
+
+ private:
+  std::vector<std::pair<std::string, std::string>> fields_;
+  const std::vector<std::pair<std::string, std::string>>* previous_;
+};
+
+}  // namespace wasimancer::trace

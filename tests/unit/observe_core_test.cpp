@@ -1,0 +1,388 @@
+// Metrics registry and exposition, trace context, OTLP encoding, JSON logs, readiness and the
+// live feed (core/metrics, core/trace, core/otlp, core/log, core/health, core/event_feed).
+#include <gtest/gtest.h>
+
+#include <sstream>
+#include <thread>
+
+#include <boost/json.hpp>
+#include <spdlog/sinks/ostream_sink.h>
+
+#include "core/event_feed.hpp"
+#include "core/health.hpp"
+#include "core/log.hpp"
+#include "core/metrics.hpp"
+#include "core/otlp.hpp"
+#include "core/text.hpp"
+#include "core/trace.hpp"
+
+using namespace wasimancer;
+namespace json = boost::json;
+
+namespace {
+
+// The lines of `text` that start with `prefix`.
+std::vector<std::string> lines_with(const std::string& text, const std::string& prefix) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(prefix, 0) == 0) out.push_back(line);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST(Metrics, CountersAddUpAcrossThreads) {
+  metrics::Registry r;
+  auto& fam = r.counter("test_events_total", "events", {"kind"});
+  constexpr int kThreads = 8, kEach = 20000;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&fam, t] {
+      auto& c = fam.with({t % 2 ? "odd" : "even"});
+      for (int i = 0; i < kEach; ++i) c.inc();
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(fam.with({"odd"}).value(), uint64_t(kThreads / 2 * kEach));
+  EXPECT_EQ(fam.with({"even"}).value(), uint64_t(kThreads / 2 * kEach));
+  // The same label values find the same child.
+  EXPECT_EQ(&fam.with({"odd"}), &fam.with({std::string_view("odd")}));
+  std::string text = r.expose();
+  EXPECT_NE(text.find("# HELP test_events_total events\n# TYPE test_events_total counter\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("test_events_total{kind=\"even\"} 80000\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("test_events_total{kind=\"odd\"} 80000\n"), std::string::npos) << text;
+}
+
+TEST(Metrics, HistogramBucketsAreCumulative) {
+  metrics::Registry r;
+  auto& h = r.histogram("test_seconds", "latency", {"op"}, {0.1, 1, 10}).with({"read"});
+  for (double v : {0.05, 0.1, 0.5, 2.0, 20.0}) h.observe(v);
+  auto snap = h.snapshot();
+  EXPECT_EQ(snap.cumulative, (std::vector<uint64_t>{2, 3, 4, 5}));  // le=0.1 includes 0.1
+  EXPECT_EQ(snap.count, 5u);
+  EXPECT_DOUBLE_EQ(snap.sum, 22.65);
+  std::string text = r.expose();
+  auto buckets = lines_with(text, "test_seconds_bucket");
+  ASSERT_EQ(buckets.size(), 4u) << text;
+  EXPECT_EQ(buckets[0], "test_seconds_bucket{op=\"read\",le=\"0.1\"} 2");
+  EXPECT_EQ(buckets[3], "test_seconds_bucket{op=\"read\",le=\"+Inf\"} 5");
+  EXPECT_NE(text.find("test_seconds_count{op=\"read\"} 5\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("test_seconds_sum{op=\"read\"} 22.65\n"), std::string::npos) << text;
+}
+
+TEST(Metrics, LabelValuesAreEscaped) {
+  metrics::Registry r;
+  r.gauge("test_gauge", "a \\ help\nline", {"name"}).with({"a \"quoted\" \\ name\nx"}).set(1.5);
+  std::string text = r.expose();
+  EXPECT_NE(text.find("# HELP test_gauge a \\\\ help\\nline\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("test_gauge{name=\"a \\\"quoted\\\" \\\\ name\\nx\"} 1.5\n"), std::string::npos) << text;
+  EXPECT_EQ(metrics::format_value(3), "3");
+  EXPECT_EQ(metrics::format_value(0.25), "0.25");
+  EXPECT_EQ(metrics::format_value(1.0 / 0.0), "+Inf");
+}
+
+TEST(Metrics, CollectorsRunAtScrapeTimeAndCanBeRemoved) {
+  metrics::Registry r;
+  int calls = 0;
+  auto token = r.add_collector("test_live", "computed", "gauge", {"k"}, [&calls] {
+    ++calls;
+    return std::vector<metrics::Sample>{{{"a"}, 2}, {{"b"}, 3}};
+  });
+  std::string text = r.expose();
+  EXPECT_EQ(calls, 1);
+  EXPECT_NE(text.find("# TYPE test_live gauge\ntest_live{k=\"a\"} 2\ntest_live{k=\"b\"} 3\n"), std::string::npos) << text;
+  r.remove_collector(token);
+  EXPECT_EQ(r.expose().find("test_live"), std::string::npos);
+}
+
+TEST(Metrics, OutcomesFollowTheErrorKinds) {
+  EXPECT_EQ(metrics::outcome_label(nullptr), "ok");
+  Error trap(ErrorKind::Trap, "unreachable"), timeout(ErrorKind::Timeout, "t"), oom(ErrorKind::OutOfMemory, "o"),
+      plugin(ErrorKind::PluginError, "p"), crash(ErrorKind::Crash, "c"), cancelled(ErrorKind::Cancelled, "x"),
+      host(ErrorKind::HostError, "Vars are disabled by this host"),
+      denied(ErrorKind::HostError, "HTTP request to https://example.com/ is not allowed");
+  EXPECT_EQ(metrics::outcome_label(&trap), "trap");
+  EXPECT_EQ(metrics::outcome_label(&timeout), "timeout");
+  EXPECT_EQ(metrics::outcome_label(&oom), "oom");
+  EXPECT_EQ(metrics::outcome_label(&plugin), "plugin_error");
+  EXPECT_EQ(metrics::outcome_label(&crash), "crash");
+  EXPECT_EQ(metrics::outcome_label(&cancelled), "cancelled");
+  EXPECT_EQ(metrics::outcome_label(&host), "host_error");
+  EXPECT_EQ(metrics::outcome_label(&denied), "denied_host");
+}
+
+TEST(Metrics, RouteLabelsAreAFixedSet) {
+  EXPECT_EQ(metrics::route_label("/mcp"), "/mcp");
+  EXPECT_EQ(metrics::route_label("/messages?sessionId=abc"), "/messages");
+  EXPECT_EQ(metrics::route_label("/remove-plugin/some%20name"), "/remove-plugin");
+  EXPECT_EQ(metrics::route_label("/ui/app.js"), "/ui");
+  EXPECT_EQ(metrics::route_label("/../../etc/passwd"), "other");
+  EXPECT_EQ(metrics::route_label("/random-thing-42"), "other");
+}
+
+TEST(Metrics, DisabledRecordingRecordsNothing) {
+  auto& fam = metrics::registry().counter("wasimancer_tool_calls_total", "", {"tool", "plugin", "version", "outcome"});
+  auto& c = fam.with({"observe-test-tool", "p", "1", "ok"});
+  uint64_t before = c.value();
+  metrics::set_enabled(false);
+  metrics::record_tool_call("observe-test-tool", "p", "1", "ok", 0.001);
+  EXPECT_EQ(c.value(), before);
+  metrics::set_enabled(true);
+  metrics::record_tool_call("observe-test-tool", "p", "1", "ok", 0.001);
+  EXPECT_EQ(c.value(), before + 1);
+}
+
+TEST(Metrics, RequestsInFlightAreHeldWhileTheRequestLives) {
+  auto& total = metrics::registry().counter("wasimancer_mcp_requests_total", "", {"transport", "protocol", "mode"});
+  auto& flying = metrics::registry().gauge("wasimancer_mcp_requests_in_flight", "", {"transport", "protocol", "mode"});
+  auto& c = total.with({"stdio", "2026-07-28", "stateless"});
+  auto& g = flying.with({"stdio", "2026-07-28", "stateless"});
+  const uint64_t count0 = c.value();
+  const double g0 = g.value();
+  {
+    metrics::GaugeHold hold = metrics::record_mcp_request("stdio", "2026-07-28", "stateless");
+    EXPECT_EQ(c.value(), count0 + 1);
+    EXPECT_EQ(g.value(), g0 + 1);
+    metrics::GaugeHold moved = std::move(hold);  // a move carries the hold: still one
+    EXPECT_EQ(g.value(), g0 + 1);
+    metrics::GaugeHold other = metrics::record_mcp_request("stdio", "2026-07-28", "stateless");
+    EXPECT_EQ(g.value(), g0 + 2);
+    other = std::move(moved);  // releases what `other` held
+    EXPECT_EQ(g.value(), g0 + 1);
+  }
+  EXPECT_EQ(g.value(), g0);
+  EXPECT_EQ(c.value(), count0 + 2);
+  metrics::set_enabled(false);
+  {
+    metrics::GaugeHold none = metrics::record_mcp_request("stdio", "2026-07-28", "stateless");
+    EXPECT_EQ(g.value(), g0);
+  }
+  metrics::set_enabled(true);
+  EXPECT_EQ(c.value(), count0 + 2);
+  EXPECT_EQ(g.value(), g0);
+}
+
+TEST(Trace, ParsesAndWritesTraceparent) {
+  const std::string tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  auto c = trace::TraceContext::parse(tp);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->trace_id_hex(), "4bf92f3577b34da6a3ce929d0e0e4736");
+  EXPECT_EQ(c->span_id_hex(), "00f067aa0ba902b7");
+  EXPECT_EQ(c->flags, 1);
+  EXPECT_EQ(c->traceparent(), tp);
+  auto child = c->child();
+  EXPECT_EQ(child.trace_id, c->trace_id);
+  EXPECT_NE(child.span_id, c->span_id);
+  // A later version may add fields; version 00 may not.
+  EXPECT_TRUE(trace::TraceContext::parse("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra"));
+  for (const char* bad : {"", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x",
+                          "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+                          "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+                          "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                          "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+                          "00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "00-4bf92f35-00f067aa0ba902b7-01"}) {
+    EXPECT_FALSE(trace::TraceContext::parse(bad)) << bad;
+  }
+  auto a = trace::TraceContext::root(), b = trace::TraceContext::root();
+  EXPECT_TRUE(a.valid());
+  EXPECT_NE(a.trace_id, b.trace_id);
+  EXPECT_TRUE(trace::TraceContext::parse(a.traceparent()));
+}
+
+TEST(Trace, ScopesNest) {
+  EXPECT_EQ(trace::current(), nullptr);
+  auto a = trace::TraceContext::root(), b = trace::TraceContext::root();
+  {
+    trace::Scope sa(&a);
+    EXPECT_EQ(trace::current(), &a);
+    {
+      trace::Scope sb(&b);
+      EXPECT_EQ(trace::current(), &b);
+    }
+    EXPECT_EQ(trace::current(), &a);
+  }
+  EXPECT_EQ(trace::current(), nullptr);
+}
+
+namespace {
+struct Collecting : trace::SpanExporter {
+  std::mutex mu;
+  std::vector<trace::SpanData> spans;
+  void export_span(trace::SpanData s) override {
+    std::lock_guard lock(mu);
+    spans.push_back(std::move(s));
+  }
+};
+}  // namespace
+
+TEST(Trace, SpansAreRecordedOnlyWithAnExporter) {
+  auto parent = trace::TraceContext::root();
+  {
+    trace::Span s("not recorded", trace::SpanKind::Internal, &parent);
+    EXPECT_FALSE(s.recording());
+    EXPECT_EQ(s.context().trace_id, parent.trace_id);  // the context exists anyway
+  }
+  auto sink = std::make_shared<Collecting>();
+  trace::set_exporter(sink);
+  {
+    trace::Span s("child", trace::SpanKind::Client, &parent);
+    s.attribute("k", "v");
+    s.fail("it broke");
+  }
+  trace::set_exporter(nullptr);
+  ASSERT_EQ(sink->spans.size(), 1u);
+  const auto& d = sink->spans[0];
+  EXPECT_EQ(d.name, "child");
+  EXPECT_EQ(d.kind, trace::SpanKind::Client);
+  EXPECT_EQ(d.context.trace_id, parent.trace_id);
+  ASSERT_TRUE(d.parent_span_id);
+  EXPECT_EQ(*d.parent_span_id, parent.span_id);
+  EXPECT_TRUE(d.error);
+  EXPECT_LE(d.start_unix_nanos, d.end_unix_nanos);
+  EXPECT_EQ(d.attributes, (std::vector<std::pair<std::string, std::string>>{{"k", "v"}}));
+}
+
+TEST(Trace, HeadSamplingByRatioAndTheCallersDecision) {
+  auto sink = std::make_shared<Collecting>();
+  trace::set_exporter(sink);
+  // Ratio 0: traces started here are not sampled (flags 00 on the wire) and record nothing.
+  trace::set_sample_ratio(0);
+  auto unsampled = trace::TraceContext::root();
+  EXPECT_EQ(unsampled.flags, 0);
+  EXPECT_TRUE(unsampled.traceparent().ends_with("-00"));
+  { trace::Span s("unsampled", trace::SpanKind::Server, &unsampled); EXPECT_FALSE(s.recording()); }
+  // A caller's sampled flag wins over the ratio, both ways.
+  auto theirs = trace::TraceContext::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  ASSERT_TRUE(theirs);
+  { trace::Span s("the caller sampled it", trace::SpanKind::Server, &*theirs); EXPECT_TRUE(s.recording()); }
+  trace::set_sample_ratio(1);
+  auto declined = trace::TraceContext::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00");
+  ASSERT_TRUE(declined);
+  { trace::Span s("the caller did not", trace::SpanKind::Server, &*declined); EXPECT_FALSE(s.recording()); }
+  // Ratio 1: every trace; ratio 0.25: about a quarter of 4,000 (the ids are random).
+  EXPECT_EQ(trace::TraceContext::root().flags, 1);
+  trace::set_sample_ratio(0.25);
+  int sampled = 0;
+  for (int i = 0; i < 4000; ++i) sampled += trace::TraceContext::root().flags & 1;
+  EXPECT_GT(sampled, 800);
+  EXPECT_LT(sampled, 1200);
+  trace::set_sample_ratio(1);
+  trace::set_exporter(nullptr);
+  ASSERT_EQ(sink->spans.size(), 1u);
+  EXPECT_EQ(sink->spans[0].name, "the caller sampled it");
+}
+
+TEST(Otlp, EncodesTheJsonProtocol) {
+  trace::SpanData s;
+  s.context = *trace::TraceContext::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  s.parent_span_id = std::array<uint8_t, 8>{1, 2, 3, 4, 5, 6, 7, 8};
+  s.name = "tools/call \"x\"";
+  s.kind = trace::SpanKind::Server;
+  s.start_unix_nanos = 1700000000000000000ull;
+  s.end_unix_nanos = 1700000000000000123ull;
+  s.attributes = {{"mcp.tool", "echo"}};
+  trace::OtlpConfig cfg;
+  cfg.service_version = "1.2.3";
+  json::value doc = json::parse(trace::OtlpExporter::encode({s}, cfg));
+  const auto& rs = doc.at("resourceSpans").as_array().at(0);
+  EXPECT_EQ(rs.at_pointer("/resource/attributes/0/key"), json::value("service.name"));
+  EXPECT_EQ(rs.at_pointer("/resource/attributes/0/value/stringValue"), json::value("wasimancer"));
+  const auto& span = rs.at_pointer("/scopeSpans/0/spans/0").as_object();
+  EXPECT_EQ(span.at("traceId"), json::value("4bf92f3577b34da6a3ce929d0e0e4736"));
+  EXPECT_EQ(span.at("spanId"), json::value("00f067aa0ba902b7"));
+  EXPECT_EQ(span.at("parentSpanId"), json::value("0102030405060708"));
+  EXPECT_EQ(span.at("name"), json::value("tools/call \"x\""));
+  EXPECT_EQ(span.at("kind"), json::value(2));
+  EXPECT_EQ(span.at("startTimeUnixNano"), json::value("1700000000000000000"));
+  EXPECT_EQ(span.at("endTimeUnixNano"), json::value("1700000000000000123"));
+  EXPECT_EQ(span.at("attributes").at(0).at("value").at("stringValue"), json::value("echo"));
+  EXPECT_EQ(span.at("status").at("code"), json::value(1));
+}
+
+TEST(Logs, JsonLinesCarryTheTraceAndFields) {
+  std::ostringstream out;
+  init_logging(LogLevel::Info, LogFormat::Json);
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out);
+  auto& logger = log();
+  auto saved = logger.sinks();
+  logger.sinks() = {sink};
+  // init_logging set the formatter on the old sink; give the new one the same.
+  init_logging(LogLevel::Info, LogFormat::Json);
+  auto ctx = *trace::TraceContext::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  {
+    trace::Scope scope(&ctx);
+    trace::LogFields fields({{"tool", "echo"}, {"ms", "12"}});
+    log().info("a \"quoted\"\nline");
+  }
+  log().info("no trace");
+  logger.flush();
+  logger.sinks() = saved;
+  init_logging(LogLevel::Info, LogFormat::Text);
+  std::istringstream in(out.str());
+  std::string first, second;
+  std::getline(in, first);
+  std::getline(in, second);
+  json::value a = json::parse(first), b = json::parse(second);
+  EXPECT_EQ(a.at("level"), json::value("info"));
+  EXPECT_EQ(a.at("msg"), json::value("a \"quoted\"\nline"));
+  EXPECT_EQ(a.at("trace_id"), json::value("4bf92f3577b34da6a3ce929d0e0e4736"));
+  EXPECT_EQ(a.at("span_id"), json::value("00f067aa0ba902b7"));
+  EXPECT_EQ(a.at("tool"), json::value("echo"));
+  EXPECT_EQ(a.at("ms"), json::value(12));
+  EXPECT_FALSE(b.as_object().contains("trace_id"));
+  EXPECT_TRUE(a.at("time").as_string().ends_with("Z"));
+}
+
+TEST(Text, JsonStringsAreValid) {
+  std::string out;
+  append_json_string(out, std::string("ok \x01 \xff \xc3\xa9 \"\\", 12));
+  json::value v = json::parse(out);
+  EXPECT_EQ(v.as_string(), "ok \x01 \xef\xbf\xbd \xc3\xa9 \"\\");
+}
+
+TEST(Health, ReadinessReportsEveryFailingCheck) {
+  health::Readiness r;
+  EXPECT_TRUE(r.check().ready);
+  bool db_up = false;
+  r.add("plugins", [] { return std::optional<std::string>(); });
+  r.add("database", [&db_up]() -> std::optional<std::string> {
+    if (db_up) return std::nullopt;
+    return "connection refused";
+  });
+  auto rep = r.check();
+  EXPECT_FALSE(rep.ready);
+  ASSERT_EQ(rep.checks.size(), 2u);
+  EXPECT_EQ(rep.checks[0].name, "database");
+  EXPECT_EQ(rep.checks[0].reason, "connection refused");
+  EXPECT_TRUE(rep.checks[1].ok);
+  db_up = true;
+  EXPECT_TRUE(r.check().ready);
+}
+
+TEST(EventFeed, ReplaysHistoryThenStreamsAndDropsGoneClients) {
+  events::Feed feed;
+  EXPECT_FALSE(feed.wants_calls());
+  feed.publish("admin", R"({"n":1})");
+  feed.publish("admin", R"({"n":2})");
+  std::vector<std::string> got;
+  uint64_t token = feed.subscribe([&got](std::string c) {
+    got.push_back(std::move(c));
+    return true;
+  }, 1);
+  ASSERT_NE(token, 0u);
+  EXPECT_TRUE(feed.wants_calls());
+  ASSERT_EQ(got.size(), 1u);  // only the event after id 1
+  EXPECT_EQ(got[0], "id: 2\nevent: admin\ndata: {\"n\":2}\n\n");
+  feed.publish("call", R"({"n":3})");
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[1], "id: 3\nevent: call\ndata: {\"n\":3}\n\n");
+  // A subscriber whose client is gone (push returns false) is dropped at the next event.
+  bool gone = false;
+  feed.subscribe([&gone](std::string) { return !gone; });
+  gone = true;
+  feed.publish("call", "{}");
+  feed.unsubscribe(token);
+  EXPECT_FALSE(feed.wants_calls());
+}
