@@ -20,6 +20,7 @@ packages=(
   libseccomp-dev
   prometheus chromium
   libpq-dev postgresql nginx
+  libsodium-dev minisign docker-registry apache2-utils
 )
 serve_only=0
 case "${1:-}" in

@@ -81,6 +81,7 @@ http::status status_of(ErrorKind kind) {
     case ErrorKind::AlreadyExists:
     case ErrorKind::Conflict: return http::status::conflict;
     case ErrorKind::Unavailable: return http::status::service_unavailable;
+    case ErrorKind::PermissionDenied: return http::status::forbidden;
     default: return http::status::internal_server_error;
   }
 }
@@ -308,23 +309,64 @@ Response AdminApi::serve(const Request& req) {
 }
 
 Response AdminApi::upload(const Request& req, bool replacing, const std::optional<std::string>& dir) {
-  auto parts = parse_multipart(req[http::field::content_type], req.body());
-  if (!parts) return error_response(parts.error());
   const FormPart* wasm = nullptr;
   const FormPart* data = nullptr;
-  for (const auto& part : *parts) {
+  const FormPart* signature = nullptr;
+  std::vector<FormPart> parts;
+  bool json_ref = false;
+  if (ascii_lower(req[http::field::content_type]).rfind("application/json", 0) == 0) {
+    boost::system::error_code ec;
+    json::value v = json::parse(req.body(), ec);
+    json_ref = !ec && v.is_object() && v.as_object().contains("oci");
+  }
+  if (json_ref) {
+    // Publish by OCI reference without a file: the body is pluginData itself. (Any other JSON
+    // body gets the multipart parser's answer.)
+    parts.push_back(FormPart{"pluginData", "", "", req.body()});
+  } else {
+    auto parsed = parse_multipart(req[http::field::content_type], req.body());
+    if (!parsed) return error_response(parsed.error());
+    parts = std::move(*parsed);
+  }
+  for (const auto& part : parts) {
     if (part.name == "wasmFile") wasm = &part;
     if (part.name == "pluginData") data = &part;
+    if (part.name == "signature") signature = &part;
   }
-  if (!wasm) return error_response(http::status::bad_request, "the wasmFile part is missing (curl -F \"wasmFile=@plugin.wasm\")");
-  if (wasm->filename.empty()) return error_response(http::status::bad_request, "wasmFile must be a file upload (curl -F \"wasmFile=@plugin.wasm\")");
   if (!data) return error_response(http::status::bad_request, "the pluginData part is missing (curl -F \"pluginData=<JSON>\")");
-  if (wasm->data.size() > config_.max_upload_bytes) {
-    return error_response(http::status::payload_too_large, fmt::format("the wasm file is larger than the limit of {} bytes", config_.max_upload_bytes));
-  }
   auto expected = if_match(req);
   if (!expected) return error_response(expected.error());
-  registry::UploadRequest up{data->data, wasm->filename, wasm->data, dir, *expected};
+  // pluginData with "oci" and no file: the server pulls the module (registry/provenance.hpp).
+  std::optional<registry::PulledModule> pulled;
+  std::string plugin_data = data->data;
+  if (!wasm) {
+    boost::system::error_code ec;
+    json::value v = json::parse(data->data, ec);
+    if (!ec && v.is_object() && v.as_object().contains("oci")) {
+      auto p = registry::pull_entry(*plugins_.provenance(), v.as_object());
+      if (!p) {
+        Error e = p.take_error();
+        if (e.kind == ErrorKind::HostError || e.kind == ErrorKind::InvalidModule) e.kind = ErrorKind::InvalidArgument;
+        if (e.kind == ErrorKind::NotFound) e.kind = ErrorKind::InvalidArgument;
+        e.message = fmt::format("cannot pull the plugin: {}", e.message);
+        return error_response(e);
+      }
+      pulled = std::move(*p);
+      plugin_data = json::serialize(v);
+    }
+  }
+  if (!wasm && !pulled) {
+    return error_response(http::status::bad_request,
+                          "the wasmFile part is missing (curl -F \"wasmFile=@plugin.wasm\"), and pluginData names no \"oci\" reference");
+  }
+  if (wasm && wasm->filename.empty()) return error_response(http::status::bad_request, "wasmFile must be a file upload (curl -F \"wasmFile=@plugin.wasm\")");
+  const std::string& bytes = wasm ? wasm->data : pulled->wasm;
+  if (bytes.size() > config_.max_upload_bytes) {
+    return error_response(http::status::payload_too_large, fmt::format("the wasm file is larger than the limit of {} bytes", config_.max_upload_bytes));
+  }
+  registry::UploadRequest up{plugin_data, wasm ? wasm->filename : pulled->file_name, bytes, dir, *expected};
+  if (signature) up.signature = signature->data;
+  else if (pulled && pulled->signature) up.signature = pulled->signature;
   auto r = replacing ? plugins_.update(up) : plugins_.publish(up);
   if (!r) return error_response(r.error());
   // filePath: the stored file as plugins.yml names it (relative to PLUGINS_PATH), as the brief's
@@ -367,6 +409,9 @@ Response AdminApi::list_plugins(const Request&, const std::string& name) {
                         {"quarantineReason", v.quarantine_reason()},
                         {"interface", registry::to_string(v.interface_kind)},
                         {"functions", std::move(fns)},
+                        {"signedBy", v.spec.raw.contains("signedBy") ? v.spec.raw.at("signedBy") : json::value(nullptr)},
+                        {"oci", v.spec.raw.contains("oci") ? v.spec.raw.at("oci") : json::value(nullptr)},
+                        {"ociDigest", v.spec.raw.contains("ociDigest") ? v.spec.raw.at("ociDigest") : json::value(nullptr)},
                         {"instances", json::object{{"idle", v.pool.idle()}, {"created", v.pool.created()}}},
                         {"previousVersion", previous_version(v.spec.name)},
                         {"entry", v.spec.raw},

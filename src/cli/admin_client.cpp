@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -10,8 +11,12 @@
 #include <curl/curl.h>
 #include <fmt/format.h>
 
+#include "cli/dist_settings.hpp"
 #include "cli/signals.hpp"
+#include "core/crypto.hpp"
 #include "core/files.hpp"
+#include "core/signature.hpp"
+#include "registry/oci.hpp"
 
 namespace wasimancer::cli {
 
@@ -47,7 +52,8 @@ std::string escape_path_segment(const std::string& s) {
 
 // One request. `form` (file part + pluginData) is used for uploads, `json_body` otherwise.
 HttpResult request(const Connection& c, const std::string& method, const std::string& path, const std::string* json_body,
-                   const std::pair<std::string, std::string>* upload_file = nullptr, const std::string* plugin_data = nullptr) {
+                   const std::pair<std::string, std::string>* upload_file = nullptr, const std::string* plugin_data = nullptr,
+                   const std::string* signature = nullptr) {
   HttpResult r;
   if (c.token.empty()) {  // every admin route needs it: say what is missing instead of showing a 403
     r.no_token = true;
@@ -77,6 +83,12 @@ HttpResult request(const Connection& c, const std::string& method, const std::st
     part = curl_mime_addpart(mime);
     curl_mime_name(part, "pluginData");
     curl_mime_data(part, plugin_data->data(), plugin_data->size());
+    if (signature) {
+      part = curl_mime_addpart(mime);
+      curl_mime_name(part, "signature");
+      curl_mime_data(part, signature->data(), signature->size());
+      curl_mime_filename(part, (upload_file->second + ".minisig").c_str());
+    }
     curl_easy_setopt(h, CURLOPT_MIMEPOST, mime);
   } else if (json_body) {
     headers = curl_slist_append(headers, "Content-Type: application/json");
@@ -151,16 +163,43 @@ struct PublishArgs {
   std::vector<std::string> functions;  // DISPLAY[:EXPORT[:DESCRIPTION]]
   std::vector<std::string> args;       // DISPLAY.ARG:TYPE[:DESCRIPTION]
   std::string dir;
+  std::string sign_key;  // a minisign secret key file
+  std::string oci;       // push to / publish from this OCI reference
 };
+
+// A minisign signature of `wasm` by the secret key file (password: WASIMANCER_SIGN_PASSWORD).
+Result<std::string> sign_module(const std::string& key_file, const std::string& wasm, const std::string& file_name) {
+  auto text = read_file(key_file, 1 << 20);
+  if (!text) return Error(ErrorKind::InvalidArgument, fmt::format("--sign {}: {}", key_file, text.error().message));
+  std::optional<std::string> password;
+  if (const char* p = std::getenv("WASIMANCER_SIGN_PASSWORD")) password = p;
+  auto key = parse_minisign_secret_key(*text, password);
+  if (!key) return Error(ErrorKind::InvalidArgument, fmt::format("--sign {}: {}", key_file, key.error().message));
+  std::string comment = fmt::format("timestamp:{}\tfile:{}\thashed", static_cast<long long>(std::time(nullptr)), file_name);
+  return minisign_sign(*key, wasm, comment);
+}
+
+// Pushes `wasm` (and its signature) to `ref`; the registries allowed are WASIMANCER_OCI_REGISTRIES
+// or else the reference's own host (named on the command line).
+Result<registry::OciPushed> push_module(const std::string& ref_text, const std::string& wasm, const std::optional<std::string>& signature,
+                                        const std::string& file_name) {
+  auto ref = registry::parse_oci_reference(ref_text);
+  if (!ref) return ref.take_error();
+  auto settings = oci_settings_from_env(1ull << 30);
+  if (!settings) return settings.take_error();
+  if (settings->allowed_registries.empty()) settings->allowed_registries = {ref->host()};
+  registry::OciClient client(std::move(*settings));
+  return client.push(*ref, wasm, signature, file_name);
+}
 
 // pluginData from a file, or built from the flags.
 Result<std::string> plugin_data(const PublishArgs& a) {
   if (!a.data_file.empty()) return read_json_file(a.data_file);
-  if (a.name.empty() || a.functions.empty()) {
+  if (a.name.empty() || (a.functions.empty() && a.oci.empty())) {
     return Error(ErrorKind::InvalidArgument, "give --data FILE, or --name and at least one --function");
   }
   json::object data{{"name", a.name}, {"version", a.version}, {"description", a.description}};
-  data["path"] = a.path.empty() ? "./" + std::filesystem::path(a.wasm).filename().string() : a.path;
+  if (!a.path.empty() || !a.wasm.empty()) data["path"] = a.path.empty() ? "./" + std::filesystem::path(a.wasm).filename().string() : a.path;
   json::array fns;
   for (const auto& spec : a.functions) {
     std::vector<std::string> parts;
@@ -188,7 +227,7 @@ Result<std::string> plugin_data(const PublishArgs& a) {
     }
     fns.push_back(std::move(fn));
   }
-  data["functions"] = std::move(fns);
+  if (!fns.empty()) data["functions"] = std::move(fns);
   return json::serialize(data);
 }
 
@@ -200,7 +239,7 @@ void add_plugin_commands(CLI::App& app, int* exit_code) {
     auto c = std::make_shared<Connection>();
     CLI::App* cmd = plugin->add_subcommand(replacing ? "update" : "publish",
                                            replacing ? "Replace a plugin (PUT /update-plugin)" : "Publish a plugin (POST /upload-plugin)");
-    cmd->add_option("wasm", a->wasm, "The plugin's .wasm file")->required()->check(CLI::ExistingFile);
+    cmd->add_option("wasm", a->wasm, "The plugin's .wasm file (optional with --oci: the server pulls what is there)")->check(CLI::ExistingFile);
     auto* data = cmd->add_option("--data", a->data_file, "pluginData as a JSON file (one plugins.yml entry)");
     cmd->add_option("--name", a->name, "Plugin name")->excludes(data);
     cmd->add_option("--version", a->version, "Plugin version")->capture_default_str();
@@ -209,17 +248,102 @@ void add_plugin_commands(CLI::App& app, int* exit_code) {
     cmd->add_option("--function", a->functions, "A tool: DISPLAY_NAME[:EXPORT[:DESCRIPTION]] (repeatable)");
     cmd->add_option("--arg", a->args, "A tool argument: DISPLAY_NAME.ARG:TYPE[:DESCRIPTION] (repeatable)");
     cmd->add_option("--dir", a->dir, "Target directory on the server (?dir=)");
+    cmd->add_option("--sign", a->sign_key, "Sign the module with this minisign secret key (password: WASIMANCER_SIGN_PASSWORD)")
+        ->check(CLI::ExistingFile);
+    cmd->add_option("--oci", a->oci,
+                    "Publish by OCI reference (registry/repo:tag): the wasm file, if given, is pushed there first; the server pulls it");
     connection_flags(cmd, c);
     cmd->callback([a, c, exit_code, replacing] {
+      if (a->wasm.empty() && a->oci.empty()) {
+        *exit_code = usage_error(Error(ErrorKind::InvalidArgument, "give the plugin's .wasm file, or --oci REF"));
+        return;
+      }
+      if (!a->sign_key.empty() && a->wasm.empty()) {
+        *exit_code = usage_error(Error(ErrorKind::InvalidArgument, "--sign needs the .wasm file to sign"));
+        return;
+      }
       auto body = plugin_data(*a);
       if (!body) {
         *exit_code = usage_error(body.error());
         return;
       }
+      std::string file_name = std::filesystem::path(a->wasm).filename().string();
+      std::string wasm;
+      if (!a->wasm.empty()) {
+        auto bytes = read_file(a->wasm, 1ull << 30);
+        if (!bytes) {
+          *exit_code = usage_error(bytes.error());
+          return;
+        }
+        wasm = std::move(*bytes);
+      }
+      std::optional<std::string> signature;
+      if (!a->sign_key.empty()) {
+        auto s = sign_module(a->sign_key, wasm, file_name);
+        if (!s) {
+          *exit_code = usage_error(s.error());
+          return;
+        }
+        signature = std::move(*s);
+      }
       std::string path = replacing ? "/update-plugin" : "/upload-plugin";
       if (!a->dir.empty()) path += "?dir=" + escape_path_segment(a->dir);
-      std::pair<std::string, std::string> file{a->wasm, std::filesystem::path(a->wasm).filename().string()};
-      *exit_code = report(request(*c, replacing ? "PUT" : "POST", path, nullptr, &file, &*body), *c);
+      if (!a->oci.empty()) {
+        json::value v = json::parse(*body);
+        if (!wasm.empty()) {
+          auto pushed = push_module(a->oci, wasm, signature, file_name);
+          if (!pushed) {
+            std::cerr << fmt::format("error: cannot push to {}: {}\n", a->oci, pushed.error().message);
+            *exit_code = 3;
+            return;
+          }
+          std::cerr << fmt::format("pushed {} to {}\n", file_name, pushed->reference);
+          v.as_object()["sha256"] = sha256_hex(wasm);  // the server pulls exactly this module
+          v.as_object().erase("path");
+        }
+        v.as_object()["oci"] = a->oci;
+        std::string text = json::serialize(v);
+        *exit_code = report(request(*c, replacing ? "PUT" : "POST", path, &text), *c);
+        return;
+      }
+      std::pair<std::string, std::string> file{a->wasm, file_name};
+      *exit_code = report(request(*c, replacing ? "PUT" : "POST", path, nullptr, &file, &*body, signature ? &*signature : nullptr), *c);
+    });
+  }
+  {
+    auto wasm = std::make_shared<std::string>();
+    auto ref = std::make_shared<std::string>();
+    auto key = std::make_shared<std::string>();
+    CLI::App* cmd = plugin->add_subcommand("push", "Push a plugin to an OCI registry (no server involved)");
+    cmd->add_option("wasm", *wasm, "The plugin's .wasm file")->required()->check(CLI::ExistingFile);
+    cmd->add_option("reference", *ref, "registry/repository:tag")->required();
+    cmd->add_option("--sign", *key, "Sign the module with this minisign secret key (a signature layer beside it)")->check(CLI::ExistingFile);
+    cmd->callback([wasm, ref, key, exit_code] {
+      auto bytes = read_file(*wasm, 1ull << 30);
+      if (!bytes) {
+        *exit_code = usage_error(bytes.error());
+        return;
+      }
+      std::string file_name = std::filesystem::path(*wasm).filename().string();
+      std::optional<std::string> signature;
+      if (!key->empty()) {
+        auto s = sign_module(*key, *bytes, file_name);
+        if (!s) {
+          *exit_code = usage_error(s.error());
+          return;
+        }
+        signature = std::move(*s);
+      }
+      auto pushed = push_module(*ref, *bytes, signature, file_name);
+      if (!pushed) {
+        std::cerr << fmt::format("error: cannot push to {}: {}\n", *ref, pushed.error().message);
+        *exit_code = pushed.error().kind == ErrorKind::InvalidArgument ? 2 : 3;
+        return;
+      }
+      std::cout << json::serialize(json::object{{"reference", pushed->reference}, {"digest", pushed->manifest_digest},
+                                                {"sha256", sha256_hex(*bytes)}, {"signed", signature.has_value()}})
+                << "\n";
+      *exit_code = 0;
     });
   }
   {

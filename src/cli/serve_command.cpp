@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "admin/admin_api.hpp"
+#include "cli/dist_settings.hpp"
 #include "cli/signals.hpp"
 #include "core/crypto.hpp"
 #include "core/health.hpp"
@@ -441,6 +442,12 @@ int run_serve(ServeOptions o) {
   }
   using registry::Collection;
   registry::PluginManager manager(plugins, paths, load_opts, database ? database->document(Collection::Plugins) : nullptr);
+  if (auto prov = provenance_from_env(o.max_upload_bytes); !prov) {
+    log().critical("cannot start: {}", prov.error().message);
+    return 2;
+  } else {
+    manager.set_provenance(*prov);
+  }
   registry::ResourceCatalog resources(database ? database->document(Collection::Resources)
                                                : std::make_unique<registry::YamlFileStore>(resources_file));
   registry::PromptCatalog prompts(database ? database->document(Collection::Prompts)

@@ -19,6 +19,7 @@ std::string_view to_string(ErrorKind kind) {
     case ErrorKind::Conflict: return "conflict";
     case ErrorKind::Unavailable: return "unavailable";
     case ErrorKind::Internal: return "internal error";
+    case ErrorKind::PermissionDenied: return "permission denied";
   }
   return "unknown";
 }

@@ -31,6 +31,7 @@ enum class ErrorKind {
   Conflict,     // a change lost a race with another change (another replica's): retry (409)
   Unavailable,  // a service the server needs (the database) cannot be reached right now (503)
   Internal,
+  PermissionDenied,  // refused by policy: an unsigned or wrongly signed module, a registry not allowed
 };
 
 std::string_view to_string(ErrorKind kind);

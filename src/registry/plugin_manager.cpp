@@ -392,8 +392,29 @@ Result<std::vector<StartupProblem>> PluginManager::load(bool skip_broken) {
       spec->raw["name"] = spec->name;
     }
     fs::path file = shared_ ? shared_file_label(spec->name, wasm_sha) : resolve_entry_path(spec->path);
-    auto bytes = shared_ ? store_->blob(wasm_sha) : read_file(file, 256ull << 20);
-    if (!shared_ && spec->path.empty()) bytes = Error(ErrorKind::InvalidArgument, "\"path\" is missing");
+    Result<std::string> bytes = Error(ErrorKind::InvalidArgument, "\"path\" is missing");
+    std::optional<std::string> pulled_signature;
+    auto oci = entry_oci(entry.as_object());
+    if (!oci) {
+      bytes = oci.take_error();
+    } else if (shared_) {
+      bytes = store_->blob(wasm_sha);  // the database keeps every module, pulled ones too
+    } else if (spec->path.empty() && *oci) {
+      // `oci:` without a stored copy: pulled at every start (provenance.hpp).
+      auto pulled = pull_entry(*provenance_, spec->raw);
+      if (pulled) {
+        bytes = std::move(pulled->wasm);
+        pulled_signature = std::move(pulled->signature);
+        file = paths_.plugins_dir / ("oci:" + **oci);
+      } else {
+        bytes = pulled.take_error();
+      }
+    } else if (!spec->path.empty()) {
+      bytes = read_file(file, 256ull << 20);
+    }
+    if (bytes) {
+      if (auto p = check_module(*provenance_, spec->raw, *bytes, pulled_signature); !p) bytes = p.take_error();
+    }
     if (!bytes) {
       if (auto r = fail(bytes.error().message); !r) return r.take_error();
       continue;
@@ -543,6 +564,7 @@ Result<UploadResult> PluginManager::upload(const UploadRequest& req, bool replac
                              printable_name(req.file_name)));
   }
   if (req.wasm.empty()) return Error(ErrorKind::InvalidArgument, "the uploaded wasm file is empty");
+  if (auto p = check_module(*provenance_, spec->raw, req.wasm, req.signature); !p) return p.take_error();
   if (shared_) return upload_shared(req, std::move(*spec), replacing);
   if (auto check = target_dir(req.dir, false); !check) return check.take_error();  // checked again below, under the lock
 

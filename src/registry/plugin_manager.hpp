@@ -47,6 +47,7 @@
 #include <boost/json.hpp>
 
 #include "core/error.hpp"
+#include "registry/provenance.hpp"
 #include "registry/registry.hpp"
 #include "registry/store.hpp"
 
@@ -68,6 +69,7 @@ struct UploadRequest {
   std::optional<std::string> dir;  // ?dir=
   // If-Match (shared store): commit only if the store's revision is still this one (else Conflict).
   std::optional<uint64_t> if_revision;
+  std::optional<std::string> signature;  // a minisign signature of wasm (registry/provenance.hpp)
 };
 
 struct UploadResult {
@@ -115,6 +117,12 @@ class PluginManager {
   const PluginPaths& paths() const { return paths_; }
   DocumentStore& store() { return *store_; }
 
+  // The sha256 pin, signature and OCI rules (registry/provenance.hpp); set before load().
+  // Errors of publish/update/load then include PermissionDenied (403: unsigned, badly signed,
+  // registry not allowed).
+  void set_provenance(std::shared_ptr<const Provenance> p) { provenance_ = std::move(p); }
+  std::shared_ptr<const Provenance> provenance() const { return provenance_; }
+
  private:
   struct Target;      // where an upload goes (plugin_manager.cpp)
   struct OwnedFile {  // one manifest record
@@ -147,6 +155,7 @@ class PluginManager {
   boost::json::value doc_;  // the committed plugins.yml
   std::vector<OwnedFile> owned_;  // the manifest
   bool manifest_loaded_ = false;
+  std::shared_ptr<const Provenance> provenance_ = std::make_shared<Provenance>();
   struct Previous {
     boost::json::value entry;           // its plugins.yml entry
     std::filesystem::path file;         // where its file was (the rollback stores it there again)
