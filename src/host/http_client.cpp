@@ -141,6 +141,7 @@ int on_progress(void* ud, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
 
 struct Target {
   std::string host;
+  std::string origin;  // scheme://host:port, lower-cased, the port always given
   bool ok = false;
   std::string error;
 };
@@ -155,12 +156,16 @@ Target parse_target(const std::string& url) {
   }
   char* scheme = nullptr;
   char* host = nullptr;
+  char* port = nullptr;
   curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
   curl_url_get(u, CURLUPART_HOST, &host, 0);
+  curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
   std::string s = ascii_lower(scheme ? scheme : "");
   t.host = host ? host : "";
+  t.origin = fmt::format("{}://{}:{}", s, ascii_lower(t.host), port ? port : "");
   curl_free(scheme);
   curl_free(host);
+  curl_free(port);
   curl_url_cleanup(u);
   if (s != "http" && s != "https") {
     t.error = fmt::format("unsupported URL scheme \"{}\" (only http and https)", s);
@@ -191,11 +196,23 @@ Result<HttpResponse> http_fetch(const HttpRequest& request, const HttpPolicy& po
   std::string method = request.method.empty() ? "GET" : request.method;
   std::transform(method.begin(), method.end(), method.begin(), [](unsigned char c) { return std::toupper(c); });
   bool send_body = request.has_body;
+  auto headers = request.headers;
+  std::string origin;  // of the first request: credentials go to it only
 
   for (int hop = 0;; ++hop) {
     Target target = parse_target(url);
     if (!target.ok) {
       return Error(ErrorKind::HostError, fmt::format("HTTP request to {} is not allowed: {}", url, target.error));
+    }
+    if (hop == 0) {
+      origin = target.origin;
+    } else if (target.origin != origin) {
+      // A redirect to another origin (a registry's blob store, a login page) does not carry the
+      // credentials meant for the first one, as browsers and curl do.
+      std::erase_if(headers, [](const auto& kv) {
+        std::string k = ascii_lower(kv.first);
+        return k == "authorization" || k == "cookie" || k == "proxy-authorization";
+      });
     }
     // Any matching pattern allows the host; only a pattern without wildcards that names it
     // exactly grants a loopback, private or link-local address ("*.*", "127.*", "local*" or
@@ -251,7 +268,7 @@ Result<HttpResponse> http_fetch(const HttpRequest& request, const HttpPolicy& po
     }
     curl_slist* hdrs = nullptr;
     bool has_content_type = false;
-    for (const auto& [k, v] : request.headers) {
+    for (const auto& [k, v] : headers) {
       if (k.find_first_of("\r\n:") != std::string::npos || v.find_first_of("\r\n") != std::string::npos) continue;
       if (ascii_lower(k) == "content-type") has_content_type = true;
       hdrs = curl_slist_append(hdrs, (v.empty() ? k + ";" : k + ": " + v).c_str());

@@ -5,7 +5,8 @@
 // loopback, private, link-local or otherwise non-public address is refused unless a pattern
 // other than the bare "*" matched the host, i.e. the plugin's allowedHosts names it explicitly.
 // The address check happens on the socket curl actually opens, so DNS tricks cannot bypass it.
-// Redirects are followed (at most 5), each hop checked again. Proxies from the environment are
+// Redirects are followed (at most 5), each hop checked again; a hop to another origin (scheme,
+// host, port) goes without the Authorization, Cookie and Proxy-Authorization headers. Proxies from the environment are
 // ignored. Only http and https are allowed.
 //
 // Ownership: requests, policies and responses are plain values. Thread safety: http_fetch is

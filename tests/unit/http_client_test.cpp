@@ -1,4 +1,5 @@
 // Outbound HTTP for plugins: allowed hosts, the non-public address guard, limits, redirects.
+#include <boost/json.hpp>
 #include <gtest/gtest.h>
 
 #include "host/http_client.hpp"
@@ -180,6 +181,33 @@ TEST(HttpClient, RedirectsAreFollowedAndRechecked) {
                         allow({"127.0.0.1"}), Deadline::after(5s));
   ASSERT_FALSE(out.ok());
   EXPECT_NE(out.error().message.find("localhost"), std::string::npos);
+}
+
+// Credentials are for the origin they were given to: a redirect to the same origin keeps them,
+// one to another origin (here localhost instead of 127.0.0.1, same port) drops them.
+TEST(HttpClient, CredentialsDoNotFollowARedirectToAnotherOrigin) {
+  test::TestHttpServer srv;
+  auto with_credentials = [](std::string url) {
+    HttpRequest req = get(std::move(url));
+    req.headers = {{"Authorization", "Bearer secret-token"}, {"Cookie", "session=s3cr3t"}, {"X-Other", "kept"}};
+    return req;
+  };
+  auto headers_seen = [](const HttpResponse& r) { return boost::json::parse(r.body).at("headers").as_object(); };
+  std::string port = std::to_string(srv.port());
+
+  auto same = http_fetch(with_credentials(srv.url("/redirect?to=/request")), allow({"127.0.0.1"}), Deadline::after(5s));
+  ASSERT_TRUE(same.ok()) << same.error().message;
+  auto h = headers_seen(*same);
+  EXPECT_EQ(h.at("authorization").as_string(), "Bearer secret-token");
+  EXPECT_EQ(h.at("cookie").as_string(), "session=s3cr3t");
+
+  auto other = http_fetch(with_credentials(srv.url("/redirect?to=http://localhost:" + port + "/request")),
+                          allow({"127.0.0.1", "localhost"}), Deadline::after(5s));
+  ASSERT_TRUE(other.ok()) << other.error().message;
+  h = headers_seen(*other);
+  EXPECT_FALSE(h.contains("authorization")) << boost::json::serialize(h);
+  EXPECT_FALSE(h.contains("cookie")) << boost::json::serialize(h);
+  EXPECT_EQ(h.at("x-other").as_string(), "kept");
 }
 
 TEST(HttpClient, OnlyHttpAndHttps) {
