@@ -287,8 +287,8 @@ struct OciClient::Session {
       req.has_body = true;
     }
     auto r = host::http_fetch(req, policy(), deadline);
-    if (!r) return Error(r.error().kind == ErrorKind::Timeout ? ErrorKind::HostError : r.error().kind,
-                         fmt::format("registry {}: {}", ref.registry, r.error().message));
+    // Not reached, timed out, cut: the registry is unavailable (503), not the request wrong.
+    if (!r) return Error(ErrorKind::Unavailable, fmt::format("registry {}: {}", ref.registry, r.error().message));
     return r;
   }
 

@@ -77,7 +77,9 @@ class OciClient {
   explicit OciClient(OciSettings settings) : settings_(std::move(settings)) {}
 
   // Errors: PermissionDenied (registry not allowed), NotFound (no such manifest), InvalidModule
-  // (no wasm layer, digest or size mismatch), HostError (transport or registry error).
+  // (no wasm layer, digest or size mismatch), HostError (the registry answered with an error:
+  // registries answer some bad references with a 500, so its status is reported, not trusted),
+  // Unavailable (not reached, or timed out).
   Result<OciPulled> pull(const OciReference& ref) const;
   Result<OciPushed> push(const OciReference& ref, const std::string& wasm, const std::optional<std::string>& signature,
                          const std::string& title = "plugin.wasm") const;

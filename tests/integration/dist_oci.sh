@@ -30,7 +30,7 @@ stop_auth_registry() {
   wait "$auth_registry_pid" 2>/dev/null
   auth_registry_pid=""
 }
-trap 'stop_server; stop_registry; stop_auth_registry; rm -rf "$w"' EXIT
+trap 'stop_server; stop_registry; stop_auth_registry; [[ -n "${token_pid:-}" ]] && kill "$token_pid" 2>/dev/null; rm -rf "$w"' EXIT
 cd "$w" || exit 1
 mkdir -p plugins reg keys files
 cp "$test_plugins/version_a.wasm" files/dice_a.wasm
@@ -137,6 +137,12 @@ by_ref POST "$(data_ref digestref "$reg/test/dice@$(jq -r .digest <<<"$pushed")"
 expect_code "oci/by-digest" 200
 by_ref POST "$(data_ref baddigest "$reg/test/dice@sha256:$sha_b")"
 expect_code "oci/unknown-digest-400" 400
+# An allowed registry that nobody serves: 503 (try again later), not the client's 400; nothing changes.
+dead="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+by_ref POST "$(data_ref deadreg "127.0.0.1:$dead/test/dice:v1")"
+expect_code "oci/registry-unreachable-503" 503 "127.0.0.1:$dead"
+admin GET /plugins/deadreg
+expect_code "oci/registry-unreachable-nothing-added" 404
 
 # hyper-mcp's image layout (a Docker image manifest, plugin.wasm in a tar+gzip layer), pushed with curl
 push_blob() {  # FILE REPO: uploads a blob, prints its digest
@@ -334,6 +340,34 @@ if command -v htpasswd >/dev/null; then
 else
   echo "note: htpasswd (apache2-utils) is not installed: the credentials checks are skipped"
 fi
+
+# --- a registry with the token flow (Docker Hub, GHCR): 401 + Bearer challenge, Basic credentials
+# exchanged for a token at the realm, the token on every request ------------------------------------
+token_pid=""
+node "$root/tests/integration/dist-fixtures/token_registry.mjs" "$rport" tokenuser t0ken-pw >tokreg.port 2>tokreg.log &
+token_pid=$!
+for _ in $(seq 1 100); do [[ -s tokreg.port ]] && break; sleep 0.1; done
+treg="127.0.0.1:$(head -1 tokreg.port)"
+printf '{"auths":{"%s":{"auth":"%s"}}}' "$treg" "$(printf 'tokenuser:t0ken-pw' | base64)" >tokreg.good.json
+printf '{"auths":{"%s":{"auth":"%s"}}}' "$treg" "$(printf 'tokenuser:wrong' | base64)" >tokreg.wrong.json
+s_token() {  # AUTH-FILE: a server with the token registry's credentials
+  start_server "$w/s6.log" WASIMANCER_ADMIN_TOKEN="$ADMIN_TOKEN" WASIMANCER_AUTHENTICATION_TOKEN="$MCP_TOKEN" \
+    PLUGINS_PATH="$w/p6" UPLOAD_PATH="$w/p6" WASIMANCER_OCI_REGISTRIES="127.0.0.1" WASIMANCER_OCI_AUTH_FILE="$1" --
+}
+mkdir -p "$w/p6"
+s_token "$w/tokreg.wrong.json" || fail "bearer/start" "the server did not start"
+by_ref POST "$(data_ref tokened "$treg/test/dice:v1")"
+expect_code "bearer/wrong-credentials-403" 403
+stop_server
+s_token "$w/tokreg.good.json" || fail "bearer/start" "the server did not start"
+by_ref POST "$(data_ref tokened "$treg/test/dice:v1")"
+expect_code "bearer/pull-with-token" 200 '"ociDigest"'
+expect_eq "bearer/served" "$(call_tool tokened-roll)" "A"
+if grep -q "^GET /token Basic -> 200" tokreg.log && grep -q "^GET /v2/test/dice/manifests/v1 Bearer -> 200" tokreg.log &&
+   grep -q "^GET /v2/test/dice/blobs/sha256:$sha_a Bearer -> 200" tokreg.log; then pass "bearer/token-exchanged-and-sent"
+else fail "bearer/token-exchanged-and-sent" "registry log: $(tr '\n' ';' <tokreg.log | head -c 600)"; fi
+stop_server
+kill "$token_pid" 2>/dev/null; wait "$token_pid" 2>/dev/null; token_pid=""
 
 printf 'not a key\n' >keys/bad.pub
 start_server "$w/s4.log" PLUGINS_PATH="$w/p3" UPLOAD_PATH="$w/p3" WASIMANCER_TRUSTED_KEYS="$w/keys/bad.pub" -- >/dev/null 2>&1
