@@ -357,7 +357,7 @@ int run_serve(ServeOptions o) {
     if (plugins_loaded.load()) return std::nullopt;
     return std::string("the plugins are still loading");
   });
-  // A shared registry (a database) adds its own check here: readiness.add("database", ...).
+  // A shared registry (a database) adds its own check below ("database").
   // stdio: SIGINT/SIGTERM end the process, as a launcher expects. HTTP: the main thread waits for
   // them once it listens, then shuts down in order.
   if (o.stdio) die_on_stop_signal();
@@ -461,12 +461,41 @@ int run_serve(ServeOptions o) {
     }
   } stop_watching{database.get()};
 
+  // The replica's figures on /metrics and its readiness check go before the replica does.
+  struct ReplicaObserved {
+    health::Readiness& readiness;
+    std::vector<uint64_t> collectors;
+    ~ReplicaObserved() {
+      for (auto t : collectors) metrics::registry().remove_collector(t);
+      readiness.remove("database");
+    }
+  } replica_observed{readiness, {}};
   if (database) {
     replica.emplace(*database, manager, resources, prompts);
     if (auto r = replica->start(); !r) {
       log().critical("cannot start: {}", r.error().message);
       return 1;
     }
+    const registry::Replica* rp = &*replica;
+    auto& reg = metrics::registry();
+    auto one = [](double v) { return std::vector<metrics::Sample>{{{}, v}}; };
+    replica_observed.collectors = {
+        reg.add_collector("wasimancer_database_revision_served", "The database revision this replica serves", "gauge", {},
+                          [rp, one] { return one(static_cast<double>(rp->served_revision())); }),
+        reg.add_collector("wasimancer_database_revision_latest", "The newest database revision this replica has heard of", "gauge", {},
+                          [rp, one] { return one(static_cast<double>(rp->latest_revision())); }),
+        reg.add_collector("wasimancer_database_reconcile_lag_seconds",
+                          "How long this replica has known of a newer revision than the one it serves (0: up to date)", "gauge", {},
+                          [rp, one] { return one(rp->lag_seconds()); }),
+        reg.add_collector("wasimancer_database_up", "Whether the database is reachable (1) or not (0)", "gauge", {},
+                          [rp, one] { return one(rp->database_connected() ? 1 : 0); }),
+    };
+    // Ready only with the database reachable (a balancer then sends traffic to replicas that can
+    // take admin changes; in an outage every replica still serves what it has to whoever calls).
+    readiness.add("database", [rp]() -> std::optional<std::string> {
+      if (rp->database_connected()) return std::nullopt;
+      return fmt::format("the database cannot be reached (serving revision {})", rp->served_revision());
+    });
   } else {
     auto loaded = manager.load(o.skip_broken);
     if (!loaded) {

@@ -12,7 +12,9 @@
 // thread; reconciles are serialised.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <mutex>
 
 #include "registry/catalog.hpp"
@@ -32,6 +34,11 @@ class Replica {
   void on_revision(uint64_t revision);
   // The revision everything served comes from (all three collections).
   uint64_t served_revision() const { return served_.load(); }
+  // The newest revision the store has reported (notification, periodic look, reconnect).
+  uint64_t latest_revision() const { return std::max(latest_.load(), served_.load()); }
+  // Seconds since the replica learnt of a revision newer than the one it serves; 0 when it
+  // serves the newest it knows of (the reconcile lag of /metrics).
+  double lag_seconds() const;
   bool database_connected() const { return store_.connected(); }
 
  private:
@@ -43,6 +50,8 @@ class Replica {
   PromptCatalog& prompts_;
   std::mutex mu_;
   std::atomic<uint64_t> served_{0};
+  std::atomic<uint64_t> latest_{0};
+  std::atomic<int64_t> behind_since_ns_{0};  // steady clock; 0 while caught up
 };
 
 }  // namespace wasimancer::registry

@@ -56,6 +56,23 @@ for i in 1 2; do
 done
 echo "note: publish to callable on B and C took $(echo "$(date +%s.%N) - $t0" | bc 2>/dev/null || echo '?') s"
 expect_eq "publish/b-reports-the-revision" "$(served_revision 1)" "$rev_pub"
+# The same figures on /metrics (issue 13): the revision served, the newest heard of, the lag.
+metric() {  # REPLICA NAME: the value of an unlabelled metric on that replica's /metrics
+  curl -s -H "Authorization: Bearer $ADMIN_TOKEN" "http://127.0.0.1:${rport[$1]}/metrics" | awk -v n="$2" '$1 == n { print $2 }'
+}
+metric_is() { [[ "$(metric "$1" "$2")" == "$3" ]]; }
+wait_for 20 metric_is 1 wasimancer_database_revision_served "$rev_pub" && pass "metrics/revision-served" \
+  || fail "metrics/revision-served" "$(metric 1 wasimancer_database_revision_served), want $rev_pub"
+expect_eq "metrics/latest-revision" "$(metric 1 wasimancer_database_revision_latest)" "$rev_pub"
+expect_eq "metrics/caught-up-lag-zero" "$(metric 1 wasimancer_database_reconcile_lag_seconds)" "0"
+n_reconciles="$(metric 1 wasimancer_database_reconcile_seconds_count)"
+[[ "$n_reconciles" =~ ^[0-9]+$ ]] && ((n_reconciles >= 1)) && pass "metrics/reconcile-timed" || fail "metrics/reconcile-timed" "count: $n_reconciles"
+expect_eq "metrics/database-up" "$(metric 1 wasimancer_database_up)" "1"
+if command -v promtool >/dev/null; then
+  curl -s -H "Authorization: Bearer $ADMIN_TOKEN" "http://127.0.0.1:${rport[1]}/metrics" >"$w/metrics.txt"
+  promtool check metrics <"$w/metrics.txt" >"$w/promtool.out" 2>&1 && pass "metrics/promtool-accepts" || fail "metrics/promtool-accepts" "$(head -5 "$w/promtool.out")"
+fi
+expect_eq "readyz/ready-with-database" "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:${rport[1]}/readyz")" "200"
 expect_eq "publish/stored-in-table" "$(psql_q "select name, length(sha256) from wasimancer_plugins")" "who|64"
 expect_eq "publish/wasm-bytes-stored" "$(psql_q "select octet_length(bytes) from wasimancer_wasm")" "$(stat -c %s "$version_a")"
 on 1
@@ -148,6 +165,9 @@ expect_eq "outage/resource-write-503" "$code" "503"
 on 2
 admin GET /plugins
 expect_eq "outage/list-still-200" "$code" "200"
+not_ready() { [[ "$(curl -s -o "$w/readyz" -w '%{http_code}' "http://127.0.0.1:${rport[2]}/readyz")" == 503 ]] && grep -q database "$w/readyz"; }
+wait_for 30 not_ready && pass "outage/readyz-503-names-database" || fail "outage/readyz-503-names-database" "$(cat "$w/readyz")"
+expect_eq "outage/metrics-database-down" "$(metric 2 wasimancer_database_up)" "0"
 pg_start || fail "outage/pg-restart" "$(tail -5 "$w/pg/server.log")"
 on 0
 publish_b() { upload POST "$version_b" "$who2_data" who2.wasm; [[ "$code" == 200 ]]; }
@@ -156,6 +176,8 @@ for i in 1 2; do
   wait_for 30 bash -c "[[ \"\$(source '$(dirname "$0")/pg-fixtures/pg_lib.bash'; server_port=${rport[$i]}; call_tool whoami2)\" == '{\"version\":\"b\"}' ]]" \
     && pass "outage/replica-$i-catches-up" || { on "$i"; fail "outage/replica-$i-catches-up" "$(call_tool whoami2)"; }
 done
+ready() { [[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:${rport[2]}/readyz")" == 200 ]]; }
+wait_for 30 ready && pass "outage/readyz-200-after-reconnect" || fail "outage/readyz-200-after-reconnect" "$(curl -s "http://127.0.0.1:${rport[2]}/readyz")"
 expect_eq "outage/nothing-lost" "$(psql_q 'select string_agg(name, $$,$$ order by name) from wasimancer_plugins')" "tasky,who,who2"
 
 # --- kill -9 of a replica: the others serve, the killed one restarts and catches up --------------
