@@ -111,7 +111,9 @@
         el('button', { class: 'danger', onclick: () => removePlugin(p), dataset: { action: 'remove', plugin: p.name } }, 'Remove'));
       body.append(el('tr', { dataset: { plugin: p.name } },
         el('td', {}, el('strong', {}, p.name), el('br'), el('span', { class: 'hint' }, p.description || ''),
-          p.quarantined ? el('div', { class: 'quarantined' }, `quarantined: ${p.quarantineReason}`) : null),
+          p.quarantined ? el('div', { class: 'quarantined' }, `quarantined: ${p.quarantineReason}`) : null,
+          p.oci ? el('div', { class: 'hint provenance', dataset: { oci: p.oci } }, `from ${p.oci}`) : null,
+          p.signedBy ? el('div', { class: 'hint provenance', dataset: { signedBy: p.signedBy } }, `signed by key ${p.signedBy}`) : null),
         el('td', { class: 'version' }, p.version || ''),
         el('td', { class: onNative ? 'tier-native' : 'tier-interpreter' }, p.tier || '', el('br'), el('span', { class: 'hint' }, p.isolation === 'process' ? 'sandboxed' : 'in-process')),
         el('td', { class: 'hint wide' }, native),
@@ -233,10 +235,15 @@
   function startUpdate(p) {
     const entry = { ...(p.entry || { name: p.name }) };
     delete entry.path;  // the server chooses where the new file goes
+    // The old version's provenance (its pin, digest, signature) is not the new one's; a plugin
+    // pulled from a registry is updated from its reference unless a file is dropped.
+    $('#oci-ref').value = entry.oci || '';
+    for (const k of ['oci', 'ociDigest', 'sha256', 'signature', 'signedBy']) delete entry[k];
     $('#plugin-data').value = JSON.stringify(entry, null, 2);
     $('#is-update').checked = true;
     $('#is-update').dispatchEvent(new Event('change'));
     setFile(null);
+    $('#sig-file').value = '';
     $('#publish-result').textContent = '';
     show('publish');
   }
@@ -246,8 +253,19 @@
     const out = $('#publish-result');
     const update = $('#is-update').checked;
     const form = new FormData();
+    let data = $('#plugin-data').value;
+    const ref = $('#oci-ref').value.trim();
     if (wasmFile) form.append('wasmFile', wasmFile, wasmFile.name);
-    form.append('pluginData', $('#plugin-data').value);
+    else if (ref) {
+      // Publish by reference: the reference goes into the metadata (pluginData.oci). Metadata
+      // that is not JSON is sent as written: the server's error says what is wrong.
+      try {
+        data = JSON.stringify({ ...JSON.parse(data), oci: ref });
+      } catch { /* sent as is */ }
+    }
+    form.append('pluginData', data);
+    const sig = $('#sig-file').files[0];
+    if (sig) form.append('signature', sig, sig.name);
     // XMLHttpRequest: fetch cannot report upload progress.
     const xhr = new XMLHttpRequest();
     const bar = $('#upload-progress');

@@ -4,7 +4,9 @@
 // Screenshots of each page are kept under BUILD/test-artifacts/dashboard/. All on 127.0.0.1;
 // the browser and the server are closed at the end whatever happens.
 import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe } from 'node:test';
@@ -72,7 +74,7 @@ describe('observe: dashboard in Chromium', { skip }, () => {
     fs.rmSync(artifacts, { recursive: true, force: true });
     fs.mkdirSync(artifacts, { recursive: true });
     inputs = fs.mkdtempSync(path.join(os.tmpdir(), 'wasimancer-dashboard-'));
-    server = await startServer({ resources: RESOURCES, prompts: PROMPTS });
+    server = await startServer({ resources: RESOURCES, prompts: PROMPTS, env: { WASIMANCER_OCI_REGISTRIES: '127.0.0.1' } });
     const { chromium } = await import(pathToFileURL(playwrightPath).href);
     browser = await chromium.launch({
       executablePath: chromiumPath,
@@ -91,7 +93,9 @@ describe('observe: dashboard in Chromium', { skip }, () => {
       return route.continue();
     });
   });
+  let registry;
   after(async () => {
+    registry?.kill('SIGTERM');
     await browser?.close().catch(() => {});
     await server?.stop();
     if (inputs) fs.rmSync(inputs, { recursive: true, force: true });
@@ -232,6 +236,43 @@ describe('observe: dashboard in Chromium', { skip }, () => {
     await page.setViewportSize({ width: 1280, height: 900 });
   });
 
+  // Debian's docker-registry on loopback; the module pushed with our CLI, published from the page by
+  // its reference (the server pulls it), shown with where it came from.
+  const registryBin = '/usr/bin/docker-registry';
+  it('publishes by OCI reference', async () => {
+    assert.ok(fs.existsSync(registryBin), 'docker-registry is not installed (scripts/install-deps.sh installs it)');
+    const port = await new Promise((resolve) => {
+      const s = net.createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
+    });
+    const dir = fs.mkdtempSync(path.join(inputs, 'registry-'));
+    fs.writeFileSync(path.join(dir, 'config.yml'),
+      `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\nhttp:\n  addr: 127.0.0.1:${port}\n`);
+    registry = spawn(registryBin, ['serve', path.join(dir, 'config.yml')], { stdio: 'ignore' });
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/v2/`).then((r) => r.status).catch(() => 0)) === 200,
+      { what: 'the registry', timeoutMs: 30000 });
+    const ref = `127.0.0.1:${port}/ui/dice:v1`;
+    const push = spawnSync(path.join(buildDir, 'wasimancer'), ['plugin', 'push', testPlugin('version_a'), ref], { encoding: 'utf8' });
+    assert.equal(push.status, 0, push.stderr);
+
+    await page.click('#nav button[data-page="publish"]');
+    if (await page.isChecked('#is-update')) await page.uncheck('#is-update');
+    await page.setInputFiles('#wasm-file', []);
+    await page.fill('#oci-ref', ref);
+    await page.fill('#plugin-data', pluginData('1.0.0').replace('"dice"', '"pulled"').replace('"displayName": "rollDice"', '"displayName": "pulledRoll"'));
+    await page.click('#publish-button');
+    await waitFor(async () => /uploaded successfully|HTTP \d+/.test(await page.textContent('#publish-result')), { what: 'the publish answer' });
+    assert.match(await page.textContent('#publish-result'), /uploaded successfully/);
+    await shot('11-published-by-reference');
+    await page.click('#nav button[data-page="overview"]');
+    await waitFor(async () => (await row('pulled').count()) === 1, { what: 'the pulled plugin' });
+    assert.equal(await row('pulled').locator('[data-oci]').getAttribute('data-oci'), ref);
+    assert.match(await callTool('pulledRoll'), /^ok[\s\S]*A$/);
+    await page.click('#nav button[data-page="overview"]');
+    await row('pulled').locator('button[data-action="remove"]').click();
+    await waitFor(async () => (await row('pulled').count()) === 0, { what: 'the pulled plugin to go' });
+    await page.evaluate(() => { document.querySelector('#oci-ref').value = ''; });  // (the next publish is by file)
+  });
+
   it('removes the plugin', async () => {
     await page.click('#nav button[data-page="overview"]');
     await row('dice').locator('button[data-action="remove"]').click();
@@ -239,7 +280,7 @@ describe('observe: dashboard in Chromium', { skip }, () => {
     assert.match(await page.textContent('#overview-message'), /Plugin removed successfully/);
     const tools = await (await fetch(`${server.base}/plugins`, { headers: { Authorization: `Bearer ${server.adminToken}` } })).json();
     assert.deepEqual(tools.plugins, []);
-    await shot('11-removed');
+    await shot('12-removed');
     assert.deepEqual(consoleErrors.filter((e) => /Content Security Policy|Refused/.test(e)), []);
   });
 });
