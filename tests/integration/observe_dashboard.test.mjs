@@ -1,5 +1,5 @@
 // The dashboard (/ui) end to end in headless Chromium (Debian's chromium, driven by the pinned
-// playwright-core of tests/ui): sign in, publish by drag and drop, see the tool appear, call it,
+// playwright-core of tests/ui): sign in, publish by drag and drop (and by OCI reference), see the tool appear, call it,
 // update, roll back, follow the live feed and the metrics, remove; at desktop and phone width.
 // Screenshots of each page are kept under BUILD/test-artifacts/dashboard/. All on 127.0.0.1;
 // the browser and the server are closed at the end whatever happens.
