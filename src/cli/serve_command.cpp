@@ -468,6 +468,7 @@ int run_serve(ServeOptions o) {
     ~ReplicaObserved() {
       for (auto t : collectors) metrics::registry().remove_collector(t);
       readiness.remove("database");
+      readiness.remove_fact("revision");
     }
   } replica_observed{readiness, {}};
   if (database) {
@@ -492,6 +493,7 @@ int run_serve(ServeOptions o) {
     };
     // Ready only with the database reachable (a balancer then sends traffic to replicas that can
     // take admin changes; in an outage every replica still serves what it has to whoever calls).
+    readiness.add_fact("revision", [rp] { return rp->served_revision(); });
     readiness.add("database", [rp]() -> std::optional<std::string> {
       if (rp->database_connected()) return std::nullopt;
       return fmt::format("the database cannot be reached (serving revision {})", rp->served_revision());

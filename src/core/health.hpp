@@ -13,6 +13,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace wasimancer::health {
@@ -25,6 +26,10 @@ class Readiness {
   // Adds (or replaces) the check called `name`.
   void add(const std::string& name, Check check);
   void remove(const std::string& name);
+  // A figure /readyz reports beside the checks (the database revision a replica serves).
+  using Fact = std::function<uint64_t()>;
+  void add_fact(const std::string& name, Fact fact);
+  void remove_fact(const std::string& name);
 
   struct Result {
     std::string name;
@@ -34,12 +39,14 @@ class Readiness {
   struct Report {
     bool ready = true;
     std::vector<Result> checks;  // in name order
+    std::vector<std::pair<std::string, uint64_t>> facts;  // in name order
   };
   Report check() const;
 
  private:
   mutable std::mutex mu_;
   std::map<std::string, Check> checks_;
+  std::map<std::string, Fact> facts_;
 };
 
 }  // namespace wasimancer::health

@@ -218,8 +218,9 @@ Response ObserveRoutes::readyz(const Request&) const {
   auto report = readiness_.check();
   json::object checks;
   for (const auto& c : report.checks) checks[c.name] = c.ok ? json::value("ok") : json::value(json::string(c.reason));
-  return json_response(report.ready ? http::status::ok : http::status::service_unavailable,
-                       json::object{{"status", report.ready ? "ready" : "not ready"}, {"checks", std::move(checks)}});
+  json::object body{{"status", report.ready ? "ready" : "not ready"}, {"checks", std::move(checks)}};
+  for (const auto& [name, value] : report.facts) body[name] = value;
+  return json_response(report.ready ? http::status::ok : http::status::service_unavailable, std::move(body));
 }
 
 Response ObserveRoutes::asset(const Request& req) const {

@@ -19,6 +19,9 @@ namespace {
 
 constexpr int64_t kMigrationLock = 0x7761736d616e6365;  // "wasmance": the advisory lock of migrations
 constexpr const char* kChannel = "wasimancer";
+// How long a module no plugin uses is kept: a replica still reconciling to an older revision
+// (which used it) finds its bytes; an update undone by a rollback within it re-uses them.
+constexpr const char* kBlobGrace = "1 hour";
 
 // The migrations, in order; migration i brings the schema to version i + 1. Never edit one that
 // shipped: add another.
@@ -38,6 +41,10 @@ CREATE TABLE wasimancer_prompts (name text PRIMARY KEY, position int NOT NULL, k
       R"sql(
 CREATE TABLE wasimancer_tasks (id text PRIMARY KEY, body text NOT NULL, expires_at timestamptz NOT NULL);
 CREATE INDEX wasimancer_tasks_expiry ON wasimancer_tasks (expires_at);
+)sql",
+      // Modules no plugin uses any more are collected (kBlobGrace after they stopped being used).
+      R"sql(
+ALTER TABLE wasimancer_wasm ADD COLUMN unreferenced_since timestamptz;
 )sql",
   };
   return m;
@@ -283,6 +290,17 @@ Result<uint64_t> PgStore::Impl::commit(Collection c, const DocumentStore::Edit& 
   auto del = conn.exec(fmt::format("DELETE FROM {} WHERE name NOT IN (SELECT json_array_elements_text($1::json))", l.table),
                        {json::serialize(name_list)});
   if (!del) return fail(del.take_error());
+  if (l.blobs) {
+    // Modules: those used again are kept, those no longer used are marked, and those unused for
+    // longer than kBlobGrace go (the plugins' foreign key keeps any module still in use).
+    static const std::string kUsed = "EXISTS (SELECT 1 FROM wasimancer_plugins p WHERE p.sha256 = w.sha256)";
+    for (const std::string& sql : {
+             "UPDATE wasimancer_wasm w SET unreferenced_since = NULL WHERE unreferenced_since IS NOT NULL AND " + kUsed,
+             "UPDATE wasimancer_wasm w SET unreferenced_since = now() WHERE unreferenced_since IS NULL AND NOT " + kUsed,
+             fmt::format("DELETE FROM wasimancer_wasm w WHERE unreferenced_since < now() - interval '{}' AND NOT {}", kBlobGrace, kUsed)}) {
+      if (auto r = conn.exec(sql); !r) return fail(r.take_error());
+    }
+  }
   if (auto r = conn.exec("UPDATE wasimancer_state SET revision = $1 WHERE id = 1", {next_s}); !r) return fail(r.take_error());
   if (auto r = conn.exec("SELECT pg_notify($1, $2)", {std::string(kChannel), next_s}); !r) return fail(r.take_error());
   if (auto r = conn.exec("COMMIT"); !r) {

@@ -7,7 +7,10 @@
 // starting at once apply each migration exactly once; a database newer than this server refuses):
 //   wasimancer_schema(version)                  the migrations applied
 //   wasimancer_state(revision)                  one row: the monotonic revision of everything below
-//   wasimancer_wasm(sha256, bytes)              the wasm of every plugin version, by content
+//   wasimancer_wasm(sha256, bytes, unreferenced_since)   the wasm of every plugin version, by
+//                                               content; a module no plugin uses is deleted by
+//                                               the first plugin commit an hour after it stopped
+//                                               being used
 //   wasimancer_plugins(name, position, kind, body, sha256, revision)    plugins.yml entries
 //   wasimancer_resources(name, position, kind, body, revision)          kind: static | dynamic
 //   wasimancer_prompts(name, position, kind, body, revision)            kind: predefined

@@ -359,6 +359,16 @@ TEST(Health, ReadinessReportsEveryFailingCheck) {
   EXPECT_TRUE(rep.checks[1].ok);
   db_up = true;
   EXPECT_TRUE(r.check().ready);
+  // Facts are reported beside the checks, read at each check, and go when removed.
+  uint64_t revision = 7;
+  r.add_fact("revision", [&revision] { return revision; });
+  revision = 8;
+  auto with_fact = r.check();
+  ASSERT_EQ(with_fact.facts.size(), 1u);
+  EXPECT_EQ(with_fact.facts[0].first, "revision");
+  EXPECT_EQ(with_fact.facts[0].second, 8u);
+  r.remove_fact("revision");
+  EXPECT_TRUE(r.check().facts.empty());
 }
 
 TEST(EventFeed, ReplaysHistoryThenStreamsAndDropsGoneClients) {
