@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "cli/dist_settings.hpp"
+#include "cli/env.hpp"
 #include "cli/signals.hpp"
 #include "core/crypto.hpp"
 #include "core/files.hpp"
@@ -126,12 +127,6 @@ int report(const HttpResult& r, const Connection& c) {
   }
   std::cerr << fmt::format("error ({}): {}\n", r.status, msg);
   return 1;
-}
-
-std::optional<std::string> env(const char* name) {
-  const char* v = std::getenv(name);
-  if (!v || !*v) return std::nullopt;
-  return std::string(v);
 }
 
 void connection_flags(CLI::App* cmd, std::shared_ptr<Connection> c) {

@@ -4,36 +4,12 @@
 
 #include <fmt/format.h>
 
+#include "cli/env.hpp"
 #include "core/files.hpp"
 #include "core/log.hpp"
 #include "core/signature.hpp"
 
 namespace wasimancer::cli {
-
-namespace {
-
-std::optional<std::string> env(const char* name) {
-  const char* v = std::getenv(name);
-  if (!v || !*v) return std::nullopt;
-  return std::string(v);
-}
-
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= s.size()) {
-    size_t comma = s.find(',', start);
-    std::string item = s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    while (!item.empty() && item.front() == ' ') item.erase(0, 1);
-    while (!item.empty() && item.back() == ' ') item.pop_back();
-    if (!item.empty()) out.push_back(item);
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return out;
-}
-
-}  // namespace
 
 Result<registry::OciSettings> oci_settings_from_env(uint64_t max_module_bytes) {
   registry::OciSettings s;

@@ -15,6 +15,7 @@
 
 #include "admin/admin_api.hpp"
 #include "cli/dist_settings.hpp"
+#include "cli/env.hpp"
 #include "cli/signals.hpp"
 #include "core/crypto.hpp"
 #include "core/health.hpp"
@@ -95,26 +96,6 @@ struct ServeOptions {
   uint32_t task_ttl = 3600;              // seconds a finished task is kept
 };
 
-std::optional<std::string> env(const char* name) {
-  const char* v = std::getenv(name);
-  if (!v || !*v) return std::nullopt;
-  return std::string(v);
-}
-
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= s.size()) {
-    size_t comma = s.find(',', start);
-    std::string item = s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    while (!item.empty() && item.front() == ' ') item.erase(0, 1);
-    while (!item.empty() && item.back() == ' ') item.pop_back();
-    if (!item.empty()) out.push_back(item);
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return out;
-}
 
 // A whole number in T's range (as the flags are checked), or a problem naming the variable.
 template <typename T>

@@ -27,7 +27,7 @@ const rssKiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pi
 
 // One MCP request (POST unless `method` says otherwise) on a new connection from 127.0.0.1
 // (Connection: close); resolves with
-// { status, json } or { error }.
+// { status, json, text, headers } or { error }.
 function freshPost(server, body, { timeoutMs = 20000, path = '/mcp', headers = {}, method = 'POST' } = {}) {
   return new Promise((resolve) => {
     const data = JSON.stringify(body);
@@ -44,7 +44,7 @@ function freshPost(server, body, { timeoutMs = 20000, path = '/mcp', headers = {
       res.on('end', () => {
         let json;
         try { json = JSON.parse(text); } catch { json = undefined; }
-        resolve({ status: res.statusCode, json, text });
+        resolve({ status: res.statusCode, json, text, headers: res.headers });
       });
       res.on('error', (error) => resolve({ error }));
     });
@@ -383,18 +383,12 @@ describe('SSE streams whose session or client is gone', () => {
   });
   after(() => server?.stop());
 
+  // A new 2025-11-25 session (its id).
   const sessionId = async () => {
-    return new Promise((resolve, reject) => {
-      const data = JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize',
-        params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
-      const req = http.request({ host: '127.0.0.1', port: server.port, method: 'POST', path: '/mcp', agent: false,
-        headers: { 'Content-Type': 'application/json', Accept: 'application/json', Connection: 'close', ...server.authHeaders } }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.headers['mcp-session-id']));
-      });
-      req.on('error', reject);
-      req.end(data);
-    });
+    const init = await freshPost(server, { jsonrpc: '2.0', id: 0, method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
+    assert.equal(init.status, 200, init.text);
+    return init.headers['mcp-session-id'];
   };
 
   g.it('ends the GET stream of a session deleted by its client', async () => {
