@@ -9,6 +9,7 @@
 #include "core/crypto.hpp"
 #include "mcp/http_handler.hpp"
 #include "mcp/request_state.hpp"
+#include "http_reply.hpp"
 #include "paths.hpp"
 #include "registry/catalog.hpp"
 #include "registry/plugin_manager.hpp"
@@ -58,46 +59,7 @@ const char* kResourcesYml = R"(resources:
         - text: hello
 )";
 
-struct Reply {
-  int status = 0;
-  std::vector<std::pair<std::string, std::string>> headers;
-  std::string content_type;
-  std::string body;          // JSON body, or the SSE text
-  bool streamed = false;
-  std::shared_ptr<ResponseStream> stream;  // kept open ones (GET streams)
-
-  std::string header(std::string_view name) const {
-    for (const auto& [k, v] : headers) {
-      if (k.size() == name.size() && std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) { return std::tolower(a) == std::tolower(b); })) return v;
-    }
-    return "";
-  }
-  json::value json() const {
-    boost::system::error_code ec;
-    auto v = json::parse(body, ec);
-    return ec ? json::value(nullptr) : v;
-  }
-  // SSE: the JSON messages of the stream, in order.
-  std::vector<json::object> events() const {
-    std::vector<json::object> out;
-    size_t pos = 0;
-    while ((pos = body.find("data: ", pos)) != std::string::npos) {
-      auto end = body.find('\n', pos);
-      std::string data = body.substr(pos + 6, end - pos - 6);
-      boost::system::error_code ec;
-      auto v = json::parse(data, ec);
-      if (!ec && v.is_object()) out.push_back(v.as_object());
-      pos = end;
-    }
-    return out;
-  }
-  int code() const {
-    auto v = json();
-    if (!v.is_object()) return 0;
-    auto* e = v.as_object().if_contains("error");
-    return e ? static_cast<int>(e->at("code").as_int64()) : 0;
-  }
-};
+using Reply = test::HttpReply;
 
 struct Fixture {
   test::TempDir tmp;
@@ -146,7 +108,6 @@ struct Fixture {
   Reply send(std::string method, std::string target, std::vector<std::pair<std::string, std::string>> headers, std::string body = "",
              std::chrono::milliseconds wait = 10s) {
     HttpRequestHead head{std::move(method), std::move(target), std::move(headers), ""};
-    Reply r;
     HttpAnswer a;
     if (auto refused = handler->check_host_origin(head)) {
       a = std::move(*refused);
@@ -159,48 +120,11 @@ struct Fixture {
         a = handler->on_body(head, std::move(body));
       }
     }
-    if (!a.stream) {
-      r.status = a.head.status;
-      r.headers = a.head.headers;
-      r.content_type = a.head.content_type;
-      r.body = a.body;
-      return r;
-    }
-    ResponseStream::Part part;
-    if (!a.stream->wait_pop(part, 10s)) {
-      ADD_FAILURE() << "no answer";
-      return r;
-    }
-    r.status = part.head.status;
-    r.headers = part.head.headers;
-    r.content_type = part.head.content_type;
-    if (part.kind == ResponseStream::Part::Complete) {
-      r.body = part.data;
-      a.stream->finish();
-      return r;
-    }
-    r.streamed = true;
-    auto until = std::chrono::steady_clock::now() + wait;
-    while (std::chrono::steady_clock::now() < until) {
-      if (!a.stream->wait_pop(part, 50ms)) continue;
-      if (part.kind == ResponseStream::Part::End) {
-        a.stream->finish();
-        return r;
-      }
-      r.body += part.data;
-    }
-    r.stream = a.stream;  // still open
-    return r;
+    return test::read_reply(std::move(a), wait, 10s);
   }
 
   // Reads more of an open stream for up to `wait`.
-  static void more(Reply& r, std::chrono::milliseconds wait) {
-    ResponseStream::Part part;
-    auto until = std::chrono::steady_clock::now() + wait;
-    while (std::chrono::steady_clock::now() < until) {
-      if (r.stream->wait_pop(part, 20ms) && part.kind == ResponseStream::Part::Chunk) r.body += part.data;
-    }
-  }
+  static void more(Reply& r, std::chrono::milliseconds wait) { r.more(wait); }
 };
 
 using Headers = std::vector<std::pair<std::string, std::string>>;

@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "mcp/http_handler.hpp"
+#include "http_reply.hpp"
 #include "paths.hpp"
 #include "registry/catalog.hpp"
 #include "registry/plugin_manager.hpp"
@@ -45,44 +46,7 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 const Headers kJson = {{"Content-Type", "application/json"}, {"Accept", "application/json"}};
 const Headers kBoth = {{"Content-Type", "application/json"}, {"Accept", "application/json, text/event-stream"}};
 
-struct Reply {
-  int status = 0;
-  Headers headers;
-  std::string body;
-  bool streamed = false;
-  bool aborted = false;
-  std::shared_ptr<ResponseStream> stream;
-  std::string header(std::string_view name) const {
-    for (const auto& [k, v] : headers) {
-      if (k.size() == name.size() && std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) { return std::tolower(a) == std::tolower(b); })) return v;
-    }
-    return "";
-  }
-  // The JSON-RPC messages of the answer (a JSON body, an array, or SSE events).
-  std::vector<json::object> messages() const {
-    std::vector<json::object> out;
-    if (!streamed) {
-      boost::system::error_code ec;
-      auto v = json::parse(body, ec);
-      if (ec) return out;
-      if (v.is_array()) {
-        for (auto& m : v.as_array()) out.push_back(m.as_object());
-      } else if (v.is_object()) {
-        out.push_back(v.as_object());
-      }
-      return out;
-    }
-    size_t pos = 0;
-    while ((pos = body.find("data: ", pos)) != std::string::npos) {
-      auto end = body.find('\n', pos);
-      boost::system::error_code ec;
-      auto v = json::parse(body.substr(pos + 6, end - pos - 6), ec);
-      if (!ec && v.is_object()) out.push_back(v.as_object());
-      pos = end;
-    }
-    return out;
-  }
-};
+using Reply = test::HttpReply;
 
 struct Fixture {
   test::TempDir tmp;
@@ -126,49 +90,11 @@ struct Fixture {
   Reply send(std::string method, std::string target, Headers headers, std::string body = "", std::string client = "",
              std::chrono::milliseconds wait = 10s) {
     HttpRequestHead head{std::move(method), std::move(target), std::move(headers), std::move(client)};
-    HttpAnswer a = answer(head, std::move(body));
-    Reply r;
-    if (!a.stream) {
-      r.status = a.head.status;
-      r.headers = a.head.headers;
-      r.body = a.body;
-      return r;
-    }
-    ResponseStream::Part part;
-    if (!a.stream->wait_pop(part, 20s)) {
-      ADD_FAILURE() << "no answer";
-      return r;
-    }
-    r.status = part.head.status;
-    r.headers = part.head.headers;
-    if (part.kind == ResponseStream::Part::Complete) {
-      r.body = part.data;
-      a.stream->finish();
-      return r;
-    }
-    r.streamed = true;
-    auto until = std::chrono::steady_clock::now() + wait;
-    while (std::chrono::steady_clock::now() < until) {
-      if (!a.stream->wait_pop(part, 20ms)) continue;
-      if (part.kind == ResponseStream::Part::End || part.kind == ResponseStream::Part::Abort) {
-        r.aborted = part.kind == ResponseStream::Part::Abort;
-        a.stream->finish();
-        return r;
-      }
-      r.body += part.data;
-    }
-    r.stream = a.stream;
-    return r;
+    return test::read_reply(answer(head, std::move(body)), wait);
   }
 
   // Reads more of an open stream (for up to 100 ms).
-  static void more_into(Reply& r) {
-    ResponseStream::Part part;
-    auto until = std::chrono::steady_clock::now() + 100ms;
-    while (std::chrono::steady_clock::now() < until) {
-      if (r.stream->wait_pop(part, 20ms) && part.kind == ResponseStream::Part::Chunk) r.body += part.data;
-    }
-  }
+  static void more_into(Reply& r) { r.more(100ms); }
 
   std::string initialize(const std::string& client) {
     auto r = send("POST", "/mcp", kJson,
