@@ -114,17 +114,18 @@ void WorkerPool::run() {
     --queued_;
     ++k->running;
     ++running_;
+    // More runnable work than this worker: wake one more (which does the same in turn). Done
+    // here rather than when a task ends, where the ending worker takes the next task itself.
+    if (idle_ > 0 && queued_ > 0 && has_eligible_locked()) work_cv_.notify_one();
     lock.unlock();
     task();
     task = nullptr;
     lock.lock();
     --running_;
     auto it = keys_.find(key);
-    if (--it->second.running == 0 && it->second.tasks.empty()) {
-      keys_.erase(it);
-    } else if (it->second.capped && !it->second.tasks.empty()) {
-      work_cv_.notify_one();  // a task of this key may run now
-    }
+    if (--it->second.running == 0 && it->second.tasks.empty()) keys_.erase(it);
+    // A task of this key may run now: this worker takes the next eligible task at the top of the
+    // loop (and wakes another if more than one is runnable), so no wake-up here.
     if (queued_ == 0 && running_ == 0) done_cv_.notify_all();
   }
   --threads_;

@@ -29,8 +29,15 @@ uint64_t Watchdog::add(Deadline deadline, const std::atomic<bool>* cancel, std::
   std::lock_guard lock(mu_);
   if (!thread_.joinable()) thread_ = std::thread([this] { run(); });  // started by the first call
   uint64_t id = next_++;
-  entries_[id] = Entry{deadline, cancel, std::move(fire), false};
-  if (cancel || (deadline.is_set() && deadline.remaining() < kMaxSleep)) cv_.notify_one();
+  entries_.emplace_hint(entries_.end(), id, Entry{deadline, cancel, std::move(fire), false});
+  // Wake the thread only if this call needs a look before the one it planned.
+  auto need = Clock::time_point::max();
+  if (cancel) need = Clock::now() + kCancelPoll;
+  if (deadline.is_set()) need = std::min(need, deadline.at());
+  if (need < next_look_) {
+    next_look_ = need;
+    cv_.notify_one();
+  }
   return id;
 }
 
@@ -60,7 +67,10 @@ void Watchdog::run() {
       if (e.cancel) wake = std::min(wake, Clock::now() + kCancelPoll);
       if (e.deadline.is_set()) wake = std::min(wake, e.deadline.at());
     }
+    next_look_ = wake;
     cv_.wait_until(lock, wake);
+    next_look_ = Clock::time_point{};  // awake: a registration now is seen by the loop below
+    wakeups_.fetch_add(1, std::memory_order_relaxed);
     for (auto& [id, e] : entries_) {
       if (e.fired) continue;
       if (e.deadline.expired() || (e.cancel && e.cancel->load())) {

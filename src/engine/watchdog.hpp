@@ -9,6 +9,11 @@
 // and must keep it alive while native instances may run; host::PluginOptions carries it to the
 // instances. Thread safety: every method is safe from any thread; `fire` runs on the watchdog's
 // thread with its lock held (it must only flip the instance's limit).
+//
+// Cost: add() and remove() take the lock and touch a map; add() wakes the thread only when the
+// new call needs an earlier look than the one already planned (a deadline or a cancel poll sooner
+// than the thread's next wake), so under steady traffic the thread wakes once per poll interval,
+// not once per call.
 #pragma once
 
 #include <atomic>
@@ -40,6 +45,9 @@ class Watchdog {
   void update(uint64_t id, Deadline deadline, const std::function<void()>& rearm);
   void remove(uint64_t id);
 
+  // How many times the thread woke (tests: a steady stream of calls must not wake it per call).
+  uint64_t wakeups() const { return wakeups_.load(std::memory_order_relaxed); }
+
  private:
   struct Entry {
     Deadline deadline;
@@ -53,6 +61,10 @@ class Watchdog {
   std::condition_variable cv_;
   std::map<uint64_t, Entry> entries_;
   uint64_t next_ = 1;
+  // When the thread will look next (it sleeps until then unless woken): a registration wakes it
+  // only when it needs an earlier look, so steady traffic costs no wake-up per call.
+  Clock::time_point next_look_{};
+  std::atomic<uint64_t> wakeups_{0};
   bool stopping_ = false;
   std::thread thread_;
 };
