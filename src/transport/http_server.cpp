@@ -39,6 +39,9 @@ using Part = mcp::ResponseStream::Part;
 using SteadyClock = std::chrono::steady_clock;
 // How long the head of an SSE answer to a POST may wait for the answer's first message.
 constexpr auto kHeadHold = std::chrono::seconds(1);
+// The socket is watched (client_gone) once an answer has taken this long: a quick answer needs
+// no watch, and arming one costs two reactor operations (an epoll_ctl and a cancel) per call.
+constexpr auto kWatchAfter = std::chrono::milliseconds(20);
 
 // Waits on the connection's strand for a ResponseStream's next part; the stream's waker (any
 // thread) cancels the timer through the strand. When the stream overflowed (its client is not
@@ -353,8 +356,9 @@ net::awaitable<bool> HttpServer::Impl::pump(Stream& stream, Parser& parser, std:
   struct Finish {
     std::shared_ptr<mcp::ResponseStream> rs;
     std::shared_ptr<StreamWaiter> waiter;
+    bool watching = false;
     ~Finish() {
-      if (waiter->stream && !waiter->client_gone) {
+      if (watching && waiter->stream && !waiter->client_gone) {
         boost::system::error_code ignore;
         waiter->stream->socket().cancel(ignore);  // the watch (nothing else is pending here)
       }
@@ -363,15 +367,20 @@ net::awaitable<bool> HttpServer::Impl::pump(Stream& stream, Parser& parser, std:
       rs->finish();
     }
   } finish{rs, waiter};
-  waiter->watch();
+  const auto watch_at = SteadyClock::now() + kWatchAfter;
   // The next part within `timeout`; false on timeout or when the client left (client_gone).
   auto next = [&](Part& part, SteadyClock::duration timeout) -> net::awaitable<bool> {
     auto until = SteadyClock::now() + timeout;
     for (;;) {
       if (waiter->client_gone) co_return false;
       if (rs->try_pop(part)) co_return true;
-      if (SteadyClock::now() >= until) co_return false;
-      waiter->timer.expires_at(until);
+      auto now = SteadyClock::now();
+      if (now >= until) co_return false;
+      if (!finish.watching && now >= watch_at) {
+        waiter->watch();
+        finish.watching = true;
+      }
+      waiter->timer.expires_at(finish.watching ? until : std::min(until, watch_at));
       co_await waiter->timer.async_wait(as_tuple(net::use_awaitable));
     }
   };
