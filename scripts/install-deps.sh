@@ -17,7 +17,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-system1.81-dev
   libyaml-cpp-dev libssl-dev libcurl4-openssl-dev libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libseccomp-dev
+  libseccomp-dev libjemalloc-dev
   prometheus chromium
   libpq-dev postgresql nginx
   libsodium-dev minisign docker-registry apache2-utils
