@@ -45,17 +45,23 @@ void WorkerPool::wait_idle() {
   done_cv_.wait(lock, [this] { return queued_ == 0 && running_ == 0; });
 }
 
+// The wake-up is signalled after the lock is released: a worker woken while the poster still
+// holds the lock would only block on it again (two more futex calls per post).
 void WorkerPool::post(std::function<void()> task) {
-  std::lock_guard lock(mu_);
-  enqueue_locked(kUnkeyed, false, std::move(task));
+  std::unique_lock lock(mu_);
+  bool wake = enqueue_locked(kUnkeyed, false, std::move(task));
+  lock.unlock();
+  if (wake) work_cv_.notify_one();
 }
 
 void WorkerPool::post(std::string_view key, std::function<void()> task) {
-  std::lock_guard lock(mu_);
-  enqueue_locked(std::string(key), !key.empty(), std::move(task));
+  std::unique_lock lock(mu_);
+  bool wake = enqueue_locked(std::string(key), !key.empty(), std::move(task));
+  lock.unlock();
+  if (wake) work_cv_.notify_one();
 }
 
-void WorkerPool::enqueue_locked(const std::string& key, bool capped, std::function<void()> task) {
+bool WorkerPool::enqueue_locked(const std::string& key, bool capped, std::function<void()> task) {
   Key& k = keys_[key];
   k.capped = capped;
   k.tasks.push_back(std::move(task));
@@ -65,12 +71,16 @@ void WorkerPool::enqueue_locked(const std::string& key, bool capped, std::functi
     k.in_ring = true;
   }
   bool eligible = !k.capped || k.running < max_per_key_;
-  if (!eligible) return;  // a worker will take it when one of its key's tasks ends
-  if (idle_ > 0) {
-    work_cv_.notify_one();
-  } else if (blocked_ > 0 && threads_ - blocked_ < target_) {
+  if (!eligible) return false;  // a worker will take it when one of its key's tasks ends
+  // Wake an idle worker, unless one was already woken for a task it has not taken yet.
+  if (idle_ > waking_) {
+    ++waking_;
+    return true;
+  }
+  if (idle_ == 0 && blocked_ > 0 && threads_ - blocked_ < target_) {
     spawn_locked();  // every normal worker is busy and some are only waiting: add one
   }
+  return false;
 }
 
 bool WorkerPool::has_eligible_locked() const {
@@ -104,9 +114,12 @@ void WorkerPool::run() {
       // Too many workers (a blocked one came back): let this one go. When stopping, stay while
       // queued tasks remain (they wait for their key's running tasks to end).
       if (threads_ - blocked_ > target_ || (stopping_ && queued_ == 0)) break;
+      // Every return from wait() counts as the wake-up a poster asked for (a spurious one only
+      // makes a later post wake one more worker than needed); the top of the loop re-checks.
       ++idle_;
-      work_cv_.wait(lock, [this] { return has_eligible_locked() || (stopping_ && queued_ == 0) || threads_ - blocked_ > target_; });
+      work_cv_.wait(lock);
       --idle_;
+      if (waking_ > 0) --waking_;
       continue;
     }
     auto task = std::move(k->tasks.front());
@@ -116,8 +129,10 @@ void WorkerPool::run() {
     ++running_;
     // More runnable work than this worker: wake one more (which does the same in turn). Done
     // here rather than when a task ends, where the ending worker takes the next task itself.
-    if (idle_ > 0 && queued_ > 0 && has_eligible_locked()) work_cv_.notify_one();
+    bool wake_another = idle_ > waking_ && queued_ > 0 && has_eligible_locked();
+    if (wake_another) ++waking_;
     lock.unlock();
+    if (wake_another) work_cv_.notify_one();
     task();
     task = nullptr;
     lock.lock();

@@ -75,7 +75,8 @@ class WorkerPool {
     bool capped = true;   // false for the unkeyed queue
     bool in_ring = false;
   };
-  void enqueue_locked(const std::string& key, bool capped, std::function<void()> task);
+  // Queues the task; true when the caller must wake a worker (after releasing the lock).
+  bool enqueue_locked(const std::string& key, bool capped, std::function<void()> task);
   // The next task a free worker may run (round-robin over eligible keys), or nullptr.
   Key* next_eligible_locked(std::string* key_out);
   bool has_eligible_locked() const;
@@ -92,6 +93,7 @@ class WorkerPool {
   size_t queued_ = 0;
   size_t threads_ = 0;
   size_t idle_ = 0;
+  size_t waking_ = 0;  // idle workers signalled that have not woken yet
   size_t blocked_ = 0;
   size_t running_ = 0;
   bool stopping_ = false;

@@ -220,3 +220,38 @@ TEST(WorkerPool, CappedTasksStillRunWhenWorkersBlock) {
   EXPECT_EQ(others.load(), 1);
   EXPECT_EQ(mine.load(), 1);
 }
+
+// Wake-ups are signalled after the lock is released and counted (an idle worker already woken
+// is not woken twice): posts from several threads, one at a time with the pool going idle in
+// between, and in bursts, must never leave a task queued with every worker asleep.
+TEST(WorkerPool, NoTaskIsLeftQueuedWhileWorkersSleep) {
+  for (size_t threads : {1u, 2u, 4u}) {
+    WorkerPool pool(threads);
+    std::atomic<int> done{0};
+    constexpr int kPosters = 4, kEach = 3000;
+    std::vector<std::thread> posters;
+    for (int p = 0; p < kPosters; ++p) {
+      posters.emplace_back([&, p] {
+        for (int i = 0; i < kEach; ++i) {
+          std::promise<void> ran;
+          auto f = ran.get_future();
+          bool wait_each = (i % 3) != 0;  // a third in bursts, the rest one at a time
+          pool.post(p % 2 ? "a" : "b", [&, wait_each] {
+            ++done;
+            if (wait_each) ran.set_value();
+          });
+          if (wait_each) {
+            ASSERT_EQ(f.wait_for(30s), std::future_status::ready) << "a task stayed queued (" << threads << " workers)";
+          } else {
+            // the promise must outlive the task: wait for it by counting instead
+            while (pool.queued() > 64) std::this_thread::yield();
+          }
+        }
+      });
+    }
+    for (auto& t : posters) t.join();
+    auto until = std::chrono::steady_clock::now() + 30s;
+    while (done.load() < kPosters * kEach && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(1ms);
+    EXPECT_EQ(done.load(), kPosters * kEach) << threads << " workers";
+  }
+}
