@@ -58,7 +58,7 @@ bool Session::record_initialize(std::string version, json::object capabilities, 
 
 void Session::mark_initialized() {
   std::shared_ptr<Outbound> stream;
-  std::deque<json::object> flush;
+  std::list<json::object> flush;
   {
     std::lock_guard lock(mu_);
     initialized_ = true;
@@ -96,7 +96,7 @@ std::set<std::string> Session::subscriptions() const {
 }
 
 bool Session::attach_stream(std::shared_ptr<Outbound> stream) {
-  std::deque<json::object> flush;
+  std::list<json::object> flush;
   {
     std::lock_guard lock(mu_);
     if (stream_ && stream_->is_open()) return false;

@@ -12,7 +12,7 @@
 
 #include <atomic>
 #include <chrono>
-#include <deque>
+#include <list>
 #include <future>
 #include <map>
 #include <memory>
@@ -127,7 +127,7 @@ class Session {
   std::optional<int> log_level_;
   std::set<std::string> subscriptions_;
   std::shared_ptr<Outbound> stream_;
-  std::deque<json::object> queued_;
+  std::list<json::object> queued_;  // a list: a stateless request's session never queues, and an empty deque allocates
   std::map<std::string, std::shared_ptr<std::atomic<bool>>> in_flight_;
   std::map<std::string, std::shared_ptr<std::promise<json::object>>> pending_;
   uint64_t next_request_ = 1;

@@ -1,10 +1,14 @@
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
+#include <thread>
+#include <vector>
 
 #include "core/crypto.hpp"
 #include "core/files.hpp"
 #include "core/glob.hpp"
+#include "core/text.hpp"
 
 using namespace wasimancer;
 
@@ -57,6 +61,30 @@ TEST(Crypto, ConstantTimeEqual) {
   EXPECT_FALSE(constant_time_equal("secret", "secret2"));
   EXPECT_FALSE(constant_time_equal("", "x"));
   EXPECT_TRUE(constant_time_equal("", ""));
+}
+
+TEST(Crypto, ConstantTimeEqualFromManyThreads) {
+  // The digest context is per thread: comparisons on several threads at once stay exact.
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 2000; ++i) {
+        std::string a = "token-" + std::to_string(t) + "-" + std::to_string(i), b = a, c = a + "x";
+        if (!constant_time_equal(a, b) || constant_time_equal(a, c) || constant_time_equal(c, a)) ++wrong;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(wrong.load(), 0);
+  // The digests themselves are SHA-256 (a known vector).
+  EXPECT_EQ(sha256_hex(std::string_view("abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+TEST(Text, AsciiLowerChangesOnlyAsciiLetters) {
+  EXPECT_EQ(ascii_lower("Bearer ABC-xyz_09@[`{"), "bearer abc-xyz_09@[`{");
+  EXPECT_EQ(ascii_lower("\xC3\x89T\xC3\xA9"), "\xC3\x89t\xC3\xA9");  // UTF-8 bytes untouched
+  EXPECT_EQ(ascii_lower(""), "");
 }
 
 TEST(Crypto, Base64RoundTrip) {
