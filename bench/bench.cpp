@@ -448,15 +448,18 @@ int main(int argc, char** argv) {
     };
     auto pct = [](double a, double b) { return b > 0 ? a / b : 0.0; };
 
-    // The ceiling: a minimal Beast server (bench/ceiling.cpp), same requests, same run.
-    WrkResult ceil_sse, ceil_json;
-    {
+    // The ceiling: a minimal Beast server (bench/ceiling.cpp), same requests, same run; and the
+    // same server with the thread hand-off our design makes (answers built on other threads).
+    WrkResult ceil_sse, ceil_json, hop_sse;
+    for (bool hop : {false, true}) {
       Server c;
       c.port = free_port();
       pid_t pid = fork();
       if (pid == 0) {
-        std::string bin = build_dir + "/wasimancer-ceiling", port = std::to_string(c.port);
-        execl(bin.c_str(), bin.c_str(), port.c_str(), (char*)nullptr);
+        std::string bin = build_dir + "/wasimancer-ceiling", port = std::to_string(c.port),
+                    threads = std::to_string(std::max(1u, std::thread::hardware_concurrency()));
+        if (hop) execl(bin.c_str(), bin.c_str(), port.c_str(), threads.c_str(), "hop", (char*)nullptr);
+        else execl(bin.c_str(), bin.c_str(), port.c_str(), (char*)nullptr);
         _exit(127);
       }
       c.pid = pid;
@@ -465,11 +468,19 @@ int main(int argc, char** argv) {
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
       }
       run_wrk(c.port, 16, 2, sse);  // warm-up
+      if (hop) {
+        hop_sse = run_wrk(c.port, 16, 10, sse);
+        rows.push_back({"ceiling with a thread hand-off: answers built on worker threads, written by the network thread, 16 connections, SSE",
+                        fmt_w(hop_sse), "(reference)", ""});
+        continue;
+      }
       ceil_sse = run_wrk(c.port, 16, 10, sse);
       ceil_json = run_wrk(c.port, 16, 10, plain);
       rows.push_back({"ceiling: minimal Beast server, 16 connections, SSE answer in one write", fmt_w(ceil_sse), "(reference)", ""});
       rows.push_back({"ceiling: minimal Beast server, 16 connections, JSON answer", fmt_w(ceil_json), "(reference)", ""});
     }
+    rows.push_back({"the hand-off alone: ceiling with it / ceiling (SSE, 16 connections)", fmt::format("{:.0f}%", pct(hop_sse.rps, ceil_sse.rps) * 100),
+                    "(reference)", ""});
 
     // Ours, default configuration (plugins in sandbox workers), then in the server's process.
     struct Mode {
@@ -513,6 +524,9 @@ int main(int argc, char** argv) {
     r = pct(def.sse16.rps, def.json16.rps);
     rows.push_back({"default, SSE answers / our JSON answers, 16 connections", fmt::format("{:.0f}%", r * 100), ">= 80%",
                     verdict(def.sse16.ok && r >= 0.80)});
+    r = pct(inproc.sse16.rps, hop_sse.rps);
+    rows.push_back({"in-process, SSE answers / ceiling with the hand-off (what our own code costs beyond it)", fmt::format("{:.0f}%", r * 100),
+                    "(reference)", ""});
     r = pct(def.sse16.rps, inproc.sse16.rps);
     rows.push_back({"sandbox workers vs in-process (SSE, 16 connections, same run)",
                     fmt::format("{:.0f}% of in-process throughput, p99 {:.2f} ms", r * 100, def.sse16.p99_ms), ">= 70%, p99 < 2 ms",

@@ -6,7 +6,12 @@
 // write. No authentication, sessions, plugins or workers. bench.cpp reports our HTTP figures as
 // ratios to this server's, measured in the same run.
 //
-//   wasimancer-ceiling PORT [THREADS]
+// With `hop`, each answer is built on a separate pool of threads (as wasimancer runs every tool
+// call off its network threads) and handed back to the connection's thread for the write: the
+// same server with the thread hand-off our design requires, to show what that hand-off costs on
+// this machine by itself.
+//
+//   wasimancer-ceiling PORT [THREADS] [hop]
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -27,6 +32,8 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
+asio::thread_pool* g_workers = nullptr;  // set with `hop`
+
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   explicit Connection(tcp::socket s) : socket_(std::move(s)) { socket_.set_option(tcp::no_delay(true)); }
@@ -37,11 +44,20 @@ class Connection : public std::enable_shared_from_this<Connection> {
     req_ = {};
     http::async_read(socket_, buffer_, req_, [self = shared_from_this()](beast::error_code ec, size_t) {
       if (ec) return;
-      self->answer();
+      if (!g_workers) return self->answer();
+      asio::post(*g_workers, [self] {
+        self->build();
+        asio::post(self->socket_.get_executor(), [self] { self->write(); });
+      });
     });
   }
 
   void answer() {
+    build();
+    write();
+  }
+
+  void build() {
     json::value id = nullptr;
     boost::system::error_code ec;
     json::value body = json::parse(req_.body(), ec);
@@ -64,6 +80,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
       res_.body() = std::move(result);
     }
     res_.prepare_payload();
+  }
+
+  void write() {
     // Header and body in one buffer sequence: one write, one packet.
     http::async_write(socket_, res_, [self = shared_from_this()](beast::error_code ec, size_t) {
       if (ec || !self->res_.keep_alive()) return;
@@ -94,6 +113,11 @@ int main(int argc, char** argv) {
   int port = std::atoi(argv[1]);
   int threads = argc > 2 ? std::atoi(argv[2]) : static_cast<int>(std::thread::hardware_concurrency());
   if (threads < 1) threads = 1;
+  std::unique_ptr<asio::thread_pool> workers;
+  if (argc > 3 && std::string(argv[3]) == "hop") {
+    workers = std::make_unique<asio::thread_pool>(threads);
+    g_workers = workers.get();
+  }
   asio::io_context io(threads);
   tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)));
   accept(acceptor);
