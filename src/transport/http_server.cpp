@@ -83,14 +83,16 @@ bool header_has_token(std::string_view header, std::string_view token) { return 
 // ---- connections ----------------------------------------------------------------------------------
 
 // One accepted connection, as the registry sees it. The fields are guarded by the registry's
-// mutex, except `stream`, which only the connection's strand touches.
+// mutex, except `stream`, which only the connection's strand touches. The three flags are
+// atomic so the connection's own loop reads them (and sets `busy`) without taking the registry's
+// lock on every request; `authenticated` and `dropped` still change only under it.
 struct Conn {
   uint64_t id = 0;
   std::string address;
   Strand strand;
-  bool authenticated = false;
-  bool busy = false;     // reading a request's body, or answering it
-  bool dropped = false;  // closed by the registry (evicted, or shutting down): no longer counted
+  std::atomic<bool> authenticated{false};
+  std::atomic<bool> busy{false};     // reading a request's body, or answering it
+  std::atomic<bool> dropped{false};  // closed by the registry (evicted, or shutting down): no longer counted
   std::list<std::shared_ptr<Conn>>::iterator waiting_pos;  // in `unauthenticated`, when not authenticated
   beast::tcp_stream* stream = nullptr;
   explicit Conn(Strand s) : strand(s) {}
@@ -244,12 +246,10 @@ void HttpServer::Impl::release(Conn& c) {
   conns_cv.notify_all();
 }
 
-void HttpServer::Impl::set_busy(Conn& c, bool busy) {
-  std::lock_guard lock(conns_mu);
-  c.busy = busy;
-}
+void HttpServer::Impl::set_busy(Conn& c, bool busy) { c.busy = busy; }
 
 void HttpServer::Impl::set_authenticated(Conn& c) {
+  if (c.authenticated) return;  // every later request of the connection
   std::lock_guard lock(conns_mu);
   if (c.authenticated) return;
   if (!c.dropped) unauthenticated.erase(c.waiting_pos);
@@ -519,23 +519,14 @@ net::awaitable<void> HttpServer::Impl::connection(tcp::socket socket, std::share
     }
   } guard{*this, conn};
   beast::flat_buffer buffer;
-  bool dropped = false;
   for (;;) {
-    {
-      std::lock_guard lock(conns_mu);
-      dropped = conn->dropped;
-    }
-    if (dropped || draining.load()) break;
+    if (conn->dropped || draining.load()) break;
     Parser parser;
     parser.header_limit(config.max_header_bytes);
     // No body limit while reading the header: Beast would reject a large Content-Length there,
     // before the route can answer 401/403 first. read_body() sets the route's limit.
     parser.body_limit(boost::none);
-    bool authenticated;
-    {
-      std::lock_guard lock(conns_mu);
-      authenticated = conn->authenticated;
-    }
+    const bool authenticated = conn->authenticated;
     // Before authentication the whole header must come within header_timeout (slowloris);
     // an authenticated keep-alive connection may wait idle_timeout for its next request.
     stream.expires_after(authenticated ? config.idle_timeout : config.header_timeout);
