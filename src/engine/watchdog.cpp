@@ -7,6 +7,10 @@ namespace wasimancer::engine {
 namespace {
 constexpr std::chrono::milliseconds kMaxSleep{50};
 constexpr std::chrono::milliseconds kCancelPoll{5};
+// After a call with a cancel flag, the thread keeps polling at kCancelPoll this long, even while
+// no call is registered: a worker running one short call at a time would otherwise find nothing
+// at each poll, fall back to kMaxSleep, and be woken by the next call's add().
+constexpr std::chrono::seconds kPollLinger{1};
 }  // namespace
 
 Watchdog::Watchdog() = default;
@@ -32,7 +36,11 @@ uint64_t Watchdog::add(Deadline deadline, const std::atomic<bool>* cancel, std::
   entries_.emplace_hint(entries_.end(), id, Entry{deadline, cancel, std::move(fire), false});
   // Wake the thread only if this call needs a look before the one it planned.
   auto need = Clock::time_point::max();
-  if (cancel) need = Clock::now() + kCancelPoll;
+  if (cancel) {
+    auto now = Clock::now();
+    need = now + kCancelPoll;
+    poll_until_ = now + kPollLinger;
+  }
   if (deadline.is_set()) need = std::min(need, deadline.at());
   if (need < next_look_) {
     next_look_ = need;
@@ -61,7 +69,8 @@ void Watchdog::remove(uint64_t id) {
 void Watchdog::run() {
   std::unique_lock lock(mu_);
   while (!stopping_) {
-    auto wake = Clock::now() + kMaxSleep;
+    auto now = Clock::now();
+    auto wake = now + (now < poll_until_ ? kCancelPoll : kMaxSleep);
     for (auto& [id, e] : entries_) {
       if (e.fired) continue;
       if (e.cancel) wake = std::min(wake, Clock::now() + kCancelPoll);

@@ -64,6 +64,7 @@ class Watchdog {
   // When the thread will look next (it sleeps until then unless woken): a registration wakes it
   // only when it needs an earlier look, so steady traffic costs no wake-up per call.
   Clock::time_point next_look_{};
+  Clock::time_point poll_until_{};  // keep polling for cancel flags until then (see kPollLinger)
   std::atomic<uint64_t> wakeups_{0};
   bool stopping_ = false;
   std::thread thread_;
