@@ -134,13 +134,14 @@ class FrameReader {
   // channel is then out of step and must be dropped). An unset deadline waits forever.
   Result<void> next(size_t max_bytes, const Deadline& deadline, Frame& out);
   // Whether a whole frame header is already buffered (no need to wait for the descriptor).
-  bool buffered() const { return buf_.size() - head_ >= 5; }
+  bool buffered() const { return end_ - head_ >= 5; }
 
  private:
   Result<void> fill(size_t want, const Deadline& deadline);
   int fd_;
-  std::string buf_;
+  std::string buf_;   // kept at its capacity; bytes [head_, end_) are unread
   size_t head_ = 0;
+  size_t end_ = 0;
 };
 
 }  // namespace wasimancer::sandbox
