@@ -13,6 +13,22 @@ std::string ascii_lower(std::string_view s) {
 }
 
 namespace {
+char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+}  // namespace
+
+bool ascii_iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+
+bool ascii_istarts_with(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && ascii_iequals(s.substr(0, prefix.size()), prefix);
+}
+
+namespace {
 int hex(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;

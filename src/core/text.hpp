@@ -10,6 +10,10 @@
 namespace wasimancer {
 
 std::string ascii_lower(std::string_view s);
+// Equal ignoring ASCII case, without allocating (header names, auth schemes).
+bool ascii_iequals(std::string_view a, std::string_view b);
+// Whether `s` starts with `prefix`, ignoring ASCII case.
+bool ascii_istarts_with(std::string_view s, std::string_view prefix);
 
 // Decodes %XX escapes (malformed ones are kept as they are); with `plus_is_space`, '+' becomes
 // ' ' as in query strings.

@@ -219,7 +219,7 @@ bool OAuthResource::wait_for_keys(std::chrono::milliseconds timeout) const {
 
 std::optional<uint64_t> OAuthResource::keys_pending(std::string_view authorization) const {
   std::string_view a = trim_ows(authorization);
-  if (a.size() < 7 || ascii_lower(a.substr(0, 7)) != "bearer ") return std::nullopt;
+  if (!ascii_istarts_with(a, "bearer ")) return std::nullopt;
   auto ref = jwt_key_ref(trim_ows(a.substr(7)));  // only a well-formed token can ask for a fetch
   if (!ref) return std::nullopt;
   std::lock_guard lock(mu_);
@@ -289,7 +289,7 @@ OAuthResource::Decision OAuthResource::check(std::string_view authorization, std
     d.description = fmt::format("a bearer token is required: an OAuth access token with scope {} (see resource_metadata)", scope);
     return d;
   }
-  if (a.size() < 7 || ascii_lower(a.substr(0, 7)) != "bearer ") {
+  if (!ascii_istarts_with(a, "bearer ")) {
     d.kind = Decision::Kind::InvalidToken;
     d.description = "the Authorization header must be Bearer <token>";
     return d;

@@ -90,14 +90,14 @@ int http_status_for_error(int code) {
 
 std::string_view HttpRequestHead::header(std::string_view name) const {
   for (const auto& [k, v] : headers) {
-    if (k.size() == name.size() && ascii_lower(k) == ascii_lower(name)) return v;
+    if (ascii_iequals(k, name)) return v;
   }
   return {};
 }
 
 bool HttpRequestHead::has_header(std::string_view name) const {
   for (const auto& [k, v] : headers) {
-    if (k.size() == name.size() && ascii_lower(k) == ascii_lower(name)) return true;
+    if (ascii_iequals(k, name)) return true;
   }
   return false;
 }
@@ -460,7 +460,7 @@ std::optional<HttpAnswer> HttpHandler::check_host_origin(const HttpRequestHead& 
 bool HttpHandler::authorized(const HttpRequestHead& head) const {
   if (!rules_.mcp_token && !rules_.oauth) return true;
   std::string_view auth = head.header("authorization");
-  if (rules_.mcp_token && auth.size() >= 7 && ascii_lower(auth.substr(0, 7)) == "bearer " &&
+  if (rules_.mcp_token && ascii_istarts_with(auth, "bearer ") &&
       constant_time_equal(auth.substr(7), *rules_.mcp_token)) {
     return true;
   }
@@ -518,7 +518,7 @@ std::variant<HttpAnswer, uint64_t> HttpHandler::on_header(const HttpRequestHead&
       if (!a.json && !a.sse) {
         return rpc_error(406, kServerError, "Not Acceptable: the client must accept application/json or text/event-stream");
       }
-      if (ascii_lower(head.header("content-type")).rfind("application/json", 0) != 0) {
+      if (!ascii_istarts_with(head.header("content-type"), "application/json")) {
         return rpc_error(415, kServerError, "Unsupported Media Type: Content-Type must be application/json");
       }
       return rules_.max_body_bytes;
@@ -560,7 +560,7 @@ std::variant<HttpAnswer, uint64_t> HttpHandler::on_header(const HttpRequestHead&
     if (it == target.query.end() || it->second.empty()) return rpc_error(400, kServerError, "Bad Request: sessionId is required");
     auto session = server_.find_session(it->second);
     if (!session || session->kind() != Session::Kind::Legacy) return rpc_error(404, kSessionNotFound, "Session not found");
-    if (ascii_lower(head.header("content-type")).rfind("application/json", 0) != 0) {
+    if (!ascii_istarts_with(head.header("content-type"), "application/json")) {
       return rpc_error(415, kServerError, "Unsupported Media Type: Content-Type must be application/json");
     }
     return rules_.max_body_bytes;

@@ -356,8 +356,14 @@ net::awaitable<bool> HttpServer::Impl::pump(Stream& stream, Parser& parser, std:
   struct Finish {
     std::shared_ptr<mcp::ResponseStream> rs;
     std::shared_ptr<StreamWaiter> waiter;
+    Impl& im;
     bool watching = false;
+    std::optional<std::list<std::weak_ptr<mcp::ResponseStream>>::iterator> listed;  // in im.streams
     ~Finish() {
+      if (listed) {
+        std::lock_guard lock(im.streams_mu);
+        im.streams.erase(*listed);
+      }
       if (watching && waiter->stream && !waiter->client_gone) {
         boost::system::error_code ignore;
         waiter->stream->socket().cancel(ignore);  // the watch (nothing else is pending here)
@@ -366,7 +372,7 @@ net::awaitable<bool> HttpServer::Impl::pump(Stream& stream, Parser& parser, std:
       rs->set_waker(nullptr);
       rs->finish();
     }
-  } finish{rs, waiter};
+  } finish{rs, waiter, *this};
   const auto watch_at = SteadyClock::now() + kWatchAfter;
   // The next part within `timeout`; false on timeout or when the client left (client_gone).
   auto next = [&](Part& part, SteadyClock::duration timeout) -> net::awaitable<bool> {
@@ -401,8 +407,7 @@ net::awaitable<bool> HttpServer::Impl::pump(Stream& stream, Parser& parser, std:
   if (part.kind != Part::StreamHead) co_return false;  // Abort: the client fell behind before anything was written
   {
     std::lock_guard lock(streams_mu);
-    std::erase_if(streams, [](const auto& w) { return w.expired(); });
-    streams.push_back(rs);
+    finish.listed = streams.insert(streams.end(), rs);  // removed by `finish`: no scan per answer
   }
   if (part.head.close_connection || draining.load()) keep_alive = false;
   http::response<http::empty_body> res{static_cast<http::status>(part.head.status), req.version()};

@@ -85,6 +85,13 @@ TEST(Text, AsciiLowerChangesOnlyAsciiLetters) {
   EXPECT_EQ(ascii_lower("Bearer ABC-xyz_09@[`{"), "bearer abc-xyz_09@[`{");
   EXPECT_EQ(ascii_lower("\xC3\x89T\xC3\xA9"), "\xC3\x89t\xC3\xA9");  // UTF-8 bytes untouched
   EXPECT_EQ(ascii_lower(""), "");
+  EXPECT_TRUE(ascii_iequals("Content-Type", "content-TYPE"));
+  EXPECT_FALSE(ascii_iequals("Content-Type", "Content-Typ"));
+  EXPECT_FALSE(ascii_iequals("a[", "A{"));  // '[' and '{' differ by the case bit but are not letters
+  EXPECT_TRUE(ascii_iequals("", ""));
+  EXPECT_TRUE(ascii_istarts_with("BEARER abc", "bearer "));
+  EXPECT_FALSE(ascii_istarts_with("Bear", "bearer "));
+  EXPECT_FALSE(ascii_istarts_with("Bearer\tabc", "bearer "));
 }
 
 TEST(Crypto, Base64RoundTrip) {
