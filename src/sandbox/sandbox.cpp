@@ -38,18 +38,6 @@ std::string describe_status(int status) {
   return "it ended";
 }
 
-// Waits until `fd` is readable or `until` passes. False on timeout.
-bool wait_readable(int fd, const Deadline& until) {
-  for (;;) {
-    int ms = until.is_set() ? static_cast<int>(std::min<int64_t>(until.remaining().count(), 1 << 30)) : -1;
-    pollfd p{fd, POLLIN, 0};
-    int r = poll(&p, 1, ms);
-    if (r > 0) return true;
-    if (r == 0) return false;
-    if (errno != EINTR) return true;  // let the read report the problem
-  }
-}
-
 }  // namespace
 
 // ---- starting workers ----------------------------------------------------------------------------
@@ -175,7 +163,12 @@ Result<std::unique_ptr<RemoteInstance>> Sandbox::start(const LoadRequest& reques
     close(sv[0]);
     return s.result.take_error();
   }
-  fcntl(sv[0], F_SETFL, O_NONBLOCK);
+  // Blocking, with 20 ms timeouts: a call waits for its answer in one read (no poll before it),
+  // and still looks at its cancel flag and deadline between timeouts; a worker that stops
+  // reading cannot block a send for longer than that either (send_frame then waits with poll).
+  timeval slice{0, 20 * 1000};
+  setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &slice, sizeof slice);
+  setsockopt(sv[0], SOL_SOCKET, SO_SNDTIMEO, &slice, sizeof slice);
   metrics::record_worker_started();
   std::unique_ptr<RemoteInstance> inst(new RemoteInstance(*this, *s.result, sv[0], ""));
   inst->plugin_ = std::move(plugin);
@@ -267,10 +260,11 @@ host::CallOutcome RemoteInstance::call(std::string_view function, std::string_vi
   bool cancel_sent = false;
   uint64_t log_bytes = 0;
   for (;;) {
-    // While a cancel may come, wait in short slices to notice it.
-    if (options.cancel && !cancel_sent) {
-      Deadline slice = Deadline::after(std::chrono::milliseconds(20));
-      if (!reader_.buffered() && !wait_readable(fd_, slice)) {
+    // While a cancel may come, wait in short slices (the channel's receive timeout) to notice it.
+    if (options.cancel && !cancel_sent && !reader_.buffered()) {
+      auto got = reader_.read_some();
+      if (!got) return crashed(end_worker());
+      if (!*got) {
         if (options.cancel->load()) {
           sigval v{};
           v.sival_int = static_cast<int>(calls_);

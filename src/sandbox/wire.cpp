@@ -94,6 +94,22 @@ Result<void> FrameReader::fill(size_t want, const Deadline& deadline) {
   return {};
 }
 
+Result<bool> FrameReader::read_some() {
+  if (head_ > 0 && head_ == end_) head_ = end_ = 0;
+  if (buf_.size() < end_ + (64u << 10)) buf_.resize(end_ + (64u << 10));
+  for (;;) {
+    ssize_t got = ::read(fd_, buf_.data() + end_, buf_.size() - end_);
+    if (got > 0) {
+      end_ += static_cast<size_t>(got);
+      return true;
+    }
+    if (got == 0) return Error(ErrorKind::Io, "the channel closed");
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return false;
+    return Error(ErrorKind::Io, fmt::format("channel read failed: {}", std::strerror(errno)));
+  }
+}
+
 Result<void> FrameReader::next(size_t max_bytes, const Deadline& deadline, Frame& out) {
   if (auto r = fill(5, deadline); !r) return r;
   uint32_t len;

@@ -135,6 +135,10 @@ class FrameReader {
   Result<void> next(size_t max_bytes, const Deadline& deadline, Frame& out);
   // Whether a whole frame header is already buffered (no need to wait for the descriptor).
   bool buffered() const { return end_ - head_ >= 5; }
+  // One read into the buffer: true when bytes came, false when none did (a non-blocking
+  // descriptor with nothing there, or the receive timeout of a blocking one passed: the caller
+  // checks its cancel flag and tries again). Io when the other end closed or the read failed.
+  Result<bool> read_some();
 
  private:
   Result<void> fill(size_t want, const Deadline& deadline);
