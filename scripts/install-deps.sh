@@ -2,30 +2,38 @@
 # Installs what wasimancer needs to build, test and benchmark, from Debian 12 packages and the npm
 # registry only. Idempotent: a second run installs nothing. Works as root or through sudo.
 #   scripts/install-deps.sh            build + test dependencies
-#   scripts/install-deps.sh --serve    only what building the server needs (Debian packages; no npm:
-#                                      `make run`, `make server`, `make install`)
+#   scripts/install-deps.sh --serve    only what building and serving need (Debian packages; none of
+#                                      the tests' components, no npm: `make run`, `make server`,
+#                                      `make install`)
 #   scripts/install-deps.sh --bench    also the benchmark tools (wrk)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 
+# What building and serving need (`--serve`, used by `make run`, `make server`, `make install`).
 packages=(
   build-essential cmake pkg-config git ca-certificates curl jq
   clang lld wasi-libc libclang-rt-14-dev-wasm32
-  wabt binaryen
+  wabt
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-system1.81-dev
   libyaml-cpp-dev libssl-dev libcurl4-openssl-dev libspdlog-dev libfmt-dev libcli11-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
-  libseccomp-dev libjemalloc-dev
+  libgtest-dev libgmock-dev
+  libseccomp-dev libjemalloc-dev libpq-dev libsodium-dev
+)
+# What only the tests start or use: the fuzzer's module generator, Prometheus, Chromium,
+# PostgreSQL's server, nginx, minisign, a registry and its htpasswd tool.
+test_packages=(
+  binaryen libbenchmark-dev
   prometheus chromium
-  libpq-dev postgresql nginx
-  libsodium-dev minisign docker-registry apache2-utils
+  postgresql nginx
+  minisign docker-registry apache2-utils
 )
 serve_only=0
 case "${1:-}" in
-  --bench) packages+=(wrk) ;;
+  --bench) packages+=("${test_packages[@]}" wrk) ;;
   --serve) serve_only=1 ;;
+  *) packages+=("${test_packages[@]}") ;;
 esac
 
 sudo_cmd=()
