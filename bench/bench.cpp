@@ -448,11 +448,12 @@ int main(int argc, char** argv) {
     };
     auto pct = [](double a, double b) { return b > 0 ? a / b : 0.0; };
 
-    // The ceiling: a minimal Beast server (bench/ceiling.cpp), same requests, same run; and the
-    // same server with the thread hand-off our design makes (answers built on other threads).
-    WrkResult ceil_sse, ceil_json, hop_sse;
-    for (bool hop : {false, true}) {
-      Server c;
+    // Every server runs at once and the measurements alternate (rounds of short wrk runs, each
+    // figure the mean of its rounds): on a shared machine whose speed drifts over minutes, a
+    // ratio of two figures taken minutes apart says little. The ceiling: a minimal Beast server
+    // (bench/ceiling.cpp); the same server with the thread hand-off our design makes (answers
+    // built on other threads); ours, default (plugins in sandbox workers) and in-process.
+    auto start_ceiling = [&](Server& c, bool hop) {
       c.port = free_port();
       pid_t pid = fork();
       if (pid == 0) {
@@ -467,43 +468,79 @@ int main(int argc, char** argv) {
         if (http("POST", fmt::format("http://127.0.0.1:{}/mcp", c.port), {}, nullptr).status == 200) break;
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
       }
-      run_wrk(c.port, 16, 2, sse);  // warm-up
-      if (hop) {
-        hop_sse = run_wrk(c.port, 16, 10, sse);
-        rows.push_back({"ceiling with a thread hand-off: answers built on worker threads, written by the network thread, 16 connections, SSE",
-                        fmt_w(hop_sse), "(reference)", ""});
-        continue;
-      }
-      ceil_sse = run_wrk(c.port, 16, 10, sse);
-      ceil_json = run_wrk(c.port, 16, 10, plain);
-      rows.push_back({"ceiling: minimal Beast server, 16 connections, SSE answer in one write", fmt_w(ceil_sse), "(reference)", ""});
-      rows.push_back({"ceiling: minimal Beast server, 16 connections, JSON answer", fmt_w(ceil_json), "(reference)", ""});
-    }
-    rows.push_back({"the hand-off alone: ceiling with it / ceiling (SSE, 16 connections)", fmt::format("{:.0f}%", pct(hop_sse.rps, ceil_sse.rps) * 100),
-                    "(reference)", ""});
-
-    // Ours, default configuration (plugins in sandbox workers), then in the server's process.
+    };
+    Server ceiling, hop_ceiling;
+    start_ceiling(ceiling, false);
+    start_ceiling(hop_ceiling, true);
     struct Mode {
       const char* isolation;
       const char* label;
+      Server server;
+      bool up = false;
       WrkResult sse1, sse16, json16;
     };
-    std::vector<Mode> modes = {{"process", "default: sandbox workers", {}, {}, {}}, {"none", "in-process (WASIMANCER_ISOLATION=none)", {}, {}, {}}};
+    std::vector<Mode> modes(2);
+    modes[0].isolation = "process";
+    modes[0].label = "default: sandbox workers";
+    modes[1].isolation = "none";
+    modes[1].label = "in-process (WASIMANCER_ISOLATION=none)";
     for (auto& m : modes) {
-      Server s;
-      start_server(s, dir, cache, "on", m.isolation);
-      if (!wait_ready(s, 10000)) {
+      start_server(m.server, dir, cache, "on", m.isolation);
+      m.up = wait_ready(m.server, 10000);
+      if (!m.up) continue;
+      for (int i = 0; i < 600 && plugin_tier(m.server.port, "echo").find("-O2") == std::string::npos; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    }
+    // One measurement: a server, a script, a number of connections; its rounds are averaged.
+    struct Slot {
+      int port;
+      int connections;
+      fs::path script;
+      WrkResult* out;
+      std::vector<WrkResult> rounds;
+    };
+    WrkResult ceil_sse, ceil_json, hop_sse;
+    std::vector<Slot> slots = {{ceiling.port, 16, sse, &ceil_sse, {}}, {ceiling.port, 16, plain, &ceil_json, {}},
+                               {hop_ceiling.port, 16, sse, &hop_sse, {}}};
+    for (auto& m : modes) {
+      if (!m.up) continue;
+      slots.push_back({m.server.port, 1, sse, &m.sse1, {}});
+      slots.push_back({m.server.port, 16, sse, &m.sse16, {}});
+      slots.push_back({m.server.port, 16, plain, &m.json16, {}});
+    }
+    for (auto& sl : slots) run_wrk(sl.port, sl.connections, 1, sl.script);  // warm-up
+    constexpr int kRounds = 4;
+    for (int round = 0; round < kRounds; ++round) {
+      for (auto& sl : slots) sl.rounds.push_back(run_wrk(sl.port, sl.connections, 3, sl.script));
+    }
+    for (auto& sl : slots) {
+      WrkResult mean;
+      mean.ok = true;
+      std::vector<double> p50s, p99s;
+      for (const auto& w : sl.rounds) {
+        mean.rps += w.rps / sl.rounds.size();
+        mean.ok = mean.ok && w.ok;
+        p50s.push_back(w.p50_ms);
+        p99s.push_back(w.p99_ms);
+      }
+      mean.p50_ms = median(p50s);
+      mean.p99_ms = median(p99s);  // the median round's p99
+      *sl.out = mean;
+    }
+    rows.push_back({fmt::format("(every figure below: mean of {} alternating 3 s wrk runs; p50/p99 the median round's)", kRounds), "", "", ""});
+    rows.push_back({"ceiling: minimal Beast server, 16 connections, SSE answer in one write", fmt_w(ceil_sse), "(reference)", ""});
+    rows.push_back({"ceiling: minimal Beast server, 16 connections, JSON answer", fmt_w(ceil_json), "(reference)", ""});
+    rows.push_back({"ceiling with a thread hand-off: answers built on worker threads, written by the network thread, 16 connections, SSE",
+                    fmt_w(hop_sse), "(reference)", ""});
+    rows.push_back({"the hand-off alone: ceiling with it / ceiling (SSE, 16 connections)", fmt::format("{:.0f}%", pct(hop_sse.rps, ceil_sse.rps) * 100),
+                    "(reference)", ""});
+    for (auto& m : modes) {
+      if (!m.up) {
         rows.push_back({fmt::format("tools/call, {}", m.label), "server did not start", "", verdict(false)});
         continue;
       }
-      for (int i = 0; i < 600 && plugin_tier(s.port, "echo").find("-O2") == std::string::npos; ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      }
-      run_wrk(s.port, 16, 2, sse);  // warm-up
-      m.sse1 = run_wrk(s.port, 1, 10, sse);
-      m.sse16 = run_wrk(s.port, 16, 10, sse);
-      m.json16 = run_wrk(s.port, 16, 10, plain);
-      std::string tier = plugin_tier(s.port, "echo");
+      std::string tier = plugin_tier(m.server.port, "echo");
       rows.push_back({fmt::format("tools/call, {}, 1 connection, SSE answer ({})", m.label, tier), fmt_w(m.sse1),
                       "p50 < 100 µs", verdict(m.sse1.ok && m.sse1.p50_ms < 0.1)});
       rows.push_back({fmt::format("tools/call, {}, 16 connections, SSE answer", m.label), fmt_w(m.sse16), "(see ratios)", ""});
