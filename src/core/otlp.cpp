@@ -139,8 +139,15 @@ void OtlpExporter::run() {
   }
 }
 
+OtlpExporter::CurlHandle::~CurlHandle() {
+  if (p) curl_easy_cleanup(p);
+}
+
 bool OtlpExporter::post(const std::string& body) {
-  CURL* c = curl_easy_init();
+  // One handle for the exporter's thread (the only caller), so its connection to the collector
+  // stays open between batches instead of a new TCP (and TLS) connection per batch.
+  if (!curl_handle_.p) curl_handle_.p = curl_easy_init();
+  CURL* c = curl_handle_.p;
   if (!c) return false;
   curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
   headers = curl_slist_append(headers, "Expect:");
@@ -158,7 +165,10 @@ bool OtlpExporter::post(const std::string& body) {
   long status = 0;
   if (rc == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
   curl_slist_free_all(headers);
-  curl_easy_cleanup(c);
+  if (rc != CURLE_OK) {
+    curl_easy_cleanup(c);  // start afresh after a failure
+    curl_handle_.p = nullptr;
+  }
   bool ok = rc == CURLE_OK && status >= 200 && status < 300;
   if (!ok) {
     auto now = std::chrono::steady_clock::now();

@@ -61,6 +61,12 @@ class OtlpExporter final : public SpanExporter {
   uint64_t sent_ = 0, dropped_ = 0, in_flight_ = 0;
   bool stopping_ = false;
   std::chrono::steady_clock::time_point last_error_log_{};
+  // The exporter thread's curl handle (kept between batches: one connection to the collector).
+  struct CurlHandle {
+    void* p = nullptr;
+    ~CurlHandle();
+  };
+  CurlHandle curl_handle_;
   std::thread thread_;
 };
 
