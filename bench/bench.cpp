@@ -186,7 +186,7 @@ void start_server(Server& s, const fs::path& dir, const fs::path& cache, const s
     setenv("WASIMANCER_ADMIN_TOKEN", "bench-admin", 1);
     setenv("WASIMANCER_NATIVE_CACHE", cache.c_str(), 1);
     setenv("WASIMANCER_NATIVE", native.c_str(), 1);
-    setenv("WASIMANCER_LOG_LEVEL", "warn", 1);
+    setenv("WASIMANCER_LOG_LEVEL", "warn", 0);  // a variant's own level wins (observe section)
     setenv("WASIMANCER_ISOLATION", isolation.c_str(), 1);
     int devnull = open("/dev/null", O_WRONLY);
     dup2(devnull, 1);
@@ -974,6 +974,9 @@ int main(int argc, char** argv) {
           WrkResult w = run_wrk(v.server.port, 16, 5, script);
           v.ok = v.ok && w.ok;
           v.rps += w.rps;
+          // Let an exporter send what it still holds (its interval is 1 s) before the next run,
+          // so one variant's export does not land in another's measurement.
+          std::this_thread::sleep_for(std::chrono::milliseconds(1500));
         }
       }
     }
