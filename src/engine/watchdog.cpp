@@ -73,7 +73,7 @@ void Watchdog::run() {
     auto wake = now + (now < poll_until_ ? kCancelPoll : kMaxSleep);
     for (auto& [id, e] : entries_) {
       if (e.fired) continue;
-      if (e.cancel) wake = std::min(wake, Clock::now() + kCancelPoll);
+      if (e.cancel) wake = std::min(wake, now + kCancelPoll);
       if (e.deadline.is_set()) wake = std::min(wake, e.deadline.at());
     }
     next_look_ = wake;

@@ -56,9 +56,9 @@ Result<void> send_frame(int fd, uint8_t type, std::string_view payload, const De
   return {};
 }
 
-Result<void> FrameReader::fill(size_t want, const Deadline& deadline) {
-  // buf_ is kept at its capacity (resizing a string zero-fills it: 64 KiB per read was a
-  // measurable share of a sandboxed call); [head_, end_) holds the bytes not consumed yet.
+// buf_ is kept at its capacity (resizing a string zero-fills it: 64 KiB per read was a measurable
+// share of a sandboxed call); [head_, end_) holds the bytes not consumed yet.
+void FrameReader::compact() {
   if (head_ > 0 && head_ == end_) {
     head_ = end_ = 0;
     // A large frame grew the buffer: give the memory back once it is consumed.
@@ -71,32 +71,10 @@ Result<void> FrameReader::fill(size_t want, const Deadline& deadline) {
     end_ -= head_;
     head_ = 0;
   }
-  while (end_ - head_ < want) {
-    size_t room = std::max<size_t>(want - (end_ - head_), 64u << 10);
-    if (buf_.size() < end_ + room) buf_.resize(end_ + room);
-    ssize_t got = ::read(fd_, buf_.data() + end_, buf_.size() - end_);
-    if (got > 0) {
-      end_ += static_cast<size_t>(got);
-      continue;
-    }
-    if (got == 0) return Error(ErrorKind::Io, "the channel closed");
-    if (errno == EINTR) continue;
-    if (errno != EAGAIN && errno != EWOULDBLOCK) {
-      return Error(ErrorKind::Io, fmt::format("channel read failed: {}", std::strerror(errno)));
-    }
-    // Non-blocking and nothing there yet: wait, at most until the deadline.
-    int ms = deadline.is_set() ? static_cast<int>(std::min<int64_t>(deadline.remaining().count(), 1 << 30)) : -1;
-    if (deadline.is_set() && deadline.expired()) return Error(ErrorKind::Timeout, "the worker did not answer in time");
-    pollfd pfd{fd_, POLLIN, 0};
-    int r = poll(&pfd, 1, ms);
-    if (r == 0) return Error(ErrorKind::Timeout, "the worker did not answer in time");
-  }
-  return {};
 }
 
-Result<bool> FrameReader::read_some() {
-  if (head_ > 0 && head_ == end_) head_ = end_ = 0;
-  if (buf_.size() < end_ + (64u << 10)) buf_.resize(end_ + (64u << 10));
+Result<bool> FrameReader::read_once(size_t room) {
+  if (buf_.size() < end_ + room) buf_.resize(end_ + room);
   for (;;) {
     ssize_t got = ::read(fd_, buf_.data() + end_, buf_.size() - end_);
     if (got > 0) {
@@ -108,6 +86,26 @@ Result<bool> FrameReader::read_some() {
     if (errno == EAGAIN || errno == EWOULDBLOCK) return false;
     return Error(ErrorKind::Io, fmt::format("channel read failed: {}", std::strerror(errno)));
   }
+}
+
+Result<bool> FrameReader::read_some() {
+  compact();
+  return read_once(64u << 10);
+}
+
+Result<void> FrameReader::fill(size_t want, const Deadline& deadline) {
+  compact();
+  while (end_ - head_ < want) {
+    auto got = read_once(std::max<size_t>(want - (end_ - head_), 64u << 10));
+    if (!got) return got.take_error();
+    if (*got) continue;
+    // Nothing there yet (non-blocking, or a blocking read's timeout): wait, at most until the deadline.
+    if (deadline.is_set() && deadline.expired()) return Error(ErrorKind::Timeout, "the worker did not answer in time");
+    int ms = deadline.is_set() ? static_cast<int>(std::min<int64_t>(deadline.remaining().count(), 1 << 30)) : -1;
+    pollfd pfd{fd_, POLLIN, 0};
+    if (poll(&pfd, 1, ms) == 0) return Error(ErrorKind::Timeout, "the worker did not answer in time");
+  }
+  return {};
 }
 
 Result<void> FrameReader::next(size_t max_bytes, const Deadline& deadline, Frame& out) {

@@ -6,8 +6,9 @@
 // hostile: Reader never reads past its input (a short or malformed payload just fails ok()), and
 // a frame longer than the reader's cap is refused before it is read.
 //
-// Ownership: Writer and Reader are values; Reader views bytes it does not own. Thread safety:
-// none needed (one channel per instance, used by one thread at a time).
+// Ownership: Writer and Reader are values; Reader views bytes it does not own; FrameReader reads a
+// descriptor it does not own (its owner closes it). Thread safety: none needed (one channel per
+// instance, used by one thread at a time).
 #pragma once
 
 #include <cstdint>
@@ -142,6 +143,8 @@ class FrameReader {
 
  private:
   Result<void> fill(size_t want, const Deadline& deadline);
+  void compact();                       // drops consumed bytes (and a large frame's memory)
+  Result<bool> read_once(size_t room);  // one read of up to `room` more bytes (as read_some)
   int fd_;
   std::string buf_;   // kept at its capacity; bytes [head_, end_) are unread
   size_t head_ = 0;

@@ -173,7 +173,6 @@ struct HttpServer::Impl {
   // record; `evict` is set to a connection to close to make room.
   std::shared_ptr<Conn> admit(const std::string& address, Strand strand, std::shared_ptr<Conn>& evict, std::string& why);
   void release(Conn& conn);
-  void set_busy(Conn& conn, bool busy);
   void set_authenticated(Conn& conn);
   void drop_locked(Conn& conn);
   static void close_on_strand(const std::shared_ptr<Conn>& conn);
@@ -245,8 +244,6 @@ void HttpServer::Impl::release(Conn& c) {
   }
   conns_cv.notify_all();
 }
-
-void HttpServer::Impl::set_busy(Conn& c, bool busy) { c.busy = busy; }
 
 void HttpServer::Impl::set_authenticated(Conn& c) {
   if (c.authenticated) return;  // every later request of the connection
@@ -551,7 +548,7 @@ net::awaitable<void> HttpServer::Impl::connection(tcp::socket socket, std::share
       }
       break;
     }
-    set_busy(*conn, true);
+    conn->busy = true;
     bool keep = false;
     try {
       keep = co_await dispatch(stream, buffer, parser, *conn);
@@ -559,7 +556,7 @@ net::awaitable<void> HttpServer::Impl::connection(tcp::socket socket, std::share
       log().error("HTTP request failed: {}", e.what());
       keep = false;
     }
-    set_busy(*conn, false);
+    conn->busy = false;
     if (!keep) break;
   }
   // Close gracefully: stop sending, then read and discard what the client still sends (an

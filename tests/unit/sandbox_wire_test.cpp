@@ -120,3 +120,30 @@ TEST(SandboxWire, OversizedFramesEmptyFramesAndTimeoutsAreErrors) {
   ASSERT_FALSE(e);
   EXPECT_EQ(e.error().kind, ErrorKind::Io);
 }
+
+// read_some: one read, for a caller that checks its cancel flag between reads (a blocking
+// channel with a receive timeout, as the server's end of a worker's channel is).
+TEST(SandboxWire, ReadSomeReturnsAtTheReceiveTimeoutAndKeepsWhatItRead) {
+  Pair p;
+  timeval slice{0, 20 * 1000};
+  ASSERT_EQ(setsockopt(p.fd[0], SOL_SOCKET, SO_RCVTIMEO, &slice, sizeof slice), 0);
+  FrameReader reader(p.fd[0]);
+  auto got = reader.read_some();
+  ASSERT_TRUE(got);
+  EXPECT_FALSE(*got);  // nothing came within the timeout
+  EXPECT_FALSE(reader.buffered());
+  ASSERT_TRUE(send_frame(p.fd[1], 9, "answer"));
+  got = reader.read_some();
+  ASSERT_TRUE(got);
+  EXPECT_TRUE(*got);
+  EXPECT_TRUE(reader.buffered());
+  Frame f;
+  ASSERT_TRUE(reader.next(1024, Deadline::after(std::chrono::seconds(5)), f));  // from the buffer
+  EXPECT_EQ(f.type, 9);
+  EXPECT_EQ(f.payload, "answer");
+  close(p.fd[1]);
+  p.fd[1] = -1;
+  got = reader.read_some();
+  ASSERT_FALSE(got);
+  EXPECT_EQ(got.error().kind, ErrorKind::Io);
+}
