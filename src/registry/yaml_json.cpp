@@ -224,6 +224,8 @@ void emit_string(YAML::Emitter& e, const std::string& s) {
   else e << s;
 }
 
+constexpr size_t kMaxImplicitKeyBytes = 128;
+
 void emit(YAML::Emitter& e, const json::value& v) {
   switch (v.kind()) {
     case json::kind::null: e << YAML::Null; break;
@@ -249,6 +251,9 @@ void emit(YAML::Emitter& e, const json::value& v) {
     case json::kind::object:
       e << YAML::BeginMap;
       for (const auto& kv : v.as_object()) {
+        // An implicit key may be at most 1024 characters once written, and escapes can make a
+        // key four times longer (found by fuzz_yaml): longer keys are written explicitly ("? key").
+        if (kv.key().size() > kMaxImplicitKeyBytes) e << YAML::LongKey;
         e << YAML::Key;
         emit_string(e, std::string(kv.key()));
         e << YAML::Value;

@@ -310,3 +310,16 @@ TEST(YamlWrite, NoncharactersRoundTrip) {
   ASSERT_TRUE(back);
   EXPECT_EQ(*back, tricky);
 }
+
+// Found by fuzz_yaml: a key whose escaped form is longer than YAML's 1024-character limit for an
+// implicit key (300 control characters, each written as "\x11") did not read back. Long keys are
+// written as explicit keys ("? key").
+TEST(YamlWrite, LongKeysRoundTrip) {
+  for (std::string key : {std::string(300, '\x11'), std::string(2000, 'k'), std::string(129, '\x01') + "x", std::string(128, 'a')}) {
+    json::value doc = json::object{{"plugins", json::array{json::object{{key, 1}, {"b", true}}}}, {key, json::object{{key, key}}}};
+    std::string y = to_yaml(doc);
+    auto back = parse_yaml(y);
+    ASSERT_TRUE(back) << back.error().message;
+    EXPECT_EQ(*back, doc) << key.size();
+  }
+}
