@@ -5,6 +5,7 @@
 #include "cli/call_command.hpp"
 #include "cli/serve_command.hpp"
 #include "cli/signals.hpp"
+#include "core/log.hpp"
 #include "engine/native.hpp"
 #include "sandbox/worker.hpp"
 
@@ -39,5 +40,6 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
+  wasimancer::log().flush();  // lines below warn wait for the logger's batch (core/log.hpp)
   return exit_code;
 }

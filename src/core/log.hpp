@@ -23,6 +23,10 @@ enum class LogFormat { Text, Json };
 std::optional<LogFormat> parse_log_format(std::string_view text);  // text|json
 
 // Sends every log line to stderr (stdout must stay clean for stdio transports and `call`).
+// Lines are formatted on the thread that logs them; lines below warn are written in batches (a
+// background thread writes what the last 5 ms gathered, one write(2) for many lines), a warn or
+// error line at once with everything before it. log().flush() writes what is pending; so does
+// the logger's end at exit. Colours (the level) only when stderr is a terminal.
 // Lines written while a trace is current on the thread (core/trace.hpp: trace::Scope) carry its
 // trace and span ids: text lines as "[trace=<trace id>]" before the message, JSON lines (one
 // object per line: time, level, msg, trace_id, span_id, and trace::LogFields) as fields.

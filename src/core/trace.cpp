@@ -75,18 +75,24 @@ bool parse_hex(std::string_view text, std::array<uint8_t, N>& out) {
 }
 
 template <size_t N>
-std::string to_hex(const std::array<uint8_t, N>& a) {
+size_t to_hex(const std::array<uint8_t, N>& a, char* out) {
   static const char digits[] = "0123456789abcdef";
-  std::string out(2 * N, '0');
   for (size_t i = 0; i < N; ++i) {
     out[2 * i] = digits[a[i] >> 4];
     out[2 * i + 1] = digits[a[i] & 15];
   }
+  return 2 * N;
+}
+
+template <size_t N>
+std::string to_hex(const std::array<uint8_t, N>& a) {
+  std::string out(2 * N, '0');
+  to_hex(a, out.data());
   return out;
 }
 
 thread_local const TraceContext* t_current = nullptr;
-thread_local const std::vector<std::pair<std::string, std::string>>* t_fields = nullptr;
+thread_local const LogFields* t_fields = nullptr;
 
 std::mutex g_exporter_mu;
 std::shared_ptr<SpanExporter> g_exporter;  // under g_exporter_mu
@@ -149,6 +155,8 @@ std::string TraceContext::traceparent() const {
 
 std::string TraceContext::trace_id_hex() const { return to_hex(trace_id); }
 std::string TraceContext::span_id_hex() const { return to_hex(span_id); }
+size_t TraceContext::trace_id_hex(char* out) const { return to_hex(trace_id, out); }
+size_t TraceContext::span_id_hex(char* out) const { return to_hex(span_id, out); }
 
 const TraceContext* current() { return t_current; }
 
@@ -212,10 +220,8 @@ void Span::end() {
   if (auto e = exporter()) e->export_span(std::move(data_));
 }
 
-LogFields::LogFields(std::vector<std::pair<std::string, std::string>> fields) : fields_(std::move(fields)), previous_(t_fields) {
-  t_fields = &fields_;
-}
+LogFields::LogFields(std::span<const LogField> fields) : fields_(fields), previous_(t_fields) { t_fields = this; }
 LogFields::~LogFields() { t_fields = previous_; }
-const std::vector<std::pair<std::string, std::string>>* LogFields::current() { return t_fields; }
+std::span<const LogField> LogFields::current() { return t_fields ? t_fields->fields_ : std::span<const LogField>(); }
 
 }  // namespace wasimancer::trace

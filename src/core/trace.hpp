@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -42,6 +43,9 @@ struct TraceContext {
   std::string traceparent() const;
   std::string trace_id_hex() const;
   std::string span_id_hex() const;
+  // The same, written to `out` (32 and 16 characters; no terminator); returns the length.
+  size_t trace_id_hex(char* out) const;
+  size_t span_id_hex(char* out) const;
 };
 
 // The calling thread's current trace, or null.
@@ -111,18 +115,20 @@ class Span {
 
 uint64_t unix_nanos_now();
 
-// Extra fields of this thread's log lines until the scope ends (JSON logs only).
+// Extra fields of this thread's log lines until the scope ends (JSON logs only). The fields are
+// viewed, not copied: what they name must outlive the scope.
+using LogField = std::pair<std::string_view, std::string_view>;
 class LogFields {
  public:
-  explicit LogFields(std::vector<std::pair<std::string, std::string>> fields);
+  explicit LogFields(std::span<const LogField> fields);
   ~LogFields();
   LogFields(const LogFields&) = delete;
   LogFields& operator=(const LogFields&) = delete;
-  static const std::vector<std::pair<std::string, std::string>>* current();
+  static std::span<const LogField> current();  // empty when no scope is open
 
  private:
-  std::vector<std::pair<std::string, std::string>> fields_;
-  const std::vector<std::pair<std::string, std::string>>* previous_;
+  std::span<const LogField> fields_;
+  const LogFields* previous_;
 };
 
 }  // namespace wasimancer::trace

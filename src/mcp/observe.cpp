@@ -64,21 +64,23 @@ void ObservedCall::finish(const host::CallOutcome& out, std::string_view outcome
     if (out.error) span_.fail(out.error->message);
   }
   if (info) {
-    trace::LogFields fields({{"tool", fn.tool_name},
-                             {"plugin", plugin.spec.name},
-                             {"version", plugin.spec.version},
-                             {"tier", tier},
-                             {"outcome", std::string(outcome)},
-                             {"ms", std::to_string(ms)}});
-    std::string extra = detail.empty() ? std::string() : fmt::format(" ({})", detail);
+    char ms_text[24];
+    const auto ms_size = fmt::format_to_n(ms_text, sizeof ms_text, "{}", ms).size;
+    const trace::LogField values[] = {{"tool", fn.tool_name},   {"plugin", plugin.spec.name},
+                                      {"version", plugin.spec.version}, {"tier", tier},
+                                      {"outcome", outcome},     {"ms", std::string_view(ms_text, ms_size)}};
+    trace::LogFields fields(values);
+    // " (<detail>)" when there is one
+    const std::string_view open = detail.empty() ? "" : " (", close = detail.empty() ? "" : ")";
     if (outcome == "ok") {
-      log().info("tool {} (plugin {} {}, {}): ok in {} ms{}", fn.tool_name, plugin.spec.name, plugin.spec.version, tier, ms, extra);
+      log().info("tool {} (plugin {} {}, {}): ok in {} ms{}{}{}", fn.tool_name, plugin.spec.name, plugin.spec.version, tier, ms, open,
+                 detail, close);
     } else if (out.error) {
-      log().info("tool {} (plugin {} {}, {}): {} after {} ms{}: {}", fn.tool_name, plugin.spec.name, plugin.spec.version, tier, outcome,
-                 ms, extra, out.error->message);
+      log().info("tool {} (plugin {} {}, {}): {} after {} ms{}{}{}: {}", fn.tool_name, plugin.spec.name, plugin.spec.version, tier,
+                 outcome, ms, open, detail, close, out.error->message);
     } else {
-      log().info("tool {} (plugin {} {}, {}): {} after {} ms{}", fn.tool_name, plugin.spec.name, plugin.spec.version, tier, outcome, ms,
-                 extra);
+      log().info("tool {} (plugin {} {}, {}): {} after {} ms{}{}{}", fn.tool_name, plugin.spec.name, plugin.spec.version, tier, outcome,
+                 ms, open, detail, close);
     }
   }
   if (feed) {

@@ -2,6 +2,10 @@
 // live feed (core/metrics, core/trace, core/otlp, core/log, core/health, core/event_feed).
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <fstream>
 #include <sstream>
 #include <thread>
 
@@ -313,7 +317,8 @@ TEST(Logs, JsonLinesCarryTheTraceAndFields) {
   auto ctx = *trace::TraceContext::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
   {
     trace::Scope scope(&ctx);
-    trace::LogFields fields({{"tool", "echo"}, {"ms", "12"}});
+    const trace::LogField values[] = {{"tool", "echo"}, {"ms", "12"}};
+    trace::LogFields fields(values);
     log().info("a \"quoted\"\nline");
   }
   log().info("no trace");
@@ -333,6 +338,93 @@ TEST(Logs, JsonLinesCarryTheTraceAndFields) {
   EXPECT_EQ(a.at("ms"), json::value(12));
   EXPECT_FALSE(b.as_object().contains("trace_id"));
   EXPECT_TRUE(a.at("time").as_string().ends_with("Z"));
+}
+
+// Points the process's stderr (where init_logging's sink writes) at a temporary file while it
+// lives; text() is what was written to it so far.
+class StderrToFile {
+ public:
+  StderrToFile() {
+    char path[] = "/tmp/wm-log-XXXXXX";
+    fd_ = mkstemp(path);
+    path_ = path;
+    saved_ = dup(STDERR_FILENO);
+    dup2(fd_, STDERR_FILENO);
+  }
+  ~StderrToFile() {
+    dup2(saved_, STDERR_FILENO);
+    close(saved_);
+    close(fd_);
+    unlink(path_.c_str());
+  }
+  std::string text() const {
+    std::ifstream f(path_);
+    return std::string(std::istreambuf_iterator<char>(f), {});
+  }
+
+ private:
+  int fd_ = -1, saved_ = -1;
+  std::string path_;
+};
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+// The stderr sink batches lines below warn: every line of every thread arrives whole, once, in
+// each thread's order, and nothing is lost at flush().
+TEST(Logs, LinesFromManyThreadsArriveWholeAndInOrder) {
+  init_logging(LogLevel::Info, LogFormat::Json);
+  StderrToFile err;
+  constexpr int kThreads = 4, kLines = 3000;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([t] {
+      for (int i = 0; i < kLines; ++i) {
+        const std::string thread = std::to_string(t), seq = std::to_string(i);
+        const trace::LogField values[] = {{"thread", thread}, {"seq", seq}};
+        trace::LogFields fields(values);
+        log().info("line {} of thread {} {}", i, t, std::string(i % 97, 'x'));
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  log().flush();
+  std::vector<int> next(kThreads, 0);
+  int count = 0;
+  for (const auto& line : lines_of(err.text())) {
+    json::value v = json::parse(line);  // throws on a torn or interleaved line
+    ASSERT_TRUE(v.at("thread").is_int64() && v.at("seq").is_int64()) << line;
+    const int t = static_cast<int>(v.at("thread").as_int64());
+    EXPECT_EQ(v.at("seq").as_int64(), next[t]) << line;
+    next[t] = static_cast<int>(v.at("seq").as_int64()) + 1;
+    ++count;
+  }
+  EXPECT_EQ(count, kThreads * kLines);
+  init_logging(LogLevel::Info, LogFormat::Text);
+}
+
+// A warn line is written before log() returns, after the info lines logged before it; an info
+// line is written within the batch window without anybody flushing.
+TEST(Logs, WarningsAreWrittenAtOnceAndInfoLinesSoon) {
+  init_logging(LogLevel::Info, LogFormat::Text);
+  StderrToFile err;
+  log().info("first, batched");
+  log().warn("second, at once");
+  auto lines = lines_of(err.text());
+  ASSERT_EQ(lines.size(), 2u) << err.text();
+  EXPECT_NE(lines[0].find("info  first, batched"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[1].find("warning second, at once"), std::string::npos) << lines[1];
+  log().info("third, nobody flushes");
+  for (int i = 0; i < 5000 && lines_of(err.text()).size() < 3; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  lines = lines_of(err.text());
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_NE(lines[2].find("third, nobody flushes"), std::string::npos);
+  // Not a terminal: no colour codes.
+  EXPECT_EQ(err.text().find('\033'), std::string::npos);
 }
 
 TEST(Text, JsonStringsAreValid) {
