@@ -88,12 +88,14 @@ class ResponseStream {
   }
 
   // ---- consumer side ----
-  void set_waker(std::function<void()> waker) {
+  // The waker runs after every part pushed from now on; with `wake_if_queued`, also at once when
+  // parts are already queued (a consumer that looks at the queue before it waits passes false).
+  void set_waker(std::function<void()> waker, bool wake_if_queued = true) {
     std::function<void()> wake;
     {
       std::lock_guard lock(mu_);
       waker_ = std::move(waker);
-      if (!parts_.empty()) wake = waker_;
+      if (!parts_.empty() && wake_if_queued) wake = waker_;
     }
     if (wake) wake();
   }

@@ -55,10 +55,18 @@ struct StreamWaiter : std::enable_shared_from_this<StreamWaiter> {
   net::steady_timer timer;
   beast::tcp_stream* stream = nullptr;  // while the pump runs; touched only on the strand
   bool client_gone = false;             // on the strand
+  // A wake is on its way to the strand: later wakes ride on it (the parts of one answer, pushed
+  // by a worker a few microseconds apart, cost one hand-off, not one each). The strand clears it
+  // before it looks at the stream, so a part pushed after that posts its own wake.
+  std::atomic<bool> wake_posted{false};
+  std::atomic<bool> abort_wanted{false};
   void wake(bool abort) {
-    net::post(strand, [self = shared_from_this(), abort] {
+    if (abort) abort_wanted.store(true, std::memory_order_relaxed);
+    if (wake_posted.exchange(true, std::memory_order_acq_rel)) return;
+    net::post(strand, [self = shared_from_this()] {
+      self->wake_posted.store(false, std::memory_order_release);
       self->timer.cancel();
-      if (abort && self->stream) self->stream->cancel();
+      if (self->abort_wanted.load(std::memory_order_relaxed) && self->stream) self->stream->cancel();
     });
   }
   // Waits (on the strand) until the socket is readable: end of stream or an error means the
@@ -346,10 +354,13 @@ net::awaitable<bool> HttpServer::Impl::pump(Stream& stream, Parser& parser, std:
   auto ex = co_await net::this_coro::executor;
   auto waiter = std::make_shared<StreamWaiter>(*ex.template target<Strand>());
   waiter->stream = &stream;
-  rs->set_waker([weak = std::weak_ptr<StreamWaiter>(waiter), weak_rs = std::weak_ptr<mcp::ResponseStream>(rs)] {
-    auto r = weak_rs.lock();
-    if (auto w = weak.lock()) w->wake(r && r->overflowed());
-  });
+  // (No wake for the parts queued already: next() looks at the queue before it waits.)
+  rs->set_waker(
+      [weak = std::weak_ptr<StreamWaiter>(waiter), weak_rs = std::weak_ptr<mcp::ResponseStream>(rs)] {
+        auto r = weak_rs.lock();
+        if (auto w = weak.lock()) w->wake(r && r->overflowed());
+      },
+      false);
   struct Finish {
     std::shared_ptr<mcp::ResponseStream> rs;
     std::shared_ptr<StreamWaiter> waiter;

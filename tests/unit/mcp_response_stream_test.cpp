@@ -114,3 +114,20 @@ TEST(ResponseStream, FinishFreesWhatIsQueuedAndClosesIt) {
   Part p;
   EXPECT_FALSE(s.try_pop(p));
 }
+
+// The transport's pump looks at the queue before it waits, so it sets its waker without the
+// wake for parts already queued; every part pushed afterwards wakes it.
+TEST(ResponseStream, AWakerSetWithoutTheQueuedWakeRunsForEveryLaterPart) {
+  ResponseStream s;
+  s.start(sse());
+  int wakes = 0;
+  s.set_waker([&] { ++wakes; }, false);
+  EXPECT_EQ(wakes, 0);  // the head was queued before: no wake
+  s.chunk("data: 1\n\n");
+  s.end();
+  EXPECT_EQ(wakes, 2);
+  ResponseStream t;
+  t.start(sse());
+  t.set_waker([&] { ++wakes; });  // the default wakes at once for what is queued
+  EXPECT_EQ(wakes, 3);
+}
