@@ -329,6 +329,7 @@ class PostOutbound : public Outbound {
     switch (mode_) {
       case Mode::Sse:
         if (replay_) replay_->add(text);
+        else if (is_response && last_awaited(message)) s_->last_chunk(sse_event_text(text));  // request_done ends it anyway
         else s_->chunk(sse_event_text(text));
         return;
       case Mode::Json:
@@ -348,6 +349,13 @@ class PostOutbound : public Outbound {
         s_->chunk(sse_event_text(text));
         return;
     }
+  }
+
+  // Whether `response` answers the only request this POST still waits for (under mu_).
+  bool last_awaited(const json::object& response) const {
+    if (awaiting_.size() != 1) return false;
+    const json::value* id = response.if_contains("id");
+    return id && *awaiting_.begin() == json::serialize(*id);
   }
 
   void request_done(const json::value& id) override {

@@ -59,6 +59,9 @@ class ResponseStream {
   }
   void start(HttpHead head) { push({Part::StreamHead, std::move(head), {}}, false); }
   bool chunk(std::string data) { return push({Part::Chunk, {}, std::move(data)}, false); }
+  // A last chunk and the end together, with one wake of the consumer (a POST's last answer: the
+  // transport can then write the whole answer at once).
+  bool last_chunk(std::string data) { return push({Part::Chunk, {}, std::move(data)}, true, true); }
   void end() { push({Part::End, {}, {}}, true); }
   // False once the response is complete/ended or the consumer has finished.
   bool open() const {
@@ -116,6 +119,19 @@ class ResponseStream {
     queued_bytes_ = 0;
     return n;
   }
+  // Moves every queued part to `out` if they are the whole rest of a stream that ended normally
+  // (chunks, then End); else takes nothing and returns false.
+  bool take_if_ended(std::vector<Part>& out) {
+    std::lock_guard lock(mu_);
+    if (finished_ || overflowed_ || parts_.empty() || parts_.back().kind != Part::End) return false;
+    for (const auto& p : parts_) {
+      if (p.kind != Part::Chunk && p.kind != Part::End) return false;
+    }
+    for (auto& p : parts_) out.push_back(std::move(p));
+    parts_.clear();
+    queued_bytes_ = 0;
+    return true;
+  }
   // Blocking pop for tests and in-process consumers.
   bool wait_pop(Part& out, std::chrono::milliseconds timeout) {
     std::unique_lock lock(mu_);
@@ -137,13 +153,17 @@ class ResponseStream {
     }
     for (auto& f : callbacks) f();
   }
+  bool empty() const {
+    std::lock_guard lock(mu_);
+    return parts_.empty();
+  }
   size_t queued_bytes() const {
     std::lock_guard lock(mu_);
     return queued_bytes_;
   }
 
  private:
-  bool push(Part p, bool last) {
+  bool push(Part p, bool last, bool then_end = false) {
     std::function<void()> waker;
     bool accepted = true;
     {
@@ -170,6 +190,7 @@ class ResponseStream {
         if (p.kind == Part::Chunk) queued_bytes_ += p.data.size();
         if (last) ended_ = true;
         parts_.push_back(std::move(p));
+        if (then_end) parts_.push_back({Part::End, {}, {}});
       }
       waker = waker_;
     }

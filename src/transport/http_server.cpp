@@ -70,17 +70,101 @@ struct StreamWaiter : std::enable_shared_from_this<StreamWaiter> {
     });
   }
   // Waits (on the strand) until the socket is readable: end of stream or an error means the
-  // client left; bytes (a pipelined request) end the watch, they are the next request's.
+  // client left; bytes are the next request's and end the watch. When the answer went out
+  // directly (below), those bytes are what tells the pump its answer is done.
   void watch() {
     stream->socket().async_wait(net::socket_base::wait_read, net::bind_executor(strand, [self = shared_from_this()](boost::system::error_code ec) {
       if (ec || !self->stream) return;  // cancelled: the pump is over
+      int state = self->direct.load(std::memory_order_acquire);
+      if (state == kWriting) state = self->disarm();
+      if (state == kWritten || state == kPartial) {
+        // The answer went out: the pump finishes, and the connection reads what came (the next
+        // request, or the end of the stream).
+        self->timer.cancel();
+        return;
+      }
       char c;
       ssize_t n = ::recv(self->stream->socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
-      if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))) return;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        self->watch();  // woken for nothing: keep watching
+        return;
+      }
+      if (n > 0) {
+        // A request pipelined before the answer (or one after an answer just written): the
+        // strand writes this answer, a direct write would leave the pump waiting for more bytes.
+        state = self->disarm();
+        if (state == kWritten || state == kPartial) self->timer.cancel();
+        return;
+      }
       self->client_gone = true;
       self->timer.cancel();
       self->stream->cancel();
     }));
+  }
+
+  // ---- the direct write of a quick SSE answer ----
+  // While the pump holds an SSE answer's head for its first message (kArmed), the worker that
+  // pushes the answer's end writes head, events and last chunk to the socket itself (a
+  // non-blocking send), instead of handing them to the strand: the hand-off back to a network
+  // thread (a wake-up of another thread per call) is saved, and the pump learns that its
+  // answer is out when the client's next request (or its end of stream) makes the socket
+  // readable. What a send cannot take at once, the strand writes (kPartial).
+  // Only the strand arms and disarms; only a worker moves kArmed -> kWriting -> kWritten or
+  // kPartial. The socket stays open while kWriting: the pump disarms (waiting for a write in
+  // progress) before it returns, and nothing closes a busy connection's socket meanwhile.
+  enum : int { kOff, kArmed, kWriting, kWritten, kPartial };
+  std::atomic<int> direct{kOff};
+  int fd = -1;              // set before kArmed
+  std::string direct_out;   // the head (set before kArmed); at kPartial what is left to write
+  bool direct_failed = false;  // at kPartial: the socket failed, nothing more can be written
+
+  // Strand: no direct write from now on. Returns the state it found (after a write in progress).
+  int disarm() {
+    int state = kArmed;
+    if (direct.compare_exchange_strong(state, kOff, std::memory_order_acq_rel)) return kArmed;
+    while ((state = direct.load(std::memory_order_acquire)) == kWriting) std::this_thread::yield();
+    return state;
+  }
+
+  // Worker: writes the answer if it is complete and the pump is holding for it. True when the
+  // strand needs no wake (everything was written).
+  bool try_direct(mcp::ResponseStream& rs) {
+    int state = kArmed;
+    if (direct.load(std::memory_order_relaxed) != kArmed ||
+        !direct.compare_exchange_strong(state, kWriting, std::memory_order_acq_rel)) {
+      return false;
+    }
+    std::vector<Part> parts;
+    if (!rs.take_if_ended(parts)) {
+      direct.store(kArmed, std::memory_order_release);
+      return false;
+    }
+    for (const auto& p : parts) {
+      if (p.kind == Part::Chunk && !p.data.empty()) append_chunk(direct_out, p.data);
+    }
+    direct_out.append(kLastChunk);
+    size_t sent = 0;
+    bool failed = false;
+    while (sent < direct_out.size()) {
+      ssize_t n = ::send(fd, direct_out.data() + sent, direct_out.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n > 0) {
+        sent += static_cast<size_t>(n);
+      } else if (n < 0 && errno == EINTR) {
+        continue;
+      } else {
+        failed = !(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+        break;
+      }
+    }
+    if (sent == direct_out.size()) {
+      direct_out.clear();
+      direct.store(kWritten, std::memory_order_release);
+      return true;
+    }
+    direct_out.erase(0, sent);
+    direct_failed = failed;
+    direct.store(kPartial, std::memory_order_release);
+    return false;
   }
 };
 
@@ -358,7 +442,10 @@ net::awaitable<bool> HttpServer::Impl::pump(Stream& stream, Parser& parser, std:
   rs->set_waker(
       [weak = std::weak_ptr<StreamWaiter>(waiter), weak_rs = std::weak_ptr<mcp::ResponseStream>(rs)] {
         auto r = weak_rs.lock();
-        if (auto w = weak.lock()) w->wake(r && r->overflowed());
+        auto w = weak.lock();
+        if (!w) return;
+        if (r && w->try_direct(*r)) return;  // written by this thread: nothing for the strand to do
+        w->wake(r && r->overflowed());
       },
       false);
   struct Finish {
@@ -368,6 +455,7 @@ net::awaitable<bool> HttpServer::Impl::pump(Stream& stream, Parser& parser, std:
     bool watching = false;
     std::optional<std::list<std::weak_ptr<mcp::ResponseStream>>::iterator> listed;  // in im.streams
     ~Finish() {
+      waiter->disarm();  // a worker writing to the socket finishes first
       if (listed) {
         std::lock_guard lock(im.streams_mu);
         im.streams.erase(*listed);
@@ -435,8 +523,36 @@ net::awaitable<bool> HttpServer::Impl::pump(Stream& stream, Parser& parser, std:
   if (part.head.hold_for_first_message) {
     // An SSE answer to a POST: the head waits (up to kHeadHold) for the first message, so a
     // quick answer leaves as one write (head, event, last chunk) instead of two or three.
+    const auto hold_until = SteadyClock::now() + kHeadHold;
+    if (keep_alive && rs->empty()) {
+      // The worker may write the whole answer itself (StreamWaiter::try_direct). The pump waits
+      // until the socket is readable (the answer went out and the client sent its next request,
+      // or left), a wake (the worker left the answer to us), or the end of the hold.
+      waiter->fd = stream.socket().native_handle();
+      waiter->direct_out = out;
+      waiter->direct.store(StreamWaiter::kArmed, std::memory_order_release);
+      if (!finish.watching) {
+        waiter->watch();
+        finish.watching = true;
+      }
+      waiter->timer.expires_at(hold_until);
+      co_await waiter->timer.async_wait(as_tuple(net::use_awaitable));
+      const int state = waiter->disarm();
+      if (state == StreamWaiter::kWritten) {
+        stream.expires_never();
+        co_return keep_alive && !draining.load();
+      }
+      if (state == StreamWaiter::kPartial) {
+        if (waiter->direct_failed || waiter->client_gone) co_return false;
+        stream.expires_after(config.write_timeout);
+        auto [wec, wn] = co_await net::async_write(stream, net::buffer(waiter->direct_out), as_tuple(net::use_awaitable));
+        if (wec) co_return false;
+        stream.expires_never();
+        co_return keep_alive && !draining.load();
+      }
+    }
     Part first;
-    bool got = co_await next(first, kHeadHold);
+    bool got = co_await next(first, std::max(hold_until - SteadyClock::now(), SteadyClock::duration::zero()));
     if (waiter->client_gone) co_return false;
     if (got) {
       if (first.kind == Part::Chunk && !first.data.empty()) append_chunk(out, first.data);

@@ -239,57 +239,68 @@ describe('SSE clients that do not keep up', () => {
   });
 });
 
-// Sequential requests on one keep-alive connection, answered as SSE (the client accepts both),
-// read with a minimal HTTP/1.1 client so that nothing is hidden: resolves each answer's head and
-// chunks once its last chunk has arrived.
+// Requests on one keep-alive connection, answered as SSE (the client accepts both), read with
+// a minimal HTTP/1.1 client so that nothing is hidden: resolves each answer's head and chunks
+// once its last chunk has arrived. post() sends one request; pipeline() sends several in one
+// write, before any answer.
 function keepAliveClient(server) {
   const socket = net.connect({ host: '127.0.0.1', port: server.port });
   socket.setNoDelay(true);
   socket.on('error', () => {});
   let buf = Buffer.alloc(0);
-  let waiting = null;
+  const waiting = [];
   const tryParse = () => {
-    if (!waiting) return;
-    const headEnd = buf.indexOf('\r\n\r\n');
-    if (headEnd < 0) return;
-    const head = buf.subarray(0, headEnd).toString('latin1');
-    let pos = headEnd + 4;
-    const chunks = [];
-    if (/transfer-encoding: chunked/i.test(head)) {
-      for (;;) {
-        const lineEnd = buf.indexOf('\r\n', pos);
-        if (lineEnd < 0) return;
-        const size = parseInt(buf.subarray(pos, lineEnd).toString('latin1'), 16);
-        if (buf.length < lineEnd + 2 + size + 2) return;
-        chunks.push(buf.subarray(lineEnd + 2, lineEnd + 2 + size).toString('utf8'));
-        pos = lineEnd + 2 + size + 2;
-        if (size === 0) break;
+    while (waiting.length) {
+      const headEnd = buf.indexOf('\r\n\r\n');
+      if (headEnd < 0) return;
+      const head = buf.subarray(0, headEnd).toString('latin1');
+      let pos = headEnd + 4;
+      const chunks = [];
+      if (/transfer-encoding: chunked/i.test(head)) {
+        for (;;) {
+          const lineEnd = buf.indexOf('\r\n', pos);
+          if (lineEnd < 0) return;
+          const size = parseInt(buf.subarray(pos, lineEnd).toString('latin1'), 16);
+          if (buf.length < lineEnd + 2 + size + 2) return;
+          chunks.push(buf.subarray(lineEnd + 2, lineEnd + 2 + size).toString('utf8'));
+          pos = lineEnd + 2 + size + 2;
+          if (size === 0) break;
+        }
+      } else {
+        const length = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0);
+        if (buf.length < pos + length) return;
+        chunks.push(buf.subarray(pos, pos + length).toString('utf8'));
+        pos += length;
       }
-    } else {
-      const length = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0);
-      if (buf.length < pos + length) return;
-      chunks.push(buf.subarray(pos, pos + length).toString('utf8'));
-      pos += length;
+      buf = buf.subarray(pos);
+      waiting.shift().resolve({ head, chunks, body: chunks.join('') });
     }
-    buf = buf.subarray(pos);
-    const w = waiting;
-    waiting = null;
-    w.resolve({ head, chunks, body: chunks.join('') });
   };
   socket.on('data', (d) => { buf = Buffer.concat([buf, d]); tryParse(); });
-  socket.on('close', () => waiting?.reject(new Error('the server closed the connection')));
+  socket.on('close', () => { for (const w of waiting.splice(0)) w.reject(new Error('the server closed the connection')); });
+  const request = (body, headers) => {
+    const data = JSON.stringify(body);
+    const extra = Object.entries({ ...server.authHeaders, ...headers }).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+    return `POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nContent-Type: application/json\r\n` +
+      `Accept: application/json, text/event-stream\r\nContent-Length: ${Buffer.byteLength(data)}\r\n${extra}\r\n${data}`;
+  };
+  const answer = () => new Promise((resolve, reject) => { waiting.push({ resolve, reject }); });
   return {
     socket,
     post(body, headers = {}) {
-      const data = Buffer.from(JSON.stringify(body));
-      const extra = Object.entries({ ...server.authHeaders, ...headers }).map(([k, v]) => `${k}: ${v}\r\n`).join('');
-      return new Promise((resolve, reject) => {
-        waiting = { resolve, reject };
-        socket.write(`POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nContent-Type: application/json\r\n` +
-          `Accept: application/json, text/event-stream\r\nContent-Length: ${data.length}\r\n${extra}\r\n`);
-        socket.write(data);
-        tryParse();
-      });
+      const p = answer();
+      const text = request(body, headers);
+      const split = text.indexOf('\r\n\r\n') + 4;  // head and body in two writes, as clients often do
+      socket.write(text.slice(0, split));
+      socket.write(text.slice(split));
+      tryParse();
+      return p;
+    },
+    pipeline(bodies, headers = {}) {
+      const answers = bodies.map(() => answer());
+      socket.write(bodies.map((b) => request(b, headers)).join(''));
+      tryParse();
+      return Promise.all(answers);
     },
   };
 }
@@ -321,6 +332,76 @@ describe('SSE answers on a keep-alive connection', () => {
         if (/text\/event-stream/i.test(r.head)) sse++;
       }
       assert.equal(sse, 400, 'the answers were not SSE streams');
+    } finally {
+      c.socket.destroy();
+    }
+  });
+
+  // A quick SSE answer on a keep-alive connection is written by the worker that produced it
+  // (transport: StreamWaiter::try_direct); with Connection: close, by the network thread. The
+  // bytes must be the same, and an answer larger than the socket takes at once must arrive whole.
+  g.it('writes the same bytes whichever thread writes the answer', async () => {
+    const direct = keepAliveClient(server);
+    try {
+      for (const [i, args] of [[1, { text: 'a' }], [2, { text: 'é"\\\n' + 'z'.repeat(5000) }], [3, { nope: 1 }]]) {
+        const a = await direct.post(call(i, 'echo', args));
+        const strand = keepAliveClient(server);  // the server closes it after its answer
+        const b = await strand.post(call(i, 'echo', args), { Connection: 'close' });
+        strand.socket.destroy();
+        assert.match(a.head, /text\/event-stream/i);
+        assert.equal(a.head, b.head.split('\r\n').filter((l) => !/^connection: close$/i.test(l)).join('\r\n'));
+        assert.deepEqual(a.chunks, b.chunks);
+        assert.match(a.body, new RegExp(`"id":${i},`));
+      }
+    } finally {
+      direct.socket.destroy();
+    }
+  });
+
+  g.it('delivers an answer larger than the socket takes at once, whole, to a client that reads late', async () => {
+    const c = keepAliveClient(server);
+    try {
+      const n = 3 << 20;  // under the 4 MiB output limit
+      c.socket.pause();  // the kernel's buffers fill: the worker's non-blocking send is partial
+      const pending = c.post(call(7, 'repeat', { n: String(n) }));
+      await sleep(500);
+      c.socket.resume();
+      const r = await pending;
+      const text = JSON.parse(r.body.slice(r.body.indexOf('data: ') + 6)).result.content[0].text;
+      assert.equal(text.length, n);
+      assert.ok(/^x+$/.test(text));
+      const next = await c.post(call(8, 'echo', { text: 'after' }));  // the connection goes on
+      assert.match(next.body, /"id":8,"result".*after/);
+    } finally {
+      c.socket.destroy();
+    }
+  });
+
+  g.it('answers pipelined requests in order', async () => {
+    const c = keepAliveClient(server);
+    try {
+      for (let round = 0; round < 20; round++) {
+        const ids = [1, 2, 3].map((k) => round * 10 + k);
+        const answers = await c.pipeline(ids.map((id) => call(id, 'echo', { text: `p${id}` })));
+        answers.forEach((a, k) => assert.match(a.body, new RegExp(`"id":${ids[k]},"result".*p${ids[k]}`), a.body));
+      }
+    } finally {
+      c.socket.destroy();
+    }
+  });
+
+  g.it('survives clients that leave before or while their answer is written', async () => {
+    for (let i = 0; i < 200; i++) {
+      const c = keepAliveClient(server);
+      const p = c.post(call(i, i % 2 ? 'repeat' : 'echo', i % 2 ? { n: String(1 << 20) } : { text: 'gone' })).catch(() => {});
+      if (i % 3) await sleep(0);
+      c.socket.destroy();
+      await p;
+    }
+    const c = keepAliveClient(server);
+    try {
+      const r = await c.post(call(999, 'echo', { text: 'still here' }));
+      assert.match(r.body, /still here/);
     } finally {
       c.socket.destroy();
     }
