@@ -132,6 +132,15 @@ class ResponseStream {
     queued_bytes_ = 0;
     return true;
   }
+  // Takes the queued part if it is a whole answer (one Complete part) that leaves the
+  // connection open; else takes nothing and returns false.
+  bool take_if_complete(Part& out) {
+    std::lock_guard lock(mu_);
+    if (finished_ || parts_.size() != 1 || parts_.front().kind != Part::Complete || parts_.front().head.close_connection) return false;
+    out = std::move(parts_.front());
+    parts_.pop_front();
+    return true;
+  }
   // Blocking pop for tests and in-process consumers.
   bool wait_pop(Part& out, std::chrono::milliseconds timeout) {
     std::unique_lock lock(mu_);

@@ -7,6 +7,7 @@
 #include <list>
 #include <map>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include <sys/socket.h>
@@ -112,11 +113,17 @@ struct StreamWaiter : std::enable_shared_from_this<StreamWaiter> {
   // Only the strand arms and disarms; only a worker moves kArmed -> kWriting -> kWritten or
   // kPartial. The socket stays open while kWriting: the pump disarms (waiting for a write in
   // progress) before it returns, and nothing closes a busy connection's socket meanwhile.
+  // A whole answer (a Complete part: JSON) can go the same way while the pump waits for the
+  // first part (complete_mode), written as write() would.
   enum : int { kOff, kArmed, kWriting, kWritten, kPartial };
   std::atomic<int> direct{kOff};
   int fd = -1;              // set before kArmed
   std::string direct_out;   // the head (set before kArmed); at kPartial what is left to write
   bool direct_failed = false;  // at kPartial: the socket failed, nothing more can be written
+  bool complete_mode = false;  // set before kArmed, with:
+  unsigned version = 11;
+  std::string_view route;
+  const std::atomic<bool>* draining = nullptr;
 
   // Strand: no direct write from now on. Returns the state it found (after a write in progress).
   int disarm() {
@@ -134,15 +141,24 @@ struct StreamWaiter : std::enable_shared_from_this<StreamWaiter> {
         !direct.compare_exchange_strong(state, kWriting, std::memory_order_acq_rel)) {
       return false;
     }
-    std::vector<Part> parts;
-    if (!rs.take_if_ended(parts)) {
-      direct.store(kArmed, std::memory_order_release);
-      return false;
+    if (complete_mode) {
+      Part part;
+      if (draining->load() || !rs.take_if_complete(part)) {
+        direct.store(kArmed, std::memory_order_release);
+        return false;
+      }
+      direct_out = serialize_complete(std::move(part));
+    } else {
+      std::vector<Part> parts;
+      if (!rs.take_if_ended(parts)) {
+        direct.store(kArmed, std::memory_order_release);
+        return false;
+      }
+      for (const auto& p : parts) {
+        if (p.kind == Part::Chunk && !p.data.empty()) append_chunk(direct_out, p.data);
+      }
+      direct_out.append(kLastChunk);
     }
-    for (const auto& p : parts) {
-      if (p.kind == Part::Chunk && !p.data.empty()) append_chunk(direct_out, p.data);
-    }
-    direct_out.append(kLastChunk);
     size_t sent = 0;
     bool failed = false;
     while (sent < direct_out.size()) {
@@ -165,6 +181,21 @@ struct StreamWaiter : std::enable_shared_from_this<StreamWaiter> {
     direct_failed = failed;
     direct.store(kPartial, std::memory_order_release);
     return false;
+  }
+
+  // The bytes reply() and write() send for a Complete part on a kept-alive connection.
+  std::string serialize_complete(Part part) const {
+    HttpResponse res{static_cast<http::status>(part.head.status), version};
+    if (!part.data.empty()) res.set(http::field::content_type, part.head.content_type);
+    for (const auto& [k, v] : part.head.headers) res.set(k, v);
+    res.body() = std::move(part.data);
+    res.set(http::field::server, "wasimancer");
+    res.keep_alive(true);
+    res.prepare_payload();
+    metrics::record_http_response(route, res.result_int());
+    std::ostringstream os;
+    os << res;
+    return std::move(os).str();
   }
 };
 
@@ -490,6 +521,35 @@ net::awaitable<bool> HttpServer::Impl::pump(Stream& stream, Parser& parser, std:
   bool keep_alive = req.keep_alive();
   Part part;
   // The first part decides the response's shape; a request may take long (a plugin call).
+  if (keep_alive && parser.is_done() && !draining.load() && rs->empty()) {
+    // A whole answer (JSON) may be written by the worker (StreamWaiter::try_direct); the pump
+    // then learns that it went out when the socket becomes readable.
+    waiter->complete_mode = true;
+    waiter->version = req.version();
+    waiter->route = stream.route;
+    waiter->draining = &draining;
+    waiter->fd = stream.socket().native_handle();
+    waiter->direct.store(StreamWaiter::kArmed, std::memory_order_release);
+    waiter->watch();
+    finish.watching = true;
+    waiter->timer.expires_after(std::chrono::hours(24));
+    co_await waiter->timer.async_wait(as_tuple(net::use_awaitable));
+    const int state = waiter->disarm();
+    waiter->complete_mode = false;
+    if (state == StreamWaiter::kWritten) {
+      stream.expires_never();
+      co_return !draining.load();
+    }
+    if (state == StreamWaiter::kPartial) {
+      if (waiter->direct_failed || waiter->client_gone) co_return false;
+      stream.expires_after(config.write_timeout);
+      auto [wec, wn] = co_await net::async_write(stream, net::buffer(waiter->direct_out), as_tuple(net::use_awaitable));
+      if (wec) co_return false;
+      stream.expires_never();
+      co_return !draining.load();
+    }
+    waiter->direct_out.clear();
+  }
   if (!co_await next(part, std::chrono::hours(24))) {
     if (waiter->client_gone) co_return false;
     co_return co_await reply(stream, parser, http::status::internal_server_error, R"({"error":"the request was not answered"})");

@@ -280,9 +280,10 @@ function keepAliveClient(server) {
   socket.on('close', () => { for (const w of waiting.splice(0)) w.reject(new Error('the server closed the connection')); });
   const request = (body, headers) => {
     const data = JSON.stringify(body);
-    const extra = Object.entries({ ...server.authHeaders, ...headers }).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+    const all = { Accept: 'application/json, text/event-stream', ...server.authHeaders, ...headers };
+    const extra = Object.entries(all).map(([k, v]) => `${k}: ${v}\r\n`).join('');
     return `POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nContent-Type: application/json\r\n` +
-      `Accept: application/json, text/event-stream\r\nContent-Length: ${Buffer.byteLength(data)}\r\n${extra}\r\n${data}`;
+      `Content-Length: ${Buffer.byteLength(data)}\r\n${extra}\r\n${data}`;
   };
   const answer = () => new Promise((resolve, reject) => { waiting.push({ resolve, reject }); });
   return {
@@ -337,21 +338,25 @@ describe('SSE answers on a keep-alive connection', () => {
     }
   });
 
-  // A quick SSE answer on a keep-alive connection is written by the worker that produced it
-  // (transport: StreamWaiter::try_direct); with Connection: close, by the network thread. The
-  // bytes must be the same, and an answer larger than the socket takes at once must arrive whole.
+  // A quick answer (SSE or JSON) on a keep-alive connection is written by the worker that
+  // produced it (transport: StreamWaiter::try_direct); with Connection: close, by the network
+  // thread. The bytes must be the same, and an answer larger than the socket takes at once must
+  // arrive whole.
   g.it('writes the same bytes whichever thread writes the answer', async () => {
     const direct = keepAliveClient(server);
     try {
-      for (const [i, args] of [[1, { text: 'a' }], [2, { text: 'é"\\\n' + 'z'.repeat(5000) }], [3, { nope: 1 }]]) {
-        const a = await direct.post(call(i, 'echo', args));
+      const cases = [[1, { text: 'a' }], [2, { text: 'é"\\\n' + 'z'.repeat(5000) }], [3, { nope: 1 }]];
+      for (const [accept, type] of [['application/json, text/event-stream', /text\/event-stream/i], ['application/json', /application\/json/i]]) {
+       for (const [i, args] of cases) {
+        const a = await direct.post(call(i, 'echo', args), { Accept: accept });
         const strand = keepAliveClient(server);  // the server closes it after its answer
-        const b = await strand.post(call(i, 'echo', args), { Connection: 'close' });
+        const b = await strand.post(call(i, 'echo', args), { Accept: accept, Connection: 'close' });
         strand.socket.destroy();
-        assert.match(a.head, /text\/event-stream/i);
+        assert.match(a.head, type);
         assert.equal(a.head, b.head.split('\r\n').filter((l) => !/^connection: close$/i.test(l)).join('\r\n'));
         assert.deepEqual(a.chunks, b.chunks);
         assert.match(a.body, new RegExp(`"id":${i},`));
+       }
       }
     } finally {
       direct.socket.destroy();
@@ -362,14 +367,17 @@ describe('SSE answers on a keep-alive connection', () => {
     const c = keepAliveClient(server);
     try {
       const n = 3 << 20;  // under the 4 MiB output limit
-      c.socket.pause();  // the kernel's buffers fill: the worker's non-blocking send is partial
-      const pending = c.post(call(7, 'repeat', { n: String(n) }));
-      await sleep(500);
-      c.socket.resume();
-      const r = await pending;
-      const text = JSON.parse(r.body.slice(r.body.indexOf('data: ') + 6)).result.content[0].text;
-      assert.equal(text.length, n);
-      assert.ok(/^x+$/.test(text));
+      for (const accept of ['application/json, text/event-stream', 'application/json']) {
+        c.socket.pause();  // the kernel's buffers fill: the worker's non-blocking send is partial
+        const pending = c.post(call(7, 'repeat', { n: String(n) }), { Accept: accept });
+        await sleep(500);
+        c.socket.resume();
+        const r = await pending;
+        const json = r.body.startsWith('{') ? r.body : r.body.slice(r.body.indexOf('data: ') + 6);
+        const text = JSON.parse(json).result.content[0].text;
+        assert.equal(text.length, n);
+        assert.ok(/^x+$/.test(text));
+      }
       const next = await c.post(call(8, 'echo', { text: 'after' }));  // the connection goes on
       assert.match(next.body, /"id":8,"result".*after/);
     } finally {
