@@ -38,7 +38,10 @@ namespace {
 
 using Part = mcp::ResponseStream::Part;
 using SteadyClock = std::chrono::steady_clock;
-// How long the head of an SSE answer to a POST may wait for the answer's first message.
+// How long the head of an SSE answer to a POST may wait for the answer's first message; also
+// how long a pump waits for the socket after a worker may have written its answer directly
+// (StreamWaiter::try_direct) before it looks again (an idle client's connection is then left
+// to the idle timeout).
 constexpr auto kHeadHold = std::chrono::seconds(1);
 // The socket is watched (client_gone) once an answer has taken this long: a quick answer needs
 // no watch, and arming one costs two reactor operations (an epoll_ctl and a cancel) per call.
@@ -532,7 +535,9 @@ net::awaitable<bool> HttpServer::Impl::pump(Stream& stream, Parser& parser, std:
     waiter->direct.store(StreamWaiter::kArmed, std::memory_order_release);
     waiter->watch();
     finish.watching = true;
-    waiter->timer.expires_after(std::chrono::hours(24));
+    // Not longer than kHeadHold: the connection's idle timeout starts only when the pump is
+    // done, and a call still running then is answered by the strand as before.
+    waiter->timer.expires_after(kHeadHold);
     co_await waiter->timer.async_wait(as_tuple(net::use_awaitable));
     const int state = waiter->disarm();
     waiter->complete_mode = false;

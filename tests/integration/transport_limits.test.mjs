@@ -495,6 +495,18 @@ describe('SSE streams whose session or client is gone', () => {
     }
   });
 
+  // A quick answer written by the worker leaves its pump waiting for the socket; a client that
+  // then sends nothing must still meet the idle timeout, whichever way it asked for the answer.
+  g.it('closes an idle keep-alive connection after an answer its worker wrote', async () => {
+    for (const accept of ['application/json', 'application/json, text/event-stream']) {
+      const c = keepAliveClient(server);
+      const closed = new Promise((resolve) => c.socket.on('close', resolve));
+      const r = await c.post(call(1, 'echo', { text: 'then idle' }), { Accept: accept });
+      assert.match(r.body, /then idle/);
+      await Promise.race([closed, sleep(60000).then(() => { throw new Error(`still open 60 s after the answer (${accept})`); })]);
+    }
+  });
+
   g.it('frees the connection of a GET stream whose client closed it', async () => {
     const sid = await sessionId();
     const stream = await openGetStream(server, sid);
