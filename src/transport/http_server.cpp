@@ -76,8 +76,11 @@ struct StreamWaiter : std::enable_shared_from_this<StreamWaiter> {
   // Waits (on the strand) until the socket is readable: end of stream or an error means the
   // client left; bytes are the next request's and end the watch. When the answer went out
   // directly (below), those bytes are what tells the pump its answer is done.
+  bool watch_pending = false;  // on the strand
   void watch() {
+    watch_pending = true;
     stream->socket().async_wait(net::socket_base::wait_read, net::bind_executor(strand, [self = shared_from_this()](boost::system::error_code ec) {
+      self->watch_pending = false;
       if (ec || !self->stream) return;  // cancelled: the pump is over
       int state = self->direct.load(std::memory_order_acquire);
       if (state == kWriting) state = self->disarm();
@@ -596,10 +599,10 @@ net::awaitable<bool> HttpServer::Impl::pump(Stream& stream, Parser& parser, std:
       waiter->fd = stream.socket().native_handle();
       waiter->direct_out = out;
       waiter->direct.store(StreamWaiter::kArmed, std::memory_order_release);
-      if (!finish.watching) {
-        waiter->watch();
-        finish.watching = true;
-      }
+      // The socket tells the pump when a direct write is done: watch it (again, if the watch
+      // of the first wait already ended on a pipelined request; it then ends at once, disarmed).
+      if (!waiter->watch_pending) waiter->watch();
+      finish.watching = true;
       waiter->timer.expires_at(hold_until);
       co_await waiter->timer.async_wait(as_tuple(net::use_awaitable));
       const int state = waiter->disarm();
