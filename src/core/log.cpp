@@ -214,10 +214,6 @@ class StderrSink final : public spdlog::sinks::sink {
       default: return "";
     }
   }
-  size_t pending_size() {
-    std::lock_guard lock(mu_);
-    return pending_.size();
-  }
   // Takes what is pending and writes it; writers are serialised so lines keep their order.
   void write_pending() {
     std::lock_guard write_lock(write_mu_);

@@ -525,38 +525,45 @@ net::awaitable<bool> HttpServer::Impl::pump(Stream& stream, Parser& parser, std:
   };
   const auto& req = parser.get();
   bool keep_alive = req.keep_alive();
-  Part part;
-  // The first part decides the response's shape; a request may take long (a plugin call).
-  if (keep_alive && parser.is_done() && !draining.load() && rs->empty()) {
-    // A whole answer (JSON) may be written by the worker (StreamWaiter::try_direct); the pump
-    // then learns that it went out when the socket becomes readable.
-    waiter->complete_mode = true;
-    waiter->version = req.version();
-    waiter->route = stream.route;
-    waiter->draining = &draining;
+  // Lets the worker write the answer itself (StreamWaiter::try_direct; the caller has set what
+  // it needs) and waits until the socket is readable (the answer went out and the client sent
+  // its next request, or left), a wake (the worker left the answer to the strand), or `until`.
+  // The response's end (whether the connection stays open) when the answer went out directly;
+  // nullopt when the strand must write it.
+  auto direct_wait = [&](SteadyClock::time_point until) -> net::awaitable<std::optional<bool>> {
     waiter->fd = stream.socket().native_handle();
     waiter->direct.store(StreamWaiter::kArmed, std::memory_order_release);
-    waiter->watch();
+    // (Again, if a pipelined request ended an earlier watch: it then ends at once, disarmed.)
+    if (!waiter->watch_pending) waiter->watch();
     finish.watching = true;
-    // Not longer than kHeadHold: the connection's idle timeout starts only when the pump is
-    // done, and a call still running then is answered by the strand as before.
-    waiter->timer.expires_after(kHeadHold);
+    waiter->timer.expires_at(until);
     co_await waiter->timer.async_wait(as_tuple(net::use_awaitable));
     const int state = waiter->disarm();
     waiter->complete_mode = false;
-    if (state == StreamWaiter::kWritten) {
-      stream.expires_never();
-      co_return !draining.load();
-    }
     if (state == StreamWaiter::kPartial) {
       if (waiter->direct_failed || waiter->client_gone) co_return false;
       stream.expires_after(config.write_timeout);
       auto [wec, wn] = co_await net::async_write(stream, net::buffer(waiter->direct_out), as_tuple(net::use_awaitable));
       if (wec) co_return false;
+    }
+    if (state == StreamWaiter::kWritten || state == StreamWaiter::kPartial) {
       stream.expires_never();
-      co_return !draining.load();
+      co_return keep_alive && !draining.load();
     }
     waiter->direct_out.clear();
+    co_return std::nullopt;
+  };
+  Part part;
+  // The first part decides the response's shape; a request may take long (a plugin call).
+  if (keep_alive && parser.is_done() && !draining.load() && rs->empty()) {
+    // A whole answer (JSON) may be written by the worker. Not longer than kHeadHold: the
+    // connection's idle timeout starts only when the pump is done, and a call still running
+    // then is answered by the strand as before.
+    waiter->complete_mode = true;
+    waiter->version = req.version();
+    waiter->route = stream.route;
+    waiter->draining = &draining;
+    if (auto done = co_await direct_wait(SteadyClock::now() + kHeadHold)) co_return *done;
   }
   if (!co_await next(part, std::chrono::hours(24))) {
     if (waiter->client_gone) co_return false;
@@ -593,31 +600,8 @@ net::awaitable<bool> HttpServer::Impl::pump(Stream& stream, Parser& parser, std:
     // quick answer leaves as one write (head, event, last chunk) instead of two or three.
     const auto hold_until = SteadyClock::now() + kHeadHold;
     if (keep_alive && rs->empty()) {
-      // The worker may write the whole answer itself (StreamWaiter::try_direct). The pump waits
-      // until the socket is readable (the answer went out and the client sent its next request,
-      // or left), a wake (the worker left the answer to us), or the end of the hold.
-      waiter->fd = stream.socket().native_handle();
-      waiter->direct_out = out;
-      waiter->direct.store(StreamWaiter::kArmed, std::memory_order_release);
-      // The socket tells the pump when a direct write is done: watch it (again, if the watch
-      // of the first wait already ended on a pipelined request; it then ends at once, disarmed).
-      if (!waiter->watch_pending) waiter->watch();
-      finish.watching = true;
-      waiter->timer.expires_at(hold_until);
-      co_await waiter->timer.async_wait(as_tuple(net::use_awaitable));
-      const int state = waiter->disarm();
-      if (state == StreamWaiter::kWritten) {
-        stream.expires_never();
-        co_return keep_alive && !draining.load();
-      }
-      if (state == StreamWaiter::kPartial) {
-        if (waiter->direct_failed || waiter->client_gone) co_return false;
-        stream.expires_after(config.write_timeout);
-        auto [wec, wn] = co_await net::async_write(stream, net::buffer(waiter->direct_out), as_tuple(net::use_awaitable));
-        if (wec) co_return false;
-        stream.expires_never();
-        co_return keep_alive && !draining.load();
-      }
+      waiter->direct_out = out;  // the head: the worker adds the events and the last chunk
+      if (auto done = co_await direct_wait(hold_until)) co_return *done;
     }
     Part first;
     bool got = co_await next(first, std::max(hold_until - SteadyClock::now(), SteadyClock::duration::zero()));
