@@ -2,6 +2,8 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "core/log.hpp"
@@ -10,16 +12,6 @@
 namespace wasimancer::trace {
 
 namespace {
-
-std::string hex(const uint8_t* p, size_t n) {
-  static const char d[] = "0123456789abcdef";
-  std::string out(2 * n, '0');
-  for (size_t i = 0; i < n; ++i) {
-    out[2 * i] = d[p[i] >> 4];
-    out[2 * i + 1] = d[p[i] & 15];
-  }
-  return out;
-}
 
 void attribute(std::string& out, std::string_view key, std::string_view value) {
   out += "{\"key\":";
@@ -33,38 +25,28 @@ size_t discard(char*, size_t s, size_t n, void*) { return s * n; }
 
 }  // namespace
 
-std::string OtlpExporter::encode(const std::vector<SpanData>& spans, const OtlpConfig& config) {
-  std::string out = "{\"resourceSpans\":[{\"resource\":{\"attributes\":[";
+void OtlpExporter::encode(std::span<const std::string> spans, const OtlpConfig& config, std::string& out) {
+  size_t size = 256;
+  for (const auto& s : spans) size += s.size() + 1;
+  out.clear();
+  out.reserve(size);
+  out += "{\"resourceSpans\":[{\"resource\":{\"attributes\":[";
   attribute(out, "service.name", config.service_name);
   if (!config.service_version.empty()) {
     out += ',';
     attribute(out, "service.version", config.service_version);
   }
   out += "]},\"scopeSpans\":[{\"scope\":{\"name\":\"wasimancer\"},\"spans\":[";
-  bool first = true;
-  for (const auto& s : spans) {
-    if (!first) out += ',';
-    first = false;
-    out += "{\"traceId\":\"" + hex(s.context.trace_id.data(), 16) + "\",\"spanId\":\"" + hex(s.context.span_id.data(), 8) + "\"";
-    if (s.parent_span_id) out += ",\"parentSpanId\":\"" + hex(s.parent_span_id->data(), 8) + "\"";
-    out += ",\"name\":";
-    append_json_string(out, s.name);
-    out += fmt::format(",\"kind\":{},\"startTimeUnixNano\":\"{}\",\"endTimeUnixNano\":\"{}\",\"attributes\":[", static_cast<int>(s.kind),
-                       s.start_unix_nanos, s.end_unix_nanos);
-    for (size_t i = 0; i < s.attributes.size(); ++i) {
-      if (i) out += ',';
-      attribute(out, s.attributes[i].first, s.attributes[i].second);
-    }
-    out += "],\"status\":{";
-    if (s.error) {
-      out += "\"code\":2,\"message\":";
-      append_json_string(out, s.status_message);
-    } else {
-      out += "\"code\":1";
-    }
-    out += "}}";
+  for (size_t i = 0; i < spans.size(); ++i) {
+    if (i) out += ',';
+    out += spans[i];
   }
   out += "]}]}]}";
+}
+
+std::string OtlpExporter::encode(std::span<const std::string> spans, const OtlpConfig& config) {
+  std::string out;
+  encode(spans, config, out);
   return out;
 }
 
@@ -84,15 +66,16 @@ OtlpExporter::~OtlpExporter() {
   thread_.join();
 }
 
-void OtlpExporter::export_span(SpanData span) {
+void OtlpExporter::export_span(std::string span_json) {
   {
     std::lock_guard lock(mu_);
     if (queue_.size() >= config_.max_queue) {
       ++dropped_;
       return;
     }
-    queue_.push_back(std::move(span));
-    if (queue_.size() < config_.batch) return;
+    queue_.push_back(std::move(span_json));
+    // Wake the exporter once, when a batch is full (it looks at the queue again after a send).
+    if (queue_.size() != config_.batch) return;
   }
   cv_.notify_all();
 }
@@ -123,18 +106,29 @@ void OtlpExporter::run() {
       cv_.notify_all();
       continue;
     }
-    std::vector<SpanData> batch;
-    while (!queue_.empty() && batch.size() < config_.batch) {
-      batch.push_back(std::move(queue_.front()));
-      queue_.pop_front();
-    }
-    in_flight_ = batch.size();
+    // Take everything queued at once (the emptied vector of the last round takes its place, so
+    // the queue keeps its capacity), and send it in batches.
+    std::vector<std::string> taken;
+    taken.swap(spare_);
+    taken.swap(queue_);
+    in_flight_ = taken.size();
     lock.unlock();
-    bool ok = post(encode(batch, config_));
+    // After a failed post the rest of this round is dropped: a collector that is down costs one
+    // timeout per round, not one per batch.
+    uint64_t ok_count = 0;
+    for (size_t i = 0; i < taken.size(); i += config_.batch) {
+      const size_t n = std::min(config_.batch, taken.size() - i);
+      encode(std::span<const std::string>(taken).subspan(i, n), config_, body_);
+      if (!post(body_)) break;
+      ok_count += n;
+    }
+    const size_t count = taken.size();
+    taken.clear();
     lock.lock();
+    spare_.swap(taken);
     in_flight_ = 0;
-    if (ok) sent_ += batch.size();
-    else dropped_ += batch.size();
+    sent_ += ok_count;
+    dropped_ += count - ok_count;
     cv_.notify_all();
   }
 }

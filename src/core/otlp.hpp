@@ -1,8 +1,9 @@
 // core/otlp.hpp: exports spans (core/trace.hpp) to an OpenTelemetry collector with OTLP/HTTP in
 // its JSON encoding (POST <endpoint>/v1/traces, Content-Type: application/json).
 //
-// Spans are queued (at most max_queue; more are dropped and counted) and sent in batches by one
-// background thread, every `interval` or as soon as `batch` spans wait. A collector that is down
+// Spans arrive encoded (trace::Span writes its own JSON) and are queued (at most max_queue; more
+// are dropped and counted); one background thread sends them in batches, every `interval` or as
+// soon as `batch` spans wait. Its work per span is one copy into the request body. A collector that is down
 // or slow costs the server nothing but the dropped spans: requests have a short timeout and
 // failures are logged at most once a minute.
 //
@@ -13,7 +14,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
+#include <span>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -28,7 +29,7 @@ struct OtlpConfig {
   std::string service_name = "wasimancer";
   std::string service_version;
   std::chrono::milliseconds interval{1000};
-  size_t batch = 256;
+  size_t batch = 512;  // OpenTelemetry SDKs' default largest batch
   size_t max_queue = 10000;
   std::chrono::milliseconds timeout{5000};
 };
@@ -38,7 +39,7 @@ class OtlpExporter final : public SpanExporter {
   explicit OtlpExporter(OtlpConfig config);
   ~OtlpExporter() override;
 
-  void export_span(SpanData span) override;
+  void export_span(std::string span_json) override;
   // Blocks until every span queued so far was sent (or failed). For tests and shutdown.
   void flush();
 
@@ -46,8 +47,9 @@ class OtlpExporter final : public SpanExporter {
   uint64_t sent() const;
   uint64_t dropped() const;
 
-  // The OTLP JSON document for `spans` (exposed for tests).
-  static std::string encode(const std::vector<SpanData>& spans, const OtlpConfig& config);
+  // The OTLP JSON document for `spans` (each as export_span gets it), written to `out`.
+  static void encode(std::span<const std::string> spans, const OtlpConfig& config, std::string& out);
+  static std::string encode(std::span<const std::string> spans, const OtlpConfig& config);
 
  private:
   void run();
@@ -57,7 +59,8 @@ class OtlpExporter final : public SpanExporter {
   std::string url_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<SpanData> queue_;
+  std::vector<std::string> queue_;
+  std::vector<std::string> spare_;  // the exporter thread's last batch, emptied: its capacity is reused
   uint64_t sent_ = 0, dropped_ = 0, in_flight_ = 0;
   bool stopping_ = false;
   std::chrono::steady_clock::time_point last_error_log_{};
@@ -67,6 +70,7 @@ class OtlpExporter final : public SpanExporter {
     ~CurlHandle();
   };
   CurlHandle curl_handle_;
+  std::string body_;  // the exporter thread's request body, reused
   std::thread thread_;
 };
 

@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <mutex>
 #include <random>
+
+#include "core/text.hpp"
 
 namespace wasimancer::trace {
 
@@ -178,46 +181,89 @@ uint64_t unix_nanos_now() {
 
 Span::Span(std::string_view name, SpanKind kind, const TraceContext* parent, std::optional<std::array<uint8_t, 8>> parent_span_id) {
   if (parent && parent->valid()) {
-    data_.context = parent->child();
-    data_.parent_span_id = parent_span_id ? parent_span_id : std::optional(parent->span_id);
+    context_ = parent->child();
+    if (!parent_span_id) parent_span_id = parent->span_id;
   } else {
-    data_.context = TraceContext::root();
+    context_ = TraceContext::root();
+    parent_span_id.reset();
   }
-  data_.kind = kind;
-  recording_ = exporting() && (data_.context.flags & 1);
-  if (recording_) {
-    data_.name = std::string(name);
-    data_.start_unix_nanos = unix_nanos_now();
-  }
+  begin(name, kind, parent_span_id);
 }
 
-Span::Span(std::string_view name, SpanKind kind, TraceContext self, std::optional<std::array<uint8_t, 8>> parent_span_id) {
-  data_.context = self;
-  data_.parent_span_id = parent_span_id;
-  data_.kind = kind;
-  recording_ = exporting() && (data_.context.flags & 1);
-  if (recording_) {
-    data_.name = std::string(name);
-    data_.start_unix_nanos = unix_nanos_now();
-  }
+Span::Span(std::string_view name, SpanKind kind, TraceContext self, std::optional<std::array<uint8_t, 8>> parent_span_id)
+    : context_(self) {
+  begin(name, kind, parent_span_id);
 }
 
-void Span::attribute(std::string key, std::string value) {
-  if (recording_) data_.attributes.emplace_back(std::move(key), std::move(value));
+namespace {
+
+void append_nanos(std::string& out, uint64_t nanos) {
+  char digits[24];
+  auto r = std::to_chars(digits, digits + sizeof digits, nanos);
+  out += '"';
+  out.append(digits, r.ptr);
+  out += '"';
 }
 
-void Span::fail(std::string message) {
+}  // namespace
+
+void Span::begin(std::string_view name, SpanKind kind, const std::optional<std::array<uint8_t, 8>>& parent_span_id) {
+  recording_ = exporting() && (context_.flags & 1);
   if (!recording_) return;
-  data_.error = true;
-  data_.status_message = std::move(message);
+  // OTLP/HTTP JSON (ids in lower-case hex, times as decimal strings); the rest comes in
+  // attribute() and end().
+  json_.reserve(640);
+  char id[32];
+  json_ += "{\"traceId\":\"";
+  json_.append(id, to_hex(context_.trace_id, id));
+  json_ += "\",\"spanId\":\"";
+  json_.append(id, to_hex(context_.span_id, id));
+  json_ += '"';
+  if (parent_span_id) {
+    json_ += ",\"parentSpanId\":\"";
+    json_.append(id, to_hex(*parent_span_id, id));
+    json_ += '"';
+  }
+  json_ += ",\"name\":";
+  append_json_string(json_, name);
+  json_ += ",\"kind\":";
+  json_ += static_cast<char>('0' + static_cast<int>(kind));
+  json_ += ",\"startTimeUnixNano\":";
+  append_nanos(json_, unix_nanos_now());
+  json_ += ",\"attributes\":[";
+}
+
+void Span::attribute(std::string_view key, std::string_view value) {
+  if (!recording_ || ended_) return;
+  if (any_attribute_) json_ += ',';
+  any_attribute_ = true;
+  json_ += "{\"key\":";
+  append_json_string(json_, key);
+  json_ += ",\"value\":{\"stringValue\":";
+  append_json_string(json_, value);
+  json_ += "}}";
+}
+
+void Span::fail(std::string_view message) {
+  if (!recording_ || ended_) return;
+  error_ = true;
+  status_message_.assign(message);
 }
 
 void Span::end() {
   if (ended_) return;
   ended_ = true;
   if (!recording_) return;
-  data_.end_unix_nanos = unix_nanos_now();
-  if (auto e = exporter()) e->export_span(std::move(data_));
+  json_ += "],\"endTimeUnixNano\":";
+  append_nanos(json_, unix_nanos_now());
+  if (error_) {
+    json_ += ",\"status\":{\"code\":2,\"message\":";
+    append_json_string(json_, status_message_);
+    json_ += "}}";
+  } else {
+    json_ += ",\"status\":{\"code\":1}}";
+  }
+  if (auto e = exporter()) e->export_span(std::move(json_));
 }
 
 LogFields::LogFields(std::span<const LogField> fields) : fields_(fields), previous_(t_fields) { t_fields = this; }

@@ -8,7 +8,9 @@
 //   Span           one timed operation of a trace. A Span records nothing unless an exporter is
 //                  set (set_exporter) and its trace is sampled (set_sample_ratio), so tracing
 //                  costs nothing when export is off; its context
-//                  (for logs and outgoing headers) exists either way.
+//                  (for logs and outgoing headers) exists either way. A recording span writes
+//                  itself in OTLP's JSON encoding as it goes, into one buffer: an exporter gets
+//                  a finished span as one string, with nothing left to copy or encode.
 //   LogFields      extra key/value fields for the next log lines of this thread (JSON logs show
 //                  them as fields; text logs only the message).
 //
@@ -64,21 +66,14 @@ class Scope {
 
 enum class SpanKind : int { Internal = 1, Server = 2, Client = 3 };
 
-struct SpanData {
-  TraceContext context;
-  std::optional<std::array<uint8_t, 8>> parent_span_id;
-  std::string name;
-  SpanKind kind = SpanKind::Internal;
-  uint64_t start_unix_nanos = 0, end_unix_nanos = 0;
-  std::vector<std::pair<std::string, std::string>> attributes;
-  bool error = false;
-  std::string status_message;
-};
-
 class SpanExporter {
  public:
   virtual ~SpanExporter() = default;
-  virtual void export_span(SpanData span) = 0;  // must not block for long
+  // One finished span: a JSON object of OTLP/HTTP's "spans" array (traceId, spanId,
+  // parentSpanId when it has a parent, name, kind, startTimeUnixNano, endTimeUnixNano,
+  // attributes with string values, status). Called on the thread that ended the span; must not
+  // block for long.
+  virtual void export_span(std::string span_json) = 0;
 };
 
 void set_exporter(std::shared_ptr<SpanExporter> exporter);
@@ -101,16 +96,23 @@ class Span {
   Span(const Span&) = delete;
   Span& operator=(const Span&) = delete;
 
-  const TraceContext& context() const { return data_.context; }
+  const TraceContext& context() const { return context_; }
   bool recording() const { return recording_; }
-  void attribute(std::string key, std::string value);
-  void fail(std::string message);
+  // Both are copied (escaped into the span's JSON) at once. Nothing when not recording.
+  void attribute(std::string_view key, std::string_view value);
+  void fail(std::string_view message);  // status error with this message (the last one wins)
   void end();
 
  private:
-  SpanData data_;
+  void begin(std::string_view name, SpanKind kind, const std::optional<std::array<uint8_t, 8>>& parent_span_id);
+
+  TraceContext context_;
   bool recording_ = false;
   bool ended_ = false;
+  bool error_ = false;
+  bool any_attribute_ = false;
+  std::string json_;            // the span so far, up to its attributes (recording only)
+  std::string status_message_;  // when error_
 };
 
 uint64_t unix_nanos_now();

@@ -211,12 +211,15 @@ TEST(Trace, ScopesNest) {
 }
 
 namespace {
+// Keeps each exported span as it came (JSON text) and parsed.
 struct Collecting : trace::SpanExporter {
   std::mutex mu;
-  std::vector<trace::SpanData> spans;
-  void export_span(trace::SpanData s) override {
+  std::vector<std::string> texts;
+  std::vector<json::object> spans;
+  void export_span(std::string s) override {
     std::lock_guard lock(mu);
-    spans.push_back(std::move(s));
+    spans.push_back(json::parse(s).as_object());
+    texts.push_back(std::move(s));
   }
 };
 }  // namespace
@@ -238,14 +241,48 @@ TEST(Trace, SpansAreRecordedOnlyWithAnExporter) {
   trace::set_exporter(nullptr);
   ASSERT_EQ(sink->spans.size(), 1u);
   const auto& d = sink->spans[0];
-  EXPECT_EQ(d.name, "child");
-  EXPECT_EQ(d.kind, trace::SpanKind::Client);
-  EXPECT_EQ(d.context.trace_id, parent.trace_id);
-  ASSERT_TRUE(d.parent_span_id);
-  EXPECT_EQ(*d.parent_span_id, parent.span_id);
-  EXPECT_TRUE(d.error);
-  EXPECT_LE(d.start_unix_nanos, d.end_unix_nanos);
-  EXPECT_EQ(d.attributes, (std::vector<std::pair<std::string, std::string>>{{"k", "v"}}));
+  EXPECT_EQ(d.at("name"), json::value("child"));
+  EXPECT_EQ(d.at("kind"), json::value(3));
+  EXPECT_EQ(d.at("traceId"), json::value(parent.trace_id_hex()));
+  EXPECT_EQ(d.at("parentSpanId"), json::value(parent.span_id_hex()));
+  EXPECT_NE(d.at("spanId"), json::value(parent.span_id_hex()));
+  EXPECT_EQ(d.at("status"), json::parse(R"({"code":2,"message":"it broke"})"));
+  EXPECT_LE(std::stoull(std::string(d.at("startTimeUnixNano").as_string())), std::stoull(std::string(d.at("endTimeUnixNano").as_string())));
+  EXPECT_EQ(d.at("attributes"), json::parse(R"([{"key":"k","value":{"stringValue":"v"}}])"));
+}
+
+TEST(Trace, ASpanWritesItselfAsValidJsonWhateverItsText) {
+  // Names, keys, values and messages with quotes, control characters, invalid UTF-8 and NULs
+  // still make one valid JSON object that reads back as what was given (invalid UTF-8 aside).
+  auto sink = std::make_shared<Collecting>();
+  trace::set_exporter(sink);
+  const std::string nul("a\0b", 3);
+  {
+    trace::Span s("say \"hi\"\n\t\\", trace::SpanKind::Server, nullptr);
+    s.attribute("k\"ey", nul);
+    s.attribute("bad utf-8", "\xff\xfe");
+    s.attribute("", "");
+    s.fail("first");
+    s.fail("second \x01");
+    s.end();
+    s.attribute("after end", "ignored");
+  }
+  {
+    trace::Span plain("no attributes", trace::SpanKind::Internal, nullptr);
+  }
+  trace::set_exporter(nullptr);
+  ASSERT_EQ(sink->spans.size(), 2u);
+  const auto& d = sink->spans[0];
+  EXPECT_EQ(d.at("name"), json::value("say \"hi\"\n\t\\"));
+  EXPECT_FALSE(d.contains("parentSpanId"));  // a new trace
+  const auto& attrs = d.at("attributes").as_array();
+  ASSERT_EQ(attrs.size(), 3u);
+  EXPECT_EQ(attrs[0].at("key"), json::value("k\"ey"));
+  EXPECT_EQ(attrs[0].at_pointer("/value/stringValue"), json::value(nul));
+  EXPECT_EQ(attrs[2].at("key"), json::value(""));
+  EXPECT_EQ(d.at("status").at("message"), json::value("second \x01"));
+  EXPECT_EQ(sink->spans[1].at("attributes"), json::array());
+  EXPECT_EQ(sink->spans[1].at("status"), json::parse(R"({"code":1})"));
 }
 
 TEST(Trace, HeadSamplingByRatioAndTheCallersDecision) {
@@ -275,21 +312,24 @@ TEST(Trace, HeadSamplingByRatioAndTheCallersDecision) {
   trace::set_sample_ratio(1);
   trace::set_exporter(nullptr);
   ASSERT_EQ(sink->spans.size(), 1u);
-  EXPECT_EQ(sink->spans[0].name, "the caller sampled it");
+  EXPECT_EQ(sink->spans[0].at("name"), json::value("the caller sampled it"));
 }
 
 TEST(Otlp, EncodesTheJsonProtocol) {
-  trace::SpanData s;
-  s.context = *trace::TraceContext::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
-  s.parent_span_id = std::array<uint8_t, 8>{1, 2, 3, 4, 5, 6, 7, 8};
-  s.name = "tools/call \"x\"";
-  s.kind = trace::SpanKind::Server;
-  s.start_unix_nanos = 1700000000000000000ull;
-  s.end_unix_nanos = 1700000000000000123ull;
-  s.attributes = {{"mcp.tool", "echo"}};
+  auto sink = std::make_shared<Collecting>();
+  trace::set_exporter(sink);
+  {
+    trace::Span s("tools/call \"x\"", trace::SpanKind::Server,
+                  *trace::TraceContext::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+                  std::array<uint8_t, 8>{1, 2, 3, 4, 5, 6, 7, 8});
+    s.attribute("mcp.tool", "echo");
+  }
+  trace::set_exporter(nullptr);
+  ASSERT_EQ(sink->texts.size(), 1u);
+  sink->texts.push_back(sink->texts[0]);  // a batch of two
   trace::OtlpConfig cfg;
   cfg.service_version = "1.2.3";
-  json::value doc = json::parse(trace::OtlpExporter::encode({s}, cfg));
+  json::value doc = json::parse(trace::OtlpExporter::encode(sink->texts, cfg));
   const auto& rs = doc.at("resourceSpans").as_array().at(0);
   EXPECT_EQ(rs.at_pointer("/resource/attributes/0/key"), json::value("service.name"));
   EXPECT_EQ(rs.at_pointer("/resource/attributes/0/value/stringValue"), json::value("wasimancer"));
@@ -299,8 +339,13 @@ TEST(Otlp, EncodesTheJsonProtocol) {
   EXPECT_EQ(span.at("parentSpanId"), json::value("0102030405060708"));
   EXPECT_EQ(span.at("name"), json::value("tools/call \"x\""));
   EXPECT_EQ(span.at("kind"), json::value(2));
-  EXPECT_EQ(span.at("startTimeUnixNano"), json::value("1700000000000000000"));
-  EXPECT_EQ(span.at("endTimeUnixNano"), json::value("1700000000000000123"));
+  // Times are decimal strings of nanoseconds since 1970 (after 2020, end not before start).
+  const std::string start(span.at("startTimeUnixNano").as_string()), end(span.at("endTimeUnixNano").as_string());
+  ASSERT_EQ(start.find_first_not_of("0123456789"), std::string::npos);
+  ASSERT_EQ(end.find_first_not_of("0123456789"), std::string::npos);
+  EXPECT_GT(std::stoull(start), 1577836800000000000ull);
+  EXPECT_LE(std::stoull(start), std::stoull(end));
+  EXPECT_EQ(rs.at_pointer("/scopeSpans/0/spans").as_array().size(), 2u);
   EXPECT_EQ(span.at("attributes").at(0).at("value").at("stringValue"), json::value("echo"));
   EXPECT_EQ(span.at("status").at("code"), json::value(1));
 }
