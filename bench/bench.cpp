@@ -26,6 +26,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -313,6 +314,33 @@ int start_span_sink() {
 }
 
 // RSS of a process and of every process whose parent it is (sandbox workers), in KiB.
+// CPU time (user + system, clock ticks) of a process and of every process whose parent it is
+// (sandbox workers), the reaped ones included.
+long long tree_cpu_ticks(pid_t root) {
+  auto read_stat = [](const fs::path& stat, long long* ticks, long* ppid) {
+    std::ifstream f(stat);
+    std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    auto close = text.rfind(')');
+    if (close == std::string::npos) return false;
+    std::istringstream in(text.substr(close + 2));
+    std::vector<std::string> fields((std::istream_iterator<std::string>(in)), std::istream_iterator<std::string>());
+    if (fields.size() < 15) return false;
+    // fields[0] is the state (field 3): ppid is field 4, utime..cstime fields 14-17.
+    *ppid = std::stol(fields[1]);
+    *ticks = std::stoll(fields[11]) + std::stoll(fields[12]) + std::stoll(fields[13]) + std::stoll(fields[14]);
+    return true;
+  };
+  long long total = 0, t = 0;
+  long ppid = 0;
+  if (read_stat(fmt::format("/proc/{}/stat", root), &t, &ppid)) total += t;
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    std::string name = e.path().filename().string();
+    if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
+    if (read_stat(e.path() / "stat", &t, &ppid) && ppid == root) total += t;
+  }
+  return total;
+}
+
 long tree_rss_kib(pid_t root, long* children = nullptr) {
   auto rss_of = [](const std::string& status) {
     std::ifstream f(status);
@@ -919,10 +947,14 @@ int main(int argc, char** argv) {
   // all of them alike; the figures are ratios of summed throughput.
   if (want("observe")) {
     std::cout << "observe: tools/call throughput with metrics, traces and logs on and off...\n" << std::flush;
-    fs::path dir = work / "observe";
-    fs::create_directories(dir / "plugins");
-    fs::copy_file(plugins_dir + "/echo.wasm", dir / "plugins" / "echo.wasm", fs::copy_options::overwrite_existing);
-    write_plugins_yml(dir, {{"echo", "echo.wasm", "echo"}});
+    // Each variant has a folder of its own (a server keeps files there).
+    auto variant_dir = [&](size_t i) {
+      fs::path dir = work / fmt::format("observe-{}", i);
+      fs::create_directories(dir / "plugins");
+      fs::copy_file(plugins_dir + "/echo.wasm", dir / "plugins" / "echo.wasm", fs::copy_options::overwrite_existing);
+      write_plugins_yml(dir, {{"echo", "echo.wasm", "echo"}});
+      return dir;
+    };
     const fs::path script = wrk_call_script(work / "observe-call.lua", "echo_echo", "{}");
     // The OTLP receiver: reads and answers, nothing more (start_span_sink).
     const int sink_port = start_span_sink();
@@ -932,6 +964,7 @@ int main(int argc, char** argv) {
       Server server;
       double rps = 0;
       bool ok = true;
+      double calls = 0, cpu_ticks = 0;  // over every run: CPU of the server and its workers
     };
     std::vector<Variant> variants;
     variants.reserve(6);
@@ -953,29 +986,39 @@ int main(int argc, char** argv) {
                          {"WASIMANCER_OTLP_SAMPLE_RATIO", "0.1"},
                          {"WASIMANCER_LOG_LEVEL", "info"},
                          {"WASIMANCER_LOG_FORMAT", "json"}}, {}, 0, true});
+    // Servers are started afresh for each block of rounds: a process's own luck (where its memory
+    // and threads land, the size of its environment) can make one of two identical servers several
+    // per cent faster for its whole life; over several lives it evens out. The rounds of a block
+    // rotate the order, so that the machine's drift (20% within a minute here) falls on all alike.
+    constexpr int kBlocks = 4, kRoundsPerBlock = 3, kSeconds = 3, kRounds = kBlocks * kRoundsPerBlock;
     bool ready = true;
-    for (auto& v : variants) {
-      // start_server sets the bench's defaults (warn-level logs); the variant's settings win.
-      for (const auto& [k, val] : v.env) setenv(k.c_str(), val.c_str(), 1);
-      start_server(v.server, dir, cache);
-      for (const auto& [k, val] : v.env) unsetenv(k.c_str());
-      ready = wait_ready(v.server, 10000) && ready;
-    }
-    for (auto& v : variants) {
-      for (int i = 0; ready && i < 600 && plugin_tier(v.server.port, "echo").find("-O2") == std::string::npos; ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    for (int block = 0; ready && block < kBlocks; ++block) {
+      for (size_t i = 0; i < variants.size(); ++i) {
+        Variant& v = variants[i];
+        // start_server sets the bench's defaults (warn-level logs); the variant's settings win.
+        for (const auto& [k, val] : v.env) setenv(k.c_str(), val.c_str(), 1);
+        start_server(v.server, variant_dir(i), cache);
+        for (const auto& [k, val] : v.env) unsetenv(k.c_str());
+        if (!wait_ready(v.server, 20000)) {
+          std::cerr << fmt::format("observe: the server \"{}\" (port {}) did not start (block {})\n", v.label, v.server.port, block + 1);
+          ready = false;
+        }
       }
-    }
-    // Many short rounds: this machine's speed drifts by 20% over a minute, and a variant's share
-    // of it evens out only over many rounds (4 rounds of 5 s gave 0.92x to 1.07x for metrics).
-    constexpr int kRounds = 8, kSeconds = 3;
-    if (ready) {
-      for (auto& v : variants) run_wrk(v.server.port, 16, 2, script);  // warm-up
-      for (int round = 0; round < kRounds; ++round) {
-        // Rotate the order: each variant goes first, second and third equally often.
+      for (auto& v : variants) {
+        for (int i = 0; ready && i < 600 && plugin_tier(v.server.port, "echo").find("-O2") == std::string::npos; ++i) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+      }
+      if (!ready) break;
+      for (auto& v : variants) run_wrk(v.server.port, 16, 1, script);  // warm-up
+      for (int r = 0; r < kRoundsPerBlock; ++r) {
+        const int round = block * kRoundsPerBlock + r;
         for (size_t k = 0; k < variants.size(); ++k) {
           Variant& v = variants[(k + round) % variants.size()];
+          const long long cpu0 = tree_cpu_ticks(v.server.pid);
           WrkResult w = run_wrk(v.server.port, 16, kSeconds, script);
+          v.cpu_ticks += static_cast<double>(tree_cpu_ticks(v.server.pid) - cpu0);
+          v.calls += w.rps * kSeconds;
           v.ok = v.ok && w.ok;
           v.rps += w.rps;
           // Let an exporter send what it still holds (its interval is 1 s) before the next run,
@@ -984,20 +1027,34 @@ int main(int argc, char** argv) {
           std::this_thread::sleep_for(std::chrono::milliseconds(exports ? 1200 : 300));
         }
       }
+      for (auto& v : variants) v.server.stop();
     }
-    const Variant& off = variants[0];
+    // The reference is both all-off servers together; the row of the second against the first
+    // shows how far two identical servers differ in this run.
+    // Beside throughput, what a call costs the server in CPU (its process and workers), which
+    // varies less from one server's life to the next than throughput does.
+    const double off_rps = (variants[0].rps + variants[1].rps) / 2;
+    const bool off_ok = variants[0].ok && variants[1].ok;
+    const double tick_us = 1e6 / static_cast<double>(sysconf(_SC_CLK_TCK));
+    auto us_per_call = [&](double ticks, double calls) { return calls > 0 ? ticks * tick_us / calls : 0.0; };
+    const double off_us = us_per_call(variants[0].cpu_ticks + variants[1].cpu_ticks, variants[0].calls + variants[1].calls);
     auto ratio_row = [&](const Variant& on, const std::string& what, bool control) {
-      double ratio = off.rps > 0 ? on.rps / off.rps : 0;
-      bool ok = ready && on.ok && off.ok;
-      rows.push_back({fmt::format("observing cost: tools/call (SSE, 16 connections, sandbox workers), {} vs all off ({} alternating {} s runs each)",
-                                  what, kRounds, kSeconds),
-                      ready ? fmt::format("{:.0f} vs {:.0f} calls/s = {:.3f}x{}", on.rps / kRounds, off.rps / kRounds, ratio, ok ? "" : " (errors)")
+      const double base = control ? variants[0].rps : off_rps;
+      const double base_us = control ? us_per_call(variants[0].cpu_ticks, variants[0].calls) : off_us;
+      const double on_us = us_per_call(on.cpu_ticks, on.calls);
+      double ratio = base > 0 ? on.rps / base : 0;
+      bool ok = ready && on.ok && off_ok;
+      rows.push_back({fmt::format("observing cost: tools/call (SSE, 16 connections, sandbox workers), {} vs {} ({} alternating {} s runs each, "
+                                  "servers restarted every {} runs)",
+                                  what, control ? "the first" : "all off (both all-off servers)", kRounds, kSeconds, kRoundsPerBlock),
+                      ready ? fmt::format("{:.0f} vs {:.0f} calls/s = {:.3f}x; server CPU {:.1f} vs {:.1f} µs/call ({:+.1f}%){}", on.rps / kRounds,
+                                          base / kRounds, ratio, on_us, base_us, base_us > 0 ? (on_us / base_us - 1) * 100 : 0.0,
+                                          ok ? "" : " (errors)")
                             : "server did not start",
                       control ? "(reference: how far two identical servers differ)" : ">= 0.95x (at most 5% slower)",
                       control ? std::string() : verdict(ok && ratio >= 0.95)});
     };
     for (size_t i = 1; i < variants.size(); ++i) ratio_row(variants[i], variants[i].label, i == 1);
-    for (auto& v : variants) v.server.stop();
   }
 
   // ---- report ----

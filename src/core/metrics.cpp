@@ -291,6 +291,10 @@ struct Builtins {
       {"tool", "plugin", "version"});
   Family<Counter>& http = registry().counter("wasimancer_http_responses_total", "HTTP answers by route and status",
                                              {"route", "status"});
+  Family<Counter>& direct_writes = registry().counter(
+      "wasimancer_http_direct_writes_total",
+      "HTTP answers sent (whole, or their first part) by the worker thread that produced them, without a hand-off to the connection's thread");
+  Counter& direct_writes_total = direct_writes.with({});  // listed at 0 from the start
   Family<Counter>& admin = registry().counter("wasimancer_admin_changes_total",
                                               "Admin API changes by object (plugin, resource, prompt), action and result",
                                               {"object", "action", "result"});
@@ -392,6 +396,10 @@ void record_native_build(std::string_view opt_level, bool ok, double seconds) {
   builtins().native.with({opt_level, ok ? "ok" : "failed"}).observe(seconds);
 }
 
+void record_http_direct_write() {
+  if (!enabled()) return;
+  builtins().direct_writes_total.inc();
+}
 void record_worker_started() {
   builtins().workers_started.with({}).inc();
   builtins().workers_live.with({}).add(1);

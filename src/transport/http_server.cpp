@@ -178,6 +178,7 @@ struct StreamWaiter : std::enable_shared_from_this<StreamWaiter> {
         break;
       }
     }
+    if (sent > 0) metrics::record_http_direct_write();
     if (sent == direct_out.size()) {
       direct_out.clear();
       direct.store(kWritten, std::memory_order_release);
