@@ -22,6 +22,25 @@
 
 namespace wasimancer {
 
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define WASIMANCER_SHADOW_SANITIZER 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define WASIMANCER_SHADOW_SANITIZER 1
+#endif
+// False in a build with AddressSanitizer or ThreadSanitizer: their shadow memory is terabytes of
+// reserved address space, which an RLIMIT_AS refuses (the process dies starting up), so such a
+// build's processes running this program (sandbox workers, `__instrument-native`) get no
+// address-space limit; external tools (wasm2c, the compiler) keep theirs. The engine's memory
+// limits hold all the same; other builds keep both.
+#ifdef WASIMANCER_SHADOW_SANITIZER
+inline constexpr bool kAddressSpaceLimits = false;
+#else
+inline constexpr bool kAddressSpaceLimits = true;
+#endif
+
 struct SubprocessLimits {
   std::chrono::milliseconds timeout{60'000};  // wall clock
   uint64_t address_space_bytes = 0;            // RLIMIT_AS of the tool and its children; 0: none

@@ -276,7 +276,10 @@ Result<NativeBuild> build_native(std::span<const uint8_t> wasm, const ModuleInfo
   } else {
     std::string_view bytes(reinterpret_cast<const char*>(wasm.data()), wasm.size());
     if (auto r = write_file_atomic(work / "in.wasm", bytes); !r) return r.take_error();
-    auto ir = run_supervised({options.instrument_tool.string(), "__instrument-native", "in.wasm", "m.wasm"}, work, limits, cancelled);
+    // The tool is this program: a sanitizer build of it cannot start under an address-space limit.
+    SubprocessLimits own = limits;
+    if (!kAddressSpaceLimits) own.address_space_bytes = 0;
+    auto ir = run_supervised({options.instrument_tool.string(), "__instrument-native", "in.wasm", "m.wasm"}, work, own, cancelled);
     if (ir.cancelled) return Error(ErrorKind::Cancelled, "the native build was cancelled");
     if (ir.timed_out) return Error(ErrorKind::Timeout, "the instrumentation pass took longer than the time limit");
     if (ir.exit_code != 0) return Error(ErrorKind::Internal, failure("the instrumentation pass", ir));

@@ -53,7 +53,7 @@ void ObservedCall::finish(const host::CallOutcome& out, std::string_view outcome
   const bool info = log().should_log(spdlog::level::info);
   const bool feed = events::feed().wants_calls();
   if (!info && !feed && !span_.recording()) return;
-  const std::string tier = plugin.pool.tier();
+  const std::string_view tier = plugin.pool.tier();
   const int64_t ms = static_cast<int64_t>(seconds * 1000);
   if (span_.recording()) {
     span_.attribute("mcp.tool", fn.tool_name);

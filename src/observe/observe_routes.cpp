@@ -56,7 +56,7 @@ std::vector<uint64_t> register_collectors(registry::Registry& plugins, mcp::Serv
       "wasimancer_plugin_info", "Loaded plugin versions (1), with the tier new calls run on and where they run",
       "gauge", {"plugin", "version", "tier", "isolation", "quarantined"}, [each_plugin] {
         return each_plugin([](const registry::PluginVersion& v, std::vector<metrics::Sample>& out) {
-          out.push_back({{v.spec.name, v.spec.version, v.pool.tier(), v.sandbox ? "process" : "none",
+          out.push_back({{v.spec.name, v.spec.version, std::string(v.pool.tier()), v.sandbox ? "process" : "none",
                           v.quarantined() ? "true" : "false"},
                          1});
         });

@@ -14,7 +14,7 @@ namespace wasimancer::registry {
 // ---- InstancePool -----------------------------------------------------------------------------
 
 InstancePool::InstancePool(InstanceFactory factory, std::string tier, size_t max_idle)
-    : max_idle_(max_idle == 0 ? 1 : max_idle), factory_(std::move(factory)), tier_(std::move(tier)) {}
+    : max_idle_(max_idle == 0 ? 1 : max_idle), factory_(std::move(factory)), tiers_{std::move(tier)}, tier_(&tiers_.back()) {}
 
 InstancePool::~InstancePool() = default;
 
@@ -108,14 +108,10 @@ void InstancePool::set_factory(InstanceFactory factory, std::string tier) {
   std::vector<std::unique_ptr<host::Runner>> old;
   std::lock_guard lock(mu_);
   factory_ = std::move(factory);
-  tier_ = std::move(tier);
+  tiers_.push_back(std::move(tier));
+  tier_.store(&tiers_.back(), std::memory_order_release);
   ++generation_;
   old.swap(idle_);
-}
-
-std::string InstancePool::tier() const {
-  std::lock_guard lock(mu_);
-  return tier_;
 }
 
 size_t InstancePool::idle() const {

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <optional>
 #include <cstdint>
 #include <filesystem>
@@ -74,7 +75,9 @@ class InstancePool {
   // Switches to a new way of making instances (the native tier); idle instances made the old
   // way are dropped and busy ones are dropped when returned. Calls in progress are not affected.
   void set_factory(InstanceFactory factory, std::string tier);
-  std::string tier() const;
+  // What new instances run on. Lock-free (read on every call); the text stays valid while the
+  // pool lives.
+  std::string_view tier() const { return *tier_.load(std::memory_order_acquire); }
 
   size_t idle() const;
   size_t created() const;
@@ -96,7 +99,10 @@ class InstancePool {
   std::condition_variable cv_;
   mutable std::mutex mu_;
   InstanceFactory factory_;
-  std::string tier_;
+  // Every tier this pool has had (a few: set_factory is called once per native build), so that a
+  // view of an earlier one stays valid; tier_ points at the current one.
+  std::deque<std::string> tiers_;  // under mu_
+  std::atomic<const std::string*> tier_;
   uint64_t generation_ = 0;
   std::vector<std::unique_ptr<host::Runner>> idle_;
   size_t created_ = 0;

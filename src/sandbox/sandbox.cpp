@@ -51,7 +51,10 @@ struct Sandbox::Spawn {
   bool done = false;
 };
 
-Sandbox::Sandbox(SandboxConfig config) : config_(std::move(config)) { thread_ = std::thread([this] { spawner(); }); }
+Sandbox::Sandbox(SandboxConfig config) : config_(std::move(config)) {
+  if (!kAddressSpaceLimits) log().warn("sanitizer build: sandbox workers run without an address-space limit (RLIMIT_AS)");
+  thread_ = std::thread([this] { spawner(); });
+}
 
 Sandbox::~Sandbox() {
   {
@@ -117,8 +120,10 @@ Result<pid_t> Sandbox::spawn(int channel_fd, uint64_t address_space, uint64_t cp
       dup2(channel_fd, kChannelFd);  // dup2 clears close-on-exec on the copy
     }
     close_descriptors_from(kChannelFd + 1, nullptr, 0);
-    rlimit as{address_space, address_space};
-    setrlimit(RLIMIT_AS, &as);
+    if (kAddressSpaceLimits) {
+      rlimit as{address_space, address_space};
+      setrlimit(RLIMIT_AS, &as);
+    }
     rlimit cpu{cpu_seconds, cpu_seconds + 10};
     setrlimit(RLIMIT_CPU, &cpu);
     rlimit core{0, 0};

@@ -50,7 +50,7 @@ TEST(NativeTierRegistry, ScheduleMovesPoolToNative) {
 
   tier.schedule(v);
   tier.wait_idle();
-  std::string t = v->pool.tier();
+  std::string t(v->pool.tier());
   EXPECT_NE(t.find("native"), std::string::npos) << t << " / status: " << v->native_status();
   EXPECT_NE(t.find("-O1"), std::string::npos) << t;  // ends on the "optimised" build
   EXPECT_EQ(v->native_status(), t);
@@ -68,7 +68,7 @@ TEST(NativeTierRegistry, ScheduleMovesPoolToNative) {
   EXPECT_NE(instance_tier(*v2).find("native"), std::string::npos);
   EXPECT_EQ(call_ok(*v2, "echo", "cached"), "cached");
   // Scheduling it again changes nothing.
-  std::string before = v2->pool.tier();
+  std::string before(v2->pool.tier());
   tier.schedule(v2);
   tier.wait_idle();
   EXPECT_EQ(v2->pool.tier(), before);
