@@ -36,10 +36,11 @@ namespace wasimancer {
 // address-space limit; external tools (wasm2c, the compiler) keep theirs. The engine's memory
 // limits hold all the same; other builds keep both.
 #ifdef WASIMANCER_SHADOW_SANITIZER
-inline constexpr bool kAddressSpaceLimits = false;
+inline constexpr bool kSanitizerBuild = true;
 #else
-inline constexpr bool kAddressSpaceLimits = true;
+inline constexpr bool kSanitizerBuild = false;
 #endif
+inline constexpr bool kAddressSpaceLimits = !kSanitizerBuild;
 
 struct SubprocessLimits {
   std::chrono::milliseconds timeout{60'000};  // wall clock

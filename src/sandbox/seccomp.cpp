@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "core/subprocess.hpp"
+
 namespace wasimancer::sandbox {
 
 Result<void> enter_seccomp(bool files) {
@@ -44,6 +46,8 @@ Result<void> enter_seccomp(bool files) {
                  SCMP_SYS(rseq), SCMP_SYS(set_robust_list)}) {
     allow(nr);
   }
+  // A sanitizer build's runtime reads /proc/self/exe's link (readlink: it opens nothing).
+  if (kSanitizerBuild) allow(SCMP_SYS(readlink));
   if (files) {
     // Granted folders (allowedPaths): the file calls of host/wasi_fs.cpp. Which files they reach
     // is Landlock's to decide (sandbox/landlock.hpp), entered before this filter.
