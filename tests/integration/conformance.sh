@@ -25,11 +25,13 @@ cp -r "$conf_dir/fixtures/plugins" "$conf_dir/fixtures/resources" "$conf_dir/fix
 cp "$build/plugins/conformance.wasm" "$work/plugins/"
 
 # test_trigger_*_change publish through the admin API, so the plugin must know the port first.
+# UPLOAD_PATH must be set too: its default is ./plugins in the working directory (the repository
+# root under scripts/run-tests.sh), and the published extra-<n>.wasm files would land there.
 started=0
 for attempt in 1 2 3; do
   port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
   : >"$work/server.log"
-  env PLUGINS_PATH="$work/plugins" RESOURCES_PATH="$work/resources" PROMPTS_PATH="$work/prompts" \
+  env PLUGINS_PATH="$work/plugins" UPLOAD_PATH="$work/plugins" RESOURCES_PATH="$work/resources" PROMPTS_PATH="$work/prompts" \
     WASIMANCER_AUTHENTICATION_TOKEN=NO_AUTHENTICATION WASIMANCER_ADMIN_TOKEN=conformance-admin WASIMANCER_WORKERS=4 \
     WASM_ADMIN_URL="http://127.0.0.1:$port" WASM_ADMIN_TOKEN=conformance-admin \
     "$bin" serve --bind 127.0.0.1 --port "$port" >"$work/server.log" 2>&1 &
