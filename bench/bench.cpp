@@ -313,7 +313,6 @@ int start_span_sink() {
   return ntohs(a.sin_port);
 }
 
-// RSS of a process and of every process whose parent it is (sandbox workers), in KiB.
 // CPU time (user + system, clock ticks) of a process and of every process whose parent it is
 // (sandbox workers), the reaped ones included.
 long long tree_cpu_ticks(pid_t root) {
@@ -341,6 +340,7 @@ long long tree_cpu_ticks(pid_t root) {
   return total;
 }
 
+// RSS of a process and of every process whose parent it is (sandbox workers), in KiB.
 long tree_rss_kib(pid_t root, long* children = nullptr) {
   auto rss_of = [](const std::string& status) {
     std::ifstream f(status);
@@ -1017,14 +1017,15 @@ int main(int argc, char** argv) {
           Variant& v = variants[(k + round) % variants.size()];
           const long long cpu0 = tree_cpu_ticks(v.server.pid);
           WrkResult w = run_wrk(v.server.port, 16, kSeconds, script);
-          v.cpu_ticks += static_cast<double>(tree_cpu_ticks(v.server.pid) - cpu0);
           v.calls += w.rps * kSeconds;
           v.ok = v.ok && w.ok;
           v.rps += w.rps;
           // Let an exporter send what it still holds (its interval is 1 s) before the next run,
-          // so one variant's export does not land in another's measurement.
+          // so one variant's export does not land in another's measurement; the CPU it spends
+          // doing so is its variant's.
           const bool exports = std::any_of(v.env.begin(), v.env.end(), [](const auto& e) { return e.first == "WASIMANCER_OTLP_ENDPOINT"; });
           std::this_thread::sleep_for(std::chrono::milliseconds(exports ? 1200 : 300));
+          v.cpu_ticks += static_cast<double>(tree_cpu_ticks(v.server.pid) - cpu0);
         }
       }
       for (auto& v : variants) v.server.stop();

@@ -15,7 +15,7 @@ set -uo pipefail
 build="${1:-build}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
-repo_files_before="$(find plugins resources prompts -type f 2>/dev/null | sort)"
+repo_files_before="$(find plugins resources prompts -type f -printf '%p %s %T@\n' 2>/dev/null | sort)"
 results="$build/test-results"
 rm -rf "$results"
 mkdir -p "$results"
@@ -150,11 +150,11 @@ fi
 # No test may write into the repository: the server's default folders (./plugins, ./resources,
 # ./prompts, relative to the working directory, which is the repository's root here) must hold
 # after the suites what they held before.
-repo_files_after="$(find plugins resources prompts -type f 2>/dev/null | sort)"
+repo_files_after="$(find plugins resources prompts -type f -printf '%p %s %T@\n' 2>/dev/null | sort)"
 if [[ "$repo_files_after" != "$repo_files_before" ]]; then
   failed=$((failed + 1))
-  echo "FAIL repository-untouched: the suites changed the repository's default folders (new files below):"
-  comm -13 <(echo "$repo_files_before") <(echo "$repo_files_after") | sed 's/^/  /'
+  echo "FAIL repository-untouched: the suites changed the repository's default folders (path, size, mtime; < before, > after):"
+  diff <(echo "$repo_files_before") <(echo "$repo_files_after") | grep '^[<>]' | sed 's/^/  /'
 else
   passed=$((passed + 1))
 fi

@@ -293,7 +293,7 @@ struct Builtins {
                                              {"route", "status"});
   Family<Counter>& direct_writes = registry().counter(
       "wasimancer_http_direct_writes_total",
-      "HTTP answers sent (whole, or their first part) by the worker thread that produced them, without a hand-off to the connection's thread");
+      "HTTP answers that the worker thread which produced them took to send itself (the connection's thread sends what the socket did not take at once)");
   Counter& direct_writes_total = direct_writes.with({});  // listed at 0 from the start
   Family<Counter>& admin = registry().counter("wasimancer_admin_changes_total",
                                               "Admin API changes by object (plugin, resource, prompt), action and result",

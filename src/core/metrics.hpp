@@ -227,8 +227,9 @@ void record_tool_call(std::string_view tool, std::string_view plugin, std::strin
 GaugeHold record_mcp_request(std::string_view transport, std::string_view protocol, std::string_view mode);
 // wasimancer_http_responses_total{route,status}.
 void record_http_response(std::string_view route, unsigned status);
-// wasimancer_http_direct_writes_total: HTTP answers whose bytes the worker that produced them
-// sent itself (all of them or the first part), without a hand-off to the connection's thread.
+// wasimancer_http_direct_writes_total: HTTP answers the worker that produced them took to send
+// itself (what the socket did not take at once, the connection's thread sends), without a
+// hand-off to the connection's thread. Recorded before the send.
 void record_http_direct_write();
 // The route label of a request path (a fixed set, so hostile paths cannot grow the label space).
 std::string_view route_label(std::string_view path);

@@ -69,7 +69,7 @@ OtlpExporter::~OtlpExporter() {
 void OtlpExporter::export_span(std::string span_json) {
   {
     std::lock_guard lock(mu_);
-    if (queue_.size() >= config_.max_queue) {
+    if (queue_.size() + in_flight_ >= config_.max_queue) {  // those of a round being sent count too
       ++dropped_;
       return;
     }
@@ -82,6 +82,7 @@ void OtlpExporter::export_span(std::string span_json) {
 
 void OtlpExporter::flush() {
   std::unique_lock lock(mu_);
+  flush_wanted_ = true;
   cv_.notify_all();
   cv_.wait(lock, [this] { return (queue_.empty() && in_flight_ == 0) || stopping_; });
 }
@@ -99,8 +100,9 @@ uint64_t OtlpExporter::dropped() const {
 void OtlpExporter::run() {
   std::unique_lock lock(mu_);
   for (;;) {
-    cv_.wait_for(lock, config_.interval, [this] { return stopping_ || queue_.size() >= config_.batch; });
-    // flush() also wakes us: send whatever is queued each time we wake.
+    cv_.wait_for(lock, config_.interval, [this] { return stopping_ || flush_wanted_ || queue_.size() >= config_.batch; });
+    // Send whatever is queued each time we wake (a full batch, flush(), the interval, the end).
+    flush_wanted_ = false;
     if (queue_.empty()) {
       if (stopping_) return;
       cv_.notify_all();

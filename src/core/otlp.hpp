@@ -1,14 +1,16 @@
 // core/otlp.hpp: exports spans (core/trace.hpp) to an OpenTelemetry collector with OTLP/HTTP in
 // its JSON encoding (POST <endpoint>/v1/traces, Content-Type: application/json).
 //
-// Spans arrive encoded (trace::Span writes its own JSON) and are queued (at most max_queue; more
-// are dropped and counted); one background thread sends them in batches, every `interval` or as
-// soon as `batch` spans wait. Its work per span is one copy into the request body. A collector that is down
+// Spans arrive encoded (trace::Span writes its own JSON) and are queued (at most max_queue,
+// those of the round being sent included; more are dropped and counted); one background thread
+// takes the whole queue every `interval`, or as soon as `batch` spans wait, and sends it in posts
+// of `batch` spans. Its work per span is one copy into the request body. After a failed post the
+// rest of that round is dropped. A collector that is down
 // or slow costs the server nothing but the dropped spans: requests have a short timeout and
 // failures are logged at most once a minute.
 //
-// Ownership: owns its thread; the destructor sends what is queued (bounded by the request
-// timeout) and joins it. Thread safety: export_span is safe from any thread.
+// Ownership: owns its thread; the destructor sends what is queued and joins it (one request
+// timeout when the collector is down; with a slow one, up to max_queue / batch posts). Thread safety: export_span is safe from any thread.
 #pragma once
 
 #include <chrono>
@@ -63,6 +65,7 @@ class OtlpExporter final : public SpanExporter {
   std::vector<std::string> spare_;  // the exporter thread's last batch, emptied: its capacity is reused
   uint64_t sent_ = 0, dropped_ = 0, in_flight_ = 0;
   bool stopping_ = false;
+  bool flush_wanted_ = false;
   std::chrono::steady_clock::time_point last_error_log_{};
   // The exporter thread's curl handle (kept between batches: one connection to the collector).
   struct CurlHandle {

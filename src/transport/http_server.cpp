@@ -165,6 +165,8 @@ struct StreamWaiter : std::enable_shared_from_this<StreamWaiter> {
       }
       direct_out.append(kLastChunk);
     }
+    // Counted before the send: a client that has the answer must find it counted.
+    metrics::record_http_direct_write();
     size_t sent = 0;
     bool failed = false;
     while (sent < direct_out.size()) {
@@ -178,7 +180,6 @@ struct StreamWaiter : std::enable_shared_from_this<StreamWaiter> {
         break;
       }
     }
-    if (sent > 0) metrics::record_http_direct_write();
     if (sent == direct_out.size()) {
       direct_out.clear();
       direct.store(kWritten, std::memory_order_release);

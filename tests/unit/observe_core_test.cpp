@@ -19,6 +19,7 @@
 #include "core/otlp.hpp"
 #include "core/text.hpp"
 #include "core/trace.hpp"
+#include "http_server.hpp"
 
 using namespace wasimancer;
 namespace json = boost::json;
@@ -348,6 +349,53 @@ TEST(Otlp, EncodesTheJsonProtocol) {
   EXPECT_EQ(rs.at_pointer("/scopeSpans/0/spans").as_array().size(), 2u);
   EXPECT_EQ(span.at("attributes").at(0).at("value").at("stringValue"), json::value("echo"));
   EXPECT_EQ(span.at("status").at("code"), json::value(1));
+}
+
+TEST(Otlp, SendsEveryQueuedSpanOnceInOrderInPostsOfAtMostABatch) {
+  test::TestHttpServer collector;  // /status/200/v1/traces answers 200
+  trace::OtlpConfig cfg;
+  cfg.endpoint = collector.url("/status/200");
+  cfg.batch = 4;
+  cfg.interval = std::chrono::hours(1);  // only a full batch and flush() wake the exporter
+  constexpr int kSpans = 18;
+  {
+    trace::OtlpExporter e(cfg);
+    for (int i = 0; i < kSpans; ++i) e.export_span("{\"name\":\"s" + std::to_string(i) + "\"}");
+    e.flush();
+    EXPECT_EQ(e.sent(), static_cast<uint64_t>(kSpans));
+    EXPECT_EQ(e.dropped(), 0u);
+  }
+  std::vector<std::string> names;
+  size_t posts = 0;
+  for (const auto& r : collector.requests()) {
+    ASSERT_EQ(r.target, "/status/200/v1/traces");
+    ++posts;
+    const auto spans = json::parse(r.body).at_pointer("/resourceSpans/0/scopeSpans/0/spans").as_array();
+    EXPECT_GE(spans.size(), 1u);
+    EXPECT_LE(spans.size(), cfg.batch) << r.body;
+    for (const auto& sp : spans) names.emplace_back(sp.at("name").as_string());
+  }
+  std::vector<std::string> want;
+  for (int i = 0; i < kSpans; ++i) want.push_back("s" + std::to_string(i));
+  EXPECT_EQ(names, want);
+  EXPECT_GE(posts, (kSpans + cfg.batch - 1) / cfg.batch);
+}
+
+TEST(Otlp, ACollectorThatFailsCostsTheSpansNotTheServer) {
+  test::TestHttpServer collector;
+  trace::OtlpConfig cfg;
+  cfg.endpoint = collector.url("/status/500");
+  cfg.batch = 4;
+  cfg.max_queue = 10;
+  cfg.interval = std::chrono::hours(1);
+  trace::OtlpExporter e(cfg);
+  // Every span is counted: sent, or dropped (a failed post, or a full queue).
+  for (int i = 0; i < 25; ++i) e.export_span("{}");
+  e.flush();
+  EXPECT_EQ(e.sent(), 0u);
+  EXPECT_EQ(e.dropped(), 25u);
+  EXPECT_GE(collector.requests().size(), 1u);  // it did try
+  for (const auto& r : collector.requests()) EXPECT_EQ(r.target, "/status/500/v1/traces");
 }
 
 TEST(Logs, JsonLinesCarryTheTraceAndFields) {
