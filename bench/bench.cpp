@@ -313,56 +313,52 @@ int start_span_sink() {
   return ntohs(a.sin_port);
 }
 
-// CPU time (user + system, clock ticks) of a process and of every process whose parent it is
-// (sandbox workers), the reaped ones included.
-long long tree_cpu_ticks(pid_t root) {
-  auto read_stat = [](const fs::path& stat, long long* ticks, long* ppid) {
-    std::ifstream f(stat);
-    std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    auto close = text.rfind(')');
-    if (close == std::string::npos) return false;
-    std::istringstream in(text.substr(close + 2));
-    std::vector<std::string> fields((std::istream_iterator<std::string>(in)), std::istream_iterator<std::string>());
-    if (fields.size() < 15) return false;
-    // fields[0] is the state (field 3): ppid is field 4, utime..cstime fields 14-17.
-    *ppid = std::stol(fields[1]);
-    *ticks = std::stoll(fields[11]) + std::stoll(fields[12]) + std::stoll(fields[13]) + std::stoll(fields[14]);
-    return true;
-  };
-  long long total = 0, t = 0;
-  long ppid = 0;
-  if (read_stat(fmt::format("/proc/{}/stat", root), &t, &ppid)) total += t;
+// The fields of /proc/<pid>/stat after the command name (the first is the state, field 3), or
+// none when the process is gone.
+std::vector<std::string> proc_stat(pid_t pid) {
+  std::ifstream f(fmt::format("/proc/{}/stat", pid));
+  std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  auto close = text.rfind(')');
+  if (close == std::string::npos || close + 2 > text.size()) return {};
+  std::istringstream in(text.substr(close + 2));
+  return {std::istream_iterator<std::string>(in), std::istream_iterator<std::string>()};
+}
+
+// A process and every process whose parent it is (the server and its sandbox workers).
+std::vector<pid_t> process_tree(pid_t root) {
+  std::vector<pid_t> out{root};
   for (const auto& e : fs::directory_iterator("/proc")) {
     std::string name = e.path().filename().string();
     if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
-    if (read_stat(e.path() / "stat", &t, &ppid) && ppid == root) total += t;
+    const pid_t pid = std::stoi(name);
+    auto fields = proc_stat(pid);
+    if (fields.size() > 1 && std::stol(fields[1]) == root) out.push_back(pid);  // field 4: ppid
+  }
+  return out;
+}
+
+// CPU time (user + system, clock ticks) of a process tree, its reaped children included.
+long long tree_cpu_ticks(pid_t root) {
+  long long total = 0;
+  for (pid_t pid : process_tree(root)) {
+    auto f = proc_stat(pid);
+    if (f.size() > 14) total += std::stoll(f[11]) + std::stoll(f[12]) + std::stoll(f[13]) + std::stoll(f[14]);  // fields 14-17
   }
   return total;
 }
 
-// RSS of a process and of every process whose parent it is (sandbox workers), in KiB.
+// RSS of a process tree in KiB; `children` gets the number of processes besides the root.
 long tree_rss_kib(pid_t root, long* children = nullptr) {
-  auto rss_of = [](const std::string& status) {
-    std::ifstream f(status);
+  const auto tree = process_tree(root);
+  long total = 0;
+  for (pid_t pid : tree) {
+    std::ifstream f(fmt::format("/proc/{}/status", pid));
     std::string line;
-    long rss = 0, ppid = -1;
     while (std::getline(f, line)) {
-      if (line.rfind("VmRSS:", 0) == 0) rss = std::stol(line.substr(6));
-      if (line.rfind("PPid:", 0) == 0) ppid = std::stol(line.substr(5));
-    }
-    return std::pair<long, long>{rss, ppid};
-  };
-  long total = rss_of(fmt::format("/proc/{}/status", root)).first, kids = 0;
-  for (const auto& e : fs::directory_iterator("/proc")) {
-    std::string name = e.path().filename().string();
-    if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
-    auto [rss, ppid] = rss_of((e.path() / "status").string());
-    if (ppid == root) {
-      total += rss;
-      ++kids;
+      if (line.rfind("VmRSS:", 0) == 0) total += std::stol(line.substr(6));
     }
   }
-  if (children) *children = kids;
+  if (children) *children = static_cast<long>(tree.size()) - 1;
   return total;
 }
 
@@ -944,7 +940,8 @@ int main(int argc, char** argv) {
   // endpoint, warn-level logs), then metrics, span export (every span to an OTLP/HTTP receiver
   // on loopback) and the per-call JSON info line, alone and together. They are measured in
   // alternation, each round in a different order, so that the load of a busy machine falls on
-  // all of them alike; the figures are ratios of summed throughput.
+  // all of them alike; the figures are ratios of summed throughput, with the CPU per call of each
+  // server (and its workers) beside them.
   if (want("observe")) {
     std::cout << "observe: tools/call throughput with metrics, traces and logs on and off...\n" << std::flush;
     // Each variant has a folder of its own (a server keeps files there).

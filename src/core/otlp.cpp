@@ -7,19 +7,10 @@
 #include <fmt/format.h>
 
 #include "core/log.hpp"
-#include "core/text.hpp"
 
 namespace wasimancer::trace {
 
 namespace {
-
-void attribute(std::string& out, std::string_view key, std::string_view value) {
-  out += "{\"key\":";
-  append_json_string(out, key);
-  out += ",\"value\":{\"stringValue\":";
-  append_json_string(out, value);
-  out += "}}";
-}
 
 size_t discard(char*, size_t s, size_t n, void*) { return s * n; }
 
@@ -31,10 +22,10 @@ void OtlpExporter::encode(std::span<const std::string> spans, const OtlpConfig& 
   out.clear();
   out.reserve(size);
   out += "{\"resourceSpans\":[{\"resource\":{\"attributes\":[";
-  attribute(out, "service.name", config.service_name);
+  append_otlp_attribute(out, "service.name", config.service_name);
   if (!config.service_version.empty()) {
     out += ',';
-    attribute(out, "service.version", config.service_version);
+    append_otlp_attribute(out, "service.version", config.service_version);
   }
   out += "]},\"scopeSpans\":[{\"scope\":{\"name\":\"wasimancer\"},\"spans\":[";
   for (size_t i = 0; i < spans.size(); ++i) {

@@ -2,22 +2,23 @@
 // its JSON encoding (POST <endpoint>/v1/traces, Content-Type: application/json).
 //
 // Spans arrive encoded (trace::Span writes its own JSON) and are queued (at most max_queue,
-// those of the round being sent included; more are dropped and counted); one background thread
-// takes the whole queue every `interval`, or as soon as `batch` spans wait, and sends it in posts
-// of `batch` spans. Its work per span is one copy into the request body. After a failed post the
-// rest of that round is dropped. A collector that is down
-// or slow costs the server nothing but the dropped spans: requests have a short timeout and
-// failures are logged at most once a minute.
+// those of the round being sent included; more are dropped and counted). One background thread
+// takes the whole queue every `interval`, as soon as `batch` spans wait, or on flush(), and sends
+// it in posts of at most `batch` spans: its work per span is one copy into the request body.
+// After a failed post the rest of that round is dropped, so a collector that is down or slow
+// costs the server nothing but the dropped spans: requests have a short timeout and failures
+// are logged at most once a minute.
 //
 // Ownership: owns its thread; the destructor sends what is queued and joins it (one request
-// timeout when the collector is down; with a slow one, up to max_queue / batch posts). Thread safety: export_span is safe from any thread.
+// timeout when the collector is down; with a slow one, up to max_queue / batch posts).
+// Thread safety: export_span, flush, sent and dropped are safe from any thread; encode is pure.
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <span>
 #include <mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>

@@ -94,6 +94,15 @@ std::string to_hex(const std::array<uint8_t, N>& a) {
   return out;
 }
 
+// OTLP JSON writes times as decimal strings.
+void append_nanos(std::string& out, uint64_t nanos) {
+  char digits[24];
+  auto r = std::to_chars(digits, digits + sizeof digits, nanos);
+  out += '"';
+  out.append(digits, r.ptr);
+  out += '"';
+}
+
 thread_local const TraceContext* t_current = nullptr;
 thread_local const LogFields* t_fields = nullptr;
 
@@ -195,24 +204,12 @@ Span::Span(std::string_view name, SpanKind kind, TraceContext self, std::optiona
   begin(name, kind, parent_span_id);
 }
 
-namespace {
-
-void append_nanos(std::string& out, uint64_t nanos) {
-  char digits[24];
-  auto r = std::to_chars(digits, digits + sizeof digits, nanos);
-  out += '"';
-  out.append(digits, r.ptr);
-  out += '"';
-}
-
-}  // namespace
-
 void Span::begin(std::string_view name, SpanKind kind, const std::optional<std::array<uint8_t, 8>>& parent_span_id) {
   recording_ = exporting() && (context_.flags & 1);
   if (!recording_) return;
   // OTLP/HTTP JSON (ids in lower-case hex, times as decimal strings); the rest comes in
   // attribute() and end().
-  json_.reserve(640);
+  json_.reserve(640);  // a tool call's spans are 400-600 bytes: one allocation for the span
   char id[32];
   json_ += "{\"traceId\":\"";
   json_.append(id, to_hex(context_.trace_id, id));
@@ -233,15 +230,19 @@ void Span::begin(std::string_view name, SpanKind kind, const std::optional<std::
   json_ += ",\"attributes\":[";
 }
 
+void append_otlp_attribute(std::string& out, std::string_view key, std::string_view value) {
+  out += "{\"key\":";
+  append_json_string(out, key);
+  out += ",\"value\":{\"stringValue\":";
+  append_json_string(out, value);
+  out += "}}";
+}
+
 void Span::attribute(std::string_view key, std::string_view value) {
   if (!recording_ || ended_) return;
   if (any_attribute_) json_ += ',';
   any_attribute_ = true;
-  json_ += "{\"key\":";
-  append_json_string(json_, key);
-  json_ += ",\"value\":{\"stringValue\":";
-  append_json_string(json_, value);
-  json_ += "}}";
+  append_otlp_attribute(json_, key, value);
 }
 
 void Span::fail(std::string_view message) {

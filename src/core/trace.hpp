@@ -117,6 +117,10 @@ class Span {
 
 uint64_t unix_nanos_now();
 
+// Appends one OTLP attribute with a string value ({"key":…,"value":{"stringValue":…}}), escaped,
+// to `out` (spans' attributes and the exporter's resource attributes).
+void append_otlp_attribute(std::string& out, std::string_view key, std::string_view value);
+
 // Extra fields of this thread's log lines until the scope ends (JSON logs only). The fields are
 // viewed, not copied: what they name must outlive the scope.
 using LogField = std::pair<std::string_view, std::string_view>;
