@@ -57,25 +57,42 @@ OtlpExporter::~OtlpExporter() {
   thread_.join();
 }
 
-void OtlpExporter::export_span(std::string span_json) {
+void OtlpExporter::export_span(std::string_view span_json) {
+  if (pending_.fetch_add(1, std::memory_order_relaxed) >= config_.max_queue) {
+    pending_.fetch_sub(1, std::memory_order_relaxed);
+    dropped_full_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  // Each thread keeps to one shard, so that its spans stay in order and the shard's lock is
+  // (nearly) its own.
+  static std::atomic<unsigned> next_thread{0};
+  thread_local const unsigned thread_index = next_thread.fetch_add(1, std::memory_order_relaxed);
+  Shard& shard = shards_[thread_index % kShards];
+  Batch full;
+  {
+    std::lock_guard lock(shard.mu);
+    Batch& b = shard.open;
+    if (b.count == 0) b.text.reserve(std::min<size_t>(config_.batch * (span_json.size() + 1), size_t{1} << 20));
+    else b.text += ',';
+    b.text.append(span_json);
+    if (++b.count < config_.batch) return;
+    full = std::move(b);
+    b = Batch{};
+  }
   {
     std::lock_guard lock(mu_);
-    if (queue_.size() + in_flight_ >= config_.max_queue) {  // those of a round being sent count too
-      ++dropped_;
-      return;
-    }
-    queue_.push_back(std::move(span_json));
-    // Wake the exporter once, when a batch is full (it looks at the queue again after a send).
-    if (queue_.size() != config_.batch) return;
+    queue_.push_back(std::move(full));
   }
   cv_.notify_all();
 }
 
 void OtlpExporter::flush() {
   std::unique_lock lock(mu_);
+  // The next round to start takes every shard: once it is done, so is every span exported so far.
+  const uint64_t want = round_ + 1;
   flush_wanted_ = true;
   cv_.notify_all();
-  cv_.wait(lock, [this] { return (queue_.empty() && in_flight_ == 0) || stopping_; });
+  cv_.wait(lock, [&] { return done_round_ >= want || (stopping_ && done_round_ == round_); });
 }
 
 uint64_t OtlpExporter::sent() const {
@@ -85,44 +102,62 @@ uint64_t OtlpExporter::sent() const {
 
 uint64_t OtlpExporter::dropped() const {
   std::lock_guard lock(mu_);
-  return dropped_;
+  return dropped_ + dropped_full_.load(std::memory_order_relaxed);
+}
+
+uint64_t OtlpExporter::send(std::vector<Batch>& batches) {
+  // Posts of at most config_.batch spans: a full buffer alone, partly filled ones joined. After a
+  // failed post the rest of the round is dropped: a collector that is down costs one timeout per
+  // round, not one per batch.
+  uint64_t ok_count = 0;
+  std::vector<std::string> parts;
+  for (size_t i = 0; i < batches.size();) {
+    size_t n = 0;
+    parts.clear();
+    while (i < batches.size() && (parts.empty() || n + batches[i].count <= config_.batch)) {
+      n += batches[i].count;
+      parts.push_back(std::move(batches[i].text));
+      ++i;
+    }
+    encode(parts, config_, body_);
+    if (!post(body_)) break;
+    ok_count += n;
+  }
+  return ok_count;
 }
 
 void OtlpExporter::run() {
   std::unique_lock lock(mu_);
   for (;;) {
-    cv_.wait_for(lock, config_.interval, [this] { return stopping_ || flush_wanted_ || queue_.size() >= config_.batch; });
-    // Send whatever is queued each time we wake (a full batch, flush(), the interval, the end).
+    const bool woken = cv_.wait_for(lock, config_.interval, [this] { return stopping_ || flush_wanted_ || !queue_.empty(); });
+    // A full buffer alone sends what is queued; the interval, flush() and the end take the
+    // partly filled shards too.
+    const bool all = !woken || stopping_ || flush_wanted_;
+    const bool last = stopping_;
     flush_wanted_ = false;
-    if (queue_.empty()) {
-      if (stopping_) return;
-      cv_.notify_all();
-      continue;
-    }
-    // Take everything queued at once (the emptied vector of the last round takes its place, so
-    // the queue keeps its capacity), and send it in batches.
-    std::vector<std::string> taken;
-    taken.swap(spare_);
+    const uint64_t round = ++round_;
+    std::vector<Batch> taken;
     taken.swap(queue_);
-    in_flight_ = taken.size();
     lock.unlock();
-    // After a failed post the rest of this round is dropped: a collector that is down costs one
-    // timeout per round, not one per batch.
-    uint64_t ok_count = 0;
-    for (size_t i = 0; i < taken.size(); i += config_.batch) {
-      const size_t n = std::min(config_.batch, taken.size() - i);
-      encode(std::span<const std::string>(taken).subspan(i, n), config_, body_);
-      if (!post(body_)) break;
-      ok_count += n;
+    if (all) {
+      for (Shard& shard : shards_) {
+        std::lock_guard shard_lock(shard.mu);
+        if (shard.open.count == 0) continue;
+        taken.push_back(std::move(shard.open));
+        shard.open = Batch{};
+      }
     }
-    const size_t count = taken.size();
+    size_t count = 0;
+    for (const Batch& b : taken) count += b.count;
+    const uint64_t ok_count = count ? send(taken) : 0;
     taken.clear();
+    pending_.fetch_sub(count, std::memory_order_relaxed);
     lock.lock();
-    spare_.swap(taken);
-    in_flight_ = 0;
     sent_ += ok_count;
     dropped_ += count - ok_count;
+    done_round_ = round;
     cv_.notify_all();
+    if (last) return;
   }
 }
 

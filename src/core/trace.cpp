@@ -264,7 +264,7 @@ void Span::end() {
   } else {
     json_ += ",\"status\":{\"code\":1}}";
   }
-  if (auto e = exporter()) e->export_span(std::move(json_));
+  if (auto e = exporter()) e->export_span(json_);
 }
 
 LogFields::LogFields(std::span<const LogField> fields) : fields_(fields), previous_(t_fields) { t_fields = this; }

@@ -72,8 +72,8 @@ class SpanExporter {
   // One finished span: a JSON object of OTLP/HTTP's "spans" array (traceId, spanId,
   // parentSpanId when it has a parent, name, kind, startTimeUnixNano, endTimeUnixNano,
   // attributes with string values, status). Called on the thread that ended the span; must not
-  // block for long.
-  virtual void export_span(std::string span_json) = 0;
+  // block for long. The text is valid only during the call.
+  virtual void export_span(std::string_view span_json) = 0;
 };
 
 void set_exporter(std::shared_ptr<SpanExporter> exporter);

@@ -36,7 +36,7 @@ RequestTrace request_trace(const json::object& params, std::string_view header) 
 
 std::shared_ptr<trace::Span> request_span(const RequestTrace& rt, std::string_view method) {
   auto span = std::make_shared<trace::Span>(method, trace::SpanKind::Server, rt.context, rt.parent_span);
-  if (span->recording()) span->attribute("rpc.method", std::string(method));
+  if (span->recording()) span->attribute("rpc.method", method);
   return span;
 }
 
@@ -60,7 +60,7 @@ void ObservedCall::finish(const host::CallOutcome& out, std::string_view outcome
     span_.attribute("wasimancer.plugin", plugin.spec.name);
     span_.attribute("wasimancer.plugin.version", plugin.spec.version);
     span_.attribute("wasimancer.tier", tier);
-    span_.attribute("wasimancer.outcome", std::string(outcome));
+    span_.attribute("wasimancer.outcome", outcome);
     if (out.error) span_.fail(out.error->message);
   }
   if (info) {

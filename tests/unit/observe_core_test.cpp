@@ -7,9 +7,11 @@
 
 #include <fstream>
 #include <sstream>
+#include <map>
 #include <thread>
 
 #include <boost/json.hpp>
+#include <fmt/format.h>
 #include <spdlog/sinks/ostream_sink.h>
 
 #include "core/event_feed.hpp"
@@ -217,10 +219,10 @@ struct Collecting : trace::SpanExporter {
   std::mutex mu;
   std::vector<std::string> texts;
   std::vector<json::object> spans;
-  void export_span(std::string s) override {
+  void export_span(std::string_view s) override {
     std::lock_guard lock(mu);
     spans.push_back(json::parse(s).as_object());
-    texts.push_back(std::move(s));
+    texts.emplace_back(s);
   }
 };
 }  // namespace
@@ -379,6 +381,39 @@ TEST(Otlp, SendsEveryQueuedSpanOnceInOrderInPostsOfAtMostABatch) {
   for (int i = 0; i < kSpans; ++i) want.push_back("s" + std::to_string(i));
   EXPECT_EQ(names, want);
   EXPECT_GE(posts, (kSpans + cfg.batch - 1) / cfg.batch);
+}
+
+TEST(Otlp, SpansFromManyThreadsAreAllSentEachThreadsInItsOrder) {
+  test::TestHttpServer collector;
+  trace::OtlpConfig cfg;
+  cfg.endpoint = collector.url("/status/200");
+  cfg.batch = 7;  // full buffers and partly filled ones both occur
+  cfg.interval = std::chrono::hours(1);
+  constexpr int kThreads = 12, kSpans = 100;  // more threads than buffers: some share one
+  {
+    trace::OtlpExporter e(cfg);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&e, t] {
+        for (int i = 0; i < kSpans; ++i) e.export_span(fmt::format("{{\"name\":\"t{}\",\"i\":{}}}", t, i));
+      });
+    }
+    for (auto& th : threads) th.join();
+    e.flush();
+    EXPECT_EQ(e.sent(), static_cast<uint64_t>(kThreads * kSpans));
+    EXPECT_EQ(e.dropped(), 0u);
+  }
+  std::map<std::string, std::vector<int64_t>> seen;
+  for (const auto& r : collector.requests()) {
+    const auto spans = json::parse(r.body).at_pointer("/resourceSpans/0/scopeSpans/0/spans").as_array();
+    EXPECT_GE(spans.size(), 1u);
+    EXPECT_LE(spans.size(), cfg.batch);
+    for (const auto& sp : spans) seen[std::string(sp.at("name").as_string())].push_back(sp.at("i").as_int64());
+  }
+  ASSERT_EQ(seen.size(), static_cast<size_t>(kThreads));
+  std::vector<int64_t> want(kSpans);
+  for (int i = 0; i < kSpans; ++i) want[i] = i;
+  for (const auto& [name, order] : seen) EXPECT_EQ(order, want) << name;
 }
 
 TEST(Otlp, AFullQueueAndAFailingCollectorDropSpansAndCountThem) {
