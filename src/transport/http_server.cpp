@@ -234,7 +234,13 @@ struct Conn {
 struct HttpServer::Impl {
   mcp::Server& mcp;
   HttpConfig config;
-  net::io_context io;
+  // One event loop per network thread (each connection stays on the one it was accepted for):
+  // a loop shared by several threads woke its idle threads for each other's work, an epoll_ctl
+  // and a futex per request or two. ios[0] also runs the acceptor.
+  std::vector<std::unique_ptr<net::io_context>> ios;
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> keep_running;
+  size_t next_io = 0;  // round robin, on the accept strand
+  net::io_context& io;  // ios[0]
   std::optional<tcp::acceptor> acceptor;
   std::optional<Strand> accept_strand;
   std::vector<std::thread> threads;
@@ -274,8 +280,13 @@ struct HttpServer::Impl {
   }
 
   Impl(mcp::Server& m, HttpConfig c)
-      : mcp(m), config(std::move(c)), io(static_cast<int>(std::max<size_t>(1, config.network_threads))),
-        handler(m, rules_of(config)) {}
+      : mcp(m), config(std::move(c)), ios(make_loops(config.network_threads)), io(*ios[0]), handler(m, rules_of(config)) {}
+
+  static std::vector<std::unique_ptr<net::io_context>> make_loops(size_t n) {
+    std::vector<std::unique_ptr<net::io_context>> v;
+    for (size_t i = 0; i < std::max<size_t>(1, n); ++i) v.push_back(std::make_unique<net::io_context>(1));
+    return v;
+  }
 
   // The connection, with the route label of the request being served (for
   // wasimancer_http_responses_total).
@@ -654,7 +665,8 @@ net::awaitable<bool> HttpServer::Impl::pump(Stream& stream, Parser& parser, std:
 
 net::awaitable<void> HttpServer::Impl::accept_loop() {
   for (;;) {
-    auto [ec, socket] = co_await acceptor->async_accept(as_tuple(net::use_awaitable));
+    net::io_context& loop = *ios[next_io];  // the new connection's event loop
+    auto [ec, socket] = co_await acceptor->async_accept(loop, as_tuple(net::use_awaitable));
     if (ec) {
       if (ec == net::error::operation_aborted || !acceptor->is_open()) co_return;
       refusals.log("accept", spdlog::level::warn, "accept failed: {}", ec.message());
@@ -670,7 +682,8 @@ net::awaitable<void> HttpServer::Impl::accept_loop() {
     std::string address = ep_ec ? std::string() : peer.address().to_string();
     std::shared_ptr<Conn> evict;
     std::string why;
-    auto conn = draining.load() ? nullptr : admit(address, net::make_strand(io), evict, why);
+    next_io = (next_io + 1) % ios.size();
+    auto conn = draining.load() ? nullptr : admit(address, net::make_strand(loop), evict, why);
     if (evict) {
       refusals.log("evicted", spdlog::level::info, "closed a connection from {} that had not authenticated, to make room for a new one",
                    evict->address);
@@ -866,7 +879,11 @@ Result<void> HttpServer::start() {
   im.accept_strand.emplace(net::make_strand(im.io));
   net::co_spawn(*im.accept_strand, im.accept_loop(), net::detached);
   size_t n = std::max<size_t>(1, im.config.network_threads);
-  for (size_t i = 0; i < n; ++i) im.threads.emplace_back([&im] { im.io.run(); });
+  for (size_t i = 0; i < n && i < im.ios.size(); ++i) {
+    net::io_context& loop = *im.ios[i];
+    im.keep_running.push_back(net::make_work_guard(loop));
+    im.threads.emplace_back([&loop] { loop.run(); });
+  }
   return {};
 }
 
@@ -935,7 +952,7 @@ void HttpServer::stop() {
       im.acceptor->close(ignore);
     });
   }
-  im.io.stop();
+  for (auto& loop : im.ios) loop->stop();
   for (auto& t : im.threads) t.join();
   im.threads.clear();
   im.stop_cv.notify_all();
