@@ -78,9 +78,10 @@ void OtlpExporter::export_span(std::string_view span_json) {
     if (++b.count < config_.batch) return;
     full = std::move(b);
     b = Batch{};
-  }
-  {
-    std::lock_guard lock(mu_);
+    // Queued under the shard's lock, so that a thread sharing this shard cannot queue a later
+    // buffer first, and a round that takes every shard (holding all their locks) sees each
+    // shard's full buffers before its open one.
+    std::lock_guard queue_lock(mu_);
     queue_.push_back(std::move(full));
   }
   cv_.notify_all();
@@ -127,21 +128,32 @@ uint64_t OtlpExporter::send(std::vector<Batch>& batches) {
 }
 
 void OtlpExporter::run() {
+  auto next_sweep = std::chrono::steady_clock::now() + config_.interval;
   std::unique_lock lock(mu_);
   for (;;) {
-    const bool woken = cv_.wait_for(lock, config_.interval, [this] { return stopping_ || flush_wanted_ || !queue_.empty(); });
-    // A full buffer alone sends what is queued; the interval, flush() and the end take the
-    // partly filled shards too.
-    const bool all = !woken || stopping_ || flush_wanted_;
+    cv_.wait_until(lock, next_sweep, [this] { return stopping_ || flush_wanted_ || !queue_.empty(); });
+    // A full buffer alone sends what is queued; every interval (even under steady traffic),
+    // flush() and the end take the partly filled shards too.
+    const auto now = std::chrono::steady_clock::now();
+    const bool all = now >= next_sweep || stopping_ || flush_wanted_;
+    if (all) next_sweep = now + config_.interval;
     const bool last = stopping_;
     flush_wanted_ = false;
     const uint64_t round = ++round_;
     std::vector<Batch> taken;
-    taken.swap(queue_);
-    lock.unlock();
-    if (all) {
+    if (!all) {
+      taken.swap(queue_);
+      lock.unlock();
+    } else {
+      // Every shard's lock, then the queue's (the order export_span takes them): no buffer is
+      // between a shard and the queue, so each thread's spans keep their order.
+      lock.unlock();
+      std::vector<std::unique_lock<std::mutex>> shard_locks;
+      for (Shard& shard : shards_) shard_locks.emplace_back(shard.mu);
+      lock.lock();
+      taken.swap(queue_);
+      lock.unlock();
       for (Shard& shard : shards_) {
-        std::lock_guard shard_lock(shard.mu);
         if (shard.open.count == 0) continue;
         taken.push_back(std::move(shard.open));
         shard.open = Batch{};

@@ -10,7 +10,7 @@
 //                  costs nothing when export is off; its context
 //                  (for logs and outgoing headers) exists either way. A recording span writes
 //                  itself in OTLP's JSON encoding as it goes, into one buffer: an exporter gets
-//                  a finished span as one string, with nothing left to copy or encode.
+//                  a finished span as one text to copy as is, with nothing left to encode.
 //   LogFields      extra key/value fields for the next log lines of this thread (JSON logs show
 //                  them as fields; text logs only the message).
 //

@@ -5,10 +5,11 @@
 namespace wasimancer::engine {
 
 namespace {
+constexpr std::chrono::milliseconds kMaxSleep{50};
 constexpr std::chrono::milliseconds kCancelPoll{5};
 // After a call with a cancel flag, the thread keeps polling at kCancelPoll this long, even while
 // no call is registered: a worker running one short call at a time would otherwise find nothing
-// at each poll, fall back to sleeping until woken, and be woken by the next call's add().
+// at each poll, fall back to kMaxSleep, and be woken by the next call's add().
 constexpr std::chrono::seconds kPollLinger{1};
 }  // namespace
 
@@ -69,17 +70,14 @@ void Watchdog::run() {
   std::unique_lock lock(mu_);
   while (!stopping_) {
     auto now = Clock::now();
-    // With nothing to watch the thread sleeps until add() needs it (an idle worker process or
-    // server costs no wake-ups; it used to look every 50 ms, 20 wake-ups a second per process).
-    auto wake = now < poll_until_ ? now + kCancelPoll : Clock::time_point::max();
+    auto wake = now + (now < poll_until_ ? kCancelPoll : kMaxSleep);
     for (auto& [id, e] : entries_) {
       if (e.fired) continue;
       if (e.cancel) wake = std::min(wake, now + kCancelPoll);
       if (e.deadline.is_set()) wake = std::min(wake, e.deadline.at());
     }
     next_look_ = wake;
-    if (wake == Clock::time_point::max()) cv_.wait(lock);
-    else cv_.wait_until(lock, wake);
+    cv_.wait_until(lock, wake);
     next_look_ = Clock::time_point{};  // awake: a registration now is seen by the loop below
     wakeups_.fetch_add(1, std::memory_order_relaxed);
     for (auto& [id, e] : entries_) {

@@ -66,20 +66,6 @@ TEST(Watchdog, AShortDeadlineFiresWhileALongOneIsRegistered) {
   w.remove(far);
 }
 
-TEST(Watchdog, AnIdleWatchdogDoesNotWake) {
-  engine::Watchdog w;
-  w.start();
-  std::this_thread::sleep_for(10ms);  // the thread settles into its sleep
-  const uint64_t before = w.wakeups();
-  std::this_thread::sleep_for(300ms);  // nothing registered, no cancel poll lingering
-  EXPECT_EQ(w.wakeups(), before);
-  // ...and a call registered afterwards is still watched.
-  std::atomic<bool> fired{false};
-  auto id = w.add(Deadline::after(1ms), nullptr, [&] { fired = true; });
-  ASSERT_TRUE(wait_for([&] { return fired.load(); }));
-  w.remove(id);
-}
-
 // Calls one after another, long ones (the server: calls overlap) and short ones with gaps in
 // between (a sandbox worker: one call at a time, mostly waiting for the next).
 class WatchdogSteady : public ::testing::TestWithParam<std::pair<int, int>> {};
