@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 
 #include <algorithm>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -68,7 +69,6 @@ void OtlpExporter::export_span(std::string_view span_json) {
   static std::atomic<unsigned> next_thread{0};
   thread_local const unsigned thread_index = next_thread.fetch_add(1, std::memory_order_relaxed);
   Shard& shard = shards_[thread_index % kShards];
-  Batch full;
   {
     std::lock_guard lock(shard.mu);
     Batch& b = shard.open;
@@ -76,13 +76,11 @@ void OtlpExporter::export_span(std::string_view span_json) {
     else b.text += ',';
     b.text.append(span_json);
     if (++b.count < config_.batch) return;
-    full = std::move(b);
-    b = Batch{};
     // Queued under the shard's lock, so that a thread sharing this shard cannot queue a later
     // buffer first, and a round that takes every shard (holding all their locks) sees each
     // shard's full buffers before its open one.
     std::lock_guard queue_lock(mu_);
-    queue_.push_back(std::move(full));
+    queue_.push_back(std::exchange(b, Batch{}));
   }
   cv_.notify_all();
 }

@@ -236,7 +236,8 @@ struct HttpServer::Impl {
   HttpConfig config;
   // One event loop per network thread (each connection stays on the one it was accepted for):
   // a loop shared by several threads woke its idle threads for each other's work, an epoll_ctl
-  // and a futex per request or two. ios[0] also runs the acceptor.
+  // and a futex per request or two. ios[0] also runs the acceptor. Each loop is run by one thread
+  // (concurrency hint 1); workers post to it (wakes, direct-write hand-backs), so it keeps its locks.
   std::vector<std::unique_ptr<net::io_context>> ios;
   std::vector<net::executor_work_guard<net::io_context::executor_type>> keep_running;
   size_t next_io = 0;  // round robin, on the accept strand
@@ -878,11 +879,9 @@ Result<void> HttpServer::start() {
   im.bound_port = im.acceptor->local_endpoint().port();
   im.accept_strand.emplace(net::make_strand(im.io));
   net::co_spawn(*im.accept_strand, im.accept_loop(), net::detached);
-  size_t n = std::max<size_t>(1, im.config.network_threads);
-  for (size_t i = 0; i < n && i < im.ios.size(); ++i) {
-    net::io_context& loop = *im.ios[i];
-    im.keep_running.push_back(net::make_work_guard(loop));
-    im.threads.emplace_back([&loop] { loop.run(); });
+  for (auto& loop : im.ios) {  // one thread each (config.network_threads of them)
+    im.keep_running.push_back(net::make_work_guard(*loop));  // a loop with no connection yet stays up
+    im.threads.emplace_back([&l = *loop] { l.run(); });
   }
   return {};
 }

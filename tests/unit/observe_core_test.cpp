@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <fstream>
 #include <sstream>
 #include <map>
@@ -414,6 +415,40 @@ TEST(Otlp, SpansFromManyThreadsAreAllSentEachThreadsInItsOrder) {
   std::vector<int64_t> want(kSpans);
   for (int i = 0; i < kSpans; ++i) want[i] = i;
   for (const auto& [name, order] : seen) EXPECT_EQ(order, want) << name;
+}
+
+// A quiet thread's partly filled buffer goes out within the interval even while other threads
+// keep filling batches (each full batch wakes the exporter; the interval must not restart).
+TEST(Otlp, APartlyFilledBufferIsSentEveryIntervalUnderSteadyTraffic) {
+  test::TestHttpServer collector;
+  trace::OtlpConfig cfg;
+  cfg.endpoint = collector.url("/status/200");
+  cfg.batch = 2;
+  cfg.interval = std::chrono::milliseconds(50);
+  trace::OtlpExporter e(cfg);
+  auto quiet_span_sent = [&] {
+    for (const auto& r : collector.requests()) {
+      if (r.body.find("\"quiet\"") != std::string::npos) return true;
+    }
+    return false;
+  };
+  // Two new threads: consecutive thread numbers, so two different buffers.
+  std::thread([&] { e.export_span(R"({"name":"quiet"})"); }).join();
+  std::atomic<bool> stop{false};
+  std::thread busy([&] {
+    while (!stop) {  // a full batch every ~2 ms, far more often than the interval
+      e.export_span(R"({"name":"busy"})");
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  bool sent = false;
+  while (!(sent = quiet_span_sent()) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  stop = true;
+  busy.join();
+  EXPECT_TRUE(sent) << "the quiet thread's span waited 20 s behind steady traffic";
 }
 
 TEST(Otlp, AFullQueueAndAFailingCollectorDropSpansAndCountThem) {
