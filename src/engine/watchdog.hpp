@@ -13,7 +13,8 @@
 // Cost: add() and remove() take the lock and touch a map; add() wakes the thread only when the
 // new call needs an earlier look than the one already planned (a deadline or a cancel poll sooner
 // than the thread's next wake), so under steady traffic the thread wakes once per poll interval,
-// not once per call.
+// not once per call. With nothing to watch (no call, or only fired ones, and no cancel poll
+// lingering) it sleeps until add() or update() needs it: an idle server or worker never wakes.
 #pragma once
 
 #include <atomic>
@@ -41,7 +42,8 @@ class Watchdog {
 
   uint64_t add(Deadline deadline, const std::atomic<bool>* cancel, std::function<void()> fire);
   // The deadline moved (time spent waiting on a client is not counted): `rearm` undoes a fire
-  // that is no longer due. Runs on the call's thread, between wasm frames.
+  // that is no longer due, and the thread is woken if the call now needs an earlier look. Runs on
+  // the call's thread, between wasm frames.
   void update(uint64_t id, Deadline deadline, const std::function<void()>& rearm);
   void remove(uint64_t id);
 

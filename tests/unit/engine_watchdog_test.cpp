@@ -51,8 +51,8 @@ TEST(Watchdog, FiresOnCancelWhileSleepingTowardsALaterDeadline) {
   w.remove(far);
 }
 
-// (How soon it fires is not asserted: the thread never sleeps longer than 50 ms, so a missing
-// wake-up would only delay it, which a busy machine could too.)
+// (The thread sleeps towards the hour-long deadline: a missing wake-up would leave the short one
+// unfired until wait_for gives up.)
 TEST(Watchdog, AShortDeadlineFiresWhileALongOneIsRegistered) {
   engine::Watchdog w;
   std::atomic<bool> far_fired{false};
@@ -64,6 +64,46 @@ TEST(Watchdog, AShortDeadlineFiresWhileALongOneIsRegistered) {
   EXPECT_FALSE(far_fired.load());
   w.remove(id);
   w.remove(far);
+}
+
+TEST(Watchdog, AnIdleWatchdogDoesNotWake) {
+  engine::Watchdog w;
+  w.start();
+  std::this_thread::sleep_for(10ms);  // the thread settles into its sleep
+  const uint64_t before = w.wakeups();
+  std::this_thread::sleep_for(300ms);  // nothing registered, no cancel poll lingering
+  EXPECT_EQ(w.wakeups(), before);  // the old thread looked every 50 ms
+  // ...and a call registered afterwards is still watched.
+  std::atomic<bool> fired{false};
+  auto id = w.add(Deadline::after(1ms), nullptr, [&] { fired = true; });
+  ASSERT_TRUE(wait_for([&] { return fired.load(); }));
+  w.remove(id);
+}
+
+// A call whose deadline passed while it waited on its client is re-armed with a later deadline
+// (the wait is not counted): that deadline must be watched again, though the thread, with only
+// a fired call registered, sleeps without a timeout.
+TEST(Watchdog, AReArmedCallIsWatchedAgain) {
+  engine::Watchdog w;
+  std::atomic<int> fired{0};
+  auto id = w.add(Deadline::after(5ms), nullptr, [&] { ++fired; });
+  ASSERT_TRUE(wait_for([&] { return fired.load() == 1; }));
+  std::this_thread::sleep_for(20ms);  // nothing left to watch: the thread sleeps until woken
+  bool rearmed = false;
+  w.update(id, Deadline::after(10ms), [&] { rearmed = true; });
+  EXPECT_TRUE(rearmed);
+  ASSERT_TRUE(wait_for([&] { return fired.load() == 2; }));
+  w.remove(id);
+}
+
+TEST(Watchdog, ADeadlineMovedEarlierFires) {
+  engine::Watchdog w;
+  std::atomic<bool> fired{false};
+  auto id = w.add(Deadline::after(1h), nullptr, [&] { fired = true; });
+  std::this_thread::sleep_for(10ms);  // the thread sleeps towards the hour
+  w.update(id, Deadline::after(5ms), [] {});
+  ASSERT_TRUE(wait_for([&] { return fired.load(); }));
+  w.remove(id);
 }
 
 // Calls one after another, long ones (the server: calls overlap) and short ones with gaps in
