@@ -58,7 +58,12 @@ struct StreamWaiter : std::enable_shared_from_this<StreamWaiter> {
   Strand strand;
   net::steady_timer timer;
   beast::tcp_stream* stream = nullptr;  // while the pump runs; touched only on the strand
+  // The connection's read buffer: what the watch reads is the client's next request (or the rest
+  // of one pipelined), appended there for the connection to parse. Set while the pump runs; only
+  // the strand touches it, and nothing else uses the buffer while the watch's read is pending.
+  beast::flat_buffer* buffer = nullptr;
   bool client_gone = false;             // on the strand
+  bool pump_over = false;               // on the strand: the pump waits for the watch to end
   // A wake is on its way to the strand: later wakes ride on it (the parts of one answer, pushed
   // by a worker a few microseconds apart, cost one hand-off, not one each). The strand clears it
   // before it looks at the stream, so a part pushed after that posts its own wake.
@@ -73,27 +78,32 @@ struct StreamWaiter : std::enable_shared_from_this<StreamWaiter> {
       if (self->abort_wanted.load(std::memory_order_relaxed) && self->stream) self->stream->cancel();
     });
   }
-  // Waits (on the strand) until the socket is readable: end of stream or an error means the
-  // client left; bytes are the next request's and end the watch. When the answer went out
-  // directly (below), those bytes are what tells the pump its answer is done.
+  // Reads (on the strand) what the client sends next, into the connection's buffer: end of
+  // stream or an error means the client left; bytes are the next request's and end the watch.
+  // When the answer went out directly (below), those bytes are what tells the pump its answer
+  // is done, and the connection then parses them without another read. (A read, not a wait for
+  // readability: asio arms a wait with an epoll_ctl each time, while a read after one that
+  // emptied the socket is queued without a system call; that was one of the five system calls
+  // of an in-process tool call.) The pump does not end while the read is pending (pump()), so
+  // what it read is never lost.
   bool watch_pending = false;  // on the strand
   void watch() {
     watch_pending = true;
-    stream->socket().async_wait(net::socket_base::wait_read, net::bind_executor(strand, [self = shared_from_this()](boost::system::error_code ec) {
+    auto room = buffer->prepare(beast::read_size(*buffer, 65536));
+    stream->socket().async_read_some(room, net::bind_executor(strand, [self = shared_from_this()](boost::system::error_code ec, size_t n) {
       self->watch_pending = false;
-      if (ec || !self->stream) return;  // cancelled: the pump is over
+      if (n > 0 && self->buffer) self->buffer->commit(n);
+      if (self->pump_over) {
+        self->timer.cancel();  // the pump was waiting for this read to end
+        return;
+      }
+      if (!self->stream || ec == net::error::operation_aborted) return;
       int state = self->direct.load(std::memory_order_acquire);
       if (state == kWriting) state = self->disarm();
       if (state == kWritten || state == kPartial) {
-        // The answer went out: the pump finishes, and the connection reads what came (the next
-        // request, or the end of the stream).
+        // The answer went out: the pump finishes, and the connection parses what came (the next
+        // request), or reads the end of the stream again.
         self->timer.cancel();
-        return;
-      }
-      char c;
-      ssize_t n = ::recv(self->stream->socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-        self->watch();  // woken for nothing: keep watching
         return;
       }
       if (n > 0) {
@@ -294,6 +304,7 @@ struct HttpServer::Impl {
   struct Stream : beast::tcp_stream {
     using beast::tcp_stream::tcp_stream;
     std::string_view route = "other";
+    beast::flat_buffer* buffer = nullptr;  // the connection's read buffer (a pump's watch reads into it)
   };
   using Parser = http::request_parser<http::string_body>;
 
@@ -305,6 +316,8 @@ struct HttpServer::Impl {
   net::awaitable<bool> route_request(Stream& stream, beast::flat_buffer& buffer, Parser& parser, RouteHandler& route, Conn& conn);
   net::awaitable<bool> send_answer(Stream& stream, Parser& parser, mcp::HttpAnswer answer);
   net::awaitable<bool> pump(Stream& stream, Parser& parser, std::shared_ptr<mcp::ResponseStream> rs);
+  net::awaitable<bool> pump_parts(Stream& stream, Parser& parser, std::shared_ptr<mcp::ResponseStream> rs,
+                                  const std::shared_ptr<StreamWaiter>& waiter);
 
   net::awaitable<bool> write(Stream& stream, HttpResponse res, bool keep_alive);
   net::awaitable<bool> reply(Stream& stream, Parser& parser, http::status status, std::string body,
@@ -489,6 +502,39 @@ net::awaitable<bool> HttpServer::Impl::pump(Stream& stream, Parser& parser, std:
   auto ex = co_await net::this_coro::executor;
   auto waiter = std::make_shared<StreamWaiter>(*ex.template target<Strand>());
   waiter->stream = &stream;
+  waiter->buffer = stream.buffer;
+  // Whatever way the pump ends, a late end of the watch touches neither the stream nor the
+  // buffer (an exception: the connection closes anyway).
+  struct Detach {
+    StreamWaiter& w;
+    ~Detach() {
+      if (w.watch_pending && w.stream) {
+        boost::system::error_code ignore;
+        w.stream->socket().cancel(ignore);
+      }
+      w.stream = nullptr;
+      w.buffer = nullptr;
+    }
+  } detach{*waiter};
+  const bool keep = co_await pump_parts(stream, parser, std::move(rs), waiter);
+  // The watch reads into the connection's buffer: the connection must not read its next request
+  // before the watch's read has ended and kept what it read.
+  if (waiter->watch_pending) {
+    waiter->pump_over = true;
+    if (!waiter->client_gone) {
+      boost::system::error_code ignore;
+      stream.socket().cancel(ignore);  // the watch (nothing else is pending here)
+    }
+    while (waiter->watch_pending) {
+      waiter->timer.expires_after(std::chrono::hours(24));
+      co_await waiter->timer.async_wait(as_tuple(net::use_awaitable));
+    }
+  }
+  co_return keep;
+}
+
+net::awaitable<bool> HttpServer::Impl::pump_parts(Stream& stream, Parser& parser, std::shared_ptr<mcp::ResponseStream> rs,
+                                                  const std::shared_ptr<StreamWaiter>& waiter) {
   // (No wake for the parts queued already: next() looks at the queue before it waits.)
   rs->set_waker(
       [weak = std::weak_ptr<StreamWaiter>(waiter), weak_rs = std::weak_ptr<mcp::ResponseStream>(rs)] {
@@ -511,11 +557,6 @@ net::awaitable<bool> HttpServer::Impl::pump(Stream& stream, Parser& parser, std:
         std::lock_guard lock(im.streams_mu);
         im.streams.erase(*listed);
       }
-      if (watching && waiter->stream && !waiter->client_gone) {
-        boost::system::error_code ignore;
-        waiter->stream->socket().cancel(ignore);  // the watch (nothing else is pending here)
-      }
-      waiter->stream = nullptr;
       rs->set_waker(nullptr);
       rs->finish();
     }
@@ -716,6 +757,7 @@ net::awaitable<void> HttpServer::Impl::connection(tcp::socket socket, std::share
     }
   } guard{*this, conn};
   beast::flat_buffer buffer;
+  stream.buffer = &buffer;
   for (;;) {
     if (conn->dropped || draining.load()) break;
     Parser parser;

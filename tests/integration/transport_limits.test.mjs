@@ -297,6 +297,19 @@ function keepAliveClient(server) {
       tryParse();
       return p;
     },
+    // Sends a request in pieces, waiting `pauseMs` between them; resolves with its answer.
+    async pieces(body, cuts, pauseMs, headers = {}) {
+      const p = answer();
+      const text = request(body, headers);
+      let at = 0;
+      for (const cut of [...cuts, text.length]) {
+        socket.write(text.slice(at, cut));
+        at = cut;
+        if (at < text.length) await sleep(pauseMs);
+      }
+      tryParse();
+      return p;
+    },
     pipeline(bodies, headers = {}) {
       const answers = bodies.map(() => answer());
       socket.write(bodies.map((b) => request(b, headers)).join(''));
@@ -406,6 +419,35 @@ describe('SSE answers on a keep-alive connection', () => {
         const ids = [1, 2, 3].map((k) => round * 10 + k);
         const answers = await c.pipeline(ids.map((id) => call(id, 'echo', { text: `p${id}` })));
         answers.forEach((a, k) => assert.match(a.body, new RegExp(`"id":${ids[k]},"result".*p${ids[k]}`), a.body));
+      }
+    } finally {
+      c.socket.destroy();
+    }
+  });
+
+  // While an answer is on its way, the connection reads what the client sends next into its
+  // buffer (transport: StreamWaiter::watch); what it read is the start of the next request and
+  // must be kept, however the request is cut, whether the answer was quick (written by the
+  // worker) or slow (written by the network thread), SSE or JSON.
+  g.it('keeps every byte of a request that arrives in pieces while the previous answer is on its way', async () => {
+    const c = keepAliveClient(server);
+    try {
+      for (let i = 0; i < 24; i++) {
+        const accept = i % 2 ? 'application/json' : 'application/json, text/event-stream';
+        const slow = i % 3 === 2;
+        const first = slow ? c.post(call(1000 + i, 'repeat', { n: String(1 << 20) }), { Accept: accept })
+                           : c.post(call(1000 + i, 'echo', { text: `first${i}` }), { Accept: accept });
+        // The next request starts before the first is answered: a few bytes, then the rest of its
+        // head, then its body.
+        const next = c.pieces(call(2000 + i, 'echo', { text: `next${i}` }), [3 + i, 40 + i], 15, { Accept: accept });
+        const a = await first;
+        assert.match(a.body, new RegExp(`"id":${1000 + i},"result"`), a.body.slice(0, 200));
+        const b = await next;
+        assert.match(b.body, new RegExp(`"id":${2000 + i},"result".*next${i}`), b.body);
+        // ...and one that starts after the answer, when the connection waits for it.
+        await sleep(5);
+        const after = await c.pieces(call(3000 + i, 'echo', { text: `after${i}` }), [1 + i, 30], 15, { Accept: accept });
+        assert.match(after.body, new RegExp(`"id":${3000 + i},"result".*after${i}`), after.body);
       }
     } finally {
       c.socket.destroy();
