@@ -64,6 +64,10 @@ struct StreamWaiter : std::enable_shared_from_this<StreamWaiter> {
   beast::flat_buffer* buffer = nullptr;
   bool client_gone = false;             // on the strand
   bool pump_over = false;               // on the strand: the pump waits for the watch to end
+  // On the strand: the watch met the end of the client's stream (or a failed socket). The
+  // connection must not read again: asio reports the end of a stream once, so a read after it
+  // would wait for ever (the connection would stay open in CLOSE-WAIT).
+  bool peer_closed = false;
   // A wake is on its way to the strand: later wakes ride on it (the parts of one answer, pushed
   // by a worker a few microseconds apart, cost one hand-off, not one each). The strand clears it
   // before it looks at the stream, so a part pushed after that posts its own wake.
@@ -93,6 +97,7 @@ struct StreamWaiter : std::enable_shared_from_this<StreamWaiter> {
     stream->socket().async_read_some(room, net::bind_executor(strand, [self = shared_from_this()](boost::system::error_code ec, size_t n) {
       self->watch_pending = false;
       if (n > 0 && self->buffer) self->buffer->commit(n);
+      if (ec && ec != net::error::operation_aborted) self->peer_closed = true;
       if (self->pump_over) {
         self->timer.cancel();  // the pump was waiting for this read to end
         return;
@@ -102,7 +107,7 @@ struct StreamWaiter : std::enable_shared_from_this<StreamWaiter> {
       if (state == kWriting) state = self->disarm();
       if (state == kWritten || state == kPartial) {
         // The answer went out: the pump finishes, and the connection parses what came (the next
-        // request), or reads the end of the stream again.
+        // request), or closes (the end of the stream: peer_closed).
         self->timer.cancel();
         return;
       }
@@ -530,7 +535,7 @@ net::awaitable<bool> HttpServer::Impl::pump(Stream& stream, Parser& parser, std:
       co_await waiter->timer.async_wait(as_tuple(net::use_awaitable));
     }
   }
-  co_return keep;
+  co_return keep && !waiter->peer_closed;
 }
 
 net::awaitable<bool> HttpServer::Impl::pump_parts(Stream& stream, Parser& parser, std::shared_ptr<mcp::ResponseStream> rs,

@@ -454,6 +454,23 @@ describe('SSE answers on a keep-alive connection', () => {
     }
   });
 
+  // A client that ends its stream once it has its answer (curl, scripts) is closed at once: the
+  // watch that met the end of the stream must not leave the connection waiting for a request
+  // (it stayed in CLOSE-WAIT, and 128 such clients used up the address's connections).
+  g.it('closes the connection of a client that ends its stream after its answer', async () => {
+    for (let i = 0; i < 40; i++) {
+      const c = keepAliveClient(server);
+      const accept = i % 2 ? 'application/json' : 'application/json, text/event-stream';
+      const r = await c.post(call(4000 + i, 'echo', { text: `bye${i}` }), { Accept: accept });
+      assert.match(r.body, new RegExp(`"id":${4000 + i},"result"`), r.body);
+      const closed = new Promise((resolve) => c.socket.once('close', () => resolve(true)));
+      c.socket.end();
+      const ok = await Promise.race([closed, sleep(20000).then(() => false)]);
+      c.socket.destroy();
+      assert.ok(ok, `connection ${i}: the server did not close it within 20 s of the client's end of stream`);
+    }
+  });
+
   g.it('survives clients that leave before or while their answer is written', async () => {
     for (let i = 0; i < 200; i++) {
       const c = keepAliveClient(server);
