@@ -32,20 +32,29 @@ uint64_t Watchdog::add(Deadline deadline, const std::atomic<bool>* cancel, std::
   std::lock_guard lock(mu_);
   if (!thread_.joinable()) thread_ = std::thread([this] { run(); });  // started by the first call
   uint64_t id = next_++;
-  entries_.emplace_hint(entries_.end(), id, Entry{deadline, cancel, std::move(fire), false});
-  // Wake the thread only if this call needs a look before the one it planned.
-  auto need = Clock::time_point::max();
-  if (cancel) {
-    auto now = Clock::now();
-    need = now + kCancelPoll;
-    poll_until_ = now + kPollLinger;
-  }
-  if (deadline.is_set()) need = std::min(need, deadline.at());
+  const Entry& e = entries_.emplace_hint(entries_.end(), id, Entry{deadline, cancel, std::move(fire), false})->second;
+  const auto now = Clock::now();
+  if (cancel) poll_until_ = now + kPollLinger;
+  wake_for(e, now);
+  return id;
+}
+
+Clock::time_point Watchdog::next_look(const Entry& e, Clock::time_point now) {
+  auto at = Clock::time_point::max();
+  if (e.fired) return at;  // nothing more to do for it until update() re-arms it
+  if (e.cancel) at = now + kCancelPoll;
+  if (e.deadline.is_set()) at = std::min(at, e.deadline.at());
+  return at;
+}
+
+void Watchdog::wake_for(const Entry& e, Clock::time_point now) {
+  // Only if this call needs a look before the one the thread planned (it may be sleeping
+  // without a timeout): steady traffic then costs no wake-up per call.
+  const auto need = next_look(e, now);
   if (need < next_look_) {
     next_look_ = need;
     cv_.notify_one();
   }
-  return id;
 }
 
 void Watchdog::update(uint64_t id, Deadline deadline, const std::function<void()>& rearm) {
@@ -59,16 +68,7 @@ void Watchdog::update(uint64_t id, Deadline deadline, const std::function<void()
     rearm();
     e.fired = false;
   }
-  // Like add(): a watched call whose deadline is now sooner than the thread's next look wakes it
-  // (a re-armed call, or a deadline moved earlier; the thread may be sleeping without a timeout).
-  if (e.fired) return;
-  auto need = Clock::time_point::max();
-  if (e.cancel) need = Clock::now() + kCancelPoll;
-  if (deadline.is_set()) need = std::min(need, deadline.at());
-  if (need < next_look_) {
-    next_look_ = need;
-    cv_.notify_one();
-  }
+  wake_for(e, Clock::now());  // a re-armed call, or a deadline moved earlier
 }
 
 void Watchdog::remove(uint64_t id) {
@@ -83,11 +83,7 @@ void Watchdog::run() {
     // With nothing to watch the thread sleeps until add() or update() needs it (an idle worker
     // process or server costs no wake-ups; it used to look every 50 ms, 20 a second per process).
     auto wake = now < poll_until_ ? now + kCancelPoll : Clock::time_point::max();
-    for (auto& [id, e] : entries_) {
-      if (e.fired) continue;
-      if (e.cancel) wake = std::min(wake, now + kCancelPoll);
-      if (e.deadline.is_set()) wake = std::min(wake, e.deadline.at());
-    }
+    for (const auto& [id, e] : entries_) wake = std::min(wake, next_look(e, now));
     next_look_ = wake;
     if (wake == Clock::time_point::max()) cv_.wait(lock);
     else cv_.wait_until(lock, wake);

@@ -58,6 +58,10 @@ class Watchdog {
     bool fired;
   };
   void run();
+  // When the thread must look at `e` next (max: not until it changes). Under mu_.
+  static Clock::time_point next_look(const Entry& e, Clock::time_point now);
+  // Wakes the thread if `e` needs a look before the one it planned. Under mu_.
+  void wake_for(const Entry& e, Clock::time_point now);
 
   std::mutex mu_;
   std::condition_variable cv_;

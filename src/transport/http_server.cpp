@@ -62,9 +62,12 @@ struct StreamWaiter : std::enable_shared_from_this<StreamWaiter> {
   // of one pipelined), appended there for the connection to parse. Set while the pump runs; only
   // the strand touches it, and nothing else uses the buffer while the watch's read is pending.
   beast::flat_buffer* buffer = nullptr;
-  bool client_gone = false;             // on the strand
+  // On the strand: the client left before its answer was out (the watch met the end of its
+  // stream, or a failed socket): the pump stops. Implies peer_closed, below.
+  bool client_gone = false;
   bool pump_over = false;               // on the strand: the pump waits for the watch to end
-  // On the strand: the watch met the end of the client's stream (or a failed socket). The
+  // On the strand: the watch met the end of the client's stream (or a failed socket), before or
+  // after the answer went out (after it, a partly sent answer is still finished). The
   // connection must not read again: asio reports the end of a stream once, so a read after it
   // would wait for ever (the connection would stay open in CLOSE-WAIT).
   bool peer_closed = false;
@@ -526,10 +529,8 @@ net::awaitable<bool> HttpServer::Impl::pump(Stream& stream, Parser& parser, std:
   // before the watch's read has ended and kept what it read.
   if (waiter->watch_pending) {
     waiter->pump_over = true;
-    if (!waiter->client_gone) {
-      boost::system::error_code ignore;
-      stream.socket().cancel(ignore);  // the watch (nothing else is pending here)
-    }
+    boost::system::error_code ignore;
+    stream.socket().cancel(ignore);  // the watch (nothing else is pending here)
     while (waiter->watch_pending) {
       waiter->timer.expires_after(std::chrono::hours(24));
       co_await waiter->timer.async_wait(as_tuple(net::use_awaitable));
@@ -554,7 +555,6 @@ net::awaitable<bool> HttpServer::Impl::pump_parts(Stream& stream, Parser& parser
     std::shared_ptr<mcp::ResponseStream> rs;
     std::shared_ptr<StreamWaiter> waiter;
     Impl& im;
-    bool watching = false;
     std::optional<std::list<std::weak_ptr<mcp::ResponseStream>>::iterator> listed;  // in im.streams
     ~Finish() {
       waiter->disarm();  // a worker writing to the socket finishes first
@@ -567,6 +567,7 @@ net::awaitable<bool> HttpServer::Impl::pump_parts(Stream& stream, Parser& parser
     }
   } finish{rs, waiter, *this};
   const auto watch_at = SteadyClock::now() + kWatchAfter;
+  bool watch_started = false;  // a watch was started in this pump (next() starts one only once)
   // The next part within `timeout`; false on timeout or when the client left (client_gone).
   auto next = [&](Part& part, SteadyClock::duration timeout) -> net::awaitable<bool> {
     auto until = SteadyClock::now() + timeout;
@@ -575,19 +576,19 @@ net::awaitable<bool> HttpServer::Impl::pump_parts(Stream& stream, Parser& parser
       if (rs->try_pop(part)) co_return true;
       auto now = SteadyClock::now();
       if (now >= until) co_return false;
-      if (!finish.watching && now >= watch_at) {
+      if (!watch_started && now >= watch_at) {
         waiter->watch();
-        finish.watching = true;
+        watch_started = true;
       }
-      waiter->timer.expires_at(finish.watching ? until : std::min(until, watch_at));
+      waiter->timer.expires_at(watch_started ? until : std::min(until, watch_at));
       co_await waiter->timer.async_wait(as_tuple(net::use_awaitable));
     }
   };
   const auto& req = parser.get();
   bool keep_alive = req.keep_alive();
   // Lets the worker write the answer itself (StreamWaiter::try_direct; the caller has set what
-  // it needs) and waits until the socket is readable (the answer went out and the client sent
-  // its next request, or left), a wake (the worker left the answer to the strand), or `until`.
+  // it needs) and waits until its watch reads (the answer went out and the client sent its next
+  // request, or left), a wake (the worker left the answer to the strand), or `until`.
   // The response's end (whether the connection stays open) when the answer went out directly;
   // nullopt when the strand must write it.
   auto direct_wait = [&](SteadyClock::time_point until) -> net::awaitable<std::optional<bool>> {
@@ -595,7 +596,7 @@ net::awaitable<bool> HttpServer::Impl::pump_parts(Stream& stream, Parser& parser
     waiter->direct.store(StreamWaiter::kArmed, std::memory_order_release);
     // (Again, if a pipelined request ended an earlier watch: it then ends at once, disarmed.)
     if (!waiter->watch_pending) waiter->watch();
-    finish.watching = true;
+    watch_started = true;
     waiter->timer.expires_at(until);
     co_await waiter->timer.async_wait(as_tuple(net::use_awaitable));
     const int state = waiter->disarm();
