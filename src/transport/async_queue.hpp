@@ -1,8 +1,8 @@
 // transport/async_queue.hpp: a queue that any thread pushes to and one coroutine pops from.
 //
-// The coroutine waits on a timer that push() cancels (through the owner's strand, so the timer
-// is only ever touched on that strand). Ownership: shared between the producer(s) and the
-// consuming coroutine. Thread safety: push/close from any thread; pop only from the strand.
+// The coroutine waits on a timer that push() cancels (through the owner's event loop, which one
+// thread runs, so the timer is only ever touched on that thread). Ownership: shared between the producer(s) and the
+// consuming coroutine. Thread safety: push/close from any thread; pop only on the loop.
 #pragma once
 
 #include <chrono>
@@ -19,7 +19,8 @@ namespace wasimancer::transport {
 template <typename T>
 class AsyncQueue : public std::enable_shared_from_this<AsyncQueue<T>> {
  public:
-  using Executor = boost::asio::strand<boost::asio::io_context::executor_type>;
+  // The consumer's event loop, run by one thread: what it runs is serialised without a strand.
+  using Executor = boost::asio::io_context::executor_type;
 
   explicit AsyncQueue(Executor ex) : ex_(ex), timer_(ex) {}
 

@@ -32,7 +32,16 @@ namespace beast = boost::beast;
 namespace json = boost::json;
 using tcp = net::ip::tcp;
 using net::as_tuple;
-using Strand = net::strand<net::io_context::executor_type>;
+using Loop = net::io_context::executor_type;
+
+// The executor of the coroutine running on a connection's loop (co_spawn tracks work, so its
+// executor is the loop's with outstanding_work.tracked).
+Loop loop_of(const net::any_io_executor& ex) {
+  if (const auto* e = ex.target<Loop>()) return *e;
+  using Tracked = std::decay_t<decltype(net::prefer(std::declval<Loop>(), net::execution::outstanding_work.tracked))>;
+  if (const auto* e = ex.target<Tracked>()) return net::prefer(*e, net::execution::outstanding_work.untracked);
+  throw std::logic_error("a connection's coroutine runs on an unexpected executor");
+}
 
 namespace {
 
@@ -47,45 +56,45 @@ constexpr auto kHeadHold = std::chrono::seconds(1);
 // no watch, and arming one costs two reactor operations (an epoll_ctl and a cancel) per call.
 constexpr auto kWatchAfter = std::chrono::milliseconds(20);
 
-// Waits on the connection's strand for a ResponseStream's next part; the stream's waker (any
-// thread) cancels the timer through the strand. When the stream overflowed (its client is not
+// Waits on the connection's loop for a ResponseStream's next part; the stream's waker (any
+// thread) cancels the timer through the loop. When the stream overflowed (its client is not
 // reading), the write in progress is cancelled too, so the connection closes at once instead of
 // at the write deadline. It also watches the socket while the answer is pumped: a client that
 // closes its end (an SSE stream it no longer wants, a call it gave up on) is noticed at once,
 // not at the next keep-alive write (which would succeed once on a half-closed socket).
 struct StreamWaiter : std::enable_shared_from_this<StreamWaiter> {
-  explicit StreamWaiter(Strand s) : strand(s), timer(s) {}
-  Strand strand;
+  explicit StreamWaiter(Loop s) : loop(s), timer(s) {}
+  Loop loop;
   net::steady_timer timer;
-  beast::tcp_stream* stream = nullptr;  // while the pump runs; touched only on the strand
+  beast::tcp_stream* stream = nullptr;  // while the pump runs; touched only on the loop
   // The connection's read buffer: what the watch reads is the client's next request (or the rest
   // of one pipelined), appended there for the connection to parse. Set while the pump runs; only
-  // the strand touches it, and nothing else uses the buffer while the watch's read is pending.
+  // the loop touches it, and nothing else uses the buffer while the watch's read is pending.
   beast::flat_buffer* buffer = nullptr;
-  // On the strand: the client left before its answer was out (the watch met the end of its
+  // On the loop: the client left before its answer was out (the watch met the end of its
   // stream, or a failed socket): the pump stops. Implies peer_closed, below.
   bool client_gone = false;
-  bool pump_over = false;               // on the strand: the pump waits for the watch to end
-  // On the strand: the watch met the end of the client's stream (or a failed socket), before or
+  bool pump_over = false;               // on the loop: the pump waits for the watch to end
+  // On the loop: the watch met the end of the client's stream (or a failed socket), before or
   // after the answer went out (after it, a partly sent answer is still finished). The
   // connection must not read again: asio reports the end of a stream once, so a read after it
   // would wait for ever (the connection would stay open in CLOSE-WAIT).
   bool peer_closed = false;
-  // A wake is on its way to the strand: later wakes ride on it (the parts of one answer, pushed
-  // by a worker a few microseconds apart, cost one hand-off, not one each). The strand clears it
+  // A wake is on its way to the loop: later wakes ride on it (the parts of one answer, pushed
+  // by a worker a few microseconds apart, cost one hand-off, not one each). The loop clears it
   // before it looks at the stream, so a part pushed after that posts its own wake.
   std::atomic<bool> wake_posted{false};
   std::atomic<bool> abort_wanted{false};
   void wake(bool abort) {
     if (abort) abort_wanted.store(true, std::memory_order_relaxed);
     if (wake_posted.exchange(true, std::memory_order_acq_rel)) return;
-    net::post(strand, [self = shared_from_this()] {
+    net::post(loop, [self = shared_from_this()] {
       self->wake_posted.store(false, std::memory_order_release);
       self->timer.cancel();
       if (self->abort_wanted.load(std::memory_order_relaxed) && self->stream) self->stream->cancel();
     });
   }
-  // Reads (on the strand) what the client sends next, into the connection's buffer: end of
+  // Reads (on the loop) what the client sends next, into the connection's buffer: end of
   // stream or an error means the client left; bytes are the next request's and end the watch.
   // When the answer went out directly (below), those bytes are what tells the pump its answer
   // is done, and the connection then parses them without another read. (A read, not a wait for
@@ -93,11 +102,11 @@ struct StreamWaiter : std::enable_shared_from_this<StreamWaiter> {
   // recv instead (EAGAIN, as the answer is not out yet) and its data needs no second read:
   // measured 4-7% more in-process calls/s.) The pump does not end while the read is pending
   // (pump()), so what it read is never lost.
-  bool watch_pending = false;  // on the strand
+  bool watch_pending = false;  // on the loop
   void watch() {
     watch_pending = true;
     auto room = buffer->prepare(beast::read_size(*buffer, 65536));
-    stream->socket().async_read_some(room, net::bind_executor(strand, [self = shared_from_this()](boost::system::error_code ec, size_t n) {
+    stream->socket().async_read_some(room, net::bind_executor(loop, [self = shared_from_this()](boost::system::error_code ec, size_t n) {
       self->watch_pending = false;
       if (n > 0 && self->buffer) self->buffer->commit(n);
       if (ec && ec != net::error::operation_aborted) self->peer_closed = true;
@@ -116,7 +125,7 @@ struct StreamWaiter : std::enable_shared_from_this<StreamWaiter> {
       }
       if (n > 0) {
         // A request pipelined before the answer (or one after an answer just written): the
-        // strand writes this answer, a direct write would leave the pump waiting for more bytes.
+        // loop writes this answer, a direct write would leave the pump waiting for more bytes.
         state = self->disarm();
         if (state == kWritten || state == kPartial) self->timer.cancel();
         return;
@@ -130,11 +139,11 @@ struct StreamWaiter : std::enable_shared_from_this<StreamWaiter> {
   // ---- the direct write of a quick SSE answer ----
   // While the pump holds an SSE answer's head for its first message (kArmed), the worker that
   // pushes the answer's end writes head, events and last chunk to the socket itself (a
-  // non-blocking send), instead of handing them to the strand: the hand-off back to a network
+  // non-blocking send), instead of handing them to the loop: the hand-off back to a network
   // thread (a wake-up of another thread per call) is saved, and the pump learns that its
   // answer is out when the client's next request (or its end of stream) makes the socket
-  // readable. What a send cannot take at once, the strand writes (kPartial).
-  // Only the strand arms and disarms; only a worker moves kArmed -> kWriting -> kWritten or
+  // readable. What a send cannot take at once, the loop writes (kPartial).
+  // Only the loop arms and disarms; only a worker moves kArmed -> kWriting -> kWritten or
   // kPartial. The socket stays open while kWriting: the pump disarms (waiting for a write in
   // progress) before it returns, and nothing closes a busy connection's socket meanwhile.
   // A whole answer (a Complete part: JSON) can go the same way while the pump waits for the
@@ -149,7 +158,7 @@ struct StreamWaiter : std::enable_shared_from_this<StreamWaiter> {
   std::string_view route;
   const std::atomic<bool>* draining = nullptr;
 
-  // Strand: no direct write from now on. Returns the state it found (after a write in progress).
+  // Loop: no direct write from now on. Returns the state it found (after a write in progress).
   int disarm() {
     int state = kArmed;
     if (direct.compare_exchange_strong(state, kOff, std::memory_order_acq_rel)) return kArmed;
@@ -158,7 +167,7 @@ struct StreamWaiter : std::enable_shared_from_this<StreamWaiter> {
   }
 
   // Worker: writes the answer if it is complete and the pump is holding for it. True when the
-  // strand needs no wake (everything was written).
+  // loop needs no wake (everything was written).
   bool try_direct(mcp::ResponseStream& rs) {
     int state = kArmed;
     if (direct.load(std::memory_order_relaxed) != kArmed ||
@@ -232,19 +241,19 @@ bool header_has_token(std::string_view header, std::string_view token) { return 
 // ---- connections ----------------------------------------------------------------------------------
 
 // One accepted connection, as the registry sees it. The fields are guarded by the registry's
-// mutex, except `stream`, which only the connection's strand touches. The three flags are
+// mutex, except `stream`, which only the connection's loop touches. The three flags are
 // atomic so the connection's own loop reads them (and sets `busy`) without taking the registry's
 // lock on every request; `authenticated` and `dropped` still change only under it.
 struct Conn {
   uint64_t id = 0;
   std::string address;
-  Strand strand;
+  Loop loop;
   std::atomic<bool> authenticated{false};
   std::atomic<bool> busy{false};     // reading a request's body, or answering it
   std::atomic<bool> dropped{false};  // closed by the registry (evicted, or shutting down): no longer counted
   std::list<std::shared_ptr<Conn>>::iterator waiting_pos;  // in `unauthenticated`, when not authenticated
   beast::tcp_stream* stream = nullptr;
-  explicit Conn(Strand s) : strand(s) {}
+  explicit Conn(Loop s) : loop(s) {}
 };
 
 // ---- the server ---------------------------------------------------------------------------------
@@ -256,12 +265,14 @@ struct HttpServer::Impl {
   // a loop shared by several threads woke its idle threads for each other's work, an epoll_ctl
   // and a futex per request or two. ios[0] also runs the acceptor. Each loop is run by one thread
   // (concurrency hint 1); workers post to it (wakes, direct-write hand-backs), so it keeps its locks.
+  // A connection needs no strand: its loop's one thread serialises everything that touches it (a
+  // strand's queue and locks on every handler were ~4% of a call's CPU, twin-server A/B).
   std::vector<std::unique_ptr<net::io_context>> ios;
   std::vector<net::executor_work_guard<net::io_context::executor_type>> keep_running;
-  size_t next_io = 0;  // round robin, on the accept strand
+  size_t next_io = 0;  // round robin, on the accept loop
   net::io_context& io;  // ios[0]
   std::optional<tcp::acceptor> acceptor;
-  std::optional<Strand> accept_strand;
+  std::optional<Loop> accept_ex;
   std::vector<std::thread> threads;
   std::vector<std::shared_ptr<RouteHandler>> routes;
   uint16_t bound_port = 0;
@@ -335,15 +346,15 @@ struct HttpServer::Impl {
 
   // Registry. admit() decides on a new connection: nullptr (refused, with the reason) or its
   // record; `evict` is set to a connection to close to make room.
-  std::shared_ptr<Conn> admit(const std::string& address, Strand strand, std::shared_ptr<Conn>& evict, std::string& why);
+  std::shared_ptr<Conn> admit(const std::string& address, Loop loop, std::shared_ptr<Conn>& evict, std::string& why);
   void release(Conn& conn);
   void set_authenticated(Conn& conn);
   void drop_locked(Conn& conn);
-  static void close_on_strand(const std::shared_ptr<Conn>& conn);
+  static void close_on_loop(const std::shared_ptr<Conn>& conn);
   size_t max_unauthenticated() const { return std::max<size_t>(1, config.max_connections - config.max_connections / 4); }
 };
 
-std::shared_ptr<Conn> HttpServer::Impl::admit(const std::string& address, Strand strand, std::shared_ptr<Conn>& evict, std::string& why) {
+std::shared_ptr<Conn> HttpServer::Impl::admit(const std::string& address, Loop loop, std::shared_ptr<Conn>& evict, std::string& why) {
   std::lock_guard lock(conns_mu);
   if (config.max_connections_per_address && per_address[address] >= config.max_connections_per_address) {
     why = fmt::format("{} connections from this address (WASIMANCER_MAX_CONNECTIONS_PER_ADDRESS)", config.max_connections_per_address);
@@ -378,7 +389,7 @@ std::shared_ptr<Conn> HttpServer::Impl::admit(const std::string& address, Strand
     }
     drop_locked(*evict);
   }
-  auto conn = std::make_shared<Conn>(strand);
+  auto conn = std::make_shared<Conn>(loop);
   conn->id = next_conn++;
   conn->address = address;
   ++open_count;
@@ -417,9 +428,9 @@ void HttpServer::Impl::set_authenticated(Conn& c) {
   c.authenticated = true;
 }
 
-void HttpServer::Impl::close_on_strand(const std::shared_ptr<Conn>& conn) {
+void HttpServer::Impl::close_on_loop(const std::shared_ptr<Conn>& conn) {
   // A connection busy with a request finishes it (its loop then sees `dropped` or the drain).
-  net::post(conn->strand, [conn] {
+  net::post(conn->loop, [conn] {
     if (!conn->stream || conn->busy) return;
     boost::system::error_code ignore;
     conn->stream->socket().shutdown(tcp::socket::shutdown_both, ignore);
@@ -508,7 +519,7 @@ net::awaitable<bool> HttpServer::Impl::send_answer(Stream& stream, Parser& parse
 // (done, or the client left), which also frees what was still queued.
 net::awaitable<bool> HttpServer::Impl::pump(Stream& stream, Parser& parser, std::shared_ptr<mcp::ResponseStream> rs) {
   auto ex = co_await net::this_coro::executor;
-  auto waiter = std::make_shared<StreamWaiter>(*ex.template target<Strand>());
+  auto waiter = std::make_shared<StreamWaiter>(loop_of(ex));
   waiter->stream = &stream;
   waiter->buffer = stream.buffer;
   // Whatever way the pump ends, a late end of the watch touches neither the stream nor the
@@ -547,7 +558,7 @@ net::awaitable<bool> HttpServer::Impl::pump_parts(Stream& stream, Parser& parser
         auto r = weak_rs.lock();
         auto w = weak.lock();
         if (!w) return;
-        if (r && w->try_direct(*r)) return;  // written by this thread: nothing for the strand to do
+        if (r && w->try_direct(*r)) return;  // written by this thread: nothing for the loop to do
         w->wake(r && r->overflowed());
       },
       false);
@@ -588,9 +599,9 @@ net::awaitable<bool> HttpServer::Impl::pump_parts(Stream& stream, Parser& parser
   bool keep_alive = req.keep_alive();
   // Lets the worker write the answer itself (StreamWaiter::try_direct; the caller has set what
   // it needs) and waits until its watch reads (the answer went out and the client sent its next
-  // request, or left), a wake (the worker left the answer to the strand), or `until`.
+  // request, or left), a wake (the worker left the answer to the loop), or `until`.
   // The response's end (whether the connection stays open) when the answer went out directly;
-  // nullopt when the strand must write it.
+  // nullopt when the loop must write it.
   auto direct_wait = [&](SteadyClock::time_point until) -> net::awaitable<std::optional<bool>> {
     waiter->fd = stream.socket().native_handle();
     waiter->direct.store(StreamWaiter::kArmed, std::memory_order_release);
@@ -619,7 +630,7 @@ net::awaitable<bool> HttpServer::Impl::pump_parts(Stream& stream, Parser& parser
   if (keep_alive && parser.is_done() && !draining.load() && rs->empty()) {
     // A whole answer (JSON) may be written by the worker. Not longer than kHeadHold: the
     // connection's idle timeout starts only when the pump is done, and a call still running
-    // then is answered by the strand as before.
+    // then is answered by the loop as before.
     waiter->complete_mode = true;
     waiter->version = req.version();
     waiter->route = stream.route;
@@ -731,11 +742,11 @@ net::awaitable<void> HttpServer::Impl::accept_loop() {
     std::shared_ptr<Conn> evict;
     std::string why;
     next_io = (next_io + 1) % ios.size();
-    auto conn = draining.load() ? nullptr : admit(address, net::make_strand(loop), evict, why);
+    auto conn = draining.load() ? nullptr : admit(address, loop.get_executor(), evict, why);
     if (evict) {
       refusals.log("evicted", spdlog::level::info, "closed a connection from {} that had not authenticated, to make room for a new one",
                    evict->address);
-      close_on_strand(evict);
+      close_on_loop(evict);
     }
     if (!conn) {
       boost::system::error_code ignore;
@@ -747,7 +758,7 @@ net::awaitable<void> HttpServer::Impl::accept_loop() {
     // delayed ACKs (Nagle).
     boost::system::error_code nodelay_ec;
     socket.set_option(tcp::no_delay(true), nodelay_ec);
-    net::co_spawn(conn->strand, connection(std::move(socket), conn), net::detached);
+    net::co_spawn(conn->loop, connection(std::move(socket), conn), net::detached);
   }
 }
 
@@ -879,8 +890,7 @@ net::awaitable<bool> HttpServer::Impl::route_request(Stream& stream, beast::flat
   bool keep_alive = req.keep_alive();
   unsigned version = req.version();
   auto ex = co_await net::this_coro::executor;
-  auto queue = std::make_shared<AsyncQueue<HttpResponse>>(ex.template target<Strand>() ? *ex.template target<Strand>()
-                                                                                       : net::make_strand(io));
+  auto queue = std::make_shared<AsyncQueue<HttpResponse>>(loop_of(ex));
   route.handle(std::move(req), [queue](HttpResponse res) {
     queue->push(std::move(res));
     queue->close();
@@ -925,8 +935,8 @@ Result<void> HttpServer::start() {
     return Error(ErrorKind::Io, fmt::format("cannot listen on {}:{}: {}{}", im.config.bind_address, im.config.port, ec.message(), hint));
   }
   im.bound_port = im.acceptor->local_endpoint().port();
-  im.accept_strand.emplace(net::make_strand(im.io));
-  net::co_spawn(*im.accept_strand, im.accept_loop(), net::detached);
+  im.accept_ex.emplace(im.io.get_executor());
+  net::co_spawn(*im.accept_ex, im.accept_loop(), net::detached);
   for (auto& loop : im.ios) {  // one thread each (config.network_threads of them)
     im.keep_running.push_back(net::make_work_guard(*loop));  // a loop with no connection yet stays up
     im.threads.emplace_back([&l = *loop] { l.run(); });
@@ -955,7 +965,7 @@ void HttpServer::shutdown(std::chrono::milliseconds grace) {
   auto deadline = Clock::now() + grace;
   im.draining = true;
   // 1. No new connections.
-  net::post(*im.accept_strand, [&im] {
+  net::post(*im.accept_ex, [&im] {
     boost::system::error_code ignore;
     im.acceptor->close(ignore);
   });
@@ -963,7 +973,7 @@ void HttpServer::shutdown(std::chrono::milliseconds grace) {
   //    requests get 503) and close after it.
   {
     std::lock_guard lock(im.conns_mu);
-    for (const auto& c : im.all_conns) Impl::close_on_strand(c);
+    for (const auto& c : im.all_conns) Impl::close_on_loop(c);
   }
   // 3. Calls in flight finish until the deadline; the rest are answered with an error.
   size_t running = im.mcp.calls_in_flight();

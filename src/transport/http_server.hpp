@@ -3,8 +3,8 @@
 // Sockets only: every MCP-over-HTTP rule (routes, statuses, headers, sessions, eras, framing)
 // is mcp::HttpHandler's; this file reads requests, hands their head and body to it, and writes
 // what it answers (a response, or a ResponseStream pumped as chunked SSE). Extra routes (the
-// admin API) plug in through RouteHandler. A small pool of network threads runs every
-// connection as a coroutine on its own strand; nothing here runs wasm.
+// admin API) plug in through RouteHandler. Network threads, each with its own event loop,
+// run every connection as a coroutine on one of them; nothing here runs wasm.
 //
 // Every request is checked in this order, before its body is read: Host and Origin (403),
 // authentication (401 for MCP, the route's own check for others), the body size (413); a client
