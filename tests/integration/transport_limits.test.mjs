@@ -494,6 +494,47 @@ describe('SSE answers on a keep-alive connection', () => {
   });
 });
 
+// A worker that writes an answer itself can be preempted between its send and the state it
+// leaves; the client then has its answer and sends its next request before the connection knows
+// the write is over. The connection neither spins for the worker nor waits out its 1 s hold:
+// the worker wakes it once its write is done (transport: StreamWaiter::settle and end_write).
+// A pause point holds that window open for 50 ms after every direct write.
+describe('a next request that arrives while its worker is still in the direct write', () => {
+  const g = guard({ timeout: 180000 });
+  let server;
+  g.before(async () => {
+    server = await startServer({ wasm: [testPlugin('echo'), testPlugin('bulk')], plugins: bulkPlugins,
+      env: { WASIMANCER_TEST_PAUSE_POINT: 'direct-written:50' } });
+  });
+  after(() => server?.stop());
+
+  g.it('answers every request in order, woken by the worker rather than by the 1 s hold', async () => {
+    const directWrites = async () => {
+      const r = await fetch(`${server.base}/metrics`, { headers: { Authorization: `Bearer ${server.adminToken}` } });
+      return Number(/^wasimancer_http_direct_writes_total (\d+)/m.exec(await r.text())?.[1] ?? NaN);
+    };
+    const before = await directWrites();
+    const c = keepAliveClient(server);
+    const took = [];
+    try {
+      for (let i = 0; i < 30; i++) {
+        const accept = i % 2 ? 'application/json' : 'application/json, text/event-stream';
+        const started = performance.now();
+        const r = await c.post(call(i, 'echo', { text: `w${i}` }), { Accept: accept });
+        took.push(performance.now() - started);
+        assert.match(r.body, new RegExp(`"id":${i},"result".*w${i}`), r.body);
+      }
+    } finally {
+      c.socket.destroy();
+    }
+    assert.ok(await directWrites() - before >= 30, 'the answers were not written by their workers');
+    // Each answer after the first waits for the previous worker's 50 ms pause; without the
+    // worker's wake it would wait for the connection's 1 s hold instead.
+    const median = took.slice(1).sort((a, b) => a - b)[Math.floor((took.length - 1) / 2)];
+    assert.ok(median < 500, `median answer time ${median.toFixed(0)} ms: the connection waited for its hold, not for the worker`);
+  });
+});
+
 // A session's standalone SSE stream (GET /mcp) on a raw socket; resolves once its head has
 // arrived with { socket, ended (the last chunk arrived), closed }.
 function openGetStream(server, sid) {
