@@ -77,6 +77,17 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
   return CRYPTO_memcmp(da, db, sizeof da) == 0 && a.size() == b.size();
 }
 
+SecretDigest::SecretDigest(std::string_view secret) : size_(secret.size()) {
+  static_assert(sizeof digest_ == SHA256_DIGEST_LENGTH);
+  fast_sha256(secret, digest_.data());
+}
+
+bool SecretDigest::matches(std::string_view presented) const {
+  uint8_t d[SHA256_DIGEST_LENGTH];
+  fast_sha256(presented, d);
+  return CRYPTO_memcmp(d, digest_.data(), sizeof d) == 0 && presented.size() == size_;
+}
+
 std::string base64_encode(std::span<const uint8_t> data) {
   if (data.empty()) return {};
   std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');

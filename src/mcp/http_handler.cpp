@@ -450,7 +450,9 @@ std::string param_text(const json::value& v) { return v.is_string() ? std::strin
 
 // ---- the handler --------------------------------------------------------------------------------
 
-HttpHandler::HttpHandler(Server& server, HttpRules rules) : server_(server), rules_(std::move(rules)) {}
+HttpHandler::HttpHandler(Server& server, HttpRules rules) : server_(server), rules_(std::move(rules)) {
+  if (rules_.mcp_token) mcp_token_.emplace(*rules_.mcp_token);
+}
 
 std::optional<HttpAnswer> HttpHandler::check_host_origin(const HttpRequestHead& head) const {
   auto host = head.header("host");
@@ -468,8 +470,7 @@ std::optional<HttpAnswer> HttpHandler::check_host_origin(const HttpRequestHead& 
 bool HttpHandler::authorized(const HttpRequestHead& head) const {
   if (!rules_.mcp_token && !rules_.oauth) return true;
   std::string_view auth = head.header("authorization");
-  if (rules_.mcp_token && ascii_istarts_with(auth, "bearer ") &&
-      constant_time_equal(auth.substr(7), *rules_.mcp_token)) {
+  if (mcp_token_ && ascii_istarts_with(auth, "bearer ") && mcp_token_->matches(auth.substr(7))) {
     return true;
   }
   return rules_.oauth && rules_.oauth->check(auth, kToolsScope, head.header("host")).allowed();

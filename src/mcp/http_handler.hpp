@@ -24,6 +24,7 @@
 #include <variant>
 #include <vector>
 
+#include "core/crypto.hpp"
 #include "mcp/auth.hpp"
 #include "mcp/response_stream.hpp"
 #include "mcp/server.hpp"
@@ -99,6 +100,7 @@ class HttpHandler {
 
   Server& server_;
   HttpRules rules_;
+  std::optional<SecretDigest> mcp_token_;  // rules_.mcp_token's digest: one hash per request, not two
  public:
   // The events of resumable SSE answers (2025-11-25 clients), kept for a client that reconnects
   // with Last-Event-ID. Internal; public for the Outbounds that fill it.

@@ -63,6 +63,18 @@ TEST(Crypto, ConstantTimeEqual) {
   EXPECT_TRUE(constant_time_equal("", ""));
 }
 
+TEST(Crypto, SecretDigestMatchesWhatConstantTimeEqualAccepts) {
+  SecretDigest token("s3cret-token");
+  EXPECT_TRUE(token.matches("s3cret-token"));
+  EXPECT_FALSE(token.matches("s3cret-tokeN"));
+  EXPECT_FALSE(token.matches("s3cret-token "));
+  EXPECT_FALSE(token.matches("s3cret-toke"));
+  EXPECT_FALSE(token.matches(""));
+  SecretDigest empty("");
+  EXPECT_TRUE(empty.matches(""));
+  EXPECT_FALSE(empty.matches("x"));
+}
+
 TEST(Crypto, ConstantTimeEqualFromManyThreads) {
   // The digest context is per thread: comparisons on several threads at once stay exact.
   std::atomic<int> wrong{0};
