@@ -1,7 +1,6 @@
 #include "core/worker_pool.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <thread>
 
 namespace wasimancer {
@@ -10,8 +9,6 @@ namespace {
 // The unkeyed queue's key: keyed posts use names that are never empty (registry/names.hpp), and
 // an empty key passed to post(key, ...) is treated as unkeyed too.
 const std::string kUnkeyed;
-// How long a worker beyond the pool's size waits for more work before it leaves.
-constexpr std::chrono::milliseconds kSurplusLinger{200};
 }  // namespace
 
 size_t WorkerPool::share_of(size_t threads, unsigned percent) {
@@ -73,36 +70,17 @@ bool WorkerPool::enqueue_locked(const std::string& key, bool capped, std::functi
     ring_.push_back(key);
     k.in_ring = true;
   }
-  const bool free_worker = idle_ > waking_;  // an idle worker not already woken for a task
-  if (k.capped && k.running >= max_per_key_) {
-    // At its share: an idle worker takes it only if the key may borrow; otherwise a worker takes
-    // it when one of its key's tasks ends.
-    if (free_worker && may_borrow_locked(key, k)) {
-      ++waking_;
-      return true;
-    }
-    return false;
-  }
-  if (free_worker) {
+  bool eligible = !k.capped || k.running < max_per_key_;
+  if (!eligible) return false;  // a worker will take it when one of its key's tasks ends
+  // Wake an idle worker, unless one was already woken for a task it has not taken yet.
+  if (idle_ > waking_) {
     ++waking_;
     return true;
   }
   if (idle_ == 0 && blocked_ > 0 && threads_ - blocked_ < target_) {
     spawn_locked();  // every normal worker is busy and some are only waiting: add one
-  } else if (borrowed_ > 0 && threads_ - blocked_ < target_ + borrowed_) {
-    spawn_locked();  // the busy workers include borrowed ones: this task does not wait for them
   }
   return false;
-}
-
-bool WorkerPool::may_borrow_locked(const std::string& key, const Key& k) const {
-  if (!k.capped || k.tasks.empty() || k.running >= target_) return false;
-  for (const auto& [name, other] : keys_) {
-    if (name == key) continue;
-    if (other.running > 0) return false;
-    if (!other.tasks.empty() && (!other.capped || other.running < max_per_key_)) return false;
-  }
-  return true;
 }
 
 bool WorkerPool::has_eligible_locked() const {
@@ -110,70 +88,45 @@ bool WorkerPool::has_eligible_locked() const {
     const Key& k = keys_.at(name);
     if (!k.capped || k.running < max_per_key_) return true;
   }
-  for (const auto& name : ring_) {
-    if (may_borrow_locked(name, keys_.at(name))) return true;
-  }
   return false;
 }
 
-WorkerPool::Key* WorkerPool::next_eligible_locked(std::string* key_out, bool* borrowed) {
-  auto take = [&](std::list<std::string>::iterator it) {
+WorkerPool::Key* WorkerPool::next_eligible_locked(std::string* key_out) {
+  for (auto it = ring_.begin(); it != ring_.end(); ++it) {
     Key& k = keys_.at(*it);
+    if (k.capped && k.running >= max_per_key_) continue;
     *key_out = *it;
     // Served: to the back of the ring if it has more, out of it otherwise.
     ring_.erase(it);
     if (k.tasks.size() > 1) ring_.push_back(*key_out);
     else k.in_ring = false;
     return &k;
-  };
-  for (auto it = ring_.begin(); it != ring_.end(); ++it) {
-    const Key& k = keys_.at(*it);
-    if (!k.capped || k.running < max_per_key_) return take(it);
-  }
-  for (auto it = ring_.begin(); it != ring_.end(); ++it) {
-    if (may_borrow_locked(*it, keys_.at(*it))) {
-      *borrowed = true;
-      return take(it);
-    }
   }
   return nullptr;
 }
 
 void WorkerPool::run() {
   std::unique_lock lock(mu_);
-  bool lingered = false;
   for (;;) {
     std::string key;
-    bool borrowed = false;
-    Key* k = next_eligible_locked(&key, &borrowed);
+    Key* k = next_eligible_locked(&key);
     if (!k) {
-      // When stopping, stay while queued tasks remain (they wait for their key's running tasks
-      // to end). A worker beyond the pool's size (one started for a blocked or a borrowed one
-      // that came back) lingers a moment for more work, then leaves: a borrow that comes and
-      // goes does not start and end a thread each time.
-      if (stopping_ && queued_ == 0) break;
-      const bool surplus = threads_ - blocked_ > target_ + borrowed_;
-      if (surplus && lingered) break;
+      // Too many workers (a blocked one came back): let this one go. When stopping, stay while
+      // queued tasks remain (they wait for their key's running tasks to end).
+      if (threads_ - blocked_ > target_ || (stopping_ && queued_ == 0)) break;
       // Every return from wait() counts as the wake-up a poster asked for (a spurious one only
       // makes a later post wake one more worker than needed); the top of the loop re-checks.
       ++idle_;
-      if (surplus) {
-        work_cv_.wait_for(lock, kSurplusLinger);
-        lingered = true;
-      } else {
-        work_cv_.wait(lock);
-      }
+      work_cv_.wait(lock);
       --idle_;
       if (waking_ > 0) --waking_;
       continue;
     }
-    lingered = false;
     auto task = std::move(k->tasks.front());
     k->tasks.pop_front();
     --queued_;
     ++k->running;
     ++running_;
-    if (borrowed) ++borrowed_;
     // More runnable work than this worker: wake one more (which does the same in turn). Done
     // here rather than when a task ends, where the ending worker takes the next task itself.
     bool wake_another = idle_ > waking_ && queued_ > 0 && has_eligible_locked();
@@ -184,7 +137,6 @@ void WorkerPool::run() {
     task = nullptr;
     lock.lock();
     --running_;
-    if (borrowed) --borrowed_;
     auto it = keys_.find(key);
     if (--it->second.running == 0 && it->second.tasks.empty()) keys_.erase(it);
     // A task of this key may run now: this worker takes the next eligible task at the top of the

@@ -3,14 +3,8 @@
 // A fixed number of workers takes tasks from per-key queues. A task is posted either without a
 // key (post(task): admin work and the like; such tasks run in FIFO order, without a cap) or with
 // one (post(key, task): a tool call, keyed by its plugin). Fair share:
-//   - a key's share is max_per_key() tasks at once (by default half the workers, at least one);
-//   - a key may run more than its share (borrow workers, up to all of them) only while no other
-//     key has a task running or runnable: a single busy plugin is not held to half the machine
-//     (on 2 cores, one worker of two: measured 29.7k -> 34.3k in-process calls/s);
-//   - a task within its key's share never waits behind borrowed workers: when none is idle, the
-//     pool starts an extra worker for it at once, so a plugin hammered with slow or looping calls
-//     that borrowed every worker still cannot make the others wait (extra workers retire once
-//     nothing is borrowed, after lingering a moment for more work);
+//   - at most max_per_key() tasks of one key run at once (by default half the workers, at least
+//     one), so a plugin hammered with slow or looping calls cannot hold every worker;
 //   - queued tasks are served round-robin across keys (the unkeyed queue is one of them), so a
 //     key with a long queue does not delay the others by its whole queue.
 // A task that must wait on something outside the pool (a client answering a sampling request,
@@ -83,13 +77,9 @@ class WorkerPool {
   };
   // Queues the task; true when the caller must wake a worker (after releasing the lock).
   bool enqueue_locked(const std::string& key, bool capped, std::function<void()> task);
-  // The next task a free worker may run (round-robin over keys within their share; failing
-  // that, a key that may borrow: *borrowed is then set), or nullptr.
-  Key* next_eligible_locked(std::string* key_out, bool* borrowed);
+  // The next task a free worker may run (round-robin over eligible keys), or nullptr.
+  Key* next_eligible_locked(std::string* key_out);
   bool has_eligible_locked() const;
-  // Whether `key` (at or over its share) may borrow a worker now: no other key has a task
-  // running or within its share, and it runs fewer tasks than there are workers.
-  bool may_borrow_locked(const std::string& key, const Key& k) const;
   void spawn_locked();
   void run();
 
@@ -106,7 +96,6 @@ class WorkerPool {
   size_t waking_ = 0;  // idle workers signalled that have not woken yet
   size_t blocked_ = 0;
   size_t running_ = 0;
-  size_t borrowed_ = 0;  // running tasks beyond their key's share
   bool stopping_ = false;
 };
 
