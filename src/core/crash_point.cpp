@@ -1,10 +1,10 @@
 #include "core/crash_point.hpp"
 
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <string>
 #include <thread>
-#include <chrono>
 
 namespace wasimancer {
 

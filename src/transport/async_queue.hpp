@@ -1,8 +1,9 @@
 // transport/async_queue.hpp: a queue that any thread pushes to and one coroutine pops from.
 //
-// The coroutine waits on a timer that push() cancels (through the owner's event loop, which one
-// thread runs, so the timer is only ever touched on that thread). Ownership: shared between the producer(s) and the
-// consuming coroutine. Thread safety: push/close from any thread; pop only on the loop.
+// The coroutine waits on a timer that push() cancels through the owner's event loop, which one
+// thread runs, so the timer is only ever touched on that thread. Ownership: shared between the
+// producer(s) and the consuming coroutine. Thread safety: push/close from any thread; pop only
+// on the loop.
 #pragma once
 
 #include <chrono>

@@ -35,12 +35,10 @@ using tcp = net::ip::tcp;
 using net::as_tuple;
 using Loop = net::io_context::executor_type;
 
-// The executor of the coroutine running on a connection's loop (co_spawn tracks work, so its
-// executor is the loop's with outstanding_work.tracked).
+// The loop of the coroutine running on a connection (co_spawn keeps the executor it was given,
+// the loop's own; Boost 1.81).
 Loop loop_of(const net::any_io_executor& ex) {
   if (const auto* e = ex.target<Loop>()) return *e;
-  using Tracked = std::decay_t<decltype(net::prefer(std::declval<Loop>(), net::execution::outstanding_work.tracked))>;
-  if (const auto* e = ex.target<Tracked>()) return net::prefer(*e, net::execution::outstanding_work.untracked);
   throw std::logic_error("a connection's coroutine runs on an unexpected executor");
 }
 
@@ -95,6 +93,8 @@ struct StreamWaiter : std::enable_shared_from_this<StreamWaiter> {
         self->settle_pending = false;
         if (self->stream && !self->pump_over) self->settle();
       }
+      // Always: a worker's wake that rode on this one may not have its final state visible to
+      // settle() yet (kWaited again); the pump, woken here, disarms, which waits for that write.
       self->timer.cancel();
       if (self->abort_wanted.load(std::memory_order_relaxed) && self->stream) self->stream->cancel();
     });
@@ -182,13 +182,17 @@ struct StreamWaiter : std::enable_shared_from_this<StreamWaiter> {
   std::string_view route;
   const std::atomic<bool>* draining = nullptr;
 
-  // Loop: no direct write from now on. Returns the state it found (after a write in progress).
+  // Loop: no direct write from now on. Returns kArmed when none went out, else the state the
+  // worker's write left (kWritten, kPartial). A worker inside try_direct is waited for (rare: a
+  // pump that ends, or whose hold ran out, while a worker writes or looks at the stream); one
+  // that backs out leaves kArmed again, which is then switched off like any other.
   int disarm() {
-    int state = kArmed;
-    if (direct.compare_exchange_strong(state, kOff, std::memory_order_acq_rel)) return kArmed;
-    // (Rare: a pump that ends, or whose hold ran out, while a worker writes.)
-    while ((state = direct.load(std::memory_order_acquire)) == kWriting || state == kWaited) std::this_thread::yield();
-    return state;
+    for (;;) {
+      int state = kArmed;
+      if (direct.compare_exchange_strong(state, kOff, std::memory_order_acq_rel)) return kArmed;
+      if (state != kWriting && state != kWaited) return state;
+      std::this_thread::yield();
+    }
   }
 
   // Worker: writes the answer if it is complete and the pump is holding for it. True when the
@@ -201,11 +205,11 @@ struct StreamWaiter : std::enable_shared_from_this<StreamWaiter> {
     }
     if (complete_mode) {
       Part part;
-      if (draining->load() || !rs.take_if_complete(part)) return end_write(kArmed);
+      if (draining->load() || !rs.take_if_complete(part)) return back_out();
       direct_out = serialize_complete(std::move(part));
     } else {
       std::vector<Part> parts;
-      if (!rs.take_if_ended(parts)) return end_write(kArmed);
+      if (!rs.take_if_ended(parts)) return back_out();
       for (const auto& p : parts) {
         if (p.kind == Part::Chunk && !p.data.empty()) append_chunk(direct_out, p.data);
       }
@@ -234,6 +238,13 @@ struct StreamWaiter : std::enable_shared_from_this<StreamWaiter> {
     direct_out.erase(0, sent);
     direct_failed = failed;
     return end_write(kPartial);
+  }
+
+  // Worker: the answer is not complete yet (a notification came first): armed again, and the
+  // loop is woken for what was pushed.
+  bool back_out() {
+    pause_point("direct-backout");  // tests: the loop disarms while a worker looks at the stream
+    return end_write(kArmed);
   }
 
   // Worker: leaves kWriting for `to`. True when the loop needs no wake: everything was written

@@ -535,6 +535,57 @@ describe('a next request that arrives while its worker is still in the direct wr
   });
 });
 
+// The loop may switch the direct write off (disarm) while a worker is looking at the stream and
+// backs out (a progress notification comes before the answer). It must then be off: an answer
+// left armed was sent by its worker while the loop wrote the same stream, and the loop then
+// waited for an end the worker had taken (keep-alive chunks after the last chunk, the next
+// request unanswered). A pause point holds each back-out open 30 ms, so the loop, woken by the
+// previous notification, disarms meanwhile.
+describe('notifications before a quick answer while the loop switches the direct write off', () => {
+  const g = guard({ timeout: 180000 });
+  let server;
+  g.before(async () => {
+    server = await startServer({
+      wasm: [testPlugin('echo'), testPlugin('mcp_features')],
+      plugins: { plugins: [
+        { name: 'echo', path: './echo.wasm', functions: [{ function: 'echo', arguments: [{ name: 'text', type: 'string' }] }] },
+        { name: 'features', path: './mcp_features.wasm', functions: [{ displayName: 'progress_steps', function: 'progress_steps' }] },
+      ] },
+      // In-process: the plugin's next notification follows the loop's wake within microseconds.
+      env: { WASIMANCER_TEST_PAUSE_POINT: 'direct-backout:30', WASIMANCER_ISOLATION: 'none' },
+    });
+  });
+  after(() => server?.stop());
+
+  g.it('writes each answer once, whole and in order, and answers the next request', async () => {
+    const c = keepAliveClient(server);
+    const within = (p, what) => Promise.race([p, sleep(10000).then(() => { throw new Error(`${what}: no answer within 10 s`); })]);
+    try {
+      const init = await c.post({ jsonrpc: '2.0', id: 0, method: 'initialize',
+        params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
+      const sid = /mcp-session-id: (\S+)/i.exec(init.head)?.[1];
+      assert.ok(sid, init.head);
+      // (2025-06-18: answers are not resumable, so no priming event is queued before the worker's parts)
+      const session = { 'Mcp-Session-Id': sid, 'MCP-Protocol-Version': '2025-06-18' };
+      await c.post({ jsonrpc: '2.0', method: 'notifications/initialized' }, session);
+      for (let i = 1; i <= 12; i++) {
+        const body = { jsonrpc: '2.0', id: i, method: 'tools/call', params: { name: 'progress_steps', arguments: {}, _meta: { progressToken: `p${i}` } } };
+        const r = await within(c.post(body, session), `progress call ${i}`);
+        const events = r.body.split('\n').filter((l) => l.startsWith('data: ') && l.length > 6)
+          .map((l) => JSON.parse(l.slice(6)));
+        assert.deepEqual(events.filter((m) => m.method === 'notifications/progress').map((m) => m.params.progress), [1, 2, 3], r.body);
+        assert.equal(events.at(-1).id, i, r.body);
+        assert.match(JSON.stringify(events.at(-1).result), /done/, r.body);
+        assert.ok(!r.body.includes(': keepalive'), `answer ${i} has keep-alive comments: ${r.body}`);
+        const e = await within(c.post(call(100 + i, 'echo', { text: `after${i}` }), session), `echo after call ${i}`);
+        assert.match(e.body, new RegExp(`"id":${100 + i},"result".*after${i}`), e.body);
+      }
+    } finally {
+      c.socket.destroy();
+    }
+  });
+});
+
 // A session's standalone SSE stream (GET /mcp) on a raw socket; resolves once its head has
 // arrived with { socket, ended (the last chunk arrived), closed }.
 function openGetStream(server, sid) {
