@@ -10,7 +10,8 @@
 //   6. resident memory with 8 plugins loaded and idle
 //   7. fair share: a well-behaved tool's p99 while two clients hammer a looping plugin (2 workers)
 //   8. what observing costs (issue 13): tool-call throughput with metrics, traces exported over
-//      OTLP and the per-call info log line, vs all of it off, measured in alternation in one run
+//      OTLP and the per-call info log line, vs all of it off, switched at run time in one server
+//      (PUT /observe) and measured in alternation
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -187,7 +188,7 @@ void start_server(Server& s, const fs::path& dir, const fs::path& cache, const s
     setenv("WASIMANCER_ADMIN_TOKEN", "bench-admin", 1);
     setenv("WASIMANCER_NATIVE_CACHE", cache.c_str(), 1);
     setenv("WASIMANCER_NATIVE", native.c_str(), 1);
-    setenv("WASIMANCER_LOG_LEVEL", "warn", 0);  // a variant's own level wins (observe section)
+    setenv("WASIMANCER_LOG_LEVEL", "warn", 1);
     setenv("WASIMANCER_ISOLATION", isolation.c_str(), 1);
     int devnull = open("/dev/null", O_WRONLY);
     dup2(devnull, 1);
@@ -936,101 +937,91 @@ int main(int argc, char** argv) {
   }
 
   // ---- 8. the cost of observing (issue 13: at most 5%) ----
-  // Servers on the same plugin and native code: everything off (WASIMANCER_METRICS=off, no OTLP
-  // endpoint, warn-level logs), then metrics, span export (every span to an OTLP/HTTP receiver
-  // on loopback) and the per-call JSON info line, alone and together. They are measured in
-  // alternation, each round in a different order, so that the load of a busy machine falls on
-  // all of them alike; the figures are ratios of summed throughput, with the CPU per call of each
-  // server (and its workers) beside them.
+  // One server, its observing switched at run time (PUT /observe) between runs: everything off
+  // (metrics off, warn-level logs, trace sample ratio 0 with the OTLP exporter configured, which
+  // records nothing), then metrics, the per-call JSON info line and span export (every trace, or 1
+  // in 10, to an OTLP/HTTP receiver on loopback), alone and together. Two identical servers can
+  // differ by 10-25% in throughput for their whole lives on a busy 2-core VM (where their threads
+  // settle), far more than what is measured here; the variants of one life share that luck. The
+  // settings are measured in alternation, each round in a different order, so that the machine's
+  // drift falls on all alike, over several server lives; the figures are ratios of summed
+  // throughput, with the CPU per call of the server (and its workers) beside them.
   if (want("observe")) {
     std::cout << "observe: tools/call throughput with metrics, traces and logs on and off...\n" << std::flush;
-    // Each variant has a folder of its own (a server keeps files there).
-    auto variant_dir = [&](size_t i) {
-      fs::path dir = work / fmt::format("observe-{}", i);
-      fs::create_directories(dir / "plugins");
-      fs::copy_file(plugins_dir + "/echo.wasm", dir / "plugins" / "echo.wasm", fs::copy_options::overwrite_existing);
-      write_plugins_yml(dir, {{"echo", "echo.wasm", "echo"}});
-      return dir;
-    };
+    fs::path dir = work / "observe";
+    fs::create_directories(dir / "plugins");
+    fs::copy_file(plugins_dir + "/echo.wasm", dir / "plugins" / "echo.wasm", fs::copy_options::overwrite_existing);
+    write_plugins_yml(dir, {{"echo", "echo.wasm", "echo"}});
     const fs::path script = wrk_call_script(work / "observe-call.lua", "echo_echo", "{}");
     // The OTLP receiver: reads and answers, nothing more (start_span_sink).
     const int sink_port = start_span_sink();
     struct Variant {
       const char* label;
-      std::vector<std::pair<std::string, std::string>> env;
-      Server server;
+      const char* settings;  // the PUT /observe body
+      bool exports = false;
       double rps = 0;
       bool ok = true;
       double calls = 0, cpu_ticks = 0;  // over every run: CPU of the server and its workers
     };
-    std::vector<Variant> variants;
-    variants.reserve(6);
-    const std::string otlp = fmt::format("http://127.0.0.1:{}", sink_port);
-    variants.push_back({"off", {{"WASIMANCER_METRICS", "off"}}, {}, 0, true});
-    // The noise floor: a second server with everything off, measured like the others.
-    variants.push_back({"all off too (a second server: the measurement's noise)", {{"WASIMANCER_METRICS", "off"}}, {}, 0, true});
-    variants.push_back({"metrics on", {{"WASIMANCER_METRICS", "on"}}, {}, 0, true});
-    variants.push_back({"metrics + JSON info line per call",
-                        {{"WASIMANCER_METRICS", "on"}, {"WASIMANCER_LOG_LEVEL", "info"}, {"WASIMANCER_LOG_FORMAT", "json"}}, {}, 0, true});
-    variants.push_back({"metrics + JSON info line + OTLP export of every trace",
-                        {{"WASIMANCER_METRICS", "on"},
-                         {"WASIMANCER_OTLP_ENDPOINT", otlp},
-                         {"WASIMANCER_LOG_LEVEL", "info"},
-                         {"WASIMANCER_LOG_FORMAT", "json"}}, {}, 0, true});
-    variants.push_back({"metrics + JSON info line + OTLP export of 1 trace in 10 (WASIMANCER_OTLP_SAMPLE_RATIO=0.1)",
-                        {{"WASIMANCER_METRICS", "on"},
-                         {"WASIMANCER_OTLP_ENDPOINT", otlp},
-                         {"WASIMANCER_OTLP_SAMPLE_RATIO", "0.1"},
-                         {"WASIMANCER_LOG_LEVEL", "info"},
-                         {"WASIMANCER_LOG_FORMAT", "json"}}, {}, 0, true});
-    // Servers are started afresh for each block of rounds: a process's own luck (where its memory
-    // and threads land, the size of its environment) can make one of two identical servers several
-    // per cent faster for its whole life; over several lives it evens out. The rounds of a block
-    // rotate the order, so that the machine's drift (20% within a minute here) falls on all alike.
+    std::vector<Variant> variants = {
+        {"off", R"({"metrics":false,"logLevel":"warn","traceSampleRatio":0})"},
+        // The noise floor: the same settings again, measured like the others.
+        {"all off again (the measurement's noise)", R"({"metrics":false,"logLevel":"warn","traceSampleRatio":0})"},
+        {"metrics on", R"({"metrics":true,"logLevel":"warn","traceSampleRatio":0})"},
+        {"metrics + JSON info line per call", R"({"metrics":true,"logLevel":"info","traceSampleRatio":0})"},
+        {"metrics + JSON info line + OTLP export of every trace", R"({"metrics":true,"logLevel":"info","traceSampleRatio":1})", true},
+        {"metrics + JSON info line + OTLP export of 1 trace in 10", R"({"metrics":true,"logLevel":"info","traceSampleRatio":0.1})", true},
+    };
     constexpr int kBlocks = 4, kRoundsPerBlock = 3, kSeconds = 3, kRounds = kBlocks * kRoundsPerBlock;
-    bool ready = true;
-    for (int block = 0; ready && block < kBlocks; ++block) {
-      for (size_t i = 0; i < variants.size(); ++i) {
-        Variant& v = variants[i];
-        // start_server sets the bench's defaults (warn-level logs); the variant's settings win.
-        for (const auto& [k, val] : v.env) setenv(k.c_str(), val.c_str(), 1);
-        start_server(v.server, variant_dir(i), cache);
-        for (const auto& [k, val] : v.env) unsetenv(k.c_str());
-        if (!wait_ready(v.server, 20000)) {
-          std::cerr << fmt::format("observe: the server \"{}\" (port {}) did not start (block {})\n", v.label, v.server.port, block + 1);
-          ready = false;
-        }
+    bool ready = true, switched = true;
+    for (int block = 0; ready && switched && block < kBlocks; ++block) {
+      Server server;
+      setenv("WASIMANCER_OTLP_ENDPOINT", fmt::format("http://127.0.0.1:{}", sink_port).c_str(), 1);
+      setenv("WASIMANCER_LOG_FORMAT", "json", 1);
+      start_server(server, dir, cache);
+      unsetenv("WASIMANCER_OTLP_ENDPOINT");
+      unsetenv("WASIMANCER_LOG_FORMAT");
+      if (!wait_ready(server, 20000)) {
+        std::cerr << fmt::format("observe: the server (port {}) did not start (life {})\n", server.port, block + 1);
+        ready = false;
+        break;
       }
-      for (auto& v : variants) {
-        for (int i = 0; ready && i < 600 && plugin_tier(v.server.port, "echo").find("-O2") == std::string::npos; ++i) {
-          std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        }
+      for (int i = 0; i < 600 && plugin_tier(server.port, "echo").find("-O2") == std::string::npos; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
       }
-      if (!ready) break;
-      for (auto& v : variants) run_wrk(v.server.port, 16, 1, script);  // warm-up
-      for (int r = 0; r < kRoundsPerBlock; ++r) {
+      const std::string observe_url = fmt::format("http://127.0.0.1:{}/observe", server.port);
+      run_wrk(server.port, 16, 1, script);  // warm-up
+      for (int r = 0; switched && r < kRoundsPerBlock; ++r) {
         const int round = block * kRoundsPerBlock + r;
         for (size_t k = 0; k < variants.size(); ++k) {
           Variant& v = variants[(k + round) % variants.size()];
-          const long long cpu0 = tree_cpu_ticks(v.server.pid);
-          WrkResult w = run_wrk(v.server.port, 16, kSeconds, script);
+          const std::string body = v.settings;
+          std::vector<std::string> headers = kAdminHeaders;
+          headers.push_back("Content-Type: application/json");
+          Http set = http("PUT", observe_url, headers, &body);
+          if (set.status != 200) {
+            std::cerr << fmt::format("observe: PUT /observe {} answered {}: {}\n", body, set.status, set.body);
+            switched = false;
+            break;
+          }
+          const long long cpu0 = tree_cpu_ticks(server.pid);
+          WrkResult w = run_wrk(server.port, 16, kSeconds, script);
           v.calls += w.rps * kSeconds;
           v.ok = v.ok && w.ok;
           v.rps += w.rps;
-          // Let an exporter send what it still holds (its interval is 1 s) before the next run,
-          // so one variant's export does not land in another's measurement; the CPU it spends
-          // doing so is its variant's.
-          const bool exports = std::any_of(v.env.begin(), v.env.end(), [](const auto& e) { return e.first == "WASIMANCER_OTLP_ENDPOINT"; });
-          std::this_thread::sleep_for(std::chrono::milliseconds(exports ? 1200 : 300));
-          v.cpu_ticks += static_cast<double>(tree_cpu_ticks(v.server.pid) - cpu0);
+          // Let the exporter send what it still holds (its interval is 1 s) before the next run,
+          // so that one variant's export does not land in another's measurement; the CPU it
+          // spends doing so is its variant's.
+          std::this_thread::sleep_for(std::chrono::milliseconds(v.exports ? 1200 : 300));
+          v.cpu_ticks += static_cast<double>(tree_cpu_ticks(server.pid) - cpu0);
         }
       }
-      for (auto& v : variants) v.server.stop();
+      server.stop();
     }
-    // The reference is both all-off servers together; the row of the second against the first
-    // shows how far two identical servers differ in this run.
-    // Beside throughput, what a call costs the server in CPU (its process and workers), which
-    // varies less from one server's life to the next than throughput does.
+    ready = ready && switched;
+    // The reference is both all-off variants together; the row of the second against the first
+    // shows how far two identical settings differ in this run.
+    // Beside throughput, what a call costs the server in CPU (its process and workers).
     const double off_rps = (variants[0].rps + variants[1].rps) / 2;
     const bool off_ok = variants[0].ok && variants[1].ok;
     const double tick_us = 1e6 / static_cast<double>(sysconf(_SC_CLK_TCK));
@@ -1043,13 +1034,13 @@ int main(int argc, char** argv) {
       double ratio = base > 0 ? on.rps / base : 0;
       bool ok = ready && on.ok && off_ok;
       rows.push_back({fmt::format("observing cost: tools/call (SSE, 16 connections, sandbox workers), {} vs {} ({} alternating {} s runs each, "
-                                  "servers restarted every {} runs)",
-                                  what, control ? "the first" : "all off (both all-off servers)", kRounds, kSeconds, kRoundsPerBlock),
+                                  "switched with PUT /observe, {} server lives)",
+                                  what, control ? "the first" : "all off (both all-off variants)", kRounds, kSeconds, kBlocks),
                       ready ? fmt::format("{:.0f} vs {:.0f} calls/s = {:.3f}x; server CPU {:.1f} vs {:.1f} µs/call ({:+.1f}%){}", on.rps / kRounds,
                                           base / kRounds, ratio, on_us, base_us, base_us > 0 ? (on_us / base_us - 1) * 100 : 0.0,
                                           ok ? "" : " (errors)")
-                            : "server did not start",
-                      control ? "(reference: how far two identical servers differ)" : ">= 0.95x (at most 5% slower)",
+                            : "server did not start, or /observe refused a setting",
+                      control ? "(reference: how far two identical settings differ)" : ">= 0.95x (at most 5% slower)",
                       control ? std::string() : verdict(ok && ratio >= 0.95)});
     };
     for (size_t i = 1; i < variants.size(); ++i) ratio_row(variants[i], variants[i].label, i == 1);

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include <boost/json.hpp>
 #include <curl/curl.h>
@@ -412,6 +413,33 @@ void add_catalog_commands(CLI::App& app, int* exit_code, const std::string& kind
   }
 }
 
+// observe [--log-level L] [--metrics on|off] [--trace-sample-ratio R]: GET, or PUT what is given.
+void add_observe_command(CLI::App& app, int* exit_code) {
+  struct Args {
+    std::string log_level, metrics;
+    std::optional<double> ratio;
+  };
+  auto a = std::make_shared<Args>();
+  auto c = std::make_shared<Connection>();
+  CLI::App* cmd = app.add_subcommand("observe", "Show or change a running server's log level, metrics and trace sampling (GET/PUT /observe)");
+  cmd->add_option("--log-level", a->log_level, "trace, debug, info, warn, error or off");
+  cmd->add_option("--metrics", a->metrics, "Record metrics: on or off")->check(CLI::IsMember({"on", "off"}));
+  cmd->add_option("--trace-sample-ratio", a->ratio, "Share of new traces exported, 0 to 1 (needs an OTLP endpoint)");
+  connection_flags(cmd, c);
+  cmd->callback([a, c, exit_code] {
+    boost::json::object body;
+    if (!a->log_level.empty()) body["logLevel"] = a->log_level;
+    if (!a->metrics.empty()) body["metrics"] = a->metrics == "on";
+    if (a->ratio) body["traceSampleRatio"] = *a->ratio;
+    if (body.empty()) {
+      *exit_code = report(request(*c, "GET", "/observe", nullptr), *c);
+      return;
+    }
+    const std::string text = boost::json::serialize(body);
+    *exit_code = report(request(*c, "PUT", "/observe", &text), *c);
+  });
+}
+
 }  // namespace
 
 void add_admin_commands(CLI::App& app, int* exit_code) {
@@ -419,6 +447,7 @@ void add_admin_commands(CLI::App& app, int* exit_code) {
   add_plugin_commands(app, exit_code);
   add_catalog_commands(app, exit_code, "resource");
   add_catalog_commands(app, exit_code, "prompt");
+  add_observe_command(app, exit_code);
 }
 
 }  // namespace wasimancer::cli

@@ -1,4 +1,4 @@
-// cli/admin_client.hpp: `wasimancer plugin|resource|prompt ...`, a client for the admin API.
+// cli/admin_client.hpp: `wasimancer plugin|resource|prompt|observe ...`, a client for the admin API.
 //
 // Reads the server URL and admin token from flags or WASIMANCER_URL and WASIMANCER_ADMIN_TOKEN
 // (or WASIMANCER_TOKEN). Exit code 0 on success with the server's answer on stdout; on failure

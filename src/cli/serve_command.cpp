@@ -626,6 +626,7 @@ int run_serve(ServeOptions o) {
   };
   observe::ObserveConfig observe_config{o.admin_token, std::nullopt, false, false};
   if (!o.metrics_token.empty()) observe_config.metrics_token = o.metrics_token;
+  observe_config.trace_export = otlp != nullptr;
   auto observe_routes = std::make_shared<ObserveAdapter>();
   observe_routes->routes =
       std::make_shared<observe::ObserveRoutes>(plugins, resources, prompts, server, pool, readiness, observe_config);

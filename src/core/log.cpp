@@ -261,7 +261,28 @@ class StderrSink final : public spdlog::sinks::sink {
 
 }  // namespace
 
+namespace {
+std::atomic<LogFormat> g_format{LogFormat::Text};
+}  // namespace
+
+LogLevel log_level() {
+  switch (log().level()) {
+    case spdlog::level::trace: return LogLevel::Trace;
+    case spdlog::level::debug: return LogLevel::Debug;
+    case spdlog::level::info: return LogLevel::Info;
+    case spdlog::level::warn: return LogLevel::Warn;
+    case spdlog::level::err:
+    case spdlog::level::critical: return LogLevel::Error;
+    default: return LogLevel::Off;
+  }
+}
+
+void set_log_level(LogLevel level) { log().set_level(to_spdlog(level)); }
+
+LogFormat log_format() { return g_format.load(std::memory_order_relaxed); }
+
 void init_logging(LogLevel level, LogFormat format) {
+  g_format.store(format, std::memory_order_relaxed);
   auto logger = spdlog::get("wasimancer");
   if (!logger) {
     logger = std::make_shared<spdlog::logger>("wasimancer", std::make_shared<StderrSink>());

@@ -32,6 +32,13 @@ std::optional<LogFormat> parse_log_format(std::string_view text);  // text|json
 // object per line: time, level, msg, trace_id, span_id, and trace::LogFields) as fields.
 void init_logging(LogLevel level, LogFormat format = LogFormat::Text);
 
+// The process logger's level, read and changed at run time (GET/PUT /observe). A change applies
+// to the next line logged on any thread. A plugin's own level (Extism get_log_level, and which of
+// its records it sends) is fixed when it is loaded; its records still pass this level.
+LogLevel log_level();
+void set_log_level(LogLevel level);
+LogFormat log_format();  // as init_logging set it
+
 inline spdlog::logger& log() { return *spdlog::default_logger_raw(); }
 
 }  // namespace wasimancer

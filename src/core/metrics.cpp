@@ -296,7 +296,7 @@ struct Builtins {
       "HTTP answers that the worker thread which produced them took to send itself (the connection's thread sends what the socket did not take at once)");
   Counter& direct_writes_total = direct_writes.with({});  // listed at 0 from the start
   Family<Counter>& admin = registry().counter("wasimancer_admin_changes_total",
-                                              "Admin API changes by object (plugin, resource, prompt), action and result",
+                                              "Admin API changes by object (plugin, resource, prompt, observe), action and result",
                                               {"object", "action", "result"});
   Family<Histogram>& native = registry().histogram(
       "wasimancer_native_build_seconds", "Native tier builds (wasm2c and the C compiler) by optimisation level and result",

@@ -112,6 +112,7 @@ std::atomic<bool> g_exporting{false};
 // Traces started here are sampled when the first 8 bytes of their (random) id, read as a number,
 // are below this threshold (head sampling by trace id ratio; 2^64-1: every trace).
 std::atomic<uint64_t> g_sample_below{~uint64_t{0}};
+std::atomic<double> g_sample_ratio{1.0};  // as set, for sample_ratio()
 
 std::shared_ptr<SpanExporter> exporter() {
   std::lock_guard lock(g_exporter_mu);
@@ -151,8 +152,11 @@ TraceContext TraceContext::root() {
 
 void set_sample_ratio(double ratio) {
   ratio = std::clamp(ratio, 0.0, 1.0);
+  g_sample_ratio.store(ratio, std::memory_order_relaxed);
   g_sample_below.store(ratio >= 1.0 ? ~uint64_t{0} : static_cast<uint64_t>(ratio * 18446744073709551615.0), std::memory_order_relaxed);
 }
+
+double sample_ratio() { return g_sample_ratio.load(std::memory_order_relaxed); }
 
 TraceContext TraceContext::child() const {
   TraceContext c = *this;

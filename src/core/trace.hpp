@@ -83,6 +83,7 @@ bool exporting();
 // the caller's decision (its sampled flag). Spans of unsampled traces record nothing; their
 // contexts (logs, outgoing traceparent headers, with flags 00) exist all the same.
 void set_sample_ratio(double ratio);
+double sample_ratio();  // as set (clamped to [0, 1])
 
 // A span from now until end() (or destruction). `parent` is the context it is a child of
 // (nullopt: a new trace). context() is valid at once.

@@ -11,6 +11,7 @@
 #include "core/log.hpp"
 #include "core/metrics.hpp"
 #include "core/text.hpp"
+#include "core/trace.hpp"
 #include "mcp/jsonrpc.hpp"
 #include "mcp/observe.hpp"
 #include "mcp/schema.hpp"
@@ -142,7 +143,7 @@ bool ObserveRoutes::matches(const Header& h) const {
   std::string_view p = path_of(h.target());
   if (p == "/metrics" || p == "/healthz" || p == "/readyz") return true;
   if (config_.metrics_only) return false;
-  return p == "/ui" || p.rfind("/ui/", 0) == 0;
+  return p == "/observe" || p == "/ui" || p.rfind("/ui/", 0) == 0;
 }
 
 bool ObserveRoutes::admin_authorized(const Header& h) const {
@@ -170,6 +171,15 @@ std::optional<Response> ObserveRoutes::check(const Header& h) const {
     }
     return std::nullopt;
   }
+  if (p == "/observe") {
+    if (!admin_authorized(h)) {
+      return error_response(http::status::forbidden, h[http::field::authorization].empty()
+                                                          ? "/observe needs Authorization: Bearer <WASIMANCER_ADMIN_TOKEN>"
+                                                          : "the admin token is not valid");
+    }
+    if (!get && h.method() != http::verb::put) return error_response(http::status::method_not_allowed, "/observe accepts GET and PUT");
+    return std::nullopt;
+  }
   if (is_api(p)) {
     if (!admin_authorized(h)) {
       return error_response(http::status::forbidden, h[http::field::authorization].empty()
@@ -191,7 +201,9 @@ std::optional<Response> ObserveRoutes::check(const Header& h) const {
 }
 
 uint64_t ObserveRoutes::body_limit(const Header& h) const {
-  return path_of(h.target()) == "/ui/api/call" ? (4ull << 20) : 0;
+  const std::string_view p = path_of(h.target());
+  if (p == "/observe") return 64u << 10;
+  return p == "/ui/api/call" ? (4ull << 20) : 0;
 }
 
 void ObserveRoutes::handle(Request req, std::function<void(Response)> done) {
@@ -200,6 +212,12 @@ void ObserveRoutes::handle(Request req, std::function<void(Response)> done) {
   if (p == "/metrics") return done(metrics(req));
   if (p == "/healthz") return done(json_response(http::status::ok, json::object{{"status", "ok"}}));
   if (p == "/readyz") return done(readyz(req));
+  if (p == "/observe") {
+    if (req.method() != http::verb::put) return done(settings());
+    Response res = change_settings(req);
+    if (res.result() != http::status::ok) metrics::record_admin_change("observe", "update", false);
+    return done(std::move(res));
+  }
   if (p == "/ui/api/catalog") return done(catalog(req));
   if (p == "/ui/api/call") return call_tool(req, std::move(done));
   if (p == "/ui/api/events") return done(error_response(http::status::not_acceptable, "the live feed is a stream"));
@@ -221,6 +239,72 @@ Response ObserveRoutes::readyz(const Request&) const {
   json::object body{{"status", report.ready ? "ready" : "not ready"}, {"checks", std::move(checks)}};
   for (const auto& [name, value] : report.facts) body[name] = value;
   return json_response(report.ready ? http::status::ok : http::status::service_unavailable, std::move(body));
+}
+
+Response ObserveRoutes::settings() const {
+  json::object body{{"logLevel", to_string(log_level())},
+                    {"logFormat", log_format() == LogFormat::Json ? "json" : "text"},
+                    {"metrics", metrics::enabled()},
+                    {"traceExport", config_.trace_export}};
+  // A ratio only means something when spans go somewhere.
+  if (config_.trace_export) body["traceSampleRatio"] = trace::sample_ratio();
+  else body["traceSampleRatio"] = nullptr;
+  return json_response(http::status::ok, body);
+}
+
+Response ObserveRoutes::change_settings(const Request& req) const {
+  boost::system::error_code ec;
+  json::value body = json::parse(req.body(), ec);
+  constexpr std::string_view kFields = "logLevel, metrics, traceSampleRatio";
+  if (ec || !body.is_object()) {
+    return error_response(http::status::bad_request, fmt::format("the body must be a JSON object with any of {}", kFields));
+  }
+  const json::object& o = body.as_object();
+  if (o.empty()) return error_response(http::status::bad_request, fmt::format("nothing to change: give any of {}", kFields));
+  // Every field is checked before anything changes.
+  std::optional<LogLevel> level;
+  std::optional<bool> metrics_on;
+  std::optional<double> ratio;
+  for (const auto& [key, value] : o) {
+    if (key == "logLevel") {
+      if (value.is_string()) level = parse_log_level(value.as_string());
+      if (!level) return error_response(http::status::bad_request, "\"logLevel\" must be one of trace, debug, info, warn, error, off");
+    } else if (key == "metrics") {
+      if (!value.is_bool()) return error_response(http::status::bad_request, "\"metrics\" must be true or false");
+      metrics_on = value.as_bool();
+    } else if (key == "traceSampleRatio") {
+      if (!value.is_number()) return error_response(http::status::bad_request, "\"traceSampleRatio\" must be a number from 0 to 1");
+      const double r = value.to_number<double>();
+      if (!(r >= 0 && r <= 1)) return error_response(http::status::bad_request, "\"traceSampleRatio\" must be a number from 0 to 1");
+      if (!config_.trace_export) {
+        return error_response(http::status::bad_request,
+                              "no spans are exported: traceSampleRatio needs an OTLP endpoint, set at start (WASIMANCER_OTLP_ENDPOINT)");
+      }
+      ratio = r;
+    } else if (key == "logFormat") {
+      return error_response(http::status::bad_request, "the log format is set at start (--log-format, WASIMANCER_LOG_FORMAT)");
+    } else {
+      return error_response(http::status::bad_request, fmt::format("unknown setting \"{}\" (settings: {})", std::string_view(key), kFields));
+    }
+  }
+  std::string what;
+  auto note = [&what](std::string_view name, const std::string& before, const std::string& after) {
+    if (!what.empty()) what += ", ";
+    what += fmt::format("{} {} -> {}", name, before, after);
+  };
+  if (level) note("log level", std::string(to_string(log_level())), std::string(to_string(*level)));
+  if (metrics_on) note("metrics", metrics::enabled() ? "on" : "off", *metrics_on ? "on" : "off");
+  if (ratio) note("trace sample ratio", fmt::format("{}", trace::sample_ratio()), fmt::format("{}", *ratio));
+  // Logged before the level changes, so that a change to a quieter level is still seen.
+  log().warn("observe settings changed through the admin API: {}", what);
+  if (level) set_log_level(*level);
+  if (metrics_on) metrics::set_enabled(*metrics_on);
+  if (ratio) trace::set_sample_ratio(*ratio);
+  metrics::record_admin_change("observe", "update", true);
+  events::feed().publish("admin", json::serialize(json::object{
+      {"type", "admin"}, {"object", "observe"}, {"action", "update"}, {"status", 200}, {"name", what},
+      {"time", std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count()}}));
+  return settings();
 }
 
 Response ObserveRoutes::asset(const Request& req) const {

@@ -12,6 +12,14 @@
 //   GET  /ui/api/catalog   resources and prompts (admin token)
 //   POST /ui/api/call      try a tool: {"tool", "arguments"} -> the result and its time (admin)
 //   GET  /ui/api/events    the live feed (core/event_feed.hpp) as Server-Sent Events (admin)
+//   GET  /observe          this process's observing settings: {"logLevel", "logFormat",
+//                          "metrics", "traceExport", "traceSampleRatio"} (admin token)
+//   PUT  /observe          changes some of them at run time, until the process ends: any of
+//                          {"logLevel": trace|debug|info|warn|error|off, "metrics": bool,
+//                          "traceSampleRatio": 0..1 (needs an OTLP endpoint)}. Everything is
+//                          checked first: a bad field changes nothing (400). Answers the new
+//                          settings; logged (warn), counted and shown on the live feed as an
+//                          admin change. With several replicas, each keeps its own.
 // The admin token travels in the Authorization header only (403 otherwise, checked before any
 // body is read); it is never accepted in a URL.
 //
@@ -47,6 +55,7 @@ struct ObserveConfig {
   std::optional<std::string> metrics_token;  // WASIMANCER_METRICS_TOKEN
   bool metrics_open = false;                 // the --metrics-bind listener: /metrics needs no token
   bool metrics_only = false;                 // that listener serves /metrics, /healthz, /readyz only
+  bool trace_export = false;                 // an OTLP endpoint is configured (spans can be exported)
 };
 
 // The embedded dashboard files: path ("/ui/app.js") -> content.
@@ -84,6 +93,8 @@ class ObserveRoutes {
   Response asset(const Request& req) const;
   Response catalog(const Request& req) const;
   void call_tool(const Request& req, std::function<void(Response)> done);
+  Response settings() const;
+  Response change_settings(const Request& req) const;
 
   registry::Registry& plugins_;
   registry::ResourceCatalog& resources_;
