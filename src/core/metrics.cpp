@@ -9,7 +9,12 @@ namespace wasimancer::metrics {
 namespace {
 std::atomic<bool> g_enabled{true};
 std::atomic<size_t> g_next_stripe{0};
+std::atomic<uint64_t> g_next_family{1};
 }  // namespace
+
+FamilyBase::FamilyBase(std::string name, std::string help, std::vector<std::string> label_names)
+    : name_(std::move(name)), help_(std::move(help)), label_names_(std::move(label_names)),
+      id_(g_next_family.fetch_add(1, std::memory_order_relaxed)) {}
 
 bool enabled() { return g_enabled.load(std::memory_order_relaxed); }
 void set_enabled(bool on) { g_enabled.store(on, std::memory_order_relaxed); }
@@ -27,7 +32,16 @@ uint64_t Counter::value() const {
   return total;
 }
 
-void Gauge::add(double d) { bits_.fetch_add(d, std::memory_order_relaxed); }
+void Gauge::set(double v) {
+  cells_[0].v.store(v, std::memory_order_relaxed);
+  for (size_t i = 1; i < kStripes; ++i) cells_[i].v.store(0, std::memory_order_relaxed);
+}
+
+double Gauge::value() const {
+  double total = 0;
+  for (const auto& c : cells_) total += c.v.load(std::memory_order_relaxed);
+  return total;
+}
 
 Histogram::Histogram(std::vector<double> bounds) : bounds_(std::move(bounds)) {
   std::sort(bounds_.begin(), bounds_.end());
@@ -135,10 +149,35 @@ std::string format_value(double v) {
 
 template <typename T>
 T& Family<T>::with(std::span<const std::string_view> values) {
+  // This thread's recent children (see the header): an entry is used only for the family whose
+  // id it holds, and ids are never reused, so its pointers are those of a live family's node.
+  struct Entry {
+    uint64_t family = 0;
+    const Labels* key = nullptr;
+    T* child = nullptr;
+  };
+  constexpr size_t kEntries = 32;
+  thread_local Entry cache[kEntries];
+  uint64_t h = 1469598103934665603ull ^ id_;  // FNV-1a over the values, seeded by the family
+  for (std::string_view v : values) {
+    for (unsigned char c : v) h = (h ^ c) * 1099511628211ull;
+    h = (h ^ 0xff) * 1099511628211ull;  // separator: ("ab","") differs from ("a","b")
+  }
+  Entry& e = cache[(h ^ (h >> 29)) % kEntries];
+  auto same = [&](const Labels& key) {
+    for (size_t i = 0; i < key.size(); ++i) {
+      if (key[i] != (i < values.size() ? values[i] : std::string_view())) return false;
+    }
+    return values.size() <= key.size();
+  };
+  if (e.family == id_ && same(*e.key)) return *e.child;
   {
     std::shared_lock lock(mu_);
     auto it = children_.find(values);
-    if (it != children_.end()) return *it->second;
+    if (it != children_.end()) {
+      e = Entry{id_, &it->first, it->second.get()};
+      return *it->second;
+    }
   }
   Labels key(label_names_.size());
   for (size_t i = 0; i < key.size() && i < values.size(); ++i) key[i] = std::string(values[i]);

@@ -6,7 +6,7 @@
 //                     so a call site may keep it (hot paths look children up once).
 //   Counter           monotonic; inc() is a relaxed add on one of kStripes cache-line-sized cells
 //                     picked per thread, so threads on different cores do not share a line.
-//   Gauge             a value set or moved up and down (one atomic double).
+//   Gauge             a value set or moved up and down (striped like Counter).
 //   Histogram         fixed upper bounds given at creation; observe() is one relaxed add on the
 //                     bucket, the count and the sum of the thread's stripe.
 //   Registry::add_collector  values computed at scrape time (pool sizes, sessions, tiers), from
@@ -63,12 +63,17 @@ class Counter {
 
 class Gauge {
  public:
-  void set(double v) { bits_.store(v, std::memory_order_relaxed); }
-  void add(double d);
-  double value() const { return bits_.load(std::memory_order_relaxed); }
+  // For a gauge one thread sets (not mixed with add() from other threads).
+  void set(double v);
+  // Striped like Counter (in-flight gauges move twice per request on every thread).
+  void add(double d) { cells_[stripe()].v.fetch_add(d, std::memory_order_relaxed); }
+  double value() const;
 
  private:
-  std::atomic<double> bits_{0};
+  struct alignas(64) Cell {
+    std::atomic<double> v{0};
+  };
+  Cell cells_[kStripes];
 };
 
 // Adds one to a gauge for as long as it lives (a move carries the hold). Default: holds nothing.
@@ -129,8 +134,7 @@ using Labels = std::vector<std::string>;
 // One metric name: HELP text, label names, and a child per label-value set.
 class FamilyBase {
  public:
-  FamilyBase(std::string name, std::string help, std::vector<std::string> label_names)
-      : name_(std::move(name)), help_(std::move(help)), label_names_(std::move(label_names)) {}
+  FamilyBase(std::string name, std::string help, std::vector<std::string> label_names);
   virtual ~FamilyBase() = default;
   const std::string& name() const { return name_; }
   const std::string& help() const { return help_; }
@@ -141,6 +145,7 @@ class FamilyBase {
  protected:
   std::string name_, help_;
   std::vector<std::string> label_names_;
+  const uint64_t id_;  // unique in the process, never reused (with()'s per-thread cache)
 };
 
 template <typename T>
@@ -151,7 +156,11 @@ class Family final : public FamilyBase {
       : FamilyBase(std::move(name), std::move(help), std::move(label_names)), make_(std::move(make)) {}
 
   // The child for these label values (as many as label names; missing ones are empty). No
-  // allocation when the child exists.
+  // allocation when the child exists. Children are never removed and their keys never change, so
+  // each thread keeps the children it found lately (a small table by hash of the values): a
+  // repeated lookup compares a few strings and takes no lock (the shared lock's count was a
+  // cache line every recording thread wrote: 240 ns per request's recordings on one thread,
+  // 1.1-1.2 µs each on two).
   T& with(std::initializer_list<std::string_view> values) { return with(std::span(values.begin(), values.size())); }
   T& with(std::span<const std::string_view> values);
   std::string_view type() const override;

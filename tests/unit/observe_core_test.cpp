@@ -63,6 +63,56 @@ TEST(Metrics, CountersAddUpAcrossThreads) {
   EXPECT_NE(text.find("test_events_total{kind=\"odd\"} 80000\n"), std::string::npos) << text;
 }
 
+// Family::with keeps each thread's recent children: a hit must be the child of that family and
+// those exact values, even when families come and go (a new one may take a freed one's address).
+TEST(Metrics, RecentChildrenCacheNeverMixesFamiliesOrValues) {
+  for (int round = 0; round < 50; ++round) {
+    metrics::Registry r;
+    auto& a = r.counter("test_a_total", "a", {"x", "y"});
+    auto& b = r.counter("test_b_total", "b", {"x", "y"});
+    a.with({"ab", ""}).inc();
+    a.with({"a", "b"}).inc(2);
+    b.with({"ab", ""}).inc(3);
+    for (int i = 0; i < 3; ++i) {  // repeated: served from the cache
+      EXPECT_EQ(a.with({"ab", ""}).value(), 1u) << round;
+      EXPECT_EQ(a.with({"a", "b"}).value(), 2u) << round;
+      EXPECT_EQ(b.with({"ab", ""}).value(), 3u) << round;
+      EXPECT_EQ(b.with({"a", "b"}).value(), 0u) << round;
+      EXPECT_NE(&a.with({"ab", ""}), &b.with({"ab", ""}));
+      EXPECT_EQ(&a.with({"ab"}), &a.with({"ab", ""}));  // missing values are empty
+    }
+  }
+  // Many label sets (more than the cache holds) through one thread stay distinct.
+  metrics::Registry r;
+  auto& f = r.counter("test_many_total", "many", {"n"});
+  for (int pass = 0; pass < 3; ++pass) {
+    for (int i = 0; i < 200; ++i) f.with({std::to_string(i)}).inc(static_cast<uint64_t>(i));
+  }
+  for (int i = 0; i < 200; ++i) EXPECT_EQ(f.with({std::to_string(i)}).value(), uint64_t(3 * i)) << i;
+}
+
+// Gauges are striped: adds from many threads, and a hold taken on one thread and released on
+// another, still sum to the right value.
+TEST(Metrics, StripedGaugeSumsAcrossThreads) {
+  metrics::Registry r;
+  auto& g = r.gauge("test_in_flight", "in flight", {}).with({});
+  constexpr int kThreads = 8, kEach = 10000;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&g, t] {
+      for (int i = 0; i < kEach; ++i) g.add(t % 2 ? 1 : 0.5);
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_DOUBLE_EQ(g.value(), kThreads / 2 * kEach * 1.5);
+  metrics::GaugeHold hold(&g);
+  EXPECT_DOUBLE_EQ(g.value(), kThreads / 2 * kEach * 1.5 + 1);
+  std::thread([h = std::move(hold)]() mutable { h.release(); }).join();
+  EXPECT_DOUBLE_EQ(g.value(), kThreads / 2 * kEach * 1.5);
+  g.set(2);
+  EXPECT_DOUBLE_EQ(g.value(), 2);
+}
+
 TEST(Metrics, HistogramBucketsAreCumulative) {
   metrics::Registry r;
   auto& h = r.histogram("test_seconds", "latency", {"op"}, {0.1, 1, 10}).with({"read"});
