@@ -188,7 +188,7 @@ void start_server(Server& s, const fs::path& dir, const fs::path& cache, const s
     setenv("WASIMANCER_ADMIN_TOKEN", "bench-admin", 1);
     setenv("WASIMANCER_NATIVE_CACHE", cache.c_str(), 1);
     setenv("WASIMANCER_NATIVE", native.c_str(), 1);
-    setenv("WASIMANCER_LOG_LEVEL", "warn", 1);
+    setenv("WASIMANCER_LOG_LEVEL", "warn", 0);  // unless the caller set one
     setenv("WASIMANCER_ISOLATION", isolation.c_str(), 1);
     int devnull = open("/dev/null", O_WRONLY);
     dup2(devnull, 1);

@@ -422,9 +422,11 @@ void add_observe_command(CLI::App& app, int* exit_code) {
   auto a = std::make_shared<Args>();
   auto c = std::make_shared<Connection>();
   CLI::App* cmd = app.add_subcommand("observe", "Show or change a running server's log level, metrics and trace sampling (GET/PUT /observe)");
-  cmd->add_option("--log-level", a->log_level, "trace, debug, info, warn, error or off");
+  cmd->add_option("--log-level", a->log_level, "trace, debug, info, warn, error or off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
   cmd->add_option("--metrics", a->metrics, "Record metrics: on or off")->check(CLI::IsMember({"on", "off"}));
-  cmd->add_option("--trace-sample-ratio", a->ratio, "Share of new traces exported, 0 to 1 (needs an OTLP endpoint)");
+  cmd->add_option("--trace-sample-ratio", a->ratio, "Share of new traces exported, 0 to 1 (needs an OTLP endpoint)")
+      ->check(CLI::Range(0.0, 1.0));
   connection_flags(cmd, c);
   cmd->callback([a, c, exit_code] {
     boost::json::object body;

@@ -6,7 +6,9 @@
 #include <cerrno>
 #include <condition_variable>
 #include <mutex>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/sink.h>
@@ -128,11 +130,15 @@ class JsonFormatter final : public spdlog::formatter {
 };
 
 // The process's stderr, written in batches. Lines below warn are formatted on the logging thread
-// (no lock held), appended to a shared buffer and written by a flusher thread within
-// kBatchWindow, several lines per write(2) (a write per line, under spdlog's sink lock, cost the
-// JSON info line per tool call 7-28% of the tool-call throughput; issue 13). A warn or error
-// line writes everything pending and itself at once, so what matters is never late and order is
-// kept. flush() and the sink's end (the logger's, at exit) write what is pending.
+// (no lock held), appended to the buffer of the thread's shard (one of kShards, each its own lock
+// and cache line) with a sequence number, and written by a flusher thread within kBatchWindow,
+// several lines per write(2), merged back into sequence order (a write per line, under spdlog's
+// sink lock, cost the JSON info line per tool call 7-28% of the tool-call throughput; one shared
+// buffer's lock tripled a line's cost with two threads logging at once; issue 13). The sequence
+// number is taken before the line is appended: a line logged after another returned is written
+// after it. A warn or error line writes everything pending and itself at once, so what matters is
+// never late and order is kept. flush() and the sink's end (the logger's, at exit) write what is
+// pending.
 // Thread safety: every member is safe from any thread.
 class StderrSink final : public spdlog::sinks::sink {
  public:
@@ -155,15 +161,26 @@ class StderrSink final : public spdlog::sinks::sink {
     line.clear();
     format(msg, line);
     bool write_now = msg.level >= spdlog::level::warn;
-    bool wake = false;
+    Shard& shard = my_shard();
+    const uint64_t seq = seq_.fetch_add(1, std::memory_order_relaxed);
     {
-      std::lock_guard lock(mu_);
-      wake = pending_.size() == 0;
-      pending_.append(line.data(), line.data() + line.size());
-      if (pending_.size() >= kWriteAt) write_now = true;
+      std::lock_guard lock(shard.mu);
+      shard.text.append(line.data(), line.data() + line.size());
+      shard.marks.push_back({seq, shard.text.size()});
+      if (shard.text.size() >= kWriteAt) write_now = true;
     }
-    if (write_now) write_pending();
-    else if (wake) cv_.notify_one();
+    appended_.fetch_add(1, std::memory_order_seq_cst);
+    if (write_now) {
+      write_pending();
+    } else if (idle_.load(std::memory_order_seq_cst)) {
+      // The flusher sleeps until a line comes: wake it (once per batch; while it gathers a
+      // batch it is not idle).
+      {
+        std::lock_guard lock(mu_);
+        idle_.store(false, std::memory_order_seq_cst);
+      }
+      cv_.notify_one();
+    }
   }
   void flush() override { write_pending(); }
   void set_pattern(const std::string& pattern) override { set_formatter(std::make_unique<spdlog::pattern_formatter>(pattern)); }
@@ -214,14 +231,51 @@ class StderrSink final : public spdlog::sinks::sink {
       default: return "";
     }
   }
-  // Takes what is pending and writes it; writers are serialised so lines keep their order.
+  struct Mark {
+    uint64_t seq;
+    size_t end;  // the line's end in its shard's text
+  };
+  struct alignas(64) Shard {
+    std::mutex mu;
+    std::string text;          // lines, under mu
+    std::vector<Mark> marks;   // one per line, under mu
+  };
+  static constexpr size_t kShards = 8;
+  Shard& my_shard() {
+    static std::atomic<unsigned> next{0};
+    thread_local const unsigned index = next.fetch_add(1, std::memory_order_relaxed);
+    return shards_[index % kShards];
+  }
+
+  // Takes every shard's lines and writes them in sequence order; writers are serialised so
+  // lines keep their order.
   void write_pending() {
     std::lock_guard write_lock(write_mu_);
-    {
-      std::lock_guard lock(mu_);
-      if (pending_.size() == 0) return;
-      std::swap(pending_, writing_);
+    size_t lines = 0;
+    for (size_t i = 0; i < kShards; ++i) {
+      taken_[i].text.clear();
+      taken_[i].marks.clear();
+      std::lock_guard lock(shards_[i].mu);
+      std::swap(shards_[i].text, taken_[i].text);
+      std::swap(shards_[i].marks, taken_[i].marks);
+      lines += taken_[i].marks.size();
     }
+    if (lines == 0) return;
+    writing_.clear();
+    // Merge by sequence number (a shard's lines are in order already).
+    size_t next[kShards] = {}, start[kShards] = {};
+    for (size_t n = 0; n < lines; ++n) {
+      size_t best = kShards;
+      for (size_t i = 0; i < kShards; ++i) {
+        if (next[i] < taken_[i].marks.size() && (best == kShards || taken_[i].marks[next[i]].seq < taken_[best].marks[next[best]].seq)) {
+          best = i;
+        }
+      }
+      const Mark& m = taken_[best].marks[next[best]++];
+      writing_.append(taken_[best].text, start[best], m.end - start[best]);
+      start[best] = m.end;
+    }
+    taken_count_.fetch_add(lines, std::memory_order_seq_cst);
     const char* p = writing_.data();
     size_t left = writing_.size();
     while (left > 0) {
@@ -231,12 +285,18 @@ class StderrSink final : public spdlog::sinks::sink {
       p += n;
       left -= static_cast<size_t>(n);
     }
-    writing_.clear();
+    if (writing_.capacity() > (1u << 20)) writing_ = std::string();
   }
   void run() {
     std::unique_lock lock(mu_);
     for (;;) {
-      cv_.wait(lock, [&] { return stop_ || pending_.size() > 0; });
+      // Idle until a line comes. A logger bumps appended_ and then reads idle_; this sets idle_
+      // and then reads appended_ (both sequentially consistent): one of them sees the other.
+      idle_.store(true, std::memory_order_seq_cst);
+      if (!stop_ && appended_.load(std::memory_order_seq_cst) == taken_count_.load(std::memory_order_seq_cst)) {
+        cv_.wait(lock, [&] { return stop_ || !idle_.load(std::memory_order_relaxed); });
+      }
+      idle_.store(false, std::memory_order_seq_cst);
       if (stop_) return;
       // Let the lines of the next few milliseconds join this write.
       cv_.wait_for(lock, kBatchWindow, [&] { return stop_; });
@@ -250,12 +310,21 @@ class StderrSink final : public spdlog::sinks::sink {
   std::mutex formatter_mu_;
   std::unique_ptr<spdlog::formatter> formatter_;
   std::atomic<uint64_t> generation_{1};
-  std::mutex mu_;  // pending_, stop_
+  Shard shards_[kShards];
+  std::atomic<uint64_t> seq_{0};
+  std::atomic<uint64_t> appended_{0};     // lines appended to shards
+  std::atomic<uint64_t> taken_count_{0};  // lines taken by write_pending
+  std::atomic<bool> idle_{false};         // the flusher waits for a line (set under mu_ to wake it)
+  std::mutex mu_;  // stop_, and the flusher's sleep
   std::condition_variable cv_;
-  spdlog::memory_buf_t pending_;
   bool stop_ = false;
-  std::mutex write_mu_;  // writing_, and the order of writes
-  spdlog::memory_buf_t writing_;
+  std::mutex write_mu_;  // taken_, writing_, and the order of writes
+  struct Taken {
+    std::string text;
+    std::vector<Mark> marks;
+  };
+  Taken taken_[kShards];
+  std::string writing_;
   std::thread flusher_;  // last: started once the members above exist
 };
 

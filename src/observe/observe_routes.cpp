@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <mutex>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -177,7 +178,11 @@ std::optional<Response> ObserveRoutes::check(const Header& h) const {
                                                           ? "/observe needs Authorization: Bearer <WASIMANCER_ADMIN_TOKEN>"
                                                           : "the admin token is not valid");
     }
-    if (!get && h.method() != http::verb::put) return error_response(http::status::method_not_allowed, "/observe accepts GET and PUT");
+    if (h.method() != http::verb::get && h.method() != http::verb::put) {
+      auto res = error_response(http::status::method_not_allowed, "/observe accepts GET and PUT");
+      res.set(http::field::allow, "GET, PUT");
+      return res;
+    }
     return std::nullopt;
   }
   if (is_api(p)) {
@@ -274,7 +279,8 @@ Response ObserveRoutes::change_settings(const Request& req) const {
       metrics_on = value.as_bool();
     } else if (key == "traceSampleRatio") {
       if (!value.is_number()) return error_response(http::status::bad_request, "\"traceSampleRatio\" must be a number from 0 to 1");
-      const double r = value.to_number<double>();
+      double r = value.to_number<double>();
+      if (r == 0) r = 0;  // -0 is 0
       if (!(r >= 0 && r <= 1)) return error_response(http::status::bad_request, "\"traceSampleRatio\" must be a number from 0 to 1");
       if (!config_.trace_export) {
         return error_response(http::status::bad_request,
@@ -287,6 +293,9 @@ Response ObserveRoutes::change_settings(const Request& req) const {
       return error_response(http::status::bad_request, fmt::format("unknown setting \"{}\" (settings: {})", std::string_view(key), kFields));
     }
   }
+  // One change at a time, so that what is logged as "before" is what was in effect.
+  static std::mutex change_mu;
+  std::lock_guard change_lock(change_mu);
   std::string what;
   auto note = [&what](std::string_view name, const std::string& before, const std::string& after) {
     if (!what.empty()) what += ", ";
@@ -295,11 +304,14 @@ Response ObserveRoutes::change_settings(const Request& req) const {
   if (level) note("log level", std::string(to_string(log_level())), std::string(to_string(*level)));
   if (metrics_on) note("metrics", metrics::enabled() ? "on" : "off", *metrics_on ? "on" : "off");
   if (ratio) note("trace sample ratio", fmt::format("{}", trace::sample_ratio()), fmt::format("{}", *ratio));
-  // Logged before the level changes, so that a change to a quieter level is still seen.
-  log().warn("observe settings changed through the admin API: {}", what);
+  // Logged before the level changes when the level in effect shows it (so that a change to a
+  // quieter level is still seen), else after (a change from error or off to a louder level).
+  const bool shown_now = log().should_log(spdlog::level::warn);
+  if (shown_now) log().warn("observe settings changed through the admin API: {}", what);
   if (level) set_log_level(*level);
   if (metrics_on) metrics::set_enabled(*metrics_on);
   if (ratio) trace::set_sample_ratio(*ratio);
+  if (!shown_now) log().warn("observe settings changed through the admin API: {}", what);
   metrics::record_admin_change("observe", "update", true);
   events::feed().publish("admin", json::serialize(json::object{
       {"type", "admin"}, {"object", "observe"}, {"action", "update"}, {"status", 200}, {"name", what},

@@ -361,6 +361,7 @@ struct HttpServer::Impl {
   struct Stream : beast::tcp_stream {
     using beast::tcp_stream::tcp_stream;
     std::string_view route = "other";
+    bool head_request = false;  // HEAD: answers are sent without their body
     beast::flat_buffer* buffer = nullptr;  // the connection's read buffer (a pump's watch reads into it)
   };
   using Parser = http::request_parser<http::string_body>;
@@ -489,6 +490,13 @@ net::awaitable<bool> HttpServer::Impl::write(Stream& stream, HttpResponse res, b
   res.prepare_payload();
   metrics::record_http_response(stream.route, res.result_int());
   stream.expires_after(config.write_timeout);
+  if (stream.head_request) {
+    // The head alone, with the Content-Length a GET would get (a body would be read as the
+    // start of the next answer).
+    http::response_serializer<http::string_body> sr{res};
+    auto [ec, n] = co_await http::async_write_header(stream, sr, as_tuple(net::use_awaitable));
+    co_return !ec && keep_alive;
+  }
   auto [ec, n] = co_await http::async_write(stream, res, as_tuple(net::use_awaitable));
   co_return !ec && keep_alive;
 }
@@ -871,6 +879,7 @@ net::awaitable<void> HttpServer::Impl::connection(tcp::socket socket, std::share
 
 net::awaitable<bool> HttpServer::Impl::dispatch(Stream& stream, beast::flat_buffer& buffer, Parser& parser, Conn& conn) {
   stream.route = metrics::route_label(parser.get().target());
+  stream.head_request = parser.get().method() == http::verb::head;
   mcp::HttpRequestHead head = head_of(parser.get(), conn.address);
   if (draining.load()) co_return co_await send_answer(stream, parser, mcp::HttpHandler::shutting_down());
   if (auto refused = handler.check_host_origin(head)) co_return co_await send_answer(stream, parser, std::move(*refused));

@@ -24,7 +24,8 @@ describe('observe: settings changed at run time (GET/PUT /observe)', () => {
   });
   const call = (headers = {}) => rawPost(server, { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'echo', arguments: {} } },
     { headers: { Accept: 'application/json', ...headers } });
-  const lines = () => server.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+  // Whole lines only (the last one may still be arriving).
+  const lines = () => server.stderr.split('\n').slice(0, -1).filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
   const metric = async (re) => {
     const r = await httpRequest(server, { path: '/metrics', headers: admin });
     assert.equal(r.status, 200, r.text);
@@ -57,6 +58,9 @@ describe('observe: settings changed at run time (GET/PUT /observe)', () => {
     r = await httpRequest(server, { method: 'POST', path: '/observe', headers: admin, body: '{}' });
     assert.equal(r.status, 405);
     r = await httpRequest(server, { method: 'DELETE', path: '/observe', headers: admin });
+    assert.equal(r.status, 405);
+    assert.equal(r.headers.allow, 'GET, PUT');
+    r = await httpRequest(server, { method: 'HEAD', path: '/observe', headers: admin });
     assert.equal(r.status, 405);
     r = await getSettings();
     assert.equal(r.status, 200, r.text);
@@ -112,8 +116,11 @@ describe('observe: settings changed at run time (GET/PUT /observe)', () => {
   });
 
   it('stops and restarts recording metrics', async () => {
+    const okChanges = () => metric(/^wasimancer_admin_changes_total\{object="observe",action="update",result="ok"\}/);
+    const changesBefore = await okChanges();
+    const first = await echoCalls();
     assert.equal((await call()).status, 200);
-    await waitFor(async () => (await echoCalls()) >= 1, { what: 'the echo call counted' });
+    await waitFor(async () => (await echoCalls()) === first + 1, { what: 'the echo call counted' });
     let r = await put({ metrics: false });
     assert.equal(r.status, 200, r.text);
     assert.equal(r.json.metrics, false);
@@ -124,7 +131,8 @@ describe('observe: settings changed at run time (GET/PUT /observe)', () => {
     assert.equal(r.status, 200, r.text);
     assert.equal((await call()).status, 200);
     await waitFor(async () => (await echoCalls()) === before + 1, { what: 'the call made with metrics on again counted' });
-    assert.ok(await metric(/^wasimancer_admin_changes_total\{object="observe",action="update",result="ok"\}/) >= 1);
+    // Both changes are counted (admin changes are, whatever the setting).
+    assert.equal(await okChanges(), changesBefore + 2);
   });
 
   it('changes the share of new traces exported, keeping the caller\'s decision', async () => {
@@ -152,6 +160,20 @@ describe('observe: settings changed at run time (GET/PUT /observe)', () => {
     await waitFor(() => otlp.spans.some((s) => s.traceId === sampled && s.kind === 2), { what: 'the new trace\'s span' });
   });
 
+  it('logs a change made from a level that hides warnings, once the new level shows them', async () => {
+    let r = await put({ logLevel: 'error' });
+    assert.equal(r.status, 200, r.text);
+    r = await put({ logLevel: 'info' });
+    assert.equal(r.status, 200, r.text);
+    await waitFor(() => lines().some((l) => /log level error -> info/.test(l.msg)), { what: 'the line of the change from error' });
+    assert.ok(lines().some((l) => /log level info -> error/.test(l.msg)), 'the change to error was logged before it took effect');
+    r = await put('{"traceSampleRatio":-0}');
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.traceSampleRatio, 0);
+    assert.ok(!r.text.includes('-0'), r.text);
+    assert.equal((await put({ traceSampleRatio: 1 })).status, 200);
+  });
+
   it('is driven by `wasimancer observe`', async () => {
     const env = { ...process.env, WASIMANCER_URL: `http://127.0.0.1:${server.port}`, WASIMANCER_ADMIN_TOKEN: ADMIN_TOKEN };
     let out = await run(binary, ['observe', '--log-level', 'debug', '--metrics', 'off', '--trace-sample-ratio', '0.25'], { env });
@@ -159,8 +181,10 @@ describe('observe: settings changed at run time (GET/PUT /observe)', () => {
     out = await run(binary, ['observe'], { env });
     assert.equal(JSON.parse(out.stdout).logLevel, 'debug');
     // The server's refusal is shown, with a non-zero exit.
-    await assert.rejects(run(binary, ['observe', '--trace-sample-ratio', '2'], { env }),
-      (e) => e.code === 1 && /from 0 to 1/.test(e.stderr));
+    // Values out of range are refused before anything is sent (usage error).
+    await assert.rejects(run(binary, ['observe', '--trace-sample-ratio', '2'], { env }), (e) => e.code !== 0);
+    await assert.rejects(run(binary, ['observe', '--log-level', 'loud'], { env }), (e) => e.code !== 0);
+    assert.equal(JSON.parse((await run(binary, ['observe'], { env })).stdout).traceSampleRatio, 0.25);
     out = await run(binary, ['observe', '--log-level', 'info', '--metrics', 'on', '--trace-sample-ratio', '1'], { env });
     assert.equal(JSON.parse(out.stdout).metrics, true);
   });

@@ -623,6 +623,33 @@ TEST(Logs, LinesFromManyThreadsArriveWholeAndInOrder) {
   init_logging(LogLevel::Info, LogFormat::Text);
 }
 
+// Threads log into shards of their own, merged back by sequence number: a line logged after
+// another thread's line returned is written after it (two threads taking turns, so each line
+// happens before the next; a per-shard write would put each thread's turns together).
+TEST(Logs, LinesKeepTheirOrderAcrossThreads) {
+  init_logging(LogLevel::Info, LogFormat::Text);
+  StderrToFile err;
+  constexpr int kTurns = 2000;
+  std::atomic<int> turn{0};
+  auto player = [&turn](int me) {
+    for (int i = me; i < kTurns; i += 2) {
+      while (turn.load(std::memory_order_acquire) != i) std::this_thread::yield();
+      log().info("turn {}", i);
+      turn.store(i + 1, std::memory_order_release);
+    }
+  };
+  std::thread a(player, 0), b(player, 1);
+  a.join();
+  b.join();
+  log().flush();
+  auto lines = lines_of(err.text());
+  ASSERT_EQ(lines.size(), size_t(kTurns)) << err.text().substr(0, 2000);
+  for (int i = 0; i < kTurns; ++i) {
+    ASSERT_NE(lines[i].find(fmt::format("info  turn {}", i)), std::string::npos) << i << ": " << lines[i];
+    ASSERT_EQ(lines[i].substr(lines[i].size() - std::to_string(i).size() - 1), " " + std::to_string(i)) << lines[i];
+  }
+}
+
 // A warn line is written before log() returns, after the info lines logged before it; an info
 // line is written within the batch window without anybody flushing.
 TEST(Logs, WarningsAreWrittenAtOnceAndInfoLinesSoon) {
