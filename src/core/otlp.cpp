@@ -72,8 +72,18 @@ void OtlpExporter::export_span(std::string_view span_json) {
   {
     std::lock_guard lock(shard.mu);
     Batch& b = shard.open;
-    if (b.count == 0) b.text.reserve(std::min<size_t>(config_.batch * (span_json.size() + 1), size_t{1} << 20));
-    else b.text += ',';
+    if (b.count == 0) {
+      if (b.text.capacity() == 0) {
+        std::lock_guard spare_lock(mu_);
+        if (!spare_.empty()) {
+          b.text = std::move(spare_.back());
+          spare_.pop_back();
+        }
+      }
+      b.text.reserve(std::min<size_t>(config_.batch * (span_json.size() + 1), size_t{1} << 20));
+    } else {
+      b.text += ',';
+    }
     b.text.append(span_json);
     if (++b.count < config_.batch) return;
     // Queued under the shard's lock, so that a thread sharing this shard cannot queue a later
@@ -112,6 +122,7 @@ uint64_t OtlpExporter::send(std::vector<Batch>& batches) {
   std::vector<std::string> parts;
   for (size_t i = 0; i < batches.size();) {
     size_t n = 0;
+    const size_t first = i;
     parts.clear();
     while (i < batches.size() && (parts.empty() || n + batches[i].count <= config_.batch)) {
       n += batches[i].count;
@@ -119,6 +130,7 @@ uint64_t OtlpExporter::send(std::vector<Batch>& batches) {
       ++i;
     }
     encode(parts, config_, body_);
+    for (size_t k = 0; k < parts.size(); ++k) batches[first + k].text = std::move(parts[k]);  // back, for reuse
     if (!post(body_)) break;
     ok_count += n;
   }
@@ -160,9 +172,15 @@ void OtlpExporter::run() {
     size_t count = 0;
     for (const Batch& b : taken) count += b.count;
     const uint64_t ok_count = count ? send(taken) : 0;
-    taken.clear();
     pending_.fetch_sub(count, std::memory_order_relaxed);
     lock.lock();
+    // Keep a few emptied buffers for export_span (one per shard is what steady traffic needs).
+    for (Batch& b : taken) {
+      if (spare_.size() >= kShards || b.text.capacity() == 0 || b.text.capacity() > (size_t{2} << 20)) continue;
+      b.text.clear();
+      spare_.push_back(std::move(b.text));
+    }
+    taken.clear();
     sent_ += ok_count;
     dropped_ += count - ok_count;
     done_round_ = round;

@@ -108,15 +108,30 @@ thread_local const LogFields* t_fields = nullptr;
 
 std::mutex g_exporter_mu;
 std::shared_ptr<SpanExporter> g_exporter;  // under g_exporter_mu
+std::atomic<uint64_t> g_exporter_generation{1};  // bumped (under g_exporter_mu) by set_exporter
 std::atomic<bool> g_exporting{false};
 // Traces started here are sampled when the first 8 bytes of their (random) id, read as a number,
 // are below this threshold (head sampling by trace id ratio; 2^64-1: every trace).
 std::atomic<uint64_t> g_sample_below{~uint64_t{0}};
 std::atomic<double> g_sample_ratio{1.0};  // as set, for sample_ratio()
 
-std::shared_ptr<SpanExporter> exporter() {
-  std::lock_guard lock(g_exporter_mu);
-  return g_exporter;
+// The exporter, as this thread last saw it: a span's end reads one rarely written atomic, not a
+// lock and a shared count every thread writes (with several threads ending spans at once, those
+// were a cache line passed between cores twice per span). A thread's copy keeps the exporter it
+// uses alive; set_exporter makes every thread take the new one at its next span.
+SpanExporter* exporter() {
+  struct Seen {
+    uint64_t generation = 0;
+    std::shared_ptr<SpanExporter> exporter;
+  };
+  thread_local Seen seen;
+  const uint64_t g = g_exporter_generation.load(std::memory_order_acquire);
+  if (seen.generation != g) {
+    std::lock_guard lock(g_exporter_mu);
+    seen.exporter = g_exporter;
+    seen.generation = g_exporter_generation.load(std::memory_order_relaxed);
+  }
+  return seen.exporter.get();
 }
 
 }  // namespace
@@ -180,9 +195,11 @@ Scope::Scope(const TraceContext* ctx) : previous_(t_current) { t_current = ctx; 
 Scope::~Scope() { t_current = previous_; }
 
 void set_exporter(std::shared_ptr<SpanExporter> e) {
+  std::shared_ptr<SpanExporter> old;
   std::lock_guard lock(g_exporter_mu);
   g_exporting.store(e != nullptr, std::memory_order_relaxed);
-  g_exporter = std::move(e);
+  old = std::exchange(g_exporter, std::move(e));
+  g_exporter_generation.fetch_add(1, std::memory_order_release);
 }
 
 bool exporting() { return g_exporting.load(std::memory_order_relaxed); }
@@ -268,7 +285,7 @@ void Span::end() {
   } else {
     json_ += ",\"status\":{\"code\":1}}";
   }
-  if (auto e = exporter()) e->export_span(json_);
+  if (SpanExporter* e = exporter()) e->export_span(json_);
 }
 
 LogFields::LogFields(std::span<const LogField> fields) : fields_(fields), previous_(t_fields) { t_fields = this; }

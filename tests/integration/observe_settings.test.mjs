@@ -139,6 +139,9 @@ describe('observe: settings changed at run time (GET/PUT /observe)', () => {
     let r = await put({ traceSampleRatio: 0 });
     assert.equal(r.status, 200, r.text);
     assert.equal(r.json.traceSampleRatio, 0);
+    // The change's warn line is written with every line logged before it: once it is here, so
+    // are the earlier calls' lines.
+    await waitFor(() => lines().some((l) => /trace sample ratio 1 -> 0/.test(l.msg)), { what: 'the change\'s line' });
     // A new trace is not sampled: its call line has a trace id, but no span is exported.
     const seen = new Set(lines().map((l) => l.trace_id));
     assert.equal((await call()).status, 200);
@@ -153,6 +156,7 @@ describe('observe: settings changed at run time (GET/PUT /observe)', () => {
 
     r = await put({ traceSampleRatio: 1 });
     assert.equal(r.status, 200, r.text);
+    await waitFor(() => lines().some((l) => /trace sample ratio 0 -> 1/.test(l.msg)), { what: 'the change\'s line' });
     const seen2 = new Set(lines().map((l) => l.trace_id));
     assert.equal((await call()).status, 200);
     await waitFor(() => lines().some((l) => l.tool === 'echo' && !seen2.has(l.trace_id)), { what: 'the sampled call line' });
