@@ -940,7 +940,7 @@ int main(int argc, char** argv) {
   // One server, its observing switched at run time (PUT /observe) between runs: everything off
   // (metrics off, warn-level logs, trace sample ratio 0 with the OTLP exporter configured, which
   // records nothing), then metrics, the per-call JSON info line and span export (every trace, or 1
-  // in 10, to an OTLP/HTTP receiver on loopback), alone and together. Two identical servers can
+  // in 10, to an OTLP/HTTP receiver on loopback), each alone and together. Two identical servers can
   // differ by 10-25% in throughput for their whole lives on a busy 2-core VM (where their threads
   // settle), far more than what is measured here; the variants of one life share that luck. The
   // settings are measured in alternation, each round in a different order, so that the machine's
@@ -968,6 +968,9 @@ int main(int argc, char** argv) {
         // The noise floor: the same settings again, measured like the others.
         {"all off again (the measurement's noise)", R"({"metrics":false,"logLevel":"warn","traceSampleRatio":0})"},
         {"metrics on", R"({"metrics":true,"logLevel":"warn","traceSampleRatio":0})"},
+        // Each of the other two alone, then together.
+        {"JSON info line per call alone", R"({"metrics":false,"logLevel":"info","traceSampleRatio":0})"},
+        {"OTLP export of every trace alone", R"({"metrics":false,"logLevel":"warn","traceSampleRatio":1})", true},
         {"metrics + JSON info line per call", R"({"metrics":true,"logLevel":"info","traceSampleRatio":0})"},
         {"metrics + JSON info line + OTLP export of every trace", R"({"metrics":true,"logLevel":"info","traceSampleRatio":1})", true},
         {"metrics + JSON info line + OTLP export of 1 trace in 10", R"({"metrics":true,"logLevel":"info","traceSampleRatio":0.1})", true},
