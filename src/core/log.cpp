@@ -14,6 +14,7 @@
 #include <spdlog/sinks/sink.h>
 
 #include "core/text.hpp"
+#include "core/thread_index.hpp"
 #include "core/trace.hpp"
 
 namespace wasimancer {
@@ -241,11 +242,7 @@ class StderrSink final : public spdlog::sinks::sink {
     std::vector<Mark> marks;   // one per line, under mu
   };
   static constexpr size_t kShards = 8;
-  Shard& my_shard() {
-    static std::atomic<unsigned> next{0};
-    thread_local const unsigned index = next.fetch_add(1, std::memory_order_relaxed);
-    return shards_[index % kShards];
-  }
+  Shard& my_shard() { return shards_[thread_index() % kShards]; }
 
   // Takes every shard's lines and writes them in sequence order; writers are serialised so
   // lines keep their order.

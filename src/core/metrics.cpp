@@ -4,11 +4,12 @@
 
 #include <fmt/format.h>
 
+#include "core/thread_index.hpp"
+
 namespace wasimancer::metrics {
 
 namespace {
 std::atomic<bool> g_enabled{true};
-std::atomic<size_t> g_next_stripe{0};
 std::atomic<uint64_t> g_next_family{1};
 }  // namespace
 
@@ -20,8 +21,7 @@ bool enabled() { return g_enabled.load(std::memory_order_relaxed); }
 void set_enabled(bool on) { g_enabled.store(on, std::memory_order_relaxed); }
 
 size_t stripe() {
-  thread_local const size_t s = g_next_stripe.fetch_add(1, std::memory_order_relaxed) % kStripes;
-  return s;
+  return thread_index() % kStripes;
 }
 
 // ---- values -------------------------------------------------------------------------------------

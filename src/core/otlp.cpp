@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "core/log.hpp"
+#include "core/thread_index.hpp"
 
 namespace wasimancer::trace {
 
@@ -66,9 +67,7 @@ void OtlpExporter::export_span(std::string_view span_json) {
   }
   // Each thread keeps to one shard, so that its spans stay in order and the shard's lock is
   // (nearly) its own.
-  static std::atomic<unsigned> next_thread{0};
-  thread_local const unsigned thread_index = next_thread.fetch_add(1, std::memory_order_relaxed);
-  Shard& shard = shards_[thread_index % kShards];
+  Shard& shard = shards_[thread_index() % kShards];
   {
     std::lock_guard lock(shard.mu);
     Batch& b = shard.open;

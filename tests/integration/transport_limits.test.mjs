@@ -21,7 +21,7 @@ import net from 'node:net';
 import { after, describe } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { guard, startServer, testPlugin } from '../node/server.mjs';
+import { guard, startServer, testPlugin, withTimeout } from '../node/server.mjs';
 
 const rssKiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
 
@@ -559,7 +559,6 @@ describe('notifications before a quick answer while the loop switches the direct
 
   g.it('writes each answer once, whole and in order, and answers the next request', async () => {
     const c = keepAliveClient(server);
-    const within = (p, what) => Promise.race([p, sleep(10000).then(() => { throw new Error(`${what}: no answer within 10 s`); })]);
     try {
       const init = await c.post({ jsonrpc: '2.0', id: 0, method: 'initialize',
         params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
@@ -570,14 +569,14 @@ describe('notifications before a quick answer while the loop switches the direct
       await c.post({ jsonrpc: '2.0', method: 'notifications/initialized' }, session);
       for (let i = 1; i <= 12; i++) {
         const body = { jsonrpc: '2.0', id: i, method: 'tools/call', params: { name: 'progress_steps', arguments: {}, _meta: { progressToken: `p${i}` } } };
-        const r = await within(c.post(body, session), `progress call ${i}`);
+        const r = await withTimeout(c.post(body, session), 10000, `progress call ${i}: no answer within 10 s`);
         const events = r.body.split('\n').filter((l) => l.startsWith('data: ') && l.length > 6)
           .map((l) => JSON.parse(l.slice(6)));
         assert.deepEqual(events.filter((m) => m.method === 'notifications/progress').map((m) => m.params.progress), [1, 2, 3], r.body);
         assert.equal(events.at(-1).id, i, r.body);
         assert.match(JSON.stringify(events.at(-1).result), /done/, r.body);
         assert.ok(!r.body.includes(': keepalive'), `answer ${i} has keep-alive comments: ${r.body}`);
-        const e = await within(c.post(call(100 + i, 'echo', { text: `after${i}` }), session), `echo after call ${i}`);
+        const e = await withTimeout(c.post(call(100 + i, 'echo', { text: `after${i}` }), session), 10000, `echo after call ${i}: no answer within 10 s`);
         assert.match(e.body, new RegExp(`"id":${100 + i},"result".*after${i}`), e.body);
       }
     } finally {
