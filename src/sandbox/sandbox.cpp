@@ -144,7 +144,7 @@ Result<std::unique_ptr<RemoteInstance>> Sandbox::start(const LoadRequest& reques
                                                        std::shared_ptr<const host::CompiledPlugin> plugin,
                                                        ReadyInfo* ready) {
   int sv[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+  if (open_channel(sv) != 0) {
     return Error(ErrorKind::Internal, fmt::format("socketpair failed: {}", std::strerror(errno)));
   }
   // The plugin's memory budget (host/plugin.hpp: memory, kernel, tables) and the stacks.
@@ -268,7 +268,13 @@ host::CallOutcome RemoteInstance::call(std::string_view function, std::string_vi
     // While a cancel may come, wait in short slices (the channel's receive timeout) to notice it.
     if (options.cancel && !cancel_sent && !reader_.buffered()) {
       auto got = reader_.read_some();
-      if (!got) return crashed(end_worker());
+      if (!got) {
+        if (got.error().kind == ErrorKind::InvalidArgument) {
+          end_worker();
+          return crashed("it sent a message over the size limit");
+        }
+        return crashed(end_worker());
+      }
       if (!*got) {
         if (options.cancel->load()) {
           sigval v{};

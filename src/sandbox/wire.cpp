@@ -13,35 +13,44 @@
 
 namespace wasimancer::sandbox {
 
-
+int open_channel(int fds[2]) { return ::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds); }
 
 Result<void> send_frame(int fd, uint8_t type, std::string_view payload, const Deadline& deadline) {
   uint32_t len = static_cast<uint32_t>(payload.size() + 1);
   char header[5];
   std::memcpy(header, &len, 4);
   header[4] = static_cast<char>(type);
-  iovec iov[2] = {{header, 5}, {const_cast<char*>(payload.data()), payload.size()}};
-  size_t total = 5 + payload.size();
+  const iovec iov[2] = {{header, 5}, {const_cast<char*>(payload.data()), payload.size()}};
+  const size_t total = 5 + payload.size();
   size_t sent = 0;
+  size_t message = kMaxMessage;  // halved if the socket's send buffer cannot hold it (EMSGSIZE)
   while (sent < total) {
-    msghdr msg{};
-    // Skip what was sent already.
-    iovec rest[2];
+    // The next message: bytes [sent, sent + want) of header + payload.
+    const size_t want = std::min(total - sent, message);
+    iovec part[2];
     int n = 0;
-    size_t skip = sent;
-    for (auto& v : iov) {
+    size_t skip = sent, left = want;
+    for (const auto& v : iov) {
       if (skip >= v.iov_len) {
         skip -= v.iov_len;
         continue;
       }
-      rest[n++] = {static_cast<char*>(v.iov_base) + skip, v.iov_len - skip};
+      size_t take = std::min(v.iov_len - skip, left);
+      if (take == 0) break;
+      part[n++] = {static_cast<char*>(v.iov_base) + skip, take};
+      left -= take;
       skip = 0;
     }
-    msg.msg_iov = rest;
+    msghdr msg{};
+    msg.msg_iov = part;
     msg.msg_iovlen = static_cast<size_t>(n);
     ssize_t w = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
     if (w < 0) {
       if (errno == EINTR) continue;
+      if (errno == EMSGSIZE && message > 1024) {
+        message /= 2;
+        continue;
+      }
       if (errno == EAGAIN || errno == EWOULDBLOCK) {  // a full socket: wait for room
         if (deadline.is_set() && deadline.expired()) return Error(ErrorKind::Timeout, "the worker does not read its channel");
         int ms = deadline.is_set() ? static_cast<int>(std::min<int64_t>(deadline.remaining().count(), 1 << 30)) : -1;
@@ -51,7 +60,7 @@ Result<void> send_frame(int fd, uint8_t type, std::string_view payload, const De
       }
       return Error(ErrorKind::Io, fmt::format("channel write failed: {}", std::strerror(errno)));
     }
-    sent += static_cast<size_t>(w);
+    sent += static_cast<size_t>(w);  // a stream socket may take part of a message
   }
   return {};
 }
@@ -74,10 +83,20 @@ void FrameReader::compact() {
 }
 
 Result<bool> FrameReader::read_once(size_t room) {
+  room = std::max(room, kMaxMessage);  // a whole message always fits: none is ever cut
   if (buf_.size() < end_ + room) buf_.resize(end_ + room);
   for (;;) {
-    ssize_t got = ::read(fd_, buf_.data() + end_, buf_.size() - end_);
+    iovec iov{buf_.data() + end_, buf_.size() - end_};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    ssize_t got = ::recvmsg(fd_, &msg, 0);
     if (got > 0) {
+      // Only a message longer than the room is cut, and only a peer that breaks the protocol
+      // sends one: refuse it rather than read the rest of the stream out of step.
+      if (msg.msg_flags & MSG_TRUNC) {
+        return Error(ErrorKind::InvalidArgument, fmt::format("a message over the channel's limit of {} bytes", kMaxMessage));
+      }
       end_ += static_cast<size_t>(got);
       return true;
     }
@@ -90,13 +109,13 @@ Result<bool> FrameReader::read_once(size_t room) {
 
 Result<bool> FrameReader::read_some() {
   compact();
-  return read_once(64u << 10);
+  return read_once(kMaxMessage);
 }
 
 Result<void> FrameReader::fill(size_t want, const Deadline& deadline) {
   compact();
   while (end_ - head_ < want) {
-    auto got = read_once(std::max<size_t>(want - (end_ - head_), 64u << 10));
+    auto got = read_once(want - (end_ - head_));
     if (!got) return got.take_error();
     if (*got) continue;
     // Nothing there yet (non-blocking, or a blocking read's timeout): wait, at most until the deadline.

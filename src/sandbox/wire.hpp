@@ -1,7 +1,12 @@
 // sandbox/wire.hpp: the framing and encoding of the server <-> worker channel.
 //
-// A frame on the stream socket is: u32 length (little-endian; of what follows), u8 type,
-// payload. Payloads are built with Writer and read with Reader: fixed-width little-endian
+// A frame is: u32 length (little-endian; of what follows), u8 type, payload. The channel is a
+// SOCK_SEQPACKET socketpair read as a byte stream: a frame is sent in messages of at most
+// kMaxMessage bytes, and the reader always reads with room for a whole message, so the messages
+// put end to end are the frames (a message longer than that is an error, never a silent cut).
+// Not SOCK_STREAM: there, a reader blocked on its socket is woken each time the other side
+// consumes what it sent (af_unix's write-space wake-up does not look at what a waiter waits for),
+// a wasted context switch per call on each side of a sandboxed call. Payloads are built with Writer and read with Reader: fixed-width little-endian
 // integers and length-prefixed byte strings. The server treats every frame from a worker as
 // hostile: Reader never reads past its input (a short or malformed payload just fails ok()), and
 // a frame longer than the reader's cap is refused before it is read.
@@ -116,13 +121,21 @@ class Reader {
   bool ok_ = true;
 };
 
+// The largest message send_frame writes, and the least room FrameReader reads with.
+constexpr size_t kMaxMessage = 64u << 10;
+
+// Creates a channel: a SOCK_SEQPACKET socketpair, close-on-exec. Returns socketpair's result
+// (0, or -1 with errno set).
+int open_channel(int fds[2]);
+
 struct Frame {
   uint8_t type = 0;
   std::string payload;
 };
 
-// Sends one frame, waiting for room in the socket at most until `deadline` (unset: forever;
-// Timeout then). Io if the other end is gone.
+// Sends one frame in messages of at most kMaxMessage bytes (fewer when the socket's send buffer
+// is smaller), waiting for room in the socket at most until `deadline` (unset: forever; Timeout
+// then). Io if the other end is gone. Works on stream sockets too.
 Result<void> send_frame(int fd, uint8_t type, std::string_view payload, const Deadline& deadline = Deadline());
 
 // Reads frames from one end of a channel, buffering what arrives so a small frame usually costs
@@ -131,7 +144,8 @@ class FrameReader {
  public:
   explicit FrameReader(int fd) : fd_(fd) {}
   // Receives one frame into `out` (its buffer is reused). Io: the other end closed or the stream
-  // broke; InvalidArgument: a frame longer than `max_bytes`; Timeout: `deadline` passed first (the
+  // broke (a zero-length message reads as the end); InvalidArgument: a frame longer than
+  // `max_bytes`, or a message longer than kMaxMessage; Timeout: `deadline` passed first (the
   // channel is then out of step and must be dropped). An unset deadline waits forever.
   Result<void> next(size_t max_bytes, const Deadline& deadline, Frame& out);
   // Whether a whole frame header is already buffered (no need to wait for the descriptor).
