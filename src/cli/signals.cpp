@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "core/log.hpp"
+#include "core/thread_name.hpp"
 
 namespace wasimancer::cli {
 
@@ -37,6 +38,7 @@ int wait_stop_signal() {
 
 void die_on_stop_signal() {
   std::thread([] {
+    name_this_thread("wm-signals");
     int sig = wait_stop_signal();
     log().debug("signal {} received: exiting", sig);
     signal(sig, SIG_DFL);

@@ -15,6 +15,7 @@
 
 #include "core/text.hpp"
 #include "core/thread_index.hpp"
+#include "core/thread_name.hpp"
 #include "core/trace.hpp"
 
 namespace wasimancer {
@@ -146,7 +147,10 @@ class StderrSink final : public spdlog::sinks::sink {
   static constexpr auto kBatchWindow = std::chrono::milliseconds(5);
   static constexpr size_t kWriteAt = 64 * 1024;  // a buffer this full is written at once
 
-  StderrSink() : color_(isatty(STDERR_FILENO) == 1), flusher_([this] { run(); }) {}
+  StderrSink() : color_(isatty(STDERR_FILENO) == 1), flusher_([this] {
+    name_this_thread("wm-log");
+    run();
+  }) {}
   ~StderrSink() override {
     {
       std::lock_guard lock(mu_);

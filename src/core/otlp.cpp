@@ -9,6 +9,7 @@
 
 #include "core/log.hpp"
 #include "core/thread_index.hpp"
+#include "core/thread_name.hpp"
 
 namespace wasimancer::trace {
 
@@ -47,7 +48,10 @@ OtlpExporter::OtlpExporter(OtlpConfig config) : config_(std::move(config)) {
   url_ = config_.endpoint;
   while (!url_.empty() && url_.back() == '/') url_.pop_back();
   if (url_.size() < 10 || url_.compare(url_.size() - 10, 10, "/v1/traces") != 0) url_ += "/v1/traces";
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    name_this_thread("wm-otlp");
+    run();
+  });
 }
 
 OtlpExporter::~OtlpExporter() {

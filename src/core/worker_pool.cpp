@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <thread>
 
+#include "core/thread_name.hpp"
+
 namespace wasimancer {
 
 namespace {
@@ -32,7 +34,10 @@ WorkerPool::~WorkerPool() {
 
 void WorkerPool::spawn_locked() {
   ++threads_;
-  std::thread([this] { run(); }).detach();
+  std::thread([this] {
+    name_this_thread("wm-worker");
+    run();
+  }).detach();
 }
 
 size_t WorkerPool::queued() const {

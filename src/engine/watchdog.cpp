@@ -1,6 +1,9 @@
 #include "engine/watchdog.hpp"
 
 #include <algorithm>
+#include <future>
+
+#include "core/thread_name.hpp"
 
 namespace wasimancer::engine {
 
@@ -25,12 +28,25 @@ Watchdog::~Watchdog() {
 
 void Watchdog::start() {
   std::lock_guard lock(mu_);
-  if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+  if (thread_.joinable()) return;
+  // Named before start() returns: a sandbox worker enters its system-call filter right after,
+  // and the filter has no prctl (which naming a thread is).
+  std::promise<void> named;
+  std::future<void> done = named.get_future();
+  thread_ = std::thread([this, &named] {
+    name_this_thread("wm-watchdog");
+    named.set_value();
+    run();
+  });
+  done.wait();
 }
 
 uint64_t Watchdog::add(Deadline deadline, const std::atomic<bool>* cancel, std::function<void()> fire) {
   std::lock_guard lock(mu_);
-  if (!thread_.joinable()) thread_ = std::thread([this] { run(); });  // started by the first call
+  if (!thread_.joinable()) thread_ = std::thread([this] {
+    name_this_thread("wm-watchdog");
+    run();
+  });  // started by the first call
   uint64_t id = next_++;
   const Entry& e = entries_.emplace_hint(entries_.end(), id, Entry{deadline, cancel, std::move(fire), false})->second;
   const auto now = Clock::now();

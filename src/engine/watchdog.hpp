@@ -37,7 +37,8 @@ class Watchdog {
   Watchdog& operator=(const Watchdog&) = delete;
 
   // Starts the thread now rather than at the first registration (a sandbox worker does, before
-  // its system-call filter forbids creating threads).
+  // its system-call filter forbids creating threads); returns once the thread has named itself
+  // ("wm-watchdog", a prctl the filter forbids too).
   void start();
 
   uint64_t add(Deadline deadline, const std::atomic<bool>* cancel, std::function<void()> fire);

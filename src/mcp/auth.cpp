@@ -9,6 +9,7 @@
 #include "core/clock.hpp"
 #include "core/log.hpp"
 #include "core/text.hpp"
+#include "core/thread_name.hpp"
 #include "host/http_client.hpp"
 
 namespace wasimancer::mcp {
@@ -127,7 +128,10 @@ OAuthResource::OAuthResource(OAuthSettings settings, FetchFn fetch) : settings_(
     fetch_ = [timeout, this](const std::string& url) { return http_get(url, timeout, &stopping_); };
   }
   jwks_uri_ = settings_.jwks_uri;
-  thread_ = std::thread([this] { refresher(); });
+  thread_ = std::thread([this] {
+    name_this_thread("wm-oauth");
+    refresher();
+  });
 }
 
 OAuthResource::~OAuthResource() {

@@ -1,6 +1,7 @@
 #include "mcp/notifications.hpp"
 
 #include "core/log.hpp"
+#include "core/thread_name.hpp"
 #include "mcp/plugin_items.hpp"
 #include "mcp/results.hpp"
 
@@ -17,7 +18,10 @@ Notifier::Notifier(Server& server) : server_(server) {
   tokens_[1] = c.resources.on_change([this](const registry::CatalogChange& ch) { resource_changed(ch); });
   tokens_[2] = c.prompts.on_change([this](const registry::CatalogChange&) { mark_changed(2); });
   server_.add_method("subscriptions/listen", {[this](const RequestPtr& r) { listen(r); }, Server::kStateless});
-  thread_ = std::thread([this] { loop(); });
+  thread_ = std::thread([this] {
+    name_this_thread("wm-notify");
+    loop();
+  });
 }
 
 Notifier::~Notifier() {

@@ -8,6 +8,7 @@
 #include "core/files.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
+#include "core/thread_name.hpp"
 #include "sandbox/protocol.hpp"
 
 namespace wasimancer::registry {
@@ -26,7 +27,10 @@ NativeTier::NativeTier(NativeTierConfig config) : config_(std::move(config)) {
   config_.optimised.opt_level = config_.optimised.opt_level.empty() ? "-O2" : config_.optimised.opt_level;
   config_.concurrency = std::max<size_t>(1, config_.concurrency);
   if (config_.enabled) {
-    for (size_t i = 0; i < config_.concurrency; ++i) threads_.emplace_back([this] { run(); });
+    for (size_t i = 0; i < config_.concurrency; ++i) threads_.emplace_back([this] {
+      name_this_thread("wm-native");
+      run();
+    });
   }
 }
 

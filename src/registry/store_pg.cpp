@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "core/log.hpp"
+#include "core/thread_name.hpp"
 
 #ifdef WASIMANCER_HAVE_POSTGRESQL
 
@@ -433,6 +434,7 @@ Result<StoreState> PgStore::read_all() {
 
 void PgStore::watch(std::function<void(uint64_t)> on_revision, std::chrono::milliseconds poll_every) {
   impl_->watcher = std::thread([this, on_revision = std::move(on_revision), poll_every] {
+    name_this_thread("wm-pg-watch");
     PgConnection listen(impl_->url);
     auto backoff = std::chrono::milliseconds(200);
     bool was_down = false;

@@ -16,6 +16,7 @@
 #include "core/log.hpp"
 #include "core/metrics.hpp"
 #include "core/subprocess.hpp"
+#include "core/thread_name.hpp"
 
 namespace wasimancer::sandbox {
 
@@ -53,7 +54,10 @@ struct Sandbox::Spawn {
 
 Sandbox::Sandbox(SandboxConfig config) : config_(std::move(config)) {
   if (!kAddressSpaceLimits) log().warn("sanitizer build: sandbox workers run without an address-space limit (RLIMIT_AS)");
-  thread_ = std::thread([this] { spawner(); });
+  thread_ = std::thread([this] {
+    name_this_thread("wm-spawner");
+    spawner();
+  });
 }
 
 Sandbox::~Sandbox() {

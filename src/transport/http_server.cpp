@@ -22,6 +22,7 @@
 #include "core/metrics.hpp"
 #include "core/rate_limit.hpp"
 #include "core/text.hpp"
+#include "core/thread_name.hpp"
 #include "mcp/protocol.hpp"
 #include "transport/async_queue.hpp"
 #include "transport/http_framing.hpp"
@@ -986,7 +987,10 @@ Result<void> HttpServer::start() {
   net::co_spawn(*im.accept_ex, im.accept_loop(), net::detached);
   for (auto& loop : im.ios) {  // one thread each (config.network_threads of them)
     im.keep_running.push_back(net::make_work_guard(*loop));  // a loop with no connection yet stays up
-    im.threads.emplace_back([&l = *loop] { l.run(); });
+    im.threads.emplace_back([&l = *loop] {
+      name_this_thread("wm-net");
+      l.run();
+    });
   }
   return {};
 }

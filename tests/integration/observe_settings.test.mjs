@@ -4,10 +4,11 @@
 // route needs the admin token, and that `wasimancer observe` drives it. All on 127.0.0.1.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import fs from 'node:fs';
 import { after, describe } from 'node:test';
 import { promisify } from 'node:util';
 
-import { ADMIN_TOKEN, binary, guard, httpRequest, rawPost, startServer, testPlugin } from '../node/server.mjs';
+import { ADMIN_TOKEN, binary, descendants, guard, httpRequest, rawPost, startServer, testPlugin } from '../node/server.mjs';
 import { startOtlpReceiver, waitFor } from './observe_helpers.mjs';
 
 const run = promisify(execFile);
@@ -176,6 +177,24 @@ describe('observe: settings changed at run time (GET/PUT /observe)', () => {
     assert.equal(r.json.traceSampleRatio, 0);
     assert.ok(!r.text.includes('-0'), r.text);
     assert.equal((await put({ traceSampleRatio: 1 })).status, 200);
+  });
+
+  it('names its threads, so that `top -H` tells which is busy', async () => {
+    assert.equal((await call()).status, 200);  // the sandbox worker and its watchdog are running
+    const names = (pid) => fs.readdirSync(`/proc/${pid}/task`).map((t) => {
+      try { return fs.readFileSync(`/proc/${pid}/task/${t}/comm`, 'utf8').trim(); } catch { return ''; }
+    });
+    const count = (list, name) => list.filter((n) => n === name).length;
+    const own = names(server.proc.pid);
+    assert.equal(count(own, 'wm-net'), 2, own.join(', '));  // --network-threads: 2 by default
+    assert.ok(count(own, 'wm-worker') >= 2, own.join(', '));
+    for (const one of ['wm-log', 'wm-otlp', 'wm-spawner', 'wm-notify']) assert.equal(count(own, one), 1, `${one}: ${own.join(', ')}`);
+    // The sandbox worker process: its main thread carries the program's name, its watchdog its own.
+    const worker = descendants(server.proc.pid).find((d) => {
+      try { return fs.readFileSync(`/proc/${d.pid}/cmdline`, 'utf8').includes('__worker\0echo'); } catch { return false; }
+    });
+    assert.ok(worker, 'no sandbox worker for echo');
+    assert.ok(names(worker.pid).includes('wm-watchdog'), names(worker.pid).join(', '));
   });
 
   it('is driven by `wasimancer observe`', async () => {
