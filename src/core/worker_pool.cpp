@@ -18,9 +18,10 @@ size_t WorkerPool::share_of(size_t threads, unsigned percent) {
   return std::clamp<size_t>(threads * percent / 100, 1, std::max<size_t>(1, threads));
 }
 
-WorkerPool::WorkerPool(size_t threads, size_t max_per_key)
+WorkerPool::WorkerPool(size_t threads, size_t max_per_key, bool borrow)
     : target_(threads == 0 ? 1 : threads),
-      max_per_key_(max_per_key == 0 ? share_of(target_, kDefaultSharePercent) : max_per_key) {
+      max_per_key_(max_per_key == 0 ? share_of(target_, kDefaultSharePercent) : max_per_key),
+      borrow_(borrow) {
   std::lock_guard lock(mu_);
   for (size_t i = 0; i < target_; ++i) spawn_locked();
 }
@@ -75,37 +76,48 @@ bool WorkerPool::enqueue_locked(const std::string& key, bool capped, std::functi
     ring_.push_back(key);
     k.in_ring = true;
   }
-  bool eligible = !k.capped || k.running < max_per_key_;
-  if (!eligible) return false;  // a worker will take it when one of its key's tasks ends
+  const bool within = within_share(k);
+  // Over its share and not borrowing: a worker takes it when one of its key's tasks ends.
+  if (!within && !borrow_) return false;
   // Wake an idle worker, unless one was already woken for a task it has not taken yet.
   if (idle_ > waking_) {
     ++waking_;
     return true;
   }
+  if (!within) return false;  // borrowing only takes a worker that is free
   if (idle_ == 0 && blocked_ > 0 && threads_ - blocked_ < target_) {
     spawn_locked();  // every normal worker is busy and some are only waiting: add one
+  } else if (borrowed_ > 0 && threads_ - blocked_ < target_ + borrowed_) {
+    spawn_locked();  // every worker is busy and some only on borrowed time: one for this call
   }
   return false;
 }
 
 bool WorkerPool::has_eligible_locked() const {
+  if (borrow_ && !ring_.empty()) return true;  // every queued task may borrow
   for (const auto& name : ring_) {
-    const Key& k = keys_.at(name);
-    if (!k.capped || k.running < max_per_key_) return true;
+    if (within_share(keys_.at(name))) return true;
   }
   return false;
 }
 
-WorkerPool::Key* WorkerPool::next_eligible_locked(std::string* key_out) {
-  for (auto it = ring_.begin(); it != ring_.end(); ++it) {
+WorkerPool::Key* WorkerPool::next_eligible_locked(std::string* key_out, bool may_borrow, bool* borrowed) {
+  *borrowed = false;
+  auto take = [&](std::list<std::string>::iterator it) {
     Key& k = keys_.at(*it);
-    if (k.capped && k.running >= max_per_key_) continue;
     *key_out = *it;
     // Served: to the back of the ring if it has more, out of it otherwise.
     ring_.erase(it);
     if (k.tasks.size() > 1) ring_.push_back(*key_out);
     else k.in_ring = false;
     return &k;
+  };
+  for (auto it = ring_.begin(); it != ring_.end(); ++it) {
+    if (within_share(keys_.at(*it))) return take(it);
+  }
+  if (may_borrow && borrow_ && !ring_.empty()) {
+    *borrowed = true;
+    return take(ring_.begin());
   }
   return nullptr;
 }
@@ -114,7 +126,10 @@ void WorkerPool::run() {
   std::unique_lock lock(mu_);
   for (;;) {
     std::string key;
-    Key* k = next_eligible_locked(&key);
+    bool borrowed = false;
+    // Extra workers (started for a blocked task or a fair call) take no borrowed task: they are
+    // there for calls within their share, and leave when there is none.
+    Key* k = next_eligible_locked(&key, threads_ - blocked_ <= target_, &borrowed);
     if (!k) {
       // Too many workers (a blocked one came back): let this one go. When stopping, stay while
       // queued tasks remain (they wait for their key's running tasks to end).
@@ -132,6 +147,7 @@ void WorkerPool::run() {
     --queued_;
     ++k->running;
     ++running_;
+    if (borrowed) ++borrowed_;
     // More runnable work than this worker: wake one more (which does the same in turn). Done
     // here rather than when a task ends, where the ending worker takes the next task itself.
     bool wake_another = idle_ > waking_ && queued_ > 0 && has_eligible_locked();
@@ -142,6 +158,7 @@ void WorkerPool::run() {
     task = nullptr;
     lock.lock();
     --running_;
+    if (borrowed) --borrowed_;
     auto it = keys_.find(key);
     if (--it->second.running == 0 && it->second.tasks.empty()) keys_.erase(it);
     // A task of this key may run now: this worker takes the next eligible task at the top of the

@@ -7,6 +7,11 @@
 //     one), so a plugin hammered with slow or looping calls cannot hold every worker;
 //   - queued tasks are served round-robin across keys (the unkeyed queue is one of them), so a
 //     key with a long queue does not delay the others by its whole queue.
+// With borrowing on (in-process plugins: an extra concurrent call costs no process), a key at its
+// cap may still use a worker that no other key's task is waiting for, so one plugin alone can
+// keep every worker busy; a task within its key's share that finds every worker taken while some
+// run borrowed tasks gets an extra worker at once (which takes no borrowed task and exits when
+// done), so borrowing never makes a fair call wait.
 // A task that must wait on something outside the pool (a client answering a sampling request,
 // say) wraps the wait in a BlockingScope: while it waits, the pool may start an extra worker so
 // queued calls are not starved; extra workers exit once the pool is back to its normal size.
@@ -31,8 +36,9 @@ namespace wasimancer {
 
 class WorkerPool {
  public:
-  // `max_per_key`: how many tasks of one key may run at once; 0 picks the default share.
-  explicit WorkerPool(size_t threads, size_t max_per_key = 0);
+  // `max_per_key`: how many tasks of one key may run at once while other keys' tasks wait; 0
+  // picks the default share. `borrow`: whether a key may go over it when nothing else waits.
+  explicit WorkerPool(size_t threads, size_t max_per_key = 0, bool borrow = false);
   ~WorkerPool();
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
@@ -50,6 +56,7 @@ class WorkerPool {
 
   size_t size() const { return target_; }
   size_t max_per_key() const { return max_per_key_; }
+  bool borrows() const { return borrow_; }
   // Tasks waiting in the queues (not running).
   size_t queued() const;
   // Blocks until the queue is empty and no task is running (shutdown: nothing left in flight).
@@ -71,20 +78,23 @@ class WorkerPool {
  private:
   struct Key {
     std::deque<std::function<void()>> tasks;
-    size_t running = 0;
+    size_t running = 0;   // borrowed ones included
     bool capped = true;   // false for the unkeyed queue
     bool in_ring = false;
   };
   // Queues the task; true when the caller must wake a worker (after releasing the lock).
   bool enqueue_locked(const std::string& key, bool capped, std::function<void()> task);
-  // The next task a free worker may run (round-robin over eligible keys), or nullptr.
-  Key* next_eligible_locked(std::string* key_out);
-  bool has_eligible_locked() const;
+  // The next task a free worker may run (round-robin over keys within their share; with
+  // `may_borrow`, then the first key in the ring over its share: *borrowed set), or nullptr.
+  Key* next_eligible_locked(std::string* key_out, bool may_borrow, bool* borrowed);
+  bool has_eligible_locked() const;  // a task a worker of the normal size may take
+  bool within_share(const Key& k) const { return !k.capped || k.running < max_per_key_; }
   void spawn_locked();
   void run();
 
   const size_t target_;
   const size_t max_per_key_;
+  const bool borrow_;
   mutable std::mutex mu_;
   std::condition_variable work_cv_;
   std::condition_variable done_cv_;
@@ -96,6 +106,7 @@ class WorkerPool {
   size_t waking_ = 0;  // idle workers signalled that have not woken yet
   size_t blocked_ = 0;
   size_t running_ = 0;
+  size_t borrowed_ = 0;  // running tasks taken over their key's share
   bool stopping_ = false;
 };
 

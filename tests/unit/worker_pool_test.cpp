@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <mutex>
 #include <string>
@@ -94,18 +96,38 @@ TEST(WorkerPool, OneKeyNeverHoldsMoreThanItsShare) {
 // timeout) and a well-behaved plugin. The well-behaved calls must not wait behind the slow ones:
 // each must start well before one slow call could have ended (a figure of this run: the slow
 // task's length), however many slow calls are queued.
-TEST(WorkerPool, SlowKeyDoesNotDelayOtherKeys) {
+namespace {
+
+// Threads of this process named "wm-worker" (core/thread_name.hpp).
+int worker_threads() {
+  int n = 0;
+  for (const auto& t : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(t.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    n += name == "wm-worker";
+  }
+  return n;
+}
+
+// With `borrow`, the slow key also takes the worker the quick key leaves free: returns the most
+// slow calls that ran at once.
+int slow_key_does_not_delay_other_keys(bool borrow) {
   constexpr auto kSlow = 600ms;
   std::atomic<bool> stop{false};
   std::vector<double> waits_ms;
   std::mutex mu;
-  std::atomic<int> slow_done{0};
-  WorkerPool pool(2);  // one slot per key: the default share of 2 workers
+  std::atomic<int> slow_done{0}, slow_running{0}, slow_peak{0};
+  WorkerPool pool(2, 0, borrow);  // one slot per key: the default share of 2 workers
   // Two "clients" keep 3 slow calls queued at all times.
   std::atomic<int> slow_queued{0};
   std::function<void()> slow = [&] {
     --slow_queued;
+    int now = ++slow_running;
+    int p = slow_peak.load();
+    while (now > p && !slow_peak.compare_exchange_weak(p, now)) {}
     std::this_thread::sleep_for(kSlow);
+    --slow_running;
     ++slow_done;
   };
   for (int i = 0; i < 3; ++i) {
@@ -141,6 +163,66 @@ TEST(WorkerPool, SlowKeyDoesNotDelayOtherKeys) {
   EXPECT_LT(waits_ms.back(), slow_ms / 2) << "the slowest quick call waited " << waits_ms.back() << " ms";
   EXPECT_GE(slow_during, 2);  // the slow key kept its worker busy meanwhile
   pool.wait_idle();
+  return slow_peak.load();
+}
+
+}  // namespace
+
+TEST(WorkerPool, SlowKeyDoesNotDelayOtherKeys) {
+  EXPECT_EQ(slow_key_does_not_delay_other_keys(false), 1);
+}
+
+// Borrowing: the slow key uses both workers when nothing else waits, and a quick call that finds
+// them both taken gets an extra worker at once (the same bound as without borrowing).
+TEST(WorkerPool, BorrowingNeverDelaysAFairCall) {
+  EXPECT_EQ(slow_key_does_not_delay_other_keys(true), 2);
+  // The extra workers left once there was nothing for them (the pool above is gone: no worker).
+  for (int i = 0; i < 500 && worker_threads() > 0; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(worker_threads(), 0);
+}
+
+TEST(WorkerPool, ALoneKeyBorrowsEveryFreeWorker) {
+  std::atomic<int> running{0}, peak{0}, done{0};
+  {
+    WorkerPool pool(4, 2, true);
+    for (int i = 0; i < 40; ++i) {
+      pool.post("hog", [&] {
+        int now = ++running;
+        int p = peak.load();
+        while (now > p && !peak.compare_exchange_weak(p, now)) {}
+        std::this_thread::sleep_for(2ms);
+        --running;
+        ++done;
+      });
+    }
+    // Never more workers than the pool's size for one key: no extra worker is started to borrow.
+    EXPECT_LE(worker_threads(), 4);
+  }
+  EXPECT_EQ(done.load(), 40);
+  EXPECT_EQ(peak.load(), 4);
+}
+
+// While a key borrows, the extra workers started for fair calls leave again: the pool is back to
+// its size once the burst is over.
+TEST(WorkerPool, ExtraWorkersLeaveAfterTheFairCalls) {
+  std::atomic<bool> release{false};
+  std::atomic<int> hog_running{0};
+  WorkerPool pool(2, 1, true);
+  for (int i = 0; i < 4; ++i) {
+    pool.post("hog", [&] {
+      ++hog_running;
+      while (!release) std::this_thread::sleep_for(1ms);
+    });
+  }
+  for (int i = 0; i < 2000 && hog_running.load() < 2; ++i) std::this_thread::sleep_for(1ms);
+  ASSERT_EQ(hog_running.load(), 2);  // both workers: one within the share, one borrowed
+  std::promise<void> ran;
+  pool.post("fair", [&] { ran.set_value(); });
+  EXPECT_EQ(ran.get_future().wait_for(5s), std::future_status::ready) << "the fair call waited behind a borrowed worker";
+  release = true;
+  pool.wait_idle();
+  for (int i = 0; i < 500 && worker_threads() > 2; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(worker_threads(), 2);
 }
 
 TEST(WorkerPool, QueuedKeysAreServedRoundRobin) {
