@@ -11,6 +11,8 @@ namespace {
 // The unkeyed queue's key: keyed posts use names that are never empty (registry/names.hpp), and
 // an empty key passed to post(key, ...) is treated as unkeyed too.
 const std::string kUnkeyed;
+// Whether the task this worker thread runs was taken over its key's share (for BlockingScope).
+thread_local bool t_borrowed = false;
 }  // namespace
 
 size_t WorkerPool::share_of(size_t threads, unsigned percent) {
@@ -87,14 +89,19 @@ bool WorkerPool::enqueue_locked(const std::string& key, bool capped, std::functi
   if (!within) return false;  // borrowing only takes a worker that is free
   if (idle_ == 0 && blocked_ > 0 && threads_ - blocked_ < target_) {
     spawn_locked();  // every normal worker is busy and some are only waiting: add one
-  } else if (borrowed_ > 0 && threads_ - blocked_ < target_ + borrowed_) {
-    spawn_locked();  // every worker is busy and some only on borrowed time: one for this call
+  } else if (borrowed_ > borrowed_blocked_ && threads_ - blocked_ < target_ + (borrowed_ - borrowed_blocked_)) {
+    // Every worker is busy and some only on borrowed time: one for this call. (A blocked
+    // borrowed task is already left out through blocked_.)
+    spawn_locked();
   }
   return false;
 }
 
 bool WorkerPool::has_eligible_locked() const {
-  if (borrow_ && !ring_.empty()) return true;  // every queued task may borrow
+  return (borrow_ && !ring_.empty()) || has_within_share_locked();  // every queued task may borrow
+}
+
+bool WorkerPool::has_within_share_locked() const {
   for (const auto& name : ring_) {
     if (within_share(keys_.at(name))) return true;
   }
@@ -127,9 +134,10 @@ void WorkerPool::run() {
   for (;;) {
     std::string key;
     bool borrowed = false;
-    // Extra workers (started for a blocked task or a fair call) take no borrowed task: they are
-    // there for calls within their share, and leave when there is none.
-    Key* k = next_eligible_locked(&key, threads_ - blocked_ <= target_, &borrowed);
+    // No task is borrowed while the pool has more threads than its size (extra workers started
+    // for a blocked task or a fair call are there for calls within their share, and leave when
+    // there is none): a plugin whose borrowed calls block cannot make the pool grow with them.
+    Key* k = next_eligible_locked(&key, threads_ <= target_, &borrowed);
     if (!k) {
       // Too many workers (a blocked one came back): let this one go. When stopping, stay while
       // queued tasks remain (they wait for their key's running tasks to end).
@@ -154,7 +162,9 @@ void WorkerPool::run() {
     if (wake_another) ++waking_;
     lock.unlock();
     if (wake_another) work_cv_.notify_one();
+    t_borrowed = borrowed;
     task();
+    t_borrowed = false;
     task = nullptr;
     lock.lock();
     --running_;
@@ -170,10 +180,13 @@ void WorkerPool::run() {
   work_cv_.notify_all();
 }
 
-WorkerPool::BlockingScope::BlockingScope(WorkerPool& pool) : pool_(pool) {
+WorkerPool::BlockingScope::BlockingScope(WorkerPool& pool) : pool_(pool), borrowed_(t_borrowed) {
   std::lock_guard lock(pool_.mu_);
   ++pool_.blocked_;
-  if (pool_.has_eligible_locked() && pool_.idle_ == 0 && pool_.threads_ - pool_.blocked_ < pool_.target_) {
+  if (borrowed_) ++pool_.borrowed_blocked_;
+  // A worker for the queued calls within their share. Not for borrowing: a plugin whose borrowed
+  // calls block would otherwise get a new worker for each (one thread per call in flight).
+  if (pool_.has_within_share_locked() && pool_.idle_ == 0 && pool_.threads_ - pool_.blocked_ < pool_.target_) {
     pool_.spawn_locked();
   }
 }
@@ -181,6 +194,7 @@ WorkerPool::BlockingScope::BlockingScope(WorkerPool& pool) : pool_(pool) {
 WorkerPool::BlockingScope::~BlockingScope() {
   std::lock_guard lock(pool_.mu_);
   --pool_.blocked_;
+  if (borrowed_) --pool_.borrowed_blocked_;
   pool_.work_cv_.notify_all();  // an extra worker may now retire
 }
 

@@ -73,6 +73,7 @@ class WorkerPool {
 
    private:
     WorkerPool& pool_;
+    bool borrowed_;  // the blocked task was taken over its key's share
   };
 
  private:
@@ -88,6 +89,7 @@ class WorkerPool {
   // `may_borrow`, then the first key in the ring over its share: *borrowed set), or nullptr.
   Key* next_eligible_locked(std::string* key_out, bool may_borrow, bool* borrowed);
   bool has_eligible_locked() const;  // a task a worker of the normal size may take
+  bool has_within_share_locked() const;  // a queued task within its key's share
   bool within_share(const Key& k) const { return !k.capped || k.running < max_per_key_; }
   void spawn_locked();
   void run();
@@ -107,6 +109,7 @@ class WorkerPool {
   size_t blocked_ = 0;
   size_t running_ = 0;
   size_t borrowed_ = 0;  // running tasks taken over their key's share
+  size_t borrowed_blocked_ = 0;  // of those, the ones in a BlockingScope
   bool stopping_ = false;
 };
 

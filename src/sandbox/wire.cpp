@@ -115,11 +115,15 @@ Result<bool> FrameReader::read_some() {
 Result<void> FrameReader::fill(size_t want, const Deadline& deadline) {
   compact();
   while (end_ - head_ < want) {
-    auto got = read_once(want - (end_ - head_));
+    // The deadline holds whatever comes: a peer that trickles a frame a byte at a time is as late
+    // as one that sends nothing.
+    if (deadline.is_set() && deadline.expired()) return Error(ErrorKind::Timeout, "the worker did not answer in time");
+    // The buffer grows with what arrives (a header may announce far more than ever comes), by at
+    // most 1 MiB a read.
+    auto got = read_once(std::min<size_t>(want - (end_ - head_), 1u << 20));
     if (!got) return got.take_error();
     if (*got) continue;
     // Nothing there yet (non-blocking, or a blocking read's timeout): wait, at most until the deadline.
-    if (deadline.is_set() && deadline.expired()) return Error(ErrorKind::Timeout, "the worker did not answer in time");
     int ms = deadline.is_set() ? static_cast<int>(std::min<int64_t>(deadline.remaining().count(), 1 << 30)) : -1;
     pollfd pfd{fd_, POLLIN, 0};
     if (poll(&pfd, 1, ms) == 0) return Error(ErrorKind::Timeout, "the worker did not answer in time");

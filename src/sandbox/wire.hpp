@@ -154,6 +154,8 @@ class FrameReader {
   // descriptor with nothing there, or the receive timeout of a blocking one passed: the caller
   // checks its cancel flag and tries again). Io when the other end closed or the read failed.
   Result<bool> read_some();
+  // The buffer's size (for tests: it grows with what arrives, not with what a header announces).
+  size_t buffer_size() const { return buf_.size(); }
 
  private:
   Result<void> fill(size_t want, const Deadline& deadline);

@@ -279,3 +279,36 @@ TEST(SandboxWire, ABlockedReaderIsNotWokenWhenTheOtherSideConsumes) {
   // expectation above proves nothing about the channel.
   EXPECT_GE(wakeups_of_a_blocked_reader(SOCK_STREAM), 150);
 }
+
+// A peer that trickles a frame (a header, then a byte every 10 ms) is held to the deadline like
+// one that sends nothing; and a header announcing a large frame does not make the reader set
+// aside that much memory before the bytes come.
+TEST(SandboxWire, ATrickledFrameTimesOutAndAnAnnouncedSizeIsNotReservedAhead) {
+  Pair p;
+  std::atomic<bool> stop{false};
+  std::thread trickler([&] {
+    uint32_t len = 100u << 20;  // 100 MiB announced
+    std::string header(reinterpret_cast<const char*>(&len), 4);
+    header.push_back(1);
+    ASSERT_EQ(send(p.fd[1], header.data(), header.size(), 0), 5);
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    while (!stop && std::chrono::steady_clock::now() < until) {
+      if (send(p.fd[1], "x", 1, MSG_DONTWAIT) != 1) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  });
+  timeval slice{0, 20 * 1000};  // as the server's end of a channel
+  ASSERT_EQ(setsockopt(p.fd[0], SOL_SOCKET, SO_RCVTIMEO, &slice, sizeof slice), 0);
+  FrameReader reader(p.fd[0]);
+  Frame f;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = reader.next(256u << 20, Deadline::after(std::chrono::milliseconds(300)), f);
+  const auto waited = std::chrono::steady_clock::now() - t0;
+  stop = true;
+  trickler.join();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, ErrorKind::Timeout);
+  // The deadline is looked at between reads, and a read waits at most for the next byte (10 ms).
+  EXPECT_LT(waited, std::chrono::seconds(2));
+  EXPECT_LE(reader.buffer_size(), size_t{4} << 20);
+}

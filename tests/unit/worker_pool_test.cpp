@@ -208,6 +208,10 @@ TEST(WorkerPool, ExtraWorkersLeaveAfterTheFairCalls) {
   std::atomic<bool> release{false};
   std::atomic<int> hog_running{0};
   WorkerPool pool(2, 1, true);
+  struct Release {
+    std::atomic<bool>& flag;
+    ~Release() { flag = true; }
+  } release_at_end{release};
   for (int i = 0; i < 4; ++i) {
     pool.post("hog", [&] {
       ++hog_running;
@@ -336,4 +340,65 @@ TEST(WorkerPool, NoTaskIsLeftQueuedWhileWorkersSleep) {
     while (done.load() < kPosters * kEach && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(1ms);
     EXPECT_EQ(done.load(), kPosters * kEach) << threads << " workers";
   }
+}
+
+// Borrowed calls that block (a client that does not answer a sampling request) hold what they
+// borrowed and no more: the pool does not start a worker for each of them.
+TEST(WorkerPool, BlockedBorrowedCallsDoNotMultiplyWorkers) {
+  std::atomic<int> running{0}, peak{0}, done{0};
+  {
+    WorkerPool pool(2, 1, true);
+    for (int i = 0; i < 60; ++i) {
+      pool.post("hog", [&] {
+        WorkerPool::BlockingScope waiting(pool);
+        int now = ++running;
+        int p = peak.load();
+        while (now > p && !peak.compare_exchange_weak(p, now)) {}
+        std::this_thread::sleep_for(5ms);
+        --running;
+        ++done;
+      });
+    }
+  }
+  EXPECT_EQ(done.load(), 60);
+  EXPECT_LE(peak.load(), 2);  // its share (1) and one borrowed worker
+}
+
+// Fair calls while a plugin's borrowed and own calls both block: extra workers for them, but no
+// more than the pool's size at once (a blocked borrowed call was once counted twice, once as
+// blocked and once as borrowed, and let 3 run on a pool of 2).
+TEST(WorkerPool, FairCallsBesideBlockedBorrowedOnesKeepThePoolsSize) {
+  std::atomic<bool> release{false};
+  std::atomic<int> hogs{0}, fair_running{0}, fair_peak{0}, fair_done{0};
+  WorkerPool pool(2, 1, true);
+  // Released before the pool is destroyed, even when an assertion returns early.
+  struct Release {
+    std::atomic<bool>& flag;
+    ~Release() { flag = true; }
+  } release_at_end{release};
+  for (int i = 0; i < 6; ++i) {
+    pool.post("hog", [&] {
+      WorkerPool::BlockingScope waiting(pool);
+      ++hogs;
+      while (!release) std::this_thread::sleep_for(1ms);
+    });
+  }
+  for (int i = 0; i < 2000 && hogs.load() < 2; ++i) std::this_thread::sleep_for(1ms);
+  ASSERT_EQ(hogs.load(), 2);  // one within its share, one borrowed, both blocked
+  for (int i = 0; i < 12; ++i) {
+    pool.post("fair" + std::to_string(i), [&] {
+      int now = ++fair_running;
+      int p = fair_peak.load();
+      while (now > p && !fair_peak.compare_exchange_weak(p, now)) {}
+      std::this_thread::sleep_for(30ms);
+      --fair_running;
+      ++fair_done;
+    });
+  }
+  for (int i = 0; i < 5000 && fair_done.load() < 12; ++i) std::this_thread::sleep_for(1ms);
+  EXPECT_EQ(fair_done.load(), 12);  // they ran while the hog's calls stayed blocked
+  EXPECT_EQ(fair_peak.load(), 2);
+  EXPECT_EQ(hogs.load(), 2);  // and no worker borrowed another hog call meanwhile
+  release = true;
+  pool.wait_idle();
 }
