@@ -11,7 +11,9 @@
 // cap may still use a worker that no other key's task is waiting for, so one plugin alone can
 // keep every worker busy; a task within its key's share that finds every worker taken while some
 // run borrowed tasks gets an extra worker at once (which takes no borrowed task and exits when
-// done), so borrowing never makes a fair call wait.
+// done), so borrowing never makes a fair call wait. Nothing is borrowed while the pool has more
+// threads than its size, and a blocked task starts a replacement only for a queued task within
+// its key's share: borrowed tasks that block cannot make the pool grow with them.
 // A task that must wait on something outside the pool (a client answering a sampling request,
 // say) wraps the wait in a BlockingScope: while it waits, the pool may start an extra worker so
 // queued calls are not starved; extra workers exit once the pool is back to its normal size.
