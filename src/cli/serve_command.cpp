@@ -382,9 +382,9 @@ int run_serve(ServeOptions o) {
   const unsigned cores = std::max<unsigned>(1, std::thread::hardware_concurrency());
   size_t workers = o.workers ? o.workers : std::max<unsigned>(2, o.isolation == "process" ? 2 * cores : cores);
   // In-process plugins borrow workers beyond their share while no other plugin's call waits (a
-  // concurrent call costs no process there; one plugin hammered alone: +9-13% calls/s on 2
-  // cores, twin servers alternating). Sandboxed ones keep to their share: each borrowed worker would
-  // be one more worker process kept warm.
+  // concurrent call costs no process there; one plugin hammered alone on 2 cores: +2% to +13%
+  // calls/s in four twin-server runs). Sandboxed ones keep to their share: each borrowed worker
+  // would be one more worker process kept warm.
   WorkerPool pool(workers, WorkerPool::share_of(workers, o.plugin_share), o.isolation != "process");
   registry::NativeTierConfig native_config;
   native_config.enabled = o.native != "off";

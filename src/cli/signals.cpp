@@ -37,8 +37,7 @@ int wait_stop_signal() {
 }
 
 void die_on_stop_signal() {
-  std::thread([] {
-    name_this_thread("wm-signals");
+  named_thread("wm-signals", [] {
     int sig = wait_stop_signal();
     log().debug("signal {} received: exiting", sig);
     signal(sig, SIG_DFL);

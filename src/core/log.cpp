@@ -147,10 +147,7 @@ class StderrSink final : public spdlog::sinks::sink {
   static constexpr auto kBatchWindow = std::chrono::milliseconds(5);
   static constexpr size_t kWriteAt = 64 * 1024;  // a buffer this full is written at once
 
-  StderrSink() : color_(isatty(STDERR_FILENO) == 1), flusher_([this] {
-    name_this_thread("wm-log");
-    run();
-  }) {}
+  StderrSink() : color_(isatty(STDERR_FILENO) == 1), flusher_(named_thread("wm-log", [this] { run(); })) {}
   ~StderrSink() override {
     {
       std::lock_guard lock(mu_);

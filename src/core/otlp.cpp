@@ -48,10 +48,7 @@ OtlpExporter::OtlpExporter(OtlpConfig config) : config_(std::move(config)) {
   url_ = config_.endpoint;
   while (!url_.empty() && url_.back() == '/') url_.pop_back();
   if (url_.size() < 10 || url_.compare(url_.size() - 10, 10, "/v1/traces") != 0) url_ += "/v1/traces";
-  thread_ = std::thread([this] {
-    name_this_thread("wm-otlp");
-    run();
-  });
+  thread_ = named_thread("wm-otlp", [this] { run(); });
 }
 
 OtlpExporter::~OtlpExporter() {

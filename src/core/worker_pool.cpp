@@ -37,10 +37,7 @@ WorkerPool::~WorkerPool() {
 
 void WorkerPool::spawn_locked() {
   ++threads_;
-  std::thread([this] {
-    name_this_thread("wm-worker");
-    run();
-  }).detach();
+  named_thread("wm-worker", [this] { run(); }).detach();
 }
 
 size_t WorkerPool::queued() const {
@@ -98,7 +95,7 @@ bool WorkerPool::enqueue_locked(const std::string& key, bool capped, std::functi
 }
 
 bool WorkerPool::has_eligible_locked() const {
-  return (borrow_ && !ring_.empty()) || has_within_share_locked();  // every queued task may borrow
+  return (borrow_ && !ring_.empty()) || has_within_share_locked();  // borrowing: any queued task
 }
 
 bool WorkerPool::has_within_share_locked() const {

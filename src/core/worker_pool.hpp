@@ -58,7 +58,6 @@ class WorkerPool {
 
   size_t size() const { return target_; }
   size_t max_per_key() const { return max_per_key_; }
-  bool borrows() const { return borrow_; }
   // Tasks waiting in the queues (not running).
   size_t queued() const;
   // Blocks until the queue is empty and no task is running (shutdown: nothing left in flight).

@@ -28,9 +28,13 @@ Watchdog::~Watchdog() {
 
 void Watchdog::start() {
   std::lock_guard lock(mu_);
+  start_locked();
+}
+
+void Watchdog::start_locked() {
   if (thread_.joinable()) return;
-  // Named before start() returns: a sandbox worker enters its system-call filter right after,
-  // and the filter has no prctl (which naming a thread is).
+  // Named before this returns: a sandbox worker enters its system-call filter right after
+  // start(), and the filter has no prctl (which naming a thread is).
   std::promise<void> named;
   std::future<void> done = named.get_future();
   thread_ = std::thread([this, &named] {
@@ -43,10 +47,7 @@ void Watchdog::start() {
 
 uint64_t Watchdog::add(Deadline deadline, const std::atomic<bool>* cancel, std::function<void()> fire) {
   std::lock_guard lock(mu_);
-  if (!thread_.joinable()) thread_ = std::thread([this] {
-    name_this_thread("wm-watchdog");
-    run();
-  });  // started by the first call
+  start_locked();  // started by the first call unless start() was
   uint64_t id = next_++;
   const Entry& e = entries_.emplace_hint(entries_.end(), id, Entry{deadline, cancel, std::move(fire), false})->second;
   const auto now = Clock::now();

@@ -58,6 +58,7 @@ class Watchdog {
     std::function<void()> fire;
     bool fired;
   };
+  void start_locked();  // under mu_
   void run();
   // When the thread must look at `e` next (max: not until it changes). Under mu_.
   static Clock::time_point next_look(const Entry& e, Clock::time_point now);

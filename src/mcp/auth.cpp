@@ -128,10 +128,7 @@ OAuthResource::OAuthResource(OAuthSettings settings, FetchFn fetch) : settings_(
     fetch_ = [timeout, this](const std::string& url) { return http_get(url, timeout, &stopping_); };
   }
   jwks_uri_ = settings_.jwks_uri;
-  thread_ = std::thread([this] {
-    name_this_thread("wm-oauth");
-    refresher();
-  });
+  thread_ = named_thread("wm-oauth", [this] { refresher(); });
 }
 
 OAuthResource::~OAuthResource() {

@@ -18,10 +18,7 @@ Notifier::Notifier(Server& server) : server_(server) {
   tokens_[1] = c.resources.on_change([this](const registry::CatalogChange& ch) { resource_changed(ch); });
   tokens_[2] = c.prompts.on_change([this](const registry::CatalogChange&) { mark_changed(2); });
   server_.add_method("subscriptions/listen", {[this](const RequestPtr& r) { listen(r); }, Server::kStateless});
-  thread_ = std::thread([this] {
-    name_this_thread("wm-notify");
-    loop();
-  });
+  thread_ = named_thread("wm-notify", [this] { loop(); });
 }
 
 Notifier::~Notifier() {

@@ -27,10 +27,7 @@ NativeTier::NativeTier(NativeTierConfig config) : config_(std::move(config)) {
   config_.optimised.opt_level = config_.optimised.opt_level.empty() ? "-O2" : config_.optimised.opt_level;
   config_.concurrency = std::max<size_t>(1, config_.concurrency);
   if (config_.enabled) {
-    for (size_t i = 0; i < config_.concurrency; ++i) threads_.emplace_back([this] {
-      name_this_thread("wm-native");
-      run();
-    });
+    for (size_t i = 0; i < config_.concurrency; ++i) threads_.push_back(named_thread("wm-native", [this] { run(); }));
   }
 }
 

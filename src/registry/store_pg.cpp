@@ -433,8 +433,7 @@ Result<StoreState> PgStore::read_all() {
 }
 
 void PgStore::watch(std::function<void(uint64_t)> on_revision, std::chrono::milliseconds poll_every) {
-  impl_->watcher = std::thread([this, on_revision = std::move(on_revision), poll_every] {
-    name_this_thread("wm-pg-watch");
+  impl_->watcher = named_thread("wm-pg-watch", [this, on_revision = std::move(on_revision), poll_every] {
     PgConnection listen(impl_->url);
     auto backoff = std::chrono::milliseconds(200);
     bool was_down = false;

@@ -54,10 +54,7 @@ struct Sandbox::Spawn {
 
 Sandbox::Sandbox(SandboxConfig config) : config_(std::move(config)) {
   if (!kAddressSpaceLimits) log().warn("sanitizer build: sandbox workers run without an address-space limit (RLIMIT_AS)");
-  thread_ = std::thread([this] {
-    name_this_thread("wm-spawner");
-    spawner();
-  });
+  thread_ = named_thread("wm-spawner", [this] { spawner(); });
 }
 
 Sandbox::~Sandbox() {
@@ -266,19 +263,19 @@ host::CallOutcome RemoteInstance::call(std::string_view function, std::string_vi
   Deadline hard = timeout ? Deadline::after(*timeout + std::max<std::chrono::milliseconds>(std::chrono::seconds(2), *timeout / 2))
                           : Deadline();
   if (auto r = send_frame(fd_, static_cast<uint8_t>(Msg::Call), encode(req), hard); !r) return crashed(end_worker());
+  // A read that failed: a message over the size limit (cut, and so gone), or the channel closed.
+  auto read_failed = [&](const Error& e) {
+    if (e.kind != ErrorKind::InvalidArgument) return crashed(end_worker());
+    end_worker();
+    return crashed("it sent a message over the size limit");
+  };
   bool cancel_sent = false;
   uint64_t log_bytes = 0;
   for (;;) {
     // While a cancel may come, wait in short slices (the channel's receive timeout) to notice it.
     if (options.cancel && !cancel_sent && !reader_.buffered()) {
       auto got = reader_.read_some();
-      if (!got) {
-        if (got.error().kind == ErrorKind::InvalidArgument) {
-          end_worker();
-          return crashed("it sent a message over the size limit");
-        }
-        return crashed(end_worker());
-      }
+      if (!got) return read_failed(got.error());
       if (!*got) {
         if (options.cancel->load()) {
           sigval v{};
@@ -291,13 +288,7 @@ host::CallOutcome RemoteInstance::call(std::string_view function, std::string_vi
         continue;
       }
     }
-    if (auto r = reader_.next(kMaxWorkerFrame, hard, frame_); !r) {
-      if (r.error().kind == ErrorKind::InvalidArgument) {
-        end_worker();
-        return crashed("it sent a message over the size limit");
-      }
-      return crashed(end_worker());
-    }
+    if (auto r = reader_.next(kMaxWorkerFrame, hard, frame_); !r) return read_failed(r.error());
     if (frame_.type == static_cast<uint8_t>(Msg::Result)) {
       auto reply = decode_reply(frame_.payload);
       if (!reply) {

@@ -6,8 +6,9 @@
 // put end to end are the frames (a message longer than that is an error, never a silent cut).
 // Not SOCK_STREAM: there, a reader blocked on its socket is woken each time the other side
 // consumes what it sent (af_unix's write-space wake-up does not look at what a waiter waits for),
-// a wasted context switch per call on each side of a sandboxed call. Payloads are built with Writer and read with Reader: fixed-width little-endian
-// integers and length-prefixed byte strings. The server treats every frame from a worker as
+// a wasted context switch per call on each side of a sandboxed call.
+// Payloads are built with Writer and read with Reader: fixed-width little-endian integers and
+// length-prefixed byte strings. The server treats every frame from a worker as
 // hostile: Reader never reads past its input (a short or malformed payload just fails ok()), and
 // a frame longer than the reader's cap is refused before it is read.
 //

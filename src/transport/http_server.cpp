@@ -987,10 +987,7 @@ Result<void> HttpServer::start() {
   net::co_spawn(*im.accept_ex, im.accept_loop(), net::detached);
   for (auto& loop : im.ios) {  // one thread each (config.network_threads of them)
     im.keep_running.push_back(net::make_work_guard(*loop));  // a loop with no connection yet stays up
-    im.threads.emplace_back([&l = *loop] {
-      name_this_thread("wm-net");
-      l.run();
-    });
+    im.threads.push_back(named_thread("wm-net", [&l = *loop] { l.run(); }));
   }
   return {};
 }

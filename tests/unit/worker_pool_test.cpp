@@ -7,6 +7,7 @@
 #include <fstream>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -15,6 +16,63 @@
 
 using namespace wasimancer;
 using namespace std::chrono_literals;
+
+namespace {
+
+// How many of a set of tasks run at once, and the most that ever did.
+struct Concurrency {
+  std::atomic<int> now{0}, peak{0};
+  void enter() {
+    int n = ++now;
+    int p = peak.load();
+    while (n > p && !peak.compare_exchange_weak(p, n)) {}
+  }
+  void leave() { --now; }
+};
+
+// Threads of this process named "wm-worker" (core/thread_name.hpp).
+int worker_threads() {
+  int n = 0;
+  for (const auto& t : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(t.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    n += name == "wm-worker";
+  }
+  return n;
+}
+
+// `n` tasks of one key ("hog"), each `each` long (waiting in a BlockingScope when `blocking`),
+// run to the end by a pool of `threads` with that share: how many ran, the most at once, and the
+// most worker threads any of them saw.
+struct HogRun {
+  int done = 0, peak = 0, most_threads = 0;
+};
+HogRun hog_run(size_t threads, size_t share, bool borrow, int n, std::chrono::milliseconds each, bool blocking = false) {
+  // The workers of pools gone before have ended (they are detached: they leave a moment later).
+  for (int i = 0; i < 500 && worker_threads() > 0; ++i) std::this_thread::sleep_for(10ms);
+  Concurrency running;
+  std::atomic<int> done{0}, most_threads{0};
+  {
+    WorkerPool pool(threads, share, borrow);
+    for (int i = 0; i < n; ++i) {
+      pool.post("hog", [&] {
+        std::optional<WorkerPool::BlockingScope> waiting;
+        if (blocking) waiting.emplace(pool);
+        running.enter();
+        int t = worker_threads();
+        int m = most_threads.load();
+        while (t > m && !most_threads.compare_exchange_weak(m, t)) {}
+        std::this_thread::sleep_for(each);
+        running.leave();
+        ++done;
+      });
+    }
+  }
+  return {done.load(), running.peak.load(), most_threads.load()};
+}
+
+}  // namespace
 
 TEST(WorkerPool, RunsEveryTask) {
   std::atomic<int> n{0};
@@ -74,22 +132,9 @@ TEST(WorkerPool, DefaultShareIsHalfTheWorkersAtLeastOne) {
 }
 
 TEST(WorkerPool, OneKeyNeverHoldsMoreThanItsShare) {
-  std::atomic<int> running{0}, peak{0}, done{0};
-  {
-    WorkerPool pool(4, 2);
-    for (int i = 0; i < 40; ++i) {
-      pool.post("hog", [&] {
-        int now = ++running;
-        int p = peak.load();
-        while (now > p && !peak.compare_exchange_weak(p, now)) {}
-        std::this_thread::sleep_for(2ms);
-        --running;
-        ++done;
-      });
-    }
-  }
-  EXPECT_EQ(done.load(), 40);
-  EXPECT_EQ(peak.load(), 2);
+  HogRun run = hog_run(4, 2, false, 40, 2ms);
+  EXPECT_EQ(run.done, 40);
+  EXPECT_EQ(run.peak, 2);
 }
 
 // The scenario of issue 15: a plugin hammered with calls that take long (they loop until their
@@ -98,18 +143,6 @@ TEST(WorkerPool, OneKeyNeverHoldsMoreThanItsShare) {
 // task's length), however many slow calls are queued.
 namespace {
 
-// Threads of this process named "wm-worker" (core/thread_name.hpp).
-int worker_threads() {
-  int n = 0;
-  for (const auto& t : std::filesystem::directory_iterator("/proc/self/task")) {
-    std::ifstream comm(t.path() / "comm");
-    std::string name;
-    std::getline(comm, name);
-    n += name == "wm-worker";
-  }
-  return n;
-}
-
 // With `borrow`, the slow key also takes the worker the quick key leaves free: returns the most
 // slow calls that ran at once.
 int slow_key_does_not_delay_other_keys(bool borrow) {
@@ -117,17 +150,16 @@ int slow_key_does_not_delay_other_keys(bool borrow) {
   std::atomic<bool> stop{false};
   std::vector<double> waits_ms;
   std::mutex mu;
-  std::atomic<int> slow_done{0}, slow_running{0}, slow_peak{0};
+  std::atomic<int> slow_done{0};
+  Concurrency slow_running;
   WorkerPool pool(2, 0, borrow);  // one slot per key: the default share of 2 workers
   // Two "clients" keep 3 slow calls queued at all times.
   std::atomic<int> slow_queued{0};
   std::function<void()> slow = [&] {
     --slow_queued;
-    int now = ++slow_running;
-    int p = slow_peak.load();
-    while (now > p && !slow_peak.compare_exchange_weak(p, now)) {}
+    slow_running.enter();
     std::this_thread::sleep_for(kSlow);
-    --slow_running;
+    slow_running.leave();
     ++slow_done;
   };
   for (int i = 0; i < 3; ++i) {
@@ -163,7 +195,7 @@ int slow_key_does_not_delay_other_keys(bool borrow) {
   EXPECT_LT(waits_ms.back(), slow_ms / 2) << "the slowest quick call waited " << waits_ms.back() << " ms";
   EXPECT_GE(slow_during, 2);  // the slow key kept its worker busy meanwhile
   pool.wait_idle();
-  return slow_peak.load();
+  return slow_running.peak.load();
 }
 
 }  // namespace
@@ -182,24 +214,10 @@ TEST(WorkerPool, BorrowingNeverDelaysAFairCall) {
 }
 
 TEST(WorkerPool, ALoneKeyBorrowsEveryFreeWorker) {
-  std::atomic<int> running{0}, peak{0}, done{0};
-  {
-    WorkerPool pool(4, 2, true);
-    for (int i = 0; i < 40; ++i) {
-      pool.post("hog", [&] {
-        int now = ++running;
-        int p = peak.load();
-        while (now > p && !peak.compare_exchange_weak(p, now)) {}
-        std::this_thread::sleep_for(2ms);
-        --running;
-        ++done;
-      });
-    }
-    // Never more workers than the pool's size for one key: no extra worker is started to borrow.
-    EXPECT_LE(worker_threads(), 4);
-  }
-  EXPECT_EQ(done.load(), 40);
-  EXPECT_EQ(peak.load(), 4);
+  HogRun run = hog_run(4, 2, true, 40, 2ms);
+  EXPECT_EQ(run.done, 40);
+  EXPECT_EQ(run.peak, 4);
+  EXPECT_LE(run.most_threads, 4);  // no extra worker is started to borrow
 }
 
 // While a key borrows, the extra workers started for fair calls leave again: the pool is back to
@@ -345,23 +363,10 @@ TEST(WorkerPool, NoTaskIsLeftQueuedWhileWorkersSleep) {
 // Borrowed calls that block (a client that does not answer a sampling request) hold what they
 // borrowed and no more: the pool does not start a worker for each of them.
 TEST(WorkerPool, BlockedBorrowedCallsDoNotMultiplyWorkers) {
-  std::atomic<int> running{0}, peak{0}, done{0};
-  {
-    WorkerPool pool(2, 1, true);
-    for (int i = 0; i < 60; ++i) {
-      pool.post("hog", [&] {
-        WorkerPool::BlockingScope waiting(pool);
-        int now = ++running;
-        int p = peak.load();
-        while (now > p && !peak.compare_exchange_weak(p, now)) {}
-        std::this_thread::sleep_for(5ms);
-        --running;
-        ++done;
-      });
-    }
-  }
-  EXPECT_EQ(done.load(), 60);
-  EXPECT_LE(peak.load(), 2);  // its share (1) and one borrowed worker
+  HogRun run = hog_run(2, 1, true, 60, 5ms, /*blocking=*/true);
+  EXPECT_EQ(run.done, 60);
+  EXPECT_LE(run.peak, 2);  // its share (1) and one borrowed worker
+  EXPECT_LE(run.most_threads, 2);
 }
 
 // Fair calls while a plugin's borrowed and own calls both block: extra workers for them, but no
@@ -369,7 +374,8 @@ TEST(WorkerPool, BlockedBorrowedCallsDoNotMultiplyWorkers) {
 // blocked and once as borrowed, and let 3 run on a pool of 2).
 TEST(WorkerPool, FairCallsBesideBlockedBorrowedOnesKeepThePoolsSize) {
   std::atomic<bool> release{false};
-  std::atomic<int> hogs{0}, fair_running{0}, fair_peak{0}, fair_done{0};
+  std::atomic<int> hogs{0}, fair_done{0};
+  Concurrency fair_running;
   WorkerPool pool(2, 1, true);
   // Released before the pool is destroyed, even when an assertion returns early.
   struct Release {
@@ -387,17 +393,15 @@ TEST(WorkerPool, FairCallsBesideBlockedBorrowedOnesKeepThePoolsSize) {
   ASSERT_EQ(hogs.load(), 2);  // one within its share, one borrowed, both blocked
   for (int i = 0; i < 12; ++i) {
     pool.post("fair" + std::to_string(i), [&] {
-      int now = ++fair_running;
-      int p = fair_peak.load();
-      while (now > p && !fair_peak.compare_exchange_weak(p, now)) {}
+      fair_running.enter();
       std::this_thread::sleep_for(30ms);
-      --fair_running;
+      fair_running.leave();
       ++fair_done;
     });
   }
   for (int i = 0; i < 5000 && fair_done.load() < 12; ++i) std::this_thread::sleep_for(1ms);
   EXPECT_EQ(fair_done.load(), 12);  // they ran while the hog's calls stayed blocked
-  EXPECT_EQ(fair_peak.load(), 2);
+  EXPECT_EQ(fair_running.peak.load(), 2);
   EXPECT_EQ(hogs.load(), 2);  // and no worker borrowed another hog call meanwhile
   release = true;
   pool.wait_idle();
